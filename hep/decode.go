@@ -1,0 +1,286 @@
+package hep
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// HEP v3 message (all integers in network byte order):
+//
+//	0      4      6
+//	+------+------+-------------------------------+
+//	|"HEP3"| len  | chunk | chunk | ...           |
+//	+------+------+-------------------------------+
+//	len: uint16, total message length including this 6-byte header
+//
+// Each chunk:
+//
+//	0         2         4         6
+//	+---------+---------+---------+------------------+
+//	| vendor  | type    | length  | data             |
+//	+---------+---------+---------+------------------+
+//	vendor: uint16, 0 for the generic chunks of the specification
+//	length: uint16, chunk length including this 6-byte header (>= 6)
+//
+// Fixed-size chunk data: uint8, uint16, uint32, uint64 big-endian; IPv4
+// addresses 4 bytes, IPv6 addresses 16 bytes. See the Chunk* constants.
+const (
+	hep3HeaderLen  = 6
+	chunkHeaderLen = 6
+)
+
+// DecodeFromBytes decodes one HEP message (v1, v2 or v3, told apart by the
+// first bytes) from b, resetting m first. Every []byte field of m aliases b
+// (a compressed payload is inflated into m's own reused buffer), so b must
+// stay unchanged while m is in use. Errors are [*DecodeError] values
+// wrapping one of the Err* sentinels; no input makes it panic.
+//
+// For v3 the declared length must equal len(b): a datagram carries one
+// message; use a [Framer] to cut messages out of a stream.
+func (m *Message) DecodeFromBytes(b []byte) error {
+	m.Reset()
+	if len(b) == 0 {
+		return decodeErr(0, 0, ErrShort)
+	}
+	switch b[0] {
+	case 1, 2:
+		return m.decodeV12(b)
+	case 'H':
+		if len(b) < 4 {
+			return decodeErr(0, 0, ErrShort)
+		}
+		if b[1] != 'E' || b[2] != 'P' {
+			return decodeErr(0, 0, ErrNotHEP)
+		}
+		if b[3] != '3' {
+			return decodeErr(3, 0, ErrVersion)
+		}
+		return m.decodeV3(b)
+	}
+	return decodeErr(0, 0, ErrNotHEP)
+}
+
+func (m *Message) decodeV3(b []byte) error {
+	if len(b) < hep3HeaderLen {
+		return decodeErr(0, 0, ErrShort)
+	}
+	total := int(binary.BigEndian.Uint16(b[4:6]))
+	if total != len(b) {
+		return decodeErr(4, 0, ErrLength)
+	}
+	m.Version = 3
+	for off := hep3HeaderLen; off < total; {
+		if total-off < chunkHeaderLen {
+			return decodeErr(off, 0, ErrChunkLength)
+		}
+		vendor := binary.BigEndian.Uint16(b[off:])
+		typ := binary.BigEndian.Uint16(b[off+2:])
+		clen := int(binary.BigEndian.Uint16(b[off+4:]))
+		if clen < chunkHeaderLen || clen > total-off {
+			return decodeErr(off, typ, ErrChunkLength)
+		}
+		data := b[off+chunkHeaderLen : off+clen : off+clen]
+		if vendor != 0 {
+			m.Extra = append(m.Extra, Chunk{Vendor: vendor, Type: typ, Data: data})
+		} else if err := m.decodeChunk(typ, data); err != nil {
+			return decodeErr(off, typ, err)
+		}
+		off += clen
+	}
+	return nil
+}
+
+// decodeChunk stores one generic chunk's data into m.
+func (m *Message) decodeChunk(typ uint16, d []byte) error {
+	switch typ {
+	case ChunkIPFamily, ChunkIPProto, ChunkProtoType, ChunkTCPFlags, ChunkIPTOS:
+		if len(d) != 1 {
+			return ErrChunkSize
+		}
+		switch typ {
+		case ChunkIPFamily:
+			m.IPFamily = d[0]
+		case ChunkIPProto:
+			m.IPProto = d[0]
+		case ChunkProtoType:
+			m.Proto = ProtoType(d[0])
+		case ChunkTCPFlags:
+			m.TCPFlags = d[0]
+		case ChunkIPTOS:
+			m.IPTOS = d[0]
+		}
+	case ChunkSrcPort, ChunkDstPort, ChunkKeepAlive, ChunkVLAN, ChunkEthType,
+		ChunkMOS, ChunkRFactor, ChunkTagType, ChunkEventType:
+		if len(d) != 2 {
+			return ErrChunkSize
+		}
+		v := binary.BigEndian.Uint16(d)
+		switch typ {
+		case ChunkSrcPort:
+			m.SrcPort = v
+		case ChunkDstPort:
+			m.DstPort = v
+		case ChunkKeepAlive:
+			m.KeepAlive = v
+		case ChunkVLAN:
+			m.VLAN = v
+		case ChunkEthType:
+			m.EthType = v
+		case ChunkMOS:
+			m.MOS = v
+		case ChunkRFactor:
+			m.RFactor = v
+		case ChunkTagType:
+			m.TagType = v
+		case ChunkEventType:
+			m.EventType = v
+		}
+	case ChunkTsSec, ChunkTsUsec, ChunkNodeID, ChunkJitter:
+		if len(d) != 4 {
+			return ErrChunkSize
+		}
+		v := binary.BigEndian.Uint32(d)
+		switch typ {
+		case ChunkTsSec:
+			m.TsSec = v
+		case ChunkTsUsec:
+			m.TsUsec = v
+		case ChunkNodeID:
+			m.NodeID = v
+		case ChunkJitter:
+			m.Jitter = v
+		}
+	case ChunkSrcMAC, ChunkDstMAC:
+		if len(d) != 8 {
+			return ErrChunkSize
+		}
+		if typ == ChunkSrcMAC {
+			m.SrcMAC = binary.BigEndian.Uint64(d)
+		} else {
+			m.DstMAC = binary.BigEndian.Uint64(d)
+		}
+	case ChunkSrcIP4, ChunkDstIP4:
+		if len(d) != 4 {
+			return ErrChunkSize
+		}
+		a := netip.AddrFrom4([4]byte(d))
+		if typ == ChunkSrcIP4 {
+			m.SrcIP = a
+		} else {
+			m.DstIP = a
+		}
+	case ChunkSrcIP6, ChunkDstIP6:
+		if len(d) != 16 {
+			return ErrChunkSize
+		}
+		a := netip.AddrFrom16([16]byte(d))
+		if typ == ChunkSrcIP6 {
+			m.SrcIP = a
+		} else {
+			m.DstIP = a
+		}
+	case ChunkAuthKey:
+		m.AuthKey = d
+	case ChunkPayload:
+		m.Payload = d
+		m.Compress = false
+	case ChunkCompressedPayload:
+		p, err := m.inflate(d)
+		if err != nil {
+			return err
+		}
+		m.Payload = p
+		m.Compress = true
+	case ChunkCorrelationID:
+		m.CorrelationID = d
+	case ChunkNodeName:
+		m.NodeName = d
+	case ChunkGeoLocation:
+		m.GeoLocation = d
+	case ChunkTransactionType:
+		m.TransactionType = d
+	case ChunkPayloadJSONKeys:
+		m.PayloadJSONKeys = d
+	case ChunkTagsValues:
+		m.TagsValues = d
+	case ChunkGroupID:
+		m.GroupID = d
+	default:
+		m.Extra = append(m.Extra, Chunk{Type: typ, Data: d})
+		return nil
+	}
+	m.present |= 1 << typ
+	return nil
+}
+
+// HEP v1 and v2, as Kamailio's sipcapture module reads them (hep.h):
+//
+//	0     1     2     3     4        6        8
+//	+-----+-----+-----+-----+--------+--------+-----------------------+
+//	| ver | hl  | fam | prt | sport  | dport  | src addr | dst addr   |
+//	+-----+-----+-----+-----+--------+--------+-----------------------+
+//	ver: 1 or 2; hl: header length (not checked: senders disagree on it)
+//	fam: 2 (AF_INET, 4-byte addresses) or 10 (AF_INET6, 16-byte addresses)
+//	prt: IP protocol; sport, dport: network byte order
+//
+// v2 then has struct hep_timehdr, 12 bytes with its padding, in the
+// sender's host byte order (little-endian on x86, which is what is read):
+//
+//	+----------+----------+--------+-----+
+//	| tv_sec   | tv_usec  | captid | pad |
+//	+----------+----------+--------+-----+
+//	uint32      uint32     uint16   2 bytes
+//
+// The payload is the rest of the buffer: v1 and v2 carry no payload
+// length, so a message is one datagram. The protocol type is SIP.
+const (
+	hepV12HeaderLen = 8
+	hepV2TimeLen    = 12
+)
+
+func (m *Message) decodeV12(b []byte) error {
+	if len(b) < hepV12HeaderLen {
+		return decodeErr(0, 0, ErrShort)
+	}
+	m.Version = b[0]
+	m.IPFamily = b[2]
+	m.IPProto = b[3]
+	m.SrcPort = binary.BigEndian.Uint16(b[4:6])
+	m.DstPort = binary.BigEndian.Uint16(b[6:8])
+	off := hepV12HeaderLen
+	switch m.IPFamily {
+	case 2:
+		if len(b) < off+8 {
+			return decodeErr(off, 0, ErrShort)
+		}
+		m.SrcIP = netip.AddrFrom4([4]byte(b[off : off+4]))
+		m.DstIP = netip.AddrFrom4([4]byte(b[off+4 : off+8]))
+		off += 8
+		m.present |= 1<<ChunkSrcIP4 | 1<<ChunkDstIP4
+	case 10:
+		if len(b) < off+32 {
+			return decodeErr(off, 0, ErrShort)
+		}
+		m.SrcIP = netip.AddrFrom16([16]byte(b[off : off+16]))
+		m.DstIP = netip.AddrFrom16([16]byte(b[off+16 : off+32]))
+		off += 32
+		m.present |= 1<<ChunkSrcIP6 | 1<<ChunkDstIP6
+	default:
+		return decodeErr(2, 0, ErrFamily)
+	}
+	if m.Version == 2 {
+		if len(b) < off+hepV2TimeLen {
+			return decodeErr(off, 0, ErrShort)
+		}
+		m.TsSec = binary.LittleEndian.Uint32(b[off:])
+		m.TsUsec = binary.LittleEndian.Uint32(b[off+4:])
+		m.NodeID = uint32(binary.LittleEndian.Uint16(b[off+8:]))
+		off += hepV2TimeLen
+		m.present |= 1<<ChunkTsSec | 1<<ChunkTsUsec | 1<<ChunkNodeID
+	}
+	m.Proto = ProtoSIP
+	m.Payload = b[off:len(b):len(b)]
+	m.present |= 1<<ChunkIPFamily | 1<<ChunkIPProto | 1<<ChunkSrcPort |
+		1<<ChunkDstPort | 1<<ChunkProtoType | 1<<ChunkPayload
+	return nil
+}

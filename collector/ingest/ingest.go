@@ -1,0 +1,459 @@
+package ingest
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Handler receives one HEP message. b is valid only during the call (the
+// listener reuses the buffer); a Handler that keeps bytes copies them. A
+// Handler is called concurrently from many goroutines.
+type Handler func(b []byte, from netip.AddrPort, transport string)
+
+// Framer splits a byte stream into HEP messages. Next returns the next
+// message (valid until the following call) or an error: io.EOF at the end
+// of the stream, a read error from the underlying reader, or a framing
+// error after which the framer has skipped ahead and Next may be called
+// again. hep.Framer satisfies it.
+type Framer interface {
+	Next() ([]byte, error)
+}
+
+// Transport names as handed to the [Handler] and used in metric labels.
+const (
+	UDP = "udp"
+	TCP = "tcp"
+	TLS = "tls"
+)
+
+// Defaults for zero [Config] fields.
+const (
+	DefaultRcvBuf         = 32 << 20
+	DefaultBatch          = 32
+	DefaultMaxMessage     = 65535
+	DefaultTCPIdle        = 5 * time.Minute
+	DefaultMaxFrameErrors = 64
+)
+
+// ErrClosed is returned by Start on a Server that was closed.
+var ErrClosed = errors.New("ingest: server closed")
+
+// Config configures a [Server].
+type Config struct {
+	// Listen holds the addresses: udp://HOST:PORT, tcp://HOST:PORT or
+	// tls://HOST:PORT. Port 0 picks a free port (see [Server.Status]).
+	Listen []string
+	// Readers is the number of SO_REUSEPORT sockets and reader goroutines
+	// per UDP address; 0 means GOMAXPROCS.
+	Readers int
+	// RcvBuf is the wanted UDP receive buffer in bytes; 0 means 32 MiB.
+	RcvBuf int
+	// Batch is the number of datagrams taken per recvmmsg call; 0 means 32.
+	Batch int
+	// MaxMessage is the largest message accepted on a stream and the UDP
+	// read buffer size; 0 means 65535.
+	MaxMessage int
+	// TCPIdle closes TCP and TLS connections silent for this long; 0 means
+	// 5 minutes, a negative value disables the timeout.
+	TCPIdle time.Duration
+	// MaxFrameErrors closes a stream after this many consecutive framing
+	// errors; 0 means 64.
+	MaxFrameErrors int
+	// TLS is the server configuration for tls:// listeners (certificates
+	// set); required when a tls:// address is given.
+	TLS *tls.Config
+	// NewFramer returns a framer reading HEP messages of at most maxMsg
+	// bytes from r; required when a tcp:// or tls:// address is given.
+	NewFramer func(r io.Reader, maxMsg int) Framer
+	// ErrorReason turns a framing error into a short metric label; nil
+	// labels every framing error "frame".
+	ErrorReason func(error) string
+}
+
+// Status describes one bound listener.
+type Status struct {
+	Transport string         // "udp", "tcp" or "tls"
+	Addr      netip.AddrPort // the bound address (the real port when 0 was asked)
+	Readers   int            // UDP: sockets and reader goroutines
+	// RcvBufWanted is the receive buffer asked for; RcvBuf what the kernel
+	// reports for the first socket (Linux reports twice the usable size it
+	// granted). Capped is true when the kernel granted less than wanted
+	// (raise net.core.rmem_max or run as root).
+	RcvBufWanted int
+	RcvBuf       int
+	Capped       bool
+}
+
+// Stats are the running totals of a Server.
+type Stats struct {
+	Messages   map[string]uint64 // by transport
+	Bytes      map[string]uint64 // by transport
+	Errors     map[string]uint64 // by "transport/reason"
+	UDPDrops   uint64            // datagrams the kernel dropped on our sockets (SO_MEMINFO)
+	Accepted   uint64            // TCP and TLS connections accepted
+	OpenConns  int64             // TCP and TLS connections open now
+	IdleClosed uint64            // connections closed by the idle timeout
+}
+
+// counters are per transport; the hot path touches only atomics.
+type counters struct {
+	messages atomic.Uint64
+	bytes    atomic.Uint64
+}
+
+// Server runs the listeners of one [Config]. Start, Close, Status, Stats
+// and Collector may be called from any goroutine; Close is idempotent and
+// waits until no Handler call is running.
+type Server struct {
+	cfg     Config
+	handler Handler
+
+	udp  []*udpGroup
+	tcps []*streamListener
+
+	byTransport map[string]*counters // fixed keys, read-only after New
+
+	errMu  sync.Mutex
+	errors map[string]*atomic.Uint64 // "transport/reason"
+
+	accepted   atomic.Uint64
+	openConns  atomic.Int64
+	idleClosed atomic.Uint64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	conns   map[net.Conn]struct{}
+}
+
+// New validates cfg and binds every address. Nothing is read until Start.
+func New(cfg Config, h Handler) (*Server, error) {
+	if h == nil {
+		return nil, errors.New("ingest: nil handler")
+	}
+	if len(cfg.Listen) == 0 {
+		return nil, errors.New("ingest: no listen address")
+	}
+	if cfg.Readers <= 0 {
+		cfg.Readers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.RcvBuf <= 0 {
+		cfg.RcvBuf = DefaultRcvBuf
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.MaxMessage <= 0 {
+		cfg.MaxMessage = DefaultMaxMessage
+	}
+	if cfg.TCPIdle == 0 {
+		cfg.TCPIdle = DefaultTCPIdle
+	}
+	if cfg.MaxFrameErrors <= 0 {
+		cfg.MaxFrameErrors = DefaultMaxFrameErrors
+	}
+	s := &Server{
+		cfg:     cfg,
+		handler: h,
+		byTransport: map[string]*counters{
+			UDP: new(counters), TCP: new(counters), TLS: new(counters),
+		},
+		errors: make(map[string]*atomic.Uint64),
+		conns:  make(map[net.Conn]struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for _, l := range cfg.Listen {
+		scheme, addr, err := ParseListen(l)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		switch scheme {
+		case UDP:
+			g, err := listenUDP(addr, cfg)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("listen %s: %w", l, err)
+			}
+			s.udp = append(s.udp, g)
+		case TCP, TLS:
+			if cfg.NewFramer == nil {
+				s.Close()
+				return nil, fmt.Errorf("listen %s: no framer configured", l)
+			}
+			if scheme == TLS && cfg.TLS == nil {
+				s.Close()
+				return nil, fmt.Errorf("listen %s: no TLS certificate configured", l)
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("listen %s: %w", l, err)
+			}
+			if scheme == TLS {
+				ln = tls.NewListener(ln, cfg.TLS)
+			}
+			s.tcps = append(s.tcps, &streamListener{transport: scheme, ln: ln})
+		}
+	}
+	return s, nil
+}
+
+// ParseListen splits "udp://HOST:PORT" into its scheme and address. The
+// scheme is one of udp, tcp and tls; HOST may be empty (all addresses).
+func ParseListen(s string) (scheme, addr string, err error) {
+	scheme, addr, ok := strings.Cut(s, "://")
+	if !ok {
+		return "", "", fmt.Errorf("listen address %q: want udp://, tcp:// or tls://HOST:PORT", s)
+	}
+	scheme = strings.ToLower(scheme)
+	switch scheme {
+	case UDP, TCP, TLS:
+	default:
+		return "", "", fmt.Errorf("listen address %q: unknown scheme %q", s, scheme)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "", "", fmt.Errorf("listen address %q: %w", s, err)
+	}
+	return scheme, addr, nil
+}
+
+// Start starts the reader and accept goroutines and returns at once.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.started {
+		return nil
+	}
+	s.started = true
+	for _, g := range s.udp {
+		for _, r := range g.readers {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.readUDP(r)
+			}()
+		}
+	}
+	for _, l := range s.tcps {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.accept(l)
+		}()
+	}
+	return nil
+}
+
+// Close stops every listener, closes open connections and waits until the
+// reader goroutines have returned (so the Handler is no longer called).
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.cancel()
+	for _, g := range s.udp {
+		g.close()
+	}
+	for _, l := range s.tcps {
+		l.ln.Close()
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// Status describes every bound listener, in the order of [Config.Listen].
+func (s *Server) Status() []Status {
+	var out []Status
+	for _, g := range s.udp {
+		out = append(out, g.status)
+	}
+	for _, l := range s.tcps {
+		ap, _ := netip.ParseAddrPort(l.ln.Addr().String())
+		out = append(out, Status{Transport: l.transport, Addr: ap})
+	}
+	return out
+}
+
+// Stats returns the running totals.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Messages:   make(map[string]uint64),
+		Bytes:      make(map[string]uint64),
+		Errors:     make(map[string]uint64),
+		Accepted:   s.accepted.Load(),
+		OpenConns:  s.openConns.Load(),
+		IdleClosed: s.idleClosed.Load(),
+	}
+	for t, c := range s.byTransport {
+		st.Messages[t] = c.messages.Load()
+		st.Bytes[t] = c.bytes.Load()
+	}
+	s.errMu.Lock()
+	for k, v := range s.errors {
+		st.Errors[k] = v.Load()
+	}
+	s.errMu.Unlock()
+	for _, g := range s.udp {
+		st.UDPDrops += g.drops()
+	}
+	return st
+}
+
+// countError adds one to the error counter of transport and reason.
+func (s *Server) countError(transport, reason string) {
+	key := transport + "/" + reason
+	s.errMu.Lock()
+	c := s.errors[key]
+	if c == nil {
+		c = new(atomic.Uint64)
+		s.errors[key] = c
+	}
+	s.errMu.Unlock()
+	c.Add(1)
+}
+
+func (s *Server) deliver(c *counters, b []byte, from netip.AddrPort, transport string) {
+	c.messages.Add(1)
+	c.bytes.Add(uint64(len(b)))
+	s.handler(b, from, transport)
+}
+
+// streamListener is one tcp:// or tls:// listener.
+type streamListener struct {
+	transport string
+	ln        net.Listener
+}
+
+func (s *Server) accept(l *streamListener) {
+	var delay time.Duration
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Temporary trouble (EMFILE and the like): count, back off, retry.
+			s.countError(l.transport, "accept")
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(delay):
+			case <-s.ctx.Done():
+				return
+			}
+			continue
+		}
+		delay = 0
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		s.accepted.Add(1)
+		s.openConns.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() {
+				c.Close()
+				s.openConns.Add(-1)
+				s.mu.Lock()
+				delete(s.conns, c)
+				s.mu.Unlock()
+			}()
+			s.serveConn(c, l.transport)
+		}()
+	}
+}
+
+// idleReader sets a read deadline before every read, so a connection that
+// stays silent longer than idle fails its read with a timeout.
+type idleReader struct {
+	c    net.Conn
+	idle time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	if r.idle > 0 {
+		if err := r.c.SetReadDeadline(time.Now().Add(r.idle)); err != nil {
+			return 0, err
+		}
+	}
+	return r.c.Read(p)
+}
+
+func (s *Server) serveConn(c net.Conn, transport string) {
+	from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	cnt := s.byTransport[transport]
+	if tc, ok := c.(*tls.Conn); ok {
+		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			s.countError(transport, "handshake")
+			return
+		}
+	}
+	f := s.cfg.NewFramer(&idleReader{c: c, idle: s.cfg.TCPIdle}, s.cfg.MaxMessage)
+	bad := 0
+	for {
+		b, err := f.Next()
+		if err == nil {
+			bad = 0
+			s.deliver(cnt, b, from, transport)
+			continue
+		}
+		if errors.Is(err, io.EOF) || s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+			return
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			s.idleClosed.Add(1)
+			s.countError(transport, "idle_timeout")
+			return
+		}
+		var oe *net.OpError
+		if errors.As(err, &oe) || errors.Is(err, io.ErrUnexpectedEOF) {
+			s.countError(transport, "read")
+			return
+		}
+		reason := "frame"
+		if s.cfg.ErrorReason != nil {
+			reason = s.cfg.ErrorReason(err)
+		}
+		s.countError(transport, reason)
+		bad++
+		if bad >= s.cfg.MaxFrameErrors {
+			s.countError(transport, "too_many_frame_errors")
+			return
+		}
+	}
+}

@@ -22,11 +22,19 @@ type Handler func(b []byte, from netip.AddrPort, transport string)
 
 // Framer splits a byte stream into HEP messages. Next returns the next
 // message (valid until the following call) or an error: io.EOF at the end
-// of the stream, a read error from the underlying reader, or a framing
-// error after which the framer has skipped ahead and Next may be called
-// again. hep.Framer satisfies it.
+// of the stream, io.ErrUnexpectedEOF when it ended inside a message, a read
+// error from the underlying reader, or a framing error after which the
+// framer has skipped ahead and Next may be called again. hep.Framer
+// satisfies it (it skips garbage itself and never returns framing errors).
 type Framer interface {
 	Next() ([]byte, error)
+}
+
+// ResyncCounter is implemented by framers that skip garbage silently
+// (hep.Framer): the listener exports what they skipped.
+type ResyncCounter interface {
+	Skipped() uint64 // bytes skipped as not part of a message
+	Resyncs() uint64 // times bytes were skipped to find a message start
 }
 
 // Transport names as handed to the [Handler] and used in metric labels.
@@ -103,6 +111,7 @@ type Stats struct {
 	Accepted   uint64            // TCP and TLS connections accepted
 	OpenConns  int64             // TCP and TLS connections open now
 	IdleClosed uint64            // connections closed by the idle timeout
+	Skipped    uint64            // stream bytes skipped as garbage by the framers
 }
 
 // counters are per transport; the hot path touches only atomics.
@@ -129,6 +138,7 @@ type Server struct {
 	accepted   atomic.Uint64
 	openConns  atomic.Int64
 	idleClosed atomic.Uint64
+	skipped    atomic.Uint64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -308,6 +318,7 @@ func (s *Server) Stats() Stats {
 		Accepted:   s.accepted.Load(),
 		OpenConns:  s.openConns.Load(),
 		IdleClosed: s.idleClosed.Load(),
+		Skipped:    s.skipped.Load(),
 	}
 	for t, c := range s.byTransport {
 		st.Messages[t] = c.messages.Load()
@@ -325,7 +336,10 @@ func (s *Server) Stats() Stats {
 }
 
 // countError adds one to the error counter of transport and reason.
-func (s *Server) countError(transport, reason string) {
+func (s *Server) countError(transport, reason string) { s.countErrorN(transport, reason, 1) }
+
+// countErrorN adds n to the error counter of transport and reason.
+func (s *Server) countErrorN(transport, reason string, n uint64) {
 	key := transport + "/" + reason
 	s.errMu.Lock()
 	c := s.errors[key]
@@ -334,7 +348,7 @@ func (s *Server) countError(transport, reason string) {
 		s.errors[key] = c
 	}
 	s.errMu.Unlock()
-	c.Add(1)
+	c.Add(n)
 }
 
 func (s *Server) deliver(c *counters, b []byte, from netip.AddrPort, transport string) {
@@ -423,9 +437,28 @@ func (s *Server) serveConn(c net.Conn, transport string) {
 		}
 	}
 	f := s.cfg.NewFramer(&idleReader{c: c, idle: s.cfg.TCPIdle}, s.cfg.MaxMessage)
+	rc, _ := f.(ResyncCounter)
+	var resyncs, skipped uint64
+	account := func() {
+		if rc == nil {
+			return
+		}
+		if n := rc.Resyncs(); n != resyncs {
+			s.countErrorN(transport, "resync", n-resyncs)
+			resyncs = n
+		}
+		if n := rc.Skipped(); n != skipped {
+			s.skipped.Add(n - skipped)
+			skipped = n
+		}
+	}
+	defer account()
 	bad := 0
 	for {
 		b, err := f.Next()
+		if rc != nil && rc.Resyncs() != resyncs {
+			account()
+		}
 		if err == nil {
 			bad = 0
 			s.deliver(cnt, b, from, transport)
@@ -440,8 +473,13 @@ func (s *Server) serveConn(c net.Conn, transport string) {
 			s.countError(transport, "idle_timeout")
 			return
 		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			// The peer closed inside a message: its bytes count as skipped.
+			s.countError(transport, "truncated")
+			return
+		}
 		var oe *net.OpError
-		if errors.As(err, &oe) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if errors.As(err, &oe) {
 			s.countError(transport, "read")
 			return
 		}

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -23,6 +22,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/xhep/xhep/hep"
 )
 
 // hep3 builds a minimal HEP3 message carrying payload in chunk 0x0f:
@@ -38,52 +39,7 @@ func hep3(payload string) []byte {
 	return b
 }
 
-// errGarbage is the framing error of testFramer.
-var errGarbage = errors.New("garbage before HEP3 header")
-
-// testFramer frames "HEP3" | length u16 messages and skips to the next
-// "HEP3" after garbage, as the HEP framer does; it lets the listener tests
-// run on their own. The collector passes hep.NewFramer.
-type testFramer struct {
-	r   *bufio.Reader
-	buf []byte
-	max int
-}
-
-func newTestFramer(r io.Reader, max int) Framer {
-	return &testFramer{r: bufio.NewReaderSize(r, 65536), max: max}
-}
-
-func (f *testFramer) Next() ([]byte, error) {
-	hdr, err := f.r.Peek(6)
-	if err != nil {
-		if len(hdr) == 0 && err == io.EOF {
-			return nil, io.EOF
-		}
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	if string(hdr[:4]) != "HEP3" || int(binary.BigEndian.Uint16(hdr[4:])) < 6 {
-		// Skip one byte, then up to the next 'H'.
-		f.r.Discard(1)
-		for {
-			p, err := f.r.Peek(1)
-			if err != nil || p[0] == 'H' {
-				break
-			}
-			f.r.Discard(1)
-		}
-		return nil, errGarbage
-	}
-	n := int(binary.BigEndian.Uint16(hdr[4:]))
-	f.buf = slices.Grow(f.buf[:0], n)[:n]
-	if _, err := io.ReadFull(f.r, f.buf); err != nil {
-		return nil, err
-	}
-	return f.buf, nil
-}
+func newFramer(r io.Reader, max int) Framer { return hep.NewFramer(r, max) }
 
 type received struct {
 	mu        sync.Mutex
@@ -130,7 +86,7 @@ func (r *received) wait(t *testing.T, n int) []string {
 func start(t *testing.T, cfg Config, h Handler) *Server {
 	t.Helper()
 	if cfg.NewFramer == nil {
-		cfg.NewFramer = newTestFramer
+		cfg.NewFramer = newFramer
 	}
 	s, err := New(cfg, h)
 	if err != nil {
@@ -289,8 +245,19 @@ func TestTCPGarbageResync(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
-	if n := s.Stats().Errors["tcp/frame"]; n != 2 {
-		t.Errorf("frame errors = %d, want 2", n)
+	// The stream ends inside a message: counted as truncated and skipped.
+	if _, err := c.Write(hep3("fourth")[:5]); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	// The counters are updated as the framer resyncs; wait for the close.
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().OpenConns != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	st := s.Stats()
+	if diff := cmp.Diff([]uint64{2, 1, 17}, []uint64{st.Errors["tcp/resync"], st.Errors["tcp/truncated"], st.Skipped}); diff != "" {
+		t.Errorf("resyncs, truncated streams and skipped bytes (-want +got):\n%s", diff)
 	}
 }
 
@@ -400,7 +367,7 @@ func TestNewErrors(t *testing.T) {
 		{"no address", Config{}},
 		{"bad scheme", Config{Listen: []string{"http://127.0.0.1:0"}}},
 		{"tcp without framer", Config{Listen: []string{"tcp://127.0.0.1:0"}}},
-		{"tls without cert", Config{Listen: []string{"tls://127.0.0.1:0"}, NewFramer: newTestFramer}},
+		{"tls without cert", Config{Listen: []string{"tls://127.0.0.1:0"}, NewFramer: newFramer}},
 		{"bad host", Config{Listen: []string{"udp://256.0.0.1:0"}}},
 	}
 	for _, tt := range tests {

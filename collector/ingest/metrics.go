@@ -20,6 +20,8 @@ var (
 		"TCP and TLS connections accepted.", nil, nil)
 	descOpen = prometheus.NewDesc("xhep_collector_stream_connections",
 		"TCP and TLS connections open now.", nil, nil)
+	descSkipped = prometheus.NewDesc("xhep_collector_stream_skipped_bytes_total",
+		"Bytes of TCP and TLS streams skipped as not part of a HEP message.", nil, nil)
 	descRcvBuf = prometheus.NewDesc("xhep_collector_udp_rcvbuf_bytes",
 		"Receive buffer the kernel granted a UDP listener socket (as getsockopt SO_RCVBUF reports it).",
 		[]string{"addr"}, nil)
@@ -32,7 +34,7 @@ func (s *Server) Collector() prometheus.Collector { return (*collector)(s) }
 type collector Server
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMessages, descBytes, descErrors, descUDPDrops, descAccepted, descOpen, descRcvBuf} {
+	for _, d := range []*prometheus.Desc{descMessages, descBytes, descErrors, descUDPDrops, descAccepted, descOpen, descSkipped, descRcvBuf} {
 		ch <- d
 	}
 }
@@ -53,7 +55,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descUDPDrops, prometheus.CounterValue, float64(st.UDPDrops))
 	ch <- prometheus.MustNewConstMetric(descAccepted, prometheus.CounterValue, float64(st.Accepted))
 	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(st.OpenConns))
+	ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(st.Skipped))
 	for _, g := range s.udp {
-		ch <- prometheus.MustNewConstMetric(descRcvBuf, prometheus.GaugeValue, float64(g.status.RcvBuf), g.status.Addr.String())
+		ch <-  prometheus.MustNewConstMetric(descRcvBuf, prometheus.GaugeValue, float64(g.status.RcvBuf), g.status.Addr.String())
 	}
 }

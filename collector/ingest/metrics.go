@@ -57,6 +57,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(st.OpenConns))
 	ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(st.Skipped))
 	for _, g := range s.udp {
-		ch <-  prometheus.MustNewConstMetric(descRcvBuf, prometheus.GaugeValue, float64(g.status.RcvBuf), g.status.Addr.String())
+		ch <- prometheus.MustNewConstMetric(descRcvBuf, prometheus.GaugeValue, float64(g.status.RcvBuf), g.status.Addr.String())
 	}
 }

@@ -1,0 +1,374 @@
+package sip
+
+import (
+	"bytes"
+	"errors"
+)
+
+// Limits applied by [FrameLength] and [Message.DecodeFromBytes].
+const (
+	// MaxHeaderSize bounds the start line plus all header lines, blank line
+	// included. A stream that has not shown the end of its headers within
+	// this many bytes is not SIP we can frame: [ErrTooLarge].
+	MaxHeaderSize = 64 << 10
+	// MaxBodySize bounds the Content-Length a stream message may announce.
+	MaxBodySize = 1 << 20
+	// MaxHeaders bounds the number of header lines kept in Message.Headers;
+	// further lines are counted as [ErrTooManyHeaders].
+	MaxHeaders = 256
+	// MaxVia bounds the number of Via values kept in Message.Via
+	// (Message.ViaCount still counts them all).
+	MaxVia = 64
+)
+
+// Errors returned by the framing functions and decoders. They are sentinel
+// values (compare with errors.Is) and are returned unwrapped, so the hot
+// path does not allocate for them.
+var (
+	// ErrIncomplete: the bytes so far are a plausible start of a SIP message
+	// but more are needed to frame it (stream transports).
+	ErrIncomplete = errors.New("sip: incomplete message")
+	// ErrMalformed: the bytes do not start with a SIP request or status line.
+	ErrMalformed = errors.New("sip: malformed start line")
+	// ErrTooLarge: the header section exceeds MaxHeaderSize, or the
+	// announced body exceeds MaxBodySize.
+	ErrTooLarge = errors.New("sip: message too large")
+	// ErrBadContentLength: a Content-Length ("l") value that is not a
+	// decimal number.
+	ErrBadContentLength = errors.New("sip: invalid Content-Length")
+	// ErrBodyTruncated: Content-Length announces more bytes than the
+	// datagram holds. The message is otherwise decoded; Body holds what is
+	// there.
+	ErrBodyTruncated = errors.New("sip: body shorter than Content-Length")
+	// ErrBadHeader: a header line without a colon or with an empty name.
+	// The line is skipped; the rest of the message is decoded.
+	ErrBadHeader = errors.New("sip: malformed header line")
+	// ErrTooManyHeaders: more than MaxHeaders header lines.
+	ErrTooManyHeaders = errors.New("sip: too many headers")
+	// ErrBadURI: a Request-URI, From, To, Contact, P-Asserted-Identity or
+	// Diversion value whose URI cannot be parsed. Raw keeps the value.
+	ErrBadURI = errors.New("sip: malformed URI")
+	// ErrBadCSeq: a CSeq that is not "number method".
+	ErrBadCSeq = errors.New("sip: malformed CSeq")
+	// ErrBadVia: a Via value that is not "SIP/2.0/transport host[:port]".
+	ErrBadVia = errors.New("sip: malformed Via")
+	// ErrBadSDP: an SDP line that is not "x=value", or an m=/c= line that
+	// cannot be parsed. The line is skipped.
+	ErrBadSDP = errors.New("sdp: malformed line")
+	// ErrTooManyMedia: more than MaxMedia m= lines; the rest are skipped.
+	ErrTooManyMedia = errors.New("sdp: too many media")
+)
+
+// methods are the request methods [LooksLikeSIP] recognises (RFC 3261 and
+// its extensions: 3262 PRACK, 6665 SUBSCRIBE/NOTIFY, 3903 PUBLISH, 6086
+// INFO, 3515 REFER, 3428 MESSAGE, 3311 UPDATE).
+var methods = [...]string{
+	"INVITE ", "ACK ", "BYE ", "CANCEL ", "REGISTER ", "OPTIONS ", "PRACK ",
+	"SUBSCRIBE ", "NOTIFY ", "PUBLISH ", "INFO ", "REFER ", "MESSAGE ", "UPDATE ",
+}
+
+const statusPrefix = "SIP/2.0 "
+
+// LooksLikeSIP reports whether b starts like a SIP message: a known request
+// method followed by a space, or "SIP/2.0 " (a status line). It is the cheap
+// content test for the agent's classifier and looks at no more than the
+// first ten bytes. Method names are case-sensitive (RFC 3261 §7.1).
+func LooksLikeSIP(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	switch b[0] {
+	case 'I', 'A', 'B', 'C', 'R', 'O', 'P', 'S', 'N', 'M', 'U':
+	default:
+		return false
+	}
+	if hasPrefix(b, statusPrefix) {
+		return true
+	}
+	for _, m := range methods {
+		if m[0] == b[0] && hasPrefix(b, m) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrefix(b []byte, s string) bool {
+	return len(b) >= len(s) && string(b[:len(s)]) == s
+}
+
+// KeepAliveLen returns how many leading bytes of b are CR or LF: the RFC
+// 5626 keep-alive "ping" (CRLFCRLF) and "pong" (CRLF) on stream transports,
+// and stray line ends between messages. A stream framer skips them before
+// calling [FrameLength]; a datagram consisting only of them is a keep-alive,
+// not SIP.
+func KeepAliveLen(b []byte) int {
+	for i, c := range b {
+		if c != '\r' && c != '\n' {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// FrameLength returns the length of the first complete SIP message at the
+// start of b, for framing a stream (TCP, TLS, WebSocket payloads, SCTP).
+//
+// A message is
+//
+//	start-line CRLF *(header CRLF) CRLF [body]
+//
+// where bare LF is accepted wherever CRLF is, and the body is exactly
+// Content-Length (compact "l") bytes. On a stream Content-Length is
+// mandatory (RFC 3261 §18.3); when it is absent FrameLength treats the body
+// as empty, so a peer that omits it still frames message by message. A
+// Content-Length that is not a decimal number returns [ErrBadContentLength]
+// because the stream cannot be framed past it.
+//
+// Results: n > 0 and nil; or [ErrIncomplete] when b is a plausible prefix
+// and more bytes are needed; [ErrMalformed] when b does not start with a
+// request or status line (junk: the caller resynchronises, for instance by
+// skipping to the next line that [LooksLikeSIP]); [ErrTooLarge] when the
+// headers exceed [MaxHeaderSize] or the body [MaxBodySize]. Leading CR/LF
+// bytes are not skipped (see [KeepAliveLen]). FrameLength does not
+// allocate.
+func FrameLength(b []byte) (n int, err error) {
+	nl := bytes.IndexByte(b, '\n')
+	if nl < 0 {
+		if !plausibleStart(b) {
+			return 0, ErrMalformed
+		}
+		if len(b) > MaxHeaderSize {
+			return 0, ErrTooLarge
+		}
+		return 0, ErrIncomplete
+	}
+	if !validStartLine(trimCR(b[:nl])) {
+		return 0, ErrMalformed
+	}
+	clen := -1
+	i := nl + 1
+	for {
+		if i > MaxHeaderSize {
+			return 0, ErrTooLarge
+		}
+		if i >= len(b) {
+			if len(b) > MaxHeaderSize {
+				return 0, ErrTooLarge
+			}
+			return 0, ErrIncomplete
+		}
+		e := bytes.IndexByte(b[i:], '\n')
+		if e < 0 {
+			if len(b) > MaxHeaderSize {
+				return 0, ErrTooLarge
+			}
+			return 0, ErrIncomplete
+		}
+		line := trimCR(b[i : i+e])
+		i += e + 1
+		if len(line) == 0 {
+			break // end of headers
+		}
+		if clen >= 0 {
+			continue // first Content-Length wins
+		}
+		if v, ok := contentLengthLine(line); ok {
+			c, ok := parseUint(v, 1<<40)
+			if !ok {
+				return 0, ErrBadContentLength
+			}
+			if c > MaxBodySize {
+				return 0, ErrTooLarge
+			}
+			clen = c
+		}
+	}
+	if i > MaxHeaderSize {
+		return 0, ErrTooLarge
+	}
+	if clen < 0 {
+		clen = 0
+	}
+	if len(b)-i < clen {
+		return 0, ErrIncomplete
+	}
+	return i + clen, nil
+}
+
+// contentLengthLine reports whether line is a Content-Length or "l" header
+// and returns its trimmed value.
+func contentLengthLine(line []byte) ([]byte, bool) {
+	switch line[0] {
+	case 'l', 'L', 'c', 'C':
+	default:
+		return nil, false
+	}
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 {
+		return nil, false
+	}
+	name := trimRightWS(line[:colon])
+	if !(len(name) == 1 && lower(name[0]) == 'l') && !equalFold(name, "content-length") {
+		return nil, false
+	}
+	return trimWS(line[colon+1:]), true
+}
+
+// validStartLine reports whether line (without its line end) is a SIP
+// request line "Method SP Request-URI SP SIP/2.0" or a status line
+// "SIP/2.0 SP 3DIGIT [SP Reason]".
+func validStartLine(line []byte) bool {
+	if hasPrefix(line, statusPrefix) {
+		if len(line) < 11 || !isDigit(line[8]) || !isDigit(line[9]) || !isDigit(line[10]) {
+			return false
+		}
+		return len(line) == 11 || line[11] == ' '
+	}
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 || !isToken(line[:sp]) {
+		return false
+	}
+	last := bytes.LastIndexByte(line, ' ')
+	if last <= sp+1 || !equalFold(line[last+1:], "sip/2.0") {
+		return false
+	}
+	for _, c := range line[sp+1 : last] {
+		if c < 0x21 && c != ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// plausibleStart reports whether b, which holds no line end yet, could be
+// the beginning of a start line.
+func plausibleStart(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	sp := bytes.IndexByte(b, ' ')
+	tok := b
+	if sp >= 0 {
+		tok = b[:sp]
+	}
+	if !isToken(tok) && !(len(tok) <= len(statusPrefix) && string(tok) == statusPrefix[:len(tok)]) {
+		return false
+	}
+	for i, c := range b {
+		if c < 0x20 && c != '\t' && !(c == '\r' && i == len(b)-1) || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenChars marks RFC 3261 token characters:
+// alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~".
+var tokenChars = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "-.!%*_+`'~" {
+		t[c] = true
+	}
+	return t
+}()
+
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !tokenChars[c] {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// equalFold compares b with the lower-case ASCII string s, ignoring case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if lower(b[i]) != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// equalFoldStr compares two strings of any case, ASCII only.
+func equalFoldStr(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if lower(b[i]) != lower(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func trimCR(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		return b[:len(b)-1]
+	}
+	return b
+}
+
+func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+func trimWS(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && isWS(b[i]) {
+		i++
+	}
+	for j > i && isWS(b[j-1]) {
+		j--
+	}
+	return b[i:j]
+}
+
+func trimRightWS(b []byte) []byte {
+	j := len(b)
+	for j > 0 && isWS(b[j-1]) {
+		j--
+	}
+	return b[:j]
+}
+
+// parseUint parses a non-empty run of decimal digits; values above limit
+// fail.
+func parseUint(b []byte, limit int) (int, bool) {
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+		if n > limit {
+			return 0, false
+		}
+	}
+	return n, true
+}

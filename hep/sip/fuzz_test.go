@@ -1,0 +1,104 @@
+package sip
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// The seed corpora live in testdata/fuzz/<FuzzName>/.
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(testInvite))
+	var m Message
+	var s SDP
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := m.DecodeFromBytes(b)
+		if errors.Is(err, ErrMalformed) {
+			return
+		}
+		// Every decoded field aliases the input.
+		for _, h := range m.Headers {
+			if !within(b, h.Name) || !within(b, h.Value) {
+				t.Fatalf("header %q: %q outside the input", h.Name, h.Value)
+			}
+		}
+		if !within(b, m.CallID) || !within(b, m.Body) || !within(b, m.From.URI.Host) {
+			t.Fatal("field outside the input")
+		}
+		if m.ViaCount < len(m.Via) || len(m.Via) > MaxVia || len(m.Headers) > MaxHeaders {
+			t.Fatalf("bounds: %d vias of %d, %d headers", len(m.Via), m.ViaCount, len(m.Headers))
+		}
+		_ = m.Header("call-id")
+		_ = s.DecodeFromBytes(m.Body)
+		for _, md := range s.Media {
+			_ = md.RTCPEndpoint()
+		}
+	})
+}
+
+func FuzzFrameLength(f *testing.F) {
+	f.Add([]byte(testInvite))
+	f.Add([]byte("SIP/2.0 200 OK\nl: 3\n\nabcINVITE"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := FrameLength(b)
+		if err != nil {
+			if n != 0 {
+				t.Fatalf("n = %d with error %v", n, err)
+			}
+			return
+		}
+		if n <= 0 || n > len(b) {
+			t.Fatalf("n = %d for %d bytes", n, len(b))
+		}
+		// A framed message is framed the same on its own, and a prefix
+		// of it is incomplete (or, cut inside the start line, junk).
+		if n2, err := FrameLength(b[:n]); n2 != n || err != nil {
+			t.Fatalf("reframe: %d, %v; want %d", n2, err, n)
+		}
+		if _, err := FrameLength(b[:n-1]); err == nil {
+			t.Fatalf("prefix of %d bytes framed", n-1)
+		}
+		if LooksLikeSIP(b) && !bytes.HasPrefix(b, []byte("SIP/2.0 ")) && bytes.IndexByte(b[:n], ' ') < 0 {
+			t.Fatal("request without a space")
+		}
+	})
+}
+
+func FuzzSDP(f *testing.F) {
+	f.Add([]byte(testInvite[bytes.Index([]byte(testInvite), []byte("v=0")):]))
+	var s SDP
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = s.DecodeFromBytes(b)
+		if len(s.Media) > MaxMedia {
+			t.Fatalf("%d media", len(s.Media))
+		}
+		for _, md := range s.Media {
+			if len(md.Codecs) > MaxCodecs || !within(b, md.Type) || !within(b, md.Formats) {
+				t.Fatal("media out of bounds")
+			}
+			ep := md.RTCPEndpoint()
+			if ep.IsValid() && md.Port == 0 {
+				t.Fatal("endpoint for a disabled stream")
+			}
+		}
+	})
+}
+
+// within reports whether sub is empty or lies inside b's memory.
+func within(b, sub []byte) bool {
+	if len(sub) == 0 {
+		return true
+	}
+	if len(b) == 0 {
+		return false
+	}
+	start := &b[0]
+	for i := range b {
+		if &b[i] == &sub[0] {
+			return i+len(sub) <= len(b)
+		}
+	}
+	_ = start
+	return false
+}

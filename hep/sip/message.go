@@ -1,0 +1,881 @@
+package sip
+
+import (
+	"bytes"
+)
+
+// URI is a parsed SIP, SIPS or tel URI (RFC 3261 §19.1, RFC 3966).
+//
+//	sip:user:password@host:port;uri-parameters?headers
+//	sips:[2001:db8::1]:5061;transport=tls
+//	tel:+1-201-555-0123;phone-context=example.com
+//
+// Host is without the brackets of an IPv6 reference. For a tel URI, User is
+// the number and Host is empty. User is empty (not nil) for "sip:@host".
+type URI struct {
+	Scheme []byte
+	User   []byte
+	Host   []byte
+	Port   uint16 // 0 when absent
+	Raw    []byte // the whole URI as on the wire
+}
+
+// NameAddr is the value of From, To, Contact, P-Asserted-Identity or
+// Diversion (the first one when the header lists several):
+//
+//	"Display \"Name\"" <sip:user@host>;tag=abc
+//	Display <sip:user@host>;tag=abc
+//	sip:user@host;tag=abc
+//
+// Display is the quoted string's content with its backslash escapes left
+// as they are, or the unquoted display tokens. Tag is the tag parameter.
+// Raw is the whole value.
+type NameAddr struct {
+	Display []byte
+	URI     URI
+	Tag     []byte
+	Raw     []byte
+}
+
+// Via is one Via value (RFC 3261 §20.42):
+//
+//	SIP/2.0/UDP host:port;branch=z9hG4bK776asdhds;received=...;rport
+//
+// Host is without the brackets of an IPv6 reference; Port is 0 when absent.
+type Via struct {
+	Transport []byte
+	Host      []byte
+	Port      uint16
+	Branch    []byte
+	Raw       []byte
+}
+
+// Header is one header line as on the wire: Name unchanged (compact forms
+// are not expanded), Value trimmed. A value folded over several lines
+// (RFC 3261 §7.3.1) spans those lines, line ends and leading whitespace
+// included; the field parsers treat them as whitespace.
+type Header struct {
+	Name  []byte
+	Value []byte
+}
+
+// Message is a decoded SIP request or response.
+//
+// Ownership: after [Message.DecodeFromBytes] every []byte field (and those
+// of the nested URI, NameAddr, Via and Header values) aliases the decoded
+// input; none is copied. They are valid as long as the input is, and the
+// next DecodeFromBytes overwrites them. Slices (Via, Headers, RecordRoute)
+// keep their capacity across calls, so decoding allocates only while they
+// grow to the largest message seen. A Message is not safe for concurrent
+// use.
+type Message struct {
+	IsRequest  bool
+	Method     []byte // request method; nil for responses
+	RequestURI URI
+	StatusCode int    // response status; 0 for requests
+	Reason     []byte // response reason phrase
+
+	From, To   NameAddr
+	CallID     []byte
+	CSeqNum    uint32
+	CSeqMethod []byte
+	Via        []Via // every Via value in order, comma-separated values split (at most MaxVia)
+	ViaCount   int   // number of Via values, including those beyond MaxVia
+
+	Contact           NameAddr
+	UserAgent         []byte
+	Server            []byte
+	ContentType       []byte
+	ContentLength     int // -1 when absent or invalid
+	PAssertedIdentity NameAddr
+	Diversion         NameAddr
+	ReasonHeader      []byte // Reason header (RFC 3326), raw value
+	Expires           int    // Expires header; -1 when absent or invalid
+	// AuthorizationUser is the username="..." parameter of Authorization
+	// or, if that is absent, Proxy-Authorization; without the quotes.
+	AuthorizationUser []byte
+	RecordRoute       [][]byte // Record-Route values in order, comma-separated values split
+	XCID              []byte   // X-CID header (the A-leg Call-ID)
+
+	Headers []Header // every header in order, at most MaxHeaders
+	Body    []byte   // Content-Length bytes after the blank line, or all of them without Content-Length
+}
+
+// hdr identifies the headers Message has a field for.
+type hdr uint8
+
+const (
+	hOther hdr = iota
+	hFrom
+	hTo
+	hCallID
+	hCSeq
+	hVia
+	hContact
+	hUserAgent
+	hServer
+	hContentType
+	hContentLength
+	hPAI
+	hDiversion
+	hReason
+	hExpires
+	hAuthorization
+	hProxyAuthorization
+	hRecordRoute
+	hXCID
+)
+
+// compactForms maps the compact header forms (RFC 3261 §7.3.3 and the IANA
+// SIP header registry) to their full names, lower case.
+var compactForms = [26]string{
+	'a' - 'a': "accept-contact",
+	'b' - 'a': "referred-by",
+	'c' - 'a': "content-type",
+	'd' - 'a': "request-disposition",
+	'e' - 'a': "content-encoding",
+	'f' - 'a': "from",
+	'i' - 'a': "call-id",
+	'j' - 'a': "reject-contact",
+	'k' - 'a': "supported",
+	'l' - 'a': "content-length",
+	'm' - 'a': "contact",
+	'n' - 'a': "identity-info",
+	'o' - 'a': "event",
+	'r' - 'a': "refer-to",
+	's' - 'a': "subject",
+	't' - 'a': "to",
+	'u' - 'a': "allow-events",
+	'v' - 'a': "via",
+	'x' - 'a': "session-expires",
+	'y' - 'a': "identity",
+}
+
+// lookupHeader identifies a header name, case-insensitively, compact
+// forms included.
+func lookupHeader(name []byte) hdr {
+	switch len(name) {
+	case 1:
+		switch lower(name[0]) {
+		case 'f':
+			return hFrom
+		case 't':
+			return hTo
+		case 'i':
+			return hCallID
+		case 'v':
+			return hVia
+		case 'm':
+			return hContact
+		case 'c':
+			return hContentType
+		case 'l':
+			return hContentLength
+		}
+	case 2:
+		if equalFold(name, "to") {
+			return hTo
+		}
+	case 3:
+		if equalFold(name, "via") {
+			return hVia
+		}
+	case 4:
+		if equalFold(name, "cseq") {
+			return hCSeq
+		}
+		if equalFold(name, "from") {
+			return hFrom
+		}
+	case 5:
+		if equalFold(name, "x-cid") {
+			return hXCID
+		}
+	case 6:
+		if equalFold(name, "server") {
+			return hServer
+		}
+		if equalFold(name, "reason") {
+			return hReason
+		}
+	case 7:
+		switch lower(name[0]) {
+		case 'c':
+			if equalFold(name, "call-id") {
+				return hCallID
+			}
+			if equalFold(name, "contact") {
+				return hContact
+			}
+		case 'e':
+			if equalFold(name, "expires") {
+				return hExpires
+			}
+		}
+	case 9:
+		if equalFold(name, "diversion") {
+			return hDiversion
+		}
+	case 10:
+		if equalFold(name, "user-agent") {
+			return hUserAgent
+		}
+	case 12:
+		if equalFold(name, "content-type") {
+			return hContentType
+		}
+		if equalFold(name, "record-route") {
+			return hRecordRoute
+		}
+	case 13:
+		if equalFold(name, "authorization") {
+			return hAuthorization
+		}
+	case 14:
+		if equalFold(name, "content-length") {
+			return hContentLength
+		}
+	case 19:
+		if equalFold(name, "p-asserted-identity") {
+			return hPAI
+		}
+		if equalFold(name, "proxy-authorization") {
+			return hProxyAuthorization
+		}
+	}
+	return hOther
+}
+
+func (m *Message) reset() {
+	via, headers, rr := m.Via[:0], m.Headers[:0], m.RecordRoute[:0]
+	*m = Message{Via: via, Headers: headers, RecordRoute: rr, ContentLength: -1, Expires: -1}
+}
+
+// DecodeFromBytes decodes one SIP message from b, resetting m first.
+//
+// Line ends may be CRLF or bare LF; header names are case-insensitive and
+// may use compact forms; folded (multi-line) values are joined logically;
+// Content-Length may be absent (datagrams), in which case Body is all bytes
+// after the blank line. A message that ends without the blank line (a
+// truncated datagram) is decoded with an empty body.
+//
+// A start line that is not a SIP request or status line returns
+// [ErrMalformed] and nothing else is decoded. Other problems (a bad header
+// line, URI, CSeq, Via or Content-Length, a short body, too many headers)
+// do not stop decoding: every field that can be decoded is, and the first
+// such error is returned. DecodeFromBytes never panics and, once m's slices
+// have grown, does not allocate.
+func (m *Message) DecodeFromBytes(b []byte) error {
+	m.reset()
+	nl := bytes.IndexByte(b, '\n')
+	var start []byte
+	i := len(b)
+	if nl < 0 {
+		start = trimCR(b)
+	} else {
+		start = trimCR(b[:nl])
+		i = nl + 1
+	}
+	if !m.decodeStartLine(start) {
+		return ErrMalformed
+	}
+	var softErr error
+	soft := func(err error) {
+		if softErr == nil {
+			softErr = err
+		}
+	}
+	if m.IsRequest && !m.RequestURI.decodeOK() {
+		soft(ErrBadURI)
+	}
+
+	// Header lines, up to the blank line.
+	bodyStart := len(b)
+	lastStart := -1 // offset in b of the last header's value
+	dropped := false
+	for i < len(b) {
+		var line []byte
+		next := len(b)
+		if e := bytes.IndexByte(b[i:], '\n'); e >= 0 {
+			line, next = b[i:i+e], i+e+1
+		} else {
+			line = b[i:]
+		}
+		line = trimCR(line)
+		lineStart := i
+		i = next
+		if len(line) == 0 {
+			bodyStart = next
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			// Continuation of the previous header's value.
+			if lastStart < 0 {
+				if !dropped {
+					soft(ErrBadHeader)
+				}
+				continue
+			}
+			h := &m.Headers[len(m.Headers)-1]
+			cont := trimWS(line)
+			if len(cont) == 0 {
+				continue
+			}
+			contEnd := lineStart + (len(line) - len(trimLeftWSOnly(line))) + len(cont)
+			if len(h.Value) == 0 {
+				lastStart = contEnd - len(cont)
+			}
+			h.Value = b[lastStart:contEnd]
+			continue
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			soft(ErrBadHeader)
+			lastStart = -1
+			continue
+		}
+		name := trimRightWS(line[:colon])
+		if len(name) == 0 {
+			soft(ErrBadHeader)
+			lastStart = -1
+			continue
+		}
+		if len(m.Headers) >= MaxHeaders {
+			soft(ErrTooManyHeaders)
+			lastStart, dropped = -1, true
+			continue
+		}
+		raw := line[colon+1:]
+		value := trimWS(raw)
+		lastStart = lineStart + colon + 1 + (len(raw) - len(trimLeftWSOnly(raw)))
+		m.Headers = append(m.Headers, Header{Name: name, Value: value})
+	}
+
+	for k := range m.Headers {
+		h := &m.Headers[k]
+		switch lookupHeader(h.Name) {
+		case hFrom:
+			if m.From.Raw == nil && !decodeNameAddr(h.Value, &m.From) {
+				soft(ErrBadURI)
+			}
+		case hTo:
+			if m.To.Raw == nil && !decodeNameAddr(h.Value, &m.To) {
+				soft(ErrBadURI)
+			}
+		case hCallID:
+			if m.CallID == nil {
+				m.CallID = h.Value
+			}
+		case hCSeq:
+			if m.CSeqMethod == nil && !m.decodeCSeq(h.Value) {
+				soft(ErrBadCSeq)
+			}
+		case hVia:
+			if !m.decodeVia(h.Value) {
+				soft(ErrBadVia)
+			}
+		case hContact:
+			if m.Contact.Raw == nil {
+				first, _ := cutList(h.Value)
+				if !decodeNameAddr(first, &m.Contact) && !bytes.Equal(first, []byte("*")) {
+					soft(ErrBadURI)
+				}
+			}
+		case hUserAgent:
+			if m.UserAgent == nil {
+				m.UserAgent = h.Value
+			}
+		case hServer:
+			if m.Server == nil {
+				m.Server = h.Value
+			}
+		case hContentType:
+			if m.ContentType == nil {
+				m.ContentType = h.Value
+			}
+		case hContentLength:
+			if m.ContentLength < 0 {
+				if n, ok := parseUint(h.Value, 1<<30); ok {
+					m.ContentLength = n
+				} else {
+					soft(ErrBadContentLength)
+				}
+			}
+		case hPAI:
+			if m.PAssertedIdentity.Raw == nil {
+				first, _ := cutList(h.Value)
+				if !decodeNameAddr(first, &m.PAssertedIdentity) {
+					soft(ErrBadURI)
+				}
+			}
+		case hDiversion:
+			if m.Diversion.Raw == nil {
+				first, _ := cutList(h.Value)
+				if !decodeNameAddr(first, &m.Diversion) {
+					soft(ErrBadURI)
+				}
+			}
+		case hReason:
+			if m.ReasonHeader == nil {
+				m.ReasonHeader = h.Value
+			}
+		case hExpires:
+			if m.Expires < 0 {
+				if n, ok := parseUint(h.Value, 1<<31-1); ok {
+					m.Expires = n
+				}
+			}
+		case hAuthorization:
+			if u := authUser(h.Value); u != nil {
+				m.AuthorizationUser = u
+			}
+		case hProxyAuthorization:
+			if m.AuthorizationUser == nil {
+				m.AuthorizationUser = authUser(h.Value)
+			}
+		case hRecordRoute:
+			v := h.Value
+			for len(v) > 0 && len(m.RecordRoute) < MaxVia {
+				var first []byte
+				first, v = cutList(v)
+				if len(first) > 0 {
+					m.RecordRoute = append(m.RecordRoute, first)
+				}
+			}
+		case hXCID:
+			if m.XCID == nil {
+				m.XCID = h.Value
+			}
+		}
+	}
+
+	if bodyStart > len(b) {
+		bodyStart = len(b)
+	}
+	m.Body = b[bodyStart:]
+	if m.ContentLength >= 0 {
+		if m.ContentLength > len(m.Body) {
+			soft(ErrBodyTruncated)
+		} else {
+			m.Body = m.Body[:m.ContentLength]
+		}
+	}
+	return softErr
+}
+
+func trimLeftWSOnly(b []byte) []byte {
+	i := 0
+	for i < len(b) && isWS(b[i]) {
+		i++
+	}
+	return b[i:]
+}
+
+// decodeStartLine decodes
+//
+//	Request-Line = Method SP Request-URI SP SIP-Version
+//	Status-Line  = SIP-Version SP Status-Code SP Reason-Phrase
+func (m *Message) decodeStartLine(line []byte) bool {
+	if !validStartLine(line) {
+		return false
+	}
+	if hasPrefix(line, statusPrefix) {
+		m.StatusCode = int(line[8]-'0')*100 + int(line[9]-'0')*10 + int(line[10]-'0')
+		if len(line) > 12 {
+			m.Reason = trimWS(line[12:])
+		} else {
+			m.Reason = line[len(line):]
+		}
+		return true
+	}
+	sp := bytes.IndexByte(line, ' ')
+	last := bytes.LastIndexByte(line, ' ')
+	m.IsRequest = true
+	m.Method = line[:sp]
+	uri := trimWS(line[sp+1 : last])
+	m.RequestURI.Raw = uri
+	decodeURI(uri, &m.RequestURI)
+	return true
+}
+
+// decodeOK reports whether a URI that was decoded has a usable scheme.
+func (u *URI) decodeOK() bool { return u.Scheme != nil }
+
+// decodeURI parses raw into u; on failure u keeps only Raw and reports
+// false.
+//
+//	SIP-URI = ("sip:" / "sips:") [ userinfo "@" ] hostport uri-parameters [ headers ]
+//	userinfo = ( user / telephone-subscriber ) [ ":" password ]
+//	hostport = host [ ":" port ]      host = hostname / IPv4address / "[" IPv6address "]"
+//	tel-URI  = "tel:" telephone-subscriber *( ";" par )
+func decodeURI(raw []byte, u *URI) bool {
+	*u = URI{Raw: raw}
+	colon := bytes.IndexByte(raw, ':')
+	if colon <= 0 || !isToken(raw[:colon]) {
+		return false
+	}
+	scheme, rest := raw[:colon], raw[colon+1:]
+	if equalFold(scheme, "tel") {
+		end := indexAny2(rest, ';', '?')
+		if end == 0 {
+			return false
+		}
+		u.Scheme, u.User = scheme, rest[:end]
+		return true
+	}
+	if at := bytes.IndexByte(rest, '@'); at >= 0 {
+		userinfo := rest[:at]
+		if c := bytes.IndexByte(userinfo, ':'); c >= 0 {
+			userinfo = userinfo[:c]
+		}
+		u.User = userinfo
+		rest = rest[at+1:]
+	}
+	var host []byte
+	if len(rest) > 0 && rest[0] == '[' {
+		end := bytes.IndexByte(rest, ']')
+		if end < 2 {
+			*u = URI{Raw: raw}
+			return false
+		}
+		host, rest = rest[1:end], rest[end+1:]
+	} else {
+		end := len(rest)
+		for k, c := range rest {
+			if c == ':' || c == ';' || c == '?' || c == '>' || isWS(c) {
+				end = k
+				break
+			}
+		}
+		host, rest = rest[:end], rest[end:]
+	}
+	if len(host) == 0 {
+		*u = URI{Raw: raw}
+		return false
+	}
+	if len(rest) > 0 && rest[0] == ':' {
+		end := indexAny2(rest[1:], ';', '?')
+		p, ok := parseUint(rest[1:1+end], 65535)
+		if !ok {
+			*u = URI{Raw: raw}
+			return false
+		}
+		u.Port = uint16(p)
+	}
+	u.Scheme, u.Host = scheme, host
+	return true
+}
+
+// indexAny2 returns the index of the first a or b in s, or len(s).
+func indexAny2(s []byte, a, b byte) int {
+	for k, c := range s {
+		if c == a || c == b {
+			return k
+		}
+	}
+	return len(s)
+}
+
+// decodeNameAddr parses one name-addr or addr-spec with its header
+// parameters into na and reports whether its URI parsed.
+//
+//	name-addr  = [ display-name ] LAQUOT addr-spec RAQUOT *( SEMI param )
+//	addr-spec  = SIP-URI / SIPS-URI / absoluteURI        *( SEMI param )
+//	display-name = *(token LWS) / quoted-string
+func decodeNameAddr(v []byte, na *NameAddr) bool {
+	v = trimWS(v)
+	*na = NameAddr{Raw: v}
+	rest := v
+	if len(rest) > 0 && rest[0] == '"' {
+		end := quotedEnd(rest)
+		if end < 0 {
+			return false
+		}
+		na.Display = rest[1:end]
+		rest = rest[end+1:]
+	}
+	var uri, params []byte
+	if lt := bytes.IndexByte(rest, '<'); lt >= 0 {
+		if na.Display == nil {
+			na.Display = trimWS(rest[:lt])
+			if len(na.Display) == 0 {
+				na.Display = nil
+			}
+		}
+		gt := bytes.IndexByte(rest[lt:], '>')
+		if gt < 0 {
+			return false
+		}
+		uri, params = trimWS(rest[lt+1:lt+gt]), rest[lt+gt+1:]
+	} else {
+		rest = trimWS(rest)
+		semi := bytes.IndexByte(rest, ';')
+		if semi < 0 {
+			semi = len(rest)
+		}
+		uri, params = rest[:semi], rest[semi:]
+	}
+	na.Tag = param(params, "tag")
+	return decodeURI(uri, &na.URI)
+}
+
+// quotedEnd returns the index of the quote closing the quoted string that
+// starts at s[0], honouring backslash escapes, or -1.
+func quotedEnd(s []byte) int {
+	for k := 1; k < len(s); k++ {
+		switch s[k] {
+		case '\\':
+			k++
+		case '"':
+			return k
+		}
+	}
+	return -1
+}
+
+// param returns the value of the ;name=value parameter in params (which
+// starts at the first ';'), name lower case; nil if absent, empty for a
+// parameter without value. Quoted values lose their quotes.
+func param(params []byte, name string) []byte {
+	for len(params) > 0 {
+		if params[0] != ';' {
+			// Skip to the next ';' (stray text).
+			k := bytes.IndexByte(params, ';')
+			if k < 0 {
+				return nil
+			}
+			params = params[k:]
+		}
+		params = params[1:]
+		end := len(params)
+		inQ := false
+		for k := 0; k < len(params); k++ {
+			c := params[k]
+			if c == '\\' && inQ {
+				k++
+				continue
+			}
+			if c == '"' {
+				inQ = !inQ
+			}
+			if c == ';' && !inQ {
+				end = k
+				break
+			}
+		}
+		p := params[:end]
+		params = params[end:]
+		n, val := p, p[len(p):]
+		if eq := bytes.IndexByte(p, '='); eq >= 0 {
+			n, val = p[:eq], trimWS(p[eq+1:])
+		}
+		if equalFold(trimWS(n), name) {
+			if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+				val = val[1 : len(val)-1]
+			}
+			return val
+		}
+	}
+	return nil
+}
+
+// cutList splits a comma-separated header value at its first top-level
+// comma (outside quotes and angle brackets) and returns the trimmed first
+// element and the remainder after the comma.
+func cutList(v []byte) (first, rest []byte) {
+	inQ, inA := false, false
+	for k := 0; k < len(v); k++ {
+		switch c := v[k]; {
+		case inQ && c == '\\':
+			k++
+		case c == '"':
+			inQ = !inQ
+		case inQ:
+		case c == '<':
+			inA = true
+		case c == '>':
+			inA = false
+		case c == ',' && !inA:
+			return trimWS(v[:k]), v[k+1:]
+		}
+	}
+	return trimWS(v), nil
+}
+
+// decodeCSeq parses "CSeq: 4711 INVITE".
+func (m *Message) decodeCSeq(v []byte) bool {
+	k := 0
+	for k < len(v) && isDigit(v[k]) {
+		k++
+	}
+	n, ok := parseUint(v[:k], 1<<32-1)
+	if !ok {
+		return false
+	}
+	meth := trimWS(v[k:])
+	if k == len(v) || !isWS(v[k]) || !isToken(meth) {
+		return false
+	}
+	m.CSeqNum, m.CSeqMethod = uint32(n), meth
+	return true
+}
+
+// decodeVia appends every value of one Via header to m.Via.
+//
+//	via-parm = sent-protocol LWS sent-by *( SEMI via-params )
+//	sent-protocol = protocol-name SLASH protocol-version SLASH transport
+//	sent-by = host [ COLON port ]
+func (m *Message) decodeVia(v []byte) bool {
+	ok := true
+	for len(v) > 0 {
+		var one []byte
+		one, v = cutList(v)
+		if len(one) == 0 {
+			continue
+		}
+		m.ViaCount++
+		var via Via
+		if !decodeVia(one, &via) {
+			ok = false
+		}
+		if len(m.Via) < MaxVia {
+			m.Via = append(m.Via, via)
+		}
+	}
+	return ok
+}
+
+func decodeVia(one []byte, via *Via) bool {
+	*via = Via{Raw: one}
+	rest := one
+	// protocol-name "/" version "/" transport, LWS allowed around slashes.
+	for slash := 0; slash < 2; slash++ {
+		k := bytes.IndexByte(rest, '/')
+		if k < 0 {
+			return false
+		}
+		rest = trimLeftWSOnly(rest[k+1:])
+	}
+	k := 0
+	for k < len(rest) && tokenChars[rest[k]] {
+		k++
+	}
+	if k == 0 {
+		return false
+	}
+	via.Transport = rest[:k]
+	rest = trimLeftWSOnly(rest[k:])
+	if len(rest) > 0 && rest[0] == '[' {
+		end := bytes.IndexByte(rest, ']')
+		if end < 2 {
+			return false
+		}
+		via.Host, rest = rest[1:end], rest[end+1:]
+	} else {
+		end := len(rest)
+		for j, c := range rest {
+			if c == ':' || c == ';' || isWS(c) {
+				end = j
+				break
+			}
+		}
+		via.Host, rest = rest[:end], rest[end:]
+	}
+	if len(via.Host) == 0 {
+		return false
+	}
+	rest = trimLeftWSOnly(rest)
+	if len(rest) > 0 && rest[0] == ':' {
+		rest = trimLeftWSOnly(rest[1:])
+		j := 0
+		for j < len(rest) && isDigit(rest[j]) {
+			j++
+		}
+		p, ok := parseUint(rest[:j], 65535)
+		if !ok {
+			return false
+		}
+		via.Port = uint16(p)
+		rest = rest[j:]
+	}
+	if semi := bytes.IndexByte(rest, ';'); semi >= 0 {
+		via.Branch = param(rest[semi:], "branch")
+	}
+	return true
+}
+
+// authUser returns the username parameter of a credentials value:
+//
+//	Digest username="alice", realm="example.com", nonce="...", uri="sip:..."
+func authUser(v []byte) []byte {
+	// Skip the auth scheme token.
+	k := 0
+	for k < len(v) && !isWS(v[k]) {
+		k++
+	}
+	rest := v[k:]
+	for len(rest) > 0 {
+		var p []byte
+		p, rest = cutList(rest)
+		eq := bytes.IndexByte(p, '=')
+		if eq < 0 {
+			continue
+		}
+		if equalFold(trimWS(p[:eq]), "username") {
+			val := trimWS(p[eq+1:])
+			if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+				val = val[1 : len(val)-1]
+			}
+			return val
+		}
+	}
+	return nil
+}
+
+// Header returns the first value of the header called name, compared
+// case-insensitively, with compact forms honoured both ways
+// (Header("Call-ID") finds "i:", Header("i") finds "Call-ID:"). It returns
+// nil when the header is absent. Header does not allocate.
+func (m *Message) Header(name string) []byte {
+	var compact byte
+	full := name
+	if len(name) == 1 {
+		c := lower(name[0])
+		compact = c
+		if c >= 'a' && c <= 'z' && compactForms[c-'a'] != "" {
+			full = compactForms[c-'a']
+		}
+	} else {
+		for k, f := range compactForms {
+			if f != "" && len(f) == len(name) && equalFoldStrings(f, name) {
+				compact = byte('a' + k)
+				break
+			}
+		}
+	}
+	for k := range m.Headers {
+		n := m.Headers[k].Name
+		if len(n) == 1 {
+			if compact != 0 && lower(n[0]) == compact {
+				return m.Headers[k].Value
+			}
+			continue
+		}
+		if equalFoldStr(n, full) {
+			return m.Headers[k].Value
+		}
+	}
+	return nil
+}
+
+func equalFoldStrings(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lower(a[i]) != lower(b[i]) {
+			return false
+		}
+	}
+	return true
+}

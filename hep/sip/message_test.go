@@ -1,0 +1,341 @@
+package sip
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// testInvite is a 600-byte-class INVITE with an SDP offer, the benchmark
+// and reference message.
+const testInvite = "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n" +
+	"Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport\r\n" +
+	"Max-Forwards: 70\r\n" +
+	"To: Bob <sip:bob@biloxi.example.com>\r\n" +
+	"From: \"Alice\" <sip:alice@atlanta.example.com>;tag=1928301774\r\n" +
+	"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n" +
+	"CSeq: 314159 INVITE\r\n" +
+	"Contact: <sip:alice@192.0.2.101:5060>\r\n" +
+	"User-Agent: xhep-test/1.0\r\n" +
+	"Content-Type: application/sdp\r\n" +
+	"Content-Length: 211\r\n" +
+	"\r\n" +
+	"v=0\r\n" +
+	"o=alice 2890844526 2890844526 IN IP4 192.0.2.101\r\n" +
+	"s=-\r\n" +
+	"c=IN IP4 192.0.2.101\r\n" +
+	"t=0 0\r\n" +
+	"m=audio 49172 RTP/AVP 0 8 101\r\n" +
+	"a=rtpmap:0 PCMU/8000\r\n" +
+	"a=rtpmap:8 PCMA/8000\r\n" +
+	"a=rtpmap:101 telephone-event/8000\r\n" +
+	"a=sendrecv\r\n"
+
+// msgView is the readable form of a Message the tests compare.
+type msgView struct {
+	Request                    bool
+	Method, RURI, RUser, RHost string
+	RPort                      uint16
+	Status                     int
+	Reason                     string
+	FromDisplay, FromUser      string
+	FromHost, FromTag          string
+	ToUser, ToHost, ToTag      string
+	CallID                     string
+	CSeq                       uint32
+	CSeqMethod                 string
+	Via                        []string // transport host port branch
+	ViaCount                   int
+	Contact                    string
+	UserAgent, Server          string
+	ContentType                string
+	ContentLength              int
+	PAI, Diversion, ReasonHdr  string
+	Expires                    int
+	AuthUser, XCID             string
+	RecordRoute                []string
+	Headers                    int
+	Body                       string
+}
+
+func view(m *Message) msgView {
+	v := msgView{
+		Request: m.IsRequest, Method: string(m.Method), RURI: string(m.RequestURI.Raw),
+		RUser: string(m.RequestURI.User), RHost: string(m.RequestURI.Host), RPort: m.RequestURI.Port,
+		Status: m.StatusCode, Reason: string(m.Reason),
+		FromDisplay: string(m.From.Display), FromUser: string(m.From.URI.User),
+		FromHost: string(m.From.URI.Host), FromTag: string(m.From.Tag),
+		ToUser: string(m.To.URI.User), ToHost: string(m.To.URI.Host), ToTag: string(m.To.Tag),
+		CallID: string(m.CallID), CSeq: m.CSeqNum, CSeqMethod: string(m.CSeqMethod),
+		ViaCount: m.ViaCount, Contact: string(m.Contact.URI.Raw),
+		UserAgent: string(m.UserAgent), Server: string(m.Server), ContentType: string(m.ContentType),
+		ContentLength: m.ContentLength, PAI: string(m.PAssertedIdentity.URI.Raw),
+		Diversion: string(m.Diversion.URI.Raw), ReasonHdr: string(m.ReasonHeader),
+		Expires: m.Expires, AuthUser: string(m.AuthorizationUser), XCID: string(m.XCID),
+		Headers: len(m.Headers), Body: string(m.Body),
+	}
+	for _, via := range m.Via {
+		v.Via = append(v.Via, strings.Join([]string{string(via.Transport), string(via.Host),
+			itoa(int(via.Port)), string(via.Branch)}, " "))
+	}
+	for _, rr := range m.RecordRoute {
+		v.RecordRoute = append(v.RecordRoute, string(rr))
+	}
+	return v
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    msgView
+		wantErr error
+	}{
+		{
+			name: "invite with sdp",
+			in:   testInvite,
+			want: msgView{
+				Request: true, Method: "INVITE", RURI: "sip:bob@biloxi.example.com", RUser: "bob", RHost: "biloxi.example.com",
+				FromDisplay: "Alice", FromUser: "alice", FromHost: "atlanta.example.com", FromTag: "1928301774",
+				ToUser: "bob", ToHost: "biloxi.example.com",
+				CallID: "a84b4c76e66710@pc33.atlanta.example.com", CSeq: 314159, CSeqMethod: "INVITE",
+				Via:      []string{"UDP pc33.atlanta.example.com 5060 z9hG4bK776asdhds"},
+				ViaCount: 1, Contact: "sip:alice@192.0.2.101:5060", UserAgent: "xhep-test/1.0",
+				ContentType: "application/sdp", ContentLength: 211, Expires: -1, Headers: 10,
+				Body: testInvite[strings.Index(testInvite, "v=0"):],
+			},
+		},
+		{
+			// Shape of suricata-verify's sip-compact-form INVITE: compact
+			// names, a display name with literal backslash-escaped quotes
+			// outside a quoted string, and no SDP here.
+			name: "compact forms",
+			in: "INVITE sip:97239287044@voip.example.net SIP/2.0\r\n" +
+				"v: SIP/2.0/UDP 192.168.1.2:5060;branch=z9hG4bKnp104984053;rport\r\n" +
+				"f: \\\"arik\\\" <sip:816666@voip.example.net>;tag=6433ef9\r\n" +
+				"t: <sip:97239287044@voip.example.net>\r\n" +
+				"i: 105090259-446faf7a@192.168.1.2\r\n" +
+				"CSeq: 1 INVITE\r\n" +
+				"c: application/sdp\r\n" +
+				"m: <sip:816666@192.168.1.2>\r\n" +
+				"l: 4\r\n\r\nv=0\r\n",
+			want: msgView{
+				Request: true, Method: "INVITE", RURI: "sip:97239287044@voip.example.net", RUser: "97239287044", RHost: "voip.example.net",
+				FromDisplay: `\"arik\"`, FromUser: "816666", FromHost: "voip.example.net", FromTag: "6433ef9",
+				ToUser: "97239287044", ToHost: "voip.example.net",
+				CallID: "105090259-446faf7a@192.168.1.2", CSeq: 1, CSeqMethod: "INVITE",
+				Via: []string{"UDP 192.168.1.2 5060 z9hG4bKnp104984053"}, ViaCount: 1,
+				Contact: "sip:816666@192.168.1.2", ContentType: "application/sdp", ContentLength: 4,
+				Expires: -1, Headers: 8, Body: "v=0\r",
+			},
+		},
+		{
+			name: "bare LF, odd case, folding, multi-value Via, escaped quotes, IPv6",
+			in: "SIP/2.0 200 OK\n" +
+				"vIA: SIP/2.0/TCP [2001:db8::1]:5061;branch=z9hG4bK1, SIP / 2.0 / UDP 10.0.0.1;BRANCH=\"z9hG4bK2\"\n" +
+				"VIA: SIP/2.0/WSS abc.invalid;branch=z9hG4bK3\n" +
+				"fROM: \"Bob \\\"the\\\" Builder\" <sips:bob@[2001:db8::2]:5061>;TAG=aa\n" +
+				"to: sip:carol@example.com;tag=bb\n" +
+				"call-id: abc\n" +
+				"cseq: 2 REGISTER\n" +
+				"Subject: first line\n" +
+				"  second line\n" +
+				"\tthird line\n" +
+				"SERVER: pbx\n" +
+				"eXpIrEs: 3600\n" +
+				"\n",
+			want: msgView{
+				Status: 200, Reason: "OK",
+				FromDisplay: `Bob \"the\" Builder`, FromUser: "bob", FromHost: "2001:db8::2", FromTag: "aa",
+				ToUser: "carol", ToHost: "example.com", ToTag: "bb",
+				CallID: "abc", CSeq: 2, CSeqMethod: "REGISTER",
+				Via: []string{
+					"TCP 2001:db8::1 5061 z9hG4bK1",
+					"UDP 10.0.0.1 0 z9hG4bK2",
+					"WSS abc.invalid 0 z9hG4bK3",
+				},
+				ViaCount: 3, Server: "pbx", ContentLength: -1, Expires: 3600, Headers: 9,
+				Body: "",
+			},
+		},
+		{
+			name: "tel URI, empty user part, PAI, Diversion, auth, record-route, X-CID, reason",
+			in: "BYE tel:+14155550100;phone-context=example.com SIP/2.0\r\n" +
+				"From: <sip:@127.0.0.1>;tag=x\r\n" +
+				"To: <tel:+14155550100>\r\n" +
+				"Call-ID: leg-b\r\n" +
+				"CSeq: 3 BYE\r\n" +
+				"P-Asserted-Identity: \"A\" <sip:+1555@pbx.example.com>, <tel:+1555>\r\n" +
+				"Diversion: <sip:100@pbx.example.com>;reason=unconditional\r\n" +
+				"Proxy-Authorization: Digest realm=\"x\", username=\"alice\", nonce=\"n,1\"\r\n" +
+				"Record-Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n" +
+				"Record-Route: <sip:p3.example.com;lr>\r\n" +
+				"X-CID: leg-a\r\n" +
+				"Reason: Q.850;cause=16;text=\"Normal call clearing\"\r\n" +
+				"Content-Length: 0\r\n\r\n",
+			want: msgView{
+				Request: true, Method: "BYE", RURI: "tel:+14155550100;phone-context=example.com", RUser: "+14155550100",
+				FromHost: "127.0.0.1", FromTag: "x", ToUser: "+14155550100",
+				CallID: "leg-b", CSeq: 3, CSeqMethod: "BYE",
+				PAI: "sip:+1555@pbx.example.com", Diversion: "sip:100@pbx.example.com",
+				AuthUser: "alice", XCID: "leg-a",
+				RecordRoute: []string{"<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>", "<sip:p3.example.com;lr>"},
+				ReasonHdr:   `Q.850;cause=16;text="Normal call clearing"`,
+				Expires:     -1, Headers: 12,
+			},
+		},
+		{
+			name: "invalid content-length keeps decoding",
+			in:   "INVITE sip:a@b SIP/2.0\r\nCall-ID: c\r\nContent-Length: 12x\r\n\r\nv=0\r\n",
+			want: msgView{
+				Request: true, Method: "INVITE", RURI: "sip:a@b", RUser: "a", RHost: "b", CallID: "c",
+				ContentLength: -1, Expires: -1, Headers: 2, Body: "v=0\r\n",
+			},
+			wantErr: ErrBadContentLength,
+		},
+		{
+			name: "short body",
+			in:   "SIP/2.0 200 OK\r\nl: 10\r\n\r\nv=0\r\n",
+			want: msgView{
+				Status: 200, Reason: "OK", ContentLength: 10, Expires: -1, Headers: 1, Body: "v=0\r\n",
+			},
+			wantErr: ErrBodyTruncated,
+		},
+		{
+			name: "header without colon, missing final blank line",
+			in:   "ACK sip:a@b SIP/2.0\r\nCall-ID: c\r\nThisIsNotAHeader\r\nCSeq: 1 ACK",
+			want: msgView{
+				Request: true, Method: "ACK", RURI: "sip:a@b", RUser: "a", RHost: "b",
+				CallID: "c", CSeq: 1, CSeqMethod: "ACK", ContentLength: -1, Expires: -1, Headers: 2,
+			},
+			wantErr: ErrBadHeader,
+		},
+		{
+			name: "bad CSeq and Via",
+			in:   "OPTIONS sip:a@b SIP/2.0\r\nCSeq: INVITE\r\nVia: garbage\r\n\r\n",
+			want: msgView{
+				Request: true, Method: "OPTIONS", RURI: "sip:a@b", RUser: "a", RHost: "b",
+				Via: []string{"  0 "}, ViaCount: 1, ContentLength: -1, Expires: -1, Headers: 2,
+			},
+			wantErr: ErrBadCSeq,
+		},
+		{
+			name:    "bad request URI",
+			in:      "INVITE nonsense SIP/2.0\r\n\r\n",
+			want:    msgView{Request: true, Method: "INVITE", RURI: "nonsense", ContentLength: -1, Expires: -1},
+			wantErr: ErrBadURI,
+		},
+		{
+			name:    "junk",
+			in:      "\x00\x00\x00\x00",
+			want:    msgView{ContentLength: -1, Expires: -1},
+			wantErr: ErrMalformed,
+		},
+	}
+	var m Message
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := m.DecodeFromBytes([]byte(tt.in))
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("DecodeFromBytes error = %v, want %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, view(&m)); diff != "" {
+				t.Errorf("DecodeFromBytes mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestHeader(t *testing.T) {
+	var m Message
+	in := "SIP/2.0 200 OK\r\ni: compact-callid\r\nfrom: <sip:a@b>\r\nX-Custom:  v1 \r\nx-custom: v2\r\n\r\n"
+	if err := m.DecodeFromBytes([]byte(in)); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, want string }{
+		{"Call-ID", "compact-callid"},
+		{"call-id", "compact-callid"},
+		{"i", "compact-callid"},
+		{"I", "compact-callid"},
+		{"f", "<sip:a@b>"},
+		{"From", "<sip:a@b>"},
+		{"X-CUSTOM", "v1"},
+		{"To", ""},
+		{"t", ""},
+	}
+	for _, tt := range tests {
+		if got := string(m.Header(tt.name)); got != tt.want {
+			t.Errorf("Header(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if m.Header("To") != nil {
+		t.Errorf("Header(To) is not nil")
+	}
+	if n := testing.AllocsPerRun(100, func() { m.Header("call-id") }); n != 0 {
+		t.Errorf("Header allocates %v times", n)
+	}
+}
+
+func TestDecodeReuse(t *testing.T) {
+	var m Message
+	msg := []byte(testInvite)
+	if err := m.DecodeFromBytes(msg); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = m.DecodeFromBytes(msg) }); n != 0 {
+		t.Errorf("DecodeFromBytes allocates %v times per message in steady state", n)
+	}
+	// A smaller message after a larger one leaves nothing behind.
+	if err := m.DecodeFromBytes([]byte("SIP/2.0 100 Trying\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Via) != 0 || len(m.Headers) != 0 || m.CallID != nil || m.From.Raw != nil {
+		t.Errorf("state left over from the previous message: %+v", view(&m))
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	msg := []byte(testInvite)
+	var m Message
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.DecodeFromBytes(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeWithSDP is the agent's correlation path: the message and
+// then its SDP.
+func BenchmarkDecodeWithSDP(b *testing.B) {
+	msg := []byte(testInvite)
+	var m Message
+	var s SDP
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.DecodeFromBytes(msg); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.DecodeFromBytes(m.Body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+var _ = netip.Addr{}

@@ -43,8 +43,8 @@ func NewFramer(r io.Reader, maxMsg int) *Framer {
 
 // Next returns the next complete message. The slice aliases the Framer's
 // buffer and is valid until the next call to Next. At the end of the stream
-// it returns io.ErrUnexpectedEOF once if the stream stopped with bytes
-// that do not form a whole message (they count as skipped), then io.EOF;
+// it returns io.ErrUnexpectedEOF once if the stream stopped inside a
+// message (those bytes count as skipped), then io.EOF;
 // another read error is returned by this and every later call.
 func (f *Framer) Next() ([]byte, error) {
 	for {
@@ -111,15 +111,25 @@ func (f *Framer) fill() {
 }
 
 func (f *Framer) finish() error {
-	if errors.Is(f.err, io.EOF) {
-		if rest := f.end - f.start; rest > 0 {
-			f.skipped += uint64(rest)
-			f.start = f.end
-			return io.ErrUnexpectedEOF
-		}
+	if !errors.Is(f.err, io.EOF) {
+		return f.err
+	}
+	if f.end == f.start {
 		return io.EOF
 	}
-	return f.err
+	// What is left is shorter than a message header or a message. Drop
+	// garbage as usual; a message cut short (or the start of "HEP3") makes
+	// ErrUnexpectedEOF.
+	if !bytes.HasPrefix(f.buf[f.start:f.end], magic) {
+		f.resync(0)
+	}
+	rest := f.end - f.start
+	f.skipped += uint64(rest)
+	f.start = f.end
+	if rest > 0 {
+		return io.ErrUnexpectedEOF
+	}
+	return io.EOF
 }
 
 // Skipped returns how many bytes were skipped as not part of a message.

@@ -1,0 +1,101 @@
+package hep
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+	"testing/iotest"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestFramer(t *testing.T) {
+	v4, v6, v2 := unhex(t, goldenV4), unhex(t, goldenV6), unhex(t, goldenV2)
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	tests := []struct {
+		name    string
+		in      []byte
+		maxMsg  int
+		want    [][]byte
+		skipped uint64
+		lastErr error
+	}{
+		{"two back to back", cat(v4, v6), 0, [][]byte{v4, v6}, 0, io.EOF},
+		{"garbage first", cat([]byte("\r\n\x00HEHEP"), v4), 0, [][]byte{v4}, 8, io.EOF},
+		{"garbage between", cat(v4, []byte("junk junk junk"), v6), 0, [][]byte{v4, v6}, 14, io.EOF},
+		{"length below header", cat([]byte("HEP3\x00\x03"), v4), 0, [][]byte{v4}, 6, io.EOF},
+		{"over maxMsg", cat(v4, v6), 140, [][]byte{v4}, uint64(len(v6)), io.EOF},
+		{"v2 is not framed", cat(v2, v4), 0, [][]byte{v4}, uint64(len(v2)), io.EOF},
+		{"truncated last message", cat(v4, v6[:100]), 0, [][]byte{v4}, 100, io.ErrUnexpectedEOF},
+		{"only garbage", []byte("no hep here at all"), 0, nil, 18, io.EOF},
+		{"ends in HE", []byte("garbage HE"), 0, nil, 10, io.ErrUnexpectedEOF},
+		{"short garbage", []byte("xy"), 0, nil, 2, io.EOF},
+		{"empty", nil, 0, nil, 0, io.EOF},
+	}
+	readers := map[string]func([]byte) io.Reader{
+		"whole":    func(b []byte) io.Reader { return bytes.NewReader(b) },
+		"one byte": func(b []byte) io.Reader { return iotest.OneByteReader(bytes.NewReader(b)) },
+		"half":     func(b []byte) io.Reader { return iotest.HalfReader(bytes.NewReader(b)) },
+		"data+EOF": func(b []byte) io.Reader { return iotest.DataErrReader(bytes.NewReader(b)) },
+	}
+	for _, tt := range tests {
+		for rname, mk := range readers {
+			t.Run(tt.name+"/"+rname, func(t *testing.T) {
+				fr := NewFramer(mk(tt.in), tt.maxMsg)
+				var got [][]byte
+				var err error
+				for {
+					var msg []byte
+					if msg, err = fr.Next(); err != nil {
+						break
+					}
+					got = append(got, bytes.Clone(msg))
+				}
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("messages (-want +got):\n%s", diff)
+				}
+				if !errors.Is(err, tt.lastErr) {
+					t.Errorf("last error %v, want %v", err, tt.lastErr)
+				}
+				if errors.Is(err, io.ErrUnexpectedEOF) {
+					if _, err := fr.Next(); !errors.Is(err, io.EOF) {
+						t.Errorf("after ErrUnexpectedEOF: %v, want io.EOF", err)
+					}
+				}
+				if fr.Skipped() != tt.skipped {
+					t.Errorf("Skipped = %d, want %d", fr.Skipped(), tt.skipped)
+				}
+			})
+		}
+	}
+}
+
+func TestFramerReadError(t *testing.T) {
+	boom := errors.New("connection reset")
+	fr := NewFramer(io.MultiReader(bytes.NewReader(unhex(t, goldenV4)), iotest.ErrReader(boom)), 0)
+	if _, err := fr.Next(); err != nil {
+		t.Fatalf("first Next: %v", err)
+	}
+	for range 2 {
+		if _, err := fr.Next(); !errors.Is(err, boom) {
+			t.Fatalf("Next = %v, want %v", err, boom)
+		}
+	}
+}
+
+func BenchmarkFramer(b *testing.B) {
+	m := sipMsg()
+	one, _ := m.AppendTo(nil)
+	stream := bytes.Repeat(one, 1000)
+	r := bytes.NewReader(stream)
+	fr := NewFramer(r, 0)
+	b.SetBytes(int64(len(one)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := fr.Next(); err != nil {
+			r.Reset(stream)
+			fr = NewFramer(r, 0)
+		}
+	}
+}

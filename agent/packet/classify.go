@@ -1,0 +1,228 @@
+package packet
+
+import (
+	"bytes"
+	"net/netip"
+
+	"github.com/xhep/xhep/agent/source"
+)
+
+// datagram classifies one UDP payload or SCTP user message and emits it:
+//
+//  1. either port in SIPPorts: SIP if it starts like SIP; otherwise a
+//     keep-alive (only CR, LF, space or NUL bytes, or shorter than
+//     tinyDatagram) or junk, counted and not emitted;
+//  2. either port in DNSPorts: DNS (at least the 12-byte header);
+//  3. SIPByContent and a SIP first line: SIP;
+//  4. RTCP and a valid RTCP compound packet: RTCP;
+//  5. otherwise Unclassified.
+func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit func(*Message)) {
+	c := &d.cfg
+	switch {
+	case c.SIPPorts.Has(src.Port()) || c.SIPPorts.Has(dst.Port()):
+		switch {
+		case looksLikeSIP(b):
+			d.deliver(ClassSIP, proto, src, dst, b, d.frame, emit)
+		case isKeepAlive(b):
+			d.st.KeepAlives++
+		default:
+			d.st.Junk++
+		}
+	case c.DNSPorts.Has(src.Port()) || c.DNSPorts.Has(dst.Port()):
+		if len(b) < 12 {
+			d.bad(ReasonBadDNS)
+			return
+		}
+		d.deliver(ClassDNS, proto, src, dst, b, d.frame, emit)
+	case c.SIPByContent && sipFirstLine(b):
+		d.deliver(ClassSIP, proto, src, dst, b, d.frame, emit)
+	case c.RTCP && rtcpValid(b):
+		d.deliver(ClassRTCP, proto, src, dst, b, d.frame, emit)
+	default:
+		d.st.Unclassified++
+	}
+}
+
+// deliver applies the filters and emits one message.
+func (d *Decoder) deliver(class Class, proto uint8, src, dst netip.AddrPort, b []byte, f *source.Frame, emit func(*Message)) {
+	c := &d.cfg
+	if len(c.DropIPs) > 0 {
+		sa, da := src.Addr(), dst.Addr()
+		for _, p := range c.DropIPs {
+			if p.Contains(sa) || p.Contains(da) {
+				d.st.Filtered[FilterIP]++
+				return
+			}
+		}
+	}
+	if class == ClassSIP && len(c.DropMethods) > 0 {
+		if m := sipMethod(b); len(m) > 0 {
+			for _, dm := range c.DropMethods {
+				if bytes.Equal(m, dm) {
+					d.st.Filtered[FilterMethod]++
+					return
+				}
+			}
+		}
+	}
+	for _, s := range c.DropPayload {
+		if bytes.Contains(b, s) {
+			d.st.Filtered[FilterPayload]++
+			return
+		}
+	}
+	m := &d.msg
+	m.TS = f.TS
+	m.IPProto = proto
+	m.Src, m.Dst = src, dst
+	m.VLAN = d.vlan
+	m.Class = class
+	m.Payload = b
+	m.Frame = f
+	d.st.Messages[class]++
+	emit(m)
+	m.Payload, m.Frame = nil, nil
+}
+
+// tinyDatagram: non-SIP datagrams on SIP ports shorter than this are
+// keep-alives (e.g. the 4 NUL bytes or the 5-byte "hello" some user agents
+// send), longer ones junk. The shortest real SIP message is far longer.
+const tinyDatagram = 16
+
+func isKeepAlive(b []byte) bool {
+	if len(b) < tinyDatagram {
+		return true
+	}
+	for _, c := range b {
+		if c != '\r' && c != '\n' && c != ' ' && c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// sipMethods are the request methods recognised at the start of a message
+// (RFC 3261 and extensions: 3262, 6665, 3903, 6086, 3515, 3428, 3311).
+var sipMethods = [...]string{
+	"INVITE ", "ACK ", "BYE ", "CANCEL ", "REGISTER ", "OPTIONS ", "PRACK ",
+	"SUBSCRIBE ", "NOTIFY ", "PUBLISH ", "INFO ", "REFER ", "MESSAGE ", "UPDATE ",
+}
+
+// looksLikeSIP reports whether b starts with a known method and a space,
+// or with "SIP/2.0 ". It is the cheap test used on SIP ports.
+func looksLikeSIP(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	if b[0] == 'S' && bytes.HasPrefix(b, []byte("SIP/2.0 ")) {
+		return true
+	}
+	return methodLen(b) > 0
+}
+
+// methodLen returns the length of the known method b starts with (not
+// counting the space after it), or 0.
+func methodLen(b []byte) int {
+	switch b[0] {
+	case 'I', 'A', 'B', 'C', 'R', 'O', 'P', 'S', 'N', 'U', 'M':
+	default:
+		return 0
+	}
+	for _, m := range sipMethods {
+		if len(b) >= len(m) && string(b[:len(m)]) == m {
+			return len(m) - 1
+		}
+	}
+	return 0
+}
+
+// maxFirstLine bounds the search for the end of a SIP start line.
+const maxFirstLine = 2048
+
+// sipFirstLine is the stricter content test used on ports that are not SIP
+// ports: a status line "SIP/2.0 NNN " or a request line "METHOD SP URI SP
+// SIP/2.0" ending in CRLF (or LF).
+func sipFirstLine(b []byte) bool {
+	if len(b) < 12 {
+		return false
+	}
+	if bytes.HasPrefix(b, []byte("SIP/2.0 ")) {
+		return isDigit(b[8]) && isDigit(b[9]) && isDigit(b[10]) && b[11] == ' '
+	}
+	if methodLen(b) == 0 {
+		return false
+	}
+	lim := b
+	if len(lim) > maxFirstLine {
+		lim = lim[:maxFirstLine]
+	}
+	i := bytes.IndexByte(lim, '\n')
+	if i < 0 {
+		return false
+	}
+	line := bytes.TrimSuffix(lim[:i], []byte("\r"))
+	return bytes.HasSuffix(line, []byte(" SIP/2.0"))
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// sipMethod returns the method of a SIP request line, or for a response
+// the method of its CSeq header ("CSeq: 1 INVITE"); nil if none is found.
+func sipMethod(b []byte) []byte {
+	if n := methodLen(b); n > 0 {
+		return b[:n]
+	}
+	// Find a CSeq header line (the name is case-insensitive and has no
+	// compact form).
+	for i := 0; i < len(b); {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return nil
+		}
+		line := b[i : i+j]
+		i += j + 1
+		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
+			return nil // end of headers
+		}
+		if len(line) < 5 || !bytes.EqualFold(line[:4], []byte("cseq")) {
+			continue
+		}
+		rest := bytes.TrimLeft(line[4:], " \t")
+		if len(rest) == 0 || rest[0] != ':' {
+			continue
+		}
+		f := bytes.Fields(rest[1:])
+		if len(f) < 2 {
+			return nil
+		}
+		return f[1]
+	}
+	return nil
+}
+
+// rtcpValid reports whether b is an RTCP compound packet (RFC 3550 §6.4,
+// reduced-size RFC 5506 allowed): a run of packets each with version 2, a
+// packet type 200-207 (SR, RR, SDES, BYE, APP, RTPFB, PSFB, XR) and a
+// length that keeps it inside b, ending exactly at the end of b:
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|V=2|P|    RC   |   PT=200-207  |  length (32-bit words - 1)    |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+func rtcpValid(b []byte) bool {
+	if len(b) < 8 {
+		return false
+	}
+	for len(b) > 0 {
+		if len(b) < 4 || b[0]>>6 != 2 || b[1] < 200 || b[1] > 207 {
+			return false
+		}
+		n := (int(be16(b[2:4])) + 1) * 4
+		if n > len(b) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}

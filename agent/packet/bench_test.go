@@ -8,8 +8,11 @@ import (
 
 // sip600 is a 600-byte SIP INVITE.
 func sip600() []byte {
-	b := sipMsg("INVITE", "", 0)
-	return sipMsg("INVITE", "", 600-len(b)-1) // Content-Length gains a digit
+	n := 600 - len(sipMsg("INVITE", "", 0))
+	for len(sipMsg("INVITE", "", n)) > 600 {
+		n-- // Content-Length gained digits
+	}
+	return sipMsg("INVITE", "", n)
 }
 
 func benchDecode(b *testing.B, frames []source.Frame, wantMsgs int) {

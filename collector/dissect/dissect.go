@@ -1,0 +1,285 @@
+package dissect
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/xhep/xhep/collector/store"
+	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/sip"
+)
+
+// Table classes (the suffix of the table name and the "transaction" key).
+const (
+	ClassCall         = "call"
+	ClassRegistration = "registration"
+	ClassDefault      = "default"
+)
+
+// DefaultALegHeaders is the A-leg header list when [Config.ALegHeaders] is
+// empty.
+var DefaultALegHeaders = []string{"X-CID"}
+
+// Config configures a [Dissector].
+type Config struct {
+	// ALegHeaders names the SIP headers whose value is the Call-ID of the
+	// A leg (stored as callid_aleg): the first header that matches wins.
+	// An entry is a header name compared case-insensitively, or, when it
+	// holds a regular-expression metacharacter, a regular expression that
+	// must match the whole name, case-insensitively ("X-CID|X-Leg-ID",
+	// "x-b2b-.*"). Empty means ["X-CID"].
+	ALegHeaders []string
+	// MaxNameCache bounds the per-Dissector cache of header names already
+	// tested against the regular expressions (default 4096).
+	MaxNameCache int
+}
+
+// ErrMalformed is wrapped by every [*PayloadError].
+var ErrMalformed = errors.New("malformed payload")
+
+// PayloadError reports a payload that could not be dissected, or only in
+// part. The Row is filled all the same (with {"error": ...} in its
+// payload and the raw bytes) and must be stored: nothing is dropped.
+type PayloadError struct {
+	Proto  hep.ProtoType
+	Reason string // short metric label: "sip_malformed", "json_invalid", ...
+	Err    error  // the decoder's error
+}
+
+func (e *PayloadError) Error() string {
+	return fmt.Sprintf("dissect %s payload: %s: %v", e.Proto, e.Reason, e.Err)
+}
+
+func (e *PayloadError) Unwrap() []error { return []error{ErrMalformed, e.Err} }
+
+// Reason returns the metric label of an error from Dissect ("" for nil).
+func Reason(err error) string {
+	if err == nil {
+		return ""
+	}
+	var pe *PayloadError
+	if errors.As(err, &pe) {
+		return pe.Reason
+	}
+	return "other"
+}
+
+// Dissector turns decoded HEP messages into store rows. It keeps decoder
+// state and scratch buffers between calls, so it is not safe for
+// concurrent use: use one per goroutine.
+type Dissector struct {
+	alegPlain []string
+	alegRe    *regexp.Regexp
+	nameCache map[string]bool
+	maxCache  int
+
+	tables [256][3]string // [proto][class]
+
+	msg    sip.Message
+	sdp    sip.SDP
+	sipOK  bool // msg holds the last Dissect's SIP message
+	w      jw
+	errBuf []byte
+}
+
+// New returns a Dissector for cfg; it fails on a bad regular expression.
+func New(cfg Config) (*Dissector, error) {
+	d := &Dissector{maxCache: cfg.MaxNameCache, nameCache: make(map[string]bool)}
+	if d.maxCache <= 0 {
+		d.maxCache = 4096
+	}
+	names := cfg.ALegHeaders
+	if len(names) == 0 {
+		names = DefaultALegHeaders
+	}
+	var res []string
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if strings.ContainsAny(n, `\.+*?()|[]{}^$`) {
+			if _, err := regexp.Compile(n); err != nil {
+				return nil, fmt.Errorf("a-leg header %q: %w", n, err)
+			}
+			res = append(res, "(?:"+n+")")
+			continue
+		}
+		d.alegPlain = append(d.alegPlain, n)
+	}
+	if len(res) > 0 {
+		re, err := regexp.Compile("(?i)^(?:" + strings.Join(res, "|") + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("a-leg headers: %w", err)
+		}
+		d.alegRe = re
+	}
+	for p := range d.tables {
+		for c, class := range []string{ClassDefault, ClassCall, ClassRegistration} {
+			d.tables[p][c] = "hep_proto_" + strconv.Itoa(p) + "_" + class
+		}
+	}
+	return d, nil
+}
+
+// table returns the table for proto and class.
+func (d *Dissector) table(p hep.ProtoType, class string) string {
+	switch class {
+	case ClassCall:
+		return d.tables[p][1]
+	case ClassRegistration:
+		return d.tables[p][2]
+	}
+	return d.tables[p][0]
+}
+
+// SIP returns the SIP message decoded by the last Dissect, or nil when it
+// was not SIP or its start line did not decode. It is valid until the next
+// Dissect and aliases that call's input.
+func (d *Dissector) SIP() *sip.Message {
+	if !d.sipOK {
+		return nil
+	}
+	return &d.msg
+}
+
+// Dissect fills row from m: table, capture time, node id, the three JSON
+// documents (reusing the row's buffers) and Raw, which aliases m.Payload.
+// The row is valid until m's input or the row is reused; store.Store.Write
+// copies it.
+//
+// Routing: SIP (type 1) by CSeq method into call, registration or
+// default; RTCP (5), DNS (53), logs (100) and JSON types (0x32-0x3d) into
+// hep_proto_<type>_default with their JSON; any other type raw, with
+// {"length": n} as payload. A payload that does not decode returns a
+// [*PayloadError] and the row still holds everything that could be said.
+func (d *Dissector) Dissect(m *hep.Message, row *store.Row) error {
+	d.sipOK = false
+	row.GID = m.NodeID
+	if m.Has(hep.ChunkTsSec) {
+		row.CreateDate = m.Time()
+	} else {
+		row.CreateDate = time.Now().UTC().Truncate(time.Microsecond)
+	}
+	row.Raw = m.Payload
+
+	var err error
+	class := ClassDefault
+	switch {
+	case m.Proto == hep.ProtoSIP:
+		class, err = d.sipRow(m, row)
+	case m.Proto == hep.ProtoLog:
+		d.logRow(m, row)
+	case m.Proto >= 0x32 && m.Proto <= 0x3d:
+		err = d.jsonRow(m, row)
+	default:
+		d.rawRow(m, row)
+	}
+	row.Table = d.table(m.Proto, class)
+	d.hepHeader(m, row)
+	return err
+}
+
+// hepHeader writes the HEP envelope with HOMER 7's key names (the contract
+// in package store).
+func (d *Dissector) hepHeader(m *hep.Message, row *store.Row) {
+	w := &d.w
+	w.reset(row.HepHeader)
+	w.open()
+	w.uint("protocolFamily", uint64(m.IPFamily))
+	w.uint("protocol", uint64(m.IPProto))
+	w.addr("srcIp", m.SrcIP)
+	w.addr("dstIp", m.DstIP)
+	w.uint("srcPort", uint64(m.SrcPort))
+	w.uint("dstPort", uint64(m.DstPort))
+	w.uint("timeSeconds", uint64(m.TsSec))
+	w.uint("timeUseconds", uint64(m.TsUsec))
+	w.uint("payloadType", uint64(m.Proto))
+	w.uint("captureId", uint64(m.NodeID))
+	if m.Has(hep.ChunkNodeName) {
+		w.str("captureName", m.NodeName)
+	}
+	if len(m.CorrelationID) > 0 {
+		w.str("correlation_id", m.CorrelationID)
+	}
+	if m.Has(hep.ChunkVLAN) {
+		w.uint("vlan", uint64(m.VLAN))
+	}
+	if m.Has(hep.ChunkMOS) {
+		w.uint("mos", uint64(m.MOS))
+	}
+	if len(m.TransactionType) > 0 {
+		w.str("transaction_type", m.TransactionType)
+	}
+	w.uint("hepVersion", uint64(m.Version))
+	if m.Compress {
+		w.bool("compressed", true)
+	}
+	w.close()
+	row.HepHeader = w.b
+}
+
+// emptyObject writes {} into buf.
+func emptyObject(buf []byte) []byte { return append(buf[:0], '{', '}') }
+
+// errorPayload writes {"error": msg, "length": n} into row.Payload.
+func (d *Dissector) errorPayload(row *store.Row, err error, n int) {
+	w := &d.w
+	w.reset(row.Payload)
+	w.open()
+	d.errBuf = append(d.errBuf[:0], err.Error()...)
+	w.str("error", d.errBuf)
+	w.int("length", int64(n))
+	w.close()
+	row.Payload = w.b
+}
+
+// logRow stores a log line (type 100) as {"message": text}.
+func (d *Dissector) logRow(m *hep.Message, row *store.Row) {
+	row.ProtocolHeader = emptyObject(row.ProtocolHeader)
+	w := &d.w
+	w.reset(row.Payload)
+	w.open()
+	w.str("message", m.Payload)
+	w.close()
+	row.Payload = w.b
+}
+
+// rawRow stores a payload of a type without a dissector.
+func (d *Dissector) rawRow(m *hep.Message, row *store.Row) {
+	row.ProtocolHeader = emptyObject(row.ProtocolHeader)
+	w := &d.w
+	w.reset(row.Payload)
+	w.open()
+	w.int("length", int64(len(m.Payload)))
+	w.close()
+	row.Payload = w.b
+}
+
+// errInvalidUTF8 marks JSON text that is valid JSON but not UTF-8.
+var errInvalidUTF8 = errors.New("JSON text is not valid UTF-8")
+
+// errNotJSON marks a JSON-type payload that is not valid JSON.
+var errNotJSON = errors.New("payload is not valid JSON")
+
+// jsonRow stores the JSON event types (Janus, mediasoup, CDR, ...) as
+// they are when they are valid JSON in UTF-8.
+func (d *Dissector) jsonRow(m *hep.Message, row *store.Row) error {
+	row.ProtocolHeader = emptyObject(row.ProtocolHeader)
+	if !json.Valid(m.Payload) {
+		d.errorPayload(row, errNotJSON, len(m.Payload))
+		return &PayloadError{Proto: m.Proto, Reason: "json_invalid", Err: errNotJSON}
+	}
+	if !utf8.Valid(m.Payload) {
+		d.errorPayload(row, errInvalidUTF8, len(m.Payload))
+		return &PayloadError{Proto: m.Proto, Reason: "json_invalid_utf8", Err: errInvalidUTF8}
+	}
+	row.Payload = append(row.Payload[:0], m.Payload...)
+	return nil
+}

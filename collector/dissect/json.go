@@ -1,0 +1,194 @@
+package dissect
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"strconv"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// jw appends a JSON object to b by hand, so building a row does not
+// allocate (no encoding/json, no reflection). Keys are constants of this
+// package and are written unescaped; string values go through
+// appendString. A nested object or array is opened after key.
+type jw struct {
+	b     []byte
+	first bool // the next member is the first of its object or array
+}
+
+func (w *jw) reset(b []byte) { w.b = b[:0]; w.first = true }
+
+func (w *jw) open()  { w.sep(); w.b = append(w.b, '{'); w.first = true }
+func (w *jw) close() { w.b = append(w.b, '}'); w.first = false }
+
+func (w *jw) openArray()  { w.b = append(w.b, '['); w.first = true }
+func (w *jw) closeArray() { w.b = append(w.b, ']'); w.first = false }
+
+// sep writes the comma before every member but the first.
+func (w *jw) sep() {
+	if !w.first {
+		w.b = append(w.b, ',')
+	}
+	w.first = false
+}
+
+// key writes ,"k": — k must not need escaping.
+func (w *jw) key(k string) {
+	w.sep()
+	w.b = append(w.b, '"')
+	w.b = append(w.b, k...)
+	w.b = append(w.b, '"', ':')
+	w.first = true // the value that follows takes no comma
+}
+
+func (w *jw) str(k string, v []byte) {
+	w.key(k)
+	w.first = false
+	w.b = appendString(w.b, v)
+}
+
+func (w *jw) strS(k string, v string) {
+	w.key(k)
+	w.first = false
+	w.b = appendStringS(w.b, v)
+}
+
+// strNE writes the member only when v is not empty.
+func (w *jw) strNE(k string, v []byte) {
+	if len(v) > 0 {
+		w.str(k, v)
+	}
+}
+
+func (w *jw) int(k string, v int64) {
+	w.key(k)
+	w.first = false
+	w.b = strconv.AppendInt(w.b, v, 10)
+}
+
+func (w *jw) uint(k string, v uint64) {
+	w.key(k)
+	w.first = false
+	w.b = strconv.AppendUint(w.b, v, 10)
+}
+
+func (w *jw) bool(k string, v bool) {
+	w.key(k)
+	w.first = false
+	w.b = strconv.AppendBool(w.b, v)
+}
+
+func (w *jw) addr(k string, a netip.Addr) {
+	w.key(k)
+	w.first = false
+	w.b = append(w.b, '"')
+	if a.IsValid() {
+		w.b = a.AppendTo(w.b)
+	}
+	w.b = append(w.b, '"')
+}
+
+// raw writes v, which must be valid JSON, as the member's value.
+func (w *jw) raw(k string, v []byte) {
+	w.key(k)
+	w.first = false
+	w.b = append(w.b, v...)
+}
+
+// elemStr appends a string element to an open array.
+func (w *jw) elemStr(v []byte) {
+	w.sep()
+	w.b = appendString(w.b, v)
+}
+
+// safe marks the bytes that go into a JSON string unchanged: ASCII from
+// 0x20 on except '"' and '\\' (DEL needs no escape in JSON).
+var safe = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. Control characters, '"' and
+// '\\' are escaped; bytes that are not valid UTF-8 become U+FFFD, so the
+// result is always valid JSON text that MariaDB's JSON_VALID accepts (the
+// raw column keeps the original bytes).
+func appendString(b []byte, s []byte) []byte {
+	b = append(b, '"')
+	b = appendEscaped(b, s)
+	return append(b, '"')
+}
+
+// appendEscaped appends the inside of a JSON string: s escaped as
+// appendString does, without the quotes.
+func appendEscaped(b []byte, s []byte) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		// Skip 8 safe bytes at a time (SWAR): none >= 0x80, < 0x20, '"' or '\\'.
+		for i+8 <= len(s) && safeWord(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
+		if safe[c] {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, s[start:i]...)
+				b = append(b, `\ufffd`...)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+		start = i
+	}
+	return append(b, s[start:]...)
+}
+
+const (
+	lo7 = 0x0101010101010101
+	hi7 = 0x8080808080808080
+)
+
+// hasLess reports whether any byte of x is below n (n <= 128, bytes < 128).
+func hasLess(x, n uint64) bool { return (x-lo7*n)&^x&hi7 != 0 }
+
+// hasByte reports whether any byte of x equals c.
+func hasByte(x, c uint64) bool { return hasLess(x^(lo7*c), 1) }
+
+// safeWord reports whether the 8 bytes of x are all safe (see safe).
+func safeWord(x uint64) bool {
+	return x&hi7 == 0 && !hasLess(x, 0x20) && !hasByte(x, '"') && !hasByte(x, '\\')
+}
+
+// appendStringS is appendString for a string, without copying it (the
+// bytes are only read).
+func appendStringS(b []byte, s string) []byte {
+	return appendString(b, unsafe.Slice(unsafe.StringData(s), len(s)))
+}

@@ -1,0 +1,283 @@
+package dissect
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+
+	"github.com/xhep/xhep/collector/store"
+	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/sip"
+)
+
+// sipReasons maps the sip package's sentinel errors to metric labels.
+var sipReasons = []struct {
+	err    error
+	reason string
+}{
+	{sip.ErrMalformed, "sip_malformed"},
+	{sip.ErrBadContentLength, "sip_bad_content_length"},
+	{sip.ErrBodyTruncated, "sip_body_truncated"},
+	{sip.ErrBadHeader, "sip_bad_header"},
+	{sip.ErrTooManyHeaders, "sip_too_many_headers"},
+	{sip.ErrBadURI, "sip_bad_uri"},
+	{sip.ErrBadCSeq, "sip_bad_cseq"},
+	{sip.ErrBadVia, "sip_bad_via"},
+}
+
+func sipReason(err error) string {
+	for _, r := range sipReasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	return "sip_other"
+}
+
+// errEmpty marks a message of a dissected type without payload.
+var errEmpty = errors.New("empty payload")
+
+// Class returns the table class of a SIP message with the given CSeq
+// method: call for INVITE, ACK, BYE, CANCEL, UPDATE, PRACK, REFER and INFO,
+// registration for REGISTER, default for anything else.
+func Class(cseqMethod []byte) string {
+	switch string(cseqMethod) { // no allocation: the compiler compares in place
+	case "INVITE", "ACK", "BYE", "CANCEL", "UPDATE", "PRACK", "REFER", "INFO":
+		return ClassCall
+	case "REGISTER":
+		return ClassRegistration
+	}
+	return ClassDefault
+}
+
+// sipRow dissects a SIP payload. A start line that does not decode sends
+// the row to the default table with {"error": ...}; a message that decoded
+// in part is routed as usual, its payload carries "error" and a
+// [*PayloadError] is returned.
+func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (string, error) {
+	if len(m.Payload) == 0 {
+		row.ProtocolHeader = append(row.ProtocolHeader[:0], `{"transaction":"default"}`...)
+		d.errorPayload(row, errEmpty, 0)
+		return ClassDefault, &PayloadError{Proto: m.Proto, Reason: "sip_empty", Err: errEmpty}
+	}
+	err := d.msg.DecodeFromBytes(m.Payload)
+	if errors.Is(err, sip.ErrMalformed) {
+		row.ProtocolHeader = append(row.ProtocolHeader[:0], `{"transaction":"default"}`...)
+		d.errorPayload(row, err, len(m.Payload))
+		return ClassDefault, &PayloadError{Proto: m.Proto, Reason: "sip_malformed", Err: err}
+	}
+	d.sipOK = true
+	s := &d.msg
+	class := Class(s.CSeqMethod)
+
+	// protocol_header: the searchable summary, HOMER 7 data_header names.
+	w := &d.w
+	w.reset(row.ProtocolHeader)
+	w.open()
+	w.str("callid", s.CallID)
+	if aleg := d.aleg(s); len(aleg) > 0 {
+		w.str("callid_aleg", aleg)
+	}
+	if s.IsRequest {
+		w.str("method", s.Method)
+		w.int("status", 0)
+	} else {
+		w.key("method")
+		w.first = false
+		w.b = append(w.b, '"')
+		w.b = strconv.AppendInt(w.b, int64(s.StatusCode), 10)
+		w.b = append(w.b, '"')
+		w.int("status", int64(s.StatusCode))
+		w.str("reason", s.Reason)
+	}
+	w.key("cseq")
+	w.first = false
+	w.b = append(w.b, '"')
+	w.b = strconv.AppendUint(w.b, uint64(s.CSeqNum), 10)
+	w.b = append(w.b, ' ')
+	w.b = appendEscaped(w.b, s.CSeqMethod)
+	w.b = append(w.b, '"')
+	w.str("cseq_method", s.CSeqMethod)
+	w.uint("cseq_num", uint64(s.CSeqNum))
+	w.str("ruri_user", s.RequestURI.User)
+	w.str("ruri_domain", s.RequestURI.Host)
+	if s.RequestURI.Port != 0 {
+		w.uint("ruri_port", uint64(s.RequestURI.Port))
+	}
+	w.str("from_user", s.From.URI.User)
+	w.str("from_domain", s.From.URI.Host)
+	w.str("from_tag", s.From.Tag)
+	w.str("to_user", s.To.URI.User)
+	w.str("to_domain", s.To.URI.Host)
+	w.str("to_tag", s.To.Tag)
+	w.strNE("pid_user", s.PAssertedIdentity.URI.User)
+	w.strNE("auth_user", s.AuthorizationUser)
+	w.strNE("contact_user", s.Contact.URI.User)
+	w.strNE("diversion_user", s.Diversion.URI.User)
+	if len(s.Via) > 0 {
+		w.str("via_1", s.Via[0].Raw)
+		w.str("via_1_branch", s.Via[0].Branch)
+	} else {
+		w.strS("via_1", "")
+		w.strS("via_1_branch", "")
+	}
+	w.int("via_count", int64(s.ViaCount))
+	ua := s.UserAgent
+	if len(ua) == 0 {
+		ua = s.Server
+	}
+	w.str("user_agent", ua)
+	w.str("content_type", s.ContentType)
+	w.int("content_length", int64(max(s.ContentLength, len(s.Body))))
+	if s.Expires >= 0 {
+		w.int("expires", int64(s.Expires))
+	}
+	w.strNE("reason_header", s.ReasonHeader)
+	w.strS("transaction", class)
+	w.close()
+	row.ProtocolHeader = w.b
+
+	// payload: the start line, every header in order, the SDP summary.
+	w.reset(row.Payload)
+	w.open()
+	line := m.Payload
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	w.str("start_line", bytes.TrimRight(line, "\r"))
+	w.key("headers")
+	w.openArray()
+	for _, h := range s.Headers {
+		w.sep()
+		w.b = append(w.b, '[')
+		w.b = appendString(w.b, h.Name)
+		w.b = append(w.b, ',')
+		w.b = appendString(w.b, h.Value)
+		w.b = append(w.b, ']')
+	}
+	w.closeArray()
+	w.int("body_length", int64(len(s.Body)))
+	if len(s.Body) > 0 && isSDP(s.ContentType) {
+		d.appendSDP(s.Body)
+	}
+	if err != nil {
+		w.str("error", append(d.errBuf[:0], err.Error()...))
+	}
+	w.close()
+	row.Payload = w.b
+	if err != nil {
+		return class, &PayloadError{Proto: m.Proto, Reason: sipReason(err), Err: err}
+	}
+	return class, nil
+}
+
+// isSDP reports whether a Content-Type is application/sdp (any case,
+// parameters allowed).
+func isSDP(ct []byte) bool {
+	const sdp = "application/sdp"
+	return len(ct) >= len(sdp) && equalFold(ct[:len(sdp)], sdp)
+}
+
+// appendSDP writes "sdp": {"conn": ..., "media": [...]} into the open
+// payload object, or "sdp_error" when the body does not decode.
+func (d *Dissector) appendSDP(body []byte) {
+	w := &d.w
+	err := d.sdp.DecodeFromBytes(body)
+	if err != nil && len(d.sdp.Media) == 0 {
+		w.str("sdp_error", append(d.errBuf[:0], err.Error()...))
+		return
+	}
+	w.key("sdp")
+	w.open()
+	if d.sdp.Conn.IsValid() {
+		w.addr("conn", d.sdp.Conn)
+	}
+	w.key("media")
+	w.openArray()
+	for _, md := range d.sdp.Media {
+		w.open()
+		w.str("type", md.Type)
+		w.uint("port", uint64(md.Port))
+		w.str("proto", md.Proto)
+		if md.Conn.IsValid() {
+			w.addr("conn", md.Conn)
+		}
+		if md.RTCPPort != 0 {
+			w.uint("rtcp_port", uint64(md.RTCPPort))
+		}
+		if md.RTCPConn.IsValid() {
+			w.addr("rtcp_conn", md.RTCPConn)
+		}
+		w.bool("rtcp_mux", md.RTCPMux)
+		w.key("codecs")
+		w.openArray()
+		for _, c := range md.Codecs {
+			w.open()
+			w.uint("pt", uint64(c.PT))
+			w.strNE("name", c.Name)
+			if c.Rate != 0 {
+				w.int("rate", int64(c.Rate))
+			}
+			w.close()
+		}
+		w.closeArray()
+		w.close()
+	}
+	w.closeArray()
+	w.close()
+	if err != nil {
+		w.str("sdp_error", append(d.errBuf[:0], err.Error()...))
+	}
+}
+
+// aleg returns the value of the first header that names the A leg.
+func (d *Dissector) aleg(s *sip.Message) []byte {
+	if len(d.alegPlain) == 1 && d.alegRe == nil && d.alegPlain[0] == "X-CID" {
+		return s.XCID // the decoder picks X-CID out already
+	}
+	for _, h := range s.Headers {
+		if d.isALeg(h.Name) {
+			return h.Value
+		}
+	}
+	return nil
+}
+
+func (d *Dissector) isALeg(name []byte) bool {
+	for _, p := range d.alegPlain {
+		if equalFold(name, p) {
+			return true
+		}
+	}
+	if d.alegRe == nil {
+		return false
+	}
+	if v, ok := d.nameCache[string(name)]; ok { // no allocation for the lookup
+		return v
+	}
+	v := d.alegRe.Match(name)
+	if len(d.nameCache) < d.maxCache {
+		d.nameCache[string(name)] = v
+	}
+	return v
+}
+
+// equalFold reports whether b equals s, ASCII case-insensitively.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,47 @@
+package rtcp
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// The seed corpora live in testdata/fuzz/<FuzzName>/.
+
+func FuzzDecode(f *testing.F) {
+	f.Add(unhex(f, srSDESDump))
+	var p, q Packet
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := p.DecodeFromBytes(b)
+		if err == nil && !Valid(b) {
+			t.Fatalf("decoded without error but not Valid: % x", b)
+		}
+		_ = p.Quality()
+		out := p.AppendJSON(nil)
+		if !json.Valid(out) {
+			t.Fatalf("invalid JSON %s", out)
+		}
+		if p.Type < TypeSR {
+			return // nothing decoded
+		}
+		if err := q.DecodeJSON(out); err != nil {
+			t.Fatalf("DecodeJSON(%s): %v", out, err)
+		}
+		if again := q.AppendJSON(nil); string(again) != string(out) {
+			t.Fatalf("JSON round trip:\n got %s\nwant %s", again, out)
+		}
+	})
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	f.Add([]byte(`{"type":200,"ssrc":1,"report_blocks":[{"lsr":-1}]}`))
+	var p Packet
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := p.DecodeJSON(b); err != nil {
+			return
+		}
+		_ = p.Quality()
+		if out := p.AppendJSON(nil); !json.Valid(out) {
+			t.Fatalf("invalid JSON %s", out)
+		}
+	})
+}

@@ -1,0 +1,292 @@
+//go:build ignore
+
+// SPDX-License-Identifier: (MIT OR GPL-2.0-only)
+/*
+ * xhep capture programs: XDP on ingress and TC on egress share the filter
+ * in filter.h. In ringbuf mode a matching frame is copied (up to snaplen)
+ * into the events ring buffer behind a struct event header and the packet
+ * continues (XDP_PASS / TC_ACT_OK). In afxdp mode the XDP program
+ * redirects matching frames into the AF_XDP socket of their rx queue.
+ */
+#include "filter.h"
+
+char __license[] SEC("license") = "Dual MIT/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 24);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks SEC(".maps");
+
+struct scratch {
+	struct event h;
+	__u8 data[MAX_SNAPLEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+/* Force the event type into BTF for bpf2go -type. */
+const struct event *unused_event __attribute__((unused));
+
+/* xhep_classify returns the match classes of a parsed packet, 0 for none,
+ * and records content-matched flows and matched first fragments. */
+__attribute__((noinline)) int xhep_classify(struct pkt *k, struct counters *c)
+{
+	__u8 one = 1;
+	if (!k || !c)
+		return 0;
+	if (k->frag == FRAG_LATER) {
+		if (!frags_active)
+			return 0;
+		struct frag_key fk;
+		frag_key_of(&fk, k);
+		if (!bpf_map_lookup_elem(&frags, &fk))
+			return 0;
+		return MATCH_FRAGMENT;
+	}
+	if (k->l4 != IPPROTO_UDP && k->l4 != IPPROTO_TCP && k->l4 != IPPROTO_SCTP)
+		return 0;
+	__u8 pc = port_class[k->sport] | port_class[k->dport];
+	__u8 m = 0;
+	if (pc & PORT_SIP)
+		m |= MATCH_SIP;
+	if (pc & PORT_DNS)
+		m |= MATCH_DNS;
+	if (!m && k->l4 != IPPROTO_SCTP) {
+		if (k->have_w) {
+			if (sip_by_content && is_sip(k->w))
+				m = MATCH_SIP_CONTENT;
+			else if (rtcp_heuristic && k->l4 == IPPROTO_UDP && is_rtcp(k->w, k->payload_len))
+				m = MATCH_RTCP;
+		}
+		if (!m && flows_active) {
+			struct flow_key fl;
+			flow_key_of(&fl, k);
+			if (bpf_map_lookup_elem(&flows, &fl))
+				m = MATCH_FLOW;
+		}
+	}
+	if (!m)
+		return 0;
+	if (!admitted(k, c, 1))
+		return 0;
+	if (m & MATCH_SIP_CONTENT) {
+		struct flow_key fl;
+		flow_key_of(&fl, k);
+		if (bpf_map_update_elem(&flows, &fl, &one, BPF_NOEXIST) == 0) {
+			c->c[C_FLOW_TRACKED]++;
+			if (!flows_active)
+				flows_active = 1;
+		}
+	}
+	if (k->frag == FRAG_FIRST) {
+		struct frag_key fk;
+		frag_key_of(&fk, k);
+		if (bpf_map_update_elem(&frags, &fk, &one, BPF_ANY) == 0) {
+			c->c[C_FRAG_TRACKED]++;
+			if (!frags_active)
+				frags_active = 1;
+		}
+	}
+	return m;
+}
+
+static __always_inline void count_match(struct counters *c, __u8 m)
+{
+	if (m & MATCH_SIP)
+		c->c[C_SIP]++;
+	if (m & MATCH_SIP_CONTENT)
+		c->c[C_SIP_CONTENT]++;
+	if (m & MATCH_RTCP)
+		c->c[C_RTCP]++;
+	if (m & MATCH_DNS)
+		c->c[C_DNS]++;
+	if (m & MATCH_FLOW)
+		c->c[C_FLOW]++;
+	if (m & MATCH_FRAGMENT)
+		c->c[C_FRAGMENT]++;
+}
+
+/*
+ * emit_class reserves a record of the constant size class N (the verifier
+ * wants a constant reservation size) and copies len <= N frame bytes
+ * behind the header. Records follow the frame size in steps of at most
+ * twice the frame, not the snap length.
+ */
+static __always_inline int emit_class(void *ctx, int is_xdp, struct event *h, __u32 len,
+				      const __u32 N)
+{
+	void *rec = bpf_ringbuf_reserve(&events, sizeof(struct event) + N, 0);
+	if (!rec)
+		return -1;
+	__builtin_memcpy(rec, h, sizeof(*h));
+	asm volatile("" : "+r"(len));
+	if (len > N)
+		len = N;
+	if (len < 1)
+		len = 1;
+	if (load_bytes(ctx, is_xdp, 0, rec + sizeof(struct event), len)) {
+		bpf_ringbuf_discard(rec, 0);
+		return -2;
+	}
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+/* emit_output copies into a per-CPU scratch buffer, then bpf_ringbuf_output
+ * copies exactly header+len bytes into the ring. */
+static __always_inline int emit_output(void *ctx, int is_xdp, struct event *h, __u32 len)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return -2;
+	s->h = *h;
+	asm volatile("" : "+r"(len));
+	if (len > MAX_SNAPLEN)
+		len = MAX_SNAPLEN;
+	if (len < 1)
+		len = 1;
+	if (load_bytes(ctx, is_xdp, 0, s->data, len))
+		return -2;
+	if (bpf_ringbuf_output(&events, s, sizeof(struct event) + len, 0))
+		return -1;
+	return 0;
+}
+
+static __always_inline int emit(void *ctx, int is_xdp, __u32 pkt_len, __u32 ifindex,
+				__u8 egress, __u8 m, struct counters *c)
+{
+	__u32 len = pkt_len;
+	if (len > snaplen)
+		len = snaplen;
+	if (len > MAX_SNAPLEN)
+		len = MAX_SNAPLEN;
+	if (len == 0)
+		return -2;
+	if (len < pkt_len)
+		c->c[C_TRUNCATED]++;
+	struct event h = {
+		.ts = bpf_ktime_get_boot_ns(),
+		.ifindex = ifindex,
+		.orig_len = pkt_len,
+		.cap_len = len,
+		.egress = egress,
+		.class = m,
+	};
+	int r;
+	if (copy_output)
+		r = emit_output(ctx, is_xdp, &h, len);
+	else if (len <= 128)
+		r = emit_class(ctx, is_xdp, &h, len, 128);
+	else if (len <= 256)
+		r = emit_class(ctx, is_xdp, &h, len, 256);
+	else if (len <= 512)
+		r = emit_class(ctx, is_xdp, &h, len, 512);
+	else if (len <= 1024)
+		r = emit_class(ctx, is_xdp, &h, len, 1024);
+	else if (len <= 1536)
+		r = emit_class(ctx, is_xdp, &h, len, 1536);
+	else if (len <= 2048)
+		r = emit_class(ctx, is_xdp, &h, len, 2048);
+	else if (len <= 4096)
+		r = emit_class(ctx, is_xdp, &h, len, 4096);
+	else
+		r = emit_class(ctx, is_xdp, &h, len, MAX_SNAPLEN);
+	if (r == -1)
+		c->c[C_RING_DROP]++;
+	else if (r == 0)
+		c->c[C_CAPTURED]++;
+	else
+		c->c[C_PARSE_ERR]++;
+	return r;
+}
+
+__attribute__((noinline)) int xhep_emit_xdp(struct xdp_md *ctx, __u32 m, struct counters *c)
+{
+	if (!c)
+		return -2;
+	return emit(ctx, 1, bpf_xdp_get_buff_len(ctx), ctx->ingress_ifindex, 0, m, c);
+}
+
+__attribute__((noinline)) int xhep_emit_skb(struct __sk_buff *skb, __u32 m, struct counters *c)
+{
+	if (!c)
+		return -2;
+	return emit(skb, 0, skb->len, skb->ifindex, 1, m, c);
+}
+
+SEC("xdp")
+int xhep_xdp(struct xdp_md *ctx)
+{
+	int miss = afxdp_mode && drop_unmatched ? XDP_DROP : XDP_PASS;
+	__u32 zero = 0;
+	struct counters *c = bpf_map_lookup_elem(&counters, &zero);
+	if (!c)
+		return XDP_PASS;
+	c->c[C_SEEN]++;
+
+	struct pkt k = {};
+	int r = PARSE(ctx, xhep_l3_xdp, &k);
+	if (r != P_OK) {
+		if (r != P_NOT_IP)
+			c->c[C_PARSE_ERR]++;
+		return miss;
+	}
+	__u8 m = xhep_classify(&k, c);
+	if (!m)
+		return miss;
+	count_match(c, m);
+	if (afxdp_mode) {
+		long act = bpf_redirect_map(&xsks, ctx->rx_queue_index, 0);
+		if (act != XDP_REDIRECT) {
+			c->c[C_REDIRECT_ERR]++;
+			return miss;
+		}
+		c->c[C_CAPTURED]++;
+		return act;
+	}
+	xhep_emit_xdp(ctx, m, c);
+	return XDP_PASS;
+}
+
+SEC("tc")
+int xhep_tc(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	struct counters *c = bpf_map_lookup_elem(&counters, &zero);
+	if (!c)
+		return TC_ACT_OK;
+	c->c[C_SEEN]++;
+
+	struct pkt k = {};
+	int r = PARSE(skb, xhep_l3_skb, &k);
+	if (r == P_TRUNC && skb->len > skb->data_end - skb->data) {
+		/* Headers beyond the linear part: pull some into it and retry. */
+		__u32 pull = skb->len < 256 ? skb->len : 256;
+		if (bpf_skb_pull_data(skb, pull) == 0)
+			r = PARSE(skb, xhep_l3_skb, &k);
+	}
+	if (r != P_OK) {
+		if (r != P_NOT_IP)
+			c->c[C_PARSE_ERR]++;
+		return TC_ACT_OK;
+	}
+	__u8 m = xhep_classify(&k, c);
+	if (!m)
+		return TC_ACT_OK;
+	count_match(c, m);
+	xhep_emit_skb(skb, m, c);
+	return TC_ACT_OK;
+}

@@ -1,0 +1,706 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0-only) */
+/*
+ * The shared packet filter of the xhep capture programs: header parsing
+ * (Ethernet, 802.1Q/QinQ, IPv4 with options, IPv6 with extension headers,
+ * UDP/TCP/SCTP, one level of GRE/ERSPAN II/III, VXLAN or IP-in-IP
+ * encapsulation) and classification (SIP/DNS ports, SIP by content, RTCP
+ * heuristics, remembered flows and fragments, exclude and allow/deny).
+ *
+ * Every read from the packet is checked against data_end first. The
+ * parser works on the linear part of the packet; payload bytes beyond it
+ * are read with the program type's load_bytes helper.
+ */
+#ifndef XHEP_FILTER_H
+#define XHEP_FILTER_H
+
+#include "headers/xhep_types.h"
+#include "headers/bpf_helpers.h"
+#include "headers/bpf_endian.h"
+
+/* Largest snap length the programs copy (a 9000-byte jumbo frame with
+ * Ethernet and two VLAN tags fits). */
+#define MAX_SNAPLEN 9216
+
+/* Port classes: bits of port_class[port]. */
+#define PORT_SIP 1
+#define PORT_DNS 2
+
+/* Match classes: event.class and the counters. */
+enum match_class {
+	MATCH_SIP = 1,          /* SIP port */
+	MATCH_SIP_CONTENT = 2,  /* SIP request or status line on any port */
+	MATCH_RTCP = 4,         /* RTCP heuristic */
+	MATCH_DNS = 8,          /* DNS port */
+	MATCH_FLOW = 16,        /* continuation of a flow matched by content */
+	MATCH_FRAGMENT = 32,    /* later fragment of a matched datagram */
+};
+
+/* Counter indices; must match the Go side (bpf/counters.go). */
+enum counter {
+	C_SEEN = 0,
+	C_SIP,
+	C_SIP_CONTENT,
+	C_RTCP,
+	C_DNS,
+	C_FLOW,
+	C_FRAGMENT,
+	C_CAPTURED,
+	C_RING_DROP,
+	C_FRAG_TRACKED,
+	C_FLOW_TRACKED,
+	C_PARSE_ERR,
+	C_EXCLUDED,
+	C_FILTERED,
+	C_TRUNCATED,
+	C_REDIRECT_ERR,
+	C_MAX = 16,
+};
+
+struct counters {
+	__u64 c[C_MAX];
+};
+
+/*
+ * The record header each captured frame carries in the ring buffer,
+ * followed by cap_len bytes of the frame from its Ethernet header on.
+ * Little-endian on the wire of the ring (host order, x86-64/arm64):
+ *
+ *   0      8         12         16        20      21     22   24
+ *   | ts   | ifindex | orig_len | cap_len | egress| class| pad |
+ *
+ * ts is CLOCK_BOOTTIME in nanoseconds (bpf_ktime_get_boot_ns).
+ */
+struct event {
+	__u64 ts;
+	__u32 ifindex;
+	__u32 orig_len;
+	__u32 cap_len;
+	__u8 egress;
+	__u8 class;
+	__u16 _pad;
+};
+
+/* Keys. IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d). */
+struct frag_key {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u32 id;
+	__u8 proto;
+	__u8 _pad[3];
+};
+
+struct flow_key {
+	__u32 a[4];
+	__u32 b[4];
+	__u16 pa;
+	__u16 pb;
+	__u8 proto;
+	__u8 _pad[3];
+};
+
+struct addr_port {
+	__u32 addr[4];
+	__u16 port; /* host order */
+	__u16 _pad;
+};
+
+struct lpm_key {
+	__u32 prefixlen;
+	__u32 addr[4];
+};
+
+/* Load-time configuration (.rodata, set by the Go loader). */
+volatile const __u32 snaplen = 9216;
+volatile const __u8 sip_by_content = 1;
+volatile const __u8 rtcp_heuristic = 1;
+volatile const __u8 has_allow = 0;
+volatile const __u8 has_deny = 0;
+volatile const __u8 has_exclude = 0;
+volatile const __u8 afxdp_mode = 0;
+volatile const __u8 drop_unmatched = 0;
+volatile const __u8 copy_output = 0; /* 1: per-CPU scratch + bpf_ringbuf_output */
+volatile const __u16 vxlan_port = 4789;
+volatile const __u8 port_class[65536] = {};
+
+/* Set once the first flow or fragment entry is written, so the lookup is
+ * skipped while the maps are empty. */
+__u32 flows_active = 0;
+__u32 frags_active = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct counters);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct frag_key);
+	__type(value, __u8);
+} frags SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, __u8);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct addr_port);
+	__type(value, __u8);
+} exclude SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm_key);
+	__type(value, __u8);
+} allow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm_key);
+	__type(value, __u8);
+} deny SEC(".maps");
+
+/* What the parser found. */
+struct pkt {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u64 w;           /* first eight L4 payload bytes, when have_w */
+	__u32 frag_id;
+	__u32 payload_len; /* L4 payload length from the IP/UDP lengths */
+	__u32 next_off;    /* tunnels: offset of the inner header */
+	__u16 sport;
+	__u16 dport;
+	__u8 l4;    /* IPPROTO_* of the innermost transport */
+	__u8 frag;  /* FRAG_NONE, FRAG_FIRST or FRAG_LATER */
+	__u8 is_ip; /* 4 or 6 */
+	__u8 have_w;
+};
+
+#define FRAG_NONE 0
+#define FRAG_FIRST 1
+#define FRAG_LATER 2
+
+/* Parse results. */
+#define P_OK 0
+#define P_NOT_IP 1
+#define P_TRUNC 2
+#define P_BAD 3
+#define P_TUNNEL_ETH 4
+#define P_TUNNEL_IP4 5
+#define P_TUNNEL_IP6 6
+
+/* Headers are looked for in the first MAX_HDR_OFF bytes. */
+#define MAX_HDR_OFF 512
+#define IPV6_EXT_MAX 6
+
+static __always_inline int is_vlan(__u16 p)
+{
+	return p == bpf_htons(ETH_P_8021Q) || p == bpf_htons(ETH_P_8021AD) ||
+	       p == bpf_htons(ETH_P_QINQ1);
+}
+
+/*
+ * Ethernet II, then up to two 802.1Q/802.1ad tags:
+ *
+ *   dst mac(6) | src mac(6) | [0x8100|0x88a8|0x9100 (2), TCI (2)]{0,2} | ethertype(2)
+ *
+ * Advances *off to the L3 header and returns the ethertype (network order).
+ */
+static __always_inline int parse_eth(void *data, void *end, __u32 *off, __u16 *proto)
+{
+	__u32 o = *off;
+	if (o > MAX_HDR_OFF)
+		return P_BAD;
+	void *p = data + o;
+	if (p + 14 > end)
+		return P_TRUNC;
+	__u16 et = *(__u16 *)(p + 12);
+	o += 14;
+	if (is_vlan(et)) {
+		if (p + 18 > end)
+			return P_TRUNC;
+		et = *(__u16 *)(p + 16);
+		o += 4;
+		if (is_vlan(et)) {
+			if (p + 22 > end)
+				return P_TRUNC;
+			et = *(__u16 *)(p + 20);
+			o += 4;
+		}
+	}
+	*off = o;
+	*proto = et;
+	return P_OK;
+}
+
+static __always_inline void map_v4(__u32 *dst, __u32 a)
+{
+	dst[0] = 0;
+	dst[1] = 0;
+	dst[2] = bpf_htonl(0xffff);
+	dst[3] = a;
+}
+
+/*
+ * GRE (RFC 2784/2890), after the outer IP header:
+ *
+ *   C|R|K|S|...|ver(3) (2) | protocol type (2) | [checksum+reserved (4)]
+ *   | [key (4)] | [sequence (4)]
+ *
+ * ERSPAN type II (0x88be with S set) adds an 8-byte header:
+ *   ver(4)=1|vlan(12) | cos,en,t,session id(2) | reserved,index (4)
+ * ERSPAN type III (0x22eb) a 12-byte header, plus an 8-byte platform
+ * specific sub-header when its O flag (bit 0 of byte 11) is set:
+ *   ver(4)=2|vlan(12) | cos,bso,t,session(2) | timestamp(4) | sgt(2) | p,ft,hw,d,gra,o(2)
+ * ERSPAN type I (0x88be without S) has no header of its own.
+ * Protocol 0x6558 carries Ethernet, 0x0800/0x86dd carry IP.
+ */
+static __always_inline int parse_gre(struct pkt *k, void *p, void *data, void *end)
+{
+	if (p + 4 > end)
+		return P_TRUNC;
+	__u8 flags = *(__u8 *)p;
+	__u16 proto = *(__u16 *)(p + 2);
+	if ((*(__u8 *)(p + 1) & 7) != 0)
+		return P_OK; /* PPTP/enhanced GRE: not decapsulated */
+	__u32 o = 4;
+	if (flags & 0x80)
+		o += 4;
+	if (flags & 0x20)
+		o += 4;
+	if (flags & 0x10)
+		o += 4;
+	if (proto == bpf_htons(ETH_P_ERSPAN)) {
+		if (flags & 0x10)
+			o += 8;
+		proto = bpf_htons(ETH_P_TEB);
+	} else if (proto == bpf_htons(ETH_P_ERSPAN3)) {
+		if (p + o + 12 > end)
+			return P_TRUNC;
+		__u8 ob = *(__u8 *)(p + o + 11) & 1;
+		o += 12;
+		if (ob)
+			o += 8;
+		proto = bpf_htons(ETH_P_TEB);
+	}
+	k->next_off = (__u32)(p - data) + o;
+	if (proto == bpf_htons(ETH_P_TEB))
+		return P_TUNNEL_ETH;
+	if (proto == bpf_htons(ETH_P_IP))
+		return P_TUNNEL_IP4;
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return P_TUNNEL_IP6;
+	return P_OK;
+}
+
+/*
+ * L4 headers, where the ports are the first four bytes:
+ *   UDP:  sport(2) dport(2) length(2) checksum(2)
+ *   TCP:  sport(2) dport(2) seq(4) ack(4) doff(4 bits)... , doff*4 bytes
+ *   SCTP: sport(2) dport(2) vtag(4) checksum(4), then chunks
+ * VXLAN (RFC 7348) on UDP port vxlan_port:
+ *   flags(1)=0x08 | reserved(3) | VNI(3) | reserved(1), then Ethernet
+ * Returns the payload offset in *poff.
+ */
+static __always_inline int parse_l4(struct pkt *k, void *p, void *data, void *end,
+				    __u32 ip_end, int tunnel, __u32 *poff)
+{
+	if (k->l4 == IPPROTO_UDP) {
+		if (p + 8 > end)
+			return P_TRUNC;
+		k->sport = bpf_ntohs(*(__u16 *)p);
+		k->dport = bpf_ntohs(*(__u16 *)(p + 2));
+		__u16 ulen = bpf_ntohs(*(__u16 *)(p + 4));
+		if (ulen < 8)
+			return P_BAD;
+		*poff = (__u32)(p - data) + 8;
+		k->payload_len = ulen - 8;
+		if (tunnel && k->dport == vxlan_port && k->frag == FRAG_NONE) {
+			if (p + 16 > end)
+				return P_TRUNC;
+			if ((*(__u8 *)(p + 8) & 0x08) == 0)
+				return P_OK;
+			k->next_off = (__u32)(p - data) + 16;
+			return P_TUNNEL_ETH;
+		}
+		return P_OK;
+	}
+	if (k->l4 == IPPROTO_TCP) {
+		if (p + 20 > end)
+			return P_TRUNC;
+		k->sport = bpf_ntohs(*(__u16 *)p);
+		k->dport = bpf_ntohs(*(__u16 *)(p + 2));
+		__u32 doff = (*(__u8 *)(p + 12) >> 4) * 4;
+		if (doff < 20)
+			return P_BAD;
+		__u32 off = (__u32)(p - data) + doff;
+		*poff = off;
+		k->payload_len = ip_end > off ? ip_end - off : 0;
+		return P_OK;
+	}
+	if (k->l4 == IPPROTO_SCTP) {
+		if (p + 12 > end)
+			return P_TRUNC;
+		k->sport = bpf_ntohs(*(__u16 *)p);
+		k->dport = bpf_ntohs(*(__u16 *)(p + 2));
+		k->payload_len = 0; /* content is not inspected on SCTP */
+		return P_OK;
+	}
+	return P_OK;
+}
+
+/*
+ * IPv4 (RFC 791):
+ *   ver(4)=4 ihl(4) | tos | total length(2) | id(2) | flags(3) frag off(13)
+ *   | ttl | protocol | checksum(2) | src(4) | dst(4) | options (ihl*4-20)
+ */
+static __always_inline int parse_ipv4(struct pkt *k, void *p, void *data, void *end,
+				      int tunnel, __u32 *poff)
+{
+	if (p + 20 > end)
+		return P_TRUNC;
+	__u8 vihl = *(__u8 *)p;
+	if ((vihl >> 4) != 4)
+		return P_BAD;
+	__u32 ihl = (vihl & 0x0f) * 4;
+	if (ihl < 20)
+		return P_BAD;
+	__u16 tot = bpf_ntohs(*(__u16 *)(p + 2));
+	if (tot < ihl)
+		return P_BAD;
+	__u16 fo = bpf_ntohs(*(__u16 *)(p + 6));
+	k->is_ip = 4;
+	k->l4 = *(__u8 *)(p + 9);
+	map_v4(k->saddr, *(__u32 *)(p + 12));
+	map_v4(k->daddr, *(__u32 *)(p + 16));
+	k->frag_id = *(__u16 *)(p + 4);
+	k->frag = FRAG_NONE;
+	if (fo & 0x1fff)
+		k->frag = FRAG_LATER;
+	else if (fo & 0x2000)
+		k->frag = FRAG_FIRST;
+	__u32 ip_end = (__u32)(p - data) + tot;
+	p += ihl;
+	if (k->frag == FRAG_LATER)
+		return P_OK;
+	if (tunnel && k->frag == FRAG_NONE) {
+		if (k->l4 == IPPROTO_IPIP || k->l4 == IPPROTO_IPV6) {
+			k->next_off = (__u32)(p - data);
+			return k->l4 == IPPROTO_IPIP ? P_TUNNEL_IP4 : P_TUNNEL_IP6;
+		}
+		if (k->l4 == IPPROTO_GRE)
+			return parse_gre(k, p, data, end);
+	}
+	return parse_l4(k, p, data, end, ip_end, tunnel, poff);
+}
+
+/*
+ * IPv6 (RFC 8200):
+ *   ver(4)=6 tc(8) flow(20) | payload length(2) | next header | hop limit
+ *   | src(16) | dst(16)
+ * then extension headers, each starting with next header(1), length(1):
+ *   hop-by-hop (0), routing (43), destination options (60), mobility (135):
+ *       (length+1)*8 bytes
+ *   authentication (51): (length+2)*4 bytes
+ *   fragment (44): next(1) res(1) offset(13 bits) res(2) M(1) | id(4)
+ */
+static __always_inline int parse_ipv6(struct pkt *k, void *p, void *data, void *end,
+				      int tunnel, __u32 *poff)
+{
+	if (p + 40 > end)
+		return P_TRUNC;
+	if ((*(__u8 *)p >> 4) != 6)
+		return P_BAD;
+	k->is_ip = 6;
+	__u32 ip_end = (__u32)(p - data) + 40 + bpf_ntohs(*(__u16 *)(p + 4));
+	__u8 nh = *(__u8 *)(p + 6);
+	__builtin_memcpy(k->saddr, p + 8, 16);
+	__builtin_memcpy(k->daddr, p + 24, 16);
+	k->frag = FRAG_NONE;
+	__u32 o = (__u32)(p - data) + 40;
+	for (int i = 0; i < IPV6_EXT_MAX; i++) {
+		if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING && nh != IPPROTO_DSTOPTS &&
+		    nh != IPPROTO_MH && nh != IPPROTO_AH && nh != IPPROTO_FRAGMENT)
+			break;
+		if (o > MAX_HDR_OFF)
+			return P_BAD;
+		void *e = data + o;
+		if (e + 8 > end)
+			return P_TRUNC;
+		__u8 cur = nh;
+		__u32 hl = *(__u8 *)(e + 1);
+		nh = *(__u8 *)e;
+		if (cur == IPPROTO_FRAGMENT) {
+			__u16 fo = bpf_ntohs(*(__u16 *)(e + 2));
+			k->frag_id = *(__u32 *)(e + 4);
+			if (fo & 0xfff8)
+				k->frag = FRAG_LATER;
+			else if (fo & 1)
+				k->frag = FRAG_FIRST;
+			o += 8;
+		} else if (cur == IPPROTO_AH) {
+			o += (hl + 2) * 4;
+		} else {
+			o += (hl + 1) * 8;
+		}
+	}
+	k->l4 = nh;
+	if (k->frag == FRAG_LATER)
+		return P_OK;
+	if (o > MAX_HDR_OFF)
+		return P_BAD;
+	p = data + o;
+	if (tunnel && k->frag == FRAG_NONE) {
+		if (nh == IPPROTO_IPIP || nh == IPPROTO_IPV6) {
+			k->next_off = o;
+			return nh == IPPROTO_IPIP ? P_TUNNEL_IP4 : P_TUNNEL_IP6;
+		}
+		if (nh == IPPROTO_GRE)
+			return parse_gre(k, p, data, end);
+	}
+	return parse_l4(k, p, data, end, ip_end, tunnel, poff);
+}
+
+static __always_inline long load_bytes(void *ctx, int is_xdp, __u32 off, void *to, __u32 len)
+{
+	if (is_xdp)
+		return bpf_xdp_load_bytes(ctx, off, to, len);
+	return bpf_skb_load_bytes(ctx, off, to, len);
+}
+
+/*
+ * parse_l3 parses the L3 header at off (ethertype proto, network order)
+ * and what follows it, and reads the first eight bytes of a TCP or UDP
+ * payload into k->w. With tunnel set, GRE, VXLAN and IP-in-IP return
+ * P_TUNNEL_* with k->next_off at the inner header.
+ */
+static __always_inline int parse_l3(void *ctx, int is_xdp, void *data, void *end, struct pkt *k,
+				    __u32 off, __u32 proto, __u32 tunnel)
+{
+	if (off > MAX_HDR_OFF)
+		return P_BAD;
+	void *p = data + off;
+	__u32 poff = 0;
+	int r;
+	k->have_w = 0;
+	k->payload_len = 0;
+	if (proto == bpf_htons(ETH_P_IP))
+		r = parse_ipv4(k, p, data, end, tunnel, &poff);
+	else if (proto == bpf_htons(ETH_P_IPV6))
+		r = parse_ipv6(k, p, data, end, tunnel, &poff);
+	else
+		return P_NOT_IP;
+	if (r != P_OK || k->frag == FRAG_LATER || k->payload_len < 8 ||
+	    (k->l4 != IPPROTO_UDP && k->l4 != IPPROTO_TCP))
+		return r;
+	if (poff > 0x3fff)
+		return r;
+	void *w = data + poff;
+	if (w + 8 <= end) {
+		k->w = *(__u64 *)w;
+		k->have_w = 1;
+	} else if (load_bytes(ctx, is_xdp, poff, &k->w, 8) == 0) {
+		k->have_w = 1;
+	}
+	return r;
+}
+
+/* Global (separately verified) functions, one per context type. */
+__attribute__((noinline)) int xhep_l3_xdp(struct xdp_md *ctx, struct pkt *k, __u32 off,
+					  __u32 proto, __u32 tunnel)
+{
+	if (!k)
+		return P_BAD;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	return parse_l3(ctx, 1, data, end, k, off, proto, tunnel);
+}
+
+__attribute__((noinline)) int xhep_l3_skb(struct __sk_buff *ctx, struct pkt *k, __u32 off,
+					  __u32 proto, __u32 tunnel)
+{
+	if (!k)
+		return P_BAD;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	return parse_l3(ctx, 0, data, end, k, off, proto, tunnel);
+}
+
+/* parse walks the frame and fills k. Tunnels are followed one level deep. */
+#define PARSE(ctx, fn, k)                                                  \
+	({                                                                     \
+		void *__data = (void *)(long)(ctx)->data;                          \
+		void *__end = (void *)(long)(ctx)->data_end;                       \
+		__u32 __off = 0;                                                   \
+		__u16 __proto = 0;                                                 \
+		int __r = parse_eth(__data, __end, &__off, &__proto);              \
+		if (__r == P_OK) {                                                 \
+			__r = fn(ctx, k, __off, __proto, 1);                           \
+			if (__r == P_TUNNEL_ETH) {                                     \
+				__off = (k)->next_off;                                     \
+				__data = (void *)(long)(ctx)->data;                        \
+				__end = (void *)(long)(ctx)->data_end;                     \
+				__r = parse_eth(__data, __end, &__off, &__proto);          \
+				if (__r == P_OK)                                           \
+					__r = fn(ctx, k, __off, __proto, 0);                   \
+			} else if (__r == P_TUNNEL_IP4 || __r == P_TUNNEL_IP6) {       \
+				__proto = __r == P_TUNNEL_IP4 ? bpf_htons(ETH_P_IP)        \
+							      : bpf_htons(ETH_P_IPV6);     \
+				__r = fn(ctx, k, (k)->next_off, __proto, 0);               \
+			}                                                              \
+		}                                                                  \
+		__r;                                                               \
+	})
+
+/*
+ * SIP request or status line (RFC 3261): "METHOD SP" or "SIP/2.0 SP".
+ * w is the first eight payload bytes in memory order, read as a
+ * little-endian u64; shorter methods are compared under a mask.
+ */
+#define S8(a, b, c, d, e, f, g, h)                                                  \
+	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 |          \
+	 (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
+#define M4 0xffffffffULL
+#define M5 0xffffffffffULL
+#define M6 0xffffffffffffULL
+#define M7 0xffffffffffffffULL
+#define M8 0xffffffffffffffffULL
+
+static __always_inline int is_sip(__u64 w)
+{
+	switch ((__u32)w) {
+	case S8('S', 'I', 'P', '/', 0, 0, 0, 0):
+		return w == S8('S', 'I', 'P', '/', '2', '.', '0', ' ');
+	case S8('I', 'N', 'V', 'I', 0, 0, 0, 0):
+		return (w & M7) == S8('I', 'N', 'V', 'I', 'T', 'E', ' ', 0);
+	case S8('A', 'C', 'K', ' ', 0, 0, 0, 0):
+	case S8('B', 'Y', 'E', ' ', 0, 0, 0, 0):
+		return 1;
+	case S8('C', 'A', 'N', 'C', 0, 0, 0, 0):
+		return (w & M7) == S8('C', 'A', 'N', 'C', 'E', 'L', ' ', 0);
+	case S8('R', 'E', 'G', 'I', 0, 0, 0, 0):
+		return w == S8('R', 'E', 'G', 'I', 'S', 'T', 'E', 'R');
+	case S8('O', 'P', 'T', 'I', 0, 0, 0, 0):
+		return w == S8('O', 'P', 'T', 'I', 'O', 'N', 'S', ' ');
+	case S8('P', 'R', 'A', 'C', 0, 0, 0, 0):
+		return (w & M6) == S8('P', 'R', 'A', 'C', 'K', ' ', 0, 0);
+	case S8('S', 'U', 'B', 'S', 0, 0, 0, 0):
+		return w == S8('S', 'U', 'B', 'S', 'C', 'R', 'I', 'B');
+	case S8('N', 'O', 'T', 'I', 0, 0, 0, 0):
+		return (w & M7) == S8('N', 'O', 'T', 'I', 'F', 'Y', ' ', 0);
+	case S8('P', 'U', 'B', 'L', 0, 0, 0, 0):
+		return w == S8('P', 'U', 'B', 'L', 'I', 'S', 'H', ' ');
+	case S8('I', 'N', 'F', 'O', 0, 0, 0, 0):
+		return (w & M5) == S8('I', 'N', 'F', 'O', ' ', 0, 0, 0);
+	case S8('R', 'E', 'F', 'E', 0, 0, 0, 0):
+		return (w & M6) == S8('R', 'E', 'F', 'E', 'R', ' ', 0, 0);
+	case S8('M', 'E', 'S', 'S', 0, 0, 0, 0):
+		return w == S8('M', 'E', 'S', 'S', 'A', 'G', 'E', ' ');
+	case S8('U', 'P', 'D', 'A', 0, 0, 0, 0):
+		return (w & M7) == S8('U', 'P', 'D', 'A', 'T', 'E', ' ', 0);
+	}
+	return 0;
+}
+
+/*
+ * RTCP (RFC 3550 §6.4): V(2)=2 P(1) RC(5) | PT(8) 200..207 | length(16)
+ * in 32-bit words minus one, which must fit in the datagram.
+ */
+static __always_inline int is_rtcp(__u64 w, __u32 plen)
+{
+	__u8 b0 = w & 0xff;
+	__u8 pt = (w >> 8) & 0xff;
+	__u16 words = ((w >> 16) & 0xff) << 8 | ((w >> 24) & 0xff);
+	if ((b0 & 0xc0) != 0x80 || pt < 200 || pt > 207)
+		return 0;
+	return ((__u32)words + 1) * 4 <= plen;
+}
+
+static __always_inline void flow_key_of(struct flow_key *f, struct pkt *k)
+{
+	int swap = 0;
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		if (k->saddr[i] != k->daddr[i]) {
+			swap = bpf_ntohl(k->saddr[i]) > bpf_ntohl(k->daddr[i]);
+			goto done;
+		}
+	}
+	swap = k->sport > k->dport;
+done:
+	if (swap) {
+		__builtin_memcpy(f->a, k->daddr, 16);
+		__builtin_memcpy(f->b, k->saddr, 16);
+		f->pa = k->dport;
+		f->pb = k->sport;
+	} else {
+		__builtin_memcpy(f->a, k->saddr, 16);
+		__builtin_memcpy(f->b, k->daddr, 16);
+		f->pa = k->sport;
+		f->pb = k->dport;
+	}
+	f->proto = k->l4;
+	f->_pad[0] = f->_pad[1] = f->_pad[2] = 0;
+}
+
+static __always_inline void frag_key_of(struct frag_key *f, struct pkt *k)
+{
+	__builtin_memcpy(f->saddr, k->saddr, 16);
+	__builtin_memcpy(f->daddr, k->daddr, 16);
+	f->id = k->frag_id;
+	f->proto = k->is_ip;
+	f->_pad[0] = f->_pad[1] = f->_pad[2] = 0;
+}
+
+static __always_inline int excluded(struct pkt *k)
+{
+	struct addr_port ap = {};
+	__builtin_memcpy(ap.addr, k->daddr, 16);
+	ap.port = k->dport;
+	if (bpf_map_lookup_elem(&exclude, &ap))
+		return 1;
+	__builtin_memcpy(ap.addr, k->saddr, 16);
+	ap.port = k->sport;
+	return bpf_map_lookup_elem(&exclude, &ap) != 0;
+}
+
+static __always_inline int in_trie(void *trie, struct pkt *k)
+{
+	struct lpm_key lk = {.prefixlen = 128};
+	__builtin_memcpy(lk.addr, k->saddr, 16);
+	if (bpf_map_lookup_elem(trie, &lk))
+		return 1;
+	__builtin_memcpy(lk.addr, k->daddr, 16);
+	return bpf_map_lookup_elem(trie, &lk) != 0;
+}
+
+/* Allow/deny and exclude: 0 when the matched packet must not be captured. */
+static __always_inline int admitted(struct pkt *k, struct counters *c, int has_ports)
+{
+	if (has_exclude && has_ports && excluded(k)) {
+		c->c[C_EXCLUDED]++;
+		return 0;
+	}
+	if (has_deny && in_trie(&deny, k)) {
+		c->c[C_FILTERED]++;
+		return 0;
+	}
+	if (has_allow && !in_trie(&allow, k)) {
+		c->c[C_FILTERED]++;
+		return 0;
+	}
+	return 1;
+}
+
+#endif /* XHEP_FILTER_H */

@@ -1,0 +1,16 @@
+//go:build linux
+
+package bpf
+
+import "testing"
+
+func TestLoad(t *testing.T) {
+	requireBPF(t)
+	for _, cfg := range []Config{{}, {CopyOutput: true}, {AFXDP: true, DropUnmatched: true}} {
+		f, err := Load(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+}

@@ -307,16 +307,7 @@ func TestDecode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out, st, _ := run(t, tt.cfg, tt.frames...)
-			if diff := cmp.Diff(tt.want, out); diff != "" {
-				t.Errorf("messages (-want +got):\n%s", diff)
-			}
-			want := tt.stats
-			if want == nil {
-				want = map[string]uint64{}
-			}
-			if diff := cmp.Diff(want, counters(st, want)); diff != "" {
-				t.Errorf("counters (-want +got):\n%s", diff)
-			}
+			check(t, tt.want, out, tt.stats, st)
 		})
 	}
 }

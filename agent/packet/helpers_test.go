@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/xhep/xhep/agent/source"
 )
 
@@ -182,4 +184,19 @@ func counters(st Stats, want map[string]uint64) map[string]uint64 {
 
 func frame(link uint16, ts int64, b []byte) source.Frame {
 	return source.Frame{Data: b, TS: ts, LinkType: link, OrigLen: len(b)}
+}
+
+// check compares emitted messages and the counters named in stats (plus
+// every error counter, see counters).
+func check(t *testing.T, want, out []got, stats map[string]uint64, st Stats) {
+	t.Helper()
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+	if stats == nil {
+		stats = map[string]uint64{}
+	}
+	if diff := cmp.Diff(stats, counters(st, stats)); diff != "" {
+		t.Errorf("counters (-want +got):\n%s", diff)
+	}
 }

@@ -1,0 +1,351 @@
+package packet
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"testing"
+
+	"github.com/xhep/xhep/agent/source"
+)
+
+// Client 10.0.0.1:40000 -> server 10.0.0.2:5060 (or the port given).
+func tcpC(ts int64, dp uint16, seq uint32, flags uint8, p []byte) source.Frame {
+	return frame(source.LinkEthernet, ts0+ts, eth(0x0800, ip4(6, "10.0.0.1", "10.0.0.2", tcp(40000, dp, seq, flags, p))))
+}
+
+// Server 10.0.0.2 -> client 10.0.0.1:40000.
+func tcpS(ts int64, sp uint16, seq uint32, flags uint8, p []byte) source.Frame {
+	return frame(source.LinkEthernet, ts0+ts, eth(0x0800, ip4(6, "10.0.0.2", "10.0.0.1", tcp(sp, 40000, seq, flags, p))))
+}
+
+func wantC(ts int64, dp uint16, p []byte) got {
+	return got{"sip", 6, "10.0.0.1:40000", "10.0.0.2:" + strconv.Itoa(int(dp)), 0, ts0 + ts, string(p)}
+}
+
+func wantS(ts int64, sp uint16, p []byte) got {
+	return got{"sip", 6, "10.0.0.2:" + strconv.Itoa(int(sp)), "10.0.0.1:40000", 0, ts0 + ts, string(p)}
+}
+
+// wsFrame builds a WebSocket frame; a non-nil key masks the payload.
+func wsFrame(fin bool, op byte, key []byte, p []byte) []byte {
+	b0 := op
+	if fin {
+		b0 |= 0x80
+	}
+	h := []byte{b0}
+	var m byte
+	if key != nil {
+		m = 0x80
+	}
+	switch {
+	case len(p) < 126:
+		h = append(h, m|byte(len(p)))
+	case len(p) < 65536:
+		h = append(h, m|126)
+		h = append(h, u16(uint16(len(p)))...)
+	default:
+		h = append(h, m|127)
+		h = append(h, u32(0)...)
+		h = append(h, u32(uint32(len(p)))...)
+	}
+	if key == nil {
+		return cat(h, p)
+	}
+	mp := bytes.Clone(p)
+	for i := range mp {
+		mp[i] ^= key[i&3]
+	}
+	return cat(h, key, mp)
+}
+
+func TestTCP(t *testing.T) {
+	const isn = 1000
+	inv, ok := invite, ok200
+	two := cat(inv, ok)
+	bye := sipMsg("BYE", "", 0)
+	compact := bytes.Replace(sipMsg("MESSAGE", "", 5), []byte("Content-Length: 5"), []byte("l: 5"), 1)
+	gapTimeout := DefaultConfig().GapTimeout.Nanoseconds()
+	cfgSmall := DefaultConfig()
+	cfgSmall.MaxStreams = 1
+	cfgBytes := DefaultConfig()
+	cfgBytes.MaxStreamBytes = 2000
+	cfgBytes.MaxTotalStreamBytes = 2000
+	big := sipMsg("INVITE", "", 3000)
+	cfgWS := DefaultConfig()
+	cfgWS.WebSocketPorts = MustParsePorts("8080")
+	upgrade := []byte("GET /ws HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sip\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	switching := []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: sip\r\n\r\n")
+	key := []byte{0x37, 0xfa, 0x21, 0x3d}
+	big70k := sipMsg("MESSAGE", "", 70000)
+	cfgWSBig := cfgWS
+	cfgWSBig.MaxStreamBytes = 128 << 10
+	dns1 := dnsQuery
+	dns2 := cat(u16(0x4321), dnsQuery[2:])
+
+	tests := []struct {
+		name   string
+		cfg    *Config
+		frames []source.Frame
+		expire int64 // if non-zero, Expire(ts0+expire) after the frames
+		want   []got
+		stats  map[string]uint64
+	}{
+		{
+			name: "one message split over three segments after a handshake",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fSYN, nil),
+				tcpS(1, 5060, 9000, fSYN|fACK, nil),
+				tcpC(2, 5060, isn+1, fACK, inv[:100]),
+				tcpC(3, 5060, isn+101, fACK, inv[100:300]),
+				tcpC(4, 5060, isn+301, fACK|fPSH, inv[300:]),
+			},
+			want:  []got{wantC(4, 5060, inv)},
+			stats: map[string]uint64{"TCPSegments": 5, "TCPMessages": 1, "TCPStreams": 2, "TCPResyncs": 0},
+		},
+		{
+			name:   "two messages in one segment, keep-alive between",
+			frames: []source.Frame{tcpC(0, 5060, isn, fACK, cat(inv, []byte("\r\n\r\n"), ok))},
+			want:   []got{wantC(0, 5060, inv), wantC(0, 5060, ok)},
+			stats:  map[string]uint64{"TCPMessages": 2, "KeepAlives": 1},
+		},
+		{
+			name: "second message split, first of it in the same segment as the first",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, two[:len(inv)+50]),
+				tcpC(1, 5060, isn+uint32(len(inv)+50), fACK, two[len(inv)+50:]),
+			},
+			want: []got{wantC(0, 5060, inv), wantC(1, 5060, ok)},
+		},
+		{
+			name: "compact l: header",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, compact[:len(compact)-3]),
+				tcpC(1, 5060, isn+uint32(len(compact)-3), fACK, compact[len(compact)-3:]),
+			},
+			want: []got{wantC(1, 5060, compact)},
+		},
+		{
+			name: "out of order",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fSYN, nil),
+				tcpC(1, 5060, isn+1+200, fACK, two[200:]),
+				tcpC(2, 5060, isn+1, fACK, two[:200]),
+			},
+			want:  []got{wantC(2, 5060, inv), wantC(2, 5060, ok)},
+			stats: map[string]uint64{"TCPOutOfOrder": 1, "TCPGaps": 0},
+		},
+		{
+			name: "three segments in reverse order",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fSYN, nil),
+				tcpC(1, 5060, isn+1+400, fACK, inv[400:]),
+				tcpC(2, 5060, isn+1+200, fACK, inv[200:400]),
+				tcpC(3, 5060, isn+1, fACK, inv[:200]),
+			},
+			want:  []got{wantC(3, 5060, inv)},
+			stats: map[string]uint64{"TCPOutOfOrder": 2},
+		},
+		{
+			name: "retransmissions: whole, overlapping, and of an out-of-order segment",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, inv[:200]),
+				tcpC(1, 5060, isn, fACK, inv[:200]),
+				tcpC(2, 5060, isn+100, fACK, inv[100:300]),
+				tcpC(3, 5060, isn+400, fACK, inv[400:]),
+				tcpC(4, 5060, isn+400, fACK, inv[400:]),
+				tcpC(5, 5060, isn+300, fACK, inv[300:420]),
+			},
+			want:  []got{wantC(5, 5060, inv)},
+			stats: map[string]uint64{"TCPRetransmits": 3, "TCPOutOfOrder": 1, "TCPMessages": 1},
+		},
+		{
+			name: "mid-stream start: skip the tail of a message, resync at the next",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, cat(inv[300:], ok[:20])),
+				tcpC(1, 5060, isn+uint32(len(inv)-300+20), fACK, ok[20:]),
+			},
+			want:  []got{wantC(1, 5060, ok)},
+			stats: map[string]uint64{"TCPResyncs": 1, "Junk": 1},
+		},
+		{
+			name: "mid-stream start on a body line that looks like SIP is not a resync point",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, cat([]byte("tail of a body\r\nINVITE is not a request line\r\n"), ok)),
+			},
+			want:  []got{wantC(0, 5060, ok)},
+			stats: map[string]uint64{"TCPResyncs": 1},
+		},
+		{
+			name: "gap skipped after GapTimeout: resync at the next message",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, inv[:100]),
+				// inv[100:200] is lost
+				tcpC(1, 5060, isn+200, fACK, cat(inv[200:], ok)),
+				tcpC(gapTimeout+10, 5060, isn+200+uint32(len(inv)-200+len(ok)), fACK, bye),
+			},
+			want:  []got{wantC(gapTimeout+10, 5060, ok), wantC(gapTimeout+10, 5060, bye)},
+			stats: map[string]uint64{"TCPGaps": 1, "TCPResyncs": 1, "TCPOutOfOrder": 2},
+		},
+		{
+			name: "gap skipped by Expire",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, inv[:100]),
+				tcpC(1, 5060, isn+200, fACK, cat(inv[200:], ok)),
+			},
+			expire: gapTimeout + 2,
+			want:   []got{wantC(1, 5060, ok)},
+			stats:  map[string]uint64{"TCPGaps": 1, "TCPStreamsIdle": 0},
+		},
+		{
+			name: "idle stream flushed by Expire",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, inv),
+				tcpC(1, 5060, isn+uint32(len(inv)), fACK, ok[:50]),
+			},
+			expire: DefaultConfig().StreamIdle.Nanoseconds() + 2,
+			want:   []got{wantC(0, 5060, inv)},
+			stats:  map[string]uint64{"TCPStreamsIdle": 1, "TCPDroppedBytes": 50},
+		},
+		{
+			name: "FIN closes after the last byte, even when FIN comes early",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fSYN, nil),
+				tcpC(1, 5060, isn+1+200, fACK|fFIN, inv[200:]),
+				tcpC(2, 5060, isn+1, fACK, inv[:200]),
+			},
+			want:  []got{wantC(2, 5060, inv)},
+			stats: map[string]uint64{"TCPStreamsClosed": 1},
+		},
+		{
+			name: "RST closes both directions",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, inv),
+				tcpS(1, 5060, 9000, fACK, ok[:10]),
+				tcpC(2, 5060, isn+uint32(len(inv)), fRST, nil),
+			},
+			want:  []got{wantC(0, 5060, inv)},
+			stats: map[string]uint64{"TCPStreamsClosed": 2, "TCPDroppedBytes": 10},
+		},
+		{
+			name: "both directions, response from the server",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, inv),
+				tcpS(1, 5060, 9000, fACK, ok),
+			},
+			want: []got{wantC(0, 5060, inv), wantS(1, 5060, ok)},
+		},
+		{
+			name: "sip by content on another port; other tcp ignored",
+			frames: []source.Frame{
+				tcpC(0, 15060, isn, fACK, inv[:300]),
+				tcpC(1, 15060, isn+300, fACK, inv[300:]),
+				tcpC(2, 80, isn, fACK, []byte("GET / HTTP/1.1\r\n\r\n")),
+			},
+			want:  []got{wantC(1, 15060, inv)},
+			stats: map[string]uint64{"TCPStreams": 1, "Unclassified": 1},
+		},
+		{
+			name: "bad Content-Length: resync at the next message",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, cat(bytes.Replace(inv, []byte("Content-Length: 120"), []byte("Content-Length: x"), 1), ok)),
+			},
+			want:  []got{wantC(0, 5060, ok)},
+			stats: map[string]uint64{"Errors.bad_sip_framing": 1, "TCPResyncs": 1},
+		},
+		{
+			name: "dns over tcp: two messages, one split",
+			frames: []source.Frame{
+				tcpC(0, 53, isn, fACK, cat(u16(uint16(len(dns1))), dns1, u16(uint16(len(dns2))), dns2[:5])),
+				tcpC(1, 53, isn+uint32(2+len(dns1)+2+5), fACK, dns2[5:]),
+			},
+			want: []got{
+				{"dns", 6, "10.0.0.1:40000", "10.0.0.2:53", 0, ts0, string(dns1)},
+				{"dns", 6, "10.0.0.1:40000", "10.0.0.2:53", 0, ts0 + 1, string(dns2)},
+			},
+		},
+		{
+			name: "MaxStreams evicts the least recently used",
+			cfg:  &cfgSmall,
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, inv[:100]),
+				tcpS(1, 5060, 9000, fACK, ok),
+				tcpC(2, 5060, isn+100, fACK, inv[100:]),
+			},
+			want:  []got{wantS(1, 5060, ok)},
+			stats: map[string]uint64{"TCPEvicted": 2, "TCPStreams": 3},
+		},
+		{
+			name: "message larger than MaxStreamBytes dropped, next one framed",
+			cfg:  &cfgBytes,
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, big[:1400]),
+				tcpC(1, 5060, isn+1400, fACK, big[1400:2800]),
+				tcpC(2, 5060, isn+2800, fACK, big[2800:]),
+				tcpC(3, 5060, isn+uint32(len(big)), fACK, ok),
+			},
+			want:  []got{wantC(3, 5060, ok)},
+			stats: map[string]uint64{"Errors.stream_overflow": 1},
+		},
+		{
+			name: "websocket: upgrade, masked client frame, server frame, fragmented with ping between",
+			frames: []source.Frame{
+				tcpC(0, 8080, isn, fACK, upgrade),
+				tcpS(1, 8080, 9000, fACK, switching),
+				tcpC(2, 8080, isn+uint32(len(upgrade)), fACK, wsFrame(true, 1, key, inv)),
+				tcpS(3, 8080, 9000+uint32(len(switching)), fACK, wsFrame(true, 1, nil, ok)),
+				tcpC(4, 8080, isn+uint32(len(upgrade)+len(wsFrame(true, 1, key, inv))), fACK, cat(
+					wsFrame(false, 1, key, bye[:30]), wsFrame(true, 9, key, []byte("ping")),
+					wsFrame(false, 0, key, bye[30:60]), wsFrame(true, 0, key, bye[60:]))),
+			},
+			want:  []got{wantC(2, 8080, inv), wantS(3, 8080, ok), wantC(4, 8080, bye)},
+			stats: map[string]uint64{"WebSocketUpgrades": 2, "WebSocketFrames": 6, "WebSocketControl": 1},
+		},
+		{
+			name: "websocket: frame split over segments, 64-bit length, joined after the handshake on a websocket port",
+			cfg:  &cfgWSBig,
+			frames: func() []source.Frame {
+				w := wsFrame(true, 2, key, big70k)
+				return []source.Frame{
+					tcpC(0, 8080, isn, fACK, w[:1]),
+					tcpC(1, 8080, isn+1, fACK, w[1:5000]),
+					tcpC(2, 8080, isn+5000, fACK, w[5000:]),
+				}
+			}(),
+			want:  []got{wantC(2, 8080, big70k)},
+			stats: map[string]uint64{"WebSocketUpgrades": 0, "WebSocketFrames": 1},
+		},
+		{
+			name: "websocket: gap loses the framing; compressed frame counted",
+			frames: []source.Frame{
+				tcpC(0, 8080, isn, fACK, upgrade),
+				tcpC(1, 8080, isn+uint32(len(upgrade)), fACK, cat([]byte{0xc1}, wsFrame(true, 1, key, inv)[1:])),
+				tcpC(2, 8080, isn+uint32(len(upgrade)+len(inv)+6+100), fACK, wsFrame(true, 1, key, ok)),
+				tcpC(3+gapTimeout, 8080, isn+uint32(len(upgrade)+len(inv)+6+100+len(ok)+8), fACK, wsFrame(true, 1, key, bye)),
+			},
+			stats: map[string]uint64{"Errors.bad_websocket": 1, "TCPGaps": 1, "Messages.sip": 0},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, st, d := run(t, tt.cfg, tt.frames...)
+			if tt.expire != 0 {
+				d.Expire(ts0+tt.expire, func(m *Message) {
+					if m.Frame == nil || m.Frame.Data != nil {
+						t.Errorf("Expire emitted a message with Frame %v", m.Frame)
+					}
+					out = append(out, summarize(m))
+				})
+				st = d.Stats()
+			}
+			check(t, tt.want, out, tt.stats, st)
+			// Everything is released by a final flush.
+			d.Expire(math.MaxInt64, func(*Message) {})
+			if f, s, b := d.Sizes(); f != 0 || s != 0 || b != 0 {
+				t.Errorf("Sizes after final Expire = %d, %d, %d; want 0, 0, 0", f, s, b)
+			}
+		})
+	}
+}

@@ -1,0 +1,141 @@
+package send
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// transport is one open connection to a collector. It is used by its
+// lane's goroutine only, but broken may be called from anywhere.
+type transport interface {
+	// send hands msgs to the kernel in order and returns how many were
+	// taken whole. A non-nil error means the connection is unusable; the
+	// messages from index n on must be sent again elsewhere.
+	send(msgs [][]byte) (n int, err error)
+	// broken reports that the collector went away (stream peer closed).
+	broken() bool
+	close() error
+}
+
+// ErrPeerClosed is returned by a stream transport whose collector closed the
+// connection.
+var ErrPeerClosed = errors.New("collector closed the connection")
+
+// endpoint is one collector: its address and its counters.
+type endpoint struct {
+	target  Target
+	cfg     *Config
+	tlsConf *tls.Config
+	wake    func() // tells the lane that a connection broke
+
+	sent, bytes, errs, connects atomic.Uint64
+	up                          atomic.Bool
+	lastErr                     atomic.Pointer[string]
+}
+
+func (e *endpoint) setErr(err error) {
+	s := err.Error()
+	e.lastErr.Store(&s)
+}
+
+// dial opens a connection. probe makes UDP check that something listens
+// (an empty datagram, then a wait for ICMP port unreachable); the first
+// dial of a lane does not probe.
+func (e *endpoint) dial(probe bool) (transport, error) {
+	addr := net.JoinHostPort(e.target.Host, strconv.Itoa(int(e.target.Port)))
+	switch e.target.Scheme {
+	case "udp":
+		return dialUDP(addr, probe, e.cfg.ProbeWait)
+	case "tcp":
+		d := net.Dialer{Timeout: e.cfg.DialTimeout}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("connect to collector %s: %w", e.target, err)
+		}
+		return newStream(c, e.cfg.WriteTimeout, e.wake), nil
+	case "tls":
+		d := net.Dialer{Timeout: e.cfg.DialTimeout}
+		conf := e.tlsConf.Clone()
+		if conf.ServerName == "" {
+			conf.ServerName = e.target.Host
+		}
+		c, err := tls.DialWithDialer(&d, "tcp", addr, conf)
+		if err != nil {
+			return nil, fmt.Errorf("connect to collector %s: %w", e.target, err)
+		}
+		return newStream(c, e.cfg.WriteTimeout, e.wake), nil
+	}
+	return nil, fmt.Errorf("%w: scheme %q", ErrConfig, e.target.Scheme)
+}
+
+// stream is a TCP or TLS connection. HEP over a stream is the messages
+// back to back; each carries its own length (bytes 4..5 of "HEP3" + len).
+type stream struct {
+	conn net.Conn
+	buf  []byte
+	wt   time.Duration
+	dead atomic.Bool
+}
+
+func newStream(c net.Conn, wt time.Duration, wake func()) *stream {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true) // we write whole batches
+		tc.SetWriteBuffer(4 << 20)
+	}
+	s := &stream{conn: c, wt: wt, buf: make([]byte, 0, 256<<10)}
+	// Collectors send nothing back; a read that returns means the peer
+	// closed or reset the connection. Noticing that before the next write
+	// keeps messages from being written into a dead socket.
+	go func() {
+		var b [512]byte
+		for {
+			if _, err := c.Read(b[:]); err != nil {
+				s.dead.Store(true)
+				if wake != nil {
+					wake()
+				}
+				return
+			}
+		}
+	}()
+	return s
+}
+
+func (s *stream) send(msgs [][]byte) (int, error) {
+	if s.dead.Load() {
+		return 0, ErrPeerClosed
+	}
+	s.buf = s.buf[:0]
+	for _, m := range msgs {
+		s.buf = append(s.buf, m...)
+	}
+	s.conn.SetWriteDeadline(time.Now().Add(s.wt))
+	w, err := s.conn.Write(s.buf)
+	if err == nil {
+		return len(msgs), nil
+	}
+	// Count the messages the kernel took whole; a message cut in the middle
+	// is sent again whole on the next connection (the collector's framer
+	// skips the broken piece).
+	n, end := 0, 0
+	for _, m := range msgs {
+		end += len(m)
+		if end > w {
+			break
+		}
+		n++
+	}
+	return n, fmt.Errorf("write to collector: %w", err)
+}
+
+func (s *stream) broken() bool { return s.dead.Load() }
+
+func (s *stream) close() error {
+	s.dead.Store(true)
+	return s.conn.Close()
+}

@@ -1,0 +1,34 @@
+// Package send delivers encoded HEP messages to one or more collectors.
+//
+// A [Group] owns one queue ("lane") per destination: per collector in
+// [ModeAll] (every message to every collector) and [ModeHash] (a message to
+// one collector chosen by hashing its key, the Call-ID, so that a call's
+// messages all reach the same collector), or a single lane over the
+// collectors in order in [ModeFailover] (the first one that answers).
+//
+// Each lane is a bounded ring of message slots (Config.QueueLen messages)
+// filled by [Group.Send], which copies the message into a slot whose buffer
+// is reused: no allocation per message in steady state. One goroutine per
+// lane empties the ring:
+//
+//   - udp:// sends batches with sendmmsg(2) on a connected socket. A
+//     collector that is not listening answers with ICMP port unreachable,
+//     which Linux reports as ECONNREFUSED on the next send: the lane is then
+//     down. It is probed again with an empty datagram after a backoff.
+//   - tcp:// and tls:// write batches through one contiguous buffer;
+//     messages are counted as sent when the kernel took all their bytes. A
+//     reader goroutine notices when the collector closes the connection.
+//     Reconnection uses exponential backoff (Config.BackoffMin..BackoffMax).
+//
+// When a lane's collector is away, or its queue is full (unless
+// Config.Block is set, which makes Send wait instead while the collector is
+// up: right for reading a file, wrong for live capture), messages go to the
+// zstd on-disk spool under Config.SpoolDir (one directory per lane) and are
+// replayed in order when the collector answers again. While the spool holds
+// anything, new messages go to the spool too, so order holds. Messages are
+// dropped only when the queue and the spool are both full (or there is no
+// spool), and every drop is counted with its reason ([Stats]).
+//
+// [Group.Close] drains: everything queued is sent, or spooled when its
+// collector does not answer within Config.DrainTimeout.
+package send

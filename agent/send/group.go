@@ -222,7 +222,7 @@ type QueueStats struct {
 	// Reordered counts messages that were queued when Close found their
 	// collector down after the spool had newer ones: they are spooled
 	// after those.
-	Reordered uint64
+	Reordered  uint64
 	SpoolError string
 }
 

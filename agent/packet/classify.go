@@ -5,9 +5,13 @@ import (
 	"net/netip"
 
 	"github.com/xhep/xhep/agent/source"
+	"github.com/xhep/xhep/hep/rtcp"
+	"github.com/xhep/xhep/hep/sip"
 )
 
-// datagram classifies one UDP payload or SCTP user message and emits it:
+// datagram classifies one UDP payload or SCTP user message and emits it
+// (SIP tests are hep/sip's LooksLikeSIP on SIP ports and the stricter
+// sipFirstLine elsewhere; RTCP is hep/rtcp's Valid):
 //
 //  1. either port in SIPPorts: SIP if it starts like SIP; otherwise a
 //     keep-alive (only CR, LF, space or NUL bytes, or shorter than
@@ -21,7 +25,7 @@ func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit 
 	switch {
 	case c.SIPPorts.Has(src.Port()) || c.SIPPorts.Has(dst.Port()):
 		switch {
-		case looksLikeSIP(b):
+		case sip.LooksLikeSIP(b):
 			d.deliver(ClassSIP, proto, src, dst, b, d.frame, emit)
 		case isKeepAlive(b):
 			d.st.KeepAlives++
@@ -36,7 +40,7 @@ func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit 
 		d.deliver(ClassDNS, proto, src, dst, b, d.frame, emit)
 	case c.SIPByContent && sipFirstLine(b):
 		d.deliver(ClassSIP, proto, src, dst, b, d.frame, emit)
-	case c.RTCP && rtcpValid(b):
+	case c.RTCP && rtcp.Valid(b):
 		d.deliver(ClassRTCP, proto, src, dst, b, d.frame, emit)
 	default:
 		d.st.Unclassified++
@@ -106,18 +110,6 @@ func isKeepAlive(b []byte) bool {
 var sipMethods = [...]string{
 	"INVITE ", "ACK ", "BYE ", "CANCEL ", "REGISTER ", "OPTIONS ", "PRACK ",
 	"SUBSCRIBE ", "NOTIFY ", "PUBLISH ", "INFO ", "REFER ", "MESSAGE ", "UPDATE ",
-}
-
-// looksLikeSIP reports whether b starts with a known method and a space,
-// or with "SIP/2.0 ". It is the cheap test used on SIP ports.
-func looksLikeSIP(b []byte) bool {
-	if len(b) < 4 {
-		return false
-	}
-	if b[0] == 'S' && bytes.HasPrefix(b, []byte("SIP/2.0 ")) {
-		return true
-	}
-	return methodLen(b) > 0
 }
 
 // methodLen returns the length of the known method b starts with (not
@@ -198,31 +190,4 @@ func sipMethod(b []byte) []byte {
 		return f[1]
 	}
 	return nil
-}
-
-// rtcpValid reports whether b is an RTCP compound packet (RFC 3550 §6.4,
-// reduced-size RFC 5506 allowed): a run of packets each with version 2, a
-// packet type 200-207 (SR, RR, SDES, BYE, APP, RTPFB, PSFB, XR) and a
-// length that keeps it inside b, ending exactly at the end of b:
-//
-//	 0                   1                   2                   3
-//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
-//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//	|V=2|P|    RC   |   PT=200-207  |  length (32-bit words - 1)    |
-//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-func rtcpValid(b []byte) bool {
-	if len(b) < 8 {
-		return false
-	}
-	for len(b) > 0 {
-		if len(b) < 4 || b[0]>>6 != 2 || b[1] < 200 || b[1] > 207 {
-			return false
-		}
-		n := (int(be16(b[2:4])) + 1) * 4
-		if n > len(b) {
-			return false
-		}
-		b = b[n:]
-	}
-	return true
 }

@@ -46,7 +46,9 @@ func TestDefrag(t *testing.T) {
 	big := sipMsg("INVITE", "", 1200)
 	u := udp(5060, 5060, big)
 	n := len(u)
-	w4 := func(ts int64) []got { return []got{{"sip", 17, "10.0.0.1:5060", "10.0.0.2:5060", 0, ts0 + ts, string(big)}} }
+	w4 := func(ts int64) []got {
+		return []got{{"sip", 17, "10.0.0.1:5060", "10.0.0.2:5060", 0, ts0 + ts, string(big)}}
+	}
 	w6 := func(ts int64) []got {
 		return []got{{"sip", 17, "[2001:db8::1]:5060", "[2001:db8::2]:5060", 0, ts0 + ts, string(big)}}
 	}

@@ -90,95 +90,75 @@ func (m *Message) decodeV3(b []byte) error {
 	return nil
 }
 
-// decodeChunk stores one generic chunk's data into m.
+// decodeChunk stores one generic chunk's data into m. One flat switch, so
+// the compiler makes it a jump table.
 func (m *Message) decodeChunk(typ uint16, d []byte) error {
 	switch typ {
-	case ChunkIPFamily, ChunkIPProto, ChunkProtoType, ChunkTCPFlags, ChunkIPTOS:
+	case ChunkIPFamily:
 		if len(d) != 1 {
 			return ErrChunkSize
 		}
-		switch typ {
-		case ChunkIPFamily:
-			m.IPFamily = d[0]
-		case ChunkIPProto:
-			m.IPProto = d[0]
-		case ChunkProtoType:
-			m.Proto = ProtoType(d[0])
-		case ChunkTCPFlags:
-			m.TCPFlags = d[0]
-		case ChunkIPTOS:
-			m.IPTOS = d[0]
-		}
-	case ChunkSrcPort, ChunkDstPort, ChunkKeepAlive, ChunkVLAN, ChunkEthType,
-		ChunkMOS, ChunkRFactor, ChunkTagType, ChunkEventType:
-		if len(d) != 2 {
+		m.IPFamily = d[0]
+	case ChunkIPProto:
+		if len(d) != 1 {
 			return ErrChunkSize
 		}
-		v := binary.BigEndian.Uint16(d)
-		switch typ {
-		case ChunkSrcPort:
-			m.SrcPort = v
-		case ChunkDstPort:
-			m.DstPort = v
-		case ChunkKeepAlive:
-			m.KeepAlive = v
-		case ChunkVLAN:
-			m.VLAN = v
-		case ChunkEthType:
-			m.EthType = v
-		case ChunkMOS:
-			m.MOS = v
-		case ChunkRFactor:
-			m.RFactor = v
-		case ChunkTagType:
-			m.TagType = v
-		case ChunkEventType:
-			m.EventType = v
-		}
-	case ChunkTsSec, ChunkTsUsec, ChunkNodeID, ChunkJitter:
+		m.IPProto = d[0]
+	case ChunkSrcIP4:
 		if len(d) != 4 {
 			return ErrChunkSize
 		}
-		v := binary.BigEndian.Uint32(d)
-		switch typ {
-		case ChunkTsSec:
-			m.TsSec = v
-		case ChunkTsUsec:
-			m.TsUsec = v
-		case ChunkNodeID:
-			m.NodeID = v
-		case ChunkJitter:
-			m.Jitter = v
-		}
-	case ChunkSrcMAC, ChunkDstMAC:
-		if len(d) != 8 {
-			return ErrChunkSize
-		}
-		if typ == ChunkSrcMAC {
-			m.SrcMAC = binary.BigEndian.Uint64(d)
-		} else {
-			m.DstMAC = binary.BigEndian.Uint64(d)
-		}
-	case ChunkSrcIP4, ChunkDstIP4:
+		m.SrcIP = netip.AddrFrom4([4]byte(d))
+	case ChunkDstIP4:
 		if len(d) != 4 {
 			return ErrChunkSize
 		}
-		a := netip.AddrFrom4([4]byte(d))
-		if typ == ChunkSrcIP4 {
-			m.SrcIP = a
-		} else {
-			m.DstIP = a
-		}
-	case ChunkSrcIP6, ChunkDstIP6:
+		m.DstIP = netip.AddrFrom4([4]byte(d))
+	case ChunkSrcIP6:
 		if len(d) != 16 {
 			return ErrChunkSize
 		}
-		a := netip.AddrFrom16([16]byte(d))
-		if typ == ChunkSrcIP6 {
-			m.SrcIP = a
-		} else {
-			m.DstIP = a
+		m.SrcIP = netip.AddrFrom16([16]byte(d))
+	case ChunkDstIP6:
+		if len(d) != 16 {
+			return ErrChunkSize
 		}
+		m.DstIP = netip.AddrFrom16([16]byte(d))
+	case ChunkSrcPort:
+		if len(d) != 2 {
+			return ErrChunkSize
+		}
+		m.SrcPort = binary.BigEndian.Uint16(d)
+	case ChunkDstPort:
+		if len(d) != 2 {
+			return ErrChunkSize
+		}
+		m.DstPort = binary.BigEndian.Uint16(d)
+	case ChunkTsSec:
+		if len(d) != 4 {
+			return ErrChunkSize
+		}
+		m.TsSec = binary.BigEndian.Uint32(d)
+	case ChunkTsUsec:
+		if len(d) != 4 {
+			return ErrChunkSize
+		}
+		m.TsUsec = binary.BigEndian.Uint32(d)
+	case ChunkProtoType:
+		if len(d) != 1 {
+			return ErrChunkSize
+		}
+		m.Proto = ProtoType(d[0])
+	case ChunkNodeID:
+		if len(d) != 4 {
+			return ErrChunkSize
+		}
+		m.NodeID = binary.BigEndian.Uint32(d)
+	case ChunkKeepAlive:
+		if len(d) != 2 {
+			return ErrChunkSize
+		}
+		m.KeepAlive = binary.BigEndian.Uint16(d)
 	case ChunkAuthKey:
 		m.AuthKey = d
 	case ChunkPayload:
@@ -193,16 +173,71 @@ func (m *Message) decodeChunk(typ uint16, d []byte) error {
 		m.Compress = true
 	case ChunkCorrelationID:
 		m.CorrelationID = d
+	case ChunkVLAN:
+		if len(d) != 2 {
+			return ErrChunkSize
+		}
+		m.VLAN = binary.BigEndian.Uint16(d)
 	case ChunkNodeName:
 		m.NodeName = d
+	case ChunkSrcMAC:
+		if len(d) != 8 {
+			return ErrChunkSize
+		}
+		m.SrcMAC = binary.BigEndian.Uint64(d)
+	case ChunkDstMAC:
+		if len(d) != 8 {
+			return ErrChunkSize
+		}
+		m.DstMAC = binary.BigEndian.Uint64(d)
+	case ChunkEthType:
+		if len(d) != 2 {
+			return ErrChunkSize
+		}
+		m.EthType = binary.BigEndian.Uint16(d)
+	case ChunkTCPFlags:
+		if len(d) != 1 {
+			return ErrChunkSize
+		}
+		m.TCPFlags = d[0]
+	case ChunkIPTOS:
+		if len(d) != 1 {
+			return ErrChunkSize
+		}
+		m.IPTOS = d[0]
+	case ChunkMOS:
+		if len(d) != 2 {
+			return ErrChunkSize
+		}
+		m.MOS = binary.BigEndian.Uint16(d)
+	case ChunkRFactor:
+		if len(d) != 2 {
+			return ErrChunkSize
+		}
+		m.RFactor = binary.BigEndian.Uint16(d)
 	case ChunkGeoLocation:
 		m.GeoLocation = d
+	case ChunkJitter:
+		if len(d) != 4 {
+			return ErrChunkSize
+		}
+		m.Jitter = binary.BigEndian.Uint32(d)
 	case ChunkTransactionType:
 		m.TransactionType = d
 	case ChunkPayloadJSONKeys:
 		m.PayloadJSONKeys = d
 	case ChunkTagsValues:
 		m.TagsValues = d
+	case ChunkTagType:
+		if len(d) != 2 {
+			return ErrChunkSize
+		}
+		m.TagType = binary.BigEndian.Uint16(d)
+	case ChunkEventType:
+		if len(d) != 2 {
+			return ErrChunkSize
+		}
+		m.EventType = binary.BigEndian.Uint16(d)
 	case ChunkGroupID:
 		m.GroupID = d
 	default:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/rtcp"
 	"github.com/xhep/xhep/hep/sip"
 )
 
@@ -84,6 +85,8 @@ type Dissector struct {
 	msg    sip.Message
 	sdp    sip.SDP
 	sipOK  bool // msg holds the last Dissect's SIP message
+	rtcp   rtcp.Packet
+	rtcpOK bool
 	w      jw
 	errBuf []byte
 }
@@ -160,7 +163,7 @@ func (d *Dissector) SIP() *sip.Message {
 // {"length": n} as payload. A payload that does not decode returns a
 // [*PayloadError] and the row still holds everything that could be said.
 func (d *Dissector) Dissect(m *hep.Message, row *store.Row) error {
-	d.sipOK = false
+	d.sipOK, d.rtcpOK = false, false
 	row.GID = m.NodeID
 	if m.Has(hep.ChunkTsSec) {
 		row.CreateDate = m.Time()
@@ -174,6 +177,8 @@ func (d *Dissector) Dissect(m *hep.Message, row *store.Row) error {
 	switch {
 	case m.Proto == hep.ProtoSIP:
 		class, err = d.sipRow(m, row)
+	case m.Proto == hep.ProtoRTCP:
+		err = d.rtcpRow(m, row)
 	case m.Proto == hep.ProtoLog:
 		d.logRow(m, row)
 	case m.Proto >= 0x32 && m.Proto <= 0x3d:

@@ -90,74 +90,51 @@ func (m *Message) decodeV3(b []byte) error {
 	return nil
 }
 
-// decodeChunk stores one generic chunk's data into m. One flat switch, so
-// the compiler makes it a jump table.
+// chunkSize is the data size of each fixed-size generic chunk; 0 for
+// octet strings and types without a field.
+var chunkSize = [...]uint8{
+	ChunkIPFamily: 1, ChunkIPProto: 1, ChunkSrcIP4: 4, ChunkDstIP4: 4,
+	ChunkSrcIP6: 16, ChunkDstIP6: 16, ChunkSrcPort: 2, ChunkDstPort: 2,
+	ChunkTsSec: 4, ChunkTsUsec: 4, ChunkProtoType: 1, ChunkNodeID: 4,
+	ChunkKeepAlive: 2, ChunkVLAN: 2, ChunkSrcMAC: 8, ChunkDstMAC: 8,
+	ChunkEthType: 2, ChunkTCPFlags: 1, ChunkIPTOS: 1, ChunkMOS: 2,
+	ChunkRFactor: 2, ChunkJitter: 4, ChunkTagType: 2, ChunkEventType: 2,
+	ChunkGroupID: 0,
+}
+
+// decodeChunk stores one generic chunk's data into m. The size of a
+// fixed-size chunk is checked first; then one flat switch, which the
+// compiler makes a jump table.
 func (m *Message) decodeChunk(typ uint16, d []byte) error {
+	if int(typ) < len(chunkSize) && chunkSize[typ] != 0 && len(d) != int(chunkSize[typ]) {
+		return ErrChunkSize
+	}
 	switch typ {
 	case ChunkIPFamily:
-		if len(d) != 1 {
-			return ErrChunkSize
-		}
 		m.IPFamily = d[0]
 	case ChunkIPProto:
-		if len(d) != 1 {
-			return ErrChunkSize
-		}
 		m.IPProto = d[0]
 	case ChunkSrcIP4:
-		if len(d) != 4 {
-			return ErrChunkSize
-		}
 		m.SrcIP = netip.AddrFrom4([4]byte(d))
 	case ChunkDstIP4:
-		if len(d) != 4 {
-			return ErrChunkSize
-		}
 		m.DstIP = netip.AddrFrom4([4]byte(d))
 	case ChunkSrcIP6:
-		if len(d) != 16 {
-			return ErrChunkSize
-		}
 		m.SrcIP = netip.AddrFrom16([16]byte(d))
 	case ChunkDstIP6:
-		if len(d) != 16 {
-			return ErrChunkSize
-		}
 		m.DstIP = netip.AddrFrom16([16]byte(d))
 	case ChunkSrcPort:
-		if len(d) != 2 {
-			return ErrChunkSize
-		}
 		m.SrcPort = binary.BigEndian.Uint16(d)
 	case ChunkDstPort:
-		if len(d) != 2 {
-			return ErrChunkSize
-		}
 		m.DstPort = binary.BigEndian.Uint16(d)
 	case ChunkTsSec:
-		if len(d) != 4 {
-			return ErrChunkSize
-		}
 		m.TsSec = binary.BigEndian.Uint32(d)
 	case ChunkTsUsec:
-		if len(d) != 4 {
-			return ErrChunkSize
-		}
 		m.TsUsec = binary.BigEndian.Uint32(d)
 	case ChunkProtoType:
-		if len(d) != 1 {
-			return ErrChunkSize
-		}
 		m.Proto = ProtoType(d[0])
 	case ChunkNodeID:
-		if len(d) != 4 {
-			return ErrChunkSize
-		}
 		m.NodeID = binary.BigEndian.Uint32(d)
 	case ChunkKeepAlive:
-		if len(d) != 2 {
-			return ErrChunkSize
-		}
 		m.KeepAlive = binary.BigEndian.Uint16(d)
 	case ChunkAuthKey:
 		m.AuthKey = d
@@ -174,53 +151,26 @@ func (m *Message) decodeChunk(typ uint16, d []byte) error {
 	case ChunkCorrelationID:
 		m.CorrelationID = d
 	case ChunkVLAN:
-		if len(d) != 2 {
-			return ErrChunkSize
-		}
 		m.VLAN = binary.BigEndian.Uint16(d)
 	case ChunkNodeName:
 		m.NodeName = d
 	case ChunkSrcMAC:
-		if len(d) != 8 {
-			return ErrChunkSize
-		}
 		m.SrcMAC = binary.BigEndian.Uint64(d)
 	case ChunkDstMAC:
-		if len(d) != 8 {
-			return ErrChunkSize
-		}
 		m.DstMAC = binary.BigEndian.Uint64(d)
 	case ChunkEthType:
-		if len(d) != 2 {
-			return ErrChunkSize
-		}
 		m.EthType = binary.BigEndian.Uint16(d)
 	case ChunkTCPFlags:
-		if len(d) != 1 {
-			return ErrChunkSize
-		}
 		m.TCPFlags = d[0]
 	case ChunkIPTOS:
-		if len(d) != 1 {
-			return ErrChunkSize
-		}
 		m.IPTOS = d[0]
 	case ChunkMOS:
-		if len(d) != 2 {
-			return ErrChunkSize
-		}
 		m.MOS = binary.BigEndian.Uint16(d)
 	case ChunkRFactor:
-		if len(d) != 2 {
-			return ErrChunkSize
-		}
 		m.RFactor = binary.BigEndian.Uint16(d)
 	case ChunkGeoLocation:
 		m.GeoLocation = d
 	case ChunkJitter:
-		if len(d) != 4 {
-			return ErrChunkSize
-		}
 		m.Jitter = binary.BigEndian.Uint32(d)
 	case ChunkTransactionType:
 		m.TransactionType = d
@@ -229,14 +179,8 @@ func (m *Message) decodeChunk(typ uint16, d []byte) error {
 	case ChunkTagsValues:
 		m.TagsValues = d
 	case ChunkTagType:
-		if len(d) != 2 {
-			return ErrChunkSize
-		}
 		m.TagType = binary.BigEndian.Uint16(d)
 	case ChunkEventType:
-		if len(d) != 2 {
-			return ErrChunkSize
-		}
 		m.EventType = binary.BigEndian.Uint16(d)
 	case ChunkGroupID:
 		m.GroupID = d

@@ -94,7 +94,8 @@ type segMeta struct {
 type Spool struct {
 	cfg Config
 
-	sealMu sync.Mutex // serialises seals, so segments land in ID order
+	sealMu  sync.Mutex // serialises seals, so segments land in ID order
+	sealBuf []byte     // segment file being built; guarded by sealMu
 
 	mu       sync.Mutex
 	segs     []segMeta // sealed segments, ascending ID
@@ -270,6 +271,9 @@ func (s *Spool) Append(rec []byte) error {
 		if s.open == nil {
 			s.open, s.spare = s.spare[:0], nil
 		}
+		if cap(s.open) == 0 {
+			s.open = make([]byte, 0, s.cfg.SegmentBytes)
+		}
 	}
 	s.open = binary.LittleEndian.AppendUint32(s.open, uint32(len(rec)))
 	s.open = append(s.open, rec...)
@@ -324,8 +328,8 @@ func (s *Spool) sealLocked() error {
 
 func (s *Spool) writeSegment(id uint64, raw []byte, recs int64) (int64, error) {
 	enc, _, _ := codecs()
-	buf := make([]byte, headerLen, headerLen+len(raw)/2+64)
-	buf = enc.EncodeAll(raw, buf)
+	buf := enc.EncodeAll(raw, append(s.sealBuf[:0], make([]byte, headerLen)...))
+	defer func() { s.sealBuf = buf[:0] }()
 	flags := byte(flagZstd)
 	if len(buf)-headerLen >= len(raw) {
 		buf = append(buf[:headerLen], raw...)

@@ -67,6 +67,7 @@ func (g *generator) recycle(s *scenario) {
 // sip adds a SIP message from src to dst.
 func (s *scenario) sip(src, dst *node, m *sipMsg) {
 	off := len(s.buf)
+	m.longLength = s.g.cfg.TCP
 	s.buf = appendSIP(s.buf, m)
 	x := msg{kind: KindSIP, src: src, dst: dst, off: off, end: len(s.buf),
 		callID: m.callID, method: m.method, status: m.status, cseq: m.cseq, cseqMethod: m.cseqMethod}

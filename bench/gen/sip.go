@@ -26,8 +26,12 @@ type sipMsg struct {
 	ua           string
 	server       bool // ua goes into Server: instead of User-Agent:
 	compact      bool // compact header names where SIP has them
-	ctype        string
-	body         []byte
+	// longLength keeps Content-Length long even in a compact message:
+	// tshark 4.0 does not honour "l:" when it reassembles SIP over TCP,
+	// so compact senders write it in full over TCP.
+	longLength bool
+	ctype      string
+	body       []byte
 }
 
 // SIP message (RFC 3261 section 7): start line, header lines, empty line,
@@ -111,7 +115,11 @@ func appendSIP(b []byte, m *sipMsg) []byte {
 	if len(m.body) > 0 {
 		line(name("Content-Type", "c"), m.ctype)
 	}
-	b = append(b, name("Content-Length", "l")...)
+	if m.longLength {
+		b = append(b, "Content-Length"...)
+	} else {
+		b = append(b, name("Content-Length", "l")...)
+	}
 	b = append(b, ": "...)
 	b = strconv.AppendInt(b, int64(len(m.body)), 10)
 	b = append(b, "\r\n\r\n"...)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/ringbuf"
 )
 
 // requireBPF skips the test unless this process may load BPF programs.
@@ -28,3 +29,5 @@ func requireBPF(t testing.TB) {
 		t.Skipf("skipping: %v", err)
 	}
 }
+
+func newReader(f *Filter) (*ringbuf.Reader, error) { return ringbuf.NewReader(f.Events()) }

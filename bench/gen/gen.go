@@ -68,6 +68,10 @@ var defaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // ErrConfig is wrapped by every configuration error from [Generate].
 var ErrConfig = errors.New("invalid generator config")
 
+// Validate reports whether Generate would accept c; errors wrap
+// [ErrConfig].
+func (c Config) Validate() error { return c.normalize() }
+
 func (c *Config) normalize() error {
 	if c.Start.IsZero() {
 		c.Start = defaultStart

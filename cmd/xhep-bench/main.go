@@ -1,0 +1,49 @@
+// Command xhep-bench runs the xhep benchmark suite and prints a results
+// table; `xhep-bench gen` writes a pcap of generated VoIP traffic.
+//
+//	xhep-bench [suite flags]        the benchmark suite (the default)
+//	xhep-bench gen --out FILE ...   generate traffic (see gen.go)
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// subcommands maps a first argument to what runs it. Anything else (or no
+// argument) runs the suite.
+var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{
+	"gen": runGen,
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if cmd, ok := subcommands[args[0]]; ok {
+			return cmd(args[1:], stdout, stderr)
+		}
+		if args[0] == "help" {
+			usage(stdout)
+			return 0
+		}
+	}
+	return runSuite(args, stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  xhep-bench [flags]            run the benchmark suite and print the results table
+  xhep-bench gen --out FILE     write a pcap of generated SIP/RTCP/DNS traffic
+                                (xhep-bench gen --help lists its flags)
+`)
+}
+
+// runSuite runs the benchmark suite. It is not written yet.
+func runSuite(args []string, stdout, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "xhep-bench: the benchmark suite is not built yet; `xhep-bench gen --out FILE.pcap` generates traffic")
+	return 2
+}

@@ -531,39 +531,76 @@ func decodeURI(raw []byte, u *URI) bool {
 		u.User = userinfo
 		rest = rest[at+1:]
 	}
-	var host []byte
-	if len(rest) > 0 && rest[0] == '[' {
-		end := bytes.IndexByte(rest, ']')
-		if end < 2 {
-			*u = URI{Raw: raw}
-			return false
+	end := len(rest)
+	for k, c := range rest {
+		if c == ';' || c == '?' || c == '>' || isWS(c) {
+			end = k
+			break
 		}
-		host, rest = rest[1:end], rest[end+1:]
-	} else {
-		end := len(rest)
-		for k, c := range rest {
-			if c == ':' || c == ';' || c == '?' || c == '>' || isWS(c) {
-				end = k
-				break
-			}
-		}
-		host, rest = rest[:end], rest[end:]
 	}
-	if len(host) == 0 {
+	host, port, ok := splitHostPort(rest[:end])
+	if !ok {
 		*u = URI{Raw: raw}
 		return false
 	}
-	if len(rest) > 0 && rest[0] == ':' {
-		end := indexAny2(rest[1:], ';', '?')
-		p, ok := parseUint(rest[1:1+end], 65535)
-		if !ok {
-			*u = URI{Raw: raw}
-			return false
-		}
-		u.Port = uint16(p)
-	}
-	u.Scheme, u.Host = scheme, host
+	u.Scheme, u.Host, u.Port = scheme, host, port
 	return true
+}
+
+// splitHostPort splits
+//
+//	hostport = host [ ":" port ]    host = hostname / IPv4address / "[" IPv6address "]"
+//
+// returning host without brackets. An IPv6 address without brackets (not
+// RFC 3261, but sent by real phones) is recognised when the whole of hp
+// is one, or when it is one followed by ":port".
+func splitHostPort(hp []byte) (host []byte, port uint16, ok bool) {
+	if len(hp) == 0 {
+		return nil, 0, false
+	}
+	var portStr []byte
+	if hp[0] == '[' {
+		end := bytes.IndexByte(hp, ']')
+		if end < 2 {
+			return nil, 0, false
+		}
+		host, hp = hp[1:end], hp[end+1:]
+		if len(hp) > 0 {
+			if hp[0] != ':' {
+				return nil, 0, false
+			}
+			portStr = hp[1:]
+		}
+	} else {
+		colon := bytes.IndexByte(hp, ':')
+		switch {
+		case colon < 0:
+			host = hp
+		case bytes.IndexByte(hp[colon+1:], ':') < 0:
+			host, portStr = hp[:colon], hp[colon+1:]
+		default: // two or more colons: a bare IPv6 address
+			if _, isAddr := parseAddr(hp); isAddr {
+				host = hp
+				break
+			}
+			last := bytes.LastIndexByte(hp, ':')
+			if _, isAddr := parseAddr(hp[:last]); !isAddr {
+				return nil, 0, false
+			}
+			host, portStr = hp[:last], hp[last+1:]
+		}
+	}
+	if len(host) == 0 {
+		return nil, 0, false
+	}
+	if portStr != nil {
+		p, ok := parseUint(portStr, 65535)
+		if !ok {
+			return nil, 0, false
+		}
+		port = uint16(p)
+	}
+	return host, port, true
 }
 
 // indexAny2 returns the index of the first a or b in s, or len(s).
@@ -683,6 +720,9 @@ func param(params []byte, name string) []byte {
 // comma (outside quotes and angle brackets) and returns the trimmed first
 // element and the remainder after the comma.
 func cutList(v []byte) (first, rest []byte) {
+	if bytes.IndexByte(v, ',') < 0 {
+		return trimWS(v), nil // the common case, found with the vector search
+	}
 	inQ, inA := false, false
 	for k := 0; k < len(v); k++ {
 		switch c := v[k]; {
@@ -765,39 +805,31 @@ func decodeVia(one []byte, via *Via) bool {
 	}
 	via.Transport = rest[:k]
 	rest = trimLeftWSOnly(rest[k:])
-	if len(rest) > 0 && rest[0] == '[' {
-		end := bytes.IndexByte(rest, ']')
-		if end < 2 {
-			return false
-		}
-		via.Host, rest = rest[1:end], rest[end+1:]
-	} else {
-		end := len(rest)
-		for j, c := range rest {
-			if c == ':' || c == ';' || isWS(c) {
-				end = j
-				break
-			}
-		}
-		via.Host, rest = rest[:end], rest[end:]
+	// sent-by ends at the parameters; LWS is allowed around the colon.
+	end := bytes.IndexByte(rest, ';')
+	if end < 0 {
+		end = len(rest)
 	}
-	if len(via.Host) == 0 {
-		return false
-	}
-	rest = trimLeftWSOnly(rest)
-	if len(rest) > 0 && rest[0] == ':' {
-		rest = trimLeftWSOnly(rest[1:])
-		j := 0
-		for j < len(rest) && isDigit(rest[j]) {
-			j++
-		}
-		p, ok := parseUint(rest[:j], 65535)
+	hp := trimRightWS(rest[:end])
+	if c := bytes.IndexByte(hp, ':'); c > 0 && (isWS(hp[c-1]) || c+1 < len(hp) && isWS(hp[c+1])) {
+		// "host : port": only legal for a name or bracketed address.
+		hp = hp[:c]
+		p, ok := parseUint(trimWS(rest[c+1:end]), 65535)
 		if !ok {
 			return false
 		}
 		via.Port = uint16(p)
-		rest = rest[j:]
+		hp = trimRightWS(hp)
 	}
+	host, port, ok := splitHostPort(hp)
+	if !ok {
+		return false
+	}
+	via.Host = host
+	if port != 0 {
+		via.Port = port
+	}
+	rest = rest[end:]
 	if semi := bytes.IndexByte(rest, ';'); semi >= 0 {
 		via.Branch = param(rest[semi:], "branch")
 	}

@@ -199,6 +199,29 @@ func TestDecode(t *testing.T) {
 			},
 		},
 		{
+			// IPv6 without brackets, as the Valid8 user agent in heplify's
+			// sip_ipv6_udp.pcap sends it, and "host : port" in Via.
+			name: "bare IPv6 hosts",
+			in: "INVITE sip:4321@fec0:0:0:0:216:d3ff:fe0d:22c:5060 SIP/2.0\r\n" +
+				"From: <sip:9876@fe80:0:0:0:21a:a0ff:fe07:32e0>;tag=a3bhg\r\n" +
+				"Via: SIP/2.0/UDP fe80:0:0:0:21a:a0ff:fe07:32e0:5060;branch=z9hG4bKk\r\n" +
+				"Via: SIP/2.0/UDP ::1;branch=z9hG4bKl, SIP/2.0/TCP host.example : 5062 ;branch=z9hG4bKm\r\n\r\n",
+			want: msgView{
+				Request: true, Method: "INVITE", RURI: "sip:4321@fec0:0:0:0:216:d3ff:fe0d:22c:5060",
+				RUser: "4321", RHost: "fec0:0:0:0:216:d3ff:fe0d:22c", RPort: 5060,
+				FromUser: "9876", FromHost: "fe80:0:0:0:21a:a0ff:fe07:32e0", FromTag: "a3bhg",
+				Via: []string{"UDP fe80:0:0:0:21a:a0ff:fe07:32e0 5060 z9hG4bKk", "UDP ::1 0 z9hG4bKl",
+					"TCP host.example 5062 z9hG4bKm"},
+				ViaCount: 3, ContentLength: -1, Expires: -1, Headers: 3,
+			},
+		},
+		{
+			name:    "bad port",
+			in:      "INVITE sip:a@b:99999 SIP/2.0\r\nTo: <sip:x@[::1>\r\n\r\n",
+			want:    msgView{Request: true, Method: "INVITE", RURI: "sip:a@b:99999", ContentLength: -1, Expires: -1, Headers: 1},
+			wantErr: ErrBadURI,
+		},
+		{
 			name: "invalid content-length keeps decoding",
 			in:   "INVITE sip:a@b SIP/2.0\r\nCall-ID: c\r\nContent-Length: 12x\r\n\r\nv=0\r\n",
 			want: msgView{

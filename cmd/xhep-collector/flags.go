@@ -1,0 +1,225 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/xhep/xhep/collector"
+)
+
+// listFlag is a repeatable flag. Values from the config file are replaced,
+// not extended, by the first use on the command line.
+type listFlag struct {
+	v        *[]string
+	loading  *bool // the config file is being applied
+	fromFile bool
+}
+
+func (l *listFlag) String() string {
+	if l.v == nil {
+		return ""
+	}
+	return strings.Join(*l.v, ",")
+}
+
+func (l *listFlag) Set(s string) error {
+	if l.fromFile && !*l.loading {
+		*l.v, l.fromFile = nil, false
+	}
+	if *l.loading {
+		l.fromFile = true
+	}
+	*l.v = append(*l.v, s)
+	return nil
+}
+
+// sizeFlag is a byte count with an optional K, M, G or T suffix (powers of
+// 1024): "512M", "10G", "1048576".
+type sizeFlag struct{ v *int64 }
+
+func (f sizeFlag) String() string {
+	if f.v == nil {
+		return "0"
+	}
+	return strconv.FormatInt(*f.v, 10)
+}
+
+func (f sizeFlag) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	*f.v = n
+	return nil
+}
+
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	if s != "" {
+		switch strings.ToUpper(s[len(s)-1:]) {
+		case "K":
+			mult = 1 << 10
+		case "M":
+			mult = 1 << 20
+		case "G":
+			mult = 1 << 30
+		case "T":
+			mult = 1 << 40
+		}
+		if mult != 1 {
+			s = strings.TrimSuffix(strings.TrimSuffix(s[:len(s)-1], "i"), "I")
+		} else {
+			s = strings.TrimSuffix(strings.ToUpper(s), "B")
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q: want a number of bytes with an optional K, M, G or T suffix", s)
+	}
+	return n * mult, nil
+}
+
+// intSize adapts sizeFlag to an int field.
+type intSize struct{ v *int }
+
+func (f intSize) String() string {
+	if f.v == nil {
+		return "0"
+	}
+	return strconv.Itoa(*f.v)
+}
+
+func (f intSize) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	*f.v = int(n)
+	return nil
+}
+
+// newFlagSet declares every flag, bound to cfg. *loading is true while
+// the config file's values are applied.
+func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.FlagSet {
+	fs := flag.NewFlagSet("xhep-collector", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(configFile, "config", "", "YAML file with any of these flags by name; flags given here override it")
+	fs.Var(&listFlag{loading: loading, v: &cfg.Listen}, "listen", "receive HEP on udp://ADDR, tcp://ADDR or tls://ADDR (repeatable)")
+	fs.IntVar(&cfg.Readers, "udp-readers", 0, "SO_REUSEPORT sockets and readers per UDP address (0: one per CPU)")
+	fs.Var(intSize{&cfg.RcvBuf}, "udp-rcvbuf", "UDP receive buffer to ask for, e.g. 32M (default 32M)")
+	fs.DurationVar(&cfg.TCPIdle, "tcp-idle", 5*time.Minute, "close TCP/TLS connections silent this long")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for tls:// listeners")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key for tls:// listeners")
+	fs.StringVar(&cfg.AuthKey, "auth-key", "", "drop (and count) HEP messages without this auth key (chunk 0x0e)")
+	fs.Var(&listFlag{loading: loading, v: &cfg.Forward}, "forward", "copy every accepted HEP message, unchanged, to udp://HOST:PORT (repeatable)")
+	fs.IntVar(&cfg.ForwardQueue, "forward-queue", 4096, "messages queued per forward destination before drops")
+	fs.Var(&listFlag{loading: loading, v: &cfg.ALegHeaders}, "aleg-header", "SIP header (name or regular expression) holding the A-leg Call-ID (repeatable; default X-CID)")
+	fs.StringVar(&cfg.HTTP, "http", "", "serve /metrics (and the API) on this address, e.g. :9096")
+	fs.StringVar(&cfg.MySQL, "mysql", "", "MySQL/MariaDB DSN, e.g. user:pass@tcp(127.0.0.1:3306)/")
+	fs.StringVar(&cfg.Database, "database", "", "database name (default: the DSN's, else xhep)")
+	fs.IntVar(&cfg.PartitionsAhead, "partitions-ahead", 2, "daily partitions created ahead of today")
+	fs.StringVar(&cfg.Retention, "retention", "", "retention per table class, e.g. call=14d,registration=3d,default=7d")
+	fs.Var(sizeFlag{&cfg.MaxDBSize}, "max-db-size", "drop the oldest partitions beyond this database size, e.g. 50G (0: no limit)")
+	fs.StringVar(&cfg.SpillDir, "spill-dir", "", "directory of the on-disk queue used while the database is away")
+	fs.Var(sizeFlag{&cfg.SpillMax}, "spill-max", "bound of the on-disk queue, e.g. 1G (default 1G)")
+	fs.StringVar(&cfg.Read, "read", "", "decode the HEP carried in this pcap/pcapng file (with --print or --mysql) and exit")
+	fs.BoolVar(&cfg.Print, "print", false, "with --read: print one JSON row per message to stdout instead of storing")
+	fs.DurationVar(&cfg.KPIWindow, "kpi-window", 2*time.Minute, "how long an INVITE waits for responses in the SIP timing metrics")
+	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	return fs
+}
+
+// parseFlags turns the command line (without the program name) into the
+// collector configuration: the --config YAML file first, then the flags.
+func parseFlags(args []string) (collector.Config, error) {
+	var cfg collector.Config
+	var configFile string
+	var loading bool
+	fs := newFlagSet(&cfg, &configFile, &loading)
+
+	// Find --config first: the file's values are the base the flags override.
+	var ignored collector.Config
+	var path string
+	var ploading bool
+	pfs := newFlagSet(&ignored, &path, &ploading)
+	if err := pfs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("parse flags: %w", err)
+	}
+	if path != "" {
+		loading = true
+		err := loadFile(fs, path)
+		loading = false
+		if err != nil {
+			return cfg, err
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, fmt.Errorf("parse flags: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	switch cfg.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return cfg, fmt.Errorf("--log-level %q: want debug, info, warn or error", cfg.LogLevel)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// loadFile applies a YAML file whose keys are flag names: scalars as the
+// flag's value, sequences for repeatable flags.
+func loadFile(fs *flag.FlagSet, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("parse config %s: %w", path, err)
+	}
+	for k, v := range doc {
+		if k == "config" || fs.Lookup(k) == nil {
+			return fmt.Errorf("config %s: unknown key %q", path, k)
+		}
+		vals := []any{v}
+		if list, ok := v.([]any); ok {
+			vals = list
+		}
+		for _, e := range vals {
+			if _, isMap := e.(map[string]any); isMap {
+				return fmt.Errorf("config %s: key %q: want a value or a list of values", path, k)
+			}
+			if err := fs.Set(k, fmt.Sprint(e)); err != nil {
+				return fmt.Errorf("config %s: key %q: %w", path, k, err)
+			}
+		}
+	}
+	return nil
+}
+
+// usage writes the flag list.
+func usage(w io.Writer) {
+	var cfg collector.Config
+	var s string
+	var loading bool
+	fs := newFlagSet(&cfg, &s, &loading)
+	fmt.Fprintf(w, "Usage: xhep-collector --listen udp://:9060 --mysql DSN [flags]\n       xhep-collector --read FILE.pcap --print\n\nFlags:\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}

@@ -1,0 +1,127 @@
+package collector
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/xhep/xhep/collector/ingest"
+)
+
+// Config holds every setting of the collector; cmd/xhep-collector fills it
+// from flags and the YAML file (the yaml tags are the flag names).
+type Config struct {
+	// Listen: udp://ADDR, tcp://ADDR or tls://ADDR, repeatable.
+	Listen []string `yaml:"listen"`
+	// Readers per UDP address (SO_REUSEPORT); 0 means GOMAXPROCS.
+	Readers int `yaml:"udp-readers"`
+	// RcvBuf is the UDP receive buffer to ask for, in bytes (default 32 MiB).
+	RcvBuf int `yaml:"udp-rcvbuf"`
+	// TCPIdle closes TCP/TLS connections silent this long (default 5m).
+	TCPIdle time.Duration `yaml:"tcp-idle"`
+	// TLSCert and TLSKey are PEM files for tls:// listeners.
+	TLSCert string `yaml:"tls-cert"`
+	TLSKey  string `yaml:"tls-key"`
+
+	// AuthKey, when set, is required in HEP chunk 0x0e: messages without
+	// it are counted and dropped.
+	AuthKey string `yaml:"auth-key"`
+	// Forward: udp://HOST:PORT collectors that get a copy of every
+	// accepted HEP message, unchanged. Repeatable.
+	Forward []string `yaml:"forward"`
+	// ForwardQueue is the per-destination queue length (default 8192);
+	// beyond it copies are dropped and counted.
+	ForwardQueue int `yaml:"forward-queue"`
+	// ALegHeaders: SIP header names or regular expressions whose value is
+	// the A-leg Call-ID (default X-CID).
+	ALegHeaders []string `yaml:"aleg-header"`
+
+	// HTTP is the address serving /metrics (and the API when mounted).
+	HTTP string `yaml:"http"`
+
+	// Storage.
+	MySQL           string `yaml:"mysql"`            // go-sql-driver DSN
+	Database        string `yaml:"database"`         // database name (default: from the DSN, else xhep)
+	PartitionsAhead int    `yaml:"partitions-ahead"` // daily partitions kept ahead (default 2)
+	Retention       string `yaml:"retention"`        // "call=14d,registration=3d,default=7d"
+	MaxDBSize       int64  `yaml:"max-db-size"`      // bytes; 0 = unlimited
+	SpillDir        string `yaml:"spill-dir"`        // on-disk queue while the database is away
+	SpillMax        int64  `yaml:"spill-max"`        // bytes (default 1 GiB)
+
+	// Offline mode: Read is a pcap or pcapng file whose HEP messages are
+	// dissected; with Print they are written as JSON lines to Output
+	// instead of the database.
+	Read   string    `yaml:"read"`
+	Print  bool      `yaml:"print"`
+	Output io.Writer `yaml:"-"`
+
+	// KPIWindow bounds how long an INVITE waits for its responses in the
+	// SIP timing metrics (default 2m); KPIMax bounds how many are tracked
+	// (default 200,000).
+	KPIWindow time.Duration `yaml:"kpi-window"`
+	KPIMax    int           `yaml:"kpi-max"`
+
+	// LogLevel is for the command: debug, info, warn or error.
+	LogLevel string `yaml:"log-level"`
+	// Logger receives service events (default: discard).
+	Logger *slog.Logger `yaml:"-"`
+}
+
+// Validate checks the configuration without touching the network.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Read == "" && len(c.Listen) == 0 {
+		errs = append(errs, errors.New("no --listen address and no --read file"))
+	}
+	if c.Read != "" && len(c.Listen) > 0 {
+		errs = append(errs, errors.New("--read and --listen do not go together"))
+	}
+	if c.Print && c.Read == "" {
+		errs = append(errs, errors.New("--print needs --read"))
+	}
+	if c.Print && c.MySQL != "" {
+		errs = append(errs, errors.New("--print and --mysql do not go together"))
+	}
+	if c.Read != "" && !c.Print && c.MySQL == "" {
+		errs = append(errs, errors.New("--read needs --print or --mysql"))
+	}
+	if c.Read == "" && c.MySQL == "" && len(c.Forward) == 0 {
+		errs = append(errs, errors.New("no --mysql and no --forward: nothing would be stored"))
+	}
+	tls := false
+	for _, l := range c.Listen {
+		scheme, _, err := ingest.ParseListen(l)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		tls = tls || scheme == ingest.TLS
+	}
+	if tls && (c.TLSCert == "" || c.TLSKey == "") {
+		errs = append(errs, errors.New("a tls:// listener needs --tls-cert and --tls-key"))
+	}
+	for _, f := range c.Forward {
+		if _, err := parseForward(f); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.PartitionsAhead < 0 || c.MaxDBSize < 0 || c.SpillMax < 0 || c.Readers < 0 || c.RcvBuf < 0 {
+		errs = append(errs, errors.New("negative size or count"))
+	}
+	return errors.Join(errs...)
+}
+
+// parseForward checks "udp://HOST:PORT" and returns HOST:PORT.
+func parseForward(s string) (string, error) {
+	scheme, addr, ok := strings.Cut(s, "://")
+	if !ok || !strings.EqualFold(scheme, "udp") {
+		return "", fmt.Errorf("forward address %q: want udp://HOST:PORT", s)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "", fmt.Errorf("forward address %q: %w", s, err)
+	}
+	return addr, nil
+}

@@ -1,0 +1,351 @@
+package collector
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/xhep/xhep/collector/dissect"
+	"github.com/xhep/xhep/collector/ingest"
+	"github.com/xhep/xhep/collector/store"
+	"github.com/xhep/xhep/hep"
+)
+
+// openStore opens the database store; set by storage.go.
+var openStore func(cfg Config, reg prometheus.Registerer) (rowStore, error)
+
+// rowStore is a rowWriter that drains on Close.
+type rowStore interface {
+	rowWriter
+	Close() error
+}
+
+// rowWriter is where dissected rows go: the store, or the printer of
+// --print. Write copies what it keeps.
+type rowWriter interface {
+	Write(*store.Row) error
+}
+
+// Service is the running collector: listeners → auth → forward → decode →
+// dissect → store, with metrics. New, Run and Close; Close is idempotent
+// and may be called from any goroutine.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	m       *metrics
+	mux     *http.ServeMux
+	authKey []byte
+
+	ingest  *ingest.Server
+	fwd     []*forwarder
+	out     rowWriter
+	closer  func(context.Context) error // closes out (store drain), nil for the printer
+	invites *inviteTable
+
+	pool sync.Pool // *worker
+
+	httpLn  net.Listener
+	httpSrv *http.Server
+
+	readStats ReadStats // offline mode: the result of the read
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// worker is the per-goroutine state of the message path, pooled so that
+// handling a message does not allocate.
+type worker struct {
+	msg hep.Message
+	row store.Row
+	d   *dissect.Dissector
+	key []byte
+}
+
+// New builds the service from cfg: it validates the configuration, opens
+// the store (or the printer), binds the listeners and the HTTP address
+// and dials the forward destinations. Nothing is received until Run.
+func New(cfg Config) (s *Service, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("collector configuration: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ForwardQueue <= 0 {
+		cfg.ForwardQueue = 4096
+	}
+	if cfg.KPIWindow <= 0 {
+		cfg.KPIWindow = 2 * time.Minute
+	}
+	if cfg.KPIMax <= 0 {
+		cfg.KPIMax = 200_000
+	}
+	// Fail early on a bad A-leg expression.
+	if _, err := dissect.New(dissect.Config{ALegHeaders: cfg.ALegHeaders}); err != nil {
+		return nil, err
+	}
+	s = &Service{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.m = newMetrics(s.reg)
+	s.invites = newInviteTable(cfg.KPIMax, cfg.KPIWindow, s.m)
+	if cfg.AuthKey != "" {
+		s.authKey = []byte(cfg.AuthKey)
+	}
+	s.pool.New = func() any {
+		d, _ := dissect.New(dissect.Config{ALegHeaders: cfg.ALegHeaders}) // checked above
+		return &worker{d: d}
+	}
+	s.mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+
+	for _, f := range cfg.Forward {
+		fw, err := newForwarder(f, cfg.ForwardQueue, s.m)
+		if err != nil {
+			return nil, err
+		}
+		s.fwd = append(s.fwd, fw)
+	}
+
+	switch {
+	case cfg.Print:
+		out := cfg.Output
+		if out == nil {
+			return nil, errors.New("--print without an output")
+		}
+		s.out = newPrinter(out)
+	case cfg.MySQL != "":
+		if openStore == nil {
+			return nil, errors.New("--mysql: this build has no store")
+		}
+		st, err := openStore(cfg, s.reg)
+		if err != nil {
+			return nil, err
+		}
+		s.out = st
+		s.closer = func(ctx context.Context) error { return st.Close() }
+	}
+
+	if len(cfg.Listen) > 0 {
+		icfg := ingest.Config{
+			Listen:      cfg.Listen,
+			Readers:     cfg.Readers,
+			RcvBuf:      cfg.RcvBuf,
+			TCPIdle:     cfg.TCPIdle,
+			MaxMessage:  hep.MaxMessageLen,
+			NewFramer:   func(r io.Reader, max int) ingest.Framer { return hep.NewFramer(r, max) },
+			ErrorReason: hep.ErrorReason,
+		}
+		if cfg.TLSCert != "" {
+			cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+			if err != nil {
+				return nil, fmt.Errorf("load TLS certificate: %w", err)
+			}
+			icfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
+		s.ingest, err = ingest.New(icfg, s.handle)
+		if err != nil {
+			return nil, err
+		}
+		s.reg.MustRegister(s.ingest.Collector())
+		for _, st := range s.ingest.Status() {
+			if st.Transport == ingest.UDP && st.Capped {
+				s.log.Warn("UDP receive buffer capped by the kernel: raise net.core.rmem_max or run as root",
+					"addr", st.Addr, "wanted", st.RcvBufWanted, "got", st.RcvBuf)
+			}
+		}
+	}
+	if cfg.HTTP != "" {
+		s.httpLn, err = net.Listen("tcp", cfg.HTTP)
+		if err != nil {
+			return nil, fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
+		}
+		s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	}
+	return s, nil
+}
+
+// Mux is the HTTP mux served on Config.HTTP; /metrics is registered. The
+// API package registers /api/v1/ and / on it before Run.
+func (s *Service) Mux() *http.ServeMux { return s.mux }
+
+// Registry is the Prometheus registry behind /metrics, for other packages'
+// metrics.
+func (s *Service) Registry() *prometheus.Registry { return s.reg }
+
+// Listeners describes the bound listeners (the real ports when 0 was
+// asked); nil in offline mode.
+func (s *Service) Listeners() []ingest.Status {
+	if s.ingest == nil {
+		return nil
+	}
+	return s.ingest.Status()
+}
+
+// HTTPAddr is the bound HTTP address, or nil without one.
+func (s *Service) HTTPAddr() net.Addr {
+	if s.httpLn == nil {
+		return nil
+	}
+	return s.httpLn.Addr()
+}
+
+// ReadStats returns the summary of the offline read, once Run returned.
+func (s *Service) ReadStats() ReadStats { return s.readStats }
+
+// IngestStats returns the listeners' running totals (zero offline).
+func (s *Service) IngestStats() ingest.Stats {
+	if s.ingest == nil {
+		return ingest.Stats{}
+	}
+	return s.ingest.Stats()
+}
+
+// Run serves until ctx is done, then shuts down in order: listeners stop
+// (no message is half handled), forward queues are sent, the store drains
+// to the database or its spill, the HTTP server stops. In offline mode
+// (Config.Read) it processes the file and returns when it is done or ctx
+// ends. Run returns the first error of the shutdown, nil after a clean one.
+func (s *Service) Run(ctx context.Context) error {
+	if s.httpSrv != nil {
+		go s.httpSrv.Serve(s.httpLn)
+	}
+	if s.cfg.Read != "" {
+		st, err := s.readFile(ctx, s.cfg.Read)
+		s.readStats = st
+		s.log.Info("read capture", "file", s.cfg.Read, "packets", st.Packets, "hep", st.HEP,
+			"not_hep", st.NotHEP, "tcp_flows", st.TCPFlows, "errors", st.DecodeErrors)
+		if cerr := s.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	if err := s.ingest.Start(); err != nil {
+		return err
+	}
+	for _, st := range s.ingest.Status() {
+		s.log.Info("listening", "transport", st.Transport, "addr", st.Addr, "readers", st.Readers, "rcvbuf", st.RcvBuf)
+	}
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.log.Info("shutting down: draining")
+			return s.Close()
+		case now := <-tick.C:
+			s.invites.expire(now)
+		}
+	}
+}
+
+// Close stops everything (see Run) and returns the first error.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.ingest != nil {
+			errs = append(errs, s.ingest.Close())
+		}
+		for _, f := range s.fwd {
+			f.close()
+		}
+		if s.closer != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			if err := s.closer(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("close store: %w", err))
+			}
+			cancel()
+		}
+		if s.httpSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s.httpSrv.Shutdown(ctx)
+			cancel()
+		} else if s.httpLn != nil {
+			s.httpLn.Close()
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// handle is the message path, called concurrently by the listeners; b is
+// valid only during the call.
+func (s *Service) handle(b []byte, from netip.AddrPort, transport string) {
+	w := s.pool.Get().(*worker)
+	s.process(w, b, transport)
+	s.pool.Put(w)
+}
+
+// errAuth is process's answer for a message without the auth key.
+var errAuth = errors.New("HEP auth key missing or wrong")
+
+// process decodes, authenticates, forwards, dissects and writes one
+// message. A message that is not HEP (the decode error is returned), or
+// lacks the auth key (errAuth), is counted and dropped; anything that
+// decodes as HEP is stored, malformed payloads included.
+func (s *Service) process(w *worker, b []byte, transport string) error {
+	if err := w.msg.DecodeFromBytes(b); err != nil {
+		s.m.decodeErrors.WithLabelValues(transport, hep.ErrorReason(err)).Inc()
+		return err
+	}
+	if s.authKey != nil && subtle.ConstantTimeCompare(w.msg.AuthKey, s.authKey) != 1 {
+		s.m.authRejects.Inc()
+		return errAuth
+	}
+	s.m.message(transport, w.msg.Proto)
+	for _, f := range s.fwd {
+		f.send(b)
+	}
+	if err := w.d.Dissect(&w.msg, &w.row); err != nil {
+		s.m.dissectError(dissect.Reason(err))
+	}
+	if sm := w.d.SIP(); sm != nil {
+		w.key = s.invites.observe(sm, w.row.CreateDate, w.key)
+	}
+	s.observeRTCP(w)
+	if s.out != nil {
+		if err := s.out.Write(&w.row); err != nil {
+			s.m.writeErrors.Inc()
+		}
+	}
+	return nil
+}
+
+// observeRTCP feeds the RTCP quality histograms from the last dissected
+// RTCP packet.
+func (s *Service) observeRTCP(w *worker) {
+	p := w.d.RTCP()
+	if p == nil {
+		return
+	}
+	q := p.Quality()
+	if !q.Valid {
+		return
+	}
+	s.m.rtcpReports.Inc()
+	if len(p.ReportBlocks) > 0 {
+		s.m.rtcpJitter.Observe(q.Jitter)
+	}
+	s.m.rtcpLoss.Observe(q.FractionLost)
+	if q.RTT > 0 {
+		s.m.rtcpRTT.Observe(q.RTT.Seconds())
+	}
+}

@@ -22,16 +22,16 @@ type metrics struct {
 	forwarded    *prometheus.CounterVec // destination
 	forwardDrops *prometheus.CounterVec // destination
 
-	sipRequests   *prometheus.CounterVec // method
-	sipResponses  *prometheus.CounterVec // code
-	inviteFirst   prometheus.Histogram
-	invite200     prometheus.Histogram
-	register      *prometheus.CounterVec // outcome
-	kpiEvicted    prometheus.Counter
-	rtcpJitter    prometheus.Histogram
-	rtcpLoss      prometheus.Histogram
-	rtcpRTT       prometheus.Histogram
-	rtcpReports   prometheus.Counter
+	sipRequests  *prometheus.CounterVec // method
+	sipResponses *prometheus.CounterVec // code
+	inviteFirst  prometheus.Histogram
+	invite200    prometheus.Histogram
+	register     *prometheus.CounterVec // outcome
+	kpiEvicted   prometheus.Counter
+	rtcpJitter   prometheus.Histogram
+	rtcpLoss     prometheus.Histogram
+	rtcpRTT      prometheus.Histogram
+	rtcpReports  prometheus.Counter
 
 	// caches: [transport][proto]
 	msgC [3][256]atomic.Pointer[prometheus.Counter]

@@ -246,7 +246,7 @@ func TestDecodeJSON(t *testing.T) {
 	if diff := cmp.Diff(want, m, cmpopts.EquateEmpty(), cmpopts.IgnoreUnexported(Msg{}, RR{})); diff != "" {
 		t.Errorf("DecodeJSON mismatch (-want +got):\n%s", diff)
 	}
-	for _, bad := range []string{``, `[]`, `{}`, `{"id":"x"}`, `{"id":70000}`, `{"id":1,"questions":[{"type":-1}]}`, `{"id":1`} {
+	for _, bad := range []string{``, `[]`, `{}`, `{"id":1}{}`, `{"id":"x"}`, `{"id":70000}`, `{"id":1,"questions":[{"type":-1}]}`, `{"id":1`} {
 		if err := m.DecodeJSON([]byte(bad)); !errors.Is(err, ErrJSON) {
 			t.Errorf("DecodeJSON(%q) = %v, want ErrJSON", bad, err)
 		}

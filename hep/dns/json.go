@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"strconv"
 	"unicode/utf8"
@@ -299,6 +300,9 @@ func (m *Msg) DecodeJSON(b []byte) error {
 	d.UseNumber()
 	if err := d.Decode(&j); err != nil {
 		return fmt.Errorf("%w: %v", ErrJSON, err)
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return fmt.Errorf("%w: data after the JSON object", ErrJSON)
 	}
 	if j.ID == nil {
 		return fmt.Errorf("%w: no id", ErrJSON)

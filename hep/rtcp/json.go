@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"unicode/utf8"
 )
@@ -262,6 +263,9 @@ func (p *Packet) DecodeJSON(b []byte) error {
 	d.UseNumber()
 	if err := d.Decode(&j); err != nil {
 		return fmt.Errorf("%w: %v", ErrJSON, err)
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return fmt.Errorf("%w: data after the JSON object", ErrJSON)
 	}
 	var c numConv
 	t := c.u(j.Type, 64)

@@ -271,7 +271,7 @@ func TestDecodeJSON(t *testing.T) {
 		t.Errorf("RTT from an out-of-range NTP fraction = %v, want 0", q.RTT)
 	}
 
-	for _, bad := range []string{``, `[]`, `{"ssrc":1}`, `{"type":199}`, `{"type":"x"}`, `{"type":200,"ssrc":"abc"}`, `{"type":200`} {
+	for _, bad := range []string{``, `[]`, `{"type":200} x`, `{"ssrc":1}`, `{"type":199}`, `{"type":"x"}`, `{"type":200,"ssrc":"abc"}`, `{"type":200`} {
 		if err := p.DecodeJSON([]byte(bad)); !errors.Is(err, ErrJSON) {
 			t.Errorf("DecodeJSON(%q) = %v, want ErrJSON", bad, err)
 		}

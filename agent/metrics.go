@@ -1,0 +1,148 @@
+package agent
+
+import (
+	"strings"
+	"unicode"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Collector returns a Prometheus collector of every stage's counters: frames
+// read, the decoder's counters (decoded, defragmented, reassembled,
+// classified, filtered, bad input by reason), HEP messages by class, RTCP
+// correlation, the pipeline's drops by reason, per-collector deliveries,
+// per-queue depth, spool and drops by reason, and the sizes of the
+// reassembly and correlation tables. Values are read on scrape.
+func (p *Pipeline) Collector() prometheus.Collector { return &metrics{p: p} }
+
+type metrics struct{ p *Pipeline }
+
+// Describe sends nothing: the collector is "unchecked", because the decoder's
+// counter set is enumerated at scrape time.
+func (m *metrics) Describe(chan<- *prometheus.Desc) {}
+
+const ns = "xhep_agent_"
+
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	s := m.p.Summary()
+	counter := func(name, help string, v uint64, labels ...string) {
+		var names, values []string
+		for i := 0; i+1 < len(labels); i += 2 {
+			names = append(names, labels[i])
+			values = append(values, labels[i+1])
+		}
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(ns+name, help, names, nil), prometheus.CounterValue, float64(v), values...)
+	}
+	gauge := func(name, help string, v float64, labels ...string) {
+		var names, values []string
+		for i := 0; i+1 < len(labels); i += 2 {
+			names = append(names, labels[i])
+			values = append(values, labels[i+1])
+		}
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(ns+name, help, names, nil), prometheus.GaugeValue, v, values...)
+	}
+
+	counter("frames_read_total", "Frames read from the source.", s.Frames)
+	counter("bytes_read_total", "Captured bytes read from the source.", s.Bytes)
+
+	// The decoder's counters: "TCPMessages" → decode_tcp_messages_total,
+	// "Errors.truncated" → decode_errors_total{reason="truncated"}.
+	labelOf := map[string]string{"Link": "link", "Tunnels": "tunnel", "Messages": "class", "Filtered": "filter", "Errors": "reason"}
+	s.Decoder.Each(func(name string, v uint64) {
+		field, label, arr := strings.Cut(name, ".")
+		metric := "decode_" + snake(field) + "_total"
+		help := "Decoder counter " + field + "."
+		if arr {
+			counter(metric, help, v, labelOf[field], label)
+		} else {
+			counter(metric, help, v)
+		}
+	})
+	gauge("defrag_datagrams", "Datagrams in IP defragmentation.", float64(s.Fragments))
+	gauge("tcp_streams", "TCP stream directions followed.", float64(s.Streams))
+	gauge("tcp_stream_bytes", "Bytes buffered by TCP reassembly.", float64(s.StreamBytes))
+
+	for c, v := range s.HEP {
+		if c == 0 {
+			continue
+		}
+		counter("hep_messages_total", "HEP messages encoded and handed to the senders, by class.", v, "class", classLabel(c))
+	}
+	counter("rtcp_correlated_total", "RTCP sent with the Call-ID in chunk 0x11.", s.RTCPCorrelated)
+	counter("rtcp_uncorrelated_total", "RTCP sent without a correlation id (no known call).", s.RTCPUncorrelated)
+	counter("sip_without_callid_total", "SIP messages sent without a Call-ID.", s.SIPNoCallID)
+	for reason, v := range s.Drops {
+		counter("dropped_total", "Messages dropped by the pipeline or the senders, by reason.", v, "reason", reason, "queue", "")
+	}
+
+	c := s.Correlation
+	gauge("correlation_entries", "Media endpoints in the correlation table.", float64(c.Entries))
+	gauge("correlation_capacity", "Capacity of the correlation table.", float64(c.Capacity))
+	counter("correlation_added_total", "Media endpoints added.", c.Added)
+	counter("correlation_evicted_total", "Live media endpoints evicted because the table was full.", c.Evicted)
+	counter("correlation_expired_total", "Media endpoints expired.", c.Expired)
+	counter("correlation_ended_total", "Calls ended (BYE, CANCEL, final error).", c.Ended)
+	counter("correlation_sdp_total", "SDP bodies read.", c.SDP)
+	counter("correlation_bad_sdp_total", "SDP bodies with lines that did not decode.", c.BadSDP)
+	counter("correlation_callid_too_long_total", "SIP messages with SDP whose Call-ID is too long to track.", c.TooLong)
+
+	if s.Send == nil {
+		return
+	}
+	for _, col := range s.Send.Collectors {
+		counter("sent_total", "HEP messages sent, by collector.", col.Sent, "collector", col.Collector)
+		counter("sent_bytes_total", "HEP bytes sent, by collector.", col.Bytes, "collector", col.Collector)
+		counter("send_errors_total", "Failed connects and sends, by collector.", col.Errors, "collector", col.Collector)
+		counter("connects_total", "Connections made, by collector.", col.Connects, "collector", col.Collector)
+		up := 0.0
+		if col.Up {
+			up = 1
+		}
+		gauge("collector_up", "1 while connected to the collector.", up, "collector", col.Collector)
+	}
+	for _, q := range s.Send.Queues {
+		gauge("queue_depth", "Messages in the memory queue.", float64(q.Depth), "queue", q.Name)
+		gauge("queue_capacity", "Capacity of the memory queue.", float64(q.Capacity), "queue", q.Name)
+		counter("enqueued_total", "Messages put in the memory queue.", q.Enqueued, "queue", q.Name)
+		counter("spooled_total", "Messages written to the disk spool.", q.Spooled, "queue", q.Name)
+		counter("replayed_total", "Messages sent from the disk spool.", q.Replayed, "queue", q.Name)
+		gauge("spool_records", "Messages in the disk spool.", float64(q.SpoolRecords), "queue", q.Name)
+		gauge("spool_bytes", "Bytes of the disk spool.", float64(q.SpoolBytes), "queue", q.Name)
+		for reason, v := range map[string]uint64{
+			"queue_full": q.DropQueueFull, "spool_full": q.DropSpoolFull, "spool_error": q.DropSpoolError,
+			"after_close": q.DropClosed, "undelivered": q.Undelivered,
+		} {
+			counter("dropped_total", "Messages dropped by the pipeline or the senders, by reason.", v, "reason", reason, "queue", q.Name)
+		}
+	}
+}
+
+func classLabel(c int) string {
+	switch c {
+	case 1:
+		return "sip"
+	case 2:
+		return "rtcp"
+	case 3:
+		return "dns"
+	}
+	return "unknown"
+}
+
+// snake turns "TCPOutOfOrder" into "tcp_out_of_order", "IPv4" into "ipv4".
+func snake(s string) string {
+	s = strings.NewReplacer("IPv4", "Ipv4", "IPv6", "Ipv6").Replace(s)
+	var b strings.Builder
+	r := []rune(s)
+	for i, c := range r {
+		if unicode.IsUpper(c) && i > 0 {
+			prevLower := unicode.IsLower(r[i-1]) || unicode.IsDigit(r[i-1])
+			nextLower := i+1 < len(r) && unicode.IsLower(r[i+1])
+			if prevLower || (nextLower && unicode.IsUpper(r[i-1])) {
+				b.WriteByte('_')
+			}
+		}
+		b.WriteRune(unicode.ToLower(c))
+	}
+	return b.String()
+}

@@ -1,0 +1,299 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/xhep/xhep/agent/correlate"
+	"github.com/xhep/xhep/agent/packet"
+	"github.com/xhep/xhep/agent/send"
+	"github.com/xhep/xhep/agent/source"
+	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/dns"
+	"github.com/xhep/xhep/hep/rtcp"
+	"github.com/xhep/xhep/hep/sip"
+)
+
+// Sink receives encoded HEP messages; [*send.Group] is the real one. Send
+// must copy msg (the pipeline reuses it) and not keep key.
+type Sink interface {
+	Send(msg, key []byte)
+}
+
+// Config configures a [Pipeline].
+type Config struct {
+	NodeID   uint32 // HEP chunk 0x0c
+	NodeName string // HEP chunk 0x13 ("" = not sent)
+	AuthKey  string // HEP chunk 0x0e ("" = not sent)
+	// CompressOver: payloads longer than this many bytes are sent
+	// zlib-compressed in chunk 0x10; 0 never compresses.
+	CompressOver int
+
+	Decoder   packet.Config
+	Correlate correlate.Config
+	Send      send.Config
+
+	// Sink replaces the senders built from Send (tests, benchmarks).
+	Sink Sink
+	// ExpireEvery is how much capture time passes between calls to the
+	// decoder's and the correlation table's Expire; default 1 s.
+	ExpireEvery time.Duration
+}
+
+// Drop reasons of the pipeline itself (the decoder and the senders count
+// their own).
+const (
+	DropRTCPDecode = iota // RTCP that passed the classifier but does not decode
+	DropDNSDecode         // DNS that does not decode
+	DropEncode            // HEP encoding failed (message over 64 KiB)
+	numDrops
+)
+
+var dropNames = [numDrops]string{"rtcp_decode", "dns_decode", "hep_encode"}
+
+// Pipeline turns frames into HEP messages. Run is called from one
+// goroutine at a time; Stats, Summary and the metrics collector may be used
+// from any.
+type Pipeline struct {
+	cfg     Config
+	dec     *packet.Decoder
+	corr    *correlate.Table
+	sink    Sink
+	group   *send.Group // nil when cfg.Sink was given
+	emitFn  func(*packet.Message)
+	expireN int64
+
+	// per-message scratch, pipeline goroutine only
+	hm       hep.Message
+	sipMsg   sip.Message
+	rtcpPkt  rtcp.Packet
+	dnsMsg   dns.Msg
+	json     []byte
+	out      []byte
+	lastExp  int64
+	lastTS   int64
+	sincePub int
+
+	frames, bytes    atomic.Uint64
+	hepOut           [packet.NumClasses]atomic.Uint64
+	rtcpCorrelated   atomic.Uint64
+	rtcpUncorrelated atomic.Uint64
+	sipNoCallID      atomic.Uint64 // SIP sent without a Call-ID (start line or Call-ID undecodable)
+	drops            [numDrops]atomic.Uint64
+
+	pubMu    sync.Mutex
+	decStats packet.Stats
+	fragN    int
+	streamsN int
+	streamB  int
+
+	started time.Time
+	runDur  atomic.Int64
+}
+
+// New builds the decoder, the correlation table and (unless cfg.Sink is
+// set) the senders, which start connecting to the collectors.
+func New(cfg Config) (*Pipeline, error) {
+	if cfg.ExpireEvery <= 0 {
+		cfg.ExpireEvery = time.Second
+	}
+	if cfg.CompressOver < 0 {
+		return nil, fmt.Errorf("new pipeline: negative compress threshold %d", cfg.CompressOver)
+	}
+	dec, err := packet.NewDecoder(cfg.Decoder)
+	if err != nil {
+		return nil, fmt.Errorf("new pipeline: %w", err)
+	}
+	corr, err := correlate.New(cfg.Correlate)
+	if err != nil {
+		return nil, fmt.Errorf("new pipeline: %w", err)
+	}
+	p := &Pipeline{cfg: cfg, dec: dec, corr: corr, sink: cfg.Sink, expireN: int64(cfg.ExpireEvery)}
+	if p.sink == nil {
+		g, err := send.New(cfg.Send)
+		if err != nil {
+			return nil, fmt.Errorf("new pipeline: %w", err)
+		}
+		p.group, p.sink = g, g
+	}
+	p.emitFn = p.emit
+	p.hm.NodeID = cfg.NodeID
+	p.hm.NodeName = []byte(cfg.NodeName)
+	p.hm.AuthKey = []byte(cfg.AuthKey)
+	p.json = make([]byte, 0, 4096)
+	p.out = make([]byte, 0, 16<<10)
+	return p, nil
+}
+
+// Group returns the senders the pipeline built, or nil with Config.Sink.
+func (p *Pipeline) Group() *send.Group { return p.group }
+
+// Correlation returns the correlation table (for its Stats).
+func (p *Pipeline) Correlation() *correlate.Table { return p.corr }
+
+// Run reads src until it ends (io.EOF: the reassembly state is then
+// flushed and Run returns nil), is closed, or ctx is cancelled (src is
+// closed to unblock it; Run returns ctx's error). Run does not close the
+// senders: call [Pipeline.Close] to drain them.
+func (p *Pipeline) Run(ctx context.Context, src source.Source) error {
+	p.started = time.Now()
+	stop := context.AfterFunc(ctx, func() { src.Close() })
+	defer stop()
+	defer func() { p.runDur.Store(int64(time.Since(p.started))) }()
+	var f source.Frame
+	for {
+		err := src.Read(&f)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				p.flush()
+				return nil
+			}
+			p.publish()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, source.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("read frame: %w", err)
+		}
+		p.Process(&f)
+	}
+}
+
+// Process runs one frame through the pipeline. It is what Run does per
+// frame, exported for callers with their own read loop and benchmarks.
+func (p *Pipeline) Process(f *source.Frame) {
+	p.frames.Add(1)
+	p.bytes.Add(uint64(len(f.Data)))
+	if f.TS > p.lastTS {
+		p.lastTS = f.TS
+	}
+	if f.TS-p.lastExp >= p.expireN {
+		if p.lastExp != 0 {
+			p.dec.Expire(f.TS, p.emitFn)
+			p.corr.Expire(f.TS)
+		}
+		p.lastExp = f.TS
+		p.publish()
+	}
+	p.dec.Decode(f, p.emitFn)
+	if p.sincePub++; p.sincePub >= 4096 {
+		p.publish()
+	}
+}
+
+// flush ends the input: everything the decoder still holds (TCP streams,
+// incomplete datagrams) is flushed as if their timeouts had passed.
+func (p *Pipeline) flush() {
+	far := p.lastTS + int64(24*time.Hour)
+	p.dec.Expire(far, p.emitFn)
+	p.publish()
+}
+
+// publish copies the decoder's counters for the metrics goroutine.
+func (p *Pipeline) publish() {
+	p.sincePub = 0
+	st := p.dec.Stats()
+	fr, sn, sb := p.dec.Sizes()
+	p.pubMu.Lock()
+	p.decStats = st
+	p.fragN, p.streamsN, p.streamB = fr, sn, sb
+	p.pubMu.Unlock()
+}
+
+// emit encodes one decoded message as HEP and hands it to the sink.
+//
+// HEP3 chunks written (see hep.Message.AppendTo): 0x01 family (2 IPv4,
+// 10 IPv6), 0x02 IP protocol, 0x03/0x04 or 0x05/0x06 addresses, 0x07/0x08
+// ports, 0x09/0x0a capture time (seconds, microseconds), 0x0b protocol
+// type (1 SIP, 5 RTCP JSON, 53 DNS JSON), 0x0c node id, 0x0e auth key,
+// 0x0f payload or 0x10 compressed, 0x11 correlation id (RTCP: Call-ID),
+// 0x12 VLAN, 0x13 node name.
+func (p *Pipeline) emit(m *packet.Message) {
+	hm := &p.hm
+	src, dst := m.Src.Addr().Unmap(), m.Dst.Addr().Unmap()
+	hm.IPFamily = 2
+	if src.Is6() {
+		hm.IPFamily = 10
+	}
+	hm.IPProto = m.IPProto
+	hm.SrcIP, hm.DstIP = src, dst
+	hm.SrcPort, hm.DstPort = m.Src.Port(), m.Dst.Port()
+	hm.TsSec = uint32(m.TS / 1e9)
+	hm.TsUsec = uint32(m.TS % 1e9 / 1e3)
+	hm.VLAN = m.VLAN
+	hm.CorrelationID = nil
+	var key []byte
+	switch m.Class {
+	case packet.ClassSIP:
+		hm.Proto = hep.ProtoSIP
+		hm.Payload = m.Payload
+		// A message with a bad header is still decoded as far as it goes;
+		// only a bad start line leaves nothing.
+		if err := p.sipMsg.DecodeFromBytes(m.Payload); err != nil && errors.Is(err, sip.ErrMalformed) {
+			p.sipNoCallID.Add(1)
+		} else {
+			key = p.sipMsg.CallID
+			if len(key) == 0 {
+				p.sipNoCallID.Add(1)
+			}
+			p.corr.ObserveSIP(&p.sipMsg, m.TS)
+		}
+	case packet.ClassRTCP:
+		if err := p.rtcpPkt.DecodeFromBytes(m.Payload); err != nil {
+			p.drops[DropRTCPDecode].Add(1)
+			return
+		}
+		p.json = p.rtcpPkt.AppendJSON(p.json[:0])
+		hm.Proto = hep.ProtoRTCP
+		hm.Payload = p.json
+		if id, ok := p.corr.Lookup(m.Src, m.Dst, m.TS); ok {
+			hm.CorrelationID = id
+			key = id
+			p.rtcpCorrelated.Add(1)
+		} else {
+			p.rtcpUncorrelated.Add(1)
+		}
+	case packet.ClassDNS:
+		if err := p.dnsMsg.DecodeFromBytes(m.Payload); err != nil {
+			p.drops[DropDNSDecode].Add(1)
+			return
+		}
+		p.json = p.dnsMsg.AppendJSON(p.json[:0])
+		hm.Proto = hep.ProtoDNS
+		hm.Payload = p.json
+	default:
+		return
+	}
+	hm.Compress = p.cfg.CompressOver > 0 && len(hm.Payload) > p.cfg.CompressOver
+	out, err := hm.AppendTo(p.out[:0])
+	if err != nil {
+		p.drops[DropEncode].Add(1)
+		return
+	}
+	p.out = out
+	p.hepOut[m.Class].Add(1)
+	p.sink.Send(out, key)
+}
+
+// Close drains and closes the senders the pipeline built (see
+// send.Group.Close). Call it after Run returned.
+func (p *Pipeline) Close() error {
+	if p.group != nil {
+		return p.group.Close()
+	}
+	return nil
+}
+
+// Excluded returns the collectors' resolved addresses: a live source must
+// not capture them (LiveConfig.Exclude).
+func Excluded(cfg send.Config) ([]netip.AddrPort, error) {
+	return send.ResolveTargets(cfg.Collectors)
+}

@@ -52,6 +52,9 @@ type Decoder struct {
 	frag *defragger
 	tcp  *tcpTable
 
+	sctpMsgs  map[sctpKey]*sctpMsg // SCTP user messages in reassembly
+	sctpBytes int
+
 	expFrame source.Frame // Frame of messages emitted by Expire
 }
 
@@ -64,7 +67,7 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("new decoder: %w", err)
 	}
-	d := &Decoder{cfg: cfg}
+	d := &Decoder{cfg: cfg, sctpMsgs: make(map[sctpKey]*sctpMsg)}
 	d.frag = newDefragger(&d.cfg, &d.st)
 	d.tcp = newTCPTable(d)
 	return d, nil
@@ -75,9 +78,10 @@ func (d *Decoder) Stats() Stats { return d.st }
 
 // Sizes returns the sizes of the reassembly tables, for gauges: datagrams
 // in defragmentation, TCP stream directions followed and the bytes they
-// buffer.
+// buffer. Fragments counts IP datagrams and SCTP user messages in
+// reassembly.
 func (d *Decoder) Sizes() (fragments, streams int, streamBytes int) {
-	return len(d.frag.table), len(d.tcp.streams), d.tcp.bytes
+	return len(d.frag.table) + len(d.sctpMsgs), len(d.tcp.streams), d.tcp.bytes
 }
 
 // Decode decodes one frame and calls emit for each message it completes
@@ -601,72 +605,4 @@ func (d *Decoder) udp(src, dst netip.Addr, b []byte, emit func(*Message)) {
 		return
 	}
 	d.datagram(17, netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp), p, emit)
-}
-
-// sctp decodes an SCTP packet (RFC 9260) and emits the user data of each
-// DATA chunk that holds a whole user message (B and E flags set; user
-// messages fragmented over several chunks are counted Unclassified and not
-// reassembled):
-//
-//	Common header:
-//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//	|     Source Port Number        |     Destination Port Number   |
-//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//	|                      Verification Tag                         |
-//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//	|                           Checksum                            |
-//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//	Chunks, each padded to 4 bytes:
-//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//	|   Type (0)    | Res |I|U|B|E|       Length (incl. header)     |
-//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//	|                              TSN                              |
-//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//	|      Stream Identifier        |   Stream Sequence Number      |
-//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//	|                  Payload Protocol Identifier                  |
-//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//	|                 User Data (Length - 16 bytes)                 |
-//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-func (d *Decoder) sctp(src, dst netip.Addr, b []byte, emit func(*Message)) {
-	if len(b) < 12 {
-		d.bad(ReasonTruncated)
-		return
-	}
-	d.st.SCTP++
-	s := netip.AddrPortFrom(src, be16(b[0:2]))
-	t := netip.AddrPortFrom(dst, be16(b[2:4]))
-	b = b[12:]
-	for len(b) > 0 {
-		if len(b) < 4 {
-			d.bad(ReasonTruncated)
-			return
-		}
-		n := int(be16(b[2:4]))
-		if n < 4 {
-			d.bad(ReasonBadSCTP)
-			return
-		}
-		if n > len(b) {
-			d.bad(ReasonTruncated)
-			return
-		}
-		if b[0] == 0 {
-			if n < 16 {
-				d.bad(ReasonBadSCTP)
-				return
-			}
-			d.st.SCTPChunks++
-			if b[1]&3 == 3 {
-				d.datagram(132, s, t, b[16:n], emit)
-			} else {
-				d.st.Unclassified++
-			}
-		}
-		pad := (n + 3) &^ 3
-		if pad > len(b) {
-			pad = len(b)
-		}
-		b = b[pad:]
-	}
 }

@@ -242,7 +242,28 @@ func TestDecode(t *testing.T) {
 				[]byte{3, 0}, u16(16), u32(3), u32(0), u16(0), u16(0),
 			))))},
 			want:  []got{want4("sip", 132, 0, invite), want4("sip", 132, 0, ok200)},
-			stats: map[string]uint64{"SCTP": 1, "SCTPChunks": 3, "Unclassified": 1},
+			stats: map[string]uint64{"SCTP": 1, "SCTPChunks": 3, "SCTPFragments": 1},
+		},
+		{
+			name: "sctp user message in three fragments, a retransmitted one, and one missing its middle",
+			frames: func() []source.Frame {
+				chunk := func(flags uint8, tsn uint32, sid uint16, p []byte) []byte {
+					return cat([]byte{0, flags}, u16(uint16(16+len(p))), u32(tsn), u16(sid), u16(0), u32(0), p, make([]byte, (4-len(p)%4)%4))
+				}
+				pkt := func(c []byte) source.Frame {
+					return frame(source.LinkEthernet, ts0, eth(0x0800, ip4(132, "10.0.0.1", "10.0.0.2", cat(u16(5060), u16(5060), u32(1), u32(0), c))))
+				}
+				return []source.Frame{
+					pkt(chunk(2, 10, 1, invite[:100])),
+					pkt(chunk(0, 11, 1, invite[100:200])),
+					pkt(chunk(0, 11, 1, invite[100:200])),
+					pkt(chunk(1, 12, 1, invite[200:])),
+					pkt(chunk(2, 20, 2, invite[:100])),
+					pkt(chunk(1, 22, 2, invite[200:])),
+				}
+			}(),
+			want:  []got{want4("sip", 132, 0, invite)},
+			stats: map[string]uint64{"SCTPFragments": 6, "SCTPReassembled": 1, "SCTPDropped": 1},
 		},
 		{
 			name: "dns on 53, rtcp on any port, sip by content on any port, other udp",

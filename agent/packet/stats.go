@@ -170,7 +170,10 @@ type Stats struct {
 	WebSocketFrames   uint64 // WebSocket frames decoded
 	WebSocketControl  uint64 // of which control frames (close, ping, pong), not emitted
 
-	SCTPChunks uint64 // SCTP DATA chunks
+	SCTPChunks      uint64 // SCTP DATA chunks
+	SCTPFragments   uint64 // of which fragments of a user message (not both B and E)
+	SCTPReassembled uint64 // user messages reassembled from fragments
+	SCTPDropped     uint64 // fragmented user messages dropped (missing fragment, bounds, timeout)
 
 	Filtered [NumFilters]uint64 // messages dropped by filters
 	Errors   [NumReasons]uint64 // bad input by reason

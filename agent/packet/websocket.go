@@ -133,6 +133,7 @@ func (t *tcpTable) wsMessage(s *stream, p []byte, f *source.Frame, emit func(*Me
 // it with math.MaxInt64 at the end of a file to flush everything.
 func (d *Decoder) Expire(now int64, emit func(*Message)) {
 	d.frag.expire(now)
+	d.sctpExpire(now)
 	t := d.tcp
 	if t.gaps > 0 {
 		for s := t.lru.next_; s != &t.lru; {

@@ -1,0 +1,170 @@
+package packet
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/xhep/xhep/agent/source"
+)
+
+// pcapDir holds public captures (see its INDEX.md); the test skips
+// without it. The project's own tests build their packets.
+const pcapDir = "../../../shared/pcaps"
+
+// pcapsDifferingFromTshark lists captures on which the decoder is known
+// not to find exactly what tshark finds, with the reason. Every other
+// capture must match. (All of ../shared/pcaps match at the time of
+// writing.)
+var pcapsDifferingFromTshark = map[string]string{}
+
+// TestPcapsAgainstTshark decodes every capture in pcapDir and compares the
+// SIP messages found with tshark's (TCP reassembly and IP defragmentation
+// on): frame number that completed the message, method or status code,
+// inner-most source and destination address and port, capture time.
+func TestPcapsAgainstTshark(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs tshark on every capture; skipped with -short")
+	}
+	if _, err := os.Stat(pcapDir); err != nil {
+		t.Skipf("no public captures at %s: %v", pcapDir, err)
+	}
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed")
+	}
+	files, _ := filepath.Glob(filepath.Join(pcapDir, "*.pcap*"))
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			ours := decodeFile(t, path)
+			theirs := tsharkSIP(t, path)
+			diff := cmp.Diff(theirs, ours)
+			switch {
+			case diff == "":
+				t.Logf("%s: %d SIP messages, matches tshark", name, len(ours))
+			case pcapsDifferingFromTshark[name] != "":
+				t.Logf("%s: %d SIP messages (tshark %d), known to differ (%s) (-tshark +ours):\n%s",
+					name, len(ours), len(theirs), pcapsDifferingFromTshark[name], diff)
+			default:
+				t.Errorf("%s: SIP messages differ from tshark (-tshark +ours):\n%s", name, diff)
+			}
+		})
+	}
+}
+
+// decodeFile returns "frame method-or-status" for each SIP message the
+// decoder emits, sorted.
+func decodeFile(t *testing.T, path string) []string {
+	t.Helper()
+	src, err := source.OpenFile(path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	d, err := NewDecoder(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	n := 0
+	emit := func(m *Message) {
+		if m.Class == ClassSIP {
+			out = append(out, fmt.Sprintf("%d %s %v %v %d.%09d", n, sipLabel(m.Payload), m.Src, m.Dst, m.TS/1e9, m.TS%1e9))
+		}
+	}
+	var f source.Frame
+	for {
+		if err := src.Read(&f); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			break
+		}
+		n++
+		d.Decode(&f, emit)
+	}
+	n = 0 // flushed at the end: no frame
+	d.Expire(math.MaxInt64, emit)
+	slices.Sort(out)
+	return out
+}
+
+// sipLabel is a message's method, or its status code.
+func sipLabel(p []byte) string {
+	line, _, _ := bytes.Cut(p, []byte(" "))
+	if string(line) == "SIP/2.0" && len(p) >= 11 {
+		return string(p[8:11])
+	}
+	return string(line)
+}
+
+func tsharkSIP(t *testing.T, path string) []string {
+	t.Helper()
+	cmd := exec.Command("tshark", "-n", "-r", path,
+		"-o", "tcp.desegment_tcp_streams:TRUE", "-o", "ip.defragment:TRUE", "-o", "ipv6.defragment:TRUE",
+		"-Y", "sip", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
+		"-e", "frame.number", "-e", "sip.Method", "-e", "sip.Status-Code", "-e", "frame.time_epoch",
+		"-e", "ip.src", "-e", "ipv6.src", "-e", "ip.dst", "-e", "ipv6.dst",
+		"-e", "udp.srcport", "-e", "tcp.srcport", "-e", "sctp.srcport",
+		"-e", "udp.dstport", "-e", "tcp.dstport", "-e", "sctp.dstport")
+	outb, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	// last returns the inner-most (last) of the first non-empty field.
+	last := func(fs ...string) string {
+		for _, f := range fs {
+			if f != "" {
+				return f[strings.LastIndexByte(f, ',')+1:]
+			}
+		}
+		return ""
+	}
+	var out []string
+	for line := range strings.Lines(string(outb)) {
+		f := strings.Split(strings.TrimRight(line, "\n"), "\t")
+		if len(f) != 14 {
+			t.Fatalf("tshark line %q: %d fields", line, len(f))
+		}
+		// In a tunnel both families may appear; the inner-most header is
+		// the later one, which tshark lists last in its own field: take
+		// IPv6 when the frame has IPv6, as no capture here nests IPv4 in
+		// IPv6.
+		src := last(f[5], f[4])
+		dst := last(f[7], f[6])
+		sp := last(f[8], f[9], f[10])
+		dp := last(f[11], f[12], f[13])
+		addr := func(a, p string) string {
+			ap, err := netip.ParseAddrPort(netip.MustParseAddr(a).String() + ":" + p)
+			if err != nil {
+				ap, err = netip.ParseAddrPort("[" + a + "]:" + p)
+			}
+			if err != nil {
+				t.Fatalf("tshark address %q port %q: %v", a, p, err)
+			}
+			return ap.String()
+		}
+		ts := f[3]
+		if i := strings.IndexByte(ts, '.'); i >= 0 {
+			ts += strings.Repeat("0", 9-(len(ts)-i-1))
+		}
+		for _, v := range append(strings.Split(f[1], ","), strings.Split(f[2], ",")...) {
+			if v != "" {
+				out = append(out, fmt.Sprintf("%s %s %s %s %s", f[0], v, addr(src, sp), addr(dst, dp), ts))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}

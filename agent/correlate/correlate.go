@@ -74,7 +74,8 @@ type Table struct {
 	index   map[netip.AddrPort]int32
 	calls   map[uint64]int32 // Call-ID hash → first endpoint of the list
 	free    []int32
-	hand    int
+	hand    int // eviction clock hand
+	sweep   int // Expire's position
 	sdp     sip.SDP
 
 	entriesN, added, updated, evicted, expired, ended atomic.Uint64
@@ -317,12 +318,21 @@ func (t *Table) Lookup(src, dst netip.AddrPort, now int64) ([]byte, bool) {
 	return nil, false
 }
 
-// Expire removes every endpoint whose life ended before now and returns
-// how many it removed. Call it periodically (the pipeline does once per
-// second of capture time); it visits every slot.
+// expireScan is how many slots one Expire call visits.
+const expireScan = 8192
+
+// Expire removes endpoints whose life ended before now, visiting at most
+// 8192 slots per call from where the last call stopped (a full sweep of a
+// big table takes several calls; Lookup and eviction check expiry on their
+// own), and returns how many it removed. The pipeline calls it once per
+// second of capture time.
 func (t *Table) Expire(now int64) int {
 	n := 0
-	for i := range t.entries {
+	for range min(expireScan, len(t.entries)) {
+		i := t.sweep
+		if t.sweep++; t.sweep == len(t.entries) {
+			t.sweep = 0
+		}
 		if e := &t.entries[i]; e.expires != 0 && e.expires <= now {
 			t.remove(int32(i))
 			n++
@@ -334,54 +344,69 @@ func (t *Table) Expire(now int64) int {
 
 // ObserveSIP learns from one decoded SIP message at capture time now:
 //   - a message with an application/sdp body (INVITE, 18x, 200, UPDATE,
-//     ACK, PRACK, ...) adds the RTCP endpoint of every enabled m= section,
-//     and its RTP endpoint as well with rtcp-mux, under the message's Call-ID;
-//   - BYE and CANCEL, a final error response (>= 300) to INVITE other than
-//     491 Request Pending, and 481 to anything end the call ([Table.End]).
-//
-// SDP with lines that do not decode is counted (Stats.BadSDP); the media
-// sections that did decode are still used.
+//     ACK, PRACK, ...) goes to [Table.ObserveSDP];
+//   - a message for which [Ends] holds ends the call ([Table.End]).
 func (t *Table) ObserveSIP(m *sip.Message, now int64) {
 	if len(m.CallID) == 0 {
 		return
 	}
-	if len(m.Body) > 0 && isSDP(m.ContentType) {
-		t.sdpN.Add(1)
-		if len(m.CallID) > t.cfg.MaxCallIDLen {
-			t.tooLong.Add(1)
-		} else {
-			if err := t.sdp.DecodeFromBytes(m.Body); err != nil {
-				// The decoder skips the bad lines and keeps the rest.
-				t.badSDP.Add(1)
-			}
-			for k := range t.sdp.Media {
-				md := &t.sdp.Media[k]
-				if md.Port == 0 {
-					continue // rejected or disabled stream
-				}
-				rtcp := md.RTCPEndpoint()
-				t.Add(rtcp, m.CallID, now)
-				if md.RTCPMux {
-					if rtp := md.RTPEndpoint(); rtp != rtcp {
-						t.Add(rtp, m.CallID, now)
-					}
-				}
-			}
-		}
+	if len(m.Body) > 0 && IsSDP(m.ContentType) {
+		t.ObserveSDP(m.CallID, m.Body, now)
 	}
-	switch {
-	case m.IsRequest && (equalFold(m.Method, "BYE") || equalFold(m.Method, "CANCEL")):
-		t.End(m.CallID, now)
-	case !m.IsRequest && m.StatusCode == 481:
-		t.End(m.CallID, now)
-	case !m.IsRequest && m.StatusCode >= 300 && m.StatusCode != 491 && equalFold(m.CSeqMethod, "INVITE"):
+	if Ends(m.IsRequest, m.Method, m.StatusCode, m.CSeqMethod) {
 		t.End(m.CallID, now)
 	}
 }
 
-// isSDP reports whether a Content-Type value names application/sdp
+// ObserveSDP adds the RTCP endpoint of every enabled m= section of an SDP
+// body, and its RTP endpoint as well with rtcp-mux, under callID. SDP with
+// lines that do not decode is counted (Stats.BadSDP); the media sections
+// that did decode are still used.
+func (t *Table) ObserveSDP(callID, body []byte, now int64) {
+	t.sdpN.Add(1)
+	if len(callID) == 0 {
+		return
+	}
+	if len(callID) > t.cfg.MaxCallIDLen {
+		t.tooLong.Add(1)
+		return
+	}
+	if err := t.sdp.DecodeFromBytes(body); err != nil {
+		// The decoder skips the bad lines and keeps the rest.
+		t.badSDP.Add(1)
+	}
+	for k := range t.sdp.Media {
+		md := &t.sdp.Media[k]
+		if md.Port == 0 {
+			continue // rejected or disabled stream
+		}
+		rtcp := md.RTCPEndpoint()
+		t.Add(rtcp, callID, now)
+		if md.RTCPMux {
+			if rtp := md.RTPEndpoint(); rtp != rtcp {
+				t.Add(rtp, callID, now)
+			}
+		}
+	}
+}
+
+// Ends reports whether a SIP message ends its call's media: BYE and CANCEL,
+// a final error response (>= 300) to INVITE other than 491 Request Pending,
+// and 481 Call/Transaction Does Not Exist to anything.
+func Ends(request bool, method []byte, status int, cseqMethod []byte) bool {
+	switch {
+	case request:
+		return equalFold(method, "BYE") || equalFold(method, "CANCEL")
+	case status == 481:
+		return true
+	default:
+		return status >= 300 && status != 491 && equalFold(cseqMethod, "INVITE")
+	}
+}
+
+// IsSDP reports whether a Content-Type value names application/sdp
 // (parameters and case ignored).
-func isSDP(ct []byte) bool {
+func IsSDP(ct []byte) bool {
 	const want = "application/sdp"
 	for len(ct) > 0 && (ct[0] == ' ' || ct[0] == '\t') {
 		ct = ct[1:]

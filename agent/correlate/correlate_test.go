@@ -378,8 +378,8 @@ func TestIsSDP(t *testing.T) {
 		"multipart/mixed;boundary=x":     false,
 		"":                               false,
 	} {
-		if got := isSDP([]byte(ct)); got != want {
-			t.Errorf("isSDP(%q) = %v", ct, got)
+		if got := IsSDP([]byte(ct)); got != want {
+			t.Errorf("IsSDP(%q) = %v", ct, got)
 		}
 	}
 }
@@ -417,5 +417,44 @@ func BenchmarkObserveSIP(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		tb.ObserveSIP(m, base)
+	}
+}
+
+func TestExpireIncremental(t *testing.T) {
+	tb := newTable(t, Config{MaxEntries: 20000, TTL: time.Second})
+	for i := range 20000 {
+		tb.Add(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 4001), []byte("c"), base)
+	}
+	var got []int
+	for range 4 {
+		got = append(got, tb.Expire(base+2*sec))
+	}
+	if diff := cmp.Diff([]int{8192, 8192, 3616, 0}, got); diff != "" {
+		t.Errorf("removed per call (-want +got):\n%s", diff)
+	}
+	checkInvariants(t, tb)
+}
+
+func TestEnds(t *testing.T) {
+	tests := []struct {
+		req    bool
+		method string
+		status int
+		cseq   string
+		want   bool
+	}{
+		{true, "BYE", 0, "BYE", true},
+		{true, "cancel", 0, "CANCEL", true},
+		{true, "INVITE", 0, "INVITE", false},
+		{false, "", 486, "INVITE", true},
+		{false, "", 491, "INVITE", false},
+		{false, "", 481, "UPDATE", true},
+		{false, "", 404, "OPTIONS", false},
+		{false, "", 200, "INVITE", false},
+	}
+	for _, tt := range tests {
+		if got := Ends(tt.req, []byte(tt.method), tt.status, []byte(tt.cseq)); got != tt.want {
+			t.Errorf("Ends(%v, %q, %d, %q) = %v", tt.req, tt.method, tt.status, tt.cseq, got)
+		}
 	}
 }

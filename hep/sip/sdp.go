@@ -56,10 +56,12 @@ type Codec struct {
 // RTCPEndpoint returns where RTCP for this stream is sent to by the peer
 // that wrote the SDP: the a=rtcp port (with its own address if it names
 // one), the RTP port itself with rtcp-mux, else the RTP port + 1 (RFC
-// 3550 §11). It returns the zero AddrPort when the stream has no address
-// or is disabled (port 0).
+// 3550 §11). It returns the zero AddrPort when the stream is disabled
+// (port 0), has no address, or has the unspecified address (0.0.0.0 or ::,
+// the old way to put a call on hold), or is not RTP (its proto does not
+// contain "RTP": T.38 over udptl, SCTP data channels).
 func (m Media) RTCPEndpoint() netip.AddrPort {
-	if m.Port == 0 || !m.Conn.IsValid() && !m.RTCPConn.IsValid() {
+	if m.Port == 0 || !usable(m.Conn) && !usable(m.RTCPConn) || !bytes.Contains(m.Proto, []byte("RTP")) {
 		return netip.AddrPort{}
 	}
 	switch {
@@ -68,11 +70,11 @@ func (m Media) RTCPEndpoint() netip.AddrPort {
 		if m.RTCPConn.IsValid() {
 			addr = m.RTCPConn
 		}
-		if !addr.IsValid() {
+		if !usable(addr) {
 			return netip.AddrPort{}
 		}
 		return netip.AddrPortFrom(addr, m.RTCPPort)
-	case !m.Conn.IsValid():
+	case !usable(m.Conn):
 		return netip.AddrPort{}
 	case m.RTCPMux:
 		return netip.AddrPortFrom(m.Conn, m.Port)
@@ -83,9 +85,12 @@ func (m Media) RTCPEndpoint() netip.AddrPort {
 	}
 }
 
-// RTPEndpoint returns the RTP address of the stream, or the zero AddrPort.
+func usable(a netip.Addr) bool { return a.IsValid() && !a.IsUnspecified() }
+
+// RTPEndpoint returns the RTP address of the stream, or the zero AddrPort
+// in the cases [Media.RTCPEndpoint] gives none.
 func (m Media) RTPEndpoint() netip.AddrPort {
-	if m.Port == 0 || !m.Conn.IsValid() {
+	if m.Port == 0 || !usable(m.Conn) {
 		return netip.AddrPort{}
 	}
 	return netip.AddrPortFrom(m.Conn, m.Port)

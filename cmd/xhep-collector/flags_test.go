@@ -1,0 +1,169 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/xhep/xhep/collector"
+)
+
+// defaults is what every parse starts from.
+func defaults(c collector.Config) collector.Config {
+	if c.TCPIdle == 0 {
+		c.TCPIdle = 5 * time.Minute
+	}
+	if c.ForwardQueue == 0 {
+		c.ForwardQueue = 4096
+	}
+	if c.PartitionsAhead == 0 {
+		c.PartitionsAhead = 2
+	}
+	if c.KPIWindow == 0 {
+		c.KPIWindow = 2 * time.Minute
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	return c
+}
+
+func TestParseFlags(t *testing.T) {
+	const dsn = "xhep:xhep@tcp(127.0.0.1:33306)/"
+	tests := []struct {
+		name    string
+		args    []string
+		want    collector.Config
+		wantErr string
+	}{
+		{
+			name: "listen and store",
+			args: []string{"--listen", "udp://:9060", "--listen=tcp://:9061", "--mysql", dsn, "--http", ":9096"},
+			want: collector.Config{Listen: []string{"udp://:9060", "tcp://:9061"}, MySQL: dsn, HTTP: ":9096"},
+		},
+		{
+			name: "every storage flag",
+			args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--database", "homer", "--partitions-ahead", "3",
+				"--retention", "call=14d,default=2d", "--max-db-size", "50G", "--spill-dir", "/var/spool/xhep", "--spill-max", "512M"},
+			want: collector.Config{Listen: []string{"udp://:9060"}, MySQL: dsn, Database: "homer", PartitionsAhead: 3,
+				Retention: "call=14d,default=2d", MaxDBSize: 50 << 30, SpillDir: "/var/spool/xhep", SpillMax: 512 << 20},
+		},
+		{
+			name: "ingest, auth, forward, a-leg",
+			args: []string{"--listen", "tls://:9062", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tcp-idle", "30s",
+				"--udp-readers", "4", "--udp-rcvbuf", "64M", "--auth-key", "s3cret", "--forward", "udp://10.0.0.9:9060",
+				"--forward", "udp://10.0.0.10:9060", "--aleg-header", "X-CID|X-Leg-ID", "--aleg-header", "^x-b2b-.*", "--mysql", dsn},
+			want: collector.Config{Listen: []string{"tls://:9062"}, TLSCert: "c.pem", TLSKey: "k.pem", TCPIdle: 30 * time.Second,
+				Readers: 4, RcvBuf: 64 << 20, AuthKey: "s3cret", Forward: []string{"udp://10.0.0.9:9060", "udp://10.0.0.10:9060"},
+				ALegHeaders: []string{"X-CID|X-Leg-ID", "^x-b2b-.*"}, MySQL: dsn},
+		},
+		{
+			name: "offline print",
+			args: []string{"--read", "x.pcap", "--print"},
+			want: collector.Config{Read: "x.pcap", Print: true},
+		},
+		{name: "nothing", args: nil, wantErr: "no --listen"},
+		{name: "bad scheme", args: []string{"--listen", "sctp://:9060", "--mysql", dsn}, wantErr: "unknown scheme"},
+		{name: "tls without cert", args: []string{"--listen", "tls://:9062", "--mysql", dsn}, wantErr: "--tls-cert"},
+		{name: "print without read", args: []string{"--listen", "udp://:9060", "--print", "--mysql", dsn}, wantErr: "--print needs --read"},
+		{name: "read without output", args: []string{"--read", "x.pcap"}, wantErr: "--read needs --print or --mysql"},
+		{name: "no storage", args: []string{"--listen", "udp://:9060"}, wantErr: "nothing would be stored"},
+		{name: "bad forward", args: []string{"--listen", "udp://:9060", "--forward", "tcp://h:1"}, wantErr: "forward address"},
+		{name: "bad size", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--max-db-size", "lots"}, wantErr: "size"},
+		{name: "unknown flag", args: []string{"--nope"}, wantErr: "flag provided but not defined"},
+		{name: "stray argument", args: []string{"--read", "x.pcap", "--print", "extra"}, wantErr: "unexpected arguments"},
+		{name: "bad log level", args: []string{"--read", "x.pcap", "--print", "--log-level", "loud"}, wantErr: "--log-level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseFlags(tt.args)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("parseFlags error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseFlags: %v", err)
+			}
+			if diff := cmp.Diff(defaults(tt.want), got, cmpopts.IgnoreFields(collector.Config{}, "Logger", "Output")); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := parseFlags([]string{"-h"}); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "collector.yaml")
+	yaml := `
+listen:
+  - udp://:9060
+  - tcp://:9061
+mysql: "xhep:xhep@tcp(127.0.0.1:33306)/"
+retention: call=30d
+max-db-size: 10G
+tcp-idle: 1m
+aleg-header: X-CID
+http: ":9096"
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := parseFlags([]string{"--config", path, "--listen", "udp://:19060", "--http", ":19096"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := defaults(collector.Config{
+		Listen: []string{"udp://:19060"}, // the command line replaces the file's list
+		MySQL:  "xhep:xhep@tcp(127.0.0.1:33306)/", Retention: "call=30d", MaxDBSize: 10 << 30,
+		TCPIdle: time.Minute, ALegHeaders: []string{"X-CID"}, HTTP: ":19096",
+	})
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(collector.Config{}, "Logger", "Output")); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
+	}
+
+	for name, body := range map[string]string{
+		"unknown key":   "listen: udp://:9060\nmysql: x\nbogus: 1\n",
+		"bad duration":  "listen: udp://:9060\nmysql: x\ntcp-idle: 5\n",
+		"nested object": "listen: {udp: 9060}\nmysql: x\n",
+		"not YAML":      "listen: [udp://:9060\n",
+	} {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".yaml")
+		os.WriteFile(p, []byte(body), 0o600)
+		if _, err := parseFlags([]string{"--config", p}); err == nil {
+			t.Errorf("%s: parseFlags accepted the file", name)
+		}
+	}
+	if _, err := parseFlags([]string{"--config", filepath.Join(dir, "missing.yaml")}); err == nil {
+		t.Error("missing config file accepted")
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"0", 0, false}, {"1024", 1024, false}, {"4K", 4 << 10, false}, {"32M", 32 << 20, false},
+		{"10G", 10 << 30, false}, {"1T", 1 << 40, false}, {"2GiB", 0, true}, {"-1", 0, true}, {"x", 0, true},
+		{"100B", 100, false},
+	}
+	for _, tt := range tests {
+		got, err := parseSize(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}

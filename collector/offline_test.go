@@ -1,0 +1,150 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/xhep/xhep/hep"
+)
+
+// readPrint runs the offline mode on path and returns the printed rows.
+func readPrint(t *testing.T, path string) ([]printedRow, ReadStats) {
+	t.Helper()
+	var out bytes.Buffer
+	s, err := New(Config{Read: path, Print: true, Output: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	var rows []printedRow
+	dec := json.NewDecoder(&out)
+	for dec.More() {
+		var r printedRow
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("printed line is not JSON: %v", err)
+		}
+		rows = append(rows, r)
+	}
+	return rows, s.ReadStats()
+}
+
+// TestReadPublicCapture decodes hep-wireshark's sample capture: 8 HEP3
+// messages over UDP (6 SIP, 1 log, 1 RTCP JSON).
+func TestReadPublicCapture(t *testing.T) {
+	path := "../../shared/pcaps/hep3_sip_log_rtcpjson.pcap"
+	if _, err := os.Stat(path); err != nil {
+		path = "/work/shared/pcaps/hep3_sip_log_rtcpjson.pcap"
+		if _, err := os.Stat(path); err != nil {
+			t.Skip("public capture hep3_sip_log_rtcpjson.pcap not present")
+		}
+	}
+	rows, st := readPrint(t, path)
+	byType := map[float64]int{}
+	for _, r := range rows {
+		byType[r.HepHeader["payloadType"].(float64)]++
+		if r.GID != 2001 {
+			t.Errorf("gid %d, want 2001", r.GID)
+		}
+	}
+	if diff := cmp.Diff(map[float64]int{1: 6, 100: 1, 5: 1}, byType); diff != "" {
+		t.Errorf("messages by HEP type (-want +got):\n%s", diff)
+	}
+	if st.HEP != 8 || st.DecodeErrors != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	for _, r := range rows {
+		if r.Table == "hep_proto_5_default" && r.ProtocolHeader["type"] == nil {
+			t.Errorf("RTCP JSON row without type: %+v", r)
+		}
+	}
+}
+
+// writePcap writes Ethernet/IPv4 frames: UDP datagrams and TCP segments.
+type pcapBuilder struct {
+	t  *testing.T
+	w  *pcapgo.Writer
+	ts time.Time
+}
+
+func (b *pcapBuilder) frame(l4 gopacket.SerializableLayer, ipProto layers.IPProtocol, payload []byte) {
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: ipProto, SrcIP: net.IPv4(10, 0, 0, 1), DstIP: net.IPv4(10, 0, 0, 2)}
+	switch l := l4.(type) {
+	case *layers.UDP:
+		l.SetNetworkLayerForChecksum(ip)
+	case *layers.TCP:
+		l.SetNetworkLayerForChecksum(ip)
+	}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		eth, ip, l4, gopacket.Payload(payload)); err != nil {
+		b.t.Fatal(err)
+	}
+	b.ts = b.ts.Add(time.Millisecond)
+	data := buf.Bytes()
+	if err := b.w.WritePacket(gopacket.CaptureInfo{Timestamp: b.ts, CaptureLength: len(data), Length: len(data)}, data); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// TestReadGeneratedCapture reads HEP over UDP on an odd port and over one
+// TCP flow whose messages are split across segments, with a retransmitted
+// segment, and a UDP datagram that is not HEP.
+func TestReadGeneratedCapture(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hep.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	b := &pcapBuilder{t: t, w: w, ts: time.Unix(1700000000, 0)}
+	now := time.Unix(1700000000, 0)
+	b.frame(&layers.UDP{SrcPort: 40000, DstPort: 19060}, layers.IPProtocolUDP,
+		hepMsg(t, hep.ProtoSIP, sipMsg("INVITE sip:bob@b.example SIP/2.0", "udp-1", "1 INVITE"), now, nil))
+	b.frame(&layers.UDP{SrcPort: 40000, DstPort: 53}, layers.IPProtocolUDP, []byte("\x12\x34 not HEP"))
+
+	var stream []byte
+	for _, cid := range []string{"tcp-1", "tcp-2", "tcp-3"} {
+		stream = append(stream, hepMsg(t, hep.ProtoSIP, sipMsg("BYE sip:bob@b.example SIP/2.0", cid, "2 BYE"), now, nil)...)
+	}
+	seq := uint32(1000)
+	b.frame(&layers.TCP{SrcPort: 41000, DstPort: 9061, Seq: seq - 1, SYN: true, Window: 65535}, layers.IPProtocolTCP, nil)
+	cut := []int{0, 7, 150, 151, 400, len(stream)}
+	for i := 1; i < len(cut); i++ {
+		seg := stream[cut[i-1]:cut[i]]
+		b.frame(&layers.TCP{SrcPort: 41000, DstPort: 9061, Seq: seq + uint32(cut[i-1]), ACK: true, PSH: true, Window: 65535}, layers.IPProtocolTCP, seg)
+		if i == 2 { // retransmit the segment just sent
+			b.frame(&layers.TCP{SrcPort: 41000, DstPort: 9061, Seq: seq + uint32(cut[i-1]), ACK: true, PSH: true, Window: 65535}, layers.IPProtocolTCP, seg)
+		}
+	}
+	b.frame(&layers.TCP{SrcPort: 41000, DstPort: 9061, Seq: seq + uint32(len(stream)), FIN: true, ACK: true, Window: 65535}, layers.IPProtocolTCP, nil)
+	f.Close()
+
+	rows, st := readPrint(t, path)
+	var callIDs []string
+	for _, r := range rows {
+		callIDs = append(callIDs, r.ProtocolHeader["callid"].(string))
+	}
+	if diff := cmp.Diff([]string{"udp-1", "tcp-1", "tcp-2", "tcp-3"}, callIDs); diff != "" {
+		t.Errorf("rows by Call-ID (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(ReadStats{Packets: 10, HEP: 4, NotHEP: 1, TCPFlows: 1}, st); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+}

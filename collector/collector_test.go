@@ -244,17 +244,17 @@ func TestUDPEndToEnd(t *testing.T) {
 	}
 	m := metricsText(t, s)
 	checks := map[string]float64{
-		`xhep_collector_messages_total{transport="udp",type="sip"}`:         7,
-		`xhep_collector_messages_total{transport="udp",type="log"}`:         1,
-		`xhep_collector_dissect_errors_total{reason="sip_malformed"}`:        1,
-		`xhep_sip_requests_total{method="INVITE"}`:                         1,
-		`xhep_sip_requests_total{method="REGISTER"}`:                       1,
-		`xhep_sip_responses_total{code="200"}`:                             1,
-		`xhep_sip_register_responses_total{outcome="challenge"}`:           1,
-		`xhep_sip_invite_first_response_seconds_count`:                     1,
-		`xhep_sip_invite_first_response_seconds_sum`:                       0.02,
-		`xhep_sip_invite_answer_seconds_sum`:                               3,
-		`xhep_collector_received_messages_total{transport="udp"}`:          10,
+		`xhep_collector_messages_total{transport="udp",type="sip"}`:   7,
+		`xhep_collector_messages_total{transport="udp",type="log"}`:   1,
+		`xhep_collector_dissect_errors_total{reason="sip_malformed"}`: 1,
+		`xhep_sip_requests_total{method="INVITE"}`:                    1,
+		`xhep_sip_requests_total{method="REGISTER"}`:                  1,
+		`xhep_sip_responses_total{code="200"}`:                        1,
+		`xhep_sip_register_responses_total{outcome="challenge"}`:      1,
+		`xhep_sip_invite_first_response_seconds_count`:                1,
+		`xhep_sip_invite_first_response_seconds_sum`:                  0.02,
+		`xhep_sip_invite_answer_seconds_sum`:                          3,
+		`xhep_collector_received_messages_total{transport="udp"}`:     10,
 	}
 	for series, want := range checks {
 		if got := metricValue(m, series); got < want-1e-9 || got > want+1e-9 {
@@ -358,8 +358,8 @@ func TestTCPAndTLSEndToEnd(t *testing.T) {
 	}
 	m := metricsText(t, s)
 	for series, want := range map[string]float64{
-		`xhep_collector_messages_total{transport="tcp",type="sip"}`:          150,
-		`xhep_collector_messages_total{transport="tls",type="sip"}`:          50,
+		`xhep_collector_messages_total{transport="tcp",type="sip"}`: 150,
+		`xhep_collector_messages_total{transport="tls",type="sip"}`: 50,
 		// Every stream skipped its garbage and nothing else.
 		`xhep_collector_stream_skipped_bytes_total`: 4 * float64(len("garbage between messages")),
 	} {

@@ -79,12 +79,98 @@ func (m *Message) decodeV3(b []byte) error {
 		if clen < chunkHeaderLen || clen > total-off {
 			return decodeErr(off, typ, ErrChunkLength)
 		}
-		data := b[off+chunkHeaderLen : off+clen : off+clen]
+		d := b[off+chunkHeaderLen : off+clen : off+clen]
 		if vendor != 0 {
-			m.Extra = append(m.Extra, Chunk{Vendor: vendor, Type: typ, Data: data})
-		} else if err := m.decodeChunk(typ, data); err != nil {
-			return decodeErr(off, typ, err)
+			m.Extra = append(m.Extra, Chunk{Vendor: vendor, Type: typ, Data: d})
+			off += clen
+			continue
 		}
+		// Generic chunk: check a fixed size, then one flat switch, which
+		// the compiler makes a jump table.
+		if int(typ) < len(chunkSize) && chunkSize[typ] != 0 && len(d) != int(chunkSize[typ]) {
+			return decodeErr(off, typ, ErrChunkSize)
+		}
+		switch typ {
+		case ChunkIPFamily:
+			m.IPFamily = d[0]
+		case ChunkIPProto:
+			m.IPProto = d[0]
+		case ChunkSrcIP4:
+			m.SrcIP = netip.AddrFrom4([4]byte(d))
+		case ChunkDstIP4:
+			m.DstIP = netip.AddrFrom4([4]byte(d))
+		case ChunkSrcIP6:
+			m.SrcIP = netip.AddrFrom16([16]byte(d))
+		case ChunkDstIP6:
+			m.DstIP = netip.AddrFrom16([16]byte(d))
+		case ChunkSrcPort:
+			m.SrcPort = binary.BigEndian.Uint16(d)
+		case ChunkDstPort:
+			m.DstPort = binary.BigEndian.Uint16(d)
+		case ChunkTsSec:
+			m.TsSec = binary.BigEndian.Uint32(d)
+		case ChunkTsUsec:
+			m.TsUsec = binary.BigEndian.Uint32(d)
+		case ChunkProtoType:
+			m.Proto = ProtoType(d[0])
+		case ChunkNodeID:
+			m.NodeID = binary.BigEndian.Uint32(d)
+		case ChunkKeepAlive:
+			m.KeepAlive = binary.BigEndian.Uint16(d)
+		case ChunkAuthKey:
+			m.AuthKey = d
+		case ChunkPayload:
+			m.Payload = d
+			m.Compress = false
+		case ChunkCompressedPayload:
+			p, err := m.inflate(d)
+			if err != nil {
+				return decodeErr(off, typ, err)
+			}
+			m.Payload = p
+			m.Compress = true
+		case ChunkCorrelationID:
+			m.CorrelationID = d
+		case ChunkVLAN:
+			m.VLAN = binary.BigEndian.Uint16(d)
+		case ChunkNodeName:
+			m.NodeName = d
+		case ChunkSrcMAC:
+			m.SrcMAC = binary.BigEndian.Uint64(d)
+		case ChunkDstMAC:
+			m.DstMAC = binary.BigEndian.Uint64(d)
+		case ChunkEthType:
+			m.EthType = binary.BigEndian.Uint16(d)
+		case ChunkTCPFlags:
+			m.TCPFlags = d[0]
+		case ChunkIPTOS:
+			m.IPTOS = d[0]
+		case ChunkMOS:
+			m.MOS = binary.BigEndian.Uint16(d)
+		case ChunkRFactor:
+			m.RFactor = binary.BigEndian.Uint16(d)
+		case ChunkGeoLocation:
+			m.GeoLocation = d
+		case ChunkJitter:
+			m.Jitter = binary.BigEndian.Uint32(d)
+		case ChunkTransactionType:
+			m.TransactionType = d
+		case ChunkPayloadJSONKeys:
+			m.PayloadJSONKeys = d
+		case ChunkTagsValues:
+			m.TagsValues = d
+		case ChunkTagType:
+			m.TagType = binary.BigEndian.Uint16(d)
+		case ChunkEventType:
+			m.EventType = binary.BigEndian.Uint16(d)
+		case ChunkGroupID:
+			m.GroupID = d
+		default:
+			m.Extra = append(m.Extra, Chunk{Type: typ, Data: d})
+			off += clen
+			continue
+		}
+		m.present |= 1 << typ
 		off += clen
 	}
 	return nil
@@ -100,96 +186,6 @@ var chunkSize = [...]uint8{
 	ChunkEthType: 2, ChunkTCPFlags: 1, ChunkIPTOS: 1, ChunkMOS: 2,
 	ChunkRFactor: 2, ChunkJitter: 4, ChunkTagType: 2, ChunkEventType: 2,
 	ChunkGroupID: 0,
-}
-
-// decodeChunk stores one generic chunk's data into m. The size of a
-// fixed-size chunk is checked first; then one flat switch, which the
-// compiler makes a jump table.
-func (m *Message) decodeChunk(typ uint16, d []byte) error {
-	if int(typ) < len(chunkSize) && chunkSize[typ] != 0 && len(d) != int(chunkSize[typ]) {
-		return ErrChunkSize
-	}
-	switch typ {
-	case ChunkIPFamily:
-		m.IPFamily = d[0]
-	case ChunkIPProto:
-		m.IPProto = d[0]
-	case ChunkSrcIP4:
-		m.SrcIP = netip.AddrFrom4([4]byte(d))
-	case ChunkDstIP4:
-		m.DstIP = netip.AddrFrom4([4]byte(d))
-	case ChunkSrcIP6:
-		m.SrcIP = netip.AddrFrom16([16]byte(d))
-	case ChunkDstIP6:
-		m.DstIP = netip.AddrFrom16([16]byte(d))
-	case ChunkSrcPort:
-		m.SrcPort = binary.BigEndian.Uint16(d)
-	case ChunkDstPort:
-		m.DstPort = binary.BigEndian.Uint16(d)
-	case ChunkTsSec:
-		m.TsSec = binary.BigEndian.Uint32(d)
-	case ChunkTsUsec:
-		m.TsUsec = binary.BigEndian.Uint32(d)
-	case ChunkProtoType:
-		m.Proto = ProtoType(d[0])
-	case ChunkNodeID:
-		m.NodeID = binary.BigEndian.Uint32(d)
-	case ChunkKeepAlive:
-		m.KeepAlive = binary.BigEndian.Uint16(d)
-	case ChunkAuthKey:
-		m.AuthKey = d
-	case ChunkPayload:
-		m.Payload = d
-		m.Compress = false
-	case ChunkCompressedPayload:
-		p, err := m.inflate(d)
-		if err != nil {
-			return err
-		}
-		m.Payload = p
-		m.Compress = true
-	case ChunkCorrelationID:
-		m.CorrelationID = d
-	case ChunkVLAN:
-		m.VLAN = binary.BigEndian.Uint16(d)
-	case ChunkNodeName:
-		m.NodeName = d
-	case ChunkSrcMAC:
-		m.SrcMAC = binary.BigEndian.Uint64(d)
-	case ChunkDstMAC:
-		m.DstMAC = binary.BigEndian.Uint64(d)
-	case ChunkEthType:
-		m.EthType = binary.BigEndian.Uint16(d)
-	case ChunkTCPFlags:
-		m.TCPFlags = d[0]
-	case ChunkIPTOS:
-		m.IPTOS = d[0]
-	case ChunkMOS:
-		m.MOS = binary.BigEndian.Uint16(d)
-	case ChunkRFactor:
-		m.RFactor = binary.BigEndian.Uint16(d)
-	case ChunkGeoLocation:
-		m.GeoLocation = d
-	case ChunkJitter:
-		m.Jitter = binary.BigEndian.Uint32(d)
-	case ChunkTransactionType:
-		m.TransactionType = d
-	case ChunkPayloadJSONKeys:
-		m.PayloadJSONKeys = d
-	case ChunkTagsValues:
-		m.TagsValues = d
-	case ChunkTagType:
-		m.TagType = binary.BigEndian.Uint16(d)
-	case ChunkEventType:
-		m.EventType = binary.BigEndian.Uint16(d)
-	case ChunkGroupID:
-		m.GroupID = d
-	default:
-		m.Extra = append(m.Extra, Chunk{Type: typ, Data: d})
-		return nil
-	}
-	m.present |= 1 << typ
-	return nil
 }
 
 // HEP v1 and v2, as Kamailio's sipcapture module reads them (hep.h):

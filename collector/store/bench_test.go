@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cpuTicks reads utime+stime (clock ticks) of a process from /proc.
+func cpuTicks(pid int) (int64, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// Fields after the ")" of the command name; utime and stime are
+	// fields 14 and 15 of the line, 12 and 13 after it.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + st, true
+}
+
+const ticksPerSec = 100 // USER_HZ on Linux
+
+// mariadbPID finds the test server's pid: XHEP_TEST_MARIADB_PID, or the
+// pid file of scripts/mariadb.sh.
+func mariadbPID() int {
+	if v, err := strconv.Atoi(os.Getenv("XHEP_TEST_MARIADB_PID")); err == nil {
+		return v
+	}
+	dir := os.Getenv("XHEP_MARIADB_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "run", "mariadb")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "mysqld.pid"))
+	if err != nil {
+		return 0
+	}
+	p, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return p
+}
+
+// BenchmarkWrite writes realistic SIP rows into hep_proto_1_call (16
+// indexed generated columns) and reports rows/s from the first Write until
+// Flush returns, and the CPU used by this process and by mariadbd over
+// that time (cores = CPU seconds / wall seconds). Use a fixed count:
+//
+//	go test -run '^$' -bench BenchmarkWrite -benchtime 50000x ./collector/store/
+func BenchmarkWrite(b *testing.B) {
+	for _, m := range []Method{MethodLoad, MethodInsert} {
+		b.Run(string(m), func(b *testing.B) {
+			s := openTest(b, Config{Method: m})
+			var g rowGen
+			db := mariadbPID()
+			self := os.Getpid()
+			c0, _ := cpuTicks(self)
+			d0, okDB := cpuTicks(db)
+			now := time.Now()
+			start := time.Now()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := s.Write(g.sip("hep_proto_1_call", i, now)); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			if err := s.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			cancel()
+			el := time.Since(start).Seconds()
+			c1, _ := cpuTicks(self)
+			b.ReportMetric(float64(i)/el, "rows/s")
+			b.ReportMetric(float64(c1-c0)/ticksPerSec/el, "collector-cores")
+			if d1, ok := cpuTicks(db); ok && okDB {
+				b.ReportMetric(float64(d1-d0)/ticksPerSec/el, "mariadbd-cores")
+			}
+			_ = runtime.NumCPU
+		})
+	}
+}

@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ownServer starts a throwaway MariaDB of this test's own (so that it can
+// be stopped) with scripts/mariadb.sh, and wipes it at cleanup.
+type ownServer struct {
+	tb   testing.TB
+	env  []string
+	dsn  string
+	path string
+}
+
+func startOwnServer(tb testing.TB, dir string, port int) *ownServer {
+	tb.Helper()
+	if _, err := exec.LookPath("mariadbd"); err != nil {
+		tb.Skip("mariadbd is not installed (scripts/deps.sh installs mariadb-server): cannot start a server to stop")
+	}
+	abs, err := filepath.Abs(filepath.Join("..", "..", "run", dir))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	o := &ownServer{
+		tb:   tb,
+		env:  append(os.Environ(), "XHEP_MARIADB_DIR="+abs, fmt.Sprintf("XHEP_MARIADB_PORT=%d", port)),
+		path: filepath.Join("..", "..", "scripts", "mariadb.sh"),
+	}
+	tb.Cleanup(func() { o.run("wipe") })
+	o.dsn = strings.TrimSpace(o.run("start"))
+	return o
+}
+
+func (o *ownServer) run(verb string) string {
+	cmd := exec.Command(o.path, verb)
+	cmd.Env = o.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		o.tb.Errorf("mariadb.sh %s: %v\n%s", verb, err, out)
+	}
+	return string(out)
+}
+
+// TestOutage stops the database in the middle of a load and starts it
+// again: every row must be stored exactly once.
+func TestOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("outage test stops and starts a server: skipped in -short mode")
+	}
+	srv := startOwnServer(t, "store-outage", 33317)
+	spill := t.TempDir()
+	s, err := Open(context.Background(), Config{
+		DSN: srv.dsn, Database: "xhep_outage", SpillDir: spill,
+		BatchRows: 500, FlushInterval: 50 * time.Millisecond, QueueRows: 5000,
+		DrainTimeout: 5 * time.Minute, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 30_000
+	var g rowGen
+	stopped, started := make(chan struct{}), make(chan struct{})
+	for i := range n {
+		switch i {
+		case n / 3:
+			go func() { srv.run("stop"); t.Log("server stopped"); close(stopped) }()
+		case 2 * n / 3:
+			<-stopped
+			go func() { srv.run("start"); t.Log("server started"); close(started) }()
+		}
+		if err := s.Write(g.sip("hep_proto_100_default", i, time.Now())); err != nil {
+			t.Fatalf("Write %d: %v", i, err)
+		}
+		if i%100 == 99 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	<-started
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	spilled := metricValue(s.m.spilled)
+	dups := metricValue(s.m.dupBatches)
+	t.Logf("rows spilled during the outage: %v; duplicate batches skipped: %v", spilled, dups)
+	if spilled == 0 {
+		t.Errorf("nothing was spilled: the outage did not happen during the load")
+	}
+	db := adminDB(t, srv.dsn)
+	var total, distinct int
+	err = db.QueryRow("SELECT COUNT(*), COUNT(DISTINCT JSON_EXTRACT(payload, '$.id')) FROM xhep_outage.hep_proto_100_default").Scan(&total, &distinct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != n || distinct != n {
+		t.Errorf("stored %d rows, %d distinct; want %d and %d", total, distinct, n, n)
+	}
+	left, _ := filepath.Glob(filepath.Join(spill, "*.seg"))
+	if len(left) != 0 {
+		t.Errorf("spill segments left after Close: %v", left)
+	}
+}

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Standard tables, created at Open.
+var standardTables = []string{
+	"hep_proto_1_call",
+	"hep_proto_1_registration",
+	"hep_proto_1_default",
+	"hep_proto_5_default",
+	"hep_proto_53_default",
+	"hep_proto_100_default",
+}
+
+// ErrInvalidTable is returned by [Store.Write] for a Row whose Table is
+// not hep_proto_<0-999>_<call|registration|default>.
+var ErrInvalidTable = errors.New("invalid table name")
+
+// TableFor returns the table for HEP protocol type proto and class ("call",
+// "registration" or anything else for "default"): the single place table
+// names are built.
+func TableFor(proto uint8, class string) string {
+	switch class {
+	case "call", "registration":
+	default:
+		class = "default"
+	}
+	return "hep_proto_" + strconv.Itoa(int(proto)) + "_" + class
+}
+
+// validTable reports whether name matches
+// ^hep_proto_[0-9]{1,3}_(call|registration|default)$.
+func validTable(name string) bool {
+	rest, ok := strings.CutPrefix(name, "hep_proto_")
+	if !ok {
+		return false
+	}
+	n := 0
+	for n < len(rest) && n < 4 && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	if n == 0 || n > 3 || n >= len(rest) || rest[n] != '_' {
+		return false
+	}
+	switch rest[n+1:] {
+	case "call", "registration", "default":
+		return true
+	}
+	return false
+}
+
+// classOf returns the retention class of a valid table name.
+func classOf(table string) string {
+	switch {
+	case strings.HasSuffix(table, "_call"):
+		return "call"
+	case strings.HasSuffix(table, "_registration"):
+		return "registration"
+	}
+	return "default"
+}
+
+// genCol is one VIRTUAL generated column read from a JSON document.
+type genCol struct {
+	name string
+	doc  string // hep_header or protocol_header
+	key  string // JSON key
+	size int    // VARCHAR size; 0 for an integer column
+}
+
+// Generated columns of every table (from hep_header).
+var hepCols = []genCol{
+	{"src_ip", "hep_header", "srcIp", 64},
+	{"dst_ip", "hep_header", "dstIp", 64},
+	{"src_port", "hep_header", "srcPort", 0},
+	{"dst_port", "hep_header", "dstPort", 0},
+	{"correlation_id", "hep_header", "correlation_id", 255},
+}
+
+// Generated columns of SIP tables (hep_proto_1_*, from protocol_header).
+var sipCols = []genCol{
+	{"callid", "protocol_header", "callid", 255},
+	{"callid_aleg", "protocol_header", "callid_aleg", 255},
+	{"method", "protocol_header", "method", 32},
+	{"status", "protocol_header", "status", 0},
+	{"ruri_user", "protocol_header", "ruri_user", 128},
+	{"ruri_domain", "protocol_header", "ruri_domain", 128},
+	{"from_user", "protocol_header", "from_user", 128},
+	{"from_domain", "protocol_header", "from_domain", 128},
+	{"to_user", "protocol_header", "to_user", 128},
+	{"to_domain", "protocol_header", "to_domain", 128},
+	{"user_agent", "protocol_header", "user_agent", 255},
+}
+
+// generatedCols returns the generated columns of table.
+func generatedCols(table string) []genCol {
+	if strings.HasPrefix(table, "hep_proto_1_") {
+		return append(append([]genCol(nil), hepCols...), sipCols...)
+	}
+	return hepCols
+}
+
+// expr is the column's generation expression, valid on MariaDB 10.11 and
+// MySQL 8. Strings are cut to the column size (LEFT) and integers are
+// only cast when the JSON value is a small integer, so that no JSON
+// document the dissector writes can make an INSERT fail (strict mode turns
+// a truncation into an error, and one bad row would fail its batch).
+func (c genCol) expr() string {
+	ex := fmt.Sprintf("JSON_EXTRACT(%s,'$.%s')", c.doc, c.key)
+	if c.size == 0 {
+		return fmt.Sprintf("IF(JSON_TYPE(%[1]s)='INTEGER' AND LENGTH(%[1]s)<=18,CAST(%[1]s AS SIGNED),NULL)", ex)
+	}
+	return fmt.Sprintf("LEFT(JSON_UNQUOTE(%s),%d)", ex, c.size)
+}
+
+func (c genCol) sqlType() string {
+	if c.size == 0 {
+		return "BIGINT"
+	}
+	return fmt.Sprintf("VARCHAR(%d)", c.size)
+}
+
+// dayName is the partition holding the rows of day d (UTC midnight):
+// pYYYYMMDD.
+func dayName(d time.Time) string { return "p" + d.Format("20060102") }
+
+// dayBound is the exclusive upper bound of day d's partition.
+func dayBound(d time.Time) string {
+	return d.AddDate(0, 0, 1).Format("'2006-01-02 15:04:05'")
+}
+
+// utcDay truncates t to its UTC midnight.
+func utcDay(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// createTableSQL is the DDL of table with partitions p_old (everything
+// before first), one per day from first to last, and pmax (everything
+// after).
+func createTableSQL(table string, first, last time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS `%s` (\n", table)
+	b.WriteString("  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,\n")
+	b.WriteString("  gid INT UNSIGNED NOT NULL DEFAULT 0,\n")
+	b.WriteString("  create_date DATETIME(6) NOT NULL,\n")
+	b.WriteString("  hep_header JSON NOT NULL,\n")
+	b.WriteString("  protocol_header JSON NOT NULL,\n")
+	b.WriteString("  payload JSON NOT NULL,\n")
+	b.WriteString("  raw MEDIUMBLOB NOT NULL,\n")
+	cols := generatedCols(table)
+	for _, c := range cols {
+		fmt.Fprintf(&b, "  %s %s GENERATED ALWAYS AS (%s) VIRTUAL,\n", c.name, c.sqlType(), c.expr())
+	}
+	b.WriteString("  PRIMARY KEY (id, create_date)")
+	for _, c := range cols {
+		fmt.Fprintf(&b, ",\n  KEY idx_%s (%s, create_date)", c.name, c.name)
+	}
+	b.WriteString("\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4\n")
+	b.WriteString("PARTITION BY RANGE COLUMNS(create_date) (\n")
+	fmt.Fprintf(&b, "  PARTITION p_old VALUES LESS THAN (%s),\n", first.Format("'2006-01-02 15:04:05'"))
+	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
+		fmt.Fprintf(&b, "  PARTITION %s VALUES LESS THAN (%s),\n", dayName(d), dayBound(d))
+	}
+	b.WriteString("  PARTITION pmax VALUES LESS THAN (MAXVALUE)\n)")
+	return b.String()
+}
+
+// batchLogSQL is the table that makes batch writes idempotent: every batch
+// transaction inserts its id; a retried batch whose first attempt did
+// commit fails on the duplicate key and is known to be stored.
+const batchLogSQL = "CREATE TABLE IF NOT EXISTS `xhep_batch_log` (\n" +
+	"  id BIGINT UNSIGNED NOT NULL,\n" +
+	"  part INT UNSIGNED NOT NULL,\n" +
+	"  created DATETIME NOT NULL,\n" +
+	"  PRIMARY KEY (id, part),\n" +
+	"  KEY idx_created (created)\n" +
+	") ENGINE=InnoDB"
+
+// quoteDatabase returns name in backquotes, or an error when it holds
+// characters other than letters, digits, '_' and '$'.
+func quoteDatabase(name string) (string, error) {
+	if name == "" || len(name) > 64 {
+		return "", fmt.Errorf("database name %q: length must be 1..64", name)
+	}
+	for _, c := range name {
+		if !(c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return "", fmt.Errorf("database name %q: only letters, digits, _ and $ are allowed", name)
+		}
+	}
+	return "`" + name + "`", nil
+}

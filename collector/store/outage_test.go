@@ -84,6 +84,11 @@ func TestOutage(t *testing.T) {
 		}
 	}
 	<-started
+	// The store notices within its probe interval; Close then drains the
+	// spill into the database.
+	for deadline := time.Now().Add(time.Minute); !s.dbUp.Load() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -105,5 +110,43 @@ func TestOutage(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(spill, "*.seg"))
 	if len(left) != 0 {
 		t.Errorf("spill segments left after Close: %v", left)
+	}
+}
+
+// TestSpillResume: with the database unreachable from the start, Open
+// still succeeds, rows spill, Close keeps them on disk, and the next Open
+// (database reachable) writes them all.
+func TestSpillResume(t *testing.T) {
+	dsn := testDSN(t)
+	dbName := testDatabase(t, dsn)
+	spill := t.TempDir()
+	// Nothing listens on port 1.
+	down, err := Open(context.Background(), Config{
+		DSN: "xhep:xhep@tcp(127.0.0.1:1)/", Database: dbName, SpillDir: spill,
+		BatchRows: 100, DrainTimeout: time.Second, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatalf("Open with the database down: %v", err)
+	}
+	var g rowGen
+	const n = 1000
+	for i := range n {
+		if err := down.Write(g.sip("hep_proto_1_registration", i, time.Now())); err != nil {
+			t.Fatalf("Write %d: %v", i, err)
+		}
+	}
+	if err := down.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := metricValue(down.m.spilled); got != n {
+		t.Fatalf("spilled %v rows, want %d", got, n)
+	}
+	up := openTest(t, Config{DSN: dsn, Database: dbName, SpillDir: spill})
+	flush(t, up)
+	if got := count(t, up, "SELECT COUNT(*) FROM hep_proto_1_registration"); got != n {
+		t.Errorf("rows after resume = %d, want %d", got, n)
+	}
+	if got := count(t, up, "SELECT COUNT(DISTINCT JSON_EXTRACT(payload, '$.id')) FROM hep_proto_1_registration"); got != n {
+		t.Errorf("distinct rows after resume = %d, want %d", got, n)
 	}
 }

@@ -41,6 +41,7 @@ func (s *Store) createDatabase(ctx context.Context) error {
 		return fmt.Errorf("parse DSN: %w", err)
 	}
 	dc.DBName = ""
+	dc.Logger = driverLog{s.cfg.Logger}
 	if dc.Timeout == 0 {
 		dc.Timeout = 5 * time.Second
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,6 +109,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		dc.WriteTimeout = 2 * time.Minute
 	}
 	dc.Loc = time.UTC
+	dc.Logger = driverLog{cfg.Logger}
 	dc.ParseTime = true
 	if dc.Params == nil {
 		dc.Params = map[string]string{}
@@ -178,6 +180,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	return s, nil
 }
+
+// driverLog sends go-sql-driver/mysql's messages (connection trouble the
+// store already handles) to the store's logger at debug level.
+type driverLog struct{ l *slog.Logger }
+
+func (d driverLog) Print(v ...any) { d.l.Debug("mysql driver", "msg", fmt.Sprint(v...)) }
 
 // DB returns the store's connection pool, for read-only queries.
 func (s *Store) DB() *sql.DB { return s.db }

@@ -24,9 +24,6 @@ import (
 	"github.com/xhep/xhep/hep"
 )
 
-// openStore opens the database store; set by storage.go.
-var openStore func(cfg Config, reg prometheus.Registerer) (rowStore, error)
-
 // rowStore is a rowWriter that drains on Close.
 type rowStore interface {
 	rowWriter
@@ -133,9 +130,6 @@ func New(cfg Config) (s *Service, err error) {
 		}
 		s.out = newPrinter(out)
 	case cfg.MySQL != "":
-		if openStore == nil {
-			return nil, errors.New("--mysql: this build has no store")
-		}
 		st, err := openStore(cfg, s.reg)
 		if err != nil {
 			return nil, err

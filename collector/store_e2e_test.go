@@ -58,9 +58,6 @@ func testDatabase(tb testing.TB, dsn string) (string, *sql.DB) {
 // checks the rows with SQL.
 func TestStoreEndToEnd(t *testing.T) {
 	dsn := testDSN(t)
-	if openStore == nil {
-		t.Skip("built without the store")
-	}
 	name, db := testDatabase(t, dsn)
 	s, err := New(Config{
 		Listen:   []string{"udp://127.0.0.1:0", "tcp://127.0.0.1:0"},

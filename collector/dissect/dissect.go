@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -125,7 +124,7 @@ func New(cfg Config) (*Dissector, error) {
 	}
 	for p := range d.tables {
 		for c, class := range []string{ClassDefault, ClassCall, ClassRegistration} {
-			d.tables[p][c] = "hep_proto_" + strconv.Itoa(p) + "_" + class
+			d.tables[p][c] = store.TableFor(uint8(p), class)
 		}
 	}
 	return d, nil

@@ -1,7 +1,8 @@
 // Package agent wires the capture agent's pipeline:
 //
 //	source.Source → packet.Decoder (L2–L4, defrag, TCP reassembly, classify)
-//	  → SIP:  hep/sip decode → correlate.Table.ObserveSIP → HEP type 1,
+//	  → SIP:  head scan (Call-ID, CSeq, status, SDP body) →
+//	          correlate.Table.ObserveSDP / End → HEP type 1,
 //	          Call-ID as the send key
 //	  → RTCP: hep/rtcp decode → JSON (heplify-server's shape) → HEP type 5,
 //	          chunk 0x11 = Call-ID from correlate.Table.Lookup when known

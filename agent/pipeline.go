@@ -17,7 +17,6 @@ import (
 	"github.com/xhep/xhep/hep"
 	"github.com/xhep/xhep/hep/dns"
 	"github.com/xhep/xhep/hep/rtcp"
-	"github.com/xhep/xhep/hep/sip"
 )
 
 // Sink receives encoded HEP messages; [*send.Group] is the real one. Send
@@ -71,7 +70,7 @@ type Pipeline struct {
 
 	// per-message scratch, pipeline goroutine only
 	hm       hep.Message
-	sipMsg   sip.Message
+	sip      sipHead
 	rtcpPkt  rtcp.Packet
 	dnsMsg   dns.Msg
 	json     []byte
@@ -235,16 +234,17 @@ func (p *Pipeline) emit(m *packet.Message) {
 	case packet.ClassSIP:
 		hm.Proto = hep.ProtoSIP
 		hm.Payload = m.Payload
-		// A message with a bad header is still decoded as far as it goes;
-		// only a bad start line leaves nothing.
-		if err := p.sipMsg.DecodeFromBytes(m.Payload); err != nil && errors.Is(err, sip.ErrMalformed) {
+		h := &p.sip
+		if !h.scan(m.Payload) || len(h.callID) == 0 {
 			p.sipNoCallID.Add(1)
-		} else {
-			key = p.sipMsg.CallID
-			if len(key) == 0 {
-				p.sipNoCallID.Add(1)
-			}
-			p.corr.ObserveSIP(&p.sipMsg, m.TS)
+			break
+		}
+		key = h.callID
+		if len(h.body) > 0 && correlate.IsSDP(h.ctype) {
+			p.corr.ObserveSDP(h.callID, h.body, m.TS)
+		}
+		if correlate.Ends(h.request, h.method, h.status, h.cseqMethod) {
+			p.corr.End(h.callID, m.TS)
 		}
 	case packet.ClassRTCP:
 		if err := p.rtcpPkt.DecodeFromBytes(m.Payload); err != nil {

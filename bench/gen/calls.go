@@ -303,7 +303,7 @@ func (s *scenario) sdp(e *mediaEnd, o *sdpOffer) []byte {
 // both sides, a=rtcp: on a non-default port on one side, or RTP+1.
 func (s *scenario) newMedia(callID string, a, b *node) (*media, [2]sdpOffer) {
 	g := s.g
-	md := &media{callID: callID}
+	md := &media{callID: callID, pt: [2]byte{0, 8}[g.rng.IntN(2)]}
 	var offers [2]sdpOffer
 	mode := g.rng.IntN(10)
 	for i, n := range [2]*node{a, b} {
@@ -342,15 +342,20 @@ func (s *scenario) newMedia(callID string, a, b *node) (*media, [2]sdpOffer) {
 	return md, offers
 }
 
-// rtcpRounds adds n RTCP exchanges, each side sending once per round.
+// rtcpRounds adds n media rounds: cfg.RTP RTP packets from each side,
+// then (with RTCP on) one RTCP compound packet from each side.
 func (s *scenario) rtcpRounds(md *media, n int) {
-	if !s.g.cfg.RTCP {
-		return
-	}
+	cfg := &s.g.cfg
 	for range n {
-		first := s.g.rng.IntN(2)
-		s.rtcp(md, first)
-		s.rtcp(md, 1-first)
+		for range cfg.RTP {
+			s.rtp(md, 0)
+			s.rtp(md, 1)
+		}
+		if cfg.RTCP {
+			first := s.g.rng.IntN(2)
+			s.rtcp(md, first)
+			s.rtcp(md, 1-first)
+		}
 	}
 }
 
@@ -483,6 +488,7 @@ func (s *scenario) answeredCall(caller *node, reinvite, auth bool) {
 			offers[0].version++
 			offers[1].version++
 			offers[0].dir, offers[1].dir = dirs[0], dirs[1]
+			md.end[1].sender = dirs[1] != "recvonly" // on hold the callee only receives: RR, no RTP
 			rt := l.newTx("INVITE", false, false)
 			rt.body = s.sdp(&md.end[0], &offers[0])
 			l.forward(rt, true)

@@ -28,6 +28,7 @@ type seen struct {
 type decoded struct {
 	sip, rtcp, dns                 []seen
 	frames, fragments, tcpSegments int
+	rtp                            int
 	dnsMsgs                        []dnsSeen
 }
 
@@ -194,6 +195,8 @@ func (d *decoded) udp(t *testing.T, frame int, src, dst netip.AddrPort, b []byte
 			t.Fatalf("frame %d: SIP datagram of %d bytes holds a message of %d", frame, len(b), n)
 		}
 		d.sip = append(d.sip, seen{src, dst, "udp", string(b)})
+	case len(b) == 172 && b[0] == 0x80 && (b[1]&0x7f == 0 || b[1]&0x7f == 8): // RTP, G.711
+		d.rtp++
 	default:
 		if err := checkRTCP(b); err != nil {
 			t.Fatalf("frame %d: UDP %v→%v is neither SIP, DNS nor RTCP: %v", frame, src, dst, err)

@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"time"
@@ -16,6 +17,7 @@ import (
 // are reused, so building a frame does not allocate.
 type framer struct {
 	g    *generator
+	rng  *rand.Rand               // TCP ports, sequence numbers, segmenting: apart from the traffic's own draws
 	buf  gopacket.SerializeBuffer // the frame
 	l4   gopacket.SerializeBuffer // a whole UDP datagram before fragmenting
 	opts gopacket.SerializeOptions
@@ -43,6 +45,7 @@ type framer struct {
 
 func (f *framer) init(g *generator) {
 	f.g = g
+	f.rng = rand.New(rand.NewPCG(uint64(g.cfg.Seed), 0x74637073)) // "tcps"
 	f.buf = gopacket.NewSerializeBufferExpectedSize(128, 1600)
 	f.l4 = gopacket.NewSerializeBufferExpectedSize(64, 1600)
 	f.opts = gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
@@ -235,8 +238,8 @@ func (f *framer) conn(a, b *node) *tcpConn {
 	if c := f.conns[[2]*node{b, a}]; c != nil {
 		return c
 	}
-	c := &tcpConn{client: a, server: b, cport: uint16(32768 + f.g.rng.IntN(28232))}
-	c.seq = [2]uint32{f.g.rng.Uint32(), f.g.rng.Uint32()}
+	c := &tcpConn{client: a, server: b, cport: uint16(32768 + f.rng.IntN(28232))}
+	c.seq = [2]uint32{f.rng.Uint32(), f.rng.Uint32()}
 	f.conns[[2]*node{a, b}] = c
 	f.connList = append(f.connList, c)
 	return c

@@ -29,6 +29,10 @@ type Config struct {
 	// calls use rtcp-mux (RTCP on the RTP port), some a=rtcp: with a
 	// non-default port, the rest RTP port + 1.
 	RTCP bool
+	// RTP adds RTP packets (G.711, 172 bytes, KindOther) between the same
+	// endpoints: each side sends this many before each RTCP exchange. They
+	// stand for the media a capture filter must skip; 0 means none.
+	RTP int
 
 	IPv6 bool // every host on fd00::/8 instead of 10.0.0.0/8
 	TCP  bool // SIP over TCP (handshake, split and coalesced segments, FIN)
@@ -80,7 +84,7 @@ func (c *Config) normalize() error {
 		c.Rate = 1000
 	}
 	switch {
-	case c.Calls < 0 || c.Registrations < 0 || c.Options < 0:
+	case c.Calls < 0 || c.Registrations < 0 || c.Options < 0 || c.RTP < 0:
 		return fmt.Errorf("%w: negative count", ErrConfig)
 	case !(c.Rate > 0) || c.Rate > 1e12:
 		return fmt.Errorf("%w: rate %v not in (0, 1e12]", ErrConfig, c.Rate)
@@ -101,7 +105,8 @@ func (c *Config) normalize() error {
 type Kind uint8
 
 // Kinds of frames. A fragment or TCP segment has the kind of what it
-// carries; TCP segments without payload (SYN, FIN, pure ACK) are KindOther.
+// carries; TCP segments without payload (SYN, FIN, pure ACK) and RTP are
+// KindOther.
 const (
 	KindOther Kind = iota
 	KindSIP
@@ -171,6 +176,7 @@ type Stats struct {
 	SIPRequests  int
 	SIPResponses int
 	RTCP         int // RTCP compound packets
+	RTP          int // RTP packets (KindOther)
 	DNS          int // DNS messages, queries and responses
 	DNSQueries   int
 
@@ -208,7 +214,8 @@ func Generate(cfg Config, emit func(Packet) error) (*Truth, error) {
 // concurrent use.
 type generator struct {
 	cfg   Config
-	rng   *rand.Rand
+	rng   *rand.Rand // everything the scenarios say, drawn in the order they are built
+	sched *rand.Rand // which active scenario sends next
 	emit  func(Packet) error
 	truth Truth
 	nsPer float64 // nanoseconds between frames
@@ -225,6 +232,7 @@ func newGenerator(cfg Config, emit func(Packet) error) *generator {
 	g := &generator{
 		cfg:   cfg,
 		rng:   rand.New(rand.NewPCG(uint64(cfg.Seed), 0x78686570)), // "xhep"
+		sched: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73636864)), // "schd"
 		emit:  emit,
 		nsPer: 1e9 / cfg.Rate,
 	}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,6 +25,7 @@ var modes = []struct {
 	set  func(*Config)
 }{
 	{"plain", func(*Config) {}},
+	{"rtp", func(c *Config) { c.RTP = 3 }},
 	{"tcp", func(c *Config) { c.TCP = true }},
 	{"ipv6", func(c *Config) { c.IPv6 = true }},
 	{"vlan", func(c *Config) { c.VLAN = []uint16{42} }},
@@ -110,7 +112,7 @@ func TestTruthMatchesCapture(t *testing.T) {
 
 			got := Stats{Calls: tr.Stats.Calls, Registrations: tr.Stats.Registrations, Options: tr.Stats.Options,
 				TCPConnections: tr.Stats.TCPConnections, DNSQueries: tr.Stats.DNSQueries,
-				SIPMessages: len(d.sip), RTCP: len(d.rtcp), DNS: len(d.dns),
+				SIPMessages: len(d.sip), RTCP: len(d.rtcp), DNS: len(d.dns), RTP: d.rtp,
 				Frames: d.frames, Fragments: d.fragments, TCPSegments: d.tcpSegments}
 			for _, s := range d.sip {
 				if strings.HasPrefix(s.Raw, "SIP/2.0 ") {
@@ -349,13 +351,18 @@ func TestRealism(t *testing.T) {
 					t.Errorf("X-CID %s names no Call-ID in the capture", x)
 				}
 			}
+			rtcpTypes := map[byte]int{}
 			for i, r := range tr.RTCP {
 				if err := checkRTCP(r.Raw); err != nil {
 					t.Fatalf("RTCP %d: %v", i, err)
 				}
+				rtcpTypes[r.Raw[1]]++
 				if !rtcpEnds[r.CallID][r.Src] || !rtcpEnds[r.CallID][r.Dst] {
 					t.Fatalf("RTCP %d %v→%v is not between the SDP endpoints of %s: %v", i, r.Src, r.Dst, r.CallID, rtcpEnds[r.CallID])
 				}
+			}
+			if rtcpTypes[200] == 0 || rtcpTypes[201] == 0 {
+				t.Errorf("RTCP packet types %v: want SR (200) and RR (201)", rtcpTypes)
 			}
 			qtypes := map[uint16]bool{}
 			for _, q := range tr.DNS {
@@ -568,5 +575,39 @@ func BenchmarkGenerate(b *testing.B) {
 			b.ReportMetric(float64(frames)/b.Elapsed().Seconds(), "pkts/s")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(frames), "ns/pkt")
 		})
+	}
+}
+
+// TestSameTrafficInEveryMode: the options change how the traffic is
+// carried, not what it is: the same seed gives the same dialogs, RTCP and
+// DNS whatever the transport, IP version, tags or MTU.
+func TestSameTrafficInEveryMode(t *testing.T) {
+	summary := func(tr *Truth) []string {
+		var s []string
+		for _, m := range tr.SIP {
+			// Call-IDs may carry the caller's address; SRV names the transport.
+			id, _, _ := strings.Cut(m.CallID, "@")
+			s = append(s, fmt.Sprint(id, " ", m.Method, m.Status, " ", m.CSeq, m.CSeqMethod))
+		}
+		for _, r := range tr.RTCP {
+			id, _, _ := strings.Cut(r.CallID, "@")
+			s = append(s, "rtcp "+id)
+		}
+		for _, q := range tr.DNS {
+			s = append(s, fmt.Sprint("dns ", q.ID, strings.Replace(q.Query, "_sip._tcp.", "_sip._udp.", 1), q.Response)) // IPv6 asks AAAA first
+		}
+		slices.Sort(s)
+		return s
+	}
+	cfg := DefaultConfig()
+	_, base := collect(t, cfg)
+	for _, m := range modes[1:] {
+		c := cfg
+		m.set(&c)
+		_, tr := collect(t, c)
+		a, b := summary(base), summary(tr)
+		if diff := cmp.Diff(a, b); diff != "" {
+			t.Errorf("%s: traffic differs from plain (-plain +%s):\n%.2000s", m.name, m.name, diff)
+		}
 	}
 }

@@ -21,9 +21,10 @@ type msg struct {
 	status                     int
 	cseq                       uint32
 
-	// RTCP
+	// RTCP and RTP
 	media *media
 	side  int
+	sr    bool // the side sends media at this point: SR, else RR
 
 	// DNS and RTCP ports
 	sport, dport uint16
@@ -85,7 +86,16 @@ func (s *scenario) dns(src, dst *node, sport, dport uint16, m *dnsMsg) {
 func (s *scenario) rtcp(md *media, side int) {
 	a, b := &md.end[side], &md.end[1-side]
 	s.msgs = append(s.msgs, msg{kind: KindRTCP, src: a.host, dst: b.host,
-		sport: a.rtcpPort, dport: b.rtcpPort, media: md, side: side, callID: md.callID})
+		sport: a.rtcpPort, dport: b.rtcpPort, media: md, side: side, sr: a.sender, callID: md.callID})
+}
+
+func (s *scenario) rtp(md *media, side int) {
+	a, b := &md.end[side], &md.end[1-side]
+	if !a.sender {
+		return
+	}
+	s.msgs = append(s.msgs, msg{kind: KindOther, src: a.host, dst: b.host,
+		sport: a.rtpPort, dport: b.rtpPort, media: md, side: side, callID: md.callID})
 }
 
 // run drives the whole generation: keep a window of active scenarios,
@@ -124,7 +134,7 @@ func (g *generator) run() error {
 		if len(g.active) == 0 {
 			break
 		}
-		i := g.rng.IntN(len(g.active))
+		i := g.sched.IntN(len(g.active))
 		s := g.active[i]
 		if err := g.send(s); err != nil {
 			return err
@@ -162,7 +172,7 @@ func (g *generator) send(s *scenario) error {
 		src := netip.AddrPortFrom(m.src.ip, sport)
 		dst := netip.AddrPortFrom(m.dst.ip, dport)
 		// Two messages the same way in one segment.
-		if s.next < len(s.msgs) && g.rng.IntN(4) == 0 {
+		if s.next < len(s.msgs) && f.rng.IntN(4) == 0 {
 			n := &s.msgs[s.next]
 			if n.kind == KindSIP && n.src == m.src && n.dst == m.dst && n.end-m.off <= f.mss {
 				s.next++
@@ -181,10 +191,10 @@ func (g *generator) send(s *scenario) error {
 		// Split in 2 or 3 segments, anywhere after the start line (tshark,
 		// like most SIP-over-TCP dissectors, needs a whole first line to
 		// recognise the stream).
-		if first := bytes.Index(p, crlf) + 2; first < len(p)-2 && g.rng.IntN(6) == 0 {
-			nc = 1 + g.rng.IntN(2)
-			cuts[0] = first + g.rng.IntN((len(p)-first)/2)
-			cuts[1] = cuts[0] + 1 + g.rng.IntN(len(p)-cuts[0]-1)
+		if first := bytes.Index(p, crlf) + 2; first < len(p)-2 && f.rng.IntN(6) == 0 {
+			nc = 1 + f.rng.IntN(2)
+			cuts[0] = first + f.rng.IntN((len(p)-first)/2)
+			cuts[1] = cuts[0] + 1 + f.rng.IntN(len(p)-cuts[0]-1)
 		}
 		ts, err := f.sendTCP(KindSIP, c, m.src, p, cuts[:nc])
 		if err != nil {
@@ -193,7 +203,7 @@ func (g *generator) send(s *scenario) error {
 		g.recordSIP(m, p, ts, src, dst, "tcp")
 	case KindRTCP:
 		now := g.ts(g.truth.Stats.Frames)
-		f.scratch = m.media.appendRTCP(f.scratch[:0], m.side, now)
+		f.scratch = m.media.appendRTCP(f.scratch[:0], m.side, m.sr, now)
 		ts, err := f.sendUDP(KindRTCP, m.src, m.dst, m.sport, m.dport, f.scratch)
 		if err != nil {
 			return err
@@ -204,6 +214,12 @@ func (g *generator) send(s *scenario) error {
 				Src: netip.AddrPortFrom(m.src.ip, m.sport), Dst: netip.AddrPortFrom(m.dst.ip, m.dport),
 				TS: ts, CallID: m.callID, Raw: append([]byte(nil), f.scratch...)})
 		}
+	case KindOther: // RTP
+		f.scratch = m.media.appendRTP(f.scratch[:0], m.side)
+		if _, err := f.sendUDP(KindOther, m.src, m.dst, m.sport, m.dport, f.scratch); err != nil {
+			return err
+		}
+		g.truth.Stats.RTP++
 	case KindDNS:
 		p := s.buf[m.off:m.end]
 		ts, err := f.sendUDP(KindDNS, m.src, m.dst, m.sport, m.dport, p)

@@ -30,6 +30,7 @@ func parseGenFlags(args []string) (gen.Config, string, error) {
 	fs.IntVar(&cfg.FragmentMTU, "fragment", 0, "fragment UDP datagrams larger than this IP MTU (0: never)")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "packets per second of capture time (timestamp spacing)")
 	start := fs.String("start", cfg.Start.Format(time.RFC3339), "time of the first packet (RFC 3339)")
+	fs.IntVar(&cfg.RTP, "rtp", 0, "RTP packets each side sends before each RTCP exchange (0: no RTP)")
 	noRTCP := fs.Bool("no-rtcp", false, "no RTCP")
 	noDNS := fs.Bool("no-dns", false, "no DNS lookups")
 	if err := fs.Parse(args); err != nil {
@@ -139,6 +140,7 @@ func printSummary(w io.Writer, out string, cfg gen.Config, s gen.Stats, took tim
 	fmt.Fprintf(w, "  SIP messages  %d (%d requests, %d responses; %d INVITE, %d REGISTER)\n",
 		s.SIPMessages, s.SIPRequests, s.SIPResponses, s.Invites, s.Registers)
 	fmt.Fprintf(w, "  RTCP          %d compound packets\n", s.RTCP)
+	fmt.Fprintf(w, "  RTP           %d packets\n", s.RTP)
 	fmt.Fprintf(w, "  DNS           %d messages (%d queries)\n", s.DNS, s.DNSQueries)
 	fmt.Fprintf(w, "  IP fragments  %d\n", s.Fragments)
 	fmt.Fprintf(w, "  TCP           %d segments in %d connections\n", s.TCPSegments, s.TCPConnections)

@@ -30,10 +30,10 @@ func TestParseGenFlags(t *testing.T) {
 	}{
 		{name: "defaults", args: []string{"--out", "x.pcap"}, want: def, out: "x.pcap"},
 		{name: "everything", args: []string{"--out=y.pcap", "--calls", "1000", "--registrations", "7", "--options", "3",
-			"--seed", "42", "--ipv6", "--tcp", "--vlan", "100,200", "--fragment", "576", "--rate", "5000",
+			"--seed", "42", "--rtp", "5", "--ipv6", "--tcp", "--vlan", "100,200", "--fragment", "576", "--rate", "5000",
 			"--no-rtcp", "--no-dns", "--start", "2025-06-01T12:00:00+02:00"},
 			want: with(func(c *gen.Config) {
-				c.Calls, c.Registrations, c.Options, c.Seed = 1000, 7, 3, 42
+				c.Calls, c.Registrations, c.Options, c.Seed, c.RTP = 1000, 7, 3, 42, 5
 				c.IPv6, c.TCP, c.VLAN, c.FragmentMTU, c.Rate = true, true, []uint16{100, 200}, 576, 5000
 				c.RTCP, c.DNS = false, false
 				c.Start = time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC)

@@ -13,10 +13,10 @@ import (
 
 // headOut is sipHead with strings, for cmp.
 type headOut struct {
-	OK                             bool
-	Request                        bool
-	Method                         string
-	Status                         int
+	OK                              bool
+	Request                         bool
+	Method                          string
+	Status                          int
 	CallID, CSeqMethod, CType, Body string
 }
 

@@ -293,12 +293,17 @@ func isToken(b []byte) bool {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-func lower(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
+func lower(c byte) byte { return lowerTable[c] }
+
+var lowerTable = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
 	}
-	return c
-}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = byte(c - 'A' + 'a')
+	}
+	return t
+}()
 
 // equalFold compares b with the lower-case ASCII string s, ignoring case.
 func equalFold(b []byte, s string) bool {
@@ -333,7 +338,7 @@ func trimCR(b []byte) []byte {
 	return b
 }
 
-func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+func isWS(c byte) bool { return c <= ' ' && (c == ' ' || c == '\t' || c == '\r' || c == '\n') }
 
 func trimWS(b []byte) []byte {
 	i, j := 0, len(b)

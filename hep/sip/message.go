@@ -248,7 +248,9 @@ func lookupHeader(name []byte) hdr {
 
 func (m *Message) reset() {
 	via, headers, rr := m.Via[:0], m.Headers[:0], m.RecordRoute[:0]
-	*m = Message{Via: via, Headers: headers, RecordRoute: rr, ContentLength: -1, Expires: -1}
+	*m = Message{} // cleared in place, no temporary
+	m.Via, m.Headers, m.RecordRoute = via, headers, rr
+	m.ContentLength, m.Expires = -1, -1
 }
 
 // DecodeFromBytes decodes one SIP message from b, resetting m first.
@@ -328,7 +330,7 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 			h.Value = b[lastStart:contEnd]
 			continue
 		}
-		colon := bytes.IndexByte(line, ':')
+		colon := indexByte(line, ':')
 		if colon <= 0 {
 			soft(ErrBadHeader)
 			lastStart = -1
@@ -345,10 +347,9 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 			lastStart, dropped = -1, true
 			continue
 		}
-		raw := line[colon+1:]
-		value := trimWS(raw)
-		lastStart = lineStart + colon + 1 + (len(raw) - len(trimLeftWSOnly(raw)))
-		m.Headers = append(m.Headers, Header{Name: name, Value: value})
+		raw := trimLeftWSOnly(line[colon+1:])
+		lastStart = lineStart + len(line) - len(raw)
+		m.Headers = append(m.Headers, Header{Name: name, Value: trimRightWS(raw)})
 	}
 
 	for k := range m.Headers {
@@ -488,8 +489,8 @@ func (m *Message) decodeStartLine(line []byte) bool {
 		}
 		return true
 	}
-	sp := bytes.IndexByte(line, ' ')
-	last := bytes.LastIndexByte(line, ' ')
+	sp := indexByte(line, ' ')
+	last := lastIndexByte(line, ' ')
 	m.IsRequest = true
 	m.Method = line[:sp]
 	uri := trimWS(line[sp+1 : last])
@@ -509,8 +510,9 @@ func (u *URI) decodeOK() bool { return u.Scheme != nil }
 //	hostport = host [ ":" port ]      host = hostname / IPv4address / "[" IPv6address "]"
 //	tel-URI  = "tel:" telephone-subscriber *( ";" par )
 func decodeURI(raw []byte, u *URI) bool {
-	*u = URI{Raw: raw}
-	colon := bytes.IndexByte(raw, ':')
+	*u = URI{}
+	u.Raw = raw
+	colon := indexByte(raw, ':')
 	if colon <= 0 || !isToken(raw[:colon]) {
 		return false
 	}
@@ -523,9 +525,9 @@ func decodeURI(raw []byte, u *URI) bool {
 		u.Scheme, u.User = scheme, rest[:end]
 		return true
 	}
-	if at := bytes.IndexByte(rest, '@'); at >= 0 {
+	if at := indexByte(rest, '@'); at >= 0 {
 		userinfo := rest[:at]
-		if c := bytes.IndexByte(userinfo, ':'); c >= 0 {
+		if c := indexByte(userinfo, ':'); c >= 0 {
 			userinfo = userinfo[:c]
 		}
 		u.User = userinfo
@@ -533,7 +535,7 @@ func decodeURI(raw []byte, u *URI) bool {
 	}
 	end := len(rest)
 	for k, c := range rest {
-		if c == ';' || c == '?' || c == '>' || isWS(c) {
+		if hostEnd[c] {
 			end = k
 			break
 		}
@@ -546,6 +548,9 @@ func decodeURI(raw []byte, u *URI) bool {
 	u.Scheme, u.Host, u.Port = scheme, host, port
 	return true
 }
+
+// hostEnd marks the bytes that end a URI's hostport.
+var hostEnd = [256]bool{';': true, '?': true, '>': true, ' ': true, '\t': true, '\r': true, '\n': true}
 
 // splitHostPort splits
 //
@@ -560,7 +565,7 @@ func splitHostPort(hp []byte) (host []byte, port uint16, ok bool) {
 	}
 	var portStr []byte
 	if hp[0] == '[' {
-		end := bytes.IndexByte(hp, ']')
+		end := indexByte(hp, ']')
 		if end < 2 {
 			return nil, 0, false
 		}
@@ -572,18 +577,18 @@ func splitHostPort(hp []byte) (host []byte, port uint16, ok bool) {
 			portStr = hp[1:]
 		}
 	} else {
-		colon := bytes.IndexByte(hp, ':')
+		colon := indexByte(hp, ':')
 		switch {
 		case colon < 0:
 			host = hp
-		case bytes.IndexByte(hp[colon+1:], ':') < 0:
+		case indexByte(hp[colon+1:], ':') < 0:
 			host, portStr = hp[:colon], hp[colon+1:]
 		default: // two or more colons: a bare IPv6 address
 			if _, isAddr := parseAddr(hp); isAddr {
 				host = hp
 				break
 			}
-			last := bytes.LastIndexByte(hp, ':')
+			last := lastIndexByte(hp, ':')
 			if _, isAddr := parseAddr(hp[:last]); !isAddr {
 				return nil, 0, false
 			}
@@ -601,6 +606,26 @@ func splitHostPort(hp []byte) (host []byte, port uint16, ok bool) {
 		port = uint16(p)
 	}
 	return host, port, true
+}
+
+// indexByte is bytes.IndexByte for the short fields of a header value,
+// where a loop the compiler inlines beats the call into the vector code.
+func indexByte(s []byte, c byte) int {
+	for i := range s {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func lastIndexByte(s []byte, c byte) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
 }
 
 // indexAny2 returns the index of the first a or b in s, or len(s).
@@ -621,7 +646,8 @@ func indexAny2(s []byte, a, b byte) int {
 //	display-name = *(token LWS) / quoted-string
 func decodeNameAddr(v []byte, na *NameAddr) bool {
 	v = trimWS(v)
-	*na = NameAddr{Raw: v}
+	*na = NameAddr{}
+	na.Raw = v
 	rest := v
 	if len(rest) > 0 && rest[0] == '"' {
 		end := quotedEnd(rest)
@@ -632,21 +658,21 @@ func decodeNameAddr(v []byte, na *NameAddr) bool {
 		rest = rest[end+1:]
 	}
 	var uri, params []byte
-	if lt := bytes.IndexByte(rest, '<'); lt >= 0 {
+	if lt := indexByte(rest, '<'); lt >= 0 {
 		if na.Display == nil {
 			na.Display = trimWS(rest[:lt])
 			if len(na.Display) == 0 {
 				na.Display = nil
 			}
 		}
-		gt := bytes.IndexByte(rest[lt:], '>')
+		gt := indexByte(rest[lt:], '>')
 		if gt < 0 {
 			return false
 		}
 		uri, params = trimWS(rest[lt+1:lt+gt]), rest[lt+gt+1:]
 	} else {
 		rest = trimWS(rest)
-		semi := bytes.IndexByte(rest, ';')
+		semi := indexByte(rest, ';')
 		if semi < 0 {
 			semi = len(rest)
 		}
@@ -677,7 +703,7 @@ func param(params []byte, name string) []byte {
 	for len(params) > 0 {
 		if params[0] != ';' {
 			// Skip to the next ';' (stray text).
-			k := bytes.IndexByte(params, ';')
+			k := indexByte(params, ';')
 			if k < 0 {
 				return nil
 			}
@@ -703,7 +729,7 @@ func param(params []byte, name string) []byte {
 		p := params[:end]
 		params = params[end:]
 		n, val := p, p[len(p):]
-		if eq := bytes.IndexByte(p, '='); eq >= 0 {
+		if eq := indexByte(p, '='); eq >= 0 {
 			n, val = p[:eq], trimWS(p[eq+1:])
 		}
 		if equalFold(trimWS(n), name) {
@@ -720,7 +746,7 @@ func param(params []byte, name string) []byte {
 // comma (outside quotes and angle brackets) and returns the trimmed first
 // element and the remainder after the comma.
 func cutList(v []byte) (first, rest []byte) {
-	if bytes.IndexByte(v, ',') < 0 {
+	if indexByte(v, ',') < 0 {
 		return trimWS(v), nil // the common case, found with the vector search
 	}
 	inQ, inA := false, false
@@ -790,7 +816,7 @@ func decodeVia(one []byte, via *Via) bool {
 	rest := one
 	// protocol-name "/" version "/" transport, LWS allowed around slashes.
 	for slash := 0; slash < 2; slash++ {
-		k := bytes.IndexByte(rest, '/')
+		k := indexByte(rest, '/')
 		if k < 0 {
 			return false
 		}
@@ -806,12 +832,12 @@ func decodeVia(one []byte, via *Via) bool {
 	via.Transport = rest[:k]
 	rest = trimLeftWSOnly(rest[k:])
 	// sent-by ends at the parameters; LWS is allowed around the colon.
-	end := bytes.IndexByte(rest, ';')
+	end := indexByte(rest, ';')
 	if end < 0 {
 		end = len(rest)
 	}
 	hp := trimRightWS(rest[:end])
-	if c := bytes.IndexByte(hp, ':'); c > 0 && (isWS(hp[c-1]) || c+1 < len(hp) && isWS(hp[c+1])) {
+	if c := indexByte(hp, ':'); c > 0 && (isWS(hp[c-1]) || c+1 < len(hp) && isWS(hp[c+1])) {
 		// "host : port": only legal for a name or bracketed address.
 		hp = hp[:c]
 		p, ok := parseUint(trimWS(rest[c+1:end]), 65535)
@@ -830,7 +856,7 @@ func decodeVia(one []byte, via *Via) bool {
 		via.Port = port
 	}
 	rest = rest[end:]
-	if semi := bytes.IndexByte(rest, ';'); semi >= 0 {
+	if semi := indexByte(rest, ';'); semi >= 0 {
 		via.Branch = param(rest[semi:], "branch")
 	}
 	return true
@@ -849,7 +875,7 @@ func authUser(v []byte) []byte {
 	for len(rest) > 0 {
 		var p []byte
 		p, rest = cutList(rest)
-		eq := bytes.IndexByte(p, '=')
+		eq := indexByte(p, '=')
 		if eq < 0 {
 			continue
 		}

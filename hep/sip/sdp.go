@@ -189,7 +189,7 @@ func decodeMediaLine(v []byte, m *Media) bool {
 	f, v := field(v)
 	m.Type = f
 	f, v = field(v)
-	if slash := bytes.IndexByte(f, '/'); slash >= 0 {
+	if slash := indexByte(f, '/'); slash >= 0 {
 		f = f[:slash]
 	}
 	p, ok := parseUint(f, 65535)
@@ -231,7 +231,7 @@ func decodeConn(v []byte) (netip.Addr, bool) {
 	if !equalFold(at, "ip4") && !equalFold(at, "ip6") {
 		return netip.Addr{}, false
 	}
-	if slash := bytes.IndexByte(addr, '/'); slash >= 0 {
+	if slash := indexByte(addr, '/'); slash >= 0 {
 		addr = addr[:slash]
 	}
 	a, ok := parseAddr(addr)
@@ -272,10 +272,10 @@ func decodeAttr(v []byte, m *Media) bool {
 		}
 		enc, _ := field(rest)
 		name, rate := enc, 0
-		if slash := bytes.IndexByte(enc, '/'); slash >= 0 {
+		if slash := indexByte(enc, '/'); slash >= 0 {
 			name = enc[:slash]
 			r := enc[slash+1:]
-			if s2 := bytes.IndexByte(r, '/'); s2 >= 0 {
+			if s2 := indexByte(r, '/'); s2 >= 0 {
 				r = r[:s2]
 			}
 			if rate, ok = parseUint(r, 1<<30); !ok {
@@ -308,7 +308,7 @@ func field(v []byte) (f, rest []byte) {
 // parseAddr parses an IPv4 or IPv6 address without allocating. Zones are
 // rejected.
 func parseAddr(b []byte) (netip.Addr, bool) {
-	if len(b) == 0 || len(b) > 64 || bytes.IndexByte(b, '%') >= 0 {
+	if len(b) == 0 || len(b) > 64 || indexByte(b, '%') >= 0 {
 		return netip.Addr{}, false
 	}
 	// netip.ParseAddr does not keep its argument (the zone, rejected

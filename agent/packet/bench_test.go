@@ -1,21 +1,25 @@
 package packet
 
 import (
+	"encoding/binary"
+	"strconv"
 	"testing"
 
 	"github.com/xhep/xhep/agent/source"
 )
 
-// sip600 is a 600-byte SIP INVITE.
-func sip600() []byte {
-	n := 600 - len(sipMsg("INVITE", "", 0))
-	for len(sipMsg("INVITE", "", n)) > 600 {
-		n-- // Content-Length gained digits
+// sipOfSize is a SIP INVITE of exactly n bytes (n >= 400).
+func sipOfSize(n int) []byte {
+	body := n - len(sipMsg("INVITE", "", 0))
+	for len(sipMsg("INVITE", "", body)) > n {
+		body-- // Content-Length gained digits
 	}
-	return sipMsg("INVITE", "", n)
+	return sipMsg("INVITE", "", body)
 }
 
-func benchDecode(b *testing.B, frames []source.Frame, wantMsgs int) {
+// benchDecode decodes frames in a loop; prepare, if set, rewrites the
+// frames before each round (sequence numbers).
+func benchDecode(b *testing.B, frames []source.Frame, msgsPerRound int, prepare func(round int)) {
 	d, err := NewDecoder(DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
@@ -23,24 +27,94 @@ func benchDecode(b *testing.B, frames []source.Frame, wantMsgs int) {
 	n := 0
 	emit := func(m *Message) { n++ }
 	b.ReportAllocs()
+	round := 0
 	for b.Loop() {
+		if prepare != nil {
+			prepare(round)
+		}
+		round++
 		for i := range frames {
 			d.Decode(&frames[i], emit)
 		}
 	}
 	b.StopTimer()
-	if n < wantMsgs {
-		b.Fatalf("emitted %d messages, want at least %d", n, wantMsgs)
+	if n != round*msgsPerRound {
+		b.Fatalf("emitted %d messages in %d rounds, want %d per round", n, round, msgsPerRound)
 	}
-	b.ReportMetric(float64(b.N*len(frames))/b.Elapsed().Seconds(), "pkts/s")
+	if e := d.Stats().Errors; e != ([NumReasons]uint64{}) {
+		b.Fatalf("errors: %v", e)
+	}
+	b.ReportMetric(float64(round*len(frames))/b.Elapsed().Seconds(), "pkts/s")
 }
 
-// BenchmarkDecodeUDPSIP: a 600-byte SIP message over Ethernet/IPv4/UDP.
+// BenchmarkDecodeUDPSIP: one SIP message over Ethernet/IPv4/UDP per frame
+// (600 bytes of SIP is the reference size).
 func BenchmarkDecodeUDPSIP(b *testing.B) {
-	p := sip600()
-	if len(p) != 600 {
-		b.Fatalf("payload is %d bytes", len(p))
+	for _, size := range []int{600, 400, 1400} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			f := frame(source.LinkEthernet, ts0, eth(0x0800, sipUDP4(sipOfSize(size))))
+			benchDecode(b, []source.Frame{f}, 1, nil)
+		})
 	}
-	f := frame(source.LinkEthernet, ts0, eth(0x0800, sipUDP4(p)))
-	benchDecode(b, []source.Frame{f}, 1)
+}
+
+// BenchmarkDecodeTCPSplit: a 600-byte SIP message split over two TCP
+// segments of one connection (the second completes it), sequence numbers
+// advancing every round.
+func BenchmarkDecodeTCPSplit(b *testing.B) {
+	p := sipOfSize(600)
+	fs := []source.Frame{tcpC(0, 5060, 0, fACK, p[:300]), tcpC(1, 5060, 0, fACK, p[300:])}
+	seq := func(f source.Frame) []byte { return f.Data[14+20+4 : 14+20+8] } // eth + ipv4, TCP seq field
+	benchDecode(b, fs, 1, func(round int) {
+		base := uint32(round * len(p))
+		binary.BigEndian.PutUint32(seq(fs[0]), base)
+		binary.BigEndian.PutUint32(seq(fs[1]), base+300)
+	})
+}
+
+// BenchmarkDecodeTCPWhole: one whole 600-byte SIP message per TCP segment
+// (the zero-copy path).
+func BenchmarkDecodeTCPWhole(b *testing.B) {
+	p := sipOfSize(600)
+	fs := []source.Frame{tcpC(0, 5060, 0, fACK, p)}
+	benchDecode(b, fs, 1, func(round int) {
+		binary.BigEndian.PutUint32(fs[0].Data[14+20+4:], uint32(round*len(p)))
+	})
+}
+
+// BenchmarkDefrag: a 3000-byte SIP datagram in three IPv4 fragments.
+func BenchmarkDefrag(b *testing.B) {
+	u := udp(5060, 5060, sipOfSize(3000-8))
+	fs := v4frags(1, u, frag{0, 1480}, frag{1480, 2960}, frag{2960, len(u)})
+	benchDecode(b, fs, 1, nil)
+}
+
+// BenchmarkDecodeWebSocket: a masked 600-byte SIP message in one
+// WebSocket frame per TCP segment.
+func BenchmarkDecodeWebSocket(b *testing.B) {
+	p := sipOfSize(600)
+	upgrade := []byte("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: sip\r\n\r\n")
+	w := wsFrame(true, 1, []byte{1, 2, 3, 4}, p)
+	// Each round sends a fresh masked frame (it is unmasked in the stream
+	// buffer, not in the frame).
+	fs := []source.Frame{tcpC(0, 8080, 0, fACK, w)}
+	d, err := NewDecoder(DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	up := tcpC(0, 8080, 0, fACK, upgrade)
+	d.Decode(&up, func(*Message) {})
+	n := 0
+	b.ReportAllocs()
+	round := 0
+	for b.Loop() {
+		binary.BigEndian.PutUint32(fs[0].Data[14+20+4:], uint32(len(upgrade)+round*len(w)))
+		round++
+		d.Decode(&fs[0], func(*Message) { n++ })
+	}
+	b.StopTimer()
+	if n != round {
+		b.Fatalf("emitted %d messages in %d rounds", n, round)
+	}
+	b.ReportMetric(float64(round)/b.Elapsed().Seconds(), "pkts/s")
 }

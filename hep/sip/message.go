@@ -609,8 +609,12 @@ func splitHostPort(hp []byte) (host []byte, port uint16, ok bool) {
 }
 
 // indexByte is bytes.IndexByte for the short fields of a header value,
-// where a loop the compiler inlines beats the call into the vector code.
+// where a loop the compiler inlines beats the call into the vector code;
+// longer inputs still get the vector code.
 func indexByte(s []byte, c byte) int {
+	if len(s) > 16 {
+		return bytes.IndexByte(s, c)
+	}
 	for i := range s {
 		if s[i] == c {
 			return i
@@ -700,6 +704,7 @@ func quotedEnd(s []byte) int {
 // starts at the first ';'), name lower case; nil if absent, empty for a
 // parameter without value. Quoted values lose their quotes.
 func param(params []byte, name string) []byte {
+	quoted := indexByte(params, '"') >= 0
 	for len(params) > 0 {
 		if params[0] != ';' {
 			// Skip to the next ';' (stray text).
@@ -711,8 +716,13 @@ func param(params []byte, name string) []byte {
 		}
 		params = params[1:]
 		end := len(params)
+		if !quoted {
+			if k := indexByte(params, ';'); k >= 0 {
+				end = k
+			}
+		}
 		inQ := false
-		for k := 0; k < len(params); k++ {
+		for k := 0; quoted && k < len(params); k++ {
 			c := params[k]
 			if c == '\\' && inQ {
 				k++

@@ -51,6 +51,7 @@ const (
 	DefaultMaxMessage     = 65535
 	DefaultTCPIdle        = 5 * time.Minute
 	DefaultMaxFrameErrors = 64
+	DefaultDrainGrace     = 200 * time.Millisecond
 )
 
 // ErrClosed is returned by Start on a Server that was closed.
@@ -77,6 +78,10 @@ type Config struct {
 	// MaxFrameErrors closes a stream after this many consecutive framing
 	// errors; 0 means 64.
 	MaxFrameErrors int
+	// DrainGrace is how long Close keeps reading what is already queued in
+	// the UDP socket buffers and open streams before closing them; 0 means
+	// 200ms, a negative value closes at once.
+	DrainGrace time.Duration
 	// TLS is the server configuration for tls:// listeners (certificates
 	// set); required when a tls:// address is given.
 	TLS *tls.Config
@@ -144,6 +149,11 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// Close sets drainBy, then draining: readers take what is queued until
+	// drainBy and return.
+	draining atomic.Bool
+	drainBy  time.Time
+
 	mu      sync.Mutex
 	started bool
 	closed  bool
@@ -175,6 +185,9 @@ func New(cfg Config, h Handler) (*Server, error) {
 	}
 	if cfg.MaxFrameErrors <= 0 {
 		cfg.MaxFrameErrors = DefaultMaxFrameErrors
+	}
+	if cfg.DrainGrace == 0 {
+		cfg.DrainGrace = DefaultDrainGrace
 	}
 	s := &Server{
 		cfg:     cfg,
@@ -272,8 +285,10 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// Close stops every listener, closes open connections and waits until the
-// reader goroutines have returned (so the Handler is no longer called).
+// Close stops accepting, lets the readers take what is already queued in
+// the UDP socket buffers and open streams for up to [Config.DrainGrace],
+// closes every socket and waits until the reader goroutines have returned
+// (so the Handler is no longer called).
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -281,18 +296,31 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.cancel()
-	for _, g := range s.udp {
-		g.close()
-	}
+	s.drainBy = time.Now().Add(max(s.cfg.DrainGrace, 0))
+	s.draining.Store(true)
 	for _, l := range s.tcps {
 		l.ln.Close()
+	}
+	for _, g := range s.udp {
+		g.wake()
+	}
+	for c := range s.conns {
+		c.SetReadDeadline(s.drainBy)
+	}
+	s.mu.Unlock()
+	if !s.started {
+		s.cancel()
+	}
+	s.wg.Wait()
+	s.cancel()
+	s.mu.Lock()
+	for _, g := range s.udp {
+		g.close()
 	}
 	for c := range s.conns {
 		c.Close()
 	}
 	s.mu.Unlock()
-	s.wg.Wait()
 	return nil
 }
 
@@ -412,10 +440,16 @@ func (s *Server) accept(l *streamListener) {
 type idleReader struct {
 	c    net.Conn
 	idle time.Duration
+	s    *Server
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
-	if r.idle > 0 {
+	if r.s.draining.Load() {
+		// Closing: take what is queued until the drain deadline.
+		if err := r.c.SetReadDeadline(r.s.drainBy); err != nil {
+			return 0, err
+		}
+	} else if r.idle > 0 {
 		if err := r.c.SetReadDeadline(time.Now().Add(r.idle)); err != nil {
 			return 0, err
 		}
@@ -436,7 +470,7 @@ func (s *Server) serveConn(c net.Conn, transport string) {
 			return
 		}
 	}
-	f := s.cfg.NewFramer(&idleReader{c: c, idle: s.cfg.TCPIdle}, s.cfg.MaxMessage)
+	f := s.cfg.NewFramer(&idleReader{c: c, idle: s.cfg.TCPIdle, s: s}, s.cfg.MaxMessage)
 	rc, _ := f.(ResyncCounter)
 	var resyncs, skipped uint64
 	account := func() {
@@ -469,6 +503,9 @@ func (s *Server) serveConn(c net.Conn, transport string) {
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
+			if s.draining.Load() {
+				return // drained: Close is under way
+			}
 			s.idleClosed.Add(1)
 			s.countError(transport, "idle_timeout")
 			return

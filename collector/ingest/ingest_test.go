@@ -64,6 +64,22 @@ func (r *received) handle(b []byte, from netip.AddrPort, transport string) {
 	r.cond.Broadcast()
 }
 
+// waitFor blocks until cond holds (checked under the lock) or 10 s passed.
+func (r *received) waitFor(t *testing.T, cond func(*received) bool) {
+	t.Helper()
+	timer := time.AfterFunc(10*time.Second, r.cond.Broadcast)
+	defer timer.Stop()
+	deadline := time.Now().Add(10 * time.Second)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for !cond(r) && time.Now().Before(deadline) {
+		r.cond.Wait()
+	}
+	if !cond(r) {
+		t.Fatal("condition not reached in 10s")
+	}
+}
+
 // wait blocks until n messages arrived or 10 s passed.
 func (r *received) wait(t *testing.T, n int) []string {
 	t.Helper()
@@ -389,5 +405,51 @@ func TestCloseIdempotent(t *testing.T) {
 	}
 	if err := s.Start(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Start after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestCloseDrains checks that Close takes what is already queued: UDP
+// datagrams waiting in the socket buffers and bytes waiting on open streams.
+func TestCloseDrains(t *testing.T) {
+	rec := newReceived()
+	s, err := New(Config{Listen: []string{"udp://127.0.0.1:0", "tcp://127.0.0.1:0"}, Readers: 2, NewFramer: newFramer, DrainGrace: 2 * time.Second}, rec.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	st := s.Status()
+	// Queue 2000 datagrams before anything reads them.
+	u, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(st[0].Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	for k := range 2000 {
+		if _, err := u.Write(hep3(fmt.Sprintf("queued %d", k))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", st[1].Addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(hep3("first"))
+	rec.waitFor(t, func(r *received) bool { return r.transport[TCP] == 1 })
+	var burst []byte
+	for k := range 1000 {
+		burst = append(burst, hep3(fmt.Sprintf("stream %d", k))...)
+	}
+	if _, err := c.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if diff := cmp.Diff(map[string]int{UDP: 2000, TCP: 1001}, rec.transport); diff != "" {
+		t.Errorf("delivered before Close returned (-want +got):\n%s", diff)
 	}
 }

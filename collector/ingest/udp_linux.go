@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -112,8 +113,13 @@ func (s *Server) readUDP(r *udpReader) {
 	for {
 		err := r.raw.Read(r.recvFn)
 		if err != nil {
-			// The socket was closed (Close) or the poller failed for good.
-			if s.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+			if s.draining.Load() {
+				// Close woke us with a past deadline: take what is queued.
+				s.drainUDP(r, cnt)
+				return
+			}
+			// The poller failed for good (the socket cannot be read).
+			if !errors.Is(err, net.ErrClosed) {
 				s.countError(UDP, "read")
 			}
 			return
@@ -124,14 +130,43 @@ func (s *Server) readUDP(r *udpReader) {
 			}
 			continue
 		}
-		for i := range r.n {
-			n := int(r.hdrs[i].Len)
-			if r.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
-				s.countError(UDP, "truncated")
+		r.deliverBatch(s, cnt)
+	}
+}
+
+// drainUDP reads what is queued in r's socket, without waiting, until the
+// socket is empty or the drain deadline passes.
+func (s *Server) drainUDP(r *udpReader, cnt *counters) {
+	for time.Now().Before(s.drainBy) {
+		got := false
+		if err := r.raw.Control(func(fd uintptr) { got = r.recv(fd) }); err != nil || !got {
+			return
+		}
+		if r.errno != 0 {
+			if r.errno == unix.EINTR {
 				continue
 			}
-			s.deliver(cnt, r.bufs[i][:n], r.from(i), UDP)
+			return
 		}
+		r.deliverBatch(s, cnt)
+	}
+}
+
+// deliverBatch hands the datagrams of the last recvmmsg to the handler.
+func (r *udpReader) deliverBatch(s *Server, cnt *counters) {
+	for i := range r.n {
+		if r.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
+			s.countError(UDP, "truncated")
+			continue
+		}
+		s.deliver(cnt, r.bufs[i][:r.hdrs[i].Len], r.from(i), UDP)
+	}
+}
+
+// wake makes blocked readers return, so they drain and stop.
+func (g *udpGroup) wake() {
+	for _, r := range g.readers {
+		r.conn.SetReadDeadline(time.Now())
 	}
 }
 

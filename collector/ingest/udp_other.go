@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"time"
 )
 
 // udpGroup is one socket per udp:// address off Linux (no SO_REUSEPORT
@@ -40,13 +41,20 @@ func (s *Server) readUDP(r *udpReader) {
 	for {
 		n, from, err := r.conn.ReadFromUDPAddrPort(r.buf)
 		if err != nil {
-			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+			if s.draining.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			s.countError(UDP, "read")
 			continue
 		}
 		s.deliver(cnt, r.buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), UDP)
+	}
+}
+
+// wake makes blocked readers return (no drain off Linux).
+func (g *udpGroup) wake() {
+	for _, r := range g.readers {
+		r.conn.SetReadDeadline(time.Now())
 	}
 }
 

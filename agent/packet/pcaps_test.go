@@ -30,9 +30,10 @@ const pcapDir = "../../../shared/pcaps"
 var pcapsDifferingFromTshark = map[string]string{}
 
 // TestPcapsAgainstTshark decodes every capture in pcapDir and compares the
-// SIP messages found with tshark's (TCP reassembly and IP defragmentation
-// on): frame number that completed the message, method or status code,
-// inner-most source and destination address and port, capture time.
+// SIP and DNS messages found with tshark's (TCP reassembly and IP
+// defragmentation on): frame number that completed the message, method or
+// status code (DNS: id), inner-most source and destination address and
+// port, capture time.
 func TestPcapsAgainstTshark(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs tshark on every capture; skipped with -short")
@@ -48,23 +49,25 @@ func TestPcapsAgainstTshark(t *testing.T) {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
 			ours := decodeFile(t, path)
-			theirs := tsharkSIP(t, path)
+			theirs := append(tshark(t, path, "sip", "sip.Method", "sip.Status-Code"), tshark(t, path, "dns", "dns.id")...)
+			slices.Sort(theirs)
 			diff := cmp.Diff(theirs, ours)
 			switch {
 			case diff == "":
-				t.Logf("%s: %d SIP messages, matches tshark", name, len(ours))
+				t.Logf("%s: %d SIP and DNS messages, match tshark", name, len(ours))
 			case pcapsDifferingFromTshark[name] != "":
-				t.Logf("%s: %d SIP messages (tshark %d), known to differ (%s) (-tshark +ours):\n%s",
+				t.Logf("%s: %d SIP and DNS messages (tshark %d), known to differ (%s) (-tshark +ours):\n%s",
 					name, len(ours), len(theirs), pcapsDifferingFromTshark[name], diff)
 			default:
-				t.Errorf("%s: SIP messages differ from tshark (-tshark +ours):\n%s", name, diff)
+				t.Errorf("%s: SIP and DNS messages differ from tshark (-tshark +ours):\n%s", name, diff)
 			}
 		})
 	}
 }
 
-// decodeFile returns "frame method-or-status" for each SIP message the
-// decoder emits, sorted.
+// decodeFile returns "frame label src dst time" for each SIP and DNS
+// message the decoder emits, sorted; the label is the SIP method or status
+// code, or the DNS id.
 func decodeFile(t *testing.T, path string) []string {
 	t.Helper()
 	src, err := source.OpenFile(path, 1)
@@ -79,9 +82,16 @@ func decodeFile(t *testing.T, path string) []string {
 	var out []string
 	n := 0
 	emit := func(m *Message) {
-		if m.Class == ClassSIP {
-			out = append(out, fmt.Sprintf("%d %s %v %v %d.%09d", n, sipLabel(m.Payload), m.Src, m.Dst, m.TS/1e9, m.TS%1e9))
+		var label string
+		switch m.Class {
+		case ClassSIP:
+			label = sipLabel(m.Payload)
+		case ClassDNS:
+			label = fmt.Sprintf("0x%04x", be16(m.Payload))
+		default:
+			return
 		}
+		out = append(out, fmt.Sprintf("%d %s %v %v %d.%09d", n, label, m.Src, m.Dst, m.TS/1e9, m.TS%1e9))
 	}
 	var f source.Frame
 	for {
@@ -109,16 +119,22 @@ func sipLabel(p []byte) string {
 	return string(line)
 }
 
-func tsharkSIP(t *testing.T, path string) []string {
+// tshark returns "frame label src dst time" for each message tshark finds
+// with display filter filter, the labels being every value of the label
+// fields (one message each).
+func tshark(t *testing.T, path, filter string, labels ...string) []string {
 	t.Helper()
-	cmd := exec.Command("tshark", "-n", "-r", path,
+	args := []string{"-n", "-r", path,
 		"-o", "tcp.desegment_tcp_streams:TRUE", "-o", "ip.defragment:TRUE", "-o", "ipv6.defragment:TRUE",
-		"-Y", "sip", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
-		"-e", "frame.number", "-e", "sip.Method", "-e", "sip.Status-Code", "-e", "frame.time_epoch",
+		"-Y", filter, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
+		"-e", "frame.number", "-e", "frame.time_epoch",
 		"-e", "ip.src", "-e", "ipv6.src", "-e", "ip.dst", "-e", "ipv6.dst",
 		"-e", "udp.srcport", "-e", "tcp.srcport", "-e", "sctp.srcport",
-		"-e", "udp.dstport", "-e", "tcp.dstport", "-e", "sctp.dstport")
-	outb, err := cmd.Output()
+		"-e", "udp.dstport", "-e", "tcp.dstport", "-e", "sctp.dstport"}
+	for _, l := range labels {
+		args = append(args, "-e", l)
+	}
+	outb, err := exec.Command("tshark", args...).Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
 	}
@@ -134,17 +150,17 @@ func tsharkSIP(t *testing.T, path string) []string {
 	var out []string
 	for line := range strings.Lines(string(outb)) {
 		f := strings.Split(strings.TrimRight(line, "\n"), "\t")
-		if len(f) != 14 {
+		if len(f) != 12+len(labels) {
 			t.Fatalf("tshark line %q: %d fields", line, len(f))
 		}
 		// In a tunnel both families may appear; the inner-most header is
 		// the later one, which tshark lists last in its own field: take
 		// IPv6 when the frame has IPv6, as no capture here nests IPv4 in
 		// IPv6.
-		src := last(f[5], f[4])
-		dst := last(f[7], f[6])
-		sp := last(f[8], f[9], f[10])
-		dp := last(f[11], f[12], f[13])
+		src := last(f[3], f[2])
+		dst := last(f[5], f[4])
+		sp := last(f[6], f[7], f[8])
+		dp := last(f[9], f[10], f[11])
 		addr := func(a, p string) string {
 			ap, err := netip.ParseAddrPort(netip.MustParseAddr(a).String() + ":" + p)
 			if err != nil {
@@ -155,16 +171,18 @@ func tsharkSIP(t *testing.T, path string) []string {
 			}
 			return ap.String()
 		}
-		ts := f[3]
+		ts := f[1]
 		if i := strings.IndexByte(ts, '.'); i >= 0 {
 			ts += strings.Repeat("0", 9-(len(ts)-i-1))
 		}
-		for _, v := range append(strings.Split(f[1], ","), strings.Split(f[2], ",")...) {
-			if v != "" {
+		for _, l := range f[12:] {
+			for v := range strings.SplitSeq(l, ",") {
+				if v == "" {
+					continue
+				}
 				out = append(out, fmt.Sprintf("%s %s %s %s %s", f[0], v, addr(src, sp), addr(dst, dp), ts))
 			}
 		}
 	}
-	slices.Sort(out)
 	return out
 }

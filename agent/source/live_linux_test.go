@@ -1,0 +1,332 @@
+//go:build linux
+
+package source
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/google/go-cmp/cmp"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// requireBPF skips unless this process may load BPF programs and create
+// network namespaces.
+func requireBPF(t testing.TB) {
+	t.Helper()
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:         ebpf.XDP,
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()},
+		License:      "MIT",
+	})
+	if err != nil {
+		t.Skipf("skipping: this process may not load BPF programs (needs root or CAP_BPF+CAP_NET_ADMIN): %v", err)
+	}
+	prog.Close()
+}
+
+// topo is two network namespaces joined by a veth pair:
+// a: xbpf0 10.199.0.1/24 <-> b: xbpf1 10.199.0.2/24.
+type topo struct {
+	a, b netns.NsHandle
+}
+
+var topoSeq int
+
+// inNS runs fn on a thread switched into ns.
+func inNS(t testing.TB, ns netns.NsHandle, fn func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Fatalf("get netns: %v", err)
+	}
+	defer orig.Close()
+	if err := netns.Set(ns); err != nil {
+		runtime.UnlockOSThread()
+		t.Fatalf("enter netns: %v", err)
+	}
+	defer func() {
+		if err := netns.Set(orig); err != nil {
+			return // leave the thread locked: it dies with the goroutine
+		}
+		runtime.UnlockOSThread()
+	}()
+	fn()
+}
+
+func newTopo(t *testing.T) *topo {
+	t.Helper()
+	requireBPF(t)
+	topoSeq++
+	na := fmt.Sprintf("xbpfa-%d-%d", os.Getpid(), topoSeq)
+	nb := fmt.Sprintf("xbpfb-%d-%d", os.Getpid(), topoSeq)
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, errA := netns.NewNamed(na)
+	netns.Set(orig)
+	b, errB := netns.NewNamed(nb)
+	netns.Set(orig)
+	orig.Close()
+	runtime.UnlockOSThread()
+	t.Cleanup(func() {
+		netns.DeleteNamed(na)
+		netns.DeleteNamed(nb)
+		a.Close()
+		b.Close()
+	})
+	if errA != nil || errB != nil {
+		t.Skipf("skipping: cannot create network namespaces: %v %v", errA, errB)
+	}
+	tp := &topo{a: a, b: b}
+	inNS(t, a, func() {
+		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "xbpf0"}, PeerName: "xbpf1", PeerNamespace: netlink.NsFd(int(b))}
+		if err := netlink.LinkAdd(veth); err != nil {
+			t.Fatalf("add veth: %v", err)
+		}
+		setup(t, "xbpf0", "10.199.0.1/24")
+	})
+	inNS(t, b, func() { setup(t, "xbpf1", "10.199.0.2/24") })
+	return tp
+}
+
+func setup(t testing.TB, name, cidr string) {
+	t.Helper()
+	for _, n := range []string{"lo", name} {
+		l, err := netlink.LinkByName(n)
+		if err != nil {
+			t.Fatalf("link %s: %v", n, err)
+		}
+		if n == name {
+			addr, _ := netlink.ParseAddr(cidr)
+			if err := netlink.AddrAdd(l, addr); err != nil {
+				t.Fatalf("add address: %v", err)
+			}
+		}
+		if err := netlink.LinkSetUp(l); err != nil {
+			t.Fatalf("set %s up: %v", n, err)
+		}
+	}
+}
+
+func udpConn(t testing.TB, ns netns.NsHandle, laddr string) *net.UDPConn {
+	t.Helper()
+	var c *net.UDPConn
+	inNS(t, ns, func() {
+		a, _ := net.ResolveUDPAddr("udp4", laddr)
+		var err error
+		c, err = net.ListenUDP("udp4", a)
+		if err != nil {
+			t.Fatalf("listen %s: %v", laddr, err)
+		}
+	})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+type got struct {
+	Egress  bool
+	Payload string
+}
+
+// udpPayload extracts the UDP payload of an Ethernet/IPv4/UDP frame.
+func udpPayload(b []byte) (string, bool) {
+	if len(b) < 14+20+8 || binary.BigEndian.Uint16(b[12:]) != 0x0800 || b[23] != 17 {
+		return "", false
+	}
+	ihl := int(b[14]&0xf) * 4
+	if len(b) < 14+ihl+8 {
+		return "", false
+	}
+	return string(b[14+ihl+8:]), true
+}
+
+func sipMsg(dir string, i int) string {
+	return fmt.Sprintf("OPTIONS sip:%s-%d@10.199.0.1 SIP/2.0\r\nCall-ID: %s-%d@xhep\r\nCSeq: %d OPTIONS\r\nContent-Length: 0\r\n\r\n", dir, i, dir, i, i)
+}
+
+// capture opens a live source in namespace a and collects what it reads
+// until want frames have arrived (or a timeout), plus a short grace period
+// to catch extra frames.
+func runCapture(t *testing.T, tp *topo, cfg LiveConfig, send func(), want int) ([]got, Source) {
+	t.Helper()
+	var src Source
+	var err error
+	inNS(t, tp.a, func() { src, err = OpenLive(cfg) })
+	if err != nil {
+		t.Fatalf("OpenLive: %v", err)
+	}
+	t.Cleanup(func() { src.Close() })
+	start := time.Now().UnixNano()
+	ch := make(chan got, 1024)
+	done := make(chan error, 1)
+	go func() {
+		var f Frame
+		for {
+			if err := src.Read(&f); err != nil {
+				done <- err
+				return
+			}
+			p, ok := udpPayload(f.Data)
+			if !ok {
+				continue // ARP and the like only reach afpacket's cBPF for VLAN frames; skip non-UDP
+			}
+			if f.TS < start-int64(time.Second) || f.TS > time.Now().UnixNano()+int64(time.Second) {
+				t.Errorf("frame time %v outside the test's run", time.Unix(0, f.TS))
+			}
+			if f.OrigLen < len(f.Data) || f.LinkType != LinkEthernet || f.IfIndex == 0 {
+				t.Errorf("bad frame metadata: OrigLen %d len %d LinkType %d IfIndex %d", f.OrigLen, len(f.Data), f.LinkType, f.IfIndex)
+			}
+			ch <- got{Egress: f.Egress, Payload: p}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // let generic XDP and the rings settle
+	send()
+	var out []got
+	deadline := time.After(10 * time.Second)
+	for len(out) < want {
+		select {
+		case g := <-ch:
+			out = append(out, g)
+		case <-deadline:
+			t.Errorf("timed out with %d of %d frames", len(out), want)
+			want = 0
+		}
+	}
+	grace := time.After(300 * time.Millisecond)
+loop:
+	for {
+		select {
+		case g := <-ch:
+			out = append(out, g)
+		case <-grace:
+			break loop
+		}
+	}
+	if err := src.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("Read after Close = %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("Read did not return after Close")
+	}
+	if err := src.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	return out, src
+}
+
+func sortGot(g []got) {
+	sort.Slice(g, func(i, j int) bool {
+		if g[i].Egress != g[j].Egress {
+			return !g[i].Egress
+		}
+		return g[i].Payload < g[j].Payload
+	})
+}
+
+func TestLiveCapture(t *testing.T) {
+	const n = 20
+	modes := []struct {
+		name   string
+		cfg    LiveConfig
+		egress bool // mode captures egress too
+	}{
+		{"ringbuf", LiveConfig{Mode: "ringbuf"}, true},
+		{"ringbuf-generic", LiveConfig{Mode: "ringbuf", XDPMode: "generic"}, true},
+		{"afxdp", LiveConfig{Mode: "afxdp", XDPMode: "generic"}, false},
+		{"afpacket", LiveConfig{Mode: "afpacket"}, true},
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			tp := newTopo(t)
+			a := udpConn(t, tp.a, "10.199.0.1:5060")
+			b := udpConn(t, tp.b, "10.199.0.2:40000")
+			aOther := udpConn(t, tp.a, "10.199.0.1:40001")
+			bOther := udpConn(t, tp.b, "10.199.0.2:40002")
+			cfg := m.cfg
+			cfg.Ifaces = []string{"xbpf0"}
+			cfg.SIPByContent = true
+			cfg.RTCP = true
+			cfg.RingBytes = 1 << 22
+			var want []got
+			send := func() {
+				for i := range n {
+					in, out := sipMsg("in", i), sipMsg("out", i)
+					if _, err := b.WriteToUDP([]byte(in), a.LocalAddr().(*net.UDPAddr)); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := a.WriteToUDP([]byte(out), b.LocalAddr().(*net.UDPAddr)); err != nil {
+						t.Fatal(err)
+					}
+					// Not SIP, not RTCP, not on a SIP port: never captured.
+					bOther.WriteToUDP([]byte("hello, not sip"), aOther.LocalAddr().(*net.UDPAddr))
+					aOther.WriteToUDP([]byte("RTP\x80\x00 not sip either"), bOther.LocalAddr().(*net.UDPAddr))
+					want = append(want, got{Egress: false, Payload: in})
+					if m.egress {
+						want = append(want, got{Egress: true, Payload: out})
+					}
+				}
+			}
+			wantN := n
+			if m.egress {
+				wantN = 2 * n
+			}
+			gotFrames, _ := runCapture(t, tp, cfg, send, wantN)
+			sortGot(want)
+			sortGot(gotFrames)
+			if diff := cmp.Diff(want, gotFrames); diff != "" {
+				t.Errorf("captured (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLiveXDPBusy(t *testing.T) {
+	tp := newTopo(t)
+	var first Source
+	var err error
+	inNS(t, tp.a, func() { first, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	inNS(t, tp.a, func() { _, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}}) })
+	if err == nil {
+		t.Fatal("second OpenLive on the same interface succeeded, want a foreign XDP program error")
+	}
+	t.Logf("second attach: %v", err)
+}
+
+func TestLiveBadConfig(t *testing.T) {
+	for _, cfg := range []LiveConfig{
+		{},
+		{Ifaces: []string{"lo"}, Mode: "pcap"},
+		{Ifaces: []string{"lo"}, SIPPorts: "5060-"},
+		{Ifaces: []string{"lo"}, DNSPorts: "x"},
+		{Ifaces: []string{"lo"}, XDPMode: "turbo"},
+		{Ifaces: []string{"xbpf-no-such-if"}},
+	} {
+		if _, err := OpenLive(cfg); !errors.Is(err, ErrBadLiveConfig) {
+			t.Errorf("OpenLive(%+v) = %v, want ErrBadLiveConfig", cfg, err)
+		}
+	}
+}

@@ -1,0 +1,117 @@
+//go:build linux
+
+package source
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xhep/xhep/bpf"
+)
+
+// ringbufSource reads frames the XDP and TC programs copied into the BPF
+// ring buffer. Read is called from one goroutine; Close from any.
+type ringbufSource struct {
+	filter *bpf.Filter
+	rd     *ringbuf.Reader
+	rec    ringbuf.Record
+	clock  bootClock
+
+	bad       atomic.Uint64 // malformed records skipped
+	closeOnce sync.Once
+	closed    atomic.Bool
+	closeErr  error
+}
+
+func openRingbuf(cfg LiveConfig) (*ringbufSource, error) {
+	fc, err := filterConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	mode, err := xdpMode(cfg.XDPMode)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := ifaceIndexes(cfg.Ifaces)
+	if err != nil {
+		return nil, err
+	}
+	f, err := bpf.Load(fc)
+	if err != nil {
+		return nil, fmt.Errorf("open ring buffer source: %w", err)
+	}
+	for i, ix := range idx {
+		if err := f.AttachXDP(ix, mode); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open ring buffer source on %s: %w", cfg.Ifaces[i], err)
+		}
+		if err := f.AttachTC(ix); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open ring buffer source on %s: %w", cfg.Ifaces[i], err)
+		}
+	}
+	rd, err := ringbuf.NewReader(f.Events())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open ring buffer: %w", err)
+	}
+	s := &ringbufSource{filter: f, rd: rd}
+	s.clock.sync()
+	return s, nil
+}
+
+// Read blocks until a captured frame arrives. Frame.Data aliases the
+// source's record buffer until the next Read.
+func (s *ringbufSource) Read(f *Frame) error {
+	for {
+		if err := s.rd.ReadInto(&s.rec); err != nil {
+			if s.closed.Load() || errors.Is(err, os.ErrClosed) {
+				return ErrClosed
+			}
+			return fmt.Errorf("read ring buffer: %w", err)
+		}
+		h, data, err := bpf.ParseEvent(s.rec.RawSample)
+		if err != nil {
+			s.bad.Add(1)
+			continue
+		}
+		*f = Frame{
+			Data:     data,
+			TS:       s.clock.unix(h.BootNS),
+			LinkType: LinkEthernet,
+			OrigLen:  int(h.OrigLen),
+			IfIndex:  int(h.IfIndex),
+			Egress:   h.Egress,
+		}
+		return nil
+	}
+}
+
+// Close detaches the programs and unblocks Read. It is idempotent.
+func (s *ringbufSource) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		err1 := s.rd.Close()
+		err2 := s.filter.Close()
+		s.closeErr = errors.Join(err1, err2)
+	})
+	return s.closeErr
+}
+
+// Counters returns the kernel counters.
+func (s *ringbufSource) Counters() (bpf.Counters, error) { return s.filter.Counters() }
+
+func (s *ringbufSource) collectors() []prometheus.Collector {
+	return []prometheus.Collector{&bpfCollector{
+		f:           s.filter,
+		bad:         s.bad.Load,
+		ringSize:    s.rd.BufferSize(),
+		ringPending: s.rd.AvailableBytes,
+	}}
+}

@@ -425,7 +425,11 @@ type casm struct {
 	labels map[string]int
 }
 
-func (a *casm) add(i cbpf.Instruction) { a.ins = append(a.ins, i); a.jt = append(a.jt, ""); a.jf = append(a.jf, "") }
+func (a *casm) add(i cbpf.Instruction) {
+	a.ins = append(a.ins, i)
+	a.jt = append(a.jt, "")
+	a.jf = append(a.jf, "")
+}
 
 func (a *casm) jump(cond cbpf.JumpTest, val uint32, jt, jf string) {
 	a.ins = append(a.ins, cbpf.JumpIf{Cond: cond, Val: val})

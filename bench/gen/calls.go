@@ -103,19 +103,20 @@ func (s *scenario) rrFor(n *node, ftag string) string {
 // via is n's Via value. rcvd: the next hop has received it, so it filled
 // in rport and received (RFC 3581) where n asked for them.
 func (s *scenario) via(n, next *node, br string, rcvd bool) string {
-	v := "SIP/2.0/" + s.transport() + " " + n.host + ":" + strconv.Itoa(int(n.port))
-	if n.rport {
-		if rcvd {
-			sport := n.port
-			if s.g.cfg.TCP {
-				sport, _, _ = s.g.fr.conn(n, next).ports(n)
-			}
-			v += ";rport=" + strconv.Itoa(int(sport)) + ";received=" + n.ip.String()
-		} else {
-			v += ";rport"
-		}
+	if n.viaBase == "" {
+		n.viaBase = "SIP/2.0/" + s.transport() + " " + n.host + ":" + strconv.Itoa(int(n.port))
+		n.viaRcvd = ";rport=" + strconv.Itoa(int(n.port)) + ";received=" + n.ip.String()
 	}
-	return v + ";branch=" + br
+	switch {
+	case !n.rport:
+		return n.viaBase + ";branch=" + br
+	case !rcvd:
+		return n.viaBase + ";rport;branch=" + br
+	case s.g.cfg.TCP:
+		sport, _, _ := s.g.fr.conn(n, next).ports(n)
+		return n.viaBase + ";rport=" + strconv.Itoa(int(sport)) + ";received=" + n.ip.String() + ";branch=" + br
+	}
+	return n.viaBase + n.viaRcvd + ";branch=" + br
 }
 
 var allowHdr = hdr{"Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, REFER, NOTIFY, INFO, PRACK, MESSAGE"}
@@ -128,7 +129,9 @@ func (l *leg) req(t *tx, h int) {
 	if t.rev {
 		p = l.rpath
 	}
-	m := sipMsg{method: t.method, cseq: t.cseq, cseqMethod: t.method, callID: l.callID, maxFwd: 70 - h}
+	m := sipMsg{method: t.method, cseq: t.cseq, cseqMethod: t.method, callID: l.callID, maxFwd: 70 - h,
+		vias: s.vias[:0], rr: s.rr[:0], route: s.route[:0], extra: s.extra[:0]}
+	defer s.keep(&m)
 	orig := p[0]
 	if t.hopByHop {
 		orig = p[h]
@@ -218,7 +221,9 @@ func (l *leg) resp(t *tx, h, status int, reason string, local bool, body []byte,
 		responder = p[h+1]
 	}
 	m := sipMsg{status: status, reason: reason, cseq: t.cseq, cseqMethod: t.method, callID: l.callID,
-		compact: responder.compact, ua: responder.ua, server: true, extra: extra}
+		compact: responder.compact, ua: responder.ua, server: true,
+		extra: append(s.extra[:0], extra...), vias: s.vias[:0], rr: s.rr[:0]}
+	defer s.keep(&m)
 	for j := h; j >= 0; j-- {
 		m.vias = append(m.vias, s.via(p[j], p[j+1], t.br[j], true))
 		if t.hopByHop {
@@ -458,6 +463,12 @@ func (s *scenario) answer(l *leg, t *tx, answer []byte) {
 		l.back(t, 180, "Ringing", nil)
 		l.back(t, 200, "OK", answer)
 	}
+	l.ack2xx(t)
+}
+
+// ack2xx acknowledges a 2xx to INVITE t end to end along the route: a new
+// transaction with the INVITE's CSeq number.
+func (l *leg) ack2xx(t *tx) {
 	ack := l.newTx("ACK", false, false)
 	ack.cseq = t.cseq
 	l.cseq--
@@ -493,10 +504,7 @@ func (s *scenario) answeredCall(caller *node, reinvite, auth bool) {
 			rt.body = s.sdp(&md.end[0], &offers[0])
 			l.forward(rt, true)
 			l.back(rt, 200, "OK", s.sdp(&md.end[1], &offers[1]))
-			ack := l.newTx("ACK", false, false)
-			ack.cseq = rt.cseq
-			l.cseq--
-			l.forward(ack, false)
+			l.ack2xx(rt)
 			s.rtcpRounds(md, 1+g.rng.IntN(2))
 		}
 	}
@@ -606,10 +614,7 @@ func (s *scenario) b2buaCall(caller *node) {
 	l2.back(t2, 180, "Ringing", nil)
 	l1.back(t1, 180, "Ringing", nil)
 	l2.back(t2, 200, "OK", s.sdp(&m2.end[1], &o2[1]))
-	ack2 := l2.newTx("ACK", false, false)
-	ack2.cseq = t2.cseq
-	l2.cseq--
-	l2.forward(ack2, false)
+	l2.ack2xx(t2)
 	s.answer200(l1, t1, s.sdp(&m1.end[1], &o1[1]))
 	rounds := 1 + g.rng.IntN(3)
 	for range rounds {
@@ -628,8 +633,5 @@ func (s *scenario) b2buaCall(caller *node) {
 // answer200 is answer without the 180 (already sent).
 func (s *scenario) answer200(l *leg, t *tx, answer []byte) {
 	l.back(t, 200, "OK", answer)
-	ack := l.newTx("ACK", false, false)
-	ack.cseq = t.cseq
-	l.cseq--
-	l.forward(ack, false)
+	l.ack2xx(t)
 }

@@ -42,6 +42,9 @@ type scenario struct {
 	g    *generator
 	buf  []byte
 	tmp  []byte // SDP scratch
+	// header lists reused from message to message (appendSIP copies them)
+	vias, rr, route []string
+	extra           []hdr
 	msgs []msg
 	next int
 }
@@ -63,6 +66,14 @@ func (g *generator) recycle(s *scenario) {
 	}
 	clear(s.msgs)
 	g.free = append(g.free, s)
+}
+
+// keep holds on to m's grown header lists for the next message.
+func (s *scenario) keep(m *sipMsg) {
+	s.vias, s.rr, s.route = m.vias, m.rr, m.route
+	if cap(m.extra) > cap(s.extra) {
+		s.extra = m.extra
+	}
 }
 
 // sip adds a SIP message from src to dst.

@@ -19,6 +19,8 @@ type node struct {
 	proxy   bool   // record-routes and adds a Via when forwarding
 	rport   bool   // asks for rport (RFC 3581) in its Via
 	tag     string // To tag of the responses it makes itself (407, 200 to CANCEL)
+	viaBase string // "SIP/2.0/UDP host:port", made on first use
+	viaRcvd string // ";rport=port;received=ip" as a UDP next hop fills it in
 	ipID    uint16 // next IPv4 identification
 	frag6ID uint32 // next IPv6 fragment identification
 }

@@ -39,14 +39,14 @@ type msg struct {
 // messages it sends, in order. Several scenarios are active at once and
 // their messages interleave in the capture.
 type scenario struct {
-	g    *generator
-	buf  []byte
-	tmp  []byte // SDP scratch
+	g   *generator
+	buf []byte
+	tmp []byte // SDP scratch
 	// header lists reused from message to message (appendSIP copies them)
 	vias, rr, route []string
 	extra           []hdr
-	msgs []msg
-	next int
+	msgs            []msg
+	next            int
 }
 
 func (g *generator) newScenario() *scenario {

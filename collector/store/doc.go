@@ -2,13 +2,22 @@
 // schema, daily partitions, retention, batched writers and the on-disk
 // spill used while the database is away.
 //
+// [Open] connects (or keeps retrying in the background when the database
+// does not answer), creates the database and the standard tables, and
+// starts the writers and the partition manager. [Store.Write] copies a
+// [Row] into its table's batch and never blocks in steady state;
+// [Store.Flush] waits until everything written is committed (or spilled
+// while the database is down); [Store.Close] drains. [TableFor] is the one
+// place table names are built; Write accepts only names matching
+// ^hep_proto_[0-9]{1,3}_(call|registration|default)$ ([ErrInvalidTable]).
+//
 // # Tables
 //
 // One table per HEP protocol type and class, named hep_proto_<type>_<class>:
 // hep_proto_1_call, hep_proto_1_registration, hep_proto_1_default,
 // hep_proto_5_default (RTCP), hep_proto_53_default (DNS),
 // hep_proto_100_default (logs), and hep_proto_<N>_default for any other
-// type seen. Every table has
+// type seen (created on its first row). Every table has
 //
 //	id              BIGINT UNSIGNED AUTO_INCREMENT
 //	gid             INT UNSIGNED      -- HEP capture node id
@@ -17,9 +26,84 @@
 //	protocol_header JSON
 //	payload         JSON
 //	raw             MEDIUMBLOB
-//	PRIMARY KEY (id, create_date), partitioned by RANGE on create_date, one partition a day
+//	PRIMARY KEY (id, create_date)
+//	PARTITION BY RANGE COLUMNS(create_date):
+//	  p_old     VALUES LESS THAN (the day the table was created)
+//	  pYYYYMMDD VALUES LESS THAN (the next day), one a day, PartitionsAhead days ahead
+//	  pmax      VALUES LESS THAN (MAXVALUE)
 //
-// plus VIRTUAL generated columns with indexes.
+// plus VIRTUAL generated columns, each with an index (column, create_date).
+// Strings are JSON_UNQUOTE(JSON_EXTRACT(doc,'$.key')) cut with LEFT to the
+// column's VARCHAR size; integers are BIGINT, CAST only when JSON_TYPE says
+// INTEGER and it has at most 18 digits, else NULL. So no document can make
+// an INSERT fail in strict mode. A missing key gives NULL; a JSON null gives
+// the string "null" (MariaDB and MySQL differ in JSON_VALUE, so it is not
+// used). The SQL is valid on both MariaDB 10.11 and MySQL 8: MariaDB's JSON
+// is LONGTEXT with a JSON_VALID check, MySQL's is binary JSON; both index
+// VIRTUAL columns of partitioned InnoDB tables. Tested here on MariaDB only.
+//
+// p_old and pmax catch any capture time (1970, 2092; a zero time is clamped
+// to 1000-01-01) so an insert never fails for its date. When the store was
+// away for days, the first partition added covers the gap (rows of a missing
+// day go to the next existing partition). A query on create_date prunes to
+// the day partitions it spans (EXPLAIN PARTITIONS shows it; see the tests).
+//
+// # Partition manager
+//
+// At start, whenever the database comes back, and hourly: REORGANIZE
+// PARTITION pmax INTO (new days..., pmax) up to PartitionsAhead days after
+// today (UTC); DROP PARTITION of day partitions whose rows are all older
+// than their class's retention (call, registration, default by the table
+// name's suffix); TRUNCATE PARTITION p_old once its bound is past retention;
+// then, with MaxDBSize set, ANALYZE TABLE and drop whole days, oldest first
+// across all tables, until data+index size is under it (never today's or
+// later partitions, never pmax). Every action is logged and counted.
+//
+// # Writers and delivery
+//
+// Rows go into a per-table batch (the record format is written out in
+// batch.go), handed to one of Conns writers when it holds BatchRows rows or
+// BatchBytes bytes or is FlushInterval old. A writer stores a batch in one
+// transaction: INSERT of the batch id into xhep_batch_log, then the rows,
+// then COMMIT. A retried batch whose earlier attempt did commit (the ack was
+// lost) hits the batch log's primary key and is skipped, so a batch is
+// stored exactly once even across lost acks, spill replays and restarts
+// (the log keeps ids 7 days; a spill older than that could be replayed
+// twice). A batch the server refuses for its data is repaired: rows with
+// invalid UTF-8 or JSON get {"error":"invalid JSON document"}, a row refused
+// alone is stored with every JSON column set to {"error": reason} and its
+// raw bytes kept; only a row refused even then is dropped (counted,
+// reason "rejected").
+//
+// LOAD DATA LOCAL INFILE (through a go-sql-driver reader handler, no file)
+// is the default ([MethodLoad]); multi-row prepared INSERTs are
+// [MethodInsert]. LOAD DATA LOCAL turns refused rows into warnings, so the
+// writer checks @@warning_count and the row count and treats any warning
+// as a refusal. On this 2-core shared test machine both methods are bound
+// by the server: the 16 indexed JSON-generated columns of a SIP table cost
+// MariaDB about 100 µs of CPU per row (a table without the generated
+// indexes takes about 20 µs), so the store writes 5,000 to 6,500 SIP rows/s
+// with mariadbd at 0.8 to 0.9 cores and itself under 0.1 core. LOAD DATA
+// costs the collector less CPU per row and allocates nothing per row.
+//
+// When the database is down, writers spill their batches (a batch record is
+// a spill record) to SpillDir through package hep/spool, and new batches go
+// straight there while the spill is not empty, so rows are written back in
+// order. When memory (QueueRows) is full, batches spill too. Only when both
+// bounds are hit does Write return [ErrDropped]. Close waits DrainTimeout for
+// the database, then spills what is left; the next Open writes the spill
+// first. What remains possible: with no SpillDir, rows queued while the
+// database is away are lost at Close (counted); a row can be stored twice
+// only if a spill segment older than the batch log's 7 days is replayed.
+//
+// # Metrics
+//
+// xhep_store_rows_written_total{table}, xhep_store_batch_rows,
+// xhep_store_batch_seconds, xhep_store_queue_rows, xhep_store_spill_records,
+// xhep_store_spill_bytes, xhep_store_spilled_rows_total,
+// xhep_store_dropped_rows_total{reason}, xhep_store_write_errors_total{kind},
+// xhep_store_rows_repaired_total, xhep_store_duplicate_batches_total,
+// xhep_store_partition_actions_total{action}, xhep_store_db_up.
 //
 // # JSON contract
 //

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/xhep/xhep/agent"
+	"github.com/xhep/xhep/agent/correlate"
+	"github.com/xhep/xhep/agent/packet"
+	"github.com/xhep/xhep/agent/send"
+	"github.com/xhep/xhep/agent/source"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole command; it returns the exit code: 0 done, 1 failed,
+// 2 bad flags.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "xhep-agent: %v\n", err)
+		return 2
+	}
+	var level slog.Level
+	level.UnmarshalText([]byte(c.LogLevel)) // validated by parseFlags
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := runAgent(ctx, c, log, stdout); err != nil {
+		log.Error("xhep-agent failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// pipelineConfig turns flags into the pipeline's configuration.
+func pipelineConfig(c config) (agent.Config, error) {
+	dec := packet.DefaultConfig()
+	var err error
+	if dec.SIPPorts, err = packet.ParsePorts(c.SIPPorts); err != nil {
+		return agent.Config{}, fmt.Errorf("--sip-ports: %w", err)
+	}
+	if dec.DNSPorts, err = packet.ParsePorts(c.DNSPorts); err != nil {
+		return agent.Config{}, fmt.Errorf("--dns-ports: %w", err)
+	}
+	dec.SIPByContent, dec.RTCP = c.SIPByContent, c.RTCP
+	for _, m := range c.DropMethods {
+		dec.DropMethods = append(dec.DropMethods, []byte(m))
+	}
+	for _, p := range c.DropPayload {
+		dec.DropPayload = append(dec.DropPayload, []byte(p))
+	}
+	dec.DropIPs = c.DropIPs
+
+	corr := correlate.DefaultConfig()
+	corr.MaxEntries, corr.TTL = c.CorrelateMax, c.CorrelateTTL
+
+	mode, err := send.ParseMode(c.SendMode)
+	if err != nil {
+		return agent.Config{}, err
+	}
+	sc := send.DefaultConfig()
+	sc.Collectors, sc.Mode = c.Collectors, mode
+	sc.QueueLen, sc.SpoolDir, sc.SpoolMax = c.Queue, c.SpoolDir, c.SpoolMax
+	sc.TLSCA, sc.TLSInsecure, sc.DrainTimeout = c.TLSCA, c.TLSInsecure, c.DrainTimeout
+	// A file can wait for the collector; a live capture cannot (the kernel
+	// ring would overflow), so it spools when the queue is full instead.
+	sc.Block = c.Read != ""
+
+	return agent.Config{
+		NodeID:       c.NodeID,
+		NodeName:     c.NodeName,
+		AuthKey:      c.AuthKey,
+		CompressOver: c.CompressOver,
+		Decoder:      dec,
+		Correlate:    corr,
+		Send:         sc,
+	}, nil
+}
+
+func runAgent(ctx context.Context, c config, log *slog.Logger, stdout io.Writer) error {
+	pcfg, err := pipelineConfig(c)
+	if err != nil {
+		return err
+	}
+	// Resolve before anything starts: a typo fails fast, and a live
+	// capture learns what not to capture.
+	exclude, err := send.ResolveTargets(c.Collectors)
+	if err != nil {
+		return err
+	}
+	p, err := agent.New(pcfg)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(p.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var src source.Source
+	if c.Read != "" {
+		f, err := source.OpenFile(c.Read, c.Loop)
+		if err != nil {
+			return err
+		}
+		src = f
+		if c.Speed > 0 {
+			src = agent.Paced(src, c.Speed)
+		}
+		log.Info("reading capture file", "file", c.Read, "loops", c.Loop, "speed", c.Speed, "collectors", c.Collectors)
+	} else {
+		live, cols, err := openLive(c, exclude)
+		if err != nil {
+			return fmt.Errorf("open live capture: %w", err)
+		}
+		for _, col := range cols {
+			if err := reg.Register(col); err != nil {
+				live.Close()
+				return fmt.Errorf("register capture metrics: %w", err)
+			}
+		}
+		src = live
+		log.Info("capturing", "ifaces", c.Ifaces, "mode", c.Mode, "collectors", c.Collectors, "excluded", exclude)
+	}
+	defer src.Close()
+
+	if c.Metrics != "" {
+		ln, err := net.Listen("tcp", c.Metrics)
+		if err != nil {
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		log.Info("serving metrics", "addr", ln.Addr().String())
+	}
+
+	if c.Read == "" {
+		go logProgress(ctx, p, log)
+	}
+	runErr := p.Run(ctx, src)
+	src.Close()
+	if errors.Is(runErr, context.Canceled) {
+		log.Info("stopping: draining the senders")
+		runErr = nil
+	}
+	closeErr := p.Close()
+	sum := p.Summary()
+	if err := sum.WriteText(stdout); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return closeErr
+}
+
+// logProgress logs the main counters once a minute during live capture.
+func logProgress(ctx context.Context, p *agent.Pipeline, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s := p.Summary()
+			args := []any{"frames", s.Frames, "hep", s.HEPTotal()}
+			if s.Send != nil {
+				args = append(args, "sent", s.Send.Sent(), "dropped", s.Send.Dropped())
+			}
+			log.Info("progress", args...)
+		}
+	}
+}

@@ -4,16 +4,28 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // The seed corpora live in testdata/fuzz/<FuzzName>/.
 
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(testInvite))
-	var m Message
+	var m, fresh Message
 	var s SDP
+	other := []byte(testInvite)
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Decoding into a used Message gives what a fresh one gives.
+		_ = m.DecodeFromBytes(other)
 		err := m.DecodeFromBytes(b)
+		fresh = Message{}
+		if err2 := fresh.DecodeFromBytes(b); err2 != err {
+			t.Fatalf("reused: %v, fresh: %v", err, err2)
+		}
+		if diff := cmp.Diff(view(&fresh), view(&m)); diff != "" {
+			t.Fatalf("reused Message differs (-fresh +reused):\n%s", diff)
+		}
 		if errors.Is(err, ErrMalformed) {
 			return
 		}
@@ -68,8 +80,17 @@ func FuzzFrameLength(f *testing.F) {
 func FuzzSDP(f *testing.F) {
 	f.Add([]byte(testInvite[bytes.Index([]byte(testInvite), []byte("v=0")):]))
 	var s SDP
+	other := []byte("c=IN IP4 192.0.2.1\r\nm=audio 1 RTP/AVP 0 8 9 18\r\nm=video 2 RTP/AVP 31 32\r\na=rtcp-mux\r\n")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_ = s.DecodeFromBytes(b)
+		_ = s.DecodeFromBytes(other)
+		err := s.DecodeFromBytes(b)
+		var fresh SDP
+		if err2 := fresh.DecodeFromBytes(b); err2 != err || s.Conn != fresh.Conn {
+			t.Fatalf("reused: %v %v, fresh: %v %v", err, s.Conn, err2, fresh.Conn)
+		}
+		if diff := cmp.Diff(mediaViews(&fresh), mediaViews(&s)); diff != "" {
+			t.Fatalf("reused SDP differs (-fresh +reused):\n%s", diff)
+		}
 		if len(s.Media) > MaxMedia {
 			t.Fatalf("%d media", len(s.Media))
 		}

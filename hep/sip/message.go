@@ -255,7 +255,8 @@ func (m *Message) reset() {
 
 // DecodeFromBytes decodes one SIP message from b, resetting m first.
 //
-// Line ends may be CRLF or bare LF; header names are case-insensitive and
+// Line ends may be CRLF or bare LF; CR and LF bytes before the start line
+// are skipped (RFC 3261 §7.5); header names are case-insensitive and
 // may use compact forms; folded (multi-line) values are joined logically;
 // Content-Length may be absent (datagrams), in which case Body is all bytes
 // after the blank line. A message that ends without the blank line (a
@@ -269,6 +270,7 @@ func (m *Message) reset() {
 // have grown, does not allocate.
 func (m *Message) DecodeFromBytes(b []byte) error {
 	m.reset()
+	b = b[KeepAliveLen(b):] // CRLFs before the start line are ignored (RFC 3261 §7.5)
 	nl := bytes.IndexByte(b, '\n')
 	var start []byte
 	i := len(b)

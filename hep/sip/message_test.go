@@ -263,6 +263,17 @@ func TestDecode(t *testing.T) {
 			wantErr: ErrBadURI,
 		},
 		{
+			name: "leading CRLF",
+			in:   "\r\n\r\nSIP/2.0 180 Ringing\r\nl: 0\r\n\r\n",
+			want: msgView{Status: 180, Reason: "Ringing", ContentLength: 0, Expires: -1, Headers: 1},
+		},
+		{
+			name:    "keep-alive only",
+			in:      "\r\n\r\n",
+			want:    msgView{ContentLength: -1, Expires: -1},
+			wantErr: ErrMalformed,
+		},
+		{
 			name:    "junk",
 			in:      "\x00\x00\x00\x00",
 			want:    msgView{ContentLength: -1, Expires: -1},

@@ -611,3 +611,34 @@ func TestSameTrafficInEveryMode(t *testing.T) {
 		}
 	}
 }
+
+// TestFramerDoesNotAllocate: building and emitting a frame reuses every
+// buffer, fragmented or segmented.
+func TestFramerDoesNotAllocate(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			m.set(&cfg)
+			if err := cfg.normalize(); err != nil {
+				t.Fatal(err)
+			}
+			g := newGenerator(cfg, func(Packet) error { return nil })
+			a, b := g.topo.phones[0], g.topo.proxy
+			c := g.fr.conn(a, b)
+			payload := bytes.Repeat([]byte("x"), 1200)
+			cuts := []int{100, 700}
+			send := func() {
+				if _, err := g.fr.sendUDP(KindSIP, a, b, a.port, b.port, payload); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := g.fr.sendTCP(KindSIP, c, a, payload, cuts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			send()
+			if n := testing.AllocsPerRun(200, send); n != 0 {
+				t.Fatalf("%v allocations per UDP datagram and TCP message", n)
+			}
+		})
+	}
+}

@@ -10,8 +10,14 @@ import (
 func FuzzDecode(f *testing.F) {
 	f.Add(unhex(f, srvDump))
 	var m, j Msg
+	other := unhex(f, anyDump)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_ = m.DecodeFromBytes(b)
+		_ = m.DecodeFromBytes(other)
+		err := m.DecodeFromBytes(b)
+		var fresh Msg
+		if err2 := fresh.DecodeFromBytes(b); err2 != err || string(fresh.AppendJSON(nil)) != string(m.AppendJSON(nil)) {
+			t.Fatalf("reused message decodes differently: %v vs %v", err, err2)
+		}
 		for _, s := range [][]RR{m.Answers, m.Authority, m.Additional} {
 			if len(s) > MaxRecords {
 				t.Fatalf("%d records", len(s))

@@ -10,8 +10,14 @@ import (
 func FuzzDecode(f *testing.F) {
 	f.Add(unhex(f, srSDESDump))
 	var p, q Packet
+	other := unhex(f, srSDESDump)
 	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = p.DecodeFromBytes(other)
 		err := p.DecodeFromBytes(b)
+		var fresh Packet
+		if err2 := fresh.DecodeFromBytes(b); err2 != err || string(fresh.AppendJSON(nil)) != string(p.AppendJSON(nil)) {
+			t.Fatalf("reused packet decodes differently: %v vs %v", err, err2)
+		}
 		if err == nil && !Valid(b) {
 			t.Fatalf("decoded without error but not Valid: % x", b)
 		}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,6 +60,8 @@ type Service struct {
 	httpSrv *http.Server
 
 	readStats ReadStats // offline mode: the result of the read
+
+	lastWriteLog atomic.Int64 // unix ns of the last logged write error
 
 	closeOnce sync.Once
 	closeErr  error
@@ -147,6 +150,7 @@ func New(cfg Config) (s *Service, err error) {
 			MaxMessage:  hep.MaxMessageLen,
 			NewFramer:   func(r io.Reader, max int) ingest.Framer { return hep.NewFramer(r, max) },
 			ErrorReason: hep.ErrorReason,
+			DrainGrace:  time.Second,
 		}
 		if cfg.TLSCert != "" {
 			cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -255,18 +259,24 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		begin := time.Now()
 		if s.ingest != nil {
 			errs = append(errs, s.ingest.Close())
+			st := s.ingest.Stats()
+			s.log.Info("listeners stopped", "took", time.Since(begin).Round(time.Millisecond),
+				"received", st.Messages, "udp_socket_drops", st.UDPDrops)
 		}
 		for _, f := range s.fwd {
 			f.close()
 		}
 		if s.closer != nil {
+			begin := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			if err := s.closer(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("close store: %w", err))
 			}
 			cancel()
+			s.log.Info("store closed", "took", time.Since(begin).Round(time.Millisecond))
 		}
 		if s.httpSrv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -318,9 +328,20 @@ func (s *Service) process(w *worker, b []byte, transport string) error {
 	if s.out != nil {
 		if err := s.out.Write(&w.row); err != nil {
 			s.m.writeErrors.Inc()
+			s.logWriteError(err)
 		}
 	}
 	return nil
+}
+
+// logWriteError logs a refused row at most every 10 seconds.
+func (s *Service) logWriteError(err error) {
+	now := time.Now().UnixNano()
+	last := s.lastWriteLog.Load()
+	if now-last < int64(10*time.Second) || !s.lastWriteLog.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("store refused a row (counted in xhep_collector_write_errors_total)", "err", err)
 }
 
 // observeRTCP feeds the RTCP quality histograms from the last dissected

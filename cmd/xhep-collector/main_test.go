@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/xhep/xhep/hep"
+)
+
+// buildBinary compiles xhep-collector into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "xhep-collector")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestSIGTERMDrain runs the built binary against the test MariaDB, sends
+// messages over UDP and TCP, sends SIGTERM right after the last one and
+// checks that the process exits 0 with every message stored.
+func TestSIGTERMDrain(t *testing.T) {
+	dsn := os.Getenv("XHEP_TEST_DSN")
+	if dsn == "" {
+		t.Skip("XHEP_TEST_DSN is not set: start a server with scripts/mariadb.sh start and export XHEP_TEST_DSN=<the DSN it prints>")
+	}
+	var r [4]byte
+	rand.Read(r[:])
+	dbName := "xhep_cmd_t_" + hex.EncodeToString(r[:])
+	dc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc.DBName = ""
+	conn, err := mysql.NewConnector(dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(conn)
+	t.Cleanup(func() {
+		db.Exec("DROP DATABASE IF EXISTS " + dbName)
+		db.Close()
+	})
+
+	bin := buildBinary(t)
+	cmd := exec.Command(bin, "--listen", "udp://127.0.0.1:0", "--listen", "tcp://127.0.0.1:0",
+		"--mysql", dsn, "--database", dbName, "--spill-dir", t.TempDir())
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	// The log says where it listens: msg=listening transport=udp addr=127.0.0.1:PORT
+	addrs := map[string]string{}
+	re := regexp.MustCompile(`msg=listening transport=(\w+) addr=(\S+)`)
+	sc := bufio.NewScanner(stderr)
+	var logTail []string
+	for len(addrs) < 2 && sc.Scan() {
+		logTail = append(logTail, sc.Text())
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			addrs[m[1]] = m[2]
+		}
+	}
+	if len(addrs) < 2 {
+		t.Fatalf("no listening lines in the log:\n%s", strings.Join(logTail, "\n"))
+	}
+	logDone := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(stderr)
+		logDone <- string(b)
+	}()
+
+	const perTransport = 5000
+	at := time.Now()
+	msg := func(i int, tr string) []byte {
+		m := hep.Message{IPFamily: 2, IPProto: 17, SrcIP: netip.MustParseAddr("192.0.2.1"), DstIP: netip.MustParseAddr("192.0.2.2"),
+			SrcPort: 5060, DstPort: 5060, TsSec: uint32(at.Unix()), TsUsec: uint32(i), Proto: hep.ProtoSIP, NodeID: 1,
+			Payload: []byte(strings.ReplaceAll(fmt.Sprintf("BYE sip:b@h SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK%d\nFrom: <sip:a@h>;tag=1\nTo: <sip:b@h>;tag=2\nCall-ID: %s-%d\nCSeq: 2 BYE\nContent-Length: 0\n\n", i, tr, i), "\n", "\r\n"))}
+		b, err := m.AppendTo(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tc, err := net.Dial("tcp", addrs["tcp"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(tc)
+	for i := range perTransport {
+		w.Write(msg(i, "tcp"))
+	}
+	w.Flush()
+	uc, err := net.Dial("udp", addrs["udp"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range perTransport {
+		uc.Write(msg(i, "udp"))
+		if i%500 == 0 {
+			time.Sleep(time.Millisecond) // loopback, but do not outrun a loaded machine
+		}
+	}
+	uc.Close()
+	// SIGTERM at once: what was sent sits in socket buffers and queues and
+	// must all be drained into the database.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	tc.Close()
+	errc := make(chan error, 1)
+	go func() { errc <- cmd.Wait() }()
+	select {
+	case err := <-errc:
+		log := <-logDone
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, log)
+		}
+		t.Logf("collector log after SIGTERM:\n%s", log)
+		defer func() {
+			if t.Failed() {
+				t.Logf("startup log:\n%s", strings.Join(logTail, "\n"))
+			}
+		}()
+	case <-time.After(2 * time.Minute):
+		t.Fatal("collector did not exit within 2 minutes of SIGTERM")
+	}
+	var tcpRows, udpRows int
+	q := "SELECT COALESCE(SUM(callid LIKE 'tcp-%'),0), COALESCE(SUM(callid LIKE 'udp-%'),0) FROM " + dbName + ".hep_proto_1_call"
+	if err := db.QueryRow(q).Scan(&tcpRows, &udpRows); err != nil {
+		t.Fatal(err)
+	}
+	if tcpRows != perTransport || udpRows != perTransport {
+		t.Errorf("stored %d TCP and %d UDP rows, want %d each", tcpRows, udpRows, perTransport)
+	}
+}

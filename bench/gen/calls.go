@@ -314,7 +314,7 @@ func (s *scenario) newMedia(callID string, a, b *node) (*media, [2]sdpOffer) {
 	for i, n := range [2]*node{a, b} {
 		e := &md.end[i]
 		e.host = n
-		e.rtpPort = uint16(10000 + 2*g.rng.IntN(20000))
+		e.rtpPort = n.mediaPort(g)
 		e.rtcpPort = e.rtpPort + 1
 		e.ssrc = g.rng.Uint32()
 		e.seqBase = uint16(g.rng.Uint32())
@@ -362,6 +362,18 @@ func (s *scenario) rtcpRounds(md *media, n int) {
 			s.rtcp(md, 1-first)
 		}
 	}
+}
+
+// mediaPort hands out n's RTP ports like a PBX's rtp range does: blocks
+// of 20 ports from 10000 to 59999 in turn, so calls active at the same time
+// never share an endpoint (a=rtcp: ports stay inside the block).
+func (n *node) mediaPort(g *generator) uint16 {
+	const blocks = 2500
+	if n.mediaBlock == 0 {
+		n.mediaBlock = 1 + g.rng.IntN(blocks)
+	}
+	n.mediaBlock++
+	return uint16(10000 + 20*(n.mediaBlock%blocks))
 }
 
 func (g *generator) phone() *node { return g.topo.phones[g.rng.IntN(len(g.topo.phones))] }

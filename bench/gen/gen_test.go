@@ -271,6 +271,7 @@ func TestRealism(t *testing.T) {
 			callIDs := map[string]bool{}
 			var xcids []string
 			rtcpEnds := map[string]map[netip.AddrPort]bool{}
+			endCall := map[netip.AddrPort]string{} // no endpoint reused in 300 calls
 			for i, m := range tr.SIP {
 				p, err := parseSIP(string(m.Raw))
 				if err != nil {
@@ -327,6 +328,10 @@ func TestRealism(t *testing.T) {
 						rtcpEnds[m.CallID] = map[netip.AddrPort]bool{}
 					}
 					rtcpEnds[m.CallID][ep] = true
+					if other, ok := endCall[ep]; ok && other != m.CallID {
+						t.Fatalf("message %d: media endpoint %v in calls %s and %s", i, ep, other, m.CallID)
+					}
+					endCall[ep] = m.CallID
 					for _, a := range []string{"a=rtcp-mux", "a=rtcp:", "a=sendonly"} {
 						if strings.Contains(p.body, a) {
 							features[a]++
@@ -453,6 +458,37 @@ func TestStream(t *testing.T) {
 	cancel()
 	if _, err := Stream(ctx, cfg, full); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled stream: error %v", err)
+	}
+}
+
+func TestCollectAndFile(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Calls = 10
+	frames, want := collect(t, cfg)
+	pkts, tr, err := Collect(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][]byte
+	for _, p := range pkts {
+		got = append(got, p.Data)
+	}
+	if diff := cmp.Diff(frames, got); diff != "" || tr.Stats != want.Stats {
+		t.Fatalf("Collect differs from Generate (-want +got):\n%.2000s", diff)
+	}
+	file := filepath.Join(t.TempDir(), "x.pcap")
+	if _, err := WritePcapFile(file, cfg); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%x", sha256.Sum256(b)) != hashOf(t, cfg) {
+		t.Fatal("WritePcapFile differs from WritePcap")
+	}
+	if _, err := WritePcapFile(filepath.Join(t.TempDir(), "no", "such", "dir.pcap"), cfg); err == nil {
+		t.Fatal("WritePcapFile into a missing directory succeeded")
 	}
 }
 

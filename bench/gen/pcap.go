@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -33,6 +34,31 @@ func WritePcap(w io.Writer, cfg Config) (*Truth, error) {
 		return tr, fmt.Errorf("write pcap: %w", err)
 	}
 	return tr, nil
+}
+
+// WritePcapFile is WritePcap into a new file called name.
+func WritePcapFile(name string, cfg Config) (*Truth, error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("write pcap: %w", err)
+	}
+	tr, err := WritePcap(f, cfg)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("write pcap: %w", cerr)
+	}
+	return tr, err
+}
+
+// Collect generates cfg's traffic into memory: every Packet with its own
+// copy of the frame, in order. Handy in tests of small captures.
+func Collect(cfg Config) ([]Packet, *Truth, error) {
+	var pkts []Packet
+	tr, err := Generate(cfg, func(p Packet) error {
+		p.Data = append([]byte(nil), p.Data...)
+		pkts = append(pkts, p)
+		return nil
+	})
+	return pkts, tr, err
 }
 
 // Stream generates cfg's traffic into ch, each Packet with its own copy of

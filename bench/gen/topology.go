@@ -8,21 +8,22 @@ import (
 // node is one host in the generated network: a phone, the proxy, the
 // B2BUA/PBX, the trunk gateway or the DNS resolver.
 type node struct {
-	ip      netip.Addr
-	port    uint16 // SIP listening port (53 for the resolver)
-	mac     [6]byte
-	host    string // ip as it appears in SIP URIs and Via: 10.0.0.10 or [fd00::10]
-	user    string // phones: extension; servers: a role name
-	display string // phones: display name
-	ua      string // User-Agent / Server value
-	compact bool   // writes compact header names (i:, f:, t:, v:, m:, l:, c:, k:)
-	proxy   bool   // record-routes and adds a Via when forwarding
-	rport   bool   // asks for rport (RFC 3581) in its Via
-	tag     string // To tag of the responses it makes itself (407, 200 to CANCEL)
-	viaBase string // "SIP/2.0/UDP host:port", made on first use
-	viaRcvd string // ";rport=port;received=ip" as a UDP next hop fills it in
-	ipID    uint16 // next IPv4 identification
-	frag6ID uint32 // next IPv6 fragment identification
+	ip         netip.Addr
+	port       uint16 // SIP listening port (53 for the resolver)
+	mac        [6]byte
+	host       string // ip as it appears in SIP URIs and Via: 10.0.0.10 or [fd00::10]
+	user       string // phones: extension; servers: a role name
+	display    string // phones: display name
+	ua         string // User-Agent / Server value
+	compact    bool   // writes compact header names (i:, f:, t:, v:, m:, l:, c:, k:)
+	proxy      bool   // record-routes and adds a Via when forwarding
+	rport      bool   // asks for rport (RFC 3581) in its Via
+	tag        string // To tag of the responses it makes itself (407, 200 to CANCEL)
+	mediaBlock int    // last RTP port block handed out (see mediaPort)
+	viaBase    string // "SIP/2.0/UDP host:port", made on first use
+	viaRcvd    string // ";rport=port;received=ip" as a UDP next hop fills it in
+	ipID       uint16 // next IPv4 identification
+	frag6ID    uint32 // next IPv6 fragment identification
 }
 
 // topology is the fixed cast: phones register with and call through the

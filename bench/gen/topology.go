@@ -110,10 +110,11 @@ func newNode(g *generator, ip netip.Addr, port uint16) *node {
 	return n
 }
 
-// hostAddr is 10.sub.0.last or fd00:0:0:sub::last.
+// hostAddr is 10.sub.0.last or fd00:0:0:sub::last, last written with the
+// same digits in both (10.0.0.53 and fd00::53).
 func hostAddr(v6 bool, sub, last byte) netip.Addr {
 	if v6 {
-		return netip.AddrFrom16([16]byte{0xfd, 7: sub, 15: last})
+		return netip.AddrFrom16([16]byte{0xfd, 7: sub, 15: last/10*16 + last%10})
 	}
 	return netip.AddrFrom4([4]byte{10, sub, 0, last})
 }

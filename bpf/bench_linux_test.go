@@ -49,22 +49,27 @@ func BenchmarkFilter(b *testing.B) {
 		frame []byte
 		tc    bool
 		copy  bool
+		wake  int
 	}{
-		{"xdp/nomatch-rtp-214B", rtp, false, false},
-		{"xdp/sip-600B/reserve", sipFrameUDP(600, 5060, 5060), false, false},
-		{"xdp/sip-600B/output", sipFrameUDP(600, 5060, 5060), false, true},
-		{"xdp/sip-1500B/reserve", sipFrameUDP(1500, 5060, 5060), false, false},
-		{"xdp/sip-1500B/output", sipFrameUDP(1500, 5060, 5060), false, true},
-		{"xdp/sip-content-600B/reserve", sipFrameUDP(600, 40000, 40002), false, false},
-		{"tc/nomatch-rtp-214B", rtp, true, false},
-		{"tc/sip-600B/reserve", sipFrameUDP(600, 5060, 5060), true, false},
-		{"tc/sip-600B/output", sipFrameUDP(600, 5060, 5060), true, true},
+		{"xdp/nomatch-rtp-214B", rtp, false, false, 0},
+		{"xdp/sip-600B/reserve", sipFrameUDP(600, 5060, 5060), false, false, 0},
+		{"xdp/sip-600B/output", sipFrameUDP(600, 5060, 5060), false, true, 0},
+		{"xdp/sip-1500B/reserve", sipFrameUDP(1500, 5060, 5060), false, false, 0},
+		{"xdp/sip-1500B/output", sipFrameUDP(1500, 5060, 5060), false, true, 0},
+		{"xdp/sip-content-600B/reserve", sipFrameUDP(600, 40000, 40002), false, false, 0},
+		{"xdp/sip-600B/reserve/wakeup-256K", sipFrameUDP(600, 5060, 5060), false, false, 256 << 10},
+		{"xdp/sip-600B/output/wakeup-256K", sipFrameUDP(600, 5060, 5060), false, true, 256 << 10},
+		{"tc/sip-600B/reserve/wakeup-256K", sipFrameUDP(600, 5060, 5060), true, false, 256 << 10},
+		{"tc/nomatch-rtp-214B", rtp, true, false, 0},
+		{"tc/sip-600B/reserve", sipFrameUDP(600, 5060, 5060), true, false, 0},
+		{"tc/sip-600B/output", sipFrameUDP(600, 5060, 5060), true, true, 0},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			requireBPF(b)
 			cfg := defaultCfg()
-			cfg.CopyOutput = c.copy
+			cfg.CopyReserve = !c.copy
+			cfg.WakeupBytes = c.wake
 			cfg.RingBytes = 64 << 20
 			f, err := Load(cfg)
 			if err != nil {
@@ -80,7 +85,12 @@ func BenchmarkFilter(b *testing.B) {
 				defer close(done)
 				var rec ringbuf.Record
 				for {
-					if err := rd.ReadInto(&rec); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+					err := rd.ReadInto(&rec)
+					if errors.Is(err, os.ErrDeadlineExceeded) {
+						rd.SetDeadline(time.Now().Add(5 * time.Millisecond))
+						continue
+					}
+					if err != nil {
 						return
 					}
 				}

@@ -79,7 +79,7 @@ __attribute__((noinline)) int xhep_classify(struct pkt *k, struct counters *c)
 	}
 	if (!m)
 		return 0;
-	if (!admitted(k, c, 1))
+	if (!admitted(k, c, pc))
 		return 0;
 	if (m & MATCH_SIP_CONTENT) {
 		struct flow_key fl;
@@ -118,6 +118,16 @@ static __always_inline void count_match(struct counters *c, __u8 m)
 		c->c[C_FRAGMENT]++;
 }
 
+/* submit_flags: notify the reader only when enough data is waiting. */
+static __always_inline __u64 submit_flags(void)
+{
+	if (!wakeup_bytes)
+		return 0;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 /*
  * emit_class reserves a record of the constant size class N (the verifier
  * wants a constant reservation size) and copies len <= N frame bytes
@@ -137,10 +147,10 @@ static __always_inline int emit_class(void *ctx, int is_xdp, struct event *h, __
 	if (len < 1)
 		len = 1;
 	if (load_bytes(ctx, is_xdp, 0, rec + sizeof(struct event), len)) {
-		bpf_ringbuf_discard(rec, 0);
+		bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
 		return -2;
 	}
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, submit_flags());
 	return 0;
 }
 
@@ -160,7 +170,7 @@ static __always_inline int emit_output(void *ctx, int is_xdp, struct event *h, _
 		len = 1;
 	if (load_bytes(ctx, is_xdp, 0, s->data, len))
 		return -2;
-	if (bpf_ringbuf_output(&events, s, sizeof(struct event) + len, 0))
+	if (bpf_ringbuf_output(&events, s, sizeof(struct event) + len, submit_flags()))
 		return -1;
 	return 0;
 }

@@ -96,6 +96,7 @@ const (
 	captureVarSnaplen       = "snaplen"
 	captureVarUnusedEvent   = "unused_event"
 	captureVarVxlanPort     = "vxlan_port"
+	captureVarWakeupBytes   = "wakeup_bytes"
 )
 
 // loadCapture returns the embedded CollectionSpec for capture.
@@ -177,6 +178,7 @@ type captureVariableSpecs struct {
 	Snaplen       *ebpf.VariableSpec `ebpf:"snaplen"`
 	UnusedEvent   *ebpf.VariableSpec `ebpf:"unused_event"`
 	VxlanPort     *ebpf.VariableSpec `ebpf:"vxlan_port"`
+	WakeupBytes   *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
 // captureObjects contains all objects after they have been loaded into the kernel.
@@ -242,6 +244,7 @@ type captureVariables struct {
 	Snaplen       *ebpf.Variable `ebpf:"snaplen"`
 	UnusedEvent   *ebpf.Variable `ebpf:"unused_event"`
 	VxlanPort     *ebpf.Variable `ebpf:"vxlan_port"`
+	WakeupBytes   *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 
 // capturePrograms contains all programs after they have been loaded into the kernel.

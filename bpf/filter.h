@@ -24,6 +24,7 @@
 /* Port classes: bits of port_class[port]. */
 #define PORT_SIP 1
 #define PORT_DNS 2
+#define PORT_EXCLUDE 4 /* some exclude entry has this port: look the address up */
 
 /* Match classes: event.class and the counters. */
 enum match_class {
@@ -120,6 +121,10 @@ volatile const __u8 afxdp_mode = 0;
 volatile const __u8 drop_unmatched = 0;
 volatile const __u8 copy_output = 0; /* 1: per-CPU scratch + bpf_ringbuf_output */
 volatile const __u16 vxlan_port = 4789;
+/* Wake the reader only once this many bytes wait in the ring; it also
+ * polls on a short timer, so a lone record is never stuck. 0: wake on
+ * every record (the kernel's default, adaptive notification). */
+volatile const __u32 wakeup_bytes = 0;
 volatile const __u8 port_class[65536] = {};
 
 /* Set once the first flow or fragment entry is written, so the lookup is
@@ -686,9 +691,9 @@ static __always_inline int in_trie(void *trie, struct pkt *k)
 }
 
 /* Allow/deny and exclude: 0 when the matched packet must not be captured. */
-static __always_inline int admitted(struct pkt *k, struct counters *c, int has_ports)
+static __always_inline int admitted(struct pkt *k, struct counters *c, __u8 pc)
 {
-	if (has_exclude && has_ports && excluded(k)) {
+	if (has_exclude && (pc & PORT_EXCLUDE) && excluded(k)) {
 		c->c[C_EXCLUDED]++;
 		return 0;
 	}

@@ -344,7 +344,7 @@ func TestFilterSnaplenAndSizes(t *testing.T) {
 	for _, copyOut := range []bool{false, true} {
 		cfg := defaultCfg()
 		cfg.Snaplen = 1000
-		cfg.CopyOutput = copyOut
+		cfg.CopyReserve = !copyOut
 		h := newHarness(t, cfg)
 		for _, size := range []int{100, 128 + 14, 600, 1000, 1514, 3000} {
 			fr := sipFrameUDP(size, 5060, 5060)

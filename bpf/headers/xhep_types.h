@@ -41,6 +41,11 @@ enum {
 #define BPF_ANY 0
 #define BPF_NOEXIST 1
 
+/* Ring buffer submit flags and query (linux/bpf.h). */
+#define BPF_RB_NO_WAKEUP (1ULL << 0)
+#define BPF_RB_FORCE_WAKEUP (1ULL << 1)
+#define BPF_RB_AVAIL_DATA 0
+
 /* enum xdp_action. */
 enum xdp_action {
 	XDP_ABORTED = 0,

@@ -169,7 +169,7 @@ func (g *generator) send(s *scenario) error {
 	f := &g.fr
 	switch m.kind {
 	case KindSIP:
-		p := s.buf[m.off:m.end]
+		p := s.buf[m.off:m.end:m.end] // Truth.Raw: appending to it must not touch the next message
 		if !g.cfg.TCP {
 			ts, err := f.sendUDP(KindSIP, m.src, m.dst, m.src.port, m.dst.port, p)
 			if err != nil {
@@ -193,7 +193,7 @@ func (g *generator) send(s *scenario) error {
 					return err
 				}
 				g.recordSIP(m, p, ts, src, dst, "tcp")
-				g.recordSIP(n, s.buf[n.off:n.end], ts, src, dst, "tcp")
+				g.recordSIP(n, s.buf[n.off:n.end:n.end], ts, src, dst, "tcp")
 				return nil
 			}
 		}

@@ -9,7 +9,8 @@
 // [FrameLength] splits a byte stream (TCP, TLS, WebSocket, SCTP) into
 // messages using the blank line and Content-Length, returning
 // [ErrIncomplete] until a whole message is there; [KeepAliveLen] skips the
-// RFC 5626 CRLF keep-alives between messages.
+// RFC 5626 CRLF keep-alives between messages. [CallID] pulls the Call-ID
+// out of a message without decoding it (for hashing to a collector).
 //
 // # Decoding
 //

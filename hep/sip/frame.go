@@ -377,3 +377,56 @@ func parseUint(b []byte, limit int) (int, bool) {
 	}
 	return n, true
 }
+
+// CallID returns the value of the first Call-ID (compact "i") header of
+// the SIP message at the start of b, trimmed, or nil if there is none
+// before the blank line. It is the agent's shortcut for hashing a message
+// to a collector without a full [Message.DecodeFromBytes]: it scans header
+// lines only, aliases b and does not allocate. A Call-ID cannot contain
+// whitespace, so a value folded onto the next line is taken from there.
+func CallID(b []byte) []byte {
+	b = b[KeepAliveLen(b):]
+	nl := bytes.IndexByte(b, '\n')
+	if nl < 0 {
+		return nil
+	}
+	for i := nl + 1; i < len(b); {
+		e := bytes.IndexByte(b[i:], '\n')
+		end := len(b)
+		if e >= 0 {
+			end = i + e
+		}
+		line := trimCR(b[i:end])
+		i = end + 1
+		if len(line) == 0 {
+			return nil // end of headers
+		}
+		switch line[0] {
+		case 'c', 'C', 'i', 'I':
+		default:
+			continue
+		}
+		colon := indexByte(line, ':')
+		if colon <= 0 {
+			continue
+		}
+		name := trimRightWS(line[:colon])
+		if !(len(name) == 1 && lower(name[0]) == 'i') && !equalFold(name, "call-id") {
+			continue
+		}
+		v := trimWS(line[colon+1:])
+		if len(v) == 0 && i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+			// Folded: the value is on the continuation line.
+			e := bytes.IndexByte(b[i:], '\n')
+			if e < 0 {
+				e = len(b) - i
+			}
+			v = trimWS(b[i : i+e])
+		}
+		if len(v) == 0 {
+			return nil
+		}
+		return v
+	}
+	return nil
+}

@@ -140,3 +140,32 @@ func BenchmarkLooksLikeSIP(b *testing.B) {
 }
 
 var _ = bytes.Equal
+
+func TestCallID(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{testInvite, "a84b4c76e66710@pc33.atlanta.example.com"},
+		{"SIP/2.0 200 OK\ni:  compact@x \n\n", "compact@x"},
+		{"\r\nBYE sip:a SIP/2.0\r\nCALL-ID: upper\r\nCall-ID: second\r\n\r\n", "upper"},
+		{"BYE sip:a SIP/2.0\r\nCall-ID:\r\n folded@x\r\n\r\n", "folded@x"},
+		{"BYE sip:a SIP/2.0\r\nCSeq: 1 BYE\r\nContact: <sip:x>\r\n\r\nCall-ID: in-body\r\n", ""},
+		{"BYE sip:a SIP/2.0\r\nX-Call-ID: nope\r\nCall-IDs: nope\r\n\r\n", ""},
+		{"BYE sip:a SIP/2.0\r\nCall-ID:\r\n\r\n", ""},
+		{"no line end", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := string(CallID([]byte(tt.in))); got != tt.want {
+			t.Errorf("CallID(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func BenchmarkCallID(b *testing.B) {
+	msg := []byte(testInvite)
+	b.ReportAllocs()
+	for b.Loop() {
+		if CallID(msg) == nil {
+			b.Fatal()
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/dns"
 	"github.com/xhep/xhep/hep/rtcp"
 	"github.com/xhep/xhep/hep/sip"
 )
@@ -86,6 +87,7 @@ type Dissector struct {
 	sipOK  bool // msg holds the last Dissect's SIP message
 	rtcp   rtcp.Packet
 	rtcpOK bool
+	dns    dns.Msg
 	w      jw
 	errBuf []byte
 }
@@ -178,6 +180,8 @@ func (d *Dissector) Dissect(m *hep.Message, row *store.Row) error {
 		class, err = d.sipRow(m, row)
 	case m.Proto == hep.ProtoRTCP:
 		err = d.rtcpRow(m, row)
+	case m.Proto == hep.ProtoDNS:
+		err = d.dnsRow(m, row)
 	case m.Proto == hep.ProtoLog:
 		d.logRow(m, row)
 	case m.Proto >= 0x32 && m.Proto <= 0x3d:

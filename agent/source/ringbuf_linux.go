@@ -8,11 +8,21 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xhep/xhep/bpf"
+)
+
+// ringPoll is how often the reader looks at the ring even without a
+// wakeup: the programs wake it only when ringWakeFraction of the ring is
+// filled, so a busy reader is not woken for every frame, and a lone frame
+// waits at most ringPoll.
+const (
+	ringPoll         = 5 * time.Millisecond
+	ringWakeFraction = 64
 )
 
 // ringbufSource reads frames the XDP and TC programs copied into the BPF
@@ -42,6 +52,10 @@ func openRingbuf(cfg LiveConfig) (*ringbufSource, error) {
 	if err != nil {
 		return nil, err
 	}
+	if fc.RingBytes == 0 {
+		fc.RingBytes = 64 << 20
+	}
+	fc.WakeupBytes = fc.RingBytes / ringWakeFraction
 	f, err := bpf.Load(fc)
 	if err != nil {
 		return nil, fmt.Errorf("open ring buffer source: %w", err)
@@ -63,6 +77,7 @@ func openRingbuf(cfg LiveConfig) (*ringbufSource, error) {
 	}
 	s := &ringbufSource{filter: f, rd: rd}
 	s.clock.sync()
+	rd.SetDeadline(time.Now().Add(ringPoll))
 	return s, nil
 }
 
@@ -71,6 +86,11 @@ func openRingbuf(cfg LiveConfig) (*ringbufSource, error) {
 func (s *ringbufSource) Read(f *Frame) error {
 	for {
 		if err := s.rd.ReadInto(&s.rec); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// The ring is drained; sleep until a wakeup or the next poll.
+				s.rd.SetDeadline(time.Now().Add(ringPoll))
+				continue
+			}
 			if s.closed.Load() || errors.Is(err, os.ErrClosed) {
 				return ErrClosed
 			}

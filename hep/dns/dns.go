@@ -152,6 +152,7 @@ func (m *Msg) DecodeFromBytes(b []byte) error {
 			m.Questions = append(m.Questions, q)
 		} else {
 			m.Dropped++
+			m.names = m.names[:len(m.names)-len(name)] // keep the name buffer bounded
 		}
 	}
 	var err error
@@ -193,6 +194,7 @@ func (m *Msg) readRRs(b []byte, off, n int, dst *[]RR) (int, error) {
 			*dst = append(*dst, rr)
 		} else {
 			m.Dropped++
+			m.names = m.names[:len(m.names)-len(name)] // keep the name buffer bounded
 		}
 	}
 	return off, nil

@@ -289,3 +289,25 @@ func BenchmarkDecodeAppendJSON(b *testing.B) {
 		dst = m.AppendJSON(dst[:0])
 	}
 }
+
+// TestRecordLimit: a message with more records than MaxRecords keeps
+// MaxRecords, counts the rest and keeps its name storage bounded.
+func TestRecordLimit(t *testing.T) {
+	const n = MaxRecords + 100
+	b := []byte{0, 1, 0x80, 0, 0, 1, n >> 8, n & 0xff, 0, 0, 0, 0}
+	b = append(b, 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1) // @12 example, A, IN
+	for i := 0; i < n; i++ {
+		// -> @12, A, IN, TTL 1, rdlength 4, 192.0.2.x
+		b = append(b, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 192, 0, 2, byte(i))
+	}
+	var m Msg
+	if err := m.DecodeFromBytes(b); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Answers) != MaxRecords || m.Dropped != 100 || cap(m.names) > 4*(MaxRecords+1)*len("example") {
+		t.Errorf("%d answers, %d dropped, name storage %d; want %d, 100, bounded", len(m.Answers), m.Dropped, cap(m.names), MaxRecords)
+	}
+	if string(m.Answers[MaxRecords-1].Name) != "example" {
+		t.Errorf("last kept answer name %q", m.Answers[MaxRecords-1].Name)
+	}
+}

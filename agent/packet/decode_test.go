@@ -2,7 +2,9 @@ package packet
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -451,6 +453,34 @@ func TestNewDecoderBadConfig(t *testing.T) {
 		mod(&c)
 		if _, err := NewDecoder(c); err == nil {
 			t.Errorf("NewDecoder accepted a bad config %+v", c)
+		}
+	}
+}
+
+func TestStatsEach(t *testing.T) {
+	var st Stats
+	st.Frames = 3
+	st.Link[LinkSLL2] = 2
+	st.Errors[ReasonBadDNS] = 1
+	st.Tunnels[TunnelERSPAN3] = 4
+	got := map[string]uint64{}
+	n := 0
+	st.Each(func(name string, v uint64) {
+		n++
+		if v != 0 {
+			got[name] = v
+		}
+	})
+	want := map[string]uint64{"Frames": 3, "Link.sll2": 2, "Errors.bad_dns": 1, "Tunnels.erspan3": 4}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Each (-want +got):\n%s", diff)
+	}
+	if n < int(NumReasons)+int(NumLinks)+int(NumTunnels)+int(NumClasses)+int(NumFilters) {
+		t.Errorf("Each visited only %d counters", n)
+	}
+	for _, s := range []fmt.Stringer{Class(99), Link(99), Tunnel(99), Reason(99), Filter(99)} {
+		if !strings.HasSuffix(s.String(), "?") {
+			t.Errorf("out-of-range String() = %q", s.String())
 		}
 	}
 }

@@ -563,6 +563,9 @@ func (t *tcpTable) frame(s *stream, f *source.Frame, emit func(*Message)) {
 	switch {
 	case s.off == len(s.buf):
 		s.buf, s.off = s.buf[:0], 0
+		if cap(s.buf) > maxPooledBuf {
+			s.buf = nil // give back the memory of a large message
+		}
 	case s.off > len(s.buf)/2:
 		s.buf = s.buf[:copy(s.buf, s.buf[s.off:])]
 		s.off = 0

@@ -95,6 +95,9 @@ func (t *tcpTable) frameWS(s *stream, b []byte, f *source.Frame, emit func(*Mess
 		if fin {
 			t.wsMessage(s, s.wsMsg, f, emit)
 			s.wsMsg, s.wsOp = s.wsMsg[:0], 0
+			if cap(s.wsMsg) > maxPooledBuf {
+				s.wsMsg = nil
+			}
 		}
 	default: // text or binary
 		if s.wsOp != 0 {

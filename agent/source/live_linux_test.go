@@ -66,7 +66,7 @@ func inNS(t testing.TB, ns netns.NsHandle, fn func()) {
 	fn()
 }
 
-func newTopo(t *testing.T) *topo {
+func newTopo(t testing.TB) *topo {
 	t.Helper()
 	requireBPF(t)
 	topoSeq++

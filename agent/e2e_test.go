@@ -65,7 +65,7 @@ func BenchmarkEndToEndUDP(b *testing.B) {
 			b.Fatal(err)
 		}
 		start := time.Now()
-		if err := p.Run(context.Background(), src); err != nil {
+		if _, err := p.Run(context.Background(), src); err != nil {
 			b.Fatal(err)
 		}
 		if err := p.Close(); err != nil {

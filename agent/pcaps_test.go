@@ -169,7 +169,7 @@ func TestSharedPcapsAgainstTshark(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer src.Close()
-			if err := p.Run(context.Background(), src); err != nil {
+			if _, err := p.Run(context.Background(), src); err != nil {
 				t.Fatal(err)
 			}
 			missing, extra := diffKeys(want, sink.keys)

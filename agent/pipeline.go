@@ -137,10 +137,16 @@ func (p *Pipeline) Group() *send.Group { return p.group }
 func (p *Pipeline) Correlation() *correlate.Table { return p.corr }
 
 // Run reads src until it ends (io.EOF: the reassembly state is then
-// flushed and Run returns nil), is closed, or ctx is cancelled (src is
-// closed to unblock it; Run returns ctx's error). Run does not close the
-// senders: call [Pipeline.Close] to drain them.
-func (p *Pipeline) Run(ctx context.Context, src source.Source) error {
+// flushed), is closed, or ctx is cancelled (src is closed to unblock it;
+// Run returns ctx's error), and returns the summary at that point. Run does
+// not close the senders: call [Pipeline.Close] to drain them, then
+// [Pipeline.Summary] for the final delivery counts.
+func (p *Pipeline) Run(ctx context.Context, src source.Source) (Summary, error) {
+	err := p.run(ctx, src)
+	return p.Summary(), err
+}
+
+func (p *Pipeline) run(ctx context.Context, src source.Source) error {
 	p.started = time.Now()
 	stop := context.AfterFunc(ctx, func() { src.Close() })
 	defer stop()

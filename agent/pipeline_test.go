@@ -189,7 +189,7 @@ func runFile(t testing.TB, cfg Config, path string) (*Pipeline, Summary) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	if err := p.Run(context.Background(), src); err != nil {
+	if _, err := p.Run(context.Background(), src); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Close(); err != nil {
@@ -398,7 +398,7 @@ func TestRunCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = p.Run(ctx, Paced(src, 1))
+	_, err = p.Run(ctx, Paced(src, 1))
 	if err != context.DeadlineExceeded {
 		t.Errorf("Run = %v, want context.DeadlineExceeded", err)
 	}

@@ -160,7 +160,7 @@ func runAgent(ctx context.Context, c config, log *slog.Logger, stdout io.Writer)
 	if c.Read == "" {
 		go logProgress(ctx, p, log)
 	}
-	runErr := p.Run(ctx, src)
+	_, runErr := p.Run(ctx, src)
 	src.Close()
 	if errors.Is(runErr, context.Canceled) {
 		log.Info("stopping: draining the senders")

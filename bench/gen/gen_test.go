@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -362,12 +363,20 @@ func TestRealism(t *testing.T) {
 					t.Fatalf("RTCP %d: %v", i, err)
 				}
 				rtcpTypes[r.Raw[1]]++
+				// LSR and DLSR of the report block: 16 bytes into it.
+				rb := 28
+				if r.Raw[1] == 201 {
+					rb = 8
+				}
+				if binary.BigEndian.Uint32(r.Raw[rb+16:]) != 0 && binary.BigEndian.Uint32(r.Raw[rb+20:]) != 0 {
+					rtcpTypes[0]++
+				}
 				if !rtcpEnds[r.CallID][r.Src] || !rtcpEnds[r.CallID][r.Dst] {
 					t.Fatalf("RTCP %d %v→%v is not between the SDP endpoints of %s: %v", i, r.Src, r.Dst, r.CallID, rtcpEnds[r.CallID])
 				}
 			}
-			if rtcpTypes[200] == 0 || rtcpTypes[201] == 0 {
-				t.Errorf("RTCP packet types %v: want SR (200) and RR (201)", rtcpTypes)
+			if rtcpTypes[200] == 0 || rtcpTypes[201] == 0 || rtcpTypes[0] == 0 {
+				t.Errorf("RTCP packet types %v: want SR (200), RR (201) and report blocks with LSR/DLSR (0)", rtcpTypes)
 			}
 			qtypes := map[uint16]bool{}
 			for _, q := range tr.DNS {

@@ -72,10 +72,12 @@ func TestReadPublicCapture(t *testing.T) {
 	}
 }
 
-// writePcap writes Ethernet/IPv4 frames: UDP datagrams and TCP segments.
+// pcapBuilder writes Ethernet/IPv4 frames: UDP datagrams and TCP segments.
 type pcapBuilder struct {
 	t  *testing.T
-	w  *pcapgo.Writer
+	w  interface {
+		WritePacket(gopacket.CaptureInfo, []byte) error
+	}
 	ts time.Time
 }
 
@@ -104,16 +106,36 @@ func (b *pcapBuilder) frame(l4 gopacket.SerializableLayer, ipProto layers.IPProt
 // TCP flow whose messages are split across segments, with a retransmitted
 // segment, and a UDP datagram that is not HEP.
 func TestReadGeneratedCapture(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "hep.pcap")
+	for _, ng := range []bool{false, true} {
+		name := "pcap"
+		if ng {
+			name = "pcapng"
+		}
+		t.Run(name, func(t *testing.T) { testReadGenerated(t, ng) })
+	}
+}
+
+func testReadGenerated(t *testing.T, ng bool) {
+	path := filepath.Join(t.TempDir(), "hep.cap")
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
+	b := &pcapBuilder{t: t, ts: time.Unix(1700000000, 0)}
+	var flush func() error
+	if ng {
+		w, err := pcapgo.NewNgWriter(f, layers.LinkTypeEthernet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.w, flush = w, w.Flush
+	} else {
+		w := pcapgo.NewWriter(f)
+		if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+			t.Fatal(err)
+		}
+		b.w, flush = w, func() error { return nil }
 	}
-	b := &pcapBuilder{t: t, w: w, ts: time.Unix(1700000000, 0)}
 	now := time.Unix(1700000000, 0)
 	b.frame(&layers.UDP{SrcPort: 40000, DstPort: 19060}, layers.IPProtocolUDP,
 		hepMsg(t, hep.ProtoSIP, sipMsg("INVITE sip:bob@b.example SIP/2.0", "udp-1", "1 INVITE"), now, nil))
@@ -134,6 +156,9 @@ func TestReadGeneratedCapture(t *testing.T) {
 		}
 	}
 	b.frame(&layers.TCP{SrcPort: 41000, DstPort: 9061, Seq: seq + uint32(len(stream)), FIN: true, ACK: true, Window: 65535}, layers.IPProtocolTCP, nil)
+	if err := flush(); err != nil {
+		t.Fatal(err)
+	}
 	f.Close()
 
 	rows, st := readPrint(t, path)

@@ -1,0 +1,97 @@
+package collector
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xhep/xhep/collector/ingest"
+	"github.com/xhep/xhep/collector/store"
+	"github.com/xhep/xhep/hep"
+)
+
+// BenchmarkHandle measures the whole per-message path the listeners call
+// — HEP decode, auth key check, dissection, SIP KPIs and the row handed to
+// the writer (here the JSON-lines printer writing to io.Discard) — for a
+// 600-byte-class SIP message.
+func BenchmarkHandle(b *testing.B) {
+	s, err := New(Config{Read: "unused.pcap", Print: true, Output: io.Discard, AuthKey: "k"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	sip := sipMsg("BYE sip:bob@b.example SIP/2.0", "bench-call-id-0123456789@host.example.com", "2 BYE")
+	for len(sip) < 600 {
+		sip = append(sip[:len(sip)-2], "X-Pad: 0123456789012345678901234567890123456789\r\n\r\n"...)
+	}
+	msg := hepMsg(b, hep.ProtoSIP, sip, time.Now(), func(m *hep.Message) { m.AuthKey = []byte("k") })
+	from := netip.MustParseAddrPort("127.0.0.1:5060")
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		s.handle(msg, from, ingest.UDP)
+	}
+}
+
+// TestServiceUDPLoad sends 100,000 HEP SIP messages per second over UDP
+// loopback for three seconds through the whole message path (decode,
+// dissect, KPIs; rows discarded) and reports the loss counted by the
+// listener. It reports, it does not assert on speed: the machine is shared.
+func TestServiceUDPLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test skipped in -short mode")
+	}
+	s, _ := startService(t, Config{Listen: []string{"udp://127.0.0.1:0"}})
+	var stored atomic.Uint64
+	s.out = countingWriter{&stored}
+	dst := net.UDPAddrFromAddrPort(s.Listeners()[0].Addr)
+	msg := hepMsg(t, hep.ProtoSIP, sipMsg("OPTIONS sip:b.example SIP/2.0", "load-test-call-id@host.example.com", "1 OPTIONS"), time.Now(), nil)
+	const rate, seconds, senders = 100_000, 3, 4
+	var conns []*net.UDPConn
+	for range senders {
+		c, err := net.DialUDP("udp", nil, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	var sent uint64
+	begin := time.Now()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for now := range tick.C {
+		el := now.Sub(begin)
+		if el >= seconds*time.Second {
+			break
+		}
+		for due := uint64(el.Seconds() * rate); sent < due; sent++ {
+			if _, err := conns[sent%senders].Write(msg); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+		}
+	}
+	elapsed := time.Since(begin)
+	for prev := uint64(0); ; prev = stored.Load() {
+		time.Sleep(200 * time.Millisecond)
+		if n := stored.Load(); n >= sent || n == prev {
+			break
+		}
+	}
+	st := s.IngestStats()
+	recv := st.Messages[ingest.UDP]
+	if recv > sent {
+		t.Fatalf("listener counted %d messages, more than the %d sent", recv, sent)
+	}
+	t.Logf("sent %d in %v (%.0f msg/s); listener received %d, loss %d (%.4f%%); rows %d; kernel socket drops %d",
+		sent, elapsed.Round(time.Millisecond), float64(sent)/elapsed.Seconds(), recv, sent-recv,
+		100*float64(sent-recv)/float64(sent), stored.Load(), st.UDPDrops)
+}
+
+// countingWriter counts the rows it is given.
+type countingWriter struct{ n *atomic.Uint64 }
+
+func (c countingWriter) Write(*store.Row) error { c.n.Add(1); return nil }

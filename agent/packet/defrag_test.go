@@ -138,6 +138,23 @@ func TestDefrag(t *testing.T) {
 			stats:  map[string]uint64{"Errors.bad_fragment": 1},
 		},
 		{
+			name: "fragmented outer ipv4 carrying gre with an inner packet",
+			frames: func() []source.Frame {
+				g := cat(u16(0), u16(0x0800), sipUDP4(invite))
+				var fs []source.Frame
+				for i, f := range []frag{{0, 200}, {200, len(g)}} {
+					fo := uint16(f.off / 8)
+					if f.end < len(g) {
+						fo |= 0x2000
+					}
+					fs = append(fs, frame(source.LinkEthernet, ts0+int64(i), eth(0x0800, ip4x(47, "192.0.2.1", "192.0.2.2", 9, fo, nil, g[f.off:f.end]))))
+				}
+				return fs
+			}(),
+			want:  []got{{"sip", 17, "10.0.0.1:5060", "10.0.0.2:5060", 0, ts0 + 1, string(invite)}},
+			stats: map[string]uint64{"FragReassembled": 1, "Tunnels.gre": 1},
+		},
+		{
 			name:   "ipv6 in order",
 			frames: v6frags(7, u, false, inOrder...),
 			want:   w6(2),

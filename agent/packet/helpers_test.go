@@ -160,8 +160,8 @@ func run(t testing.TB, cfg *Config, frames ...source.Frame) ([]got, Stats, *Deco
 	var out []got
 	for i := range frames {
 		d.Decode(&frames[i], func(m *Message) {
-			if m.Frame == nil {
-				t.Errorf("message without Frame")
+			if m.Frame != &frames[i] || m.TS != frames[i].TS {
+				t.Errorf("message Frame %p TS %d, want the decoded frame %p TS %d", m.Frame, m.TS, &frames[i], frames[i].TS)
 			}
 			out = append(out, summarize(m))
 		})

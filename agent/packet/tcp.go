@@ -303,12 +303,12 @@ func (d *Decoder) streamMode(k streamKey, p []byte) (streamMode, bool) {
 	c := &d.cfg
 	sp, dp := k.src.Port(), k.dst.Port()
 	switch {
+	case isUpgrade(p): // WebSocket on any port, SIP ports included
+		return modeHTTP, true
 	case c.SIPPorts.Has(sp) || c.SIPPorts.Has(dp):
 		return modeSIP, true
 	case c.DNSPorts.Has(sp) || c.DNSPorts.Has(dp):
 		return modeDNS, true
-	case isUpgrade(p):
-		return modeHTTP, true
 	case c.WebSocketPorts.Has(sp) || c.WebSocketPorts.Has(dp):
 		if bytes.HasPrefix(p, []byte("GET ")) || bytes.HasPrefix(p, []byte("HTTP/")) {
 			return modeHTTP, true

@@ -318,6 +318,17 @@ func TestTCP(t *testing.T) {
 			stats: map[string]uint64{"WebSocketUpgrades": 0, "WebSocketFrames": 1},
 		},
 		{
+			name: "websocket on a sip port, vlan and interface kept from the segment",
+			frames: func() []source.Frame {
+				w := wsFrame(true, 2, key, inv)
+				f0 := tcpC(0, 5060, isn, fACK, upgrade)
+				f1 := frame(source.LinkEthernet, ts0+1, eth(0x8100, cat(tag(33, 0x0800), ip4(6, "10.0.0.1", "10.0.0.2", tcp(40000, 5060, isn+uint32(len(upgrade)), fACK, w)))))
+				return []source.Frame{f0, f1}
+			}(),
+			want:  []got{{"sip", 6, "10.0.0.1:40000", "10.0.0.2:5060", 33, ts0 + 1, string(inv)}},
+			stats: map[string]uint64{"WebSocketUpgrades": 1, "Junk": 0},
+		},
+		{
 			name: "websocket: gap loses the framing; compressed frame counted",
 			frames: []source.Frame{
 				tcpC(0, 8080, isn, fACK, upgrade),

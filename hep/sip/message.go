@@ -514,8 +514,11 @@ func (u *URI) decodeOK() bool { return u.Scheme != nil }
 func decodeURI(raw []byte, u *URI) bool {
 	*u = URI{}
 	u.Raw = raw
-	colon := indexByte(raw, ':')
-	if colon <= 0 || !isToken(raw[:colon]) {
+	colon := 0 // the scheme is a short token: scan it in place
+	for colon < len(raw) && tokenChars[raw[colon]] {
+		colon++
+	}
+	if colon == 0 || colon == len(raw) || raw[colon] != ':' {
 		return false
 	}
 	scheme, rest := raw[:colon], raw[colon+1:]

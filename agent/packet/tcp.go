@@ -58,6 +58,7 @@ type stream struct {
 	oooBytes int       //
 	gapSince int64     // timestamp of the first segment waiting behind a hole, 0 if none
 	resync   bool      // SIP: skip to the next start line
+	fresh    bool      // no payload seen yet
 	fin      bool      // FIN seen at finSeq
 	finSeq   uint32    //
 
@@ -144,7 +145,7 @@ func (t *tcpTable) newStream(k streamKey, mode streamMode) *stream {
 	} else {
 		s = &stream{}
 	}
-	s.key, s.mode = k, mode
+	s.key, s.mode, s.fresh = k, mode, true
 	t.streams[k] = s
 	t.pushFront(s)
 	d.st.TCPStreams++
@@ -242,6 +243,10 @@ func (d *Decoder) tcpSegment(src, dst netip.Addr, b []byte, emit func(*Message))
 	p := b[off:]
 	t := d.tcp
 	s := t.streams[k]
+	if s != nil && flags&fSYN != 0 && s.next != seq+1 {
+		t.remove(s) // a new connection on the same 4-tuple
+		s = nil
+	}
 	if s == nil {
 		if flags&fRST != 0 || (len(p) == 0 && flags&fSYN == 0) {
 			return
@@ -262,15 +267,8 @@ func (d *Decoder) tcpSegment(src, dst netip.Addr, b []byte, emit func(*Message))
 		}
 	} else {
 		t.touch(s)
-		if flags&fSYN != 0 {
-			if s.next == seq+1 { // retransmitted SYN
-				return
-			}
-			// A new connection on the same 4-tuple.
-			mode := s.mode
-			t.remove(s)
-			s = t.newStream(k, mode)
-			s.next = seq + 1
+		if flags&fSYN != 0 { // retransmitted SYN
+			return
 		}
 	}
 	d.st.TCPSegments++
@@ -368,6 +366,12 @@ func (t *tcpTable) data(s *stream, seq uint32, p []byte, emit func(*Message)) {
 			s.next = seq + uint32(len(p))
 		}
 		return
+	}
+	if s.fresh {
+		s.fresh = false
+		if s.mode == modeSIP && seq == s.next && isUpgrade(p) { // WebSocket on a SIP port
+			s.mode, s.resync = modeHTTP, false
+		}
 	}
 	end := seq + uint32(len(p))
 	switch {

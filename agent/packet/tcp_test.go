@@ -230,6 +230,18 @@ func TestTCP(t *testing.T) {
 			stats: map[string]uint64{"TCPStreamsClosed": 2, "TCPDroppedBytes": 10},
 		},
 		{
+			name: "a new connection on the same 4-tuple starts over; retransmitted SYN ignored",
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fSYN, nil),
+				tcpC(1, 5060, isn+1, fACK, inv[:100]),
+				tcpC(2, 5060, 77, fSYN, nil),
+				tcpC(3, 5060, 77, fSYN, nil),
+				tcpC(4, 5060, 78, fACK, ok),
+			},
+			want:  []got{wantC(4, 5060, ok)},
+			stats: map[string]uint64{"TCPStreams": 2, "TCPDroppedBytes": 100},
+		},
+		{
 			name: "both directions, response from the server",
 			frames: []source.Frame{
 				tcpC(0, 5060, isn, fACK, inv),
@@ -321,9 +333,10 @@ func TestTCP(t *testing.T) {
 			name: "websocket on a sip port, vlan and interface kept from the segment",
 			frames: func() []source.Frame {
 				w := wsFrame(true, 2, key, inv)
-				f0 := tcpC(0, 5060, isn, fACK, upgrade)
-				f1 := frame(source.LinkEthernet, ts0+1, eth(0x8100, cat(tag(33, 0x0800), ip4(6, "10.0.0.1", "10.0.0.2", tcp(40000, 5060, isn+uint32(len(upgrade)), fACK, w)))))
-				return []source.Frame{f0, f1}
+				f0 := tcpC(0, 5060, isn-1, fSYN, nil)
+				f1 := tcpC(0, 5060, isn, fACK, upgrade)
+				f2 := frame(source.LinkEthernet, ts0+1, eth(0x8100, cat(tag(33, 0x0800), ip4(6, "10.0.0.1", "10.0.0.2", tcp(40000, 5060, isn+uint32(len(upgrade)), fACK, w)))))
+				return []source.Frame{f0, f1, f2}
 			}(),
 			want:  []got{{"sip", 6, "10.0.0.1:40000", "10.0.0.2:5060", 33, ts0 + 1, string(inv)}},
 			stats: map[string]uint64{"WebSocketUpgrades": 1, "Junk": 0},

@@ -189,6 +189,17 @@ func metricValue(text, series string) float64 {
 	return -1
 }
 
+// waitMetric polls /metrics until cond holds or 10 s passed.
+func waitMetric(t *testing.T, s *Service, cond func(string) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond(metricsText(t, s)) {
+			return
+		}
+	}
+	t.Fatal("metrics did not reach the expected state in 10s")
+}
+
 // metricSum adds the samples whose line starts with prefix.
 func metricSum(text, prefix string) float64 {
 	var sum float64
@@ -229,6 +240,8 @@ func TestUDPEndToEnd(t *testing.T) {
 		time.Sleep(time.Millisecond) // keep order for the KPI table
 	}
 	got := r.wait(t, 8)
+	// The two datagrams that are not HEP come last; wait until they are counted.
+	waitMetric(t, s, func(m string) bool { return metricSum(m, "xhep_collector_decode_errors_total{") == 2 })
 	tables := map[string]int{}
 	for _, row := range got {
 		tables[row.Table]++

@@ -74,8 +74,8 @@ func TestReadPublicCapture(t *testing.T) {
 
 // pcapBuilder writes Ethernet/IPv4 frames: UDP datagrams and TCP segments.
 type pcapBuilder struct {
-	t  *testing.T
-	w  interface {
+	t *testing.T
+	w interface {
 		WritePacket(gopacket.CaptureInfo, []byte) error
 	}
 	ts time.Time

@@ -3,29 +3,55 @@
 // messages, RTCP compound packets and DNS messages — with their inner-most
 // addresses, ports, VLAN and capture time.
 //
-// A [Decoder] decodes, by offset and without copying:
+// # Decoding
+//
+// A [Decoder] decodes by offset, without copying (the wire formats are
+// written out beside the code that reads them):
 //
 //   - link layers: Ethernet II, Linux cooked v1 and v2, raw IP, BSD
 //     loopback (null and loop); 802.1Q and QinQ tags (0x8100, 0x88a8,
-//     0x9100); PPPoE sessions; MPLS label stacks;
+//     0x9100; [Message].VLAN is the inner-most tag); PPPoE sessions; MPLS
+//     label stacks;
 //   - tunnels that mirrored traffic arrives in: GRE (checksum, key and
 //     sequence options; IP or Ethernet inside), ERSPAN types I, II and III,
-//     VXLAN (UDP 4789), IP-in-IP and IPv6-in-IP;
+//     VXLAN (UDP 4789), IP-in-IP and IPv6-in-IP, nested up to 8 deep;
 //   - IPv4 (options) and IPv6 (hop-by-hop, routing, destination options,
 //     fragment and AH extension headers); UDP, TCP and SCTP DATA chunks.
 //
-// IPv4 and IPv6 fragments are reassembled with bounded memory and a
-// timeout. TCP stream directions carrying SIP are reassembled (out of
-// order, retransmitted, mid-stream start, gaps with resync) and framed by
-// Content-Length; SIP over WebSocket (RFC 7118) is followed through the HTTP
-// Upgrade; DNS over TCP is framed by its length prefix.
+// Checksums are not verified (offload makes them wrong on captured egress
+// traffic).
 //
-// Classification (see [Config]): SIP by port or by its first line, RTCP by
-// a compound-packet check, DNS by port. Keep-alives and junk on SIP ports
-// are counted, not emitted. Filters drop by SIP method, IP prefix or
-// payload substring.
+// # Reassembly
 //
-// Everything the decoder drops is counted in [Stats] by reason; it never
-// panics on any input. A Decoder is used from one goroutine; UDP SIP
-// decodes with no allocation per packet.
+// IPv4 and IPv6 fragments are reassembled per (source, destination,
+// identification, protocol) with bounded memory and a timeout; exact
+// duplicates are ignored, other overlaps keep the first bytes for IPv4 and
+// drop the datagram for IPv6 (RFC 5722). SCTP user messages split over
+// several DATA chunks are reassembled by TSN.
+//
+// TCP streams carrying SIP are reassembled per direction: out-of-order
+// segments are held (bounded), retransmitted bytes dropped, a capture that
+// starts mid-stream or a hole that does not fill within GapTimeout resyncs
+// at the next SIP start line; messages are framed by Content-Length
+// (hep/sip.FrameLength, compact "l" too), several per segment or one over
+// many. SIP over WebSocket (RFC 7118) is followed through the HTTP Upgrade
+// (masked frames, 16/64-bit lengths, fragmented messages); DNS over TCP is
+// framed by its length prefix. FIN and RST close streams.
+//
+// # Classification and filters
+//
+// SIP by port ([Config].SIPPorts) or, on any port, by its first line; RTCP
+// by the compound-packet check of hep/rtcp.Valid; DNS by port. On SIP ports
+// keep-alives (CRLFs, tiny datagrams) and junk are counted, not emitted.
+// Filters drop by SIP method, IP prefix or payload substring.
+//
+// # Use
+//
+// Call [Decoder.Decode] for every frame and [Decoder.Expire] about once a
+// second with the current time (capture time when reading a file), and
+// with math.MaxInt64 at the end of a file to flush what is left. Both call
+// emit for each message completed; the Message is valid only during the
+// call. A Decoder belongs to one goroutine. Everything it drops is counted
+// in [Stats] by reason; it never panics on any input. UDP SIP and in-order
+// TCP SIP decode with no allocation per packet in steady state.
 package packet

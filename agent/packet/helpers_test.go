@@ -100,13 +100,6 @@ func tcp(sp, dp uint16, seq uint32, flags uint8, p []byte) []byte {
 	return cat(u16(sp), u16(dp), u32(seq), u32(0), []byte{5 << 4, flags}, u16(65535), u16(0), u16(0), p)
 }
 
-const (
-	fFIN = 0x01
-	fSYN = 0x02
-	fRST = 0x04
-	fPSH = 0x08
-	fACK = 0x10
-)
 
 // sipMsg returns a SIP request (method) or response (method = "200 OK",
 // cseq its CSeq method) with a body of bodyLen bytes.

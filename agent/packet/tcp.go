@@ -200,6 +200,15 @@ func (t *tcpTable) putSeg(b []byte) {
 	}
 }
 
+// TCP flags (byte 13 of the header).
+const (
+	fFIN = 0x01
+	fSYN = 0x02
+	fRST = 0x04
+	fPSH = 0x08
+	fACK = 0x10
+)
+
 // seqLT reports a < b in sequence-number (serial) arithmetic.
 func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
 

@@ -163,39 +163,55 @@ func benchLive(b *testing.B, rate int, cfg LiveConfig) {
 		}
 	}()
 
+	// Senders: two threads in namespace b, each with its own socket,
+	// each sending half the rate, paced every 100 µs.
 	const batch = 64
-	frames := make([][]byte, batch)
-	for i := range frames {
-		frames[i] = rawSIPFrame(600, i)
+	const senders = 2
+	socks := make([]*rawSender, senders)
+	for i := range socks {
+		frames := make([][]byte, batch)
+		for j := range frames {
+			frames[j] = rawSIPFrame(600, i*batch+j)
+		}
+		inNS(b, tp.b, func() { socks[i] = newRawSender(b, "xbpf1", frames) })
 	}
-	var sender *rawSender
-	inNS(b, tp.b, func() { sender = newRawSender(b, "xbpf1", frames) })
-
 	time.Sleep(100 * time.Millisecond)
 	close(startCPU)
-	var sent int
+	var sent atomic.Int64
 	var elapsed time.Duration
 	for b.Loop() {
-		// Send rate frames per second for one second, paced every 100 µs.
 		begin := time.Now()
-		target := 0
-		for {
-			el := time.Since(begin)
-			if el >= time.Second {
-				break
-			}
-			target = int(float64(rate) * el.Seconds())
-			for sent-int(float64(rate)*elapsed.Seconds()) < target {
-				n := min(batch, target-(sent-int(float64(rate)*elapsed.Seconds())))
-				sent += sender.send(n)
-			}
-			time.Sleep(100 * time.Microsecond)
+		done := make(chan struct{})
+		for i := range socks {
+			go func(s *rawSender) {
+				defer func() { done <- struct{}{} }()
+				per := float64(rate) / senders
+				n := 0
+				for {
+					el := time.Since(begin)
+					if el >= time.Second {
+						return
+					}
+					for target := int(per * el.Seconds()); n < target; {
+						k := s.send(min(batch, target-n))
+						if k == 0 {
+							return
+						}
+						n += k
+						sent.Add(int64(k))
+					}
+					time.Sleep(100 * time.Microsecond)
+				}
+			}(socks[i])
+		}
+		for range socks {
+			<-done
 		}
 		elapsed += time.Since(begin)
 	}
 	// Let the reader drain, then stop it.
 	deadline := time.Now().Add(3 * time.Second)
-	for read.Load() < int64(sent) && time.Now().Before(deadline) {
+	for read.Load() < sent.Load() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(20 * time.Millisecond)
@@ -204,11 +220,12 @@ func benchLive(b *testing.B, rate int, cfg LiveConfig) {
 	src.Close()
 	used := <-cpu
 	got := read.Load()
-	pps := float64(sent) / elapsed.Seconds()
+	total := sent.Load()
+	pps := float64(total) / elapsed.Seconds()
 	b.ReportMetric(pps, "sent-pkts/s")
-	b.ReportMetric(100*float64(int64(sent)-got)/float64(sent), "loss-pct")
+	b.ReportMetric(100*float64(total-got)/float64(total), "loss-pct")
 	b.ReportMetric(float64(k.RingDrops), "ringdrops")
-	b.ReportMetric(float64(int64(k.Seen)-int64(sent)), "seen-minus-sent")
+	b.ReportMetric(float64(int64(k.Seen)-total), "seen-minus-sent")
 	if pps > 0 {
 		b.ReportMetric(used.Seconds()/elapsed.Seconds()*100*(100_000/pps), "reader-cpu-pct-per-100kpps")
 	}

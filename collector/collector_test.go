@@ -434,3 +434,39 @@ func TestHEPv2(t *testing.T) {
 		t.Errorf("v2 row: %+v", got[0])
 	}
 }
+
+// TestMuxHook checks that a handler registered on Mux before Run is served
+// next to /metrics (how the HTTP API mounts itself).
+func TestMuxHook(t *testing.T) {
+	sink, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	s, err := New(Config{Listen: []string{"udp://127.0.0.1:0"}, Forward: []string{"udp://" + sink.LocalAddr().String()}, HTTP: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Mux().HandleFunc("/api/v1/ping", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "pong") })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	resp, err := http.Get("http://" + s.HTTPAddr().String() + "/api/v1/ping")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "pong" {
+		t.Errorf("GET /api/v1/ping = %q", b)
+	}
+	if m := metricsText(t, s); !strings.Contains(m, "xhep_collector_udp_rcvbuf_bytes") {
+		t.Error("/metrics lacks the listener metrics")
+	}
+}

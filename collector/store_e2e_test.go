@@ -86,6 +86,9 @@ func TestStoreEndToEnd(t *testing.T) {
 		hepMsg(t, 0x3c, []byte(`{"event":"cdr","duration":61}`), at, nil),
 		hepMsg(t, 0x3c, []byte(`{"event":`), at, nil),
 		hepMsg(t, hep.ProtoMGCP, []byte("RSIP 1 *@gw MGCP 1.0\r\n"), at, nil),
+		// DNS: an A query for sip.example.com, binary, then as JSON.
+		hepMsg(t, hep.ProtoDNS, []byte("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03sip\x07example\x03com\x00\x00\x01\x00\x01"), at, nil),
+		hepMsg(t, hep.ProtoDNS, []byte(`{"id":4660,"qr":false,"rescode":0,"questions":[{"name":"sip.example.com","type":1,"class":1}]}`), at, nil),
 	}
 	c, err := net.Dial("udp", addrOf(t, s, "udp"))
 	if err != nil {
@@ -120,7 +123,7 @@ func TestStoreEndToEnd(t *testing.T) {
 
 	counts := map[string]int{}
 	for _, table := range []string{"hep_proto_1_call", "hep_proto_1_registration", "hep_proto_1_default",
-		"hep_proto_5_default", "hep_proto_100_default", "hep_proto_60_default", "hep_proto_6_default"} {
+		"hep_proto_5_default", "hep_proto_53_default", "hep_proto_100_default", "hep_proto_60_default", "hep_proto_6_default"} {
 		var n, valid int
 		q := fmt.Sprintf("SELECT COUNT(*), COALESCE(SUM(JSON_VALID(hep_header) AND JSON_VALID(protocol_header) AND JSON_VALID(payload)),0) FROM %s.%s", name, table)
 		if err := db.QueryRow(q).Scan(&n, &valid); err != nil {
@@ -132,7 +135,7 @@ func TestStoreEndToEnd(t *testing.T) {
 		counts[table] = n
 	}
 	want := map[string]int{"hep_proto_1_call": 22, "hep_proto_1_registration": 1, "hep_proto_1_default": 2,
-		"hep_proto_5_default": 2, "hep_proto_100_default": 1, "hep_proto_60_default": 2, "hep_proto_6_default": 1}
+		"hep_proto_5_default": 2, "hep_proto_53_default": 2, "hep_proto_100_default": 1, "hep_proto_60_default": 2, "hep_proto_6_default": 1}
 	if diff := cmp.Diff(want, counts); diff != "" {
 		t.Errorf("rows per table (-want +got):\n%s", diff)
 	}
@@ -155,6 +158,13 @@ func TestStoreEndToEnd(t *testing.T) {
 	}
 	if string(raw) != string(badUTF8) {
 		t.Errorf("raw column changed the bytes: %q", raw)
+	}
+	var qnames int
+	if err := db.QueryRow(fmt.Sprintf("SELECT COUNT(*) FROM %s.hep_proto_53_default WHERE JSON_UNQUOTE(JSON_EXTRACT(protocol_header,'$.qname')) = 'sip.example.com'", name)).Scan(&qnames); err != nil {
+		t.Fatal(err)
+	}
+	if qnames != 2 {
+		t.Errorf("%d DNS rows with qname sip.example.com, want 2", qnames)
 	}
 	var errMsg sql.NullString
 	if err := db.QueryRow(fmt.Sprintf("SELECT JSON_UNQUOTE(JSON_EXTRACT(payload,'$.error')) FROM %s.hep_proto_1_default WHERE callid IS NULL", name)).Scan(&errMsg); err != nil {

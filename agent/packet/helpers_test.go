@@ -100,7 +100,6 @@ func tcp(sp, dp uint16, seq uint32, flags uint8, p []byte) []byte {
 	return cat(u16(sp), u16(dp), u32(seq), u32(0), []byte{5 << 4, flags}, u16(65535), u16(0), u16(0), p)
 }
 
-
 // sipMsg returns a SIP request (method) or response (method = "200 OK",
 // cseq its CSeq method) with a body of bodyLen bytes.
 func sipMsg(method, cseq string, bodyLen int) []byte {

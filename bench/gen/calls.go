@@ -138,11 +138,8 @@ func (l *leg) req(t *tx, h int) {
 		m.maxFwd = 70
 	}
 	switch {
-	case t.initial:
+	case t.initial: // only ever from the caller
 		m.ruri = l.ruri[h]
-		if t.rev { // never happens: the callee does not send initial requests
-			m.ruri = l.callerURI
-		}
 	case t.rev:
 		m.ruri = l.callerURI
 	default:

@@ -81,6 +81,23 @@ c0 0c 00 63 00 01 00 00 01 2c 00 03     // type 99, TTL 300
 02 68 69                                //   raw data
 `
 
+const ptrSOADump = `
+00 03 81 80 00 01 00 02 00 01 00 00     // id 3, QR RD RA, 1 question, 2 answers, 1 authority
+01 31 01 32 01 30 03 31 39 32           // @12 "1" "2" "0" "192"
+07 69 6e 2d 61 64 64 72 04 61 72 70 61  // "in-addr" "arpa"
+00 00 0c 00 01                          // root, type PTR, class IN
+c0 0c 00 0c 00 01 00 00 0e 10 00 0e     // @40 answer: -> @12, PTR, IN, TTL 3600, rdlength 14
+04 68 6f 73 74 07 65 78 61 6d 70 6c 65  //   "host" @57 "example"
+00                                      //   root
+c0 39 00 02 00 01 00 00 0e 10 00 05     // @66 answer: -> @57 (example), NS, IN, TTL 3600, rdlength 5
+02 6e 73 c0 39                          //   @78 "ns" -> @57
+c0 39 00 06 00 01 00 00 0e 10 00 23     // @83 authority: -> @57, SOA, IN, TTL 3600, rdlength 35
+c0 4e                                   //   mname -> @78 (ns.example)
+0a 68 6f 73 74 6d 61 73 74 65 72 c0 39  //   rname "hostmaster" -> @57
+00 00 00 01 00 00 0e 10 00 00 02 58     //   serial 1, refresh 3600, retry 600
+00 09 3a 80 00 00 01 2c                 //   expire 604800, minimum 300
+`
+
 func TestDecode(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -175,7 +192,7 @@ func TestDecode(t *testing.T) {
 // TestJSONGolden compares AppendJSON with golden files under testdata
 // (regenerate with XHEP_UPDATE_GOLDEN=1 and review the diff).
 func TestJSONGolden(t *testing.T) {
-	for name, dump := range map[string]string{"query": queryDump, "srv": srvDump, "naptr": naptrDump, "any": anyDump} {
+	for name, dump := range map[string]string{"query": queryDump, "srv": srvDump, "naptr": naptrDump, "any": anyDump, "ptr_soa": ptrSOADump} {
 		t.Run(name, func(t *testing.T) {
 			var m Msg
 			if err := m.DecodeFromBytes(unhex(t, dump)); err != nil {

@@ -117,6 +117,26 @@ func TestReadGeneratedCapture(t *testing.T) {
 
 func testReadGenerated(t *testing.T, ng bool) {
 	path := filepath.Join(t.TempDir(), "hep.cap")
+	writeGeneratedCapture(t, path, ng)
+	rows, st := readPrint(t, path)
+	var callIDs []string
+	for _, r := range rows {
+		callIDs = append(callIDs, r.ProtocolHeader["callid"].(string))
+	}
+	if diff := cmp.Diff([]string{"udp-1", "tcp-1", "tcp-2", "tcp-3"}, callIDs); diff != "" {
+		t.Errorf("rows by Call-ID (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(ReadStats{Packets: 10, HEP: 4, NotHEP: 1, TCPFlows: 1}, st); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+}
+
+// writeGeneratedCapture writes a capture with HEP over UDP on an odd port,
+// a UDP datagram that is not HEP, and one TCP flow carrying three HEP
+// messages split across segments, with a retransmission. Its Call-IDs are
+// udp-1, tcp-1, tcp-2 and tcp-3.
+func writeGeneratedCapture(t *testing.T, path string, ng bool) {
+	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -160,16 +180,4 @@ func testReadGenerated(t *testing.T, ng bool) {
 		t.Fatal(err)
 	}
 	f.Close()
-
-	rows, st := readPrint(t, path)
-	var callIDs []string
-	for _, r := range rows {
-		callIDs = append(callIDs, r.ProtocolHeader["callid"].(string))
-	}
-	if diff := cmp.Diff([]string{"udp-1", "tcp-1", "tcp-2", "tcp-3"}, callIDs); diff != "" {
-		t.Errorf("rows by Call-ID (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(ReadStats{Packets: 10, HEP: 4, NotHEP: 1, TCPFlows: 1}, st); diff != "" {
-		t.Errorf("stats (-want +got):\n%s", diff)
-	}
 }

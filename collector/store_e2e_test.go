@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -172,5 +173,27 @@ func TestStoreEndToEnd(t *testing.T) {
 	}
 	if !errMsg.Valid || errMsg.String == "" {
 		t.Errorf("malformed SIP stored without an error mark")
+	}
+}
+
+// TestReadImport imports a capture into MariaDB with --read and --mysql.
+func TestReadImport(t *testing.T) {
+	dsn := testDSN(t)
+	name, db := testDatabase(t, dsn)
+	path := filepath.Join(t.TempDir(), "hep.pcap")
+	writeGeneratedCapture(t, path, false)
+	s, err := New(Config{Read: path, MySQL: dsn, Database: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	var n int
+	if err := db.QueryRow(fmt.Sprintf("SELECT COUNT(*) FROM %s.hep_proto_1_call WHERE callid IN ('udp-1','tcp-1','tcp-2','tcp-3')", name)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 {
+		t.Errorf("imported %d rows, want 4", n)
 	}
 }

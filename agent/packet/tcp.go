@@ -59,6 +59,7 @@ type stream struct {
 	gapSince int64     // timestamp of the first segment waiting behind a hole, 0 if none
 	resync   bool      // SIP: skip to the next start line
 	fresh    bool      // no payload seen yet
+	live     bool      // in the table (false once removed)
 	fin      bool      // FIN seen at finSeq
 	finSeq   uint32    //
 
@@ -145,7 +146,7 @@ func (t *tcpTable) newStream(k streamKey, mode streamMode) *stream {
 	} else {
 		s = &stream{}
 	}
-	s.key, s.mode, s.fresh = k, mode, true
+	s.key, s.mode, s.fresh, s.live = k, mode, true, true
 	t.streams[k] = s
 	t.pushFront(s)
 	d.st.TCPStreams++
@@ -300,7 +301,7 @@ func (d *Decoder) tcpSegment(src, dst netip.Addr, b []byte, emit func(*Message))
 		s.fin = true
 		s.finSeq = seq + uint32(len(p))
 	}
-	if t.streams[k] == s && s.fin && !seqLT(s.next, s.finSeq) {
+	if s.live && s.fin && !seqLT(s.next, s.finSeq) {
 		t.close(s, emit)
 	}
 }
@@ -411,7 +412,7 @@ func (t *tcpTable) data(s *stream, seq uint32, p []byte, emit func(*Message)) {
 		// Fast path: frame straight from the segment, keep only the rest.
 		s.buf, s.off = s.buf[:0], 0
 		n := t.frameFrom(s, p, d.frame, emit)
-		if t.streams[s.key] == s && n < len(p) {
+		if s.live && n < len(p) {
 			s.buf = append(s.buf, p[n:]...)
 		}
 	} else {
@@ -419,7 +420,7 @@ func (t *tcpTable) data(s *stream, seq uint32, p []byte, emit func(*Message)) {
 		t.drain(s)
 		t.frame(s, d.frame, emit)
 	}
-	if t.streams[s.key] != s {
+	if !s.live {
 		return
 	}
 	if s.gapSince != 0 && d.frame.TS-s.gapSince > int64(d.cfg.GapTimeout) {
@@ -526,7 +527,7 @@ func (t *tcpTable) skipGap(s *stream) {
 // bound enforces MaxStreamBytes on s and MaxTotalStreamBytes on the table.
 func (t *tcpTable) bound(s *stream) {
 	d := t.d
-	if t.streams[s.key] == s && s.used() > d.cfg.MaxStreamBytes {
+	if s.live && s.used() > d.cfg.MaxStreamBytes {
 		// Only an in-order message can be this large now: drop it.
 		d.bad(ReasonStreamOverflow)
 		d.st.TCPDroppedBytes += uint64(len(s.buf) - s.off)
@@ -548,7 +549,7 @@ func (t *tcpTable) bound(s *stream) {
 // the rest dropped.
 func (t *tcpTable) close(s *stream, emit func(*Message)) {
 	t.flush(s, t.d.frame, emit)
-	if t.streams[s.key] == s {
+	if s.live {
 		t.d.st.TCPStreamsClosed++
 		t.remove(s)
 	}
@@ -556,7 +557,7 @@ func (t *tcpTable) close(s *stream, emit func(*Message)) {
 
 // flush skips every hole of s and frames what follows.
 func (t *tcpTable) flush(s *stream, f *source.Frame, emit func(*Message)) {
-	for len(s.ooo) > 0 && t.streams[s.key] == s {
+	for len(s.ooo) > 0 && s.live {
 		t.skipGap(s)
 		t.frame(s, f, emit)
 	}
@@ -569,7 +570,7 @@ func (t *tcpTable) frame(s *stream, f *source.Frame, emit func(*Message)) {
 		return
 	}
 	n := t.frameFrom(s, s.buf[s.off:], f, emit)
-	if t.streams[s.key] != s {
+	if !s.live {
 		return
 	}
 	s.off += n

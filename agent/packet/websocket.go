@@ -144,7 +144,7 @@ func (d *Decoder) Expire(now int64, emit func(*Message)) {
 			if s.gapSince != 0 && now-s.gapSince > int64(d.cfg.GapTimeout) {
 				t.skipGap(s)
 				t.frame(s, d.expireFrame(s), emit)
-				if t.streams[s.key] == s {
+				if s.live {
 					t.account(s)
 				}
 			}
@@ -157,7 +157,7 @@ func (d *Decoder) Expire(now int64, emit func(*Message)) {
 			break
 		}
 		t.flush(s, d.expireFrame(s), emit)
-		if t.streams[s.key] == s {
+		if s.live {
 			d.st.TCPStreamsIdle++
 			t.remove(s)
 		}

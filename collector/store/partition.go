@@ -29,6 +29,18 @@ func (s *Store) setup(ctx context.Context) error {
 			return err
 		}
 	}
+	if s.cfg.Method == MethodLoad {
+		// MySQL 8 ships with local_infile off; fall back to INSERT then.
+		var on bool
+		if err := s.db.QueryRowContext(ctx, "SELECT @@GLOBAL.local_infile").Scan(&on); err != nil {
+			s.setUp(false)
+			return fmt.Errorf("read local_infile: %w", err)
+		}
+		if !on && s.useLoad.Load() != on {
+			s.cfg.Logger.Warn("server has local_infile off: writing with multi-row INSERT instead of LOAD DATA LOCAL")
+		}
+		s.useLoad.Store(on)
+	}
 	s.setUp(true)
 	return nil
 }

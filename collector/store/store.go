@@ -55,6 +55,7 @@ type Store struct {
 	seq      uint64
 	inflight map[uint64]struct{}
 
+	useLoad   atomic.Bool // Method is load and the server allows LOAD DATA LOCAL
 	dbUp      atomic.Bool
 	upChanged chan struct{} // closed and replaced whenever dbUp turns true
 	upMu      sync.Mutex
@@ -74,7 +75,6 @@ type table struct {
 	class   string
 	mu      sync.Mutex
 	cur     *batch
-	created atomic.Bool // CREATE TABLE done since the last schema check
 	written interface{ Add(float64) }
 }
 

@@ -84,7 +84,7 @@ var errStored = errors.New("batch already stored")
 func (s *Store) writer(i int) {
 	defer s.writers.Done()
 	w := &writer{s: s, loadSQL: map[string]string{}}
-	if s.cfg.Method == MethodLoad {
+	{
 		w.handler = "xhep-store-" + strconv.FormatUint(handlerSeq.Add(1), 10)
 		registerReader(w)
 		defer deregisterReader(w)
@@ -219,7 +219,7 @@ func (s *Store) writeBatch(w *writer, b *batch, part uint32) error {
 		}
 		return fmt.Errorf("log batch: %w", err)
 	}
-	if s.cfg.Method == MethodInsert {
+	if !s.useLoad.Load() {
 		err = s.insertRows(ctx, tx, w, b.t.name, h)
 	} else {
 		err = s.loadRows(ctx, tx, w, b.t.name, h)
@@ -414,8 +414,21 @@ func (s *Store) writeRepaired(w *writer, b *batch) {
 		fixed.add(&r, v.micros)
 	}
 	done := func(err error) bool { return err == nil || errors.Is(err, errStored) }
+	// retryConn only gives up on a connection error at Close: spill the
+	// original batch then, as writeRetry would.
+	abandoned := func(err error) bool {
+		if err != nil && classify(err) == errConn {
+			s.recycle(fixed)
+			s.giveUp(b)
+			return true
+		}
+		return false
+	}
 	if repaired > 0 {
 		err := s.retryConn(w, fixed, 0)
+		if abandoned(err) {
+			return
+		}
 		if done(err) {
 			s.m.repaired.Add(float64(repaired))
 			s.countWritten(b, err)
@@ -436,6 +449,12 @@ func (s *Store) writeRepaired(w *writer, b *batch) {
 		if done(err) {
 			s.countRow(b, err)
 			continue
+		}
+		if abandoned(err) {
+			// Rows already stored as parts are skipped by the batch log
+			// when the spilled batch is replayed and split again.
+			s.recycle(one)
+			return
 		}
 		s.cfg.Logger.Warn("database refused row; storing it with an error mark", "table", b.t.name, "err", err)
 		mark, _ := json.Marshal(map[string]string{"error": "rejected by database: " + err.Error()})

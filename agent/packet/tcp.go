@@ -334,12 +334,12 @@ func (d *Decoder) streamMode(k streamKey, p []byte) (streamMode, bool) {
 // isUpgrade reports whether p starts an HTTP request asking for a
 // WebSocket upgrade, or a 101 response to one.
 func isUpgrade(p []byte) bool {
+	h := p[:min(len(p), maxHTTPHeader)]
 	switch {
 	case bytes.HasPrefix(p, []byte("GET ")):
-		h := p[:min(len(p), maxHTTPHeader)]
 		return containsFold(h, "\nupgrade:") && containsFold(h, "websocket")
 	case bytes.HasPrefix(p, []byte("HTTP/1.1 101")), bytes.HasPrefix(p, []byte("HTTP/1.0 101")):
-		return true
+		return containsFold(h, "websocket") // not an h2c or other upgrade
 	}
 	return false
 }

@@ -330,6 +330,13 @@ func TestTCP(t *testing.T) {
 			stats: map[string]uint64{"WebSocketUpgrades": 0, "WebSocketFrames": 1},
 		},
 		{
+			name: "an HTTP/2 (h2c) 101 on another port is not followed",
+			frames: []source.Frame{
+				tcpS(0, 80, 9000, fACK, []byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")),
+			},
+			stats: map[string]uint64{"TCPStreams": 0, "Unclassified": 1},
+		},
+		{
 			name: "websocket on a sip port, vlan and interface kept from the segment",
 			frames: func() []source.Frame {
 				w := wsFrame(true, 2, key, inv)

@@ -480,21 +480,30 @@ func (s *Store) giveUp(b *batch) {
 		return
 	}
 	if s.spill != nil {
-		s.smu.Lock()
-		err := s.spill.Append(b.buf)
+		err := s.spillBatch(b)
 		if err == nil {
-			s.spillMode = true
-		}
-		s.smu.Unlock()
-		if err == nil {
-			s.m.spilled.Add(float64(b.rows))
-			s.finish(b)
 			return
 		}
 		s.cfg.Logger.Error("spill batch at close", "table", b.t.name, "rows", b.rows, "err", err)
 	}
 	s.m.dropped.WithLabelValues(dropShutdown).Add(float64(b.rows))
 	s.finish(b)
+}
+
+// spillBatch appends b to the spill and retires it.
+func (s *Store) spillBatch(b *batch) error {
+	s.smu.Lock()
+	err := s.spill.Append(b.buf)
+	if err == nil {
+		s.spillMode = true
+	}
+	s.smu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.m.spilled.Add(float64(b.rows))
+	s.finish(b)
+	return nil
 }
 
 // setUp records the database state and wakes those waiting for it.

@@ -166,15 +166,7 @@ func (s *Store) writeRetry(w *writer, b *batch) {
 
 // giveUpLive spills a batch while the database is away (not at Close).
 func (s *Store) giveUpLive(b *batch) {
-	s.smu.Lock()
-	err := s.spill.Append(b.buf)
-	if err == nil {
-		s.spillMode = true
-	}
-	s.smu.Unlock()
-	if err == nil {
-		s.m.spilled.Add(float64(b.rows))
-		s.finish(b)
+	if s.spillBatch(b) == nil {
 		return
 	}
 	s.spillFull.Store(true)

@@ -16,12 +16,7 @@ const (
 
 var classNames = [NumClasses]string{"unknown", "sip", "rtcp", "dns"}
 
-func (c Class) String() string {
-	if c < NumClasses {
-		return classNames[c]
-	}
-	return "class?"
-}
+func (c Class) String() string { return enumName(classNames[:], c, "class?") }
 
 // Link identifies a link-layer type in [Stats].Link.
 type Link uint8
@@ -40,12 +35,7 @@ const (
 
 var linkNames = [NumLinks]string{"other", "ethernet", "sll", "sll2", "raw", "null", "loop"}
 
-func (l Link) String() string {
-	if l < NumLinks {
-		return linkNames[l]
-	}
-	return "link?"
-}
+func (l Link) String() string { return enumName(linkNames[:], l, "link?") }
 
 // Tunnel identifies an encapsulation in [Stats].Tunnels.
 type Tunnel uint8
@@ -65,12 +55,7 @@ const (
 
 var tunnelNames = [NumTunnels]string{"gre", "erspan2", "erspan3", "vxlan", "ipip", "ipv6ip", "pppoe", "mpls"}
 
-func (t Tunnel) String() string {
-	if t < NumTunnels {
-		return tunnelNames[t]
-	}
-	return "tunnel?"
-}
+func (t Tunnel) String() string { return enumName(tunnelNames[:], t, "tunnel?") }
 
 // Reason says why input was dropped as bad, in [Stats].Errors.
 type Reason uint8
@@ -101,12 +86,7 @@ var reasonNames = [NumReasons]string{
 	"bad_websocket", "bad_sip_framing", "bad_dns", "stream_overflow",
 }
 
-func (r Reason) String() string {
-	if r < NumReasons {
-		return reasonNames[r]
-	}
-	return "reason?"
-}
+func (r Reason) String() string { return enumName(reasonNames[:], r, "reason?") }
 
 // Filter says which filter dropped a message, in [Stats].Filtered.
 type Filter uint8
@@ -121,12 +101,7 @@ const (
 
 var filterNames = [NumFilters]string{"method", "ip", "payload"}
 
-func (f Filter) String() string {
-	if f < NumFilters {
-		return filterNames[f]
-	}
-	return "filter?"
-}
+func (f Filter) String() string { return enumName(filterNames[:], f, "filter?") }
 
 // Stats are the decoder's counters since [NewDecoder]. All are monotonic.
 type Stats struct {
@@ -214,4 +189,12 @@ func arrayLabel(field string, i int) string {
 		return Reason(i).String()
 	}
 	return "?"
+}
+
+// enumName returns names[v], or unknown when v is out of range.
+func enumName[T ~uint8](names []string, v T, unknown string) string {
+	if int(v) < len(names) {
+		return names[v]
+	}
+	return unknown
 }

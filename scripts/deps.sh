@@ -9,6 +9,8 @@ pkgs=(
   tshark                                # tests compare our dissection with Wireshark's
   tcpreplay                             # live-capture tests and benchmarks replay pcaps
   iproute2 ethtool                      # network namespaces and veth pairs for tests/demo
+  kamailio                              # HEP v2/v3 interop test against a real siptrace
+  chromium                              # the web UI test drives a real headless browser
   ca-certificates
 )
 

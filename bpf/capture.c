@@ -227,7 +227,10 @@ __attribute__((noinline)) int xhep_emit_xdp(struct xdp_md *ctx, __u32 m, struct 
 {
 	if (!c)
 		return -2;
-	return emit(ctx, 1, bpf_xdp_get_buff_len(ctx), ctx->ingress_ifindex, 0, m, c);
+	/* The program is loaded without BPF_F_XDP_HAS_FRAGS, so frames are
+	 * linear and data_end - data is their whole length. */
+	__u32 len = ctx->data_end - ctx->data;
+	return emit(ctx, 1, len, ctx->ingress_ifindex, 0, m, c);
 }
 
 __attribute__((noinline)) int xhep_emit_skb(struct __sk_buff *skb, __u32 m, struct counters *c)
@@ -248,7 +251,7 @@ int xhep_xdp(struct xdp_md *ctx)
 	c->c[C_SEEN]++;
 
 	struct pkt k = {};
-	int r = PARSE(ctx, xhep_l3_xdp, &k);
+	int r = PARSE(ctx, 1, xhep_l3_xdp, &k);
 	if (r != P_OK) {
 		if (r != P_NOT_IP)
 			c->c[C_PARSE_ERR]++;
@@ -281,12 +284,12 @@ int xhep_tc(struct __sk_buff *skb)
 	c->c[C_SEEN]++;
 
 	struct pkt k = {};
-	int r = PARSE(skb, xhep_l3_skb, &k);
+	int r = PARSE(skb, 0, xhep_l3_skb, &k);
 	if (r == P_TRUNC && skb->len > skb->data_end - skb->data) {
 		/* Headers beyond the linear part: pull some into it and retry. */
 		__u32 pull = skb->len < 256 ? skb->len : 256;
 		if (bpf_skb_pull_data(skb, pull) == 0)
-			r = PARSE(skb, xhep_l3_skb, &k);
+			r = PARSE(skb, 0, xhep_l3_skb, &k);
 	}
 	if (r != P_OK) {
 		if (r != P_NOT_IP)

@@ -542,8 +542,10 @@ __attribute__((noinline)) int xhep_l3_skb(struct __sk_buff *ctx, struct pkt *k, 
 	return parse_l3(ctx, 0, data, end, k, off, proto, tunnel);
 }
 
-/* parse walks the frame and fills k. Tunnels are followed one level deep. */
-#define PARSE(ctx, fn, k)                                                  \
+/* PARSE walks the frame and fills k: the outer headers inline, the inner
+ * ones of a tunnel (one level deep) through the global function fn, which
+ * the verifier checks once on its own. */
+#define PARSE(ctx, is_xdp, fn, k)                                                  \
 	({                                                                     \
 		void *__data = (void *)(long)(ctx)->data;                          \
 		void *__end = (void *)(long)(ctx)->data_end;                       \
@@ -551,7 +553,7 @@ __attribute__((noinline)) int xhep_l3_skb(struct __sk_buff *ctx, struct pkt *k, 
 		__u16 __proto = 0;                                                 \
 		int __r = parse_eth(__data, __end, &__off, &__proto);              \
 		if (__r == P_OK) {                                                 \
-			__r = fn(ctx, k, __off, __proto, 1);                           \
+			__r = parse_l3(ctx, is_xdp, __data, __end, k, __off, __proto, 1); \
 			if (__r == P_TUNNEL_ETH) {                                     \
 				__off = (k)->next_off;                                     \
 				__data = (void *)(long)(ctx)->data;                        \

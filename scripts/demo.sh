@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# make demo: the whole job end to end on this machine.
+#
+# 1. a throwaway MariaDB (scripts/mariadb.sh) and xhep-collector on loopback
+#    (HEP on udp/tcp 127.0.0.1:9060, API, UI and /metrics on 127.0.0.1:9080);
+# 2. a small network: the host is the SIP proxy side (veth xdemo0), a network
+#    namespace xdemo-phones holds the phones side (veth xdemo1);
+# 3. xhep-agent attached to xdemo0 with XDP (ingress) and TC (egress) in
+#    ring-buffer mode, sending HEP to the collector;
+# 4. generated traffic (calls with RTCP, registrations, DNS, failed and
+#    cancelled calls, B2BUA calls with two linked legs) played through the
+#    veth pair in wire direction: proxy/PBX/trunk/resolver frames leave
+#    xdemo0 (TC egress), phone frames arrive on it (XDP ingress);
+# 5. what a user wants to see: rows per table, one B2BUA call's flow as a
+#    text ladder with its RTCP summary, and where the API and metrics are.
+#
+# The namespace and veth are removed on exit or Ctrl-C; MariaDB and the
+# collector stay up for you to explore until `make demo-stop`.
+#
+#   scripts/demo.sh        run the demo
+#   scripts/demo.sh stop   stop the collector and the throwaway MariaDB
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+run=$top/run/demo
+bin=$top/bin
+ns=xdemo-phones
+http=127.0.0.1:9080
+db=xhep_demo
+
+stop() {
+  if [ -f "$run/collector.pid" ] && kill -0 "$(cat "$run/collector.pid")" 2>/dev/null; then
+    kill -TERM "$(cat "$run/collector.pid")"
+    for _ in $(seq 1 100); do kill -0 "$(cat "$run/collector.pid")" 2>/dev/null || break; sleep 0.1; done
+    echo "demo: collector stopped"
+  fi
+  rm -f "$run/collector.pid"
+  scripts/mariadb.sh stop && echo "demo: MariaDB stopped (data kept in run/mariadb; scripts/mariadb.sh wipe deletes it)"
+}
+
+if [ "${1:-}" = stop ]; then stop; exit 0; fi
+[ "$(id -u)" = 0 ] || { echo "demo: run as root (it loads BPF programs and creates a network namespace)" >&2; exit 1; }
+
+mkdir -p "$run"
+agent_pid=
+cleanup() {
+  [ -n "$agent_pid" ] && kill -TERM "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null || true
+  ip link del xdemo0 2>/dev/null || true
+  ip netns del "$ns" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'echo; echo "demo: interrupted"; exit 130' INT TERM
+
+urlenc() {
+  local s=$1 out= c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c=${s:i:1}
+    case $c in [a-zA-Z0-9.~_-]) out+=$c ;; *) printf -v c '%%%02X' "'$c"; out+=$c ;; esac
+  done
+  echo "$out"
+}
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "database and collector"
+dsn=$(scripts/mariadb.sh start)
+mariadb --no-defaults -h127.0.0.1 -P33306 -uxhep -pxhep -e "DROP DATABASE IF EXISTS $db"
+if [ -f "$run/collector.pid" ] && kill -0 "$(cat "$run/collector.pid")" 2>/dev/null; then
+  kill -TERM "$(cat "$run/collector.pid")"; sleep 1
+fi
+"$bin/xhep-collector" --listen udp://127.0.0.1:9060 --listen tcp://127.0.0.1:9060 \
+  --mysql "$dsn" --database "$db" --http "$http" --spill-dir "$run/spill" \
+  >"$run/collector.log" 2>&1 &
+echo $! >"$run/collector.pid"
+for _ in $(seq 1 100); do curl -sf "http://$http/metrics" >/dev/null && break; sleep 0.1; done
+curl -sf "http://$http/metrics" >/dev/null || { echo "demo: collector did not start:" >&2; cat "$run/collector.log" >&2; exit 1; }
+echo "collector pid $(cat "$run/collector.pid"), log $run/collector.log"
+
+say "network: host (SIP proxy side, xdemo0) <-veth-> namespace $ns (phones, xdemo1)"
+cleanup
+ip netns add "$ns"
+ip link add xdemo0 type veth peer name xdemo1 netns "$ns"
+ip link set xdemo0 up
+ip -n "$ns" link set xdemo1 up
+ip -br link show xdemo0
+
+say "agent: XDP ingress + TC egress on xdemo0, ring buffer, HEP to udp://127.0.0.1:9060"
+"$bin/xhep-agent" --iface xdemo0 --mode ringbuf --collector udp://127.0.0.1:9060 \
+  --node-id 2001 --node-name demo-proxy --metrics 127.0.0.1:9081 >"$run/agent.log" 2>&1 &
+agent_pid=$!
+for _ in $(seq 1 100); do curl -sf http://127.0.0.1:9081/metrics >/dev/null && break; sleep 0.1; done
+curl -sf http://127.0.0.1:9081/metrics >/dev/null || { echo "demo: agent did not start:" >&2; cat "$run/agent.log" >&2; exit 1; }
+echo "agent pid $agent_pid, log $run/agent.log"
+
+say "traffic: generated calls, registrations, OPTIONS, DNS and RTCP"
+"$bin/xhep-bench" gen --calls 24 --registrations 8 --options 4 --seed 7 --out "$run/traffic.pcap"
+"$bin/xhep-bench" replay --read "$run/traffic.pcap" --iface xdemo0 --peer xdemo1 --peer-netns "$ns" \
+  --local 10.0.0.0/24 --pps 3000
+
+sleep 1
+kill -TERM "$agent_pid"; wait "$agent_pid" || true; agent_pid=
+say "agent summary"
+sed -n '/summary/,$p' "$run/agent.log" | head -40
+sleep 1.5 # the collector's batch interval
+
+say "rows stored per table (database $db)"
+mariadb --no-defaults -h127.0.0.1 -P33306 -uxhep -pxhep -N -e "
+  SELECT CONCAT(RPAD(table_name, 28, ' '), table_rows) FROM information_schema.tables
+  WHERE table_schema='$db' AND table_name LIKE 'hep_proto_%' ORDER BY table_name" 2>/dev/null |
+  while read -r t _; do
+    printf '  %-28s %s\n' "$t" "$(mariadb --no-defaults -h127.0.0.1 -P33306 -uxhep -pxhep -N -e "SELECT COUNT(*) FROM $db.$t")"
+  done
+
+callid=$(mariadb --no-defaults -h127.0.0.1 -P33306 -uxhep -pxhep -N -e "
+  SELECT callid_aleg FROM $db.hep_proto_1_call WHERE callid_aleg IS NOT NULL AND callid_aleg <> '' LIMIT 1")
+if [ -z "$callid" ]; then
+  callid=$(mariadb --no-defaults -h127.0.0.1 -P33306 -uxhep -pxhep -N -e "SELECT callid FROM $db.hep_proto_1_call LIMIT 1")
+fi
+say "call flow of $callid and its linked legs (GET /api/v1/calls/{callid}/text)"
+enc=$(urlenc "$callid")
+curl -sf "http://$http/api/v1/calls/$enc/text" | sed -n '1,60p' || echo "(the API did not answer; see $run/collector.log)"
+
+say "where to look"
+cat <<EOT
+  web UI        http://$http/#call=$enc
+  search API    curl 'http://$http/api/v1/calls?from_user=1001'
+  call flow     curl 'http://$http/api/v1/calls/$enc/flow'
+  pcap export   curl -o call.pcap 'http://$http/api/v1/calls/$enc/pcap'
+  metrics       curl http://$http/metrics   (collector)
+  database      mariadb -h127.0.0.1 -P33306 -uxhep -pxhep $db
+  still running: the collector (pid $(cat "$run/collector.pid")) and MariaDB; stop both with: make demo-stop
+EOT

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -148,5 +149,58 @@ func TestSpillResume(t *testing.T) {
 	}
 	if got := count(t, up, "SELECT COUNT(DISTINCT JSON_EXTRACT(payload, '$.id')) FROM hep_proto_1_registration"); got != n {
 		t.Errorf("distinct rows after resume = %d, want %d", got, n)
+	}
+}
+
+// TestDropWhenFull: with the database away, Write keeps returning at once;
+// once memory and spill are both full it returns ErrDropped and counts
+// the drop. Needs no server: nothing listens on port 1.
+func TestDropWhenFull(t *testing.T) {
+	for _, spill := range []bool{false, true} {
+		t.Run(fmt.Sprintf("spill=%v", spill), func(t *testing.T) {
+			cfg := Config{
+				DSN: "xhep:xhep@tcp(127.0.0.1:1)/", Database: "xhep_nowhere",
+				BatchRows: 10, QueueRows: 100, DrainTimeout: 100 * time.Millisecond, Logger: testLogger(t),
+			}
+			if spill {
+				cfg.SpillDir, cfg.SpillMax = t.TempDir(), 64<<10
+			}
+			s, err := Open(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var g rowGen
+			accepted, dropped := 0, 0
+			for i := range 2000 {
+				err := s.Write(g.sip("hep_proto_1_call", i, time.Now()))
+				switch {
+				case err == nil:
+					accepted++
+				case errors.Is(err, ErrDropped):
+					dropped++
+				default:
+					t.Fatalf("Write %d: %v", i, err)
+				}
+			}
+			if dropped == 0 {
+				t.Errorf("no row dropped with memory and spill full (%d accepted)", accepted)
+			}
+			if got := metricValue(s.m.dropFullC); got != float64(dropped) {
+				t.Errorf("drop counter %v, want %d", got, dropped)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// Every accepted row is either on disk or counted as lost at shutdown.
+			spilled := metricValue(s.m.spilled)
+			lost := metricValue(s.m.dropped.WithLabelValues(dropShutdown))
+			t.Logf("accepted %d, dropped at Write %d, spilled %v, lost at Close %v", accepted, dropped, spilled, lost)
+			if spilled+lost != float64(accepted) {
+				t.Errorf("accepted %d rows but spilled %v and lost %v", accepted, spilled, lost)
+			}
+			if !spill && spilled != 0 {
+				t.Errorf("spilled %v without a spill", spilled)
+			}
+		})
 	}
 }

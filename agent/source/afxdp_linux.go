@@ -240,11 +240,10 @@ func addCounters(a, b bpf.Counters) bpf.Counters {
 }
 
 func (s *afxdpSource) collectors() []prometheus.Collector {
-	out := make([]prometheus.Collector, 0, len(s.filters)+1)
-	for _, f := range s.filters {
-		out = append(out, &bpfCollector{f: f, bad: func() uint64 { return 0 }})
+	return []prometheus.Collector{
+		&bpfCollector{counters: s.Counters, bad: func() uint64 { return 0 }},
+		&xskCollector{s: s},
 	}
-	return append(out, &xskCollector{s: s})
 }
 
 // xskCollector exports the kernel's AF_XDP socket statistics

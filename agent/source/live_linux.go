@@ -169,10 +169,10 @@ var (
 	descSockPkts = prometheus.NewDesc("xhep_agent_socket_packets_total", "Frames the capture socket received.", nil, nil)
 )
 
-// bpfCollector exports a Filter's kernel counters.
+// bpfCollector exports the kernel counters of a source's filters.
 type bpfCollector struct {
-	f   *bpf.Filter
-	bad func() uint64
+	counters func() (bpf.Counters, error)
+	bad      func() uint64
 	// ring, when set, reports the ring buffer's size and fill.
 	ringSize    int
 	ringPending func() int
@@ -193,7 +193,7 @@ func (c *bpfCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *bpfCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k, err := c.f.Counters()
+	k, err := c.counters()
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(descSeen, err)
 		return

@@ -16,6 +16,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
@@ -328,5 +329,65 @@ func TestLiveBadConfig(t *testing.T) {
 		if _, err := OpenLive(cfg); !errors.Is(err, ErrBadLiveConfig) {
 			t.Errorf("OpenLive(%+v) = %v, want ErrBadLiveConfig", cfg, err)
 		}
+	}
+}
+
+func TestLiveCollectors(t *testing.T) {
+	for _, mode := range []string{"ringbuf", "afxdp", "afpacket"} {
+		t.Run(mode, func(t *testing.T) {
+			tp := newTopo(t)
+			a := udpConn(t, tp.a, "10.199.0.1:5060")
+			b := udpConn(t, tp.b, "10.199.0.2:40000")
+			var src Source
+			var err error
+			inNS(t, tp.a, func() {
+				src, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}, Mode: mode, XDPMode: "generic", RingBytes: 1 << 20})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			reg := prometheus.NewPedanticRegistry()
+			for _, c := range LiveCollectors(src) {
+				if err := reg.Register(c); err != nil {
+					t.Fatalf("register: %v", err)
+				}
+			}
+			b.WriteToUDP([]byte(sipMsg("in", 1)), a.LocalAddr().(*net.UDPAddr))
+			readErr := make(chan error, 1)
+			go func() {
+				var f Frame
+				readErr <- src.Read(&f)
+			}()
+			select {
+			case err := <-readErr:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no frame captured within 5 s")
+			}
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatalf("gather: %v", err)
+			}
+			got := map[string]float64{}
+			for _, mf := range mfs {
+				for _, m := range mf.GetMetric() {
+					name := mf.GetName()
+					for _, l := range m.GetLabel() {
+						name += "," + l.GetName() + "=" + l.GetValue()
+					}
+					got[name] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+				}
+			}
+			want := "xhep_agent_bpf_matched_total,class=sip"
+			if mode == "afpacket" {
+				want = "xhep_agent_socket_packets_total"
+			}
+			if got[want] < 1 {
+				t.Errorf("%s = %v, want >= 1; all: %v", want, got[want], got)
+			}
+		})
 	}
 }

@@ -129,7 +129,7 @@ func (s *ringbufSource) Counters() (bpf.Counters, error) { return s.filter.Count
 
 func (s *ringbufSource) collectors() []prometheus.Collector {
 	return []prometheus.Collector{&bpfCollector{
-		f:           s.filter,
+		counters:    s.filter.Counters,
 		bad:         s.bad.Load,
 		ringSize:    s.rd.BufferSize(),
 		ringPending: s.rd.AvailableBytes,

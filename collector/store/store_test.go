@@ -350,3 +350,44 @@ func TestBatchLogMakesRetryIdempotent(t *testing.T) {
 }
 
 var _ = bytes.Equal
+
+// TestConcurrentWriters: several goroutines write to several tables at
+// once (small batches, so hand-offs and interval flushes interleave);
+// every row is stored once.
+func TestConcurrentWriters(t *testing.T) {
+	s := openTest(t, Config{BatchRows: 37, FlushInterval: 5 * time.Millisecond, Conns: 3})
+	tables := []string{"hep_proto_1_call", "hep_proto_5_default", "hep_proto_53_default", "hep_proto_200_default"}
+	const per = 2500
+	errs := make(chan error, len(tables))
+	for w := range len(tables) {
+		go func() {
+			var g rowGen
+			for i := range per {
+				id := w*per + i
+				if err := s.Write(g.sip(tables[(w+i)%len(tables)], id, time.Now())); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range tables {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, s)
+	var total int64
+	for _, tb := range tables {
+		n := count(t, s, "SELECT COUNT(*) FROM "+tb)
+		d := count(t, s, "SELECT COUNT(DISTINCT JSON_EXTRACT(payload, '$.id')) FROM "+tb)
+		if n != d {
+			t.Errorf("%s: %d rows, %d distinct", tb, n, d)
+		}
+		total += n
+	}
+	if total != int64(len(tables)*per) {
+		t.Errorf("stored %d rows, want %d", total, len(tables)*per)
+	}
+}

@@ -113,3 +113,52 @@ func BenchmarkUDPReceive(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUDPDrain measures the receive side alone: 10,000 600-byte
+// datagrams are queued in one socket's buffer before the reader starts,
+// then the reader drains them with recvmmsg batches of 1 (one syscall per
+// datagram, like recvmsg) and 32. ns/datagram is the drain time per
+// datagram.
+func BenchmarkUDPDrain(b *testing.B) {
+	const n = 10_000
+	msg := hep3(fmt.Sprintf("%0600d", 0))
+	for _, batch := range []int{1, 32} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			b.ReportAllocs()
+			var total time.Duration
+			var runs int
+			for b.Loop() {
+				var got atomic.Uint64
+				done := make(chan struct{})
+				s, err := New(Config{Listen: []string{"udp://127.0.0.1:0"}, Readers: 1, Batch: batch, RcvBuf: 64 << 20},
+					func([]byte, netip.AddrPort, string) {
+						if got.Add(1) == n {
+							close(done)
+						}
+					})
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(s.Status()[0].Addr))
+				if err != nil {
+					b.Fatal(err)
+				}
+				for range n {
+					c.Write(msg)
+				}
+				c.Close()
+				begin := time.Now()
+				s.Start()
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+					b.Fatalf("drained %d of %d (kernel drops %d)", got.Load(), n, s.Stats().UDPDrops)
+				}
+				total += time.Since(begin)
+				runs++
+				s.Close()
+			}
+			b.ReportMetric(float64(total.Nanoseconds())/float64(runs*n), "ns/datagram")
+		})
+	}
+}

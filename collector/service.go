@@ -95,8 +95,9 @@ func New(cfg Config) (s *Service, err error) {
 	if cfg.KPIMax <= 0 {
 		cfg.KPIMax = 200_000
 	}
-	// Fail early on a bad A-leg expression.
-	if _, err := dissect.New(dissect.Config{ALegHeaders: cfg.ALegHeaders}); err != nil {
+	// Fail early on a bad A-leg expression; workers clone this one.
+	proto, err := dissect.New(dissect.Config{ALegHeaders: cfg.ALegHeaders})
+	if err != nil {
 		return nil, err
 	}
 	s = &Service{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
@@ -111,10 +112,7 @@ func New(cfg Config) (s *Service, err error) {
 	if cfg.AuthKey != "" {
 		s.authKey = []byte(cfg.AuthKey)
 	}
-	s.pool.New = func() any {
-		d, _ := dissect.New(dissect.Config{ALegHeaders: cfg.ALegHeaders}) // checked above
-		return &worker{d: d}
-	}
+	s.pool.New = func() any { return &worker{d: proto.Clone()} }
 	s.mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 
 	for _, f := range cfg.Forward {

@@ -132,6 +132,19 @@ func New(cfg Config) (*Dissector, error) {
 	return d, nil
 }
 
+// Clone returns a new Dissector with the same configuration (the compiled
+// expressions are shared, they are safe for concurrent use) and its own
+// scratch state, for another goroutine.
+func (d *Dissector) Clone() *Dissector {
+	return &Dissector{
+		alegPlain: d.alegPlain,
+		alegRe:    d.alegRe,
+		nameCache: make(map[string]bool),
+		maxCache:  d.maxCache,
+		tables:    d.tables,
+	}
+}
+
 // table returns the table for proto and class.
 func (d *Dissector) table(p hep.ProtoType, class string) string {
 	switch class {

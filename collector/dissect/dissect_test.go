@@ -268,7 +268,7 @@ func TestALegHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := newDissector(t, Config{ALegHeaders: tt.headers})
+			d := newDissector(t, Config{ALegHeaders: tt.headers}).Clone()
 			for range 2 { // the second pass goes through the name cache
 				r := dissect(t, d, encode(t, hep.ProtoSIP, msg(tt.hdr), nil))
 				if diff := cmp.Diff(tt.want, r.ProtocolHeader["callid_aleg"]); diff != "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/netip"
+	"slices"
 
 	"github.com/xhep/xhep/agent/source"
 	"github.com/xhep/xhep/hep/sip"
@@ -431,40 +432,41 @@ func (t *tcpTable) data(s *stream, seq uint32, p []byte, emit func(*Message)) {
 	t.bound(s)
 }
 
-// ahead stores an out-of-order segment, trimming what overlaps segments
-// already held (first copy wins).
+// ahead stores an out-of-order segment. Bytes already held win: only the
+// pieces of p that fall into holes between held segments are stored, so
+// held segments stay sorted and never overlap.
 func (t *tcpTable) ahead(s *stream, seq uint32, p []byte) {
-	d := t.d
+	added := false
 	i := 0
-	for i < len(s.ooo) && seqLT(s.ooo[i].seq, seq) {
-		i++
-	}
-	if i > 0 { // trim the front against the previous segment
-		prev := s.ooo[i-1]
-		if pe := prev.seq + uint32(len(prev.data)); seqLT(seq, pe) {
-			if !seqLT(pe, seq+uint32(len(p))) {
-				d.st.TCPRetransmits++
-				return
+	for len(p) > 0 {
+		// Skip held segments that end at or before seq.
+		for i < len(s.ooo) && !seqLT(seq, s.ooo[i].seq+uint32(len(s.ooo[i].data))) {
+			i++
+		}
+		if i < len(s.ooo) && !seqLT(seq, s.ooo[i].seq) { // seq falls inside segment i
+			n := int(s.ooo[i].seq + uint32(len(s.ooo[i].data)) - seq)
+			if n >= len(p) {
+				break
 			}
-			p = p[pe-seq:]
-			seq = pe
+			p, seq = p[n:], seq+uint32(n)
+			i++
+			continue
 		}
+		n := len(p) // up to the next held segment
+		if i < len(s.ooo) && seqLT(s.ooo[i].seq, seq+uint32(len(p))) {
+			n = int(s.ooo[i].seq - seq)
+		}
+		s.ooo = slices.Insert(s.ooo, i, segment{seq, t.getSeg(p[:n])})
+		s.oooBytes += n
+		added = true
+		i++
+		p, seq = p[n:], seq+uint32(n)
 	}
-	if i < len(s.ooo) { // trim the back against the next segment
-		nx := s.ooo[i].seq
-		if !seqLT(seq, nx) {
-			d.st.TCPRetransmits++
-			return
-		}
-		if seqLT(nx, seq+uint32(len(p))) {
-			p = p[:nx-seq]
-		}
+	if added {
+		t.d.st.TCPOutOfOrder++
+	} else {
+		t.d.st.TCPRetransmits++
 	}
-	d.st.TCPOutOfOrder++
-	s.ooo = append(s.ooo, segment{})
-	copy(s.ooo[i+1:], s.ooo[i:])
-	s.ooo[i] = segment{seq, t.getSeg(p)}
-	s.oooBytes += len(p)
 }
 
 // drain appends the out-of-order segments that the hole no longer

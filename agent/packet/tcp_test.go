@@ -3,8 +3,12 @@ package packet
 import (
 	"bytes"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/xhep/xhep/agent/source"
 )
@@ -378,5 +382,95 @@ func TestTCP(t *testing.T) {
 				t.Errorf("Sizes after final Expire = %d, %d, %d; want 0, 0, 0", f, s, b)
 			}
 		})
+	}
+}
+
+// TestTCPRandomSegmentation cuts a stream of SIP messages (with
+// keep-alives between some) into random segments, delivers them reordered
+// and with random retransmissions of overlapping ranges, and checks that
+// every message comes out exactly once, whole and in order.
+func TestTCPRandomSegmentation(t *testing.T) {
+	for trial := range 1000 {
+		testRandomSegmentation(t, trial, false)
+	}
+}
+
+// TestTCPRandomLoss is the same with segments lost: what comes out must be
+// whole original messages, in order, each at most once (a subsequence).
+func TestTCPRandomLoss(t *testing.T) {
+	for trial := range 1000 {
+		testRandomSegmentation(t, trial, true)
+	}
+}
+
+func testRandomSegmentation(t *testing.T, trial int, lossy bool) {
+	rng := rand.New(rand.NewPCG(uint64(trial), 2))
+	{
+		var stream []byte
+		var want []string
+		for i := range 1 + rng.IntN(6) {
+			m := sipMsg([]string{"INVITE", "BYE", "200 OK", "MESSAGE"}[i%4], "INVITE", rng.IntN(900))
+			if rng.IntN(3) == 0 {
+				stream = append(stream, "\r\n\r\n"...)
+			}
+			stream = append(stream, m...)
+			want = append(want, string(m))
+		}
+		type seg struct{ off, end int }
+		var segs []seg
+		for off := 0; off < len(stream); {
+			end := min(len(stream), off+1+rng.IntN(400))
+			segs = append(segs, seg{off, end})
+			off = end
+		}
+		// Reorder within a window of 4, and retransmit some ranges
+		// (possibly overlapping segment boundaries).
+		for i := range segs {
+			j := min(len(segs)-1, i+rng.IntN(4))
+			segs[i], segs[j] = segs[j], segs[i]
+		}
+		for range rng.IntN(5) {
+			a := rng.IntN(len(stream))
+			b := min(len(stream), a+1+rng.IntN(300))
+			segs = slices.Insert(segs, rng.IntN(len(segs)+1), seg{a, b})
+		}
+		if lossy {
+			for range 1 + rng.IntN(3) {
+				if len(segs) > 1 {
+					k := rng.IntN(len(segs))
+					segs = slices.Delete(segs, k, k+1)
+				}
+			}
+		}
+		const isn = 0xfffffe00 // sequence numbers wrap inside the stream
+		frames := []source.Frame{tcpC(0, 5060, isn-1, fSYN, nil)}
+		for i, s := range segs {
+			frames = append(frames, tcpC(int64(i+1), 5060, isn+uint32(s.off), fACK, stream[s.off:s.end]))
+		}
+		out, st, d := run(t, nil, frames...)
+		d.Expire(math.MaxInt64, func(m *Message) { out = append(out, summarize(m)) })
+		var gotP []string
+		for _, g := range out {
+			gotP = append(gotP, g.Payload)
+		}
+		if lossy {
+			k := 0 // gotP must be a subsequence of want
+			for _, g := range gotP {
+				for k < len(want) && want[k] != g {
+					k++
+				}
+				if k == len(want) {
+					t.Fatalf("trial %d: segments %v: emitted a message that is not the next original: %q", trial, segs, g)
+				}
+				k++
+			}
+			return
+		}
+		if diff := cmp.Diff(want, gotP); diff != "" {
+			t.Fatalf("trial %d: segments %v (stream %d bytes), stats %+v: messages (-want +got):\n%s", trial, segs, len(stream), st, diff)
+		}
+		if st.TCPGaps != 0 || st.TCPResyncs != 0 || st.Junk != 0 {
+			t.Fatalf("trial %d: gaps %d resyncs %d junk %d", trial, st.TCPGaps, st.TCPResyncs, st.Junk)
+		}
 	}
 }

@@ -536,6 +536,7 @@ func (s *Store) prober() {
 	defer s.bg.Done()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	last := ""
 	for {
 		select {
 		case <-s.stop:
@@ -543,13 +544,20 @@ func (s *Store) prober() {
 		case <-t.C:
 		}
 		if s.dbUp.Load() {
+			last = ""
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := s.setup(ctx)
 		cancel()
 		if err != nil {
-			s.cfg.Logger.Debug("database still down", "err", err)
+			// Each new reason once at warning level, repeats at debug.
+			if msg := err.Error(); msg != last {
+				s.cfg.Logger.Warn("database not ready; retrying every second", "err", err)
+				last = msg
+			} else {
+				s.cfg.Logger.Debug("database still not ready", "err", err)
+			}
 		}
 	}
 }

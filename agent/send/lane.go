@@ -175,6 +175,7 @@ func (l *lane) run() {
 	first := true      // the first dial does not probe UDP
 	closeDial := false // one dial attempt is made after close
 	var retry *time.Timer
+	var lastPrimary time.Time // failover: when the first collector was last tried
 	for {
 		if l.t == nil {
 			l.mu.Lock()
@@ -204,10 +205,15 @@ func (l *lane) run() {
 			}
 			first = false
 			backoff = l.cfg.BackoffMin
+			lastPrimary = time.Now()
 		}
 		if l.t.broken() {
 			l.fail(ErrPeerClosed)
 			continue
+		}
+		if l.cur != 0 && time.Since(lastPrimary) >= l.cfg.BackoffMax {
+			lastPrimary = time.Now()
+			l.tryPrimary()
 		}
 		n, replay, stop := l.next()
 		switch {
@@ -266,6 +272,24 @@ func (l *lane) connect(probe bool) bool {
 		return true
 	}
 	return false
+}
+
+// tryPrimary (failover, while a later collector is in use) dials the
+// first collector again and moves to it when it answers. The lane is
+// sequential, so order holds across the switch.
+func (l *lane) tryPrimary() {
+	e := l.eps[0]
+	t, err := e.dial(true)
+	if err != nil {
+		e.errs.Add(1)
+		e.setErr(err)
+		return
+	}
+	e.connects.Add(1)
+	e.up.Store(true)
+	l.t.close()
+	l.eps[l.cur].up.Store(false)
+	l.t, l.cur = t, 0
 }
 
 // fail closes the broken connection and marks the lane down.

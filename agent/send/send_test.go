@@ -411,6 +411,41 @@ func TestSendModes(t *testing.T) {
 	})
 }
 
+// TestFailoverBack: with the first collector down the lane uses the
+// second; once the first answers again the lane moves back to it, without
+// losing or repeating a message.
+func TestFailoverBack(t *testing.T) {
+	primary := freePort(t, "tcp")
+	second := newCollector(t, "tcp", nil)
+	cfg := fastCfg("tcp://"+primary, second.url())
+	cfg.Mode = ModeFailover
+	cfg.Block = true
+	g := newGroup(t, cfg)
+	sendSeq(t, g, 0, 100, nil)
+	waitFor(t, "delivery to the second collector", 5*time.Second, func() bool { return len(second.received()) == 100 })
+
+	first := &testCollector{t: t, scheme: "tcp"}
+	first.start(primary)
+	t.Cleanup(first.stop)
+	next := 100
+	waitFor(t, "the move back to the first collector", 10*time.Second, func() bool {
+		sendSeq(t, g, next, next+10, nil)
+		next += 10
+		time.Sleep(5 * time.Millisecond)
+		return len(first.received()) > 0
+	})
+	sendSeq(t, g, next, next+100, nil)
+	next += 100
+	g.Close()
+	a, b := second.received(), first.waitCount(next-len(second.received()), 5*time.Second)
+	if diff := cmp.Diff(seqRange(0, next), append(a, b...)); diff != "" {
+		t.Errorf("second then first collector (-want +got):\n%s", diff)
+	}
+	if st := g.Stats(); st.Collectors[0].Connects != 1 || int(st.Collectors[0].Sent) != len(b) || int(st.Sent()) != next || st.Dropped() != 0 {
+		t.Errorf("stats: %+v", st)
+	}
+}
+
 // testCert makes a self-signed certificate for 127.0.0.1 and returns the
 // server's TLS config and the path of the CA file.
 func testCert(t testing.TB) (*tls.Config, string) {

@@ -4,7 +4,9 @@
 // [ModeAll] (every message to every collector) and [ModeHash] (a message to
 // one collector chosen by hashing its key, the Call-ID, so that a call's
 // messages all reach the same collector), or a single lane over the
-// collectors in order in [ModeFailover] (the first one that answers).
+// collectors in order in [ModeFailover] (the first one that answers; while
+// a later one is in use, the first is tried again every Config.BackoffMax
+// and taken back as soon as it answers).
 //
 // Each lane is a bounded ring of message slots (Config.QueueLen messages)
 // filled by [Group.Send], which copies the message into a slot whose buffer

@@ -148,13 +148,6 @@ func (l *lane) noteSpoolErr(err error) {
 	l.spoolErrsN.Add(1)
 }
 
-// depth is the number of messages in the ring.
-func (l *lane) depth() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return int(l.tail - l.head)
-}
-
 // close asks the goroutine to drain and stop, and waits for it.
 func (l *lane) close() {
 	l.mu.Lock()

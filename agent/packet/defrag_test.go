@@ -2,6 +2,7 @@ package packet
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/xhep/xhep/agent/source"
@@ -189,5 +190,49 @@ func TestDefrag(t *testing.T) {
 			}
 			check(t, tt.want, out, tt.stats, st)
 		})
+	}
+}
+
+// TestDefragRandom cuts a datagram into random fragments (multiples of 8
+// bytes), shuffles them and adds random repeats (for IPv4 overlapping
+// ranges, for IPv6 exact duplicates): the datagram comes out exactly once
+// and whole.
+func TestDefragRandom(t *testing.T) {
+	u := udp(5060, 5060, sipMsg("INVITE", "", 3000))
+	n := len(u)
+	for trial := range 500 {
+		rng := rand.New(rand.NewPCG(uint64(trial), 3))
+		var fs []frag
+		for off := 0; off < n; {
+			end := min(n, off+8*(1+rng.IntN(100)))
+			fs = append(fs, frag{off, end})
+			off = end
+		}
+		v6 := trial%2 == 1
+		for range rng.IntN(4) {
+			f := fs[rng.IntN(len(fs))]
+			if !v6 { // any 8-aligned range inside the datagram, not all of it
+				a := 8 * rng.IntN(n/8)
+				b := min(n, a+8*(1+rng.IntN(50)))
+				if b == n && a == 0 {
+					continue
+				}
+				f = frag{a, b}
+			}
+			fs = append(fs, f)
+		}
+		rng.Shuffle(len(fs), func(i, j int) { fs[i], fs[j] = fs[j], fs[i] })
+		var frames []source.Frame
+		if v6 {
+			frames = v6frags(uint32(trial), u, false, fs...)
+		} else {
+			frames = v4frags(uint16(trial), u, fs...)
+		}
+		// Duplicates that come after completion start a new datagram
+		// that never completes; count only what is emitted.
+		out, st, _ := run(t, nil, frames...)
+		if len(out) != 1 || out[0].Payload != string(u[8:]) {
+			t.Fatalf("trial %d (v6 %v): fragments %v: %d messages, stats %+v", trial, v6, fs, len(out), st)
+		}
 	}
 }

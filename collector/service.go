@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -25,12 +26,6 @@ import (
 	"github.com/xhep/xhep/hep"
 )
 
-// rowStore is a rowWriter that drains on Close.
-type rowStore interface {
-	rowWriter
-	Close() error
-}
-
 // rowWriter is where dissected rows go: the store, or the printer of
 // --print. Write copies what it keeps.
 type rowWriter interface {
@@ -51,6 +46,7 @@ type Service struct {
 	ingest  *ingest.Server
 	fwd     []*forwarder
 	out     rowWriter
+	store   *store.Store                // nil without --mysql
 	closer  func(context.Context) error // closes out (store drain), nil for the printer
 	invites *inviteTable
 
@@ -135,7 +131,7 @@ func New(cfg Config) (s *Service, err error) {
 		if err != nil {
 			return nil, err
 		}
-		s.out = st
+		s.out, s.store = st, st
 		s.closer = func(ctx context.Context) error { return st.Close() }
 	}
 
@@ -182,6 +178,15 @@ func New(cfg Config) (s *Service, err error) {
 // Mux is the HTTP mux served on Config.HTTP; /metrics is registered. The
 // API package registers /api/v1/ and / on it before Run.
 func (s *Service) Mux() *http.ServeMux { return s.mux }
+
+// DB is the store's database handle (on the collector's database), for the
+// HTTP API; nil without --mysql.
+func (s *Service) DB() *sql.DB {
+	if s.store == nil {
+		return nil
+	}
+	return s.store.DB()
+}
 
 // Registry is the Prometheus registry behind /metrics, for other packages'
 // metrics.

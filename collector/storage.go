@@ -11,7 +11,7 @@ import (
 )
 
 // openStore opens the MySQL/MariaDB store from the storage settings.
-func openStore(cfg Config, reg prometheus.Registerer) (rowStore, error) {
+func openStore(cfg Config, reg prometheus.Registerer) (*store.Store, error) {
 	scfg := store.Config{
 		DSN:             cfg.MySQL,
 		Database:        cfg.Database,

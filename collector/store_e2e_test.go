@@ -69,6 +69,9 @@ func TestStoreEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s.DB() == nil || s.DB().Ping() != nil {
+		t.Error("DB() gives no usable handle")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()

@@ -3,7 +3,6 @@ package agent
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xhep/xhep/agent/source"
 	"github.com/xhep/xhep/hep"
 )
 
@@ -160,18 +158,7 @@ func TestSharedPcapsAgainstTshark(t *testing.T) {
 			sink := &collect{}
 			cfg := testConfig("udp://127.0.0.1:9")
 			cfg.Sink = sink
-			p, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			src, err := source.OpenFile(path, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer src.Close()
-			if _, err := p.Run(context.Background(), src); err != nil {
-				t.Fatal(err)
-			}
+			runFile(t, cfg, path)
 			missing, extra := diffKeys(want, sink.keys)
 			full := len(missing) == 0 && len(extra) == 0
 			t.Logf("%s: tshark %d SIP, agent %d; missing %d, extra %d; full match %v", name, len(want), len(sink.keys), len(missing), len(extra), full)

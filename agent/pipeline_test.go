@@ -178,6 +178,8 @@ func testConfig(collector string) Config {
 	}
 }
 
+// runFile reads path through a pipeline built from cfg, drains it and
+// returns it with its final summary.
 func runFile(t testing.TB, cfg Config, path string) (*Pipeline, Summary) {
 	t.Helper()
 	p, err := New(cfg)

@@ -43,14 +43,14 @@ func (e *endpoint) setErr(err error) {
 	e.lastErr.Store(&s)
 }
 
-// dial opens a connection. probe makes UDP check that something listens
-// (an empty datagram, then a wait for ICMP port unreachable); the first
-// dial of a lane does not probe.
-func (e *endpoint) dial(probe bool) (transport, error) {
+// dial opens a connection. For UDP it checks that something listens: an
+// empty datagram, then Config.ProbeWait for an ICMP port unreachable, so
+// that no message is sent into a closed port.
+func (e *endpoint) dial() (transport, error) {
 	addr := net.JoinHostPort(e.target.Host, strconv.Itoa(int(e.target.Port)))
 	switch e.target.Scheme {
 	case "udp":
-		return dialUDP(addr, probe, e.cfg.ProbeWait)
+		return dialUDP(addr, true, e.cfg.ProbeWait)
 	case "tcp":
 		d := net.Dialer{Timeout: e.cfg.DialTimeout}
 		c, err := d.Dial("tcp", addr)

@@ -16,7 +16,9 @@
 //   - udp:// sends batches with sendmmsg(2) on a connected socket. A
 //     collector that is not listening answers with ICMP port unreachable,
 //     which Linux reports as ECONNREFUSED on the next send: the lane is then
-//     down. It is probed again with an empty datagram after a backoff.
+//     down. Before the first message and after each outage the collector is
+//     probed with an empty datagram (Config.ProbeWait for the ICMP answer),
+//     so nothing is sent into a closed port while it is known to be closed.
 //   - tcp:// and tls:// write batches through one contiguous buffer;
 //     messages are counted as sent when the kernel took all their bytes. A
 //     reader goroutine notices when the collector closes the connection.

@@ -165,7 +165,6 @@ func (l *lane) close() {
 func (l *lane) run() {
 	defer close(l.done)
 	backoff := l.cfg.BackoffMin
-	first := true      // the first dial does not probe UDP
 	closeDial := false // one dial attempt is made after close
 	var retry *time.Timer
 	var lastPrimary time.Time // failover: when the first collector was last tried
@@ -181,8 +180,7 @@ func (l *lane) run() {
 			if closing {
 				closeDial = true
 			}
-			if !l.connect(!first) {
-				first = false
+			if !l.connect() {
 				l.setDown()
 				if closing {
 					continue // finishes above
@@ -196,7 +194,6 @@ func (l *lane) run() {
 				l.sleep(retry)
 				continue
 			}
-			first = false
 			backoff = l.cfg.BackoffMin
 			lastPrimary = time.Now()
 		}
@@ -247,9 +244,9 @@ func (l *lane) sleep(t *time.Timer) {
 
 // connect dials the lane's collectors in order and keeps the first that
 // answers.
-func (l *lane) connect(probe bool) bool {
+func (l *lane) connect() bool {
 	for i, e := range l.eps {
-		t, err := e.dial(probe)
+		t, err := e.dial()
 		if err != nil {
 			e.errs.Add(1)
 			e.setErr(err)
@@ -272,7 +269,7 @@ func (l *lane) connect(probe bool) bool {
 // sequential, so order holds across the switch.
 func (l *lane) tryPrimary() {
 	e := l.eps[0]
-	t, err := e.dial(true)
+	t, err := e.dial()
 	if err != nil {
 		e.errs.Add(1)
 		e.setErr(err)

@@ -218,40 +218,53 @@ func TestTCPRestartSpool(t *testing.T) {
 	}
 }
 
-// TestUDPRefused: nothing listens on the UDP port, ICMP port unreachable
-// marks the collector down, messages are spooled and replayed once it
-// listens.
+// TestUDPRefused: nothing listens on the UDP port. The probe before the
+// first message sees ICMP port unreachable, so every message is spooled and
+// replayed once the collector listens. Then the collector goes away in the
+// middle of the run: datagrams already sent when the ICMP comes back are
+// lost (as any datagram to a closed port), the rest are spooled and
+// replayed in order.
 func TestUDPRefused(t *testing.T) {
 	addr := freePort(t, "udp")
 	cfg := fastCfg("udp://" + addr)
 	cfg.SpoolDir = t.TempDir()
 	g := newGroup(t, cfg)
+	sendSeq(t, g, 0, 500, nil)
+	waitFor(t, "the probe to fail", 5*time.Second, func() bool { return g.Stats().Queues[0].Spooled == 500 })
+	if st := g.Stats(); st.Sent() != 0 {
+		t.Fatalf("sent %d messages into a closed port", st.Sent())
+	}
+	c := &testCollector{t: t, scheme: "udp"}
+	c.start(addr)
+	t.Cleanup(c.stop)
+	if diff := cmp.Diff(seqRange(0, 500), c.waitCount(500, 5*time.Second)); diff != "" {
+		t.Fatalf("received (-want +got):\n%s", diff)
+	}
 
-	// Datagrams go out until the ICMP port unreachable that the first one
-	// caused is reported on a later send: those are lost, as any UDP
-	// datagram to a closed port is. From then on the lane spools.
-	next := 0
+	// The collector stops; send one message at a time until the lane
+	// notices.
+	c.stop()
+	sent0 := g.Stats().Sent()
+	next := 500
 	for ; !g.Stats().Queues[0].Spooling; next++ {
-		if next > 100 {
+		if next > 600 {
 			t.Fatal("never saw ECONNREFUSED")
 		}
 		g.Send(hepMsg(t, next, 0), nil)
 		time.Sleep(5 * time.Millisecond)
 	}
-	lost := int(g.Stats().Sent())
-	if lost == 0 || lost >= next {
-		t.Fatalf("%d sent before the lane went down, %d queued", lost, next)
+	lost := int(g.Stats().Sent() - sent0)
+	if lost == 0 || 500+lost >= next {
+		t.Fatalf("%d sent before the lane went down, %d queued", lost, next-500)
 	}
-	sendSeq(t, g, next, 500, nil)
-	c := &testCollector{t: t, scheme: "udp"}
-	c.start(addr)
-	t.Cleanup(c.stop)
-	got := c.waitCount(500-lost, 5*time.Second)
-	if diff := cmp.Diff(seqRange(lost, 500), got); diff != "" {
+	sendSeq(t, g, next, 1000, nil)
+	c.restart()
+	got := c.waitCount(1000-lost, 5*time.Second)
+	if diff := cmp.Diff(append(seqRange(0, 500), seqRange(500+lost, 1000)...), got); diff != "" {
 		t.Errorf("received (-want +got):\n%s", diff)
 	}
 	g.Close()
-	if q := g.Stats().Queues[0]; int(q.Spooled) != 500-lost || q.Replayed != q.Spooled || q.SpoolRecords != 0 {
+	if q := g.Stats().Queues[0]; int(q.Spooled) != 1000-lost || q.Replayed != q.Spooled || q.SpoolRecords != 0 {
 		t.Errorf("queue stats: %+v", q)
 	}
 }

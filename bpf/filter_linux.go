@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -132,6 +133,10 @@ func Load(cfg Config) (*Filter, error) {
 	if cfg.RingBytes < unix.Getpagesize() || cfg.RingBytes&(cfg.RingBytes-1) != 0 {
 		return nil, fmt.Errorf("load capture programs: ring size %d is not a power of two of at least a page", cfg.RingBytes)
 	}
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; raise it
+	// where permitted (a no-op on newer kernels). If it cannot be raised
+	// the load below fails with the kernel's error.
+	_ = rlimit.RemoveMemlock()
 	if err := Probe(cfg.AFXDP); err != nil {
 		return nil, err
 	}

@@ -1,10 +1,13 @@
 package collector
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,3 +98,62 @@ func TestServiceUDPLoad(t *testing.T) {
 type countingWriter struct{ n *atomic.Uint64 }
 
 func (c countingWriter) Write(*store.Row) error { c.n.Add(1); return nil }
+
+// BenchmarkStoreSIP measures sustained storage: SIP messages through the
+// whole message path into a real MariaDB (XHEP_TEST_DSN), including the
+// final drain. rows/s counts rows in the database at the end divided by
+// the time from the first message to the end of the drain; cpu-us/row is
+// this process's CPU (user+system) per row, the collector's share.
+func BenchmarkStoreSIP(b *testing.B) {
+	dsn := testDSN(b)
+	name, db := testDatabase(b, dsn)
+	s, err := New(Config{Listen: []string{"udp://127.0.0.1:0"}, MySQL: dsn, Database: name, SpillDir: b.TempDir(), DrainTimeout: 10 * time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	methods := []string{"INVITE", "ACK", "BYE", "REGISTER", "OPTIONS"}
+	var msgs [][]byte
+	now := time.Now()
+	for i := range 1000 {
+		m := methods[i%len(methods)]
+		msgs = append(msgs, hepMsg(b, hep.ProtoSIP, sipMsg(m+" sip:bob@b.example SIP/2.0", fmt.Sprintf("bench-%d@host.example.com", i), "1 "+m), now, nil))
+	}
+	from := netip.MustParseAddrPort("127.0.0.1:5060")
+	var ru0, ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	begin := time.Now()
+	n := 0
+	for b.Loop() {
+		s.handle(msgs[n%len(msgs)], from, ingest.UDP)
+		n++
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	el := time.Since(begin)
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano() - ru0.Utime.Nano() + ru1.Stime.Nano() - ru0.Stime.Nano())
+	var rows int
+	for _, t := range []string{"hep_proto_1_call", "hep_proto_1_registration", "hep_proto_1_default"} {
+		var c int
+		if err := db.QueryRow("SELECT COUNT(*) FROM " + name + "." + t).Scan(&c); err != nil {
+			b.Fatal(err)
+		}
+		rows += c
+	}
+	if rows != n {
+		var sb strings.Builder
+		mfs, _ := s.Registry().Gather()
+		for _, mf := range mfs {
+			if strings.Contains(mf.GetName(), "store") || strings.Contains(mf.GetName(), "write") || strings.Contains(mf.GetName(), "spill") || strings.Contains(mf.GetName(), "drop") {
+				for _, m := range mf.GetMetric() {
+					fmt.Fprintf(&sb, "%s %v %v %v\n", mf.GetName(), m.GetLabel(), m.GetCounter().GetValue(), m.GetGauge().GetValue())
+				}
+			}
+		}
+		b.Errorf("%d rows stored of %d messages; metrics:\n%s", rows, n, sb.String())
+	}
+	b.ReportMetric(float64(rows)/el.Seconds(), "rows/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(max(rows, 1)), "cpu-us/row")
+}

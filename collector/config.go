@@ -51,6 +51,9 @@ type Config struct {
 	MaxDBSize       int64  `yaml:"max-db-size"`      // bytes; 0 = unlimited
 	SpillDir        string `yaml:"spill-dir"`        // on-disk queue while the database is away
 	SpillMax        int64  `yaml:"spill-max"`        // bytes (default 1 GiB)
+	// DrainTimeout bounds how long shutdown waits for the database before
+	// spilling what is left to SpillDir (default 30s).
+	DrainTimeout time.Duration `yaml:"drain-timeout"`
 
 	// Offline mode: Read is a pcap or pcapng file whose HEP messages are
 	// dissected; with Print they are written as JSON lines to Output
@@ -108,7 +111,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if c.PartitionsAhead < 0 || c.MaxDBSize < 0 || c.SpillMax < 0 || c.Readers < 0 || c.RcvBuf < 0 {
+	if c.PartitionsAhead < 0 || c.MaxDBSize < 0 || c.SpillMax < 0 || c.Readers < 0 || c.RcvBuf < 0 || c.DrainTimeout < 0 {
 		errs = append(errs, errors.New("negative size or count"))
 	}
 	return errors.Join(errs...)

@@ -19,6 +19,7 @@ func openStore(cfg Config, reg prometheus.Registerer) (*store.Store, error) {
 		SpillMax:        cfg.SpillMax,
 		PartitionsAhead: cfg.PartitionsAhead,
 		MaxDBSize:       cfg.MaxDBSize,
+		DrainTimeout:    cfg.DrainTimeout,
 		Logger:          cfg.Logger,
 		Registerer:      reg,
 	}

@@ -131,6 +131,7 @@ func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.
 	fs.Var(sizeFlag{&cfg.MaxDBSize}, "max-db-size", "drop the oldest partitions beyond this database size, e.g. 50G (0: no limit)")
 	fs.StringVar(&cfg.SpillDir, "spill-dir", "", "directory of the on-disk queue used while the database is away")
 	fs.Var(sizeFlag{&cfg.SpillMax}, "spill-max", "bound of the on-disk queue, e.g. 1G (default 1G)")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long to wait for the database before spilling the rest to --spill-dir")
 	fs.StringVar(&cfg.Read, "read", "", "decode the HEP carried in this pcap/pcapng file (with --print or --mysql) and exit")
 	fs.BoolVar(&cfg.Print, "print", false, "with --read: print one JSON row per message to stdout instead of storing")
 	fs.DurationVar(&cfg.KPIWindow, "kpi-window", 2*time.Minute, "how long an INVITE waits for responses in the SIP timing metrics")

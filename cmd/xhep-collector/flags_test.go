@@ -32,6 +32,9 @@ func defaults(c collector.Config) collector.Config {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 30 * time.Second
+	}
 	return c
 }
 
@@ -51,9 +54,9 @@ func TestParseFlags(t *testing.T) {
 		{
 			name: "every storage flag",
 			args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--database", "homer", "--partitions-ahead", "3",
-				"--retention", "call=14d,default=2d", "--max-db-size", "50G", "--spill-dir", "/var/spool/xhep", "--spill-max", "512M"},
+				"--retention", "call=14d,default=2d", "--max-db-size", "50G", "--spill-dir", "/var/spool/xhep", "--spill-max", "512M", "--drain-timeout", "2m"},
 			want: collector.Config{Listen: []string{"udp://:9060"}, MySQL: dsn, Database: "homer", PartitionsAhead: 3,
-				Retention: "call=14d,default=2d", MaxDBSize: 50 << 30, SpillDir: "/var/spool/xhep", SpillMax: 512 << 20},
+				Retention: "call=14d,default=2d", MaxDBSize: 50 << 30, SpillDir: "/var/spool/xhep", SpillMax: 512 << 20, DrainTimeout: 2 * time.Minute},
 		},
 		{
 			name: "ingest, auth, forward, a-leg",

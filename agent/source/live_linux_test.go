@@ -391,3 +391,120 @@ func TestLiveCollectors(t *testing.T) {
 		})
 	}
 }
+
+// TestLiveFlowsAndFragments: ringbuf mode on a real veth. A TCP
+// connection on non-SIP ports whose first segment is a SIP request is
+// captured whole, both directions, including segments that do not start
+// with a SIP line (the kernel flow map); a UDP SIP datagram larger than
+// the MTU is captured as all of its IP fragments, in both directions.
+func TestLiveFlowsAndFragments(t *testing.T) {
+	tp := newTopo(t)
+	var ln *net.TCPListener
+	inNS(t, tp.b, func() {
+		var err error
+		ln, err = net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(10, 199, 0, 2), Port: 41000})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer ln.Close()
+	a := udpConn(t, tp.a, "10.199.0.1:5060")
+	b := udpConn(t, tp.b, "10.199.0.2:5062")
+
+	var src Source
+	var err error
+	inNS(t, tp.a, func() {
+		src, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}, SIPByContent: true, RingBytes: 1 << 22})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	type rec struct {
+		egress bool
+		proto  byte
+		frag   bool
+		tcpLen int
+	}
+	ch := make(chan rec, 256)
+	go func() {
+		var f Frame
+		for src.Read(&f) == nil {
+			d := f.Data
+			if len(d) < 34 || binary.BigEndian.Uint16(d[12:]) != 0x0800 {
+				continue
+			}
+			ihl := int(d[14]&0xf) * 4
+			r := rec{egress: f.Egress, proto: d[23], frag: binary.BigEndian.Uint16(d[20:])&0x3fff != 0}
+			if r.proto == 6 && len(d) >= 14+ihl+20 {
+				r.tcpLen = len(d) - 14 - ihl - int(d[14+ihl+12]>>4)*4
+			}
+			ch <- r
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+
+	// TCP: a SIP INVITE, then a segment of body text, then a reply.
+	accepted := make(chan *net.TCPConn, 1)
+	go func() {
+		c, err := ln.AcceptTCP()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	var c *net.TCPConn
+	inNS(t, tp.a, func() {
+		c, err = net.DialTCP("tcp4", nil, &net.TCPAddr{IP: net.IPv4(10, 199, 0, 2), Port: 41000})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetNoDelay(true)
+	srv := <-accepted
+	defer srv.Close()
+	buf := make([]byte, 4096)
+	c.Write([]byte("INVITE sip:bob@10.199.0.2 SIP/2.0\r\nContent-Length: 20\r\n\r\n"))
+	srv.Read(buf)
+	c.Write([]byte("v=0 body continues.."))
+	srv.Read(buf)
+	srv.Write([]byte("this reply starts with no SIP line"))
+	c.Read(buf)
+
+	// UDP: 3000 bytes of SIP to 5062 (a SIP port): three fragments each way.
+	big := []byte(sipMsg("big", 1))
+	for len(big) < 3000 {
+		big = append(big, 'x')
+	}
+	a.WriteToUDP(big, b.LocalAddr().(*net.UDPAddr))
+	b.WriteToUDP(big, a.LocalAddr().(*net.UDPAddr))
+
+	var tcpData []rec
+	frags := map[bool]int{}
+	deadline := time.After(5 * time.Second)
+	for len(tcpData) < 3 || frags[true] < 3 || frags[false] < 3 {
+		select {
+		case r := <-ch:
+			if r.proto == 6 && r.tcpLen > 0 {
+				tcpData = append(tcpData, r)
+			}
+			if r.proto == 17 && r.frag {
+				frags[r.egress]++
+			}
+		case <-deadline:
+			t.Fatalf("captured TCP data segments %+v, UDP fragments egress/ingress %d/%d; want 3 segments and 3+3 fragments",
+				tcpData, frags[true], frags[false])
+		}
+	}
+	want := []rec{{egress: true, proto: 6, tcpLen: 57}, {egress: true, proto: 6, tcpLen: 20}, {egress: false, proto: 6, tcpLen: 34}}
+	if diff := cmp.Diff(want, tcpData, cmp.AllowUnexported(rec{})); diff != "" {
+		t.Errorf("TCP data segments (-want +got):\n%s", diff)
+	}
+	k, err := src.(*ringbufSource).Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.FlowTracked != 1 || k.Flow < 2 || k.FragTracked != 2 || k.Fragment < 4 {
+		t.Errorf("counters %+v: want 1 flow tracked, >= 2 flow matches, 2 first fragments tracked, >= 4 later fragments", k)
+	}
+}

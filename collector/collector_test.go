@@ -230,6 +230,7 @@ func TestUDPEndToEnd(t *testing.T) {
 		hepMsg(t, hep.ProtoSIP, sipMsg("OPTIONS sip:b.example SIP/2.0", "opt-1", "1 OPTIONS"), t0, nil),
 		hepMsg(t, hep.ProtoSIP, []byte("\x00\x01 not SIP"), t0, nil),
 		hepMsg(t, hep.ProtoLog, []byte("a log line"), t0, nil),
+		hepMsg(t, hep.ProtoSIP, nil, t0, func(m *hep.Message) { m.KeepAlive = 30; m.Set(hep.ChunkKeepAlive) }), // keep-alive: counted, not stored
 		[]byte("HEP3 this is not HEP"), // dropped, counted
 		[]byte("GET / HTTP/1.1\r\n\r\n"),
 	}
@@ -257,7 +258,8 @@ func TestUDPEndToEnd(t *testing.T) {
 	}
 	m := metricsText(t, s)
 	checks := map[string]float64{
-		`xhep_collector_messages_total{transport="udp",type="sip"}`:   7,
+		`xhep_collector_messages_total{transport="udp",type="sip"}`:   8,
+		`xhep_collector_no_payload_total`:                             1,
 		`xhep_collector_messages_total{transport="udp",type="log"}`:   1,
 		`xhep_collector_dissect_errors_total{reason="sip_malformed"}`: 1,
 		`xhep_sip_requests_total{method="INVITE"}`:                    1,
@@ -267,7 +269,7 @@ func TestUDPEndToEnd(t *testing.T) {
 		`xhep_sip_invite_first_response_seconds_count`:                1,
 		`xhep_sip_invite_first_response_seconds_sum`:                  0.02,
 		`xhep_sip_invite_answer_seconds_sum`:                          3,
-		`xhep_collector_received_messages_total{transport="udp"}`:     10,
+		`xhep_collector_received_messages_total{transport="udp"}`:     11,
 	}
 	for series, want := range checks {
 		if got := metricValue(m, series); got < want-1e-9 || got > want+1e-9 {

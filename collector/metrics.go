@@ -19,6 +19,7 @@ type metrics struct {
 	dissectErrs  *prometheus.CounterVec // reason
 	authRejects  prometheus.Counter
 	writeErrors  prometheus.Counter
+	noPayload    prometheus.Counter
 	forwarded    *prometheus.CounterVec // destination
 	forwardDrops *prometheus.CounterVec // destination
 
@@ -85,6 +86,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "xhep_collector_write_errors_total",
 			Help: "Rows the store refused (closed or over its bounds); the store counts its own drops too.",
 		}),
+		noPayload: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xhep_collector_no_payload_total",
+			Help: "HEP messages without a payload chunk (keep-alives): counted, forwarded, not stored.",
+		}),
 		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xhep_collector_forwarded_total",
 			Help: "HEP messages forwarded, by destination.",
@@ -141,7 +146,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reqC:     make(map[string]prometheus.Counter),
 		dissectC: make(map[string]prometheus.Counter),
 	}
-	reg.MustRegister(m.messages, m.decodeErrors, m.dissectErrs, m.authRejects, m.writeErrors,
+	reg.MustRegister(m.messages, m.decodeErrors, m.dissectErrs, m.authRejects, m.writeErrors, m.noPayload,
 		m.forwarded, m.forwardDrops, m.sipRequests, m.sipResponses, m.inviteFirst, m.invite200,
 		m.register, m.kpiEvicted, m.rtcpJitter, m.rtcpLoss, m.rtcpRTT, m.rtcpReports)
 	return m

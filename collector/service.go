@@ -321,6 +321,11 @@ func (s *Service) process(w *worker, b []byte, transport string) error {
 	for _, f := range s.fwd {
 		f.send(b)
 	}
+	if !w.msg.Has(hep.ChunkPayload) && !w.msg.Has(hep.ChunkCompressedPayload) {
+		// A keep-alive or a message without payload: nothing to store.
+		s.m.noPayload.Inc()
+		return nil
+	}
 	if err := w.d.Dissect(&w.msg, &w.row); err != nil {
 		s.m.dissectError(dissect.Reason(err))
 	}

@@ -400,7 +400,11 @@ func (t *tcpTable) data(s *stream, seq uint32, p []byte, emit func(*Message)) {
 			s.gapSince = d.frame.TS
 			t.gaps++
 		}
-		if s.used() > d.cfg.MaxStreamBytes || d.frame.TS-s.gapSince > int64(d.cfg.GapTimeout) {
+		if d.frame.TS-s.gapSince > int64(d.cfg.GapTimeout) {
+			t.skipGap(s)
+			t.frame(s, d.frame, emit)
+		}
+		for s.used() > d.cfg.MaxStreamBytes && len(s.ooo) > 0 {
 			t.skipGap(s)
 			t.frame(s, d.frame, emit)
 		}

@@ -294,6 +294,18 @@ func TestTCP(t *testing.T) {
 			stats: map[string]uint64{"TCPEvicted": 2, "TCPStreams": 3},
 		},
 		{
+			name: "out-of-order data beyond MaxStreamBytes skips the first hole",
+			cfg:  &cfgBytes,
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, inv[:100]),
+				tcpC(1, 5060, isn+200, fACK, cat(inv[200:], ok)),
+				tcpC(2, 5060, isn+uint32(len(inv)+len(ok)+50), fACK, cat(bye, big[:1500])),
+			},
+			expire: gapTimeout + 10, // the hole before bye is skipped by Expire
+			want:   []got{wantC(2, 5060, ok), wantC(2, 5060, bye)},
+			stats:  map[string]uint64{"TCPGaps": 2, "Errors.stream_overflow": 0},
+		},
+		{
 			name: "message larger than MaxStreamBytes dropped, next one framed",
 			cfg:  &cfgBytes,
 			frames: []source.Frame{

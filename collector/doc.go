@@ -18,12 +18,14 @@
 //  3. Forwarding: the received bytes, unchanged, are queued to every
 //     [Config.Forward] destination without blocking; a full queue counts a
 //     drop (xhep_collector_forward_drops_total).
-//  4. Dissection into a store row; a malformed payload is stored with an
+//  4. A message without a payload chunk (a keep-alive) is counted
+//     (xhep_collector_no_payload_total) and not stored.
+//  5. Dissection into a store row; a malformed payload is stored with an
 //     error mark and counted (xhep_collector_dissect_errors_total).
-//  5. SIP and RTCP KPIs (requests by method, responses by code, INVITE to
+//  6. SIP and RTCP KPIs (requests by method, responses by code, INVITE to
 //     first response and to 200 OK, REGISTER outcomes, RTCP jitter, loss
 //     and round trip).
-//  6. The store (batched, spilled to disk while the database is away), or
+//  7. The store (batched, spilled to disk while the database is away), or
 //     in offline --print mode one JSON line per row.
 //
 // # Shutdown

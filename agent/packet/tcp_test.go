@@ -306,6 +306,16 @@ func TestTCP(t *testing.T) {
 			stats:  map[string]uint64{"TCPGaps": 2, "Errors.stream_overflow": 0},
 		},
 		{
+			name: "MaxTotalStreamBytes evicts the least recently used stream",
+			cfg:  &cfgBytes,
+			frames: []source.Frame{
+				tcpC(0, 5060, isn, fACK, big[:1500]),
+				tcpS(1, 5060, 9000, fACK, big[:1500]),
+				tcpS(2, 5060, 9000+1500, fACK, big[1500:1600]),
+			},
+			stats: map[string]uint64{"TCPEvicted": 1, "TCPStreams": 2, "TCPDroppedBytes": 1500},
+		},
+		{
 			name: "message larger than MaxStreamBytes dropped, next one framed",
 			cfg:  &cfgBytes,
 			frames: []source.Frame{

@@ -243,7 +243,11 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	for _, st := range s.ingest.Status() {
-		s.log.Info("listening", "transport", st.Transport, "addr", st.Addr, "readers", st.Readers, "rcvbuf", st.RcvBuf)
+		if st.Transport == ingest.UDP {
+			s.log.Info("listening", "transport", st.Transport, "addr", st.Addr, "readers", st.Readers, "rcvbuf", st.RcvBuf)
+		} else {
+			s.log.Info("listening", "transport", st.Transport, "addr", st.Addr)
+		}
 	}
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()

@@ -71,9 +71,7 @@ func (t *tcpTable) frameWS(s *stream, b []byte, f *source.Frame, emit func(*Mess
 	}
 	p := b[h:end]
 	if masked {
-		for i := range p {
-			p[i] ^= key[i&3]
-		}
+		unmask(p, key)
 	}
 	d.st.WebSocketFrames++
 	switch {
@@ -168,4 +166,18 @@ func (d *Decoder) Expire(now int64, emit func(*Message)) {
 func (d *Decoder) expireFrame(s *stream) *source.Frame {
 	d.expFrame = source.Frame{TS: s.last, IfIndex: s.ifIndex, Egress: s.egress}
 	return &d.expFrame
+}
+
+// unmask XORs p in place with the repeating 4-byte masking key, eight
+// bytes at a time.
+func unmask(p []byte, key [4]byte) {
+	k := uint64(binary.LittleEndian.Uint32(key[:]))
+	k |= k << 32
+	i := 0
+	for ; i+8 <= len(p); i += 8 {
+		binary.LittleEndian.PutUint64(p[i:], binary.LittleEndian.Uint64(p[i:])^k)
+	}
+	for ; i < len(p); i++ {
+		p[i] ^= key[i&3]
+	}
 }

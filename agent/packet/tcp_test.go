@@ -413,7 +413,16 @@ func TestTCP(t *testing.T) {
 // every message comes out exactly once, whole and in order.
 func TestTCPRandomSegmentation(t *testing.T) {
 	for trial := range 1000 {
-		testRandomSegmentation(t, trial, false)
+		testRandomSegmentation(t, trial, false, false)
+	}
+}
+
+// TestWebSocketRandomSegmentation: the same over WebSocket, messages
+// masked and some fragmented with control frames between the fragments.
+func TestWebSocketRandomSegmentation(t *testing.T) {
+	for trial := range 500 {
+		testRandomSegmentation(t, trial, false, true)
+		testRandomSegmentation(t, trial, true, true)
 	}
 }
 
@@ -421,22 +430,43 @@ func TestTCPRandomSegmentation(t *testing.T) {
 // whole original messages, in order, each at most once (a subsequence).
 func TestTCPRandomLoss(t *testing.T) {
 	for trial := range 1000 {
-		testRandomSegmentation(t, trial, true)
+		testRandomSegmentation(t, trial, true, false)
 	}
 }
 
-func testRandomSegmentation(t *testing.T, trial int, lossy bool) {
+func testRandomSegmentation(t *testing.T, trial int, lossy, ws bool) {
 	rng := rand.New(rand.NewPCG(uint64(trial), 2))
+	port := uint16(5060)
+	cfg := DefaultConfig()
+	var stream []byte
+	if ws {
+		port = 8080
+		cfg.WebSocketPorts = MustParsePorts("8080")
+		stream = []byte("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: sip\r\n\r\n")
+	}
 	{
-		var stream []byte
 		var want []string
 		for i := range 1 + rng.IntN(6) {
 			m := sipMsg([]string{"INVITE", "BYE", "200 OK", "MESSAGE"}[i%4], "INVITE", rng.IntN(900))
+			want = append(want, string(m))
+			if ws {
+				key := []byte{byte(i), 0x5a, 0xa5, byte(trial)}
+				if rng.IntN(2) == 0 {
+					stream = append(stream, wsFrame(true, 1, key, m)...)
+					continue
+				}
+				cut := 1 + rng.IntN(len(m)-1)
+				stream = append(stream, wsFrame(false, 1, key, m[:cut])...)
+				if rng.IntN(2) == 0 {
+					stream = append(stream, wsFrame(true, 9, key, []byte("ping"))...)
+				}
+				stream = append(stream, wsFrame(true, 0, key, m[cut:])...)
+				continue
+			}
 			if rng.IntN(3) == 0 {
 				stream = append(stream, "\r\n\r\n"...)
 			}
 			stream = append(stream, m...)
-			want = append(want, string(m))
 		}
 		type seg struct{ off, end int }
 		var segs []seg
@@ -465,11 +495,11 @@ func testRandomSegmentation(t *testing.T, trial int, lossy bool) {
 			}
 		}
 		const isn = 0xfffffe00 // sequence numbers wrap inside the stream
-		frames := []source.Frame{tcpC(0, 5060, isn-1, fSYN, nil)}
+		frames := []source.Frame{tcpC(0, port, isn-1, fSYN, nil)}
 		for i, s := range segs {
-			frames = append(frames, tcpC(int64(i+1), 5060, isn+uint32(s.off), fACK, stream[s.off:s.end]))
+			frames = append(frames, tcpC(int64(i+1), port, isn+uint32(s.off), fACK, stream[s.off:s.end]))
 		}
-		out, st, d := run(t, nil, frames...)
+		out, st, d := run(t, &cfg, frames...)
 		d.Expire(math.MaxInt64, func(m *Message) { out = append(out, summarize(m)) })
 		var gotP []string
 		for _, g := range out {

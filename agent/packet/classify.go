@@ -153,7 +153,8 @@ func sipFirstLine(b []byte) bool {
 		return false
 	}
 	line := bytes.TrimSuffix(lim[:i], []byte("\r"))
-	return bytes.HasSuffix(line, []byte(" SIP/2.0"))
+	// ABNF literals are case-insensitive: "sip/2.0" is a valid version.
+	return len(line) > 8 && bytes.EqualFold(line[len(line)-8:], []byte(" SIP/2.0"))
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -84,7 +84,10 @@ __attribute__((noinline)) int xhep_classify(struct pkt *k, struct counters *c)
 	if (m & MATCH_SIP_CONTENT) {
 		struct flow_key fl;
 		flow_key_of(&fl, k);
-		if (bpf_map_update_elem(&flows, &fl, &one, BPF_NOEXIST) == 0) {
+		/* Look up first: an LRU update allocates a node before it finds
+		 * the key exists. The lookup also refreshes the entry. */
+		if (!bpf_map_lookup_elem(&flows, &fl) &&
+		    bpf_map_update_elem(&flows, &fl, &one, BPF_NOEXIST) == 0) {
 			c->c[C_FLOW_TRACKED]++;
 			if (!flows_active)
 				flows_active = 1;

@@ -187,7 +187,10 @@ type driverLog struct{ l *slog.Logger }
 
 func (d driverLog) Print(v ...any) { d.l.Debug("mysql driver", "msg", fmt.Sprint(v...)) }
 
-// DB returns the store's connection pool, for read-only queries.
+// DB returns the store's connection pool, for read-only queries. Its
+// connections use the store's database, parseTime=true, loc=UTC and the
+// session time_zone '+00:00', so DATETIME(6) columns scan into UTC
+// time.Time values.
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Database returns the database name the store writes.

@@ -2,6 +2,7 @@ package packet
 
 import (
 	"encoding/binary"
+	"math"
 	"strconv"
 	"testing"
 
@@ -130,5 +131,59 @@ func BenchmarkDecodeWebSocket(b *testing.B) {
 	reportRates(b, round, cpu, cpuOK)
 	if n != round {
 		b.Fatalf("emitted %d messages in %d rounds", n, round)
+	}
+}
+
+// TestZeroAllocs guards the steady-state hot paths: UDP SIP, TCP SIP one
+// message per segment and split over two, and defragmentation allocate
+// nothing per packet once warmed up.
+func TestZeroAllocs(t *testing.T) {
+	p := sipOfSize(600)
+	udpF := frame(source.LinkEthernet, ts0, eth(0x0800, sipUDP4(p)))
+	whole := tcpC(0, 5060, 0, fACK, p)
+	split := []source.Frame{tcpC(0, 5060, 0, fACK, p[:300]), tcpC(1, 5060, 0, fACK, p[300:])}
+	u := udp(5060, 5060, sipOfSize(3000-8))
+	frags := v4frags(1, u, frag{0, 1480}, frag{1480, 2960}, frag{2960, len(u)})
+	d, err := NewDecoder(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	emit := func(*Message) { n++ }
+	seq := uint32(0)
+	setSeq := func(f source.Frame, s uint32) { binary.BigEndian.PutUint32(f.Data[14+20+4:], s) }
+	cases := []struct {
+		name string
+		fn   func()
+	}{
+		{"udp sip", func() { d.Decode(&udpF, emit) }},
+		{"tcp whole", func() {
+			setSeq(whole, seq)
+			seq += uint32(len(p))
+			d.Decode(&whole, emit)
+		}},
+		{"tcp split", func() {
+			setSeq(split[0], seq)
+			setSeq(split[1], seq+300)
+			seq += uint32(len(p))
+			d.Decode(&split[0], emit)
+			d.Decode(&split[1], emit)
+		}},
+		{"defrag", func() {
+			for i := range frags {
+				d.Decode(&frags[i], emit)
+			}
+		}},
+	}
+	for _, c := range cases {
+		seq = 0
+		d.Expire(math.MaxInt64, emit) // start each case with fresh streams
+		n = 0
+		if a := testing.AllocsPerRun(1000, c.fn); a != 0 {
+			t.Errorf("%s: %v allocations per run, want 0", c.name, a)
+		}
+		if n != 1001 {
+			t.Errorf("%s: %d messages in 1001 runs", c.name, n)
+		}
 	}
 }

@@ -93,7 +93,7 @@ func TestRunGen(t *testing.T) {
 
 	stdout.Reset()
 	stderr.Reset()
-	if rc := run(nil, &stdout, &stderr); rc == 0 || !strings.Contains(stderr.String(), "not built yet") {
+	if rc := run([]string{"--only", "nope"}, &stdout, &stderr); rc != 2 || !strings.Contains(stderr.String(), "unknown section") {
 		t.Fatalf("suite: exit %d, stderr %q", rc, stderr.String())
 	}
 	if rc := run([]string{"gen", "--help"}, &stdout, &stderr); rc != 0 || !strings.Contains(stdout.String(), "-calls") {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/xhep/xhep/bench"
 )
 
 // subcommands maps a first argument to what runs it. Anything else (or no
@@ -18,6 +20,9 @@ var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{
 }
 
 func main() {
+	if os.Getenv(bench.LiveChildEnv) != "" { // the suite's live run re-executes us as its agent
+		os.Exit(bench.LiveChildMain(os.Stdin, os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -40,10 +45,4 @@ func usage(w io.Writer) {
   xhep-bench gen --out FILE     write a pcap of generated SIP/RTCP/DNS traffic
                                 (xhep-bench gen --help lists its flags)
 `)
-}
-
-// runSuite runs the benchmark suite. It is not written yet.
-func runSuite(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "xhep-bench: the benchmark suite is not built yet; `xhep-bench gen --out FILE.pcap` generates traffic")
-	return 2
 }

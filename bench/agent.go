@@ -1,0 +1,202 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/xhep/xhep/agent"
+	"github.com/xhep/xhep/agent/correlate"
+	"github.com/xhep/xhep/agent/packet"
+	"github.com/xhep/xhep/agent/send"
+	"github.com/xhep/xhep/agent/source"
+	"github.com/xhep/xhep/bench/gen"
+	"github.com/xhep/xhep/collector/ingest"
+	"github.com/xhep/xhep/hep"
+)
+
+// sipCapture writes (once per work directory) a SIP-only UDP capture of
+// about n frames and returns its path and what the generator put in it.
+// rate is the capture-time spacing in packets per second.
+func (s *suite) sipCapture(n int, rate float64) (string, gen.Stats, error) {
+	cfg := gen.DefaultConfig()
+	cfg.RTCP, cfg.DNS = false, false
+	cfg.Rate = rate
+	cfg.CountsOnly = true
+	// About 10 frames per scenario on average.
+	cfg.Calls, cfg.Registrations, cfg.Options = max(1, n/18), max(1, n/60), max(1, n/60)
+	base := filepath.Join(s.opt.WorkDir, fmt.Sprintf("sip-%d-%.0fpps", n, rate))
+	var st gen.Stats
+	if b, err := os.ReadFile(base + ".truth.json"); err == nil && json.Unmarshal(b, &st) == nil && st.Frames > 0 {
+		if _, err := os.Stat(base + ".pcap"); err == nil {
+			return base + ".pcap", st, nil
+		}
+	}
+	t0 := time.Now()
+	truth, err := gen.WritePcapFile(base+".pcap", cfg)
+	if err != nil {
+		return "", st, fmt.Errorf("generate capture: %w", err)
+	}
+	b, _ := json.Marshal(truth.Stats)
+	if err := os.WriteFile(base+".truth.json", b, 0o644); err != nil {
+		return "", st, err
+	}
+	s.logf("  generated %s: %d frames, %d SIP messages in %v", base+".pcap", truth.Stats.Frames, truth.Stats.SIPMessages, time.Since(t0).Round(time.Millisecond))
+	return base + ".pcap", truth.Stats, nil
+}
+
+// hepListener is a collector ingest listener that counts the HEP messages
+// that decode.
+type hepListener struct {
+	srv      *ingest.Server
+	received atomic.Uint64
+	bad      atomic.Uint64
+}
+
+func newHEPListener(listen ...string) (*hepListener, error) {
+	l := &hepListener{}
+	srv, err := ingest.New(ingest.Config{
+		Listen:    listen,
+		NewFramer: func(r io.Reader, max int) ingest.Framer { return hep.NewFramer(r, max) },
+	}, func(b []byte, _ netip.AddrPort, _ string) {
+		var m hep.Message
+		if m.DecodeFromBytes(b) != nil {
+			l.bad.Add(1)
+			return
+		}
+		l.received.Add(1)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		srv.Close()
+		return nil, err
+	}
+	l.srv = srv
+	return l, nil
+}
+
+// addr returns the i-th listener's address as a collector URL.
+func (l *hepListener) url(i int) string {
+	st := l.srv.Status()[i]
+	return st.Transport + "://" + st.Addr.String()
+}
+
+// settle waits until the count stops moving for 200 ms (at most max).
+func (l *hepListener) settle(want uint64, max time.Duration) {
+	deadline := time.Now().Add(max)
+	last, still := l.received.Load(), 0
+	for still < 20 && time.Now().Before(deadline) {
+		if last >= want && still >= 5 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+		if r := l.received.Load(); r != last {
+			last, still = r, 0
+		} else {
+			still++
+		}
+	}
+}
+
+func (l *hepListener) Close() error { return l.srv.Close() }
+
+// agentConfig is the agent's pipeline sending to one collector URL.
+func agentConfig(collector string, block bool) agent.Config {
+	sc := send.DefaultConfig()
+	sc.Collectors = []string{collector}
+	sc.Block = block
+	return agent.Config{NodeID: 2001, NodeName: "probe-1",
+		Decoder: packet.DefaultConfig(), Correlate: correlate.DefaultConfig(), Send: sc}
+}
+
+// agentReplay: `xhep-agent --read` of a generated SIP capture, delivered over
+// UDP to a collector ingest listener on loopback in this process.
+func (s *suite) agentReplay() {
+	const sec = "agent"
+	n := s.pick(50_000, 1_000_000)
+	name := fmt.Sprintf("pcap replay, %s-frame SIP capture → HEP over UDP (loopback)", FormatValue(float64(n), ""))
+	path, truth, err := s.sipCapture(n, 100_000)
+	if err != nil {
+		s.skip(sec, name, err.Error())
+		return
+	}
+	l, err := newHEPListener("udp://127.0.0.1:0")
+	if err != nil {
+		s.skip(sec, name, err.Error())
+		return
+	}
+	defer l.Close()
+	p, err := agent.New(agentConfig(l.url(0), true))
+	if err != nil {
+		s.skip(sec, name, err.Error())
+		return
+	}
+	src, err := source.OpenFile(path, 1)
+	if err != nil {
+		p.Close()
+		s.skip(sec, name, err.Error())
+		return
+	}
+	drops0 := l.srv.Stats().UDPDrops
+	cpu0 := selfCPU()
+	start := time.Now()
+	_, err = p.Run(s.ctx, src)
+	src.Close()
+	if cerr := p.Close(); err == nil {
+		err = cerr
+	}
+	elapsed := time.Since(start)
+	if err != nil {
+		s.skip(sec, name, "agent run: "+err.Error())
+		return
+	}
+	sum := p.Summary()
+	sent := sum.Send.Sent()
+	expected := uint64(truth.SIPMessages)
+	l.settle(expected, 5*time.Second)
+	cpu := selfCPU() - cpu0
+	got := l.received.Load()
+	s.add(Result{Section: sec, Name: name, Value: float64(sent) / elapsed.Seconds(), Unit: "HEP/s",
+		Target: "≥ 500,000 HEP/s, nothing lost", Peer: "heplify ~60,000 HEP/s, with loss",
+		Note: fmt.Sprintf("%d SIP messages in %d frames in %v; from first frame read to senders drained", expected, truth.Frames, elapsed.Round(time.Millisecond))})
+	s.add(Result{Section: sec, Name: "pcap replay loss (generator's truth − received)", Value: float64(int64(expected) - int64(got)), Unit: "messages",
+		Target: "0",
+		Note: fmt.Sprintf("agent encoded %d, sent %d, dropped %d; listener received %d, kernel socket drops %d",
+			sum.HEPTotal(), sent, sum.Send.Dropped(), got, l.srv.Stats().UDPDrops-drops0)})
+	s.add(Result{Section: sec, Name: "pcap replay CPU (agent + in-process listener)", Value: cpu.Seconds() / float64(max(sent, 1)) * 1e9, Unit: "CPU ns/HEP",
+		Note: fmt.Sprintf("%.2f cores busy on average", cpu.Seconds()/elapsed.Seconds())})
+}
+
+// runAgentFile runs the agent pipeline on a capture until the senders
+// drained; ctx cancels it.
+func runAgentFile(ctx context.Context, cfg agent.Config, path string, speed float64) (agent.Summary, time.Duration, error) {
+	p, err := agent.New(cfg)
+	if err != nil {
+		return agent.Summary{}, 0, err
+	}
+	var src source.Source
+	f, err := source.OpenFile(path, 1)
+	if err != nil {
+		p.Close()
+		return agent.Summary{}, 0, err
+	}
+	src = f
+	if speed > 0 {
+		src = agent.Paced(f, speed)
+	}
+	start := time.Now()
+	_, err = p.Run(ctx, src)
+	src.Close()
+	if cerr := p.Close(); err == nil {
+		err = cerr
+	}
+	return p.Summary(), time.Since(start), err
+}

@@ -128,7 +128,8 @@ func openAFXDP(cfg LiveConfig) (*afxdpSource, error) {
 
 // Read returns the next frame. Frame.Data aliases the socket's UMEM and
 // is valid until the next Read; frames go back to the fill ring only when
-// the whole batch they arrived in has been read.
+// the whole batch they arrived in has been read. AF_XDP carries no capture
+// time: Frame.TS is the time the batch was taken from the rx ring.
 func (s *afxdpSource) Read(f *Frame) error {
 	s.readMu.Lock()
 	defer s.readMu.Unlock()

@@ -1,0 +1,236 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+//go:embed ui
+var uiFiles embed.FS
+
+// Config configures an [API]. Zero fields take the defaults named beside
+// them.
+type Config struct {
+	// DB is the store's database handle, already on the collector's
+	// database (store.(*Store).DB()). Required.
+	DB *sql.DB
+	// Token, when set, is the bearer token every API request must carry.
+	// Empty: no authentication, but only loopback clients are served.
+	Token string
+	// DefaultRange is the search range when from/to are absent (default 1h).
+	DefaultRange time.Duration
+	// MaxRange is the longest search range accepted (default 24h).
+	MaxRange time.Duration
+	// FlowLookback is how far back from now a call flow looks for its
+	// Call-ID when the request gives no from/to (default 14 days, the
+	// store's default call retention).
+	FlowLookback time.Duration
+	// FlowMargin widens a call's own time range when fetching its RTCP,
+	// DNS and logs and when looking for linked legs (default 30s).
+	FlowMargin time.Duration
+	// MaxLegs bounds the legs of one call flow (default 16).
+	MaxLegs int
+	// MaxLimit is the largest page size (default 1000).
+	MaxLimit int
+	// MaxFlowMessages bounds the SIP messages of one flow (default 5000).
+	MaxFlowMessages int
+	// QueryTimeout bounds each request's database work (default 30s).
+	QueryTimeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// API serves the HTTP API and the UI. Safe for concurrent use.
+type API struct {
+	cfg Config
+	ui  http.Handler
+	// trace, set only by tests before use, sees every query.
+	trace func(q string, args []any)
+}
+
+// ErrConfig is wrapped by the errors of [New].
+var ErrConfig = errors.New("invalid api config")
+
+// New checks cfg and returns an API.
+func New(cfg Config) (*API, error) {
+	if cfg.DB == nil {
+		return nil, fmt.Errorf("%w: DB is nil", ErrConfig)
+	}
+	if cfg.DefaultRange <= 0 {
+		cfg.DefaultRange = time.Hour
+	}
+	if cfg.MaxRange <= 0 {
+		cfg.MaxRange = 24 * time.Hour
+	}
+	if cfg.DefaultRange > cfg.MaxRange {
+		return nil, fmt.Errorf("%w: default range %v exceeds max range %v", ErrConfig, cfg.DefaultRange, cfg.MaxRange)
+	}
+	if cfg.FlowLookback <= 0 {
+		cfg.FlowLookback = 14 * 24 * time.Hour
+	}
+	if cfg.FlowMargin <= 0 {
+		cfg.FlowMargin = 30 * time.Second
+	}
+	if cfg.MaxLegs <= 0 {
+		cfg.MaxLegs = 16
+	}
+	if cfg.MaxLimit <= 0 {
+		cfg.MaxLimit = 1000
+	}
+	if cfg.MaxFlowMessages <= 0 {
+		cfg.MaxFlowMessages = 5000
+	}
+	if cfg.QueryTimeout <= 0 {
+		cfg.QueryTimeout = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	sub, err := fs.Sub(uiFiles, "ui")
+	if err != nil {
+		return nil, fmt.Errorf("ui files: %w", err)
+	}
+	return &API{cfg: cfg, ui: http.FileServerFS(sub)}, nil
+}
+
+// Register mounts the API under /api/v1/ and the UI at / on mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.Handle("GET /api/v1/messages", a.guard(a.messages))
+	mux.Handle("GET /api/v1/calls", a.guard(a.calls))
+	mux.Handle("GET /api/v1/calls/{callid}/flow", a.guard(a.flow))
+	mux.Handle("GET /api/v1/calls/{callid}/pcap", a.guard(a.pcap))
+	mux.Handle("GET /api/v1/calls/{callid}/text", a.guard(a.text))
+	mux.Handle("GET /api/v1/stats", a.guard(a.stats))
+	mux.Handle("/api/v1/", a.guard(func(w http.ResponseWriter, r *http.Request) error {
+		return errNotFound("no such endpoint: " + r.Method + " " + r.URL.Path)
+	}))
+	mux.Handle("/", a.access(false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		a.ui.ServeHTTP(w, r)
+	})))
+}
+
+// Handler returns a new mux with only the API and the UI on it.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	a.Register(mux)
+	return mux
+}
+
+// httpError is an error with the HTTP status it maps to.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errBad(format string, args ...any) error {
+	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+func errNotFound(msg string) error { return &httpError{http.StatusNotFound, msg} }
+
+// handlerFunc is an endpoint: it writes a response or returns an error
+// that guard maps to a status and a JSON body.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// guard checks access, bounds the request's database time and maps errors.
+func (a *API) guard(h handlerFunc) http.Handler {
+	return a.access(true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.QueryTimeout)
+		defer cancel()
+		err := h(w, r.WithContext(ctx))
+		if err == nil {
+			return
+		}
+		var he *httpError
+		switch {
+		case errors.As(err, &he):
+			writeError(w, he.status, he.msg)
+		case errors.Is(err, context.DeadlineExceeded):
+			writeError(w, http.StatusGatewayTimeout, "query timed out")
+		case errors.Is(err, context.Canceled):
+			// The client went away; nothing to answer.
+		default:
+			writeError(w, http.StatusInternalServerError, err.Error())
+		}
+	}))
+}
+
+// access enforces the token (API only, when api is true) or, without a
+// token, loopback clients.
+func (a *API) access(api bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.cfg.Token == "" {
+			if !loopback(r.RemoteAddr) {
+				writeError(w, http.StatusForbidden, "no --api-token is configured: only loopback clients are served")
+				return
+			}
+		} else if api {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.Token)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="xhep"`)
+				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopback reports whether a RemoteAddr ("ip:port") is a loopback address.
+func loopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"encode response"}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// query runs a query on the database (and hands it to the test trace).
+func (a *API) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if a.trace != nil {
+		a.trace(q, args)
+	}
+	return a.cfg.DB.QueryContext(ctx, q, args...)
+}
+
+func (a *API) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if a.trace != nil {
+		a.trace(q, args)
+	}
+	return a.cfg.DB.QueryRowContext(ctx, q, args...)
+}

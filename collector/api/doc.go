@@ -1,0 +1,62 @@
+// Package api is the collector's HTTP API and web UI: search of stored SIP
+// messages and calls, call flows across linked legs with their RTCP, DNS
+// and log entries, pcap and text export, and message statistics.
+//
+// [New] takes a [Config] with the store's database handle;
+// [API.Register] mounts the JSON API under /api/v1/ and the UI (static
+// files embedded from ui/, no build step, no CDN) at /.
+//
+// # Endpoints
+//
+//	GET /api/v1/messages            SIP messages, newest first, paged, with a total
+//	GET /api/v1/calls               the same search grouped by Call-ID
+//	GET /api/v1/calls/{callid}/flow every message of the call and its linked legs,
+//	                                RTCP streams, DNS and logs
+//	GET /api/v1/calls/{callid}/pcap the call as a pcap file
+//	GET /api/v1/calls/{callid}/text the call as a plain-text ladder and raw messages
+//	GET /api/v1/stats               message counts by method and response code per bucket
+//
+// Search parameters (messages, calls): from, to (RFC 3339, or Unix seconds
+// with an optional fraction; default: the last [Config.DefaultRange], at
+// most [Config.MaxRange]), callid, correlation_id, from_user, to_user,
+// ruri_user, from_domain, to_domain, ruri_domain, user_agent (exact, or a
+// prefix with prefix=1), method (INVITE, or a response code as HOMER
+// stores it), status (an integer), src_ip, dst_ip (an IPv4 or IPv6
+// address), src_port, dst_port, node (the HEP capture id), limit (default
+// 100, at most [Config.MaxLimit]) and offset (at most 100000). Unknown
+// parameters are refused with 400, so that a typo never silently widens a
+// search. Errors are JSON: {"error": "..."} with status 400 (bad input),
+// 401 (missing or wrong bearer token), 403 (not loopback and no token
+// configured), 404 (no such call) or 500 (database).
+//
+// # Queries
+//
+// Every query names a create_date range, so MariaDB prunes to the day
+// partitions it spans, and filters on the indexed generated columns of
+// package [github.com/xhep/xhep/collector/store] (callid, callid_aleg,
+// correlation_id, users, domains, method, status, user_agent, IPs, ports),
+// each indexed with create_date. The tests check both with EXPLAIN
+// PARTITIONS.
+//
+// A call flow starts from a Call-ID: the first and last time of the call
+// come from the callid index (no fixed window, so long calls are whole),
+// then the linked legs are found as a transitive closure, bounded by
+// [Config.MaxLegs]: a leg whose callid_aleg (X-CID or the configured
+// A-leg headers) names a known leg, the leg a known leg's callid_aleg
+// names, and legs linked by the HEP correlation id in either direction.
+// Each new leg widens the time range. RTCP rows (hep_proto_5_default) whose
+// correlation id is one of the legs' Call-IDs, log rows
+// (hep_proto_100_default) likewise, and DNS rows (hep_proto_53_default)
+// sent or received by one of the call's hosts, for one of its domains
+// (the name or a subdomain of it), from [Config.FlowMargin] before the
+// call until its end, complete the flow.
+//
+// # Access
+//
+// With [Config.Token] set every API request needs "Authorization: Bearer
+// <token>" (401 otherwise); the UI's static files are served without it
+// and the UI asks for the token. With no token, only clients on a loopback
+// address are served (403 otherwise); X-Forwarded-For is not trusted.
+//
+// [API] is safe for concurrent use; it holds no state besides its Config.
+package api

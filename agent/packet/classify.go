@@ -13,7 +13,8 @@ import (
 // (SIP tests are hep/sip's LooksLikeSIP on SIP ports and the stricter
 // sipFirstLine elsewhere; RTCP is hep/rtcp's Valid):
 //
-//  1. either port in SIPPorts: SIP if it starts like SIP; otherwise a
+//  1. either port in SIPPorts: SIP if it starts like SIP (after any CR
+//     and LF bytes, which are cut off); otherwise a
 //     keep-alive (only CR, LF, space or NUL bytes, or shorter than
 //     tinyDatagram) or junk, counted and not emitted;
 //  2. either port in DNSPorts: DNS (at least the 12-byte header);
@@ -24,9 +25,10 @@ func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit 
 	c := &d.cfg
 	switch {
 	case c.SIPPorts.Has(src.Port()) || c.SIPPorts.Has(dst.Port()):
+		k := sip.KeepAliveLen(b) // stray line ends before a message are dropped
 		switch {
-		case sip.LooksLikeSIP(b):
-			d.deliver(ClassSIP, proto, src, dst, b, d.frame, emit)
+		case sip.LooksLikeSIP(b[k:]):
+			d.deliver(ClassSIP, proto, src, dst, b[k:], d.frame, emit)
 		case isKeepAlive(b):
 			d.st.KeepAlives++
 		default:

@@ -307,6 +307,11 @@ func TestDecode(t *testing.T) {
 			stats: map[string]uint64{"KeepAlives": 6, "Junk": 2, "Messages.sip": 0},
 		},
 		{
+			name:   "line ends before a message on a sip port are cut off",
+			frames: []source.Frame{frame(source.LinkEthernet, ts0, eth(0x0800, sipUDP4(cat([]byte("\r\n"), invite))))},
+			want:   []got{want4("sip", 17, 0, invite)},
+		},
+		{
 			name: "filters: method of request and of response cseq, ip, payload",
 			cfg: func() *Config {
 				c := DefaultConfig()

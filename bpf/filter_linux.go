@@ -37,8 +37,8 @@ const (
 	XDPGeneric XDPMode = "generic" // generic (skb) mode
 )
 
-// Config configures [Load]. The zero value matches nothing but DNS and SIP
-// on their default ports once [Config.Defaults] is applied by Load.
+// Config configures [Load]. Zero fields take the defaults noted beside
+// them: the zero Config matches SIP on 5060-5061 and DNS on 53 only.
 type Config struct {
 	SIPPorts     []PortRange // default 5060-5061
 	DNSPorts     []PortRange // default 53

@@ -1,6 +1,7 @@
 package dissect
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"net/netip"
@@ -299,6 +300,26 @@ func TestAppendString(t *testing.T) {
 		}
 		if !json.Valid([]byte(got)) {
 			t.Errorf("appendString(%q) = %s is not valid JSON", tt.in, got)
+		}
+	}
+}
+
+// TestSafeWord checks the 8-byte test against the byte table: every byte
+// value at every position among safe neighbours, and next to each other.
+func TestSafeWord(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			for _, fill := range []byte{'a', ' ', '~', 0x7f} {
+				w := [8]byte{fill, fill, fill, fill, fill, fill, fill, fill}
+				w[pos] = byte(c)
+				if got := safeWord(binary.LittleEndian.Uint64(w[:])); got != safe[c] {
+					t.Fatalf("safeWord(%q) = %v, want %v", w, got, safe[c])
+				}
+				w[(pos+1)%8] = 0x21 // '!', just above the control range
+				if got := safeWord(binary.LittleEndian.Uint64(w[:])); got != safe[c] {
+					t.Fatalf("safeWord(%q) = %v, want %v", w, got, safe[c])
+				}
+			}
 		}
 	}
 }

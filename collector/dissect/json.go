@@ -126,8 +126,25 @@ func appendString(b []byte, s []byte) []byte {
 // appendEscaped appends the inside of a JSON string: s escaped as
 // appendString does, without the quotes.
 func appendEscaped(b []byte, s []byte) []byte {
+	// Fast path: most values need no escape at all and are copied whole
+	// after one scan, 8 bytes at a time, then byte by byte for the tail.
+	i := 0
+	for i+8 <= len(s) && safeWord(binary.LittleEndian.Uint64(s[i:])) {
+		i += 8
+	}
+	for i < len(s) && safe[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		return append(b, s...)
+	}
+	return appendEscapedFrom(b, s, i)
+}
+
+// appendEscapedFrom is appendEscaped's slow path: s[:i] is known safe.
+func appendEscapedFrom(b []byte, s []byte, i int) []byte {
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		// Skip 8 safe bytes at a time (SWAR): none >= 0x80, < 0x20, '"' or '\\'.
 		for i+8 <= len(s) && safeWord(binary.LittleEndian.Uint64(s[i:])) {
 			i += 8
@@ -176,15 +193,13 @@ const (
 	hi7 = 0x8080808080808080
 )
 
-// hasLess reports whether any byte of x is below n (n <= 128, bytes < 128).
-func hasLess(x, n uint64) bool { return (x-lo7*n)&^x&hi7 != 0 }
-
-// hasByte reports whether any byte of x equals c.
-func hasByte(x, c uint64) bool { return hasLess(x^(lo7*c), 1) }
-
-// safeWord reports whether the 8 bytes of x are all safe (see safe).
+// safeWord reports whether the 8 bytes of x are all safe (see safe). A
+// byte with its top bit set fails; when there is none, no byte subtraction
+// below borrows unless some byte is below 0x20 or equals '"' or '\\', so
+// a top bit in any term marks an unsafe byte (hasLess without its ^x mask,
+// three tests folded into one).
 func safeWord(x uint64) bool {
-	return x&hi7 == 0 && !hasLess(x, 0x20) && !hasByte(x, '"') && !hasByte(x, '\\')
+	return (x|(x-lo7*0x20)|((x^(lo7*'"'))-lo7)|((x^(lo7*'\\'))-lo7))&hi7 == 0
 }
 
 // appendStringS is appendString for a string, without copying it (the

@@ -78,7 +78,7 @@ func (s *suite) e2e() {
 		rows = n
 	}
 	s.add(Result{Section: sec, Name: name, Value: float64(truth.Frames) / agentTime.Seconds(), Unit: "pkts/s offered",
-		Note: fmt.Sprintf("agent sent %d HEP, dropped %d; collector received %d over UDP, kernel socket drops %d", sum.Send.Sent(), sum.Send.Dropped(), ing.Messages["udp"], ing.UDPDrops)})
+		Note: fmt.Sprintf("agent sent %d HEP, dropped %d; collector received %d datagrams over UDP (the agent's empty probe included), kernel socket drops %d", sum.Send.Sent(), sum.Send.Dropped(), ing.Messages["udp"], ing.UDPDrops)})
 	s.add(Result{Section: sec, Name: "end to end loss (generator's SIP messages − rows counted with SQL)", Value: float64(want - rows), Unit: "rows", Target: "0",
 		Note: fmt.Sprintf("%d SIP messages in the capture, %d rows in hep_proto_1_{call,registration,default}", want, rows)})
 	s.add(Result{Section: sec, Name: "end to end rows/s, first frame read to last row committed", Value: float64(rows) / allIn.Seconds(), Unit: "rows/s",

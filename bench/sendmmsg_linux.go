@@ -12,7 +12,9 @@ import (
 // batchWriter sends one message many times per sendmmsg(2) call on a
 // connected UDP socket.
 type batchWriter struct {
-	rc   interface{ Write(func(uintptr) bool) error }
+	rc interface {
+		Write(func(uintptr) bool) error
+	}
 	msgs []unix.Mmsghdr
 	iov  unix.Iovec
 }

@@ -100,7 +100,7 @@ say "traffic: generated calls, registrations, OPTIONS, DNS and RTCP"
 sleep 1
 kill -TERM "$agent_pid"; wait "$agent_pid" || true; agent_pid=
 say "agent summary"
-sed -n '/summary/,$p' "$run/agent.log" | head -40
+sed -n '/^read:/,$p' "$run/agent.log" | head -40
 sleep 1.5 # the collector's batch interval
 
 say "rows stored per table (database $db)"

@@ -42,6 +42,9 @@ type Config struct {
 
 	// HTTP is the address serving /metrics (and the API when mounted).
 	HTTP string `yaml:"http"`
+	// APIToken, when set, is the bearer token the HTTP API requires; empty
+	// serves the API to loopback clients only (see package collector/api).
+	APIToken string `yaml:"api-token"`
 
 	// Storage.
 	MySQL           string `yaml:"mysql"`            // go-sql-driver DSN

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/xhep/xhep/collector"
+	"github.com/xhep/xhep/collector/api"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -49,8 +50,17 @@ func run(args []string) int {
 		log.Error("start", "err", err)
 		return 1
 	}
+	if db := svc.DB(); db != nil && cfg.HTTP != "" && cfg.Read == "" {
+		a, err := api.New(api.Config{DB: db, Token: cfg.APIToken})
+		if err != nil {
+			svc.Close()
+			log.Error("start HTTP API", "err", err)
+			return 1
+		}
+		a.Register(svc.Mux())
+	}
 	if a := svc.HTTPAddr(); a != nil {
-		log.Info("serving metrics", "addr", a.String())
+		log.Info("serving HTTP", "addr", a.String(), "api", svc.DB() != nil)
 	}
 	err = svc.Run(ctx)
 	if out != nil {

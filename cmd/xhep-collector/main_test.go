@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -64,7 +65,7 @@ func TestSIGTERMDrain(t *testing.T) {
 	bin := buildBinary(t)
 	spill := t.TempDir()
 	args := []string{"--listen", "udp://127.0.0.1:0", "--listen", "tcp://127.0.0.1:0",
-		"--mysql", dsn, "--database", dbName, "--spill-dir", spill}
+		"--mysql", dsn, "--database", dbName, "--spill-dir", spill, "--http", "127.0.0.1:0"}
 	c := startCollector(t, bin, args)
 	addrs := c.addrs
 
@@ -100,6 +101,17 @@ func TestSIGTERMDrain(t *testing.T) {
 		}
 	}
 	uc.Close()
+	// The HTTP server carries /metrics and the API.
+	for _, path := range []string{"/metrics", "/api/v1/stats"} {
+		resp, err := http.Get("http://" + c.http + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %s", path, resp.Status)
+		}
+	}
 	// SIGTERM at once: what was sent sits in socket buffers and queues and
 	// must all be drained into the database (or, if the database is too
 	// slow for the drain timeout, into the spill, written on the next start).
@@ -134,6 +146,7 @@ func TestSIGTERMDrain(t *testing.T) {
 type collectorProcess struct {
 	cmd     *exec.Cmd
 	addrs   map[string]string // transport → listening address
+	http    string            // HTTP address, when --http was given
 	logDone chan string
 	startup []string
 }
@@ -153,11 +166,15 @@ func startCollector(t *testing.T, bin string, args []string) *collectorProcess {
 	// The log says where it listens: msg=listening transport=udp addr=127.0.0.1:PORT
 	p := &collectorProcess{cmd: cmd, addrs: map[string]string{}, logDone: make(chan string, 1)}
 	re := regexp.MustCompile(`msg=listening transport=(\w+) addr=(\S+)`)
+	reHTTP := regexp.MustCompile(`msg="serving HTTP" addr=(\S+)`)
 	sc := bufio.NewScanner(stderr)
 	for len(p.addrs) < 2 && sc.Scan() {
 		p.startup = append(p.startup, sc.Text())
 		if m := re.FindStringSubmatch(sc.Text()); m != nil {
 			p.addrs[m[1]] = m[2]
+		}
+		if m := reHTTP.FindStringSubmatch(sc.Text()); m != nil {
+			p.http = m[1]
 		}
 	}
 	if len(p.addrs) < 2 {

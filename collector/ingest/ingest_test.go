@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -451,5 +452,39 @@ func TestCloseDrains(t *testing.T) {
 	defer rec.mu.Unlock()
 	if diff := cmp.Diff(map[string]int{UDP: 2000, TCP: 1001}, rec.transport); diff != "" {
 		t.Errorf("delivered before Close returned (-want +got):\n%s", diff)
+	}
+}
+
+// TestUDPDropsCounted overflows a small receive buffer before anything
+// reads it: the kernel's drops must show in Stats (SO_MEMINFO).
+func TestUDPDropsCounted(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("SO_MEMINFO drop counts are Linux only")
+	}
+	rec := newReceived()
+	s, err := New(Config{Listen: []string{"udp://127.0.0.1:0"}, Readers: 1, RcvBuf: 4096}, rec.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(s.Status()[0].Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const n = 200
+	for range n {
+		c.Write(hep3(fmt.Sprintf("%0600d", 0)))
+	}
+	if st := s.Status()[0]; st.Capped || st.RcvBuf < 4096 {
+		t.Errorf("status %+v: want the 4096 bytes asked for granted", st)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	st := s.Stats()
+	if st.UDPDrops == 0 || st.Messages[UDP]+st.UDPDrops != n {
+		t.Errorf("received %d + dropped %d, want some drops and %d in all", st.Messages[UDP], st.UDPDrops, n)
 	}
 }

@@ -48,8 +48,8 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{
 			name: "listen and store",
-			args: []string{"--listen", "udp://:9060", "--listen=tcp://:9061", "--mysql", dsn, "--http", ":9096"},
-			want: collector.Config{Listen: []string{"udp://:9060", "tcp://:9061"}, MySQL: dsn, HTTP: ":9096"},
+			args: []string{"--listen", "udp://:9060", "--listen=tcp://:9061", "--mysql", dsn, "--http", ":9096", "--api-token", "t0k"},
+			want: collector.Config{Listen: []string{"udp://:9060", "tcp://:9061"}, MySQL: dsn, HTTP: ":9096", APIToken: "t0k"},
 		},
 		{
 			name: "every storage flag",

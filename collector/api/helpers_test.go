@@ -106,23 +106,7 @@ func newFixture(t testing.TB) *fixture {
 	cfg.Seed = 6
 	cfg.Start = genStart
 	cfg.Calls, cfg.Registrations, cfg.Options = 40, 6, 4
-	dnsPayloads := map[string][]byte{}
-	tr, err := gen.Generate(cfg, func(p gen.Packet) error {
-		if p.Kind != gen.KindDNS {
-			return nil
-		}
-		pk := gopacket.NewPacket(p.Data, layers.LayerTypeEthernet, gopacket.Default)
-		nl, tl := pk.NetworkLayer(), pk.TransportLayer()
-		if nl == nil || tl == nil {
-			return fmt.Errorf("DNS frame at %v does not decode", p.TS)
-		}
-		src, _ := netip.AddrFromSlice(nl.NetworkFlow().Src().Raw())
-		dst, _ := netip.AddrFromSlice(nl.NetworkFlow().Dst().Raw())
-		udp := tl.(*layers.UDP)
-		key := dnsKey(netip.AddrPortFrom(src, uint16(udp.SrcPort)), netip.AddrPortFrom(dst, uint16(udp.DstPort)), p.TS)
-		dnsPayloads[key] = append([]byte(nil), udp.Payload...)
-		return nil
-	})
+	tr, dnsPayloads, err := generate(cfg)
 	if err != nil {
 		t.Fatalf("generate: %v", err)
 	}
@@ -363,4 +347,27 @@ func dnsOfCall(sip []gen.SIPMessage, dns []gen.DNSPacket, legs map[string]bool) 
 		}
 	}
 	return out
+}
+
+// generate runs the generator and returns its truth with the UDP payloads
+// of the DNS packets (gen.Truth keeps no DNS bytes), keyed by dnsKey.
+func generate(cfg gen.Config) (*gen.Truth, map[string][]byte, error) {
+	dnsPayloads := map[string][]byte{}
+	tr, err := gen.Generate(cfg, func(p gen.Packet) error {
+		if p.Kind != gen.KindDNS {
+			return nil
+		}
+		pk := gopacket.NewPacket(p.Data, layers.LayerTypeEthernet, gopacket.Default)
+		nl, tl := pk.NetworkLayer(), pk.TransportLayer()
+		if nl == nil || tl == nil {
+			return fmt.Errorf("DNS frame at %v does not decode", p.TS)
+		}
+		src, _ := netip.AddrFromSlice(nl.NetworkFlow().Src().Raw())
+		dst, _ := netip.AddrFromSlice(nl.NetworkFlow().Dst().Raw())
+		udp := tl.(*layers.UDP)
+		key := dnsKey(netip.AddrPortFrom(src, uint16(udp.SrcPort)), netip.AddrPortFrom(dst, uint16(udp.DstPort)), p.TS)
+		dnsPayloads[key] = append([]byte(nil), udp.Payload...)
+		return nil
+	})
+	return tr, dnsPayloads, err
 }

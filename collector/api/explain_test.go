@@ -1,0 +1,165 @@
+package api
+
+import (
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestExplain runs every endpoint with a trace of its queries and checks
+// each query's plan with EXPLAIN PARTITIONS: every table access prunes to
+// fewer partitions than the table has, and uses an index unless the
+// request has no filter at all (stats, an unfiltered search) or the table
+// is so small (under 1000 rows) that a scan is the cheaper plan.
+func TestExplain(t *testing.T) {
+	f := newFixture(t)
+	srv, a := server(t, f, nil)
+	var mu sync.Mutex
+	var queries []traced
+	a.trace = func(q string, args []any) {
+		mu.Lock()
+		defer mu.Unlock()
+		queries = append(queries, traced{q, args})
+	}
+	db := f.st.DB()
+	// Filler, so that the optimizer sees tables of realistic size: the
+	// same day's partition, after the fixture's hours, other addresses.
+	tp := newTemplate(t)
+	tp.start, tp.span, tp.rewrite = genStart.Add(3*time.Hour), 10*time.Hour, true
+	tp.load(t, testDSN(t), f.st.Database(), 4)
+	if _, err := db.Exec("ANALYZE TABLE hep_proto_1_call, hep_proto_1_registration, hep_proto_1_default, hep_proto_5_default, hep_proto_53_default, hep_proto_100_default"); err != nil {
+		t.Fatal(err)
+	}
+	parts := map[string]int{}
+	rows, err := db.Query("SELECT TABLE_NAME, COUNT(*) FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = DATABASE() GROUP BY TABLE_NAME")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		parts[name] = n
+	}
+	rows.Close()
+	// A table of a few hundred rows may be scanned: that is the cheaper plan.
+	sizes := map[string]int{}
+	for name := range parts {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM `" + name + "`").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		sizes[name] = n
+	}
+	t.Logf("rows: %v", sizes)
+	if parts["hep_proto_1_call"] < 3 {
+		t.Fatalf("partitions: %v", parts)
+	}
+
+	win := "from=" + url.QueryEscape(genStart.Format(time.RFC3339)) + "&to=" + url.QueryEscape(genStart.Add(time.Hour).Format(time.RFC3339))
+	for _, tc := range []struct {
+		path     string
+		indexed  bool
+		minQuery int
+	}{
+		{"/api/v1/messages?callid=" + url.QueryEscape(f.aLeg) + "&" + win, true, 2},
+		{"/api/v1/messages?prefix=1&from_user=pb&" + win, true, 2},
+		{"/api/v1/messages?to_user=1001&method=INVITE&" + win, true, 2},
+		{"/api/v1/messages?src_ip=10.0.0.20&" + win, true, 2},
+		{"/api/v1/messages?user_agent=x&" + win, true, 2},
+		{"/api/v1/messages?status=486&" + win, true, 2},
+		{"/api/v1/messages?" + win, false, 2},
+		{"/api/v1/calls?ruri_user=9000&" + win, true, 3},
+		{"/api/v1/calls?to_domain=media.example.net&" + win, true, 3},
+		{"/api/v1/calls/" + url.PathEscape(f.aLeg) + "/flow", true, 7},
+		{"/api/v1/calls/" + url.PathEscape(f.dLeg) + "/pcap?" + win, true, 8},
+		{"/api/v1/stats?" + win, false, 1},
+	} {
+		mu.Lock()
+		queries = nil
+		mu.Unlock()
+		code, body := get(t, srv.URL+tc.path)
+		if code != 200 {
+			t.Fatalf("%s: %d %s", tc.path, code, body)
+		}
+		mu.Lock()
+		qs := append([]traced(nil), queries...)
+		mu.Unlock()
+		if len(qs) < tc.minQuery {
+			t.Errorf("%s: %d queries traced, want at least %d", tc.path, len(qs), tc.minQuery)
+		}
+		for _, q := range qs {
+			for _, p := range explain(t, db, q) {
+				if !strings.HasPrefix(p.table, "hep_proto_") {
+					continue // <union...>, <derived...>
+				}
+				n := len(strings.Split(p.partitions, ","))
+				if p.partitions == "" || n >= parts[p.table] {
+					t.Errorf("%s: %s scans partitions %q of %d\n%s", tc.path, p.table, p.partitions, parts[p.table], q.q)
+				}
+				if tc.indexed && sizes[p.table] >= 1000 && (p.key == "" || p.typ == "ALL" || p.typ == "index") {
+					t.Errorf("%s: %s accessed by %s, key %q\n%s", tc.path, p.table, p.typ, p.key, q.q)
+				}
+			}
+		}
+	}
+}
+
+type traced struct {
+	q    string
+	args []any
+}
+
+type plan struct{ table, partitions, typ, key string }
+
+// explain returns the plan rows of q.
+func explain(t *testing.T, db *sql.DB, q traced) []plan {
+	t.Helper()
+	rows, err := db.Query("EXPLAIN PARTITIONS "+q.q, q.args...)
+	if err != nil {
+		t.Fatalf("explain: %v\n%s", err, q.q)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []plan
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		var p plan
+		for i, c := range cols {
+			switch c {
+			case "table":
+				p.table = vals[i].String
+			case "partitions":
+				p.partitions = vals[i].String
+			case "type":
+				p.typ = vals[i].String
+			case "key":
+				p.key = vals[i].String
+			}
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatalf("no plan for %s", fmt.Sprint(q.q))
+	}
+	return out
+}

@@ -47,9 +47,8 @@ func TestServiceUDPLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test skipped in -short mode")
 	}
-	s, _ := startService(t, Config{Listen: []string{"udp://127.0.0.1:0"}})
 	var stored atomic.Uint64
-	s.out = countingWriter{&stored}
+	s, _ := startService(t, Config{Listen: []string{"udp://127.0.0.1:0"}}, countingWriter{&stored})
 	dst := net.UDPAddrFromAddrPort(s.Listeners()[0].Addr)
 	msg := hepMsg(t, hep.ProtoSIP, sipMsg("OPTIONS sip:b.example SIP/2.0", "load-test-call-id@host.example.com", "1 OPTIONS"), time.Now(), nil)
 	const rate, seconds, senders = 100_000, 3, 4

@@ -109,8 +109,9 @@ func (r *rows) wait(t *testing.T, n int) []printedRow {
 }
 
 // startService runs a service with the given listeners whose rows go to
-// the returned collector (forward-only configuration, rows captured).
-func startService(t *testing.T, cfg Config) (*Service, *rows) {
+// the returned collector, or to out when given (forward-only
+// configuration, rows captured).
+func startService(t *testing.T, cfg Config, out ...rowWriter) (*Service, *rows) {
 	t.Helper()
 	if len(cfg.Forward) == 0 && cfg.MySQL == "" {
 		// Forward to a socket nobody reads, so the configuration is valid
@@ -133,6 +134,9 @@ func startService(t *testing.T, cfg Config) (*Service, *rows) {
 	r.cond = sync.NewCond(&r.mu)
 	if cfg.MySQL == "" {
 		s.out = r
+		if len(out) > 0 {
+			s.out = out[0]
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -280,6 +280,9 @@ func (s *suite) live() {
 			return
 		}
 		st, err := s.liveStep(exe, topo, frames, rate, d)
+		if s.ctx.Err() != nil {
+			return // interrupted: the step was cut short, it says nothing
+		}
 		if err != nil {
 			s.skip(sec, fmt.Sprintf("live ringbuf capture, generator paced at %s pkts/s", FormatValue(float64(rate), "")), err.Error())
 			return

@@ -1,0 +1,404 @@
+// xhep web UI: plain JavaScript, no build step, no dependencies.
+// Views: search (#search=<query>) and call (#call=<callid>[&from=..&to=..]).
+"use strict";
+
+const SVGNS = "http://www.w3.org/2000/svg";
+const $ = (id) => document.getElementById(id);
+
+// ---- API access -----------------------------------------------------------
+
+function token() { return localStorage.getItem("xhep.token") || ""; }
+
+async function api(path, opts = {}) {
+  const headers = {};
+  if (token()) headers["Authorization"] = "Bearer " + token();
+  const resp = await fetch(path, { headers });
+  if (resp.status === 401) {
+    $("tokenform").hidden = false;
+    throw new Error("the API needs a token: enter it above");
+  }
+  if (!resp.ok) {
+    let msg = resp.status + " " + resp.statusText;
+    try { msg = (await resp.json()).error || msg; } catch (e) { /* not JSON */ }
+    throw new Error(msg);
+  }
+  if (opts.blob) return resp.blob();
+  if (opts.text) return resp.text();
+  return resp.json();
+}
+
+function status(msg) { $("status").textContent = msg || ""; }
+
+$("tokenform").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  localStorage.setItem("xhep.token", $("token").value);
+  $("tokenform").hidden = true;
+  route();
+});
+
+// ---- helpers ----------------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "onclick") e.addEventListener("click", v);
+    else if (k === "class") e.className = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(c == null ? "" : String(c)));
+  return e;
+}
+
+function svg(tag, attrs = {}, text) {
+  const e = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text != null) e.textContent = text;
+  return e;
+}
+
+function pad(n, w = 2) { return String(n).padStart(w, "0"); }
+
+// fmtTime formats a time in microseconds since the epoch as UTC.
+function fmtTime(us, withDate = true) {
+  const d = new Date(Math.floor(us / 1000));
+  const t = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds()) + "." + pad(((us % 1000000) + 1000000) % 1000000, 6);
+  if (!withDate) return t;
+  return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " + t;
+}
+
+function usOf(iso) { return Date.parse(iso) * 1000; }
+
+function statusClass(s) {
+  if (!s) return "req";
+  if (s < 200) return "r1";
+  if (s < 300) return "r2";
+  return "r3";
+}
+
+function hostPort(ip, port) { return ip.includes(":") ? "[" + ip + "]:" + port : ip + ":" + port; }
+
+function table(t, head, rows) {
+  t.replaceChildren();
+  if (!rows.length) {
+    t.append(el("tbody", {}, el("tr", {}, el("td", { class: "empty" }, "none"))));
+    return;
+  }
+  t.append(el("thead", {}, el("tr", {}, ...head.map((h) => el("th", {}, h)))));
+  const tb = el("tbody");
+  for (const r of rows) tb.append(r);
+  t.append(tb);
+}
+
+// datetime-local inputs hold UTC here: "YYYY-MM-DDTHH:MM:SS".
+function toLocalInput(ms) { return new Date(ms).toISOString().slice(0, 19); }
+function fromLocalInput(v) { return v ? v + "Z" : ""; }
+
+// ---- search view --------------------------------------------------------------
+
+function setRange() {
+  const secs = Number($("range").value);
+  if (!secs) return;
+  const now = Date.now();
+  $("to").value = toLocalInput(now);
+  $("from").value = toLocalInput(now - secs * 1000);
+}
+$("range").addEventListener("change", setRange);
+for (const id of ["from", "to"]) $(id).addEventListener("input", () => { $("range").value = ""; });
+
+function searchQuery() {
+  const f = $("searchform");
+  const q = new URLSearchParams();
+  for (const inp of f.querySelectorAll(".fields input")) {
+    if (inp.type === "checkbox") { if (inp.checked) q.set(inp.name, "1"); continue; }
+    if (inp.value.trim() !== "") q.set(inp.name, inp.value.trim());
+  }
+  if ($("range").value) setRange();
+  q.set("from", fromLocalInput($("from").value));
+  q.set("to", fromLocalInput($("to").value));
+  return q;
+}
+
+$("searchform").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const what = (ev.submitter && ev.submitter.value) || "calls";
+  const q = searchQuery();
+  q.set("what", what);
+  location.hash = "search=" + encodeURIComponent(q.toString());
+});
+
+async function runSearch(qs) {
+  const q = new URLSearchParams(qs);
+  const what = q.get("what") || "calls";
+  q.delete("what");
+  for (const [k, v] of q) {
+    const inp = $("searchform").querySelector(`.fields input[name="${k}"]`);
+    if (inp) { if (inp.type === "checkbox") inp.checked = v === "1"; else inp.value = v; }
+  }
+  if (q.get("from")) { $("from").value = q.get("from").slice(0, 19); $("range").value = ""; }
+  if (q.get("to")) $("to").value = q.get("to").slice(0, 19);
+  status("searching…");
+  const res = $("results");
+  try {
+    const body = await api(`/api/v1/${what}?` + q.toString());
+    res.replaceChildren(what === "calls" ? callsTable(body, q) : messagesTable(body, q), pager(body, q, what));
+    status("");
+    stats(q);
+  } catch (e) {
+    res.replaceChildren(el("p", { class: "empty" }, String(e.message)));
+    status("");
+  }
+}
+
+function pager(body, q, what) {
+  const p = el("div", { class: "pager" });
+  const n = (body.calls || body.messages).length;
+  p.append(`${body.offset + (n ? 1 : 0)}–${body.offset + n} of ${body.total}`);
+  const go = (off) => () => {
+    const q2 = new URLSearchParams(q);
+    q2.set("offset", String(Math.max(0, off)));
+    q2.set("what", what);
+    location.hash = "search=" + encodeURIComponent(q2.toString());
+  };
+  if (body.offset > 0) p.append(el("button", { onclick: go(body.offset - body.limit) }, "newer"));
+  if (body.offset + n < body.total) p.append(el("button", { onclick: go(body.offset + body.limit) }, "older"));
+  return p;
+}
+
+function callLink(callid) {
+  const q = new URLSearchParams();
+  q.set("call", callid);
+  return "#" + q.toString();
+}
+
+function callsTable(body) {
+  const t = el("table", { class: "list", id: "calls" });
+  const rows = body.calls.map((c) => {
+    const tr = el("tr", { class: "click", "data-callid": c.callid, onclick: () => { location.hash = callLink(c.callid); } },
+      el("td", { class: "mono" }, fmtTime(usOf(c.first))),
+      el("td", { class: "mono" }, c.callid),
+      el("td", {}, c.from_user), el("td", {}, c.to_user), el("td", {}, c.ruri_user),
+      el("td", {}, c.method),
+      el("td", { class: statusClass(c.final_status) === "r2" ? "st2" : c.final_status >= 300 ? "st3" : "st1" }, c.final_status || "—"),
+      el("td", {}, (c.duration_ms / 1000).toFixed(1) + " s"),
+      el("td", {}, c.talk_ms ? (c.talk_ms / 1000).toFixed(1) + " s" : ""),
+      el("td", {}, c.messages),
+      el("td", { class: "mono" }, c.src_ip + " → " + c.dst_ip));
+    return tr;
+  });
+  table(t, ["first", "Call-ID", "from", "to", "R-URI", "method", "final", "duration", "talk", "msgs", "route"], rows);
+  return t;
+}
+
+function messagesTable(body) {
+  const t = el("table", { class: "list", id: "messages" });
+  const rows = body.messages.map((m) => el("tr", { class: "click", onclick: () => { location.hash = callLink(m.callid); } },
+    el("td", { class: "mono" }, fmtTime(m.time_us)),
+    el("td", { class: statusClass(m.status) === "req" ? "" : "st" + statusClass(m.status).slice(1) }, m.status ? m.status : m.method),
+    el("td", { class: "mono" }, hostPort(m.src_ip, m.src_port) + " → " + hostPort(m.dst_ip, m.dst_port)),
+    el("td", {}, m.from_user), el("td", {}, m.to_user), el("td", {}, m.ruri_user),
+    el("td", { class: "mono" }, m.callid), el("td", {}, m.user_agent || "")));
+  table(t, ["time", "method/status", "src → dst", "from", "to", "R-URI", "Call-ID", "User-Agent"], rows);
+  return t;
+}
+
+// stats draws message counts per bucket as stacked bars: requests, then
+// responses.
+async function stats(q) {
+  const box = $("statschart");
+  const sq = new URLSearchParams();
+  for (const k of ["from", "to"]) if (q.get(k)) sq.set(k, q.get(k));
+  let st;
+  try { st = await api("/api/v1/stats?" + sq.toString()); } catch (e) { box.replaceChildren(); return; }
+  const W = 900, H = 120, L = 40, B = 18;
+  const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", height: H, class: "stats" });
+  const max = Math.max(1, ...st.buckets.map((b) => b.total));
+  const bw = (W - L) / st.buckets.length;
+  st.buckets.forEach((b, i) => {
+    const req = Object.values(b.methods).reduce((a, x) => a + x, 0);
+    const rsp = b.total - req;
+    const h1 = (req / max) * (H - B - 8), h2 = (rsp / max) * (H - B - 8);
+    const x = L + i * bw;
+    s.append(svg("rect", { x, y: H - B - h1, width: Math.max(1, bw - 1), height: h1, fill: "#1f5fbf" }));
+    s.append(svg("rect", { x, y: H - B - h1 - h2, width: Math.max(1, bw - 1), height: h2, fill: "#1b8a3a" }));
+  });
+  s.append(svg("text", { x: 2, y: 12 }, String(max)));
+  s.append(svg("text", { x: L, y: H - 4 }, fmtTime(st.buckets[0].time_us).slice(0, 19)));
+  s.append(svg("text", { x: W - 4, y: H - 4, "text-anchor": "end" }, "requests (blue) and responses (green) per " + st.step_s + " s, total " + st.total));
+  box.replaceChildren(s);
+}
+
+// ---- call view ----------------------------------------------------------------
+
+let currentFlow = null;
+
+async function showCall(callid, q) {
+  $("search").hidden = true;
+  $("call").hidden = false;
+  $("calltitle").textContent = callid;
+  $("raw").textContent = "Click a message to see its raw text.";
+  status("loading call…");
+  const fq = new URLSearchParams();
+  for (const k of ["from", "to"]) if (q.get(k)) fq.set(k, q.get(k));
+  const suffix = fq.toString() ? "?" + fq.toString() : "";
+  const base = "/api/v1/calls/" + encodeURIComponent(callid);
+  let f;
+  try {
+    f = await api(base + "/flow" + suffix);
+  } catch (e) {
+    $("callsummary").textContent = e.message;
+    $("ladder").replaceChildren();
+    status("");
+    return;
+  }
+  currentFlow = f;
+  status("");
+  $("callsummary").textContent = `${f.messages.length} SIP messages in ${f.legs.length} leg(s), ${fmtTime(usOf(f.first))} – ${fmtTime(usOf(f.last), false)} UTC` +
+    (f.truncated ? " (more legs linked than shown)" : "");
+  $("pcap").onclick = () => download(base + "/pcap" + suffix, callid.replace(/[^A-Za-z0-9@._-]/g, "_") + ".pcap");
+  $("text").onclick = async () => {
+    try { $("raw").textContent = await api(base + "/text" + suffix, { text: true }); } catch (e) { status(e.message); }
+  };
+  legs(f);
+  ladder(f);
+  rtcp(f);
+  table($("dns"), ["time", "src → dst", "name", "type", "kind", "rcode"], f.dns.map((d) => el("tr", {},
+    el("td", { class: "mono" }, fmtTime(d.time_us)), el("td", { class: "mono" }, hostPort(d.src_ip, d.src_port) + " → " + hostPort(d.dst_ip, d.dst_port)),
+    el("td", { class: "mono" }, d.qname), el("td", {}, qtype(d.qtype)), el("td", {}, d.qr ? "response" : "query"), el("td", {}, d.rcode))));
+  table($("logs"), ["time", "correlation id", "message"], f.logs.map((l) => el("tr", {},
+    el("td", { class: "mono" }, fmtTime(l.time_us)), el("td", { class: "mono" }, l.correlation_id), el("td", {}, l.message))));
+}
+
+function qtype(n) { return { 1: "A", 28: "AAAA", 33: "SRV", 35: "NAPTR", 5: "CNAME", 12: "PTR", 2: "NS", 6: "SOA" }[n] || n; }
+
+async function download(path, name) {
+  try {
+    const blob = await api(path, { blob: true });
+    const a = el("a", { href: URL.createObjectURL(blob), download: name });
+    document.body.append(a);
+    a.click();
+    setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+  } catch (e) { status(e.message); }
+}
+
+const legColors = ["#1f5fbf", "#b7791f", "#6b46c1", "#2c7a7b", "#c05621", "#97266d"];
+
+function legs(f) {
+  table($("legs"), ["", "Call-ID", "linked by", "to", "messages", "first", "last"], f.legs.map((l, i) => el("tr", { class: "click", onclick: () => { location.hash = callLink(l.callid); } },
+    el("td", {}, el("span", { style: `display:inline-block;width:10px;height:10px;background:${legColors[i % legColors.length]}` })),
+    el("td", { class: "mono" }, l.callid), el("td", {}, l.linked_by || "(this call)"), el("td", { class: "mono" }, l.linked_to || ""),
+    el("td", {}, l.messages), el("td", { class: "mono" }, fmtTime(usOf(l.first), false)), el("td", { class: "mono" }, fmtTime(usOf(l.last), false)))));
+}
+
+// ladder draws one column per host:port (in order of first appearance) and
+// one arrow per message, top to bottom in capture order.
+function ladder(f) {
+  const s = $("ladder");
+  s.replaceChildren();
+  const cols = [];
+  const colOf = {};
+  for (const m of f.messages) {
+    for (const hp of [hostPort(m.src_ip, m.src_port), hostPort(m.dst_ip, m.dst_port)]) {
+      if (!(hp in colOf)) { colOf[hp] = cols.length; cols.push(hp); }
+    }
+  }
+  const legIdx = {};
+  f.legs.forEach((l, i) => { legIdx[l.callid] = i; });
+  const X0 = 190, DX = 200, Y0 = 50, DY = 30;
+  const W = X0 + Math.max(1, cols.length - 1) * DX + 120, H = Y0 + f.messages.length * DY + 20;
+  s.setAttribute("width", W);
+  s.setAttribute("height", H);
+  s.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  const x = (i) => X0 + i * DX;
+  cols.forEach((hp, i) => {
+    s.append(svg("text", { class: "host", x: x(i), y: 20, "text-anchor": "middle", "data-col": hp }, hp));
+    s.append(svg("line", { class: "life", x1: x(i), y1: 28, x2: x(i), y2: H - 10 }));
+  });
+  f.messages.forEach((m, j) => {
+    const from = hostPort(m.src_ip, m.src_port), to = hostPort(m.dst_ip, m.dst_port);
+    const a = colOf[from], b = colOf[to];
+    const y = Y0 + j * DY;
+    const cls = statusClass(m.status);
+    const g = svg("g", { class: "msg " + cls, "data-idx": j, "data-from": from, "data-to": to, "data-callid": m.callid, "data-method": m.status ? String(m.status) : m.method });
+    g.append(svg("rect", { class: "hit", x: 0, y: y - 18, width: W, height: DY }));
+    g.append(svg("rect", { x: 4, y: y - 14, width: 5, height: 18, fill: legColors[(legIdx[m.callid] || 0) % legColors.length] }));
+    g.append(svg("text", { class: "time", x: 14, y: y }, fmtTime(m.time_us, false)));
+    const label = m.status ? (m.first_line || String(m.status)).replace(/^SIP\/2\.0\s+/, "") : m.method;
+    if (a === b) {
+      g.append(svg("path", { d: `M ${x(a)} ${y - 6} h 40 v 12 h -38` }));
+      g.append(svg("polygon", { points: `${x(a)},${y + 6} ${x(a) + 8},${y + 2} ${x(a) + 8},${y + 10}` }));
+      g.append(svg("text", { class: "label", x: x(a) + 46, y: y + 4 }, label));
+    } else {
+      const x1 = x(a), x2 = x(b), dir = x2 > x1 ? 1 : -1;
+      g.append(svg("line", { x1, y1: y, x2: x2 - dir * 8, y2: y }));
+      g.append(svg("polygon", { points: `${x2},${y} ${x2 - dir * 9},${y - 4} ${x2 - dir * 9},${y + 4}` }));
+      g.append(svg("text", { class: "label", x: (x1 + x2) / 2, y: y - 5, "text-anchor": "middle" }, label.length > 34 ? label.slice(0, 33) + "…" : label));
+    }
+    g.addEventListener("click", () => {
+      for (const o of s.querySelectorAll(".msg.sel")) o.classList.remove("sel");
+      g.classList.add("sel");
+      $("raw").textContent = `${fmtTime(m.time_us)}  ${m.transport.toUpperCase()} ${from} → ${to}  Call-ID ${m.callid}\n\n` + m.raw;
+    });
+    s.append(g);
+  });
+}
+
+// rtcp draws one jitter and one loss line chart per stream.
+function rtcp(f) {
+  const box = $("rtcp");
+  box.replaceChildren();
+  if (!f.rtcp_streams.length) { box.append(el("p", { class: "empty" }, "no RTCP reports for this call")); return; }
+  const t0 = Math.min(...f.rtcp_streams.flatMap((s) => s.points.map((p) => p.time_us)));
+  const t1 = Math.max(...f.rtcp_streams.flatMap((s) => s.points.map((p) => p.time_us)));
+  for (const [key, unit, title] of [["jitter_ms", "ms", "Jitter"], ["loss_pct", "%", "Loss"], ["rtt_ms", "ms", "Round-trip time"]]) {
+    const series = f.rtcp_streams.map((s) => s.points.filter((p) => p[key] != null).map((p) => [p.time_us, p[key]]));
+    if (!series.some((p) => p.length)) continue;
+    box.append(lineChart(title, unit, series, f.rtcp_streams.map((s) => `${s.reporter_ssrc.toString(16)} on ${s.source_ssrc.toString(16)} (${s.src} → ${s.dst})`), t0, t1));
+  }
+}
+
+const seriesColors = ["#1f5fbf", "#c0392b", "#1b8a3a", "#b7791f", "#6b46c1", "#2c7a7b", "#97266d", "#4a5568"];
+
+function lineChart(title, unit, series, names, t0, t1) {
+  const W = 460, H = 200, L = 46, R = 10, T = 14, B = 24;
+  const ymax = Math.max(1e-9, ...series.flat().map((p) => p[1])) * 1.1;
+  const sx = (t) => L + (t1 > t0 ? ((t - t0) / (t1 - t0)) * (W - L - R) : (W - L - R) / 2);
+  const sy = (v) => H - B - (v / ymax) * (H - T - B);
+  const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "linechart", "data-title": title });
+  s.append(svg("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#b9c0cc" }));
+  s.append(svg("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#b9c0cc" }));
+  s.append(svg("text", { x: L - 4, y: T + 4, "text-anchor": "end" }, ymax.toFixed(ymax < 10 ? 2 : 0)));
+  s.append(svg("text", { x: L - 4, y: H - B, "text-anchor": "end" }, "0"));
+  s.append(svg("text", { x: L, y: H - 6 }, fmtTime(t0, false)));
+  s.append(svg("text", { x: W - R, y: H - 6, "text-anchor": "end" }, fmtTime(t1, false)));
+  series.forEach((pts, i) => {
+    if (!pts.length) return;
+    const c = seriesColors[i % seriesColors.length];
+    s.append(svg("polyline", { class: "series", points: pts.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" "), fill: "none", stroke: c, "stroke-width": 1.6 }));
+    for (const p of pts) s.append(svg("circle", { cx: sx(p[0]).toFixed(1), cy: sy(p[1]).toFixed(1), r: 2.5, fill: c }));
+  });
+  const legend = el("div", {}, ...names.map((n, i) => el("div", { class: "mono", style: `color:${seriesColors[i % seriesColors.length]};font-size:11px` }, n)));
+  return el("figure", {}, el("figcaption", {}, `${title} (${unit})`), s, legend);
+}
+
+// ---- routing ----------------------------------------------------------------
+
+function route() {
+  const h = location.hash.replace(/^#/, "");
+  const q = new URLSearchParams(h);
+  if (q.get("call")) {
+    showCall(q.get("call"), q);
+    return;
+  }
+  $("call").hidden = true;
+  $("search").hidden = false;
+  if (q.get("search") != null) {
+    runSearch(q.get("search"));
+  } else {
+    setRange();
+    runSearch(searchQuery().toString() + "&what=calls");
+  }
+}
+
+$("back").addEventListener("click", (ev) => { ev.preventDefault(); location.hash = ""; });
+window.addEventListener("hashchange", route);
+route();

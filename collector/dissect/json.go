@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"encoding/binary"
+	"slices"
 	"net/netip"
 	"strconv"
 	"unicode/utf8"
@@ -33,13 +34,26 @@ func (w *jw) sep() {
 	w.first = false
 }
 
-// key writes ,"k": — k must not need escaping.
+// key writes ,"k": — k must not need escaping. The value that follows
+// takes no comma (first stays true until it is written).
 func (w *jw) key(k string) {
-	w.sep()
-	w.b = append(w.b, '"')
-	w.b = append(w.b, k...)
-	w.b = append(w.b, '"', ':')
-	w.first = true // the value that follows takes no comma
+	b := w.b
+	if len(b)+len(k)+4 > cap(b) {
+		b = slices.Grow(b, len(k)+4)
+	}
+	n := len(b)
+	if !w.first {
+		b = b[:n+1]
+		b[n] = ','
+		n++
+	}
+	b = b[:n+len(k)+3]
+	b[n] = '"'
+	copy(b[n+1:], k)
+	b[n+1+len(k)] = '"'
+	b[n+2+len(k)] = ':'
+	w.b = b
+	w.first = true
 }
 
 func (w *jw) str(k string, v []byte) {

@@ -2,8 +2,8 @@ package dissect
 
 import (
 	"encoding/binary"
-	"slices"
 	"net/netip"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"

@@ -138,14 +138,14 @@ func (a *API) flow(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// span returns the first and last capture time of Call-ID id in the call
-// and default SIP tables within tr (the callid index answers MIN and MAX).
+// span returns the first and last capture time of Call-IDs ids in the SIP
+// tables within tr (the callid index answers MIN and MAX).
 func (a *API) span(ctx context.Context, ids []string, tr timeRange) (first, last time.Time, ok bool, err error) {
 	in := placeholders(len(ids))
 	var q strings.Builder
 	var args []any
 	q.WriteString("SELECT MIN(f), MAX(l) FROM (")
-	for i, t := range []string{callTable, "hep_proto_1_default"} {
+	for i, t := range sipTables {
 		if i > 0 {
 			q.WriteString(" UNION ALL ")
 		}
@@ -250,7 +250,7 @@ func (a *API) buildFlow(ctx context.Context, id string, tr timeRange, withRaw bo
 			}
 		}
 	}
-	msgs, err := a.messagesOf(ctx, []string{callTable, "hep_proto_1_default"}, order, first, last, withRaw, a.cfg.MaxFlowMessages)
+	msgs, err := a.messagesOf(ctx, sipTables, order, first, last, withRaw, a.cfg.MaxFlowMessages)
 	if err != nil {
 		return nil, err
 	}

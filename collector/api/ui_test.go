@@ -122,7 +122,11 @@ func TestUILadder(t *testing.T) {
 	}
 
 	shot := filepath.Join(t.TempDir(), "ladder.png")
-	runChromium(t, bin, "--screenshot="+shot, "--window-size=1400,1000", "--hide-scrollbars", link)
+	size := "1400,1000"
+	if v := os.Getenv("XHEP_UI_SHOT_SIZE"); v != "" {
+		size = v
+	}
+	runChromium(t, bin, "--screenshot="+shot, "--window-size="+size, "--hide-scrollbars", link)
 	png, err := os.ReadFile(shot)
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
@@ -130,6 +134,7 @@ func TestUILadder(t *testing.T) {
 	if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) || len(png) < 10000 {
 		t.Errorf("screenshot %s: %d bytes, not a PNG of a rendered page", shot, len(png))
 	}
+	// XHEP_UI_SHOT_DIR keeps the screenshot (XHEP_UI_SHOT_SIZE: "1400,3000").
 	if dir := os.Getenv("XHEP_UI_SHOT_DIR"); dir != "" {
 		if err := os.WriteFile(filepath.Join(dir, "ladder.png"), png, 0o644); err != nil {
 			t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"os"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/ip4defrag"
+	"github.com/gopacket/gopacket/ip6defrag"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
@@ -27,6 +29,7 @@ type ReadStats struct {
 	TCPFlows     int // TCP flows whose payload went through the HEP framer
 	TCPSkipped   uint64
 	Undecodable  int // frames without an IP/UDP/TCP layer gopacket could decode
+	Fragments    int // IP fragments held for reassembly (the datagrams they make count as usual)
 }
 
 // maxFlowBytes bounds the stream kept for one TCP flow of a capture.
@@ -47,6 +50,7 @@ type flowKey struct{ src, dst netip.AddrPort }
 // dissection, then the store or the printer. TCP flows are reassembled in
 // sequence order (retransmissions dropped, a gap restarts the stream) and
 // cut with the HEP framer when they end (FIN, RST or the end of the file).
+// IPv4 and IPv6 fragments are reassembled first.
 func (s *Service) readFile(ctx context.Context, path string) (ReadStats, error) {
 	var st ReadStats
 	f, err := os.Open(path)
@@ -81,11 +85,13 @@ func (s *Service) readFile(ctx context.Context, path string) (ReadStats, error) 
 	w := s.pool.Get().(*worker)
 	defer s.pool.Put(w)
 	flows := make(map[flowKey]*tcpFlow)
+	d4 := ip4defrag.NewIPv4Defragmenter()
+	d6 := ip6defrag.NewIPv6Defragmenter()
 	for {
 		if ctx.Err() != nil {
 			return st, ctx.Err()
 		}
-		data, _, err := r.ReadPacketData()
+		data, ci, err := r.ReadPacketData()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -95,18 +101,37 @@ func (s *Service) readFile(ctx context.Context, path string) (ReadStats, error) 
 		st.Packets++
 		pkt := gopacket.NewPacket(data, link, gopacket.NoCopy)
 		var src, dst netip.Addr
+		l4 := pkt.TransportLayer()
 		switch ip := pkt.NetworkLayer().(type) {
 		case *layers.IPv4:
 			src, _ = netip.AddrFromSlice(ip.SrcIP.To4())
 			dst, _ = netip.AddrFromSlice(ip.DstIP.To4())
+			if ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 {
+				// A large HEP datagram split by IP: reassemble, then decode
+				// its transport layer.
+				st.Fragments++
+				whole, err := d4.DefragIPv4WithTimestamp(ip, ci.Timestamp)
+				if err != nil || whole == nil {
+					continue
+				}
+				l4 = gopacket.NewPacket(whole.Payload, whole.Protocol.LayerType(), gopacket.NoCopy).TransportLayer()
+			}
 		case *layers.IPv6:
 			src, _ = netip.AddrFromSlice(ip.SrcIP)
 			dst, _ = netip.AddrFromSlice(ip.DstIP)
+			if fg, ok := pkt.Layer(layers.LayerTypeIPv6Fragment).(*layers.IPv6Fragment); ok {
+				st.Fragments++
+				whole := d6.DefragIPv6(ip, fg)
+				if whole == nil {
+					continue
+				}
+				l4 = gopacket.NewPacket(whole.Payload, whole.NextHeader.LayerType(), gopacket.NoCopy).TransportLayer()
+			}
 		default:
 			st.Undecodable++
 			continue
 		}
-		switch l4 := pkt.TransportLayer().(type) {
+		switch l4 := l4.(type) {
 		case *layers.UDP:
 			if len(l4.Payload) > 0 {
 				s.offlineMessage(w, l4.Payload, ingest.UDP, &st, true)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,4 +181,82 @@ func writeGeneratedCapture(t *testing.T, path string, ng bool) {
 		t.Fatal(err)
 	}
 	f.Close()
+}
+
+// TestReadFragmented reads a HEP datagram of about 3,000 bytes that IP
+// split into three fragments, over IPv4 and over IPv6.
+func TestReadFragmented(t *testing.T) {
+	body := sipMsg("INVITE sip:bob@b.example SIP/2.0", "frag-1", "1 INVITE")
+	body = append(body[:len(body)-2], []byte("X-Big: "+strings.Repeat("y", 2900)+"\r\n\r\n")...)
+	hepb := hepMsg(t, hep.ProtoSIP, body, time.Unix(1700000000, 0), nil)
+
+	for _, v6 := range []bool{false, true} {
+		name := "ipv4"
+		if v6 {
+			name = "ipv6"
+		}
+		t.Run(name, func(t *testing.T) {
+			src, dst := net.ParseIP("10.0.0.1"), net.ParseIP("10.0.0.2")
+			if v6 {
+				src, dst = net.ParseIP("2001:db8::1"), net.ParseIP("2001:db8::2")
+			}
+			// The whole UDP datagram, header included, is what gets split.
+			udp := &layers.UDP{SrcPort: 40000, DstPort: 9060}
+			var pseudo gopacket.NetworkLayer = &layers.IPv4{Version: 4, SrcIP: src, DstIP: dst, Protocol: layers.IPProtocolUDP}
+			if v6 {
+				pseudo = &layers.IPv6{Version: 6, SrcIP: src, DstIP: dst, NextHeader: layers.IPProtocolUDP}
+			}
+			udp.SetNetworkLayerForChecksum(pseudo)
+			ub := gopacket.NewSerializeBuffer()
+			if err := gopacket.SerializeLayers(ub, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, udp, gopacket.Payload(hepb)); err != nil {
+				t.Fatal(err)
+			}
+			datagram := ub.Bytes()
+
+			path := filepath.Join(t.TempDir(), "frag.pcap")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := pcapgo.NewWriter(f)
+			w.WriteFileHeader(65535, layers.LinkTypeEthernet)
+			const size = 1232 // a multiple of 8
+			ts := time.Unix(1700000000, 0)
+			n := 0
+			for off := 0; off < len(datagram); off += size {
+				end := min(off+size, len(datagram))
+				more := end < len(datagram)
+				eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+				var ls []gopacket.SerializableLayer
+				if v6 {
+					eth.EthernetType = layers.EthernetTypeIPv6
+					ls = []gopacket.SerializableLayer{eth,
+						&layers.IPv6{Version: 6, HopLimit: 64, SrcIP: src, DstIP: dst, NextHeader: layers.IPProtocolIPv6Fragment},
+						&layers.IPv6Fragment{NextHeader: layers.IPProtocolUDP, FragmentOffset: uint16(off / 8), MoreFragments: more, Identification: 77}}
+				} else {
+					flags := layers.IPv4Flag(0)
+					if more {
+						flags = layers.IPv4MoreFragments
+					}
+					ls = []gopacket.SerializableLayer{eth,
+						&layers.IPv4{Version: 4, IHL: 5, TTL: 64, Id: 77, Flags: flags, FragOffset: uint16(off / 8), Protocol: layers.IPProtocolUDP, SrcIP: src, DstIP: dst}}
+				}
+				buf := gopacket.NewSerializeBuffer()
+				if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, append(ls, gopacket.Payload(datagram[off:end]))...); err != nil {
+					t.Fatal(err)
+				}
+				ts = ts.Add(time.Millisecond)
+				w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}, buf.Bytes())
+				n++
+			}
+			f.Close()
+			rows, st := readPrint(t, path)
+			if len(rows) != 1 || rows[0].ProtocolHeader["callid"] != "frag-1" || st.Fragments != n || n < 3 {
+				t.Fatalf("rows %d, stats %+v (%d fragments written)", len(rows), st, n)
+			}
+			if raw := rows[0].Raw; raw == nil || *raw != string(body) {
+				t.Errorf("reassembled payload differs")
+			}
+		})
+	}
 }

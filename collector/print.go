@@ -7,6 +7,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/xhep/xhep/collector/dissect"
 	"github.com/xhep/xhep/collector/store"
 )
 
@@ -44,7 +45,7 @@ func (p *printer) Write(r *store.Row) error {
 	b = append(b, r.Payload...)
 	if utf8.Valid(r.Raw) {
 		b = append(b, `,"raw":`...)
-		b = appendJSONString(b, r.Raw)
+		b = dissect.AppendJSONString(b, r.Raw)
 	} else {
 		b = append(b, `,"raw_base64":"`...)
 		b = base64.StdEncoding.AppendEncode(b, r.Raw)
@@ -54,32 +55,4 @@ func (p *printer) Write(r *store.Row) error {
 	p.buf = b
 	_, err := p.w.Write(b)
 	return err
-}
-
-// appendJSONString appends s, valid UTF-8, as a JSON string.
-func appendJSONString(b, s []byte) []byte {
-	b = append(b, '"')
-	start := 0
-	for i, c := range s {
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, `\u00`...)
-			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

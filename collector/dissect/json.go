@@ -216,6 +216,11 @@ func safeWord(x uint64) bool {
 	return (x|(x-lo7*0x20)|((x^(lo7*'"'))-lo7)|((x^(lo7*'\\'))-lo7))&hi7 == 0
 }
 
+// AppendJSONString appends s as a JSON string, escaped as the rows'
+// documents are: control characters, '"' and '\\' escaped, bytes that are
+// not valid UTF-8 as U+FFFD. The result is always valid JSON.
+func AppendJSONString(dst, s []byte) []byte { return appendString(dst, s) }
+
 // appendStringS is appendString for a string, without copying it (the
 // bytes are only read).
 func appendStringS(b []byte, s string) []byte {

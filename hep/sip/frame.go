@@ -220,25 +220,43 @@ func contentLengthLine(line []byte) ([]byte, bool) {
 // "SIP/2.0 SP 3DIGIT [SP Reason]".
 func validStartLine(line []byte) bool {
 	if hasPrefix(line, statusPrefix) {
-		if len(line) < 11 || !isDigit(line[8]) || !isDigit(line[9]) || !isDigit(line[10]) {
-			return false
-		}
-		return len(line) == 11 || line[11] == ' '
+		return validStatusLine(line)
 	}
-	sp := bytes.IndexByte(line, ' ')
-	if sp <= 0 || !isToken(line[:sp]) {
+	_, _, ok := requestLine(line)
+	return ok
+}
+
+// validStatusLine reports whether line, which starts with "SIP/2.0 ", is a
+// status line.
+func validStatusLine(line []byte) bool {
+	if len(line) < 11 || !isDigit(line[8]) || !isDigit(line[9]) || !isDigit(line[10]) {
 		return false
 	}
-	last := bytes.LastIndexByte(line, ' ')
-	if last <= sp+1 || !equalFold(line[last+1:], "sip/2.0") {
-		return false
+	return len(line) == 11 || line[11] == ' '
+}
+
+// requestLine checks a request line in one pass and returns the offsets
+// of its first and last spaces. The method is a token followed by a space;
+// the line ends in " SIP/2.0" (any case), so its last space is the one
+// before the version; the Request-URI between them holds no control
+// characters but spaces.
+func requestLine(line []byte) (sp, last int, ok bool) {
+	for sp < len(line) && tokenChars[line[sp]] {
+		sp++
+	}
+	if sp == 0 || sp == len(line) || line[sp] != ' ' {
+		return 0, 0, false
+	}
+	last = len(line) - 8
+	if last <= sp+1 || line[last] != ' ' || !equalFold(line[last+1:], "sip/2.0") {
+		return 0, 0, false
 	}
 	for _, c := range line[sp+1 : last] {
 		if c < 0x21 && c != ' ' || c == 0x7f {
-			return false
+			return 0, 0, false
 		}
 	}
-	return true
+	return sp, last, true
 }
 
 // plausibleStart reports whether b, which holds no line end yet, could be
@@ -340,7 +358,16 @@ func trimCR(b []byte) []byte {
 
 func isWS(c byte) bool { return c <= ' ' && (c == ' ' || c == '\t' || c == '\r' || c == '\n') }
 
+// trimWS, trimRightWS and trimLeftWSOnly return b itself, inlined, when
+// there is nothing to trim (the common case); the loops run otherwise.
 func trimWS(b []byte) []byte {
+	if n := len(b); n > 0 && min(b[0], b[n-1]) <= ' ' {
+		return trimWSSlow(b)
+	}
+	return b
+}
+
+func trimWSSlow(b []byte) []byte {
 	i, j := 0, len(b)
 	for i < j && isWS(b[i]) {
 		i++
@@ -352,6 +379,13 @@ func trimWS(b []byte) []byte {
 }
 
 func trimRightWS(b []byte) []byte {
+	if len(b) == 0 || b[len(b)-1] > ' ' {
+		return b
+	}
+	return trimRightWSSlow(b)
+}
+
+func trimRightWSSlow(b []byte) []byte {
 	j := len(b)
 	for j > 0 && isWS(b[j-1]) {
 		j--

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bytes"
+	"encoding/binary"
 )
 
 // URI is a parsed SIP, SIPS or tel URI (RFC 3261 §19.1, RFC 3966).
@@ -152,11 +153,13 @@ var compactForms = [26]string{
 }
 
 // lookupHeader identifies a header name, case-insensitively, compact
-// forms included.
+// forms included. The name is read as up to three overlapping
+// little-endian words and compared with each known name of its length
+// under a mask that folds case at the letters only, so the match is exact.
 func lookupHeader(name []byte) hdr {
-	switch len(name) {
-	case 1:
-		switch lower(name[0]) {
+	n := len(name)
+	if n == 1 {
+		switch name[0] | 0x20 {
 		case 'f':
 			return hFrom
 		case 't':
@@ -172,79 +175,71 @@ func lookupHeader(name []byte) hdr {
 		case 'l':
 			return hContentLength
 		}
-	case 2:
-		if equalFold(name, "to") {
-			return hTo
-		}
-	case 3:
-		if equalFold(name, "via") {
-			return hVia
-		}
-	case 4:
-		if equalFold(name, "cseq") {
-			return hCSeq
-		}
-		if equalFold(name, "from") {
-			return hFrom
-		}
-	case 5:
-		if equalFold(name, "x-cid") {
-			return hXCID
-		}
-	case 6:
-		if equalFold(name, "server") {
-			return hServer
-		}
-		if equalFold(name, "reason") {
-			return hReason
-		}
-	case 7:
-		switch lower(name[0]) {
-		case 'c':
-			if equalFold(name, "call-id") {
-				return hCallID
-			}
-			if equalFold(name, "contact") {
-				return hContact
-			}
-		case 'e':
-			if equalFold(name, "expires") {
-				return hExpires
-			}
-		}
-	case 9:
-		if equalFold(name, "diversion") {
-			return hDiversion
-		}
-	case 10:
-		if equalFold(name, "user-agent") {
-			return hUserAgent
-		}
-	case 12:
-		if equalFold(name, "content-type") {
-			return hContentType
-		}
-		if equalFold(name, "record-route") {
-			return hRecordRoute
-		}
-	case 13:
-		if equalFold(name, "authorization") {
-			return hAuthorization
-		}
-	case 14:
-		if equalFold(name, "content-length") {
-			return hContentLength
-		}
-	case 19:
-		if equalFold(name, "p-asserted-identity") {
-			return hPAI
-		}
-		if equalFold(name, "proxy-authorization") {
-			return hProxyAuthorization
+		return hOther
+	}
+	if n >= len(headerNames) {
+		return hOther
+	}
+	cands := headerNames[n]
+	if len(cands) == 0 {
+		return hOther
+	}
+	k := nameKey(name)
+	for i := range cands {
+		c := &cands[i]
+		if k[0]|c.mask[0] == c.key[0] && k[1]|c.mask[1] == c.key[1] && k[2]|c.mask[2] == c.key[2] {
+			return c.kind
 		}
 	}
 	return hOther
 }
+
+// nameKey packs a name of 2 to 24 bytes into three words that together
+// cover every byte: two overlapping halves for up to 16 bytes, three
+// words beyond.
+func nameKey(b []byte) (k [3]uint64) {
+	n := len(b)
+	switch {
+	case n < 4:
+		k[0] = uint64(binary.LittleEndian.Uint16(b)) | uint64(binary.LittleEndian.Uint16(b[n-2:]))<<16
+	case n <= 8:
+		k[0] = uint64(binary.LittleEndian.Uint32(b)) | uint64(binary.LittleEndian.Uint32(b[n-4:]))<<32
+	case n <= 16:
+		k[0], k[1] = binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[n-8:])
+	default:
+		k[0], k[1], k[2] = binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[n-8:])
+	}
+	return k
+}
+
+type headerName struct {
+	kind      hdr
+	key, mask [3]uint64
+}
+
+// headerNames lists the known names of two bytes or more by length.
+var headerNames = func() (t [20][]headerName) {
+	for _, h := range []struct {
+		name string
+		kind hdr
+	}{
+		{"to", hTo}, {"via", hVia}, {"cseq", hCSeq}, {"from", hFrom}, {"x-cid", hXCID},
+		{"server", hServer}, {"reason", hReason}, {"call-id", hCallID}, {"contact", hContact},
+		{"expires", hExpires}, {"diversion", hDiversion}, {"user-agent", hUserAgent},
+		{"content-type", hContentType}, {"record-route", hRecordRoute},
+		{"authorization", hAuthorization}, {"content-length", hContentLength},
+		{"p-asserted-identity", hPAI}, {"proxy-authorization", hProxyAuthorization},
+	} {
+		mask := make([]byte, len(h.name))
+		for i := range mask {
+			if c := h.name[i]; c >= 'a' && c <= 'z' {
+				mask[i] = 0x20
+			}
+		}
+		t[len(h.name)] = append(t[len(h.name)], headerName{h.kind, nameKey([]byte(h.name)), nameKey(mask)})
+	}
+	return t
+}()
 
 func (m *Message) reset() {
 	via, headers, rr := m.Via[:0], m.Headers[:0], m.RecordRoute[:0]
@@ -283,20 +278,20 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 	if !m.decodeStartLine(start) {
 		return ErrMalformed
 	}
-	var softErr error
-	soft := func(err error) {
-		if softErr == nil {
-			softErr = err
-		}
-	}
+	// The first error is returned; errors are ranked as the message is
+	// read: start line, then header lines, then header values, then body.
+	var startErr, lineErr, fieldErr error
 	if m.IsRequest && !m.RequestURI.decodeOK() {
-		soft(ErrBadURI)
+		startErr = ErrBadURI
 	}
 
-	// Header lines, up to the blank line.
+	// Header lines, up to the blank line, in one pass: a header's value is
+	// decoded once the next line shows it is not folded any further.
 	bodyStart := len(b)
 	lastStart := -1 // offset in b of the last header's value
 	dropped := false
+	pend := false // the last header in m.Headers still awaits decoding
+	var pendKind hdr
 	for i < len(b) {
 		var line []byte
 		next := len(b)
@@ -315,8 +310,8 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 		if line[0] == ' ' || line[0] == '\t' {
 			// Continuation of the previous header's value.
 			if lastStart < 0 {
-				if !dropped {
-					soft(ErrBadHeader)
+				if !dropped && lineErr == nil {
+					lineErr = ErrBadHeader
 				}
 				continue
 			}
@@ -332,123 +327,43 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 			h.Value = b[lastStart:contEnd]
 			continue
 		}
-		colon := indexByte(line, ':')
-		if colon <= 0 {
-			soft(ErrBadHeader)
-			lastStart = -1
-			continue
+		if pend {
+			pend = false
+			if err := m.decodeField(pendKind, m.Headers[len(m.Headers)-1].Value); err != nil && fieldErr == nil {
+				fieldErr = err
+			}
 		}
-		name := trimRightWS(line[:colon])
+		colon := 0
+		for colon < len(line) && line[colon] != ':' {
+			colon++
+		}
+		var name []byte
+		if colon < len(line) {
+			name = trimRightWS(line[:colon])
+		}
 		if len(name) == 0 {
-			soft(ErrBadHeader)
+			if lineErr == nil {
+				lineErr = ErrBadHeader
+			}
 			lastStart = -1
 			continue
 		}
+		kind := lookupHeader(name)
 		if len(m.Headers) >= MaxHeaders {
-			soft(ErrTooManyHeaders)
+			if lineErr == nil {
+				lineErr = ErrTooManyHeaders
+			}
 			lastStart, dropped = -1, true
 			continue
 		}
 		raw := trimLeftWSOnly(line[colon+1:])
 		lastStart = lineStart + len(line) - len(raw)
 		m.Headers = append(m.Headers, Header{Name: name, Value: trimRightWS(raw)})
+		pend, pendKind = kind != hOther, kind
 	}
-
-	for k := range m.Headers {
-		h := &m.Headers[k]
-		switch lookupHeader(h.Name) {
-		case hFrom:
-			if m.From.Raw == nil && !decodeNameAddr(h.Value, &m.From) {
-				soft(ErrBadURI)
-			}
-		case hTo:
-			if m.To.Raw == nil && !decodeNameAddr(h.Value, &m.To) {
-				soft(ErrBadURI)
-			}
-		case hCallID:
-			if m.CallID == nil {
-				m.CallID = h.Value
-			}
-		case hCSeq:
-			if m.CSeqMethod == nil && !m.decodeCSeq(h.Value) {
-				soft(ErrBadCSeq)
-			}
-		case hVia:
-			if !m.decodeVia(h.Value) {
-				soft(ErrBadVia)
-			}
-		case hContact:
-			if m.Contact.Raw == nil {
-				first, _ := cutList(h.Value)
-				if !decodeNameAddr(first, &m.Contact) && !bytes.Equal(first, []byte("*")) {
-					soft(ErrBadURI)
-				}
-			}
-		case hUserAgent:
-			if m.UserAgent == nil {
-				m.UserAgent = h.Value
-			}
-		case hServer:
-			if m.Server == nil {
-				m.Server = h.Value
-			}
-		case hContentType:
-			if m.ContentType == nil {
-				m.ContentType = h.Value
-			}
-		case hContentLength:
-			if m.ContentLength < 0 {
-				if n, ok := parseUint(h.Value, 1<<30); ok {
-					m.ContentLength = n
-				} else {
-					soft(ErrBadContentLength)
-				}
-			}
-		case hPAI:
-			if m.PAssertedIdentity.Raw == nil {
-				first, _ := cutList(h.Value)
-				if !decodeNameAddr(first, &m.PAssertedIdentity) {
-					soft(ErrBadURI)
-				}
-			}
-		case hDiversion:
-			if m.Diversion.Raw == nil {
-				first, _ := cutList(h.Value)
-				if !decodeNameAddr(first, &m.Diversion) {
-					soft(ErrBadURI)
-				}
-			}
-		case hReason:
-			if m.ReasonHeader == nil {
-				m.ReasonHeader = h.Value
-			}
-		case hExpires:
-			if m.Expires < 0 {
-				if n, ok := parseUint(h.Value, 1<<31-1); ok {
-					m.Expires = n
-				}
-			}
-		case hAuthorization:
-			if u := authUser(h.Value); u != nil {
-				m.AuthorizationUser = u
-			}
-		case hProxyAuthorization:
-			if m.AuthorizationUser == nil {
-				m.AuthorizationUser = authUser(h.Value)
-			}
-		case hRecordRoute:
-			v := h.Value
-			for len(v) > 0 && len(m.RecordRoute) < MaxVia {
-				var first []byte
-				first, v = cutList(v)
-				if len(first) > 0 {
-					m.RecordRoute = append(m.RecordRoute, first)
-				}
-			}
-		case hXCID:
-			if m.XCID == nil {
-				m.XCID = h.Value
-			}
+	if pend {
+		if err := m.decodeField(pendKind, m.Headers[len(m.Headers)-1].Value); err != nil && fieldErr == nil {
+			fieldErr = err
 		}
 	}
 
@@ -456,17 +371,131 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 		bodyStart = len(b)
 	}
 	m.Body = b[bodyStart:]
+	var bodyErr error
 	if m.ContentLength >= 0 {
 		if m.ContentLength > len(m.Body) {
-			soft(ErrBodyTruncated)
+			bodyErr = ErrBodyTruncated
 		} else {
 			m.Body = m.Body[:m.ContentLength]
 		}
 	}
-	return softErr
+	switch {
+	case startErr != nil:
+		return startErr
+	case lineErr != nil:
+		return lineErr
+	case fieldErr != nil:
+		return fieldErr
+	}
+	return bodyErr
+}
+
+// decodeField decodes the value v of a header of kind k into m's fields.
+func (m *Message) decodeField(k hdr, v []byte) error {
+	switch k {
+	case hFrom:
+		if m.From.Raw == nil && !decodeNameAddr(v, &m.From) {
+			return ErrBadURI
+		}
+	case hTo:
+		if m.To.Raw == nil && !decodeNameAddr(v, &m.To) {
+			return ErrBadURI
+		}
+	case hCallID:
+		if m.CallID == nil {
+			m.CallID = v
+		}
+	case hCSeq:
+		if m.CSeqMethod == nil && !m.decodeCSeq(v) {
+			return ErrBadCSeq
+		}
+	case hVia:
+		if !m.decodeVia(v) {
+			return ErrBadVia
+		}
+	case hContact:
+		if m.Contact.Raw == nil {
+			first, _ := cutList(v)
+			if !decodeNameAddr(first, &m.Contact) && !(len(first) == 1 && first[0] == '*') {
+				return ErrBadURI
+			}
+		}
+	case hUserAgent:
+		if m.UserAgent == nil {
+			m.UserAgent = v
+		}
+	case hServer:
+		if m.Server == nil {
+			m.Server = v
+		}
+	case hContentType:
+		if m.ContentType == nil {
+			m.ContentType = v
+		}
+	case hContentLength:
+		if m.ContentLength < 0 {
+			if n, ok := parseUint(v, 1<<30); ok {
+				m.ContentLength = n
+			} else {
+				return ErrBadContentLength
+			}
+		}
+	case hPAI:
+		if m.PAssertedIdentity.Raw == nil {
+			first, _ := cutList(v)
+			if !decodeNameAddr(first, &m.PAssertedIdentity) {
+				return ErrBadURI
+			}
+		}
+	case hDiversion:
+		if m.Diversion.Raw == nil {
+			first, _ := cutList(v)
+			if !decodeNameAddr(first, &m.Diversion) {
+				return ErrBadURI
+			}
+		}
+	case hReason:
+		if m.ReasonHeader == nil {
+			m.ReasonHeader = v
+		}
+	case hExpires:
+		if m.Expires < 0 {
+			if n, ok := parseUint(v, 1<<31-1); ok {
+				m.Expires = n
+			}
+		}
+	case hAuthorization:
+		if u := authUser(v); u != nil {
+			m.AuthorizationUser = u
+		}
+	case hProxyAuthorization:
+		if m.AuthorizationUser == nil {
+			m.AuthorizationUser = authUser(v)
+		}
+	case hRecordRoute:
+		for len(v) > 0 && len(m.RecordRoute) < MaxVia {
+			var first []byte
+			first, v = cutList(v)
+			if len(first) > 0 {
+				m.RecordRoute = append(m.RecordRoute, first)
+			}
+		}
+	case hXCID:
+		if m.XCID == nil {
+			m.XCID = v
+		}
+	}
+	return nil
 }
 
 func trimLeftWSOnly(b []byte) []byte {
+	if len(b) == 0 || b[0] > ' ' {
+		return b
+	}
+	return trimLeftWSSlow(b)
+}
+
+func trimLeftWSSlow(b []byte) []byte {
 	i := 0
 	for i < len(b) && isWS(b[i]) {
 		i++
@@ -479,10 +508,10 @@ func trimLeftWSOnly(b []byte) []byte {
 //	Request-Line = Method SP Request-URI SP SIP-Version
 //	Status-Line  = SIP-Version SP Status-Code SP Reason-Phrase
 func (m *Message) decodeStartLine(line []byte) bool {
-	if !validStartLine(line) {
-		return false
-	}
 	if hasPrefix(line, statusPrefix) {
+		if !validStatusLine(line) {
+			return false
+		}
 		m.StatusCode = int(line[8]-'0')*100 + int(line[9]-'0')*10 + int(line[10]-'0')
 		if len(line) > 12 {
 			m.Reason = trimWS(line[12:])
@@ -491,12 +520,13 @@ func (m *Message) decodeStartLine(line []byte) bool {
 		}
 		return true
 	}
-	sp := indexByte(line, ' ')
-	last := lastIndexByte(line, ' ')
+	sp, last, ok := requestLine(line)
+	if !ok {
+		return false
+	}
 	m.IsRequest = true
 	m.Method = line[:sp]
 	uri := trimWS(line[sp+1 : last])
-	m.RequestURI.Raw = uri
 	decodeURI(uri, &m.RequestURI)
 	return true
 }
@@ -538,24 +568,55 @@ func decodeURI(raw []byte, u *URI) bool {
 		u.User = userinfo
 		rest = rest[at+1:]
 	}
-	end := len(rest)
-	for k, c := range rest {
-		if hostEnd[c] {
-			end = k
+	// One scan finds the end of hostport and its colons, so the common
+	// "host" and "host:port" need no further search.
+	end, colon, colons := 0, -1, 0
+	for {
+		for end < len(rest) && hostByte[rest[end]] == hbOther {
+			end++
+		}
+		if end == len(rest) || hostByte[rest[end]] == hbEnd {
 			break
 		}
+		if colon < 0 {
+			colon = end
+		}
+		colons++
+		end++
 	}
-	host, port, ok := splitHostPort(rest[:end])
-	if !ok {
-		*u = URI{Raw: raw}
-		return false
+	hp := rest[:end]
+	var host []byte
+	var port uint16
+	switch {
+	case len(hp) > 0 && hp[0] != '[' && colons == 0:
+		host = hp
+	case len(hp) > 0 && hp[0] != '[' && colons == 1 && colon > 0:
+		p, ok := parseUint(hp[colon+1:], 65535)
+		if !ok {
+			*u = URI{Raw: raw}
+			return false
+		}
+		host, port = hp[:colon], uint16(p)
+	default:
+		var ok bool
+		if host, port, ok = splitHostPort(hp); !ok {
+			*u = URI{Raw: raw}
+			return false
+		}
 	}
 	u.Scheme, u.Host, u.Port = scheme, host, port
 	return true
 }
 
-// hostEnd marks the bytes that end a URI's hostport.
-var hostEnd = [256]bool{';': true, '?': true, '>': true, ' ': true, '\t': true, '\r': true, '\n': true}
+// hostByte classes the bytes of a URI's hostport: the bytes that end it
+// and the colon.
+const (
+	hbOther = iota
+	hbEnd
+	hbColon
+)
+
+var hostByte = [256]uint8{';': hbEnd, '?': hbEnd, '>': hbEnd, ' ': hbEnd, '\t': hbEnd, '\r': hbEnd, '\n': hbEnd, ':': hbColon}
 
 // splitHostPort splits
 //

@@ -403,3 +403,49 @@ func BenchmarkDecodeWithSDP(b *testing.B) {
 }
 
 var _ = netip.Addr{}
+
+// TestLookupHeader checks the word-compare name lookup: every known name
+// in any case, and the same names with one byte changed (CR or a control
+// byte for '-', a neighbour letter, a byte with the case bit set where
+// there is no letter) are not known.
+func TestLookupHeader(t *testing.T) {
+	known := []struct {
+		name string
+		kind hdr
+	}{
+		{"f", hFrom}, {"t", hTo}, {"i", hCallID}, {"v", hVia}, {"m", hContact}, {"c", hContentType},
+		{"l", hContentLength}, {"to", hTo}, {"via", hVia}, {"cseq", hCSeq}, {"from", hFrom},
+		{"x-cid", hXCID}, {"server", hServer}, {"reason", hReason}, {"call-id", hCallID},
+		{"contact", hContact}, {"expires", hExpires}, {"diversion", hDiversion},
+		{"user-agent", hUserAgent}, {"content-type", hContentType}, {"record-route", hRecordRoute},
+		{"authorization", hAuthorization}, {"content-length", hContentLength},
+		{"p-asserted-identity", hPAI}, {"proxy-authorization", hProxyAuthorization},
+	}
+	for _, k := range known {
+		for _, v := range []string{k.name, strings.ToUpper(k.name), strings.ToUpper(k.name[:1]) + k.name[1:]} {
+			if got := lookupHeader([]byte(v)); got != k.kind {
+				t.Errorf("lookupHeader(%q) = %d, want %d", v, got, k.kind)
+			}
+		}
+		for i := range k.name {
+			if len(k.name) == 1 {
+				break // other letters are other compact forms
+			}
+			for _, c := range []byte{'\r', '\r' | 0x20, k.name[i] ^ 0x01, k.name[i] ^ 0x40, k.name[i] ^ 0x20, 0} {
+				b := []byte(k.name)
+				if c == b[i] || b[i] >= 'a' && b[i] <= 'z' && c == b[i]-0x20 {
+					continue // the same name
+				}
+				b[i] = c
+				if got := lookupHeader(b); got != hOther {
+					t.Errorf("lookupHeader(%q) = %d, want hOther", b, got)
+				}
+			}
+		}
+	}
+	for _, name := range []string{"", "x", "X-CIDs", "Via:", "content-lengt", "proxy-authorizations"} {
+		if got := lookupHeader([]byte(name)); got != hOther {
+			t.Errorf("lookupHeader(%q) = %d, want hOther", name, got)
+		}
+	}
+}

@@ -19,10 +19,11 @@ debug=1
 children=1
 auto_aliases=no
 listen=udp:127.0.0.1:%d
+listen=tcp:127.0.0.1:%d
 loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "siptrace.so"
-modparam("siptrace", "duplicate_uri", "sip:127.0.0.1:%d")
+modparam("siptrace", "duplicate_uri", "sip:127.0.0.1:%d%s")
 modparam("siptrace", "hep_mode_on", 1)
 modparam("siptrace", "hep_version", %d)
 modparam("siptrace", "hep_capture_id", 2001)
@@ -37,7 +38,8 @@ request_route {
 `
 
 // TestKamailioInterop runs a real Kamailio whose siptrace module sends HEP
-// (v2, and v3 with an auth key) to the collector's UDP listener, and checks
+// (v2, and v3 with an auth key, over UDP and over TCP) to the collector's
+// listener, and checks
 // the rows the collector makes of it. It skips when kamailio is not
 // installed.
 func TestKamailioInterop(t *testing.T) {
@@ -45,14 +47,22 @@ func TestKamailioInterop(t *testing.T) {
 	if err != nil {
 		t.Skip("kamailio not installed (apt-get install kamailio)")
 	}
-	for _, ver := range []int{2, 3} {
-		t.Run(fmt.Sprintf("v%d", ver), func(t *testing.T) {
-			cfg := Config{Listen: []string{"udp://127.0.0.1:0"}}
+	for _, tc := range []struct {
+		ver       int
+		transport string
+	}{{2, "udp"}, {3, "udp"}, {3, "tcp"}} {
+		ver := tc.ver
+		t.Run(fmt.Sprintf("v%d-%s", ver, tc.transport), func(t *testing.T) {
+			cfg := Config{Listen: []string{tc.transport + "://127.0.0.1:0"}}
 			if ver == 3 {
 				cfg.AuthKey = "myHep" // v2 has no auth key field
 			}
 			s, rows := startService(t, cfg)
 			hepPort := s.Listeners()[0].Addr.Port()
+			uriParam := ""
+			if tc.transport == "tcp" {
+				uriParam = ";transport=tcp"
+			}
 
 			sip, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 			if err != nil {
@@ -68,7 +78,7 @@ func TestKamailioInterop(t *testing.T) {
 
 			dir := t.TempDir()
 			cfgFile := filepath.Join(dir, "kamailio.cfg")
-			if err := os.WriteFile(cfgFile, fmt.Appendf(nil, kamailioCfg, kamPort, hepPort, ver), 0o644); err != nil {
+			if err := os.WriteFile(cfgFile, fmt.Appendf(nil, kamailioCfg, kamPort, kamPort, hepPort, uriParam, ver), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			var log bytes.Buffer
@@ -131,8 +141,12 @@ func TestKamailioInterop(t *testing.T) {
 					t.Errorf("%s = %v, want %v", k, have[k], v)
 				}
 			}
-			if m := metricsText(t, s); metricValue(m, "xhep_collector_auth_rejects_total") != 0 {
+			m := metricsText(t, s)
+			if metricValue(m, "xhep_collector_auth_rejects_total") != 0 {
 				t.Error("kamailio's messages were rejected for the auth key")
+			}
+			if v := metricValue(m, `xhep_collector_received_messages_total{transport="`+tc.transport+`"}`); v < 1 {
+				t.Errorf("received over %s: %v", tc.transport, v)
 			}
 		})
 	}

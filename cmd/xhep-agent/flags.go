@@ -34,6 +34,17 @@ type config struct {
 	RTCP          bool
 	SIPByContent  bool
 
+	// reassembly bounds (zero: the decoder's default)
+	WSPorts        string
+	FragMax        int
+	FragBytes      int64
+	FragTimeout    time.Duration
+	TCPMaxStreams  int
+	TCPStreamBytes int64
+	TCPTotalBytes  int64
+	TCPIdle        time.Duration
+	TCPGapTimeout  time.Duration
+
 	// filters
 	DropMethods []string
 	DropIPs     []netip.Prefix
@@ -160,6 +171,16 @@ func newFlagSet(c *config, lists map[string]*listFlag, out io.Writer) (fs *flag.
 	list("deny", &deny, "never capture traffic with an address in `CIDR` (repeatable)")
 	fs.BoolVar(&c.RTCP, "rtcp", true, "recognise RTCP on any UDP port")
 	fs.BoolVar(&c.SIPByContent, "sip-by-content", true, "recognise SIP by its first line on any port")
+
+	fs.StringVar(&c.WSPorts, "ws-ports", "", "TCP port `LIST` carrying SIP over WebSocket, followed even when the HTTP upgrade was not captured")
+	fs.IntVar(&c.FragMax, "frag-max", 0, "IP datagrams in reassembly at once, `N` (default 1024)")
+	fs.Var(bytesFlag{&c.FragBytes}, "frag-bytes", "memory for IP fragments, `BYTES` (default 16M)")
+	fs.DurationVar(&c.FragTimeout, "frag-timeout", 0, "drop an incomplete IP datagram after `DURATION` (default 30s)")
+	fs.IntVar(&c.TCPMaxStreams, "tcp-max-streams", 0, "TCP stream directions followed at once, `N` (default 65536)")
+	fs.Var(bytesFlag{&c.TCPStreamBytes}, "tcp-stream-bytes", "buffer per TCP stream direction, `BYTES` (default 256K)")
+	fs.Var(bytesFlag{&c.TCPTotalBytes}, "tcp-total-bytes", "buffer for all TCP streams together, `BYTES` (default 256M)")
+	fs.DurationVar(&c.TCPIdle, "tcp-idle", 0, "flush a TCP stream direction idle for `DURATION` (default 5m)")
+	fs.DurationVar(&c.TCPGapTimeout, "tcp-gap-timeout", 0, "skip a hole in a TCP stream still open after `DURATION` and resync (default 2s)")
 
 	var methods, payloads []string
 	list("drop-method", &methods, "drop SIP messages with this `METHOD` (request or CSeq method; repeatable)")

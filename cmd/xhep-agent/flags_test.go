@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/xhep/xhep/agent/packet"
 )
 
 // defaults is what parseFlags returns for the minimal --read command line.
@@ -166,5 +168,39 @@ drain-timeout: 1m
 	}
 	if _, err := parseFlags([]string{"--config", filepath.Join(dir, "missing.yaml")}, io.Discard); err == nil {
 		t.Error("missing config file: no error")
+	}
+}
+
+func TestReassemblyBoundFlags(t *testing.T) {
+	c, err := parseFlags([]string{"--read", "x.pcap", "--collector", "udp://127.0.0.1:9060",
+		"--ws-ports", "8080,8443", "--frag-max", "10", "--frag-bytes", "1M", "--frag-timeout", "5s",
+		"--tcp-max-streams", "100", "--tcp-stream-bytes", "64K", "--tcp-total-bytes", "8M",
+		"--tcp-idle", "1m", "--tcp-gap-timeout", "500ms"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := pipelineConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := pc.Decoder
+	got := []any{d.WebSocketPorts.Has(8443), d.MaxFragments, d.MaxFragBytes, d.FragTimeout,
+		d.MaxStreams, d.MaxStreamBytes, d.MaxTotalStreamBytes, d.StreamIdle, d.GapTimeout}
+	want := []any{true, 10, 1 << 20, 5 * time.Second, 100, 64 << 10, 8 << 20, time.Minute, 500 * time.Millisecond}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("decoder bounds (-want +got):\n%s", diff)
+	}
+
+	// Without the flags the decoder keeps its own defaults.
+	c, err = parseFlags([]string{"--read", "x.pcap", "--collector", "udp://127.0.0.1:9060"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc, err = pipelineConfig(c); err != nil {
+		t.Fatal(err)
+	}
+	def := packet.DefaultConfig()
+	if pc.Decoder.MaxStreams != def.MaxStreams || pc.Decoder.FragTimeout != def.FragTimeout {
+		t.Errorf("defaults changed: %d %v", pc.Decoder.MaxStreams, pc.Decoder.FragTimeout)
 	}
 }

@@ -63,6 +63,30 @@ func pipelineConfig(c config) (agent.Config, error) {
 		return agent.Config{}, fmt.Errorf("--dns-ports: %w", err)
 	}
 	dec.SIPByContent, dec.RTCP = c.SIPByContent, c.RTCP
+	if c.WSPorts != "" {
+		if dec.WebSocketPorts, err = packet.ParsePorts(c.WSPorts); err != nil {
+			return agent.Config{}, fmt.Errorf("--ws-ports: %w", err)
+		}
+	}
+	// Zero keeps the decoder's default for each bound.
+	setInt := func(dst *int, v int) {
+		if v > 0 {
+			*dst = v
+		}
+	}
+	setDur := func(dst *time.Duration, v time.Duration) {
+		if v > 0 {
+			*dst = v
+		}
+	}
+	setInt(&dec.MaxFragments, c.FragMax)
+	setInt(&dec.MaxFragBytes, int(c.FragBytes))
+	setDur(&dec.FragTimeout, c.FragTimeout)
+	setInt(&dec.MaxStreams, c.TCPMaxStreams)
+	setInt(&dec.MaxStreamBytes, int(c.TCPStreamBytes))
+	setInt(&dec.MaxTotalStreamBytes, int(c.TCPTotalBytes))
+	setDur(&dec.StreamIdle, c.TCPIdle)
+	setDur(&dec.GapTimeout, c.TCPGapTimeout)
 	for _, m := range c.DropMethods {
 		dec.DropMethods = append(dec.DropMethods, []byte(m))
 	}

@@ -7,7 +7,7 @@ BIN := bin
 # Tests get a throwaway MariaDB unless XHEP_TEST_DSN is set already.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: help deps generate check-generate build test bench fuzz lint demo demo-stop db db-stop clean
+.PHONY: help deps generate check-generate build test bench bench-quick fuzz lint demo demo-stop db db-stop clean
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n",$$1,$$2}'
@@ -30,13 +30,17 @@ db: deps ## start the throwaway MariaDB (run/mariadb) and print its DSN
 db-stop: ## stop the throwaway MariaDB
 	@scripts/mariadb.sh stop
 
-test: deps check-generate ## run every test (root runs the BPF and namespace tests too)
+test: deps check-generate build ## run every test (root runs the BPF and namespace tests too), then a quick benchmark smoke run
 	$(GO) vet ./...
 	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} \
 	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} $(BIN)/xhep-bench --quick
 
-bench: deps build ## run the benchmark suite and print the results table
-	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} $(BIN)/xhep-bench
+bench-quick: deps build ## the whole benchmark suite in about 30 s (smoke run, no thresholds)
+	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} $(BIN)/xhep-bench --quick
+
+bench: deps build ## run the benchmark suite, print the results table and write it to bench.md
+	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} $(BIN)/xhep-bench --out bench.md
 
 fuzz: ## run each fuzz test for FUZZTIME (default 20s)
 	@for p in $$($(GO) list ./...); do \

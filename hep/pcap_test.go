@@ -16,7 +16,7 @@ import (
 // TestDecodePublicCapture decodes a HEP3 capture made by hepgen.js (from
 // sipcapture/hep-wireshark) when the shared capture folder is present.
 func TestDecodePublicCapture(t *testing.T) {
-	const path = "/work/shared/pcaps/hep3_sip_log_rtcpjson.pcap"
+	const path = "../../shared/pcaps/hep3_sip_log_rtcpjson.pcap" // shared/ sits beside the repository
 	f, err := os.Open(path)
 	if err != nil {
 		t.Skipf("public capture not available: %v", err)

@@ -210,40 +210,33 @@ func (d *Dissector) Dissect(m *hep.Message, row *store.Row) error {
 // hepHeader writes the HEP envelope with HOMER 7's key names (the contract
 // in package store).
 func (d *Dissector) hepHeader(m *hep.Message, row *store.Row) {
-	w := &d.w
-	w.reset(row.HepHeader)
-	w.open()
-	w.uint("protocolFamily", uint64(m.IPFamily))
-	w.uint("protocol", uint64(m.IPProto))
-	w.addr("srcIp", m.SrcIP)
-	w.addr("dstIp", m.DstIP)
-	w.uint("srcPort", uint64(m.SrcPort))
-	w.uint("dstPort", uint64(m.DstPort))
-	w.uint("timeSeconds", uint64(m.TsSec))
-	w.uint("timeUseconds", uint64(m.TsUsec))
-	w.uint("payloadType", uint64(m.Proto))
-	w.uint("captureId", uint64(m.NodeID))
+	b := row.HepHeader[:0]
+	b = appendU(b, `{"protocolFamily":`, uint64(m.IPFamily))
+	b = appendU(b, `,"protocol":`, uint64(m.IPProto))
+	b = appendA(b, `,"srcIp":`, m.SrcIP)
+	b = appendA(b, `,"dstIp":`, m.DstIP)
+	b = appendU(b, `,"srcPort":`, uint64(m.SrcPort))
+	b = appendU(b, `,"dstPort":`, uint64(m.DstPort))
+	b = appendU(b, `,"timeSeconds":`, uint64(m.TsSec))
+	b = appendU(b, `,"timeUseconds":`, uint64(m.TsUsec))
+	b = appendU(b, `,"payloadType":`, uint64(m.Proto))
+	b = appendU(b, `,"captureId":`, uint64(m.NodeID))
 	if m.Has(hep.ChunkNodeName) {
-		w.str("captureName", m.NodeName)
+		b = appendS(b, `,"captureName":`, m.NodeName)
 	}
-	if len(m.CorrelationID) > 0 {
-		w.str("correlation_id", m.CorrelationID)
-	}
+	b = appendSNE(b, `,"correlation_id":`, m.CorrelationID)
 	if m.Has(hep.ChunkVLAN) {
-		w.uint("vlan", uint64(m.VLAN))
+		b = appendU(b, `,"vlan":`, uint64(m.VLAN))
 	}
 	if m.Has(hep.ChunkMOS) {
-		w.uint("mos", uint64(m.MOS))
+		b = appendU(b, `,"mos":`, uint64(m.MOS))
 	}
-	if len(m.TransactionType) > 0 {
-		w.str("transaction_type", m.TransactionType)
-	}
-	w.uint("hepVersion", uint64(m.Version))
+	b = appendSNE(b, `,"transaction_type":`, m.TransactionType)
+	b = appendU(b, `,"hepVersion":`, uint64(m.Version))
 	if m.Compress {
-		w.bool("compressed", true)
+		b = append(b, `,"compressed":true`...)
 	}
-	w.close()
-	row.HepHeader = w.b
+	row.HepHeader = append(b, '}')
 }
 
 // emptyObject writes {} into buf.

@@ -116,6 +116,40 @@ func (w *jw) elemStr(v []byte) {
 	w.b = appendString(w.b, v)
 }
 
+// The append* helpers write one member of an object whose layout is fixed:
+// pre is the constant text before the value, its separator and key
+// included (`{"callid":` for the first member, `,"method":` for the
+// others), so a member costs one append and the value's.
+
+func appendU(b []byte, pre string, v uint64) []byte {
+	return strconv.AppendUint(append(b, pre...), v, 10)
+}
+
+func appendI(b []byte, pre string, v int64) []byte {
+	return strconv.AppendInt(append(b, pre...), v, 10)
+}
+
+func appendS(b []byte, pre string, v []byte) []byte {
+	return appendString(append(b, pre...), v)
+}
+
+// appendSNE writes the member only when v is not empty.
+func appendSNE(b []byte, pre string, v []byte) []byte {
+	if len(v) == 0 {
+		return b
+	}
+	return appendString(append(b, pre...), v)
+}
+
+func appendA(b []byte, pre string, a netip.Addr) []byte {
+	b = append(b, pre...)
+	b = append(b, '"')
+	if a.IsValid() {
+		b = a.AppendTo(b)
+	}
+	return append(b, '"')
+}
+
 // safe marks the bytes that go into a JSON string unchanged: ASCII from
 // 0x20 on except '"' and '\\' (DEL needs no escape in JSON).
 var safe = func() (t [256]bool) {

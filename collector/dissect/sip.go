@@ -71,72 +71,60 @@ func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (string, error) {
 	class := Class(s.CSeqMethod)
 
 	// protocol_header: the searchable summary, HOMER 7 data_header names.
-	w := &d.w
-	w.reset(row.ProtocolHeader)
-	w.open()
-	w.str("callid", s.CallID)
-	if aleg := d.aleg(s); len(aleg) > 0 {
-		w.str("callid_aleg", aleg)
-	}
+	b := appendS(row.ProtocolHeader[:0], `{"callid":`, s.CallID)
+	b = appendSNE(b, `,"callid_aleg":`, d.aleg(s))
 	if s.IsRequest {
-		w.str("method", s.Method)
-		w.int("status", 0)
+		b = appendS(b, `,"method":`, s.Method)
+		b = append(b, `,"status":0`...)
 	} else {
-		w.key("method")
-		w.first = false
-		w.b = append(w.b, '"')
-		w.b = strconv.AppendInt(w.b, int64(s.StatusCode), 10)
-		w.b = append(w.b, '"')
-		w.int("status", int64(s.StatusCode))
-		w.str("reason", s.Reason)
+		b = append(b, `,"method":"`...)
+		b = strconv.AppendInt(b, int64(s.StatusCode), 10)
+		b = appendI(b, `","status":`, int64(s.StatusCode))
+		b = appendS(b, `,"reason":`, s.Reason)
 	}
-	w.key("cseq")
-	w.first = false
-	w.b = append(w.b, '"')
-	w.b = strconv.AppendUint(w.b, uint64(s.CSeqNum), 10)
-	w.b = append(w.b, ' ')
-	w.b = appendEscaped(w.b, s.CSeqMethod)
-	w.b = append(w.b, '"')
-	w.str("cseq_method", s.CSeqMethod)
-	w.uint("cseq_num", uint64(s.CSeqNum))
-	w.str("ruri_user", s.RequestURI.User)
-	w.str("ruri_domain", s.RequestURI.Host)
+	b = appendU(b, `,"cseq":"`, uint64(s.CSeqNum))
+	b = append(b, ' ')
+	b = appendEscaped(b, s.CSeqMethod)
+	b = appendS(b, `","cseq_method":`, s.CSeqMethod)
+	b = appendU(b, `,"cseq_num":`, uint64(s.CSeqNum))
+	b = appendS(b, `,"ruri_user":`, s.RequestURI.User)
+	b = appendS(b, `,"ruri_domain":`, s.RequestURI.Host)
 	if s.RequestURI.Port != 0 {
-		w.uint("ruri_port", uint64(s.RequestURI.Port))
+		b = appendU(b, `,"ruri_port":`, uint64(s.RequestURI.Port))
 	}
-	w.str("from_user", s.From.URI.User)
-	w.str("from_domain", s.From.URI.Host)
-	w.str("from_tag", s.From.Tag)
-	w.str("to_user", s.To.URI.User)
-	w.str("to_domain", s.To.URI.Host)
-	w.str("to_tag", s.To.Tag)
-	w.strNE("pid_user", s.PAssertedIdentity.URI.User)
-	w.strNE("auth_user", s.AuthorizationUser)
-	w.strNE("contact_user", s.Contact.URI.User)
-	w.strNE("diversion_user", s.Diversion.URI.User)
+	b = appendS(b, `,"from_user":`, s.From.URI.User)
+	b = appendS(b, `,"from_domain":`, s.From.URI.Host)
+	b = appendS(b, `,"from_tag":`, s.From.Tag)
+	b = appendS(b, `,"to_user":`, s.To.URI.User)
+	b = appendS(b, `,"to_domain":`, s.To.URI.Host)
+	b = appendS(b, `,"to_tag":`, s.To.Tag)
+	b = appendSNE(b, `,"pid_user":`, s.PAssertedIdentity.URI.User)
+	b = appendSNE(b, `,"auth_user":`, s.AuthorizationUser)
+	b = appendSNE(b, `,"contact_user":`, s.Contact.URI.User)
+	b = appendSNE(b, `,"diversion_user":`, s.Diversion.URI.User)
 	if len(s.Via) > 0 {
-		w.str("via_1", s.Via[0].Raw)
-		w.str("via_1_branch", s.Via[0].Branch)
+		b = appendS(b, `,"via_1":`, s.Via[0].Raw)
+		b = appendS(b, `,"via_1_branch":`, s.Via[0].Branch)
 	} else {
-		w.strS("via_1", "")
-		w.strS("via_1_branch", "")
+		b = append(b, `,"via_1":"","via_1_branch":""`...)
 	}
-	w.int("via_count", int64(s.ViaCount))
+	b = appendI(b, `,"via_count":`, int64(s.ViaCount))
 	ua := s.UserAgent
 	if len(ua) == 0 {
 		ua = s.Server
 	}
-	w.str("user_agent", ua)
-	w.str("content_type", s.ContentType)
-	w.int("content_length", int64(max(s.ContentLength, len(s.Body))))
+	b = appendS(b, `,"user_agent":`, ua)
+	b = appendS(b, `,"content_type":`, s.ContentType)
+	b = appendI(b, `,"content_length":`, int64(max(s.ContentLength, len(s.Body))))
 	if s.Expires >= 0 {
-		w.int("expires", int64(s.Expires))
+		b = appendI(b, `,"expires":`, int64(s.Expires))
 	}
-	w.strNE("reason_header", s.ReasonHeader)
-	w.strS("transaction", class)
-	w.close()
-	row.ProtocolHeader = w.b
+	b = appendSNE(b, `,"reason_header":`, s.ReasonHeader)
+	b = append(b, `,"transaction":"`...)
+	b = append(b, class...)
+	row.ProtocolHeader = append(b, '"', '}')
 
+	w := &d.w
 	// payload: the start line, every header in order, the SDP summary.
 	w.reset(row.Payload)
 	w.open()

@@ -62,11 +62,6 @@ func (w *jw) str(k string, v []byte) {
 	w.b = appendString(w.b, v)
 }
 
-func (w *jw) strS(k string, v string) {
-	w.key(k)
-	w.first = false
-	w.b = appendStringS(w.b, v)
-}
 
 // strNE writes the member only when v is not empty.
 func (w *jw) strNE(k string, v []byte) {
@@ -103,18 +98,7 @@ func (w *jw) addr(k string, a netip.Addr) {
 	w.b = append(w.b, '"')
 }
 
-// raw writes v, which must be valid JSON, as the member's value.
-func (w *jw) raw(k string, v []byte) {
-	w.key(k)
-	w.first = false
-	w.b = append(w.b, v...)
-}
 
-// elemStr appends a string element to an open array.
-func (w *jw) elemStr(v []byte) {
-	w.sep()
-	w.b = appendString(w.b, v)
-}
 
 // The append* helpers write one member of an object whose layout is fixed:
 // pre is the constant text before the value, its separator and key

@@ -62,7 +62,6 @@ func (w *jw) str(k string, v []byte) {
 	w.b = appendString(w.b, v)
 }
 
-
 // strNE writes the member only when v is not empty.
 func (w *jw) strNE(k string, v []byte) {
 	if len(v) > 0 {
@@ -97,8 +96,6 @@ func (w *jw) addr(k string, a netip.Addr) {
 	}
 	w.b = append(w.b, '"')
 }
-
-
 
 // The append* helpers write one member of an object whose layout is fixed:
 // pre is the constant text before the value, its separator and key

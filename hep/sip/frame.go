@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 )
 
@@ -251,8 +252,16 @@ func requestLine(line []byte) (sp, last int, ok bool) {
 	if last <= sp+1 || line[last] != ' ' || !equalFold(line[last+1:], "sip/2.0") {
 		return 0, 0, false
 	}
-	for _, c := range line[sp+1 : last] {
-		if c < 0x21 && c != ' ' || c == 0x7f {
+	uri := line[sp+1 : last]
+	i := 0
+	for ; i+8 <= len(uri); i += 8 { // no byte below 0x20 or DEL, 8 at a time
+		x := binary.LittleEndian.Uint64(uri[i:])
+		if lessBytes(x, 0x20)|zeroBytes(x^(lo8*0x7f)) != 0 {
+			return 0, 0, false
+		}
+	}
+	for _, c := range uri[i:] {
+		if c < 0x20 || c == 0x7f {
 			return 0, 0, false
 		}
 	}

@@ -689,6 +689,20 @@ func indexByte(s []byte, c byte) int {
 	return -1
 }
 
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// zeroBytes returns x with the top bit set in each zero byte of x. A set
+// bit above (later than) a zero byte may be spurious, from the borrow, so
+// only the lowest set bit is meaningful: the first zero byte of a
+// little-endian load.
+func zeroBytes(x uint64) uint64 { return (x - lo8) &^ x & hi8 }
+
+// lessBytes is zeroBytes for the bytes below n (n <= 0x80).
+func lessBytes(x, n uint64) uint64 { return (x - lo8*n) &^ x & hi8 }
+
 func lastIndexByte(s []byte, c byte) int {
 	for i := len(s) - 1; i >= 0; i-- {
 		if s[i] == c {

@@ -235,6 +235,7 @@ func TestUDPEndToEnd(t *testing.T) {
 		hepMsg(t, hep.ProtoSIP, []byte("\x00\x01 not SIP"), t0, nil),
 		hepMsg(t, hep.ProtoLog, []byte("a log line"), t0, nil),
 		hepMsg(t, hep.ProtoSIP, nil, t0, func(m *hep.Message) { m.KeepAlive = 30; m.Set(hep.ChunkKeepAlive) }), // keep-alive: counted, not stored
+		{},                             // an agent's reachability probe: counted as a keep-alive, not a decode error
 		[]byte("HEP3 this is not HEP"), // dropped, counted
 		[]byte("GET / HTTP/1.1\r\n\r\n"),
 	}
@@ -263,7 +264,7 @@ func TestUDPEndToEnd(t *testing.T) {
 	m := metricsText(t, s)
 	checks := map[string]float64{
 		`xhep_collector_messages_total{transport="udp",type="sip"}`:   8,
-		`xhep_collector_no_payload_total`:                             1,
+		`xhep_collector_no_payload_total`:                             2,
 		`xhep_collector_messages_total{transport="udp",type="log"}`:   1,
 		`xhep_collector_dissect_errors_total{reason="sip_malformed"}`: 1,
 		`xhep_sip_requests_total{method="INVITE"}`:                    1,
@@ -273,7 +274,7 @@ func TestUDPEndToEnd(t *testing.T) {
 		`xhep_sip_invite_first_response_seconds_count`:                1,
 		`xhep_sip_invite_first_response_seconds_sum`:                  0.02,
 		`xhep_sip_invite_answer_seconds_sum`:                          3,
-		`xhep_collector_received_messages_total{transport="udp"}`:     11,
+		`xhep_collector_received_messages_total{transport="udp"}`:     12,
 	}
 	for series, want := range checks {
 		if got := metricValue(m, series); got < want-1e-9 || got > want+1e-9 {

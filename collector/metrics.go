@@ -88,7 +88,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		noPayload: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "xhep_collector_no_payload_total",
-			Help: "HEP messages without a payload chunk (keep-alives): counted, forwarded, not stored.",
+			Help: "HEP messages without a payload chunk and empty datagrams (keep-alives, reachability probes): counted, not stored.",
 		}),
 		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xhep_collector_forwarded_total",

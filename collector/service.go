@@ -313,6 +313,12 @@ var errAuth = errors.New("HEP auth key missing or wrong")
 // lacks the auth key (errAuth), is counted and dropped; anything that
 // decodes as HEP is stored, malformed payloads included.
 func (s *Service) process(w *worker, b []byte, transport string) error {
+	if len(b) == 0 {
+		// An empty datagram: agents (ours included) probe a UDP collector
+		// with one to learn whether the port is open. A keep-alive.
+		s.m.noPayload.Inc()
+		return nil
+	}
 	if err := w.msg.DecodeFromBytes(b); err != nil {
 		s.m.decodeErrors.WithLabelValues(transport, hep.ErrorReason(err)).Inc()
 		return err

@@ -36,6 +36,9 @@ func run(args []string) int {
 	level.UnmarshalText([]byte(cfg.LogLevel)) // checked by parseFlags
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = log
+	if cfg.MySQL != "" && cfg.Read == "" && cfg.SpillDir == "" {
+		log.Warn("no --spill-dir: while the database is away rows wait in memory only, and those still queued at exit are lost (counted)")
+	}
 
 	var out *bufio.Writer
 	if cfg.Print {

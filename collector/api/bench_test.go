@@ -54,11 +54,12 @@ type template struct {
 	users   []string    // From users of INVITEs
 }
 
-func newTemplate(b testing.TB) *template {
+func newTemplate(b testing.TB, dns bool) *template {
 	cfg := gen.DefaultConfig()
 	cfg.Seed = 66
 	cfg.Start = benchDay
 	cfg.Calls, cfg.Registrations, cfg.Options = 300, 30, 20
+	cfg.DNS = dns
 	tr, dnsPayloads, err := generate(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -259,7 +260,8 @@ func (tp *template) load(b testing.TB, dsn, dbName string, replicas int) {
 // with two linked legs and RTCP, and a user search over one hour through
 // the HTTP handlers, on XHEP_BENCH_ROWS SIP rows (plus their RTCP) spread
 // over three days of partitions. Opt-in: loading millions of rows takes
-// minutes. XHEP_BENCH_DB names a database to keep and reuse between runs.
+// minutes. XHEP_BENCH_DB names a database to keep and reuse between runs
+// (loaded only when empty).
 func BenchmarkQueries(b *testing.B) {
 	nStr := os.Getenv("XHEP_BENCH_ROWS")
 	if nStr == "" {
@@ -274,7 +276,9 @@ func BenchmarkQueries(b *testing.B) {
 	if dbName == "" {
 		dbName = testDatabase(b, dsn)
 	}
-	tp := newTemplate(b)
+	// XHEP_BENCH_NODNS=1: a template without DNS traffic (as loaded by
+	// earlier versions of this benchmark).
+	tp := newTemplate(b, os.Getenv("XHEP_BENCH_NODNS") == "")
 	replicas := (want + tp.sipRows - 1) / tp.sipRows
 	st, err := store.Open(context.Background(), store.Config{DSN: dsn, Database: dbName, PartitionsAhead: 4,
 		Now: func() time.Time { return benchDay }})

@@ -28,7 +28,7 @@ func TestExplain(t *testing.T) {
 	db := f.st.DB()
 	// Filler, so that the optimizer sees tables of realistic size: the
 	// same day's partition, after the fixture's hours, other addresses.
-	tp := newTemplate(t)
+	tp := newTemplate(t, true)
 	tp.start, tp.span, tp.rewrite = genStart.Add(3*time.Hour), 10*time.Hour, true
 	tp.load(t, testDSN(t), f.st.Database(), 4)
 	if _, err := db.Exec("ANALYZE TABLE hep_proto_1_call, hep_proto_1_registration, hep_proto_1_default, hep_proto_5_default, hep_proto_53_default, hep_proto_100_default"); err != nil {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -250,11 +252,37 @@ func (a *API) buildFlow(ctx context.Context, id string, tr timeRange, withRaw bo
 			}
 		}
 	}
-	msgs, err := a.messagesOf(ctx, sipTables, order, first, last, withRaw, a.cfg.MaxFlowMessages)
+	// The legs are known: messages, RTCP, logs and DNS are independent.
+	from, to := first.Add(-margin), last.Add(margin)
+	var msgs []Message
+	err = parallel(
+		func() (err error) {
+			msgs, err = a.messagesOf(ctx, sipTables, order, first, last, withRaw, a.cfg.MaxFlowMessages)
+			return err
+		},
+		func() (err error) {
+			f.RTCP, err = a.rtcpOf(ctx, order, from, to)
+			return err
+		},
+		func() (err error) {
+			f.Logs, err = a.logsOf(ctx, order, from, to)
+			return err
+		},
+		func() error {
+			hosts, domains := map[string]bool{}, map[string]bool{}
+			if err := a.hostsOf(ctx, order, first, last, hosts, domains); err != nil {
+				return err
+			}
+			var err error
+			f.DNS, err = a.dnsOf(ctx, sortedKeys(hosts), domains, from, last)
+			return err
+		},
+	)
 	if err != nil {
 		return nil, err
 	}
 	f.Messages = msgs
+	f.Streams = streams(f.RTCP)
 	for _, m := range msgs {
 		l := legs[m.CallID]
 		if l == nil {
@@ -272,25 +300,22 @@ func (a *API) buildFlow(ctx context.Context, id string, tr timeRange, withRaw bo
 		f.Legs = append(f.Legs, *legs[c])
 	}
 	f.First, f.Last = first, last
-	from, to := first.Add(-margin), last.Add(margin)
-	if f.RTCP, err = a.rtcpOf(ctx, order, from, to); err != nil {
-		return nil, err
-	}
-	f.Streams = streams(f.RTCP)
-	if f.Logs, err = a.logsOf(ctx, order, from, to); err != nil {
-		return nil, err
-	}
-	hosts, domains := map[string]bool{}, map[string]bool{}
-	for _, m := range msgs {
-		hosts[m.SrcIP], hosts[m.DstIP] = true, true
-	}
-	if err := a.domainsOf(ctx, order, first, last, domains); err != nil {
-		return nil, err
-	}
-	if f.DNS, err = a.dnsOf(ctx, sortedKeys(hosts), domains, from, last); err != nil {
-		return nil, err
-	}
 	return f, nil
+}
+
+// parallel runs fns concurrently and returns the first error.
+func parallel(fns ...func() error) error {
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -307,34 +332,42 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-// domainsOf adds the from, to and request-URI domains of the legs' SIP
-// messages to set.
-func (a *API) domainsOf(ctx context.Context, ids []string, from, to time.Time, set map[string]bool) error {
-	q := fmt.Sprintf("SELECT DISTINCT COALESCE(from_domain,''), COALESCE(to_domain,''), COALESCE(ruri_domain,'') FROM `%s` WHERE create_date BETWEEN ? AND ? AND callid IN (%s)",
-		callTable, placeholders(len(ids)))
-	args := []any{from, to}
-	for _, id := range ids {
-		args = append(args, id)
+// hostsOf adds the addresses of the legs' SIP messages to hosts and their
+// from, to and request-URI domains to domains.
+func (a *API) hostsOf(ctx context.Context, ids []string, from, to time.Time, hosts, domains map[string]bool) error {
+	var q strings.Builder
+	var args []any
+	for i, t := range sipTables {
+		if i > 0 {
+			q.WriteString(" UNION ")
+		}
+		fmt.Fprintf(&q, "SELECT DISTINCT COALESCE(src_ip,''), COALESCE(dst_ip,''), COALESCE(from_domain,''), COALESCE(to_domain,''), COALESCE(ruri_domain,'')"+
+			" FROM `%s` WHERE create_date BETWEEN ? AND ? AND callid IN (%s)", t, placeholders(len(ids)))
+		args = append(args, from, to)
+		for _, id := range ids {
+			args = append(args, id)
+		}
 	}
-	rows, err := a.query(ctx, q, args...)
+	rows, err := a.query(ctx, q.String(), args...)
 	if err != nil {
-		return fmt.Errorf("query call domains: %w", err)
+		return fmt.Errorf("query call hosts: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var d [3]string
-		if err := rows.Scan(&d[0], &d[1], &d[2]); err != nil {
-			return fmt.Errorf("scan call domains: %w", err)
+		var d [5]string
+		if err := rows.Scan(&d[0], &d[1], &d[2], &d[3], &d[4]); err != nil {
+			return fmt.Errorf("scan call hosts: %w", err)
 		}
-		for _, x := range d {
+		hosts[d[0]], hosts[d[1]] = true, true
+		for _, x := range d[2:] {
 			x = strings.ToLower(strings.TrimSuffix(x, "."))
 			if x != "" && !isIPLiteral(x) {
-				set[x] = true
+				domains[x] = true
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read call domains: %w", err)
+		return fmt.Errorf("read call hosts: %w", err)
 	}
 	return nil
 }

@@ -126,23 +126,33 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request) error {
 func (a *API) searchMessages(ctx context.Context, s *search) (*MessagesResult, error) {
 	page, pargs, count, cargs := searchSQL(s, sipTables)
 	res := &MessagesResult{From: s.From, To: s.To, Limit: s.limit, Offset: s.offset, Messages: []Message{}}
-	if err := a.queryRow(ctx, count, cargs...).Scan(&res.Total); err != nil {
-		return nil, fmt.Errorf("count messages: %w", err)
-	}
-	rows, err := a.query(ctx, page, pargs...)
+	err := parallel(
+		func() error {
+			if err := a.queryRow(ctx, count, cargs...).Scan(&res.Total); err != nil {
+				return fmt.Errorf("count messages: %w", err)
+			}
+			return nil
+		},
+		func() error {
+			rows, err := a.query(ctx, page, pargs...)
+			if err != nil {
+				return fmt.Errorf("query messages: %w", err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				m, err := scanMessage(rows, "")
+				if err != nil {
+					return fmt.Errorf("scan message: %w", err)
+				}
+				res.Messages = append(res.Messages, m)
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("read messages: %w", err)
+			}
+			return nil
+		})
 	if err != nil {
-		return nil, fmt.Errorf("query messages: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		m, err := scanMessage(rows, "")
-		if err != nil {
-			return nil, fmt.Errorf("scan message: %w", err)
-		}
-		res.Messages = append(res.Messages, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read messages: %w", err)
+		return nil, err
 	}
 	return res, nil
 }
@@ -197,28 +207,37 @@ func (a *API) searchCalls(ctx context.Context, s *search) (*CallsResult, error) 
 	where, args := s.where()
 	res := &CallsResult{From: s.From, To: s.To, Limit: s.limit, Offset: s.offset, Calls: []Call{}}
 	count := fmt.Sprintf("SELECT COUNT(DISTINCT callid) FROM `%s` WHERE %s", callTable, where)
-	if err := a.queryRow(ctx, count, args...).Scan(&res.Total); err != nil {
-		return nil, fmt.Errorf("count calls: %w", err)
-	}
 	page := fmt.Sprintf("SELECT callid, MAX(create_date) AS last FROM `%s` WHERE %s AND callid IS NOT NULL GROUP BY callid ORDER BY last DESC, callid LIMIT %d OFFSET %d",
 		callTable, where, s.limit, s.offset)
-	rows, err := a.query(ctx, page, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query calls: %w", err)
-	}
 	var ids []string
-	for rows.Next() {
-		var id string
-		var last time.Time
-		if err := rows.Scan(&id, &last); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("scan call: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read calls: %w", err)
+	err := parallel(
+		func() error {
+			if err := a.queryRow(ctx, count, args...).Scan(&res.Total); err != nil {
+				return fmt.Errorf("count calls: %w", err)
+			}
+			return nil
+		},
+		func() error {
+			rows, err := a.query(ctx, page, args...)
+			if err != nil {
+				return fmt.Errorf("query calls: %w", err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id string
+				var last time.Time
+				if err := rows.Scan(&id, &last); err != nil {
+					return fmt.Errorf("scan call: %w", err)
+				}
+				ids = append(ids, id)
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("read calls: %w", err)
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	if len(ids) == 0 {
 		return res, nil

@@ -296,8 +296,12 @@ func (a *API) buildFlow(ctx context.Context, id string, tr timeRange, withRaw bo
 	}
 	rest := order[1:]
 	slices.SortStableFunc(rest, func(x, y string) int { return legs[x].First.Compare(legs[y].First) })
-	for _, c := range order {
-		f.Legs = append(f.Legs, *legs[c])
+	for i, c := range order {
+		// A correlation id that names no stored call (an agent's own
+		// token) links nothing: only legs with messages are listed.
+		if i == 0 || legs[c].Messages > 0 {
+			f.Legs = append(f.Legs, *legs[c])
+		}
 	}
 	f.First, f.Last = first, last
 	return f, nil

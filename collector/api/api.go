@@ -23,7 +23,9 @@ var uiFiles embed.FS
 // them.
 type Config struct {
 	// DB is the store's database handle, already on the collector's
-	// database (store.(*Store).DB()). Required.
+	// database (store.(*Store).DB()). Required. A handle of its own needs
+	// the same DSN options as the store's: parseTime=true, loc=UTC and
+	// time_zone='+00:00'.
 	DB *sql.DB
 	// Token, when set, is the bearer token every API request must carry.
 	// Empty: no authentication, but only loopback clients are served.

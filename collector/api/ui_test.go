@@ -158,4 +158,9 @@ func TestUISearch(t *testing.T) {
 	if !strings.Contains(dom, "1–1 of 1") {
 		t.Errorf("no pager text \"1–1 of 1\" in the search view")
 	}
+	if dir := os.Getenv("XHEP_UI_SHOT_DIR"); dir != "" {
+		q.Del("callid")
+		runChromium(t, bin, "--screenshot="+filepath.Join(dir, "search.png"), "--window-size=1400,1000", "--hide-scrollbars",
+			srv.URL+"/#search="+url.QueryEscape(q.Encode()))
+	}
 }

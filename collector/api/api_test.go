@@ -317,7 +317,16 @@ func TestAPI(t *testing.T) {
 		}
 	})
 
-	t.Run("pcap", func(t *testing.T) {
+	t.Run("pcap", func(t *testing.T) { checkPcap(t, f, base) })
+}
+
+// checkPcap fetches the pcap of the fixture's chained call and checks it
+// with tshark: one frame per SIP message and RTCP report (a TCP message
+// may take several segments), every SIP message decoded, no malformed
+// frame, no expert error.
+func checkPcap(t *testing.T, f *fixture, base string) {
+	chain := map[string]bool{f.aLeg: true, f.bLeg: true, f.cLeg: true, f.dLeg: true}
+	{
 		if _, err := exec.LookPath("tshark"); err != nil {
 			t.Skip("tshark is not installed (Debian package tshark)")
 		}
@@ -329,10 +338,13 @@ func TestAPI(t *testing.T) {
 		if err := os.WriteFile(file, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		var wantSIP, wantRTCP int
+		var wantSIP, wantRTCP, segments int
 		for _, m := range f.sip {
 			if chain[m.CallID] {
 				wantSIP++
+				if m.Transport == "tcp" {
+					segments += (len(m.Raw)+tcpSegment-1)/tcpSegment - 1
+				}
 			}
 		}
 		for _, r := range f.truth.RTCP {
@@ -358,8 +370,8 @@ func TestAPI(t *testing.T) {
 				t.Errorf("malformed frame: %s", l)
 			}
 		}
-		if frames != wantSIP+wantRTCP {
-			t.Errorf("%d frames, want %d SIP + %d RTCP", frames, wantSIP, wantRTCP)
+		if frames != wantSIP+segments+wantRTCP {
+			t.Errorf("%d frames, want %d SIP (+%d more TCP segments) + %d RTCP", frames, wantSIP, segments, wantRTCP)
 		}
 		if protos["SIP"]+protos["SIP/SDP"] != wantSIP {
 			t.Errorf("protocols %v: want %d SIP or SIP/SDP", protos, wantSIP)
@@ -372,7 +384,7 @@ func TestAPI(t *testing.T) {
 		if strings.Contains(string(exp), "Error") {
 			t.Errorf("tshark reports errors:\n%s", exp)
 		}
-	})
+	}
 }
 
 // isCallClass reports whether a CSeq method goes to the call table.
@@ -539,4 +551,24 @@ func TestValidation(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d with %q", tc.path, code, b, tc.want, tc.msg)
 		}
 	}
+}
+
+// TestPcapIPv6TCP exports a call carried over TCP on IPv6 (with the
+// IPv4 chain legs mapped into IPv6 where they meet) and checks it with
+// tshark.
+func TestPcapIPv6TCP(t *testing.T) {
+	f := newFixtureWith(t, func(c *gen.Config) { c.IPv6, c.TCP = true, true })
+	srv, _ := server(t, f, nil)
+	var fl Flow
+	getJSON(t, srv.URL+"/api/v1/calls/"+url.PathEscape(f.aLeg)+"/flow", &fl)
+	tcp := 0
+	for _, m := range fl.Messages {
+		if m.Transport == "tcp" && strings.Contains(m.SrcIP, ":") {
+			tcp++
+		}
+	}
+	if tcp == 0 {
+		t.Fatalf("no TCP over IPv6 message in the flow")
+	}
+	checkPcap(t, f, srv.URL+"/api/v1")
 }

@@ -91,7 +91,10 @@ type logLine struct {
 
 // newFixture generates traffic, dissects it and stores it in a fresh
 // database.
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB) *fixture { return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with the generator's config changed by mod.
+func newFixtureWith(t testing.TB, mod func(*gen.Config)) *fixture {
 	t.Helper()
 	dsn := testDSN(t)
 	name := testDatabase(t, dsn)
@@ -106,6 +109,9 @@ func newFixture(t testing.TB) *fixture {
 	cfg.Seed = 6
 	cfg.Start = genStart
 	cfg.Calls, cfg.Registrations, cfg.Options = 40, 6, 4
+	if mod != nil {
+		mod(&cfg)
+	}
 	tr, dnsPayloads, err := generate(cfg)
 	if err != nil {
 		t.Fatalf("generate: %v", err)

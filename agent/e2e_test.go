@@ -25,7 +25,12 @@ import (
 // XHEP_E2E_PACKETS frames (default 200000; the README figure uses 1000000).
 //
 //	XHEP_E2E_PACKETS=1000000 go test ./agent -run XX -bench EndToEnd -benchtime 1x
-func BenchmarkEndToEndUDP(b *testing.B) {
+func BenchmarkEndToEndUDP(b *testing.B) { endToEnd(b, "udp") }
+
+// BenchmarkEndToEndTCP is BenchmarkEndToEndUDP delivering over TCP.
+func BenchmarkEndToEndTCP(b *testing.B) { endToEnd(b, "tcp") }
+
+func endToEnd(b *testing.B, scheme string) {
 	want := 200000
 	if s := os.Getenv("XHEP_E2E_PACKETS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -38,7 +43,7 @@ func BenchmarkEndToEndUDP(b *testing.B) {
 
 	var received atomic.Uint64
 	srv, err := ingest.New(ingest.Config{
-		Listen:    []string{"udp://127.0.0.1:0"},
+		Listen:    []string{scheme + "://127.0.0.1:0"},
 		NewFramer: func(r io.Reader, max int) ingest.Framer { return hep.NewFramer(r, max) },
 	}, func(b []byte, _ netip.AddrPort, _ string) {
 		if len(b) > 0 { // not the sender's UDP probe
@@ -52,7 +57,7 @@ func BenchmarkEndToEndUDP(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	url := "udp://" + srv.Status()[0].Addr.String()
+	url := scheme + "://" + srv.Status()[0].Addr.String()
 
 	var sent, lost, drops uint64
 	var elapsed time.Duration

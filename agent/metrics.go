@@ -5,6 +5,8 @@ import (
 	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xhep/xhep/agent/send"
 )
 
 // Collector returns a Prometheus collector of every stage's counters: frames
@@ -99,11 +101,25 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			up = 1
 		}
 		gauge("collector_up", "1 while connected to the collector.", up, "collector", col.Collector)
+		// Messages per syscall (sendmmsg call or stream write): bucket
+		// upper bounds 1, 3, 7, ... 1023.
+		buckets := make(map[float64]uint64, send.NumBatchBuckets-1)
+		var cum uint64
+		for i, v := range col.Batches[:send.NumBatchBuckets-1] {
+			cum += v
+			buckets[float64(uint64(2)<<i-1)] = cum
+		}
+		ch <- prometheus.MustNewConstHistogram(prometheus.NewDesc(ns+"send_batch_messages",
+			"Messages per sendmmsg call or stream write, by collector.", []string{"collector"}, nil),
+			col.Syscalls(), float64(col.Sent), buckets, col.Collector)
 	}
 	for _, q := range s.Send.Queues {
 		gauge("queue_depth", "Messages in the memory queue.", float64(q.Depth), "queue", q.Name)
 		gauge("queue_capacity", "Capacity of the memory queue.", float64(q.Capacity), "queue", q.Name)
 		counter("enqueued_total", "Messages put in the memory queue.", q.Enqueued, "queue", q.Name)
+		counter("sender_parks_total", "Times the sender found its queue empty and slept.", q.Parks, "queue", q.Name)
+		counter("sender_lingers_total", "Times the sender waited to fill a short batch.", q.Lingers, "queue", q.Name)
+		gauge("queue_buffers", "Message buffers held by the memory queue (queued and free).", float64(q.Buffers), "queue", q.Name)
 		counter("spooled_total", "Messages written to the disk spool.", q.Spooled, "queue", q.Name)
 		counter("replayed_total", "Messages sent from the disk spool.", q.Replayed, "queue", q.Name)
 		gauge("spool_records", "Messages in the disk spool.", float64(q.SpoolRecords), "queue", q.Name)

@@ -19,16 +19,24 @@
 //     ring buffer copy a goroutine drains.
 //   - agent: `xhep-agent --read` of a generated SIP capture (1,000,000
 //     frames; 50,000 with --quick) through the agent pipeline, HEP over UDP
-//     to a collector ingest listener on loopback: HEP/s and loss against
-//     the generator's truth.
+//     and then over TCP to a collector ingest listener on loopback: HEP/s,
+//     loss against the generator's truth, CPU per HEP (this process: agent
+//     and listener) and the senders' messages per syscall. Between the two,
+//     the UDP floor: sendmmsg(2) CPU per 600-byte datagram on loopback,
+//     the receiving softirq included, which bounds the UDP figure.
 //   - live: two network namespaces (xbench-a-PID, xbench-b-PID) joined by
 //     a veth pair; generated SIP frames sent by gen.RawSender from b at
 //     rising paced rates; the agent, a child process (this executable
 //     again, see [LiveChildEnv]), captures on a with the BPF ring buffer
-//     source and sends HEP to a listener of this process. Each step
-//     reports loss by stage (kernel ring, pipeline, agent sender, collector
-//     socket), the agent's CPU from /proc/<pid>/stat and its peak RSS;
-//     the highest lossless rate is the last step without loss. The
+//     source and sends HEP to a listener of this process, over UDP in a
+//     first series of steps and over TCP in a second. Each step reports
+//     loss by stage (kernel ring, pipeline, agent sender, collector
+//     socket), the agent's CPU from /proc/<pid>/stat, its peak RSS with the
+//     split between anonymous memory (the agent's own) and file-backed
+//     pages (the BPF ring's double mapping), and the senders' messages per
+//     syscall; the highest lossless rate is the fastest step without loss.
+//     XHEP_BENCH_CPUPROFILE=FILE writes a CPU profile of each agent child
+//     (the last step's remains) for go tool pprof. The
 //     namespaces are removed when the run ends or is interrupted.
 //   - collector: HEP over UDP at paced rates (sendmmsg) and over TCP into
 //     collector/ingest; dissected SIP rows through collector/store into

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,7 +39,8 @@ import (
 // The agent runs as a child process (this executable again, told by
 // LiveChildEnv), so its CPU and memory are its own: /proc/<pid>/stat and
 // /proc/<pid>/status. It opens the live source inside namespace a and sends
-// HEP over UDP to a listener of this process on the host's loopback.
+// HEP over UDP, then (a second series of steps) over TCP, to a listener of
+// this process on the host's loopback.
 
 // LiveChildEnv, when set in the environment, makes LiveChildMain the
 // program: cmd/xhep-bench (and the package's tests) check it first.
@@ -56,6 +58,13 @@ type childReport struct {
 	RunError   string            `json:"run_error,omitempty"`
 	MaxRSSKiB  int               `json:"max_rss_kib"`
 	FinalRSSKB int               `json:"rss_kib"`
+	// RSS split at the end of the run, before the source closes: anonymous
+	// memory is the agent's own (Go heap, queues); file-backed pages are
+	// the BPF ring buffer's mapping (data pages mapped twice), which the
+	// kernel counts in RSS once touched.
+	RssAnonKiB int    `json:"rss_anon_kib"`
+	RssFileKiB int    `json:"rss_file_kib"`
+	Batches    string `json:"batches"`
 }
 
 // LiveChildMain is the agent side of the live run. It reads its settings
@@ -68,7 +77,8 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "xhep-bench live agent: %v\n", err)
 		return 1
 	}
-	exclude, err := netip.ParseAddrPort(strings.TrimPrefix(coll, "udp://"))
+	_, hostport, _ := strings.Cut(coll, "://")
+	exclude, err := netip.ParseAddrPort(hostport)
 	if err != nil {
 		return fail(fmt.Errorf("collector %q: %w", coll, err))
 	}
@@ -100,6 +110,14 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 		close(stop)
 	}()
 	go func() { io.Copy(io.Discard, stdin); sig <- syscall.SIGTERM }()
+	if path := os.Getenv("XHEP_BENCH_CPUPROFILE"); path != "" {
+		// A CPU profile of the agent child, for go tool pprof.
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+		}
+	}
 	done := make(chan error, 1)
 	go func() { _, err := p.Run(ctx, src); done <- err }()
 	fmt.Fprintln(stdout, "ready")
@@ -109,6 +127,8 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	case err := <-done:
 		rep.RunError = fmt.Sprint(err)
 	}
+	rep.RssAnonKiB, _ = procStatusKB(0, "RssAnon")
+	rep.RssFileKiB, _ = procStatusKB(0, "RssFile")
 	// Kernel counters before the source closes.
 	if c, ok := src.(interface{ Counters() (bpf.Counters, error) }); ok {
 		if k, err := c.Counters(); err == nil {
@@ -131,6 +151,7 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	rep.Frames, rep.HEP, rep.Drops = sum.Frames, sum.HEPTotal(), sum.Drops
 	if sum.Send != nil {
 		rep.Sent, rep.SendDrops = sum.Send.Sent(), sum.Send.Dropped()
+		rep.Batches = batchNote(sum.Send)
 	}
 	rep.MaxRSSKiB, _ = procStatusKB(0, "VmHWM")
 	rep.FinalRSSKB, _ = procStatusKB(0, "VmRSS")
@@ -268,6 +289,18 @@ func (s *suite) live() {
 		return
 	}
 	defer topo.close()
+	for _, scheme := range []string{"udp", "tcp"} {
+		if !s.liveOver(exe, topo, frames, scheme) {
+			return
+		}
+	}
+}
+
+// liveOver runs the steps with HEP delivered over scheme; false means stop
+// (interrupted, or the run cannot go on).
+func (s *suite) liveOver(exe string, topo *liveTopo, frames [][]byte, scheme string) bool {
+	const sec = "agent"
+	up := strings.ToUpper(scheme)
 	rates := []int{50_000, 75_000, 100_000, 150_000, 200_000, 300_000, 400_000}
 	if s.opt.Quick {
 		rates = []int{50_000, 100_000}
@@ -277,17 +310,17 @@ func (s *suite) live() {
 	var bestStep, lossy *liveStep
 	for _, rate := range rates {
 		if s.ctx.Err() != nil {
-			return
+			return false
 		}
-		st, err := s.liveStep(exe, topo, frames, rate, d)
+		st, err := s.liveStep(exe, topo, frames, rate, d, scheme)
 		if s.ctx.Err() != nil {
-			return // interrupted: the step was cut short, it says nothing
+			return false // interrupted: the step was cut short, it says nothing
 		}
 		if err != nil {
-			s.skip(sec, fmt.Sprintf("live ringbuf capture, generator paced at %s pkts/s", FormatValue(float64(rate), "")), err.Error())
-			return
+			s.skip(sec, fmt.Sprintf("live ringbuf capture, HEP over %s, generator paced at %s pkts/s", up, FormatValue(float64(rate), "")), err.Error())
+			return false
 		}
-		s.add(Result{Section: sec, Name: fmt.Sprintf("live ringbuf capture on veth, generator paced at %s SIP pkts/s", FormatValue(float64(rate), "")),
+		s.add(Result{Section: sec, Name: fmt.Sprintf("live ringbuf capture on veth, HEP over %s, generator paced at %s SIP pkts/s", up, FormatValue(float64(rate), "")),
 			Value: float64(st.loss()), Unit: "frames lost", Note: st.note()})
 		if st.loss() > 0 {
 			lossy = st
@@ -298,17 +331,20 @@ func (s *suite) live() {
 		}
 	}
 	if bestStep == nil {
-		s.add(Result{Section: sec, Name: "live ringbuf: highest lossless rate", Value: 0, Unit: "pkts/s",
+		s.add(Result{Section: sec, Name: fmt.Sprintf("live ringbuf, HEP over %s: highest lossless rate", up), Value: 0, Unit: "pkts/s",
 			Target: "0 loss at 200,000 pkts/s", Peer: "heplify (AF_PACKET) loses 31% at 79,000 pkts/s", Note: "loss at every step"})
-		return
+		return true
 	}
-	s.add(Result{Section: sec, Name: "live ringbuf: highest lossless rate (sent = HEP received)", Value: best, Unit: "pkts/s",
+	s.add(Result{Section: sec, Name: fmt.Sprintf("live ringbuf, HEP over %s: highest lossless rate (sent = HEP received)", up), Value: best, Unit: "pkts/s",
 		Target: "0 loss at 200,000 pkts/s", Peer: "heplify (AF_PACKET) loses 31% at 79,000 pkts/s",
-		Note: fmt.Sprintf("%d-frame SIP set (UDP, %d–%d B), steps of %v; %s", len(frames), minLen(frames), maxLen(frames), d, lossy.where(rates))})
-	s.add(Result{Section: sec, Name: "live agent CPU per 100,000 pkts/s (at the highest lossless rate)", Value: bestStep.cpuPer100k(), Unit: "% of one core",
-		Note: "agent process (ring read, decode, HEP encode, UDP send): /proc/<pid>/stat utime+stime over the step and its drain, per second of sending"})
-	s.add(Result{Section: sec, Name: "live agent memory (peak RSS)", Value: float64(bestStep.child.MaxRSSKiB) / 1024, Unit: "MiB",
-		Note: fmt.Sprintf("VmHWM of the agent process; 64 MiB BPF ring is kernel memory, not counted; RSS at exit %.1f MiB", float64(bestStep.child.FinalRSSKB)/1024)})
+		Note: fmt.Sprintf("%d-frame SIP set (UDP, %d–%d B), steps of %v; %s; load average %s", len(frames), minLen(frames), maxLen(frames), d, lossy.where(rates), loadAvg())})
+	s.add(Result{Section: sec, Name: fmt.Sprintf("live agent CPU per 100,000 pkts/s, HEP over %s (at the highest lossless rate)", up), Value: bestStep.cpuPer100k(), Unit: "% of one core",
+		Note: fmt.Sprintf("agent process (ring read, decode, HEP encode, %s send): /proc/<pid>/stat utime+stime over the step and its drain, per second of sending", up)})
+	c := bestStep.child
+	s.add(Result{Section: sec, Name: fmt.Sprintf("live agent memory, HEP over %s (peak RSS)", up), Value: float64(c.MaxRSSKiB) / 1024, Unit: "MiB",
+		Note: fmt.Sprintf("VmHWM of the agent process; at the end of the step: %.1f MiB anonymous (Go heap, queues), %.1f MiB file-backed (the BPF ring's mapping: 64 MiB of data pages mapped twice, counted once touched); RSS at exit %.1f MiB",
+			float64(c.RssAnonKiB)/1024, float64(c.RssFileKiB)/1024, float64(c.FinalRSSKB)/1024)})
+	return true
 }
 
 func minLen(f [][]byte) int {
@@ -376,6 +412,9 @@ func (st *liveStep) note() string {
 	if st.genErrors > 0 {
 		s += fmt.Sprintf("; generator refused by the kernel %d times (ENOBUFS), rate short of offered", st.genErrors)
 	}
+	if st.child.Batches != "" {
+		s += "; " + st.child.Batches
+	}
 	if st.child.KernelErr != "" {
 		s += "; kernel counters: " + st.child.KernelErr
 	}
@@ -387,8 +426,8 @@ func (st *liveStep) note() string {
 
 // liveStep starts an agent child, offers rate frames/s for d from two
 // RawSenders in namespace b, waits for the HEP to drain, stops the child.
-func (s *suite) liveStep(exe string, topo *liveTopo, frames [][]byte, rate int, d time.Duration) (*liveStep, error) {
-	l, err := newHEPListener("udp://127.0.0.1:0")
+func (s *suite) liveStep(exe string, topo *liveTopo, frames [][]byte, rate int, d time.Duration, scheme string) (*liveStep, error) {
+	l, err := newHEPListener(scheme + "://127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
@@ -519,6 +558,6 @@ func (s *suite) liveStep(exe string, topo *liveTopo, frames [][]byte, rate int, 
 	case <-time.After(30 * time.Second):
 		return nil, fmt.Errorf("agent did not stop within 30 s")
 	}
-	s.logf("  step %d pkts/s: %s", rate, st.note())
+	s.logf("  %s step %d pkts/s: %s", scheme, rate, st.note())
 	return st, nil
 }

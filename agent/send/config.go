@@ -100,7 +100,8 @@ type Config struct {
 	TLSCA       string // PEM file with the CAs that sign the collectors' certificates ("" = system roots)
 	TLSInsecure bool   // do not verify the collectors' certificates
 
-	BatchLen     int           // messages per sendmmsg or stream write
+	BatchLen     int           // messages per sendmmsg, or taken per stream write (written in pieces of at most 256 KiB)
+	Linger       time.Duration // how long a short batch (under BatchLen/2) may wait for more; negative: never
 	BackoffMin   time.Duration // first reconnect delay
 	BackoffMax   time.Duration // reconnect delay cap
 	DialTimeout  time.Duration
@@ -110,12 +111,14 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults: 65536 messages per queue, 1 GiB of
-// spool, batches of 64, backoff from 100 ms to 5 s.
+// spool, batches of 256 lingering at most 500 µs, backoff from 100 ms to
+// 5 s.
 func DefaultConfig() Config {
 	return Config{
 		QueueLen:     1 << 16,
 		SpoolMax:     1 << 30,
-		BatchLen:     64,
+		BatchLen:     256,
+		Linger:       500 * time.Microsecond,
 		BackoffMin:   100 * time.Millisecond,
 		BackoffMax:   5 * time.Second,
 		DialTimeout:  5 * time.Second,
@@ -140,6 +143,9 @@ func (c *Config) fill() {
 	}
 	if c.BatchLen <= 0 {
 		c.BatchLen = d.BatchLen
+	}
+	if c.Linger == 0 {
+		c.Linger = d.Linger
 	}
 	set(&c.BackoffMin, d.BackoffMin)
 	set(&c.BackoffMax, d.BackoffMax)

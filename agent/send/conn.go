@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -34,6 +35,7 @@ type endpoint struct {
 	wake    func() // tells the lane that a connection broke
 
 	sent, bytes, errs, connects atomic.Uint64
+	hist                        batchHist
 	up                          atomic.Bool
 	lastErr                     atomic.Pointer[string]
 }
@@ -50,14 +52,14 @@ func (e *endpoint) dial() (transport, error) {
 	addr := net.JoinHostPort(e.target.Host, strconv.Itoa(int(e.target.Port)))
 	switch e.target.Scheme {
 	case "udp":
-		return dialUDP(addr, true, e.cfg.ProbeWait)
+		return dialUDP(addr, true, e.cfg.ProbeWait, &e.hist)
 	case "tcp":
 		d := net.Dialer{Timeout: e.cfg.DialTimeout}
 		c, err := d.Dial("tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("connect to collector %s: %w", e.target, err)
 		}
-		return newStream(c, e.cfg.WriteTimeout, e.wake), nil
+		return newStream(c, e.cfg.WriteTimeout, e.wake, &e.hist), nil
 	case "tls":
 		d := net.Dialer{Timeout: e.cfg.DialTimeout}
 		conf := e.tlsConf.Clone()
@@ -68,10 +70,38 @@ func (e *endpoint) dial() (transport, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connect to collector %s: %w", e.target, err)
 		}
-		return newStream(c, e.cfg.WriteTimeout, e.wake), nil
+		return newStream(c, e.cfg.WriteTimeout, e.wake, &e.hist), nil
 	}
 	return nil, fmt.Errorf("%w: scheme %q", ErrConfig, e.target.Scheme)
 }
+
+// NumBatchBuckets is the number of buckets of CollectorStats.Batches:
+// bucket i counts the syscalls (sendmmsg calls, stream writes) that carried
+// 2^i .. 2^(i+1)-1 messages; the last bucket holds 1024 and more.
+const NumBatchBuckets = 11
+
+// batchHist counts messages per syscall.
+type batchHist struct {
+	b [NumBatchBuckets]atomic.Uint64
+}
+
+func (h *batchHist) add(n int) {
+	if h == nil || n <= 0 {
+		return
+	}
+	h.b[min(bits.Len(uint(n))-1, NumBatchBuckets-1)].Add(1)
+}
+
+func (h *batchHist) snapshot() (out [NumBatchBuckets]uint64) {
+	for i := range out {
+		out[i] = h.b[i].Load()
+	}
+	return out
+}
+
+// streamChunk bounds one stream write: a batch is written in pieces of at
+// most this many bytes (a message larger than that goes alone).
+const streamChunk = 256 << 10
 
 // stream is a TCP or TLS connection. HEP over a stream is the messages
 // back to back; each carries its own length (bytes 4..5 of "HEP3" + len).
@@ -79,15 +109,16 @@ type stream struct {
 	conn net.Conn
 	buf  []byte
 	wt   time.Duration
+	hist *batchHist
 	dead atomic.Bool
 }
 
-func newStream(c net.Conn, wt time.Duration, wake func()) *stream {
+func newStream(c net.Conn, wt time.Duration, wake func(), hist *batchHist) *stream {
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetNoDelay(true) // we write whole batches
 		tc.SetWriteBuffer(4 << 20)
 	}
-	s := &stream{conn: c, wt: wt, buf: make([]byte, 0, 256<<10)}
+	s := &stream{conn: c, wt: wt, hist: hist, buf: make([]byte, 0, streamChunk)}
 	// Collectors send nothing back; a read that returns means the peer
 	// closed or reset the connection. Noticing that before the next write
 	// keeps messages from being written into a dead socket.
@@ -110,27 +141,35 @@ func (s *stream) send(msgs [][]byte) (int, error) {
 	if s.dead.Load() {
 		return 0, ErrPeerClosed
 	}
-	s.buf = s.buf[:0]
-	for _, m := range msgs {
-		s.buf = append(s.buf, m...)
-	}
 	s.conn.SetWriteDeadline(time.Now().Add(s.wt))
-	w, err := s.conn.Write(s.buf)
-	if err == nil {
-		return len(msgs), nil
-	}
-	// Count the messages the kernel took whole; a message cut in the middle
-	// is sent again whole on the next connection (the collector's framer
-	// skips the broken piece).
-	n, end := 0, 0
-	for _, m := range msgs {
-		end += len(m)
-		if end > w {
-			break
+	done := 0 // messages written whole
+	for done < len(msgs) {
+		s.buf = s.buf[:0]
+		k := done
+		for k < len(msgs) && (k == done || len(s.buf)+len(msgs[k]) <= streamChunk) {
+			s.buf = append(s.buf, msgs[k]...)
+			k++
 		}
-		n++
+		w, err := s.conn.Write(s.buf)
+		if err == nil {
+			s.hist.add(k - done)
+			done = k
+			continue
+		}
+		// Count the messages the kernel took whole; a message cut in the
+		// middle is sent again whole on the next connection (the
+		// collector's framer skips the broken piece).
+		end := 0
+		for _, m := range msgs[done:k] {
+			end += len(m)
+			if end > w {
+				break
+			}
+			done++
+		}
+		return done, fmt.Errorf("write to collector: %w", err)
 	}
-	return n, fmt.Errorf("write to collector: %w", err)
+	return done, nil
 }
 
 func (s *stream) broken() bool { return s.dead.Load() }

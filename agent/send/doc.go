@@ -9,9 +9,19 @@
 // and taken back as soon as it answers).
 //
 // Each lane is a bounded ring of message slots (Config.QueueLen messages)
-// filled by [Group.Send], which copies the message into a slot whose buffer
-// is reused: no allocation per message in steady state. One goroutine per
-// lane empties the ring:
+// filled by [Group.Send], which copies the message into a buffer taken from
+// the lane's free list: no allocation per message in steady state, and the
+// queue's memory follows the deepest it has been, not its capacity (a lane
+// that keeps up holds a few batches of buffers; one that backs up to
+// QueueLen holds QueueLen buffers of the largest message size each held,
+// about 65536 × 1 KiB = 64 MiB for SIP at the default length). One
+// goroutine per lane empties the ring, up to Config.BatchLen messages per
+// syscall. It parks when the ring is empty and is woken by the next Send;
+// when it finds a short batch it lingers (Config.Linger) until half a
+// batch is queued, so moderate rates still make full batches and one
+// wakeup per batch; under load it never parks. [CollectorStats.Batches] is
+// the histogram of messages per syscall, [QueueStats] counts parks and
+// lingers.
 //
 //   - udp:// sends batches with sendmmsg(2) on a connected socket. A
 //     collector that is not listening answers with ICMP port unreachable,
@@ -19,8 +29,9 @@
 //     down. Before the first message and after each outage the collector is
 //     probed with an empty datagram (Config.ProbeWait for the ICMP answer),
 //     so nothing is sent into a closed port while it is known to be closed.
-//   - tcp:// and tls:// write batches through one contiguous buffer;
-//     messages are counted as sent when the kernel took all their bytes. A
+//   - tcp:// and tls:// write batches through one contiguous buffer, at
+//     most 256 KiB per write; messages are counted as sent when the kernel
+//     took all their bytes. A
 //     reader goroutine notices when the collector closes the connection.
 //     Reconnection uses exponential backoff (Config.BackoffMin..BackoffMax).
 //

@@ -196,6 +196,19 @@ type CollectorStats struct {
 	Errors    uint64 // failed connects and sends
 	Connects  uint64
 	LastError string
+	// Batches counts the syscalls (sendmmsg calls, stream writes) by how
+	// many messages each carried: bucket i holds 2^i .. 2^(i+1)-1
+	// ([NumBatchBuckets]; the last bucket is 1024 and more).
+	Batches [NumBatchBuckets]uint64
+}
+
+// Syscalls is the number of sendmmsg calls or stream writes.
+func (c CollectorStats) Syscalls() uint64 {
+	var n uint64
+	for _, v := range c.Batches {
+		n += v
+	}
+	return n
 }
 
 // QueueStats describes one lane: its queue and spool.
@@ -206,6 +219,9 @@ type QueueStats struct {
 	Spooling bool
 
 	Enqueued uint64 // messages put in the memory queue
+	Parks    uint64 // times the lane's goroutine found the queue empty and slept
+	Lingers  uint64 // times it waited (at most Config.Linger) to fill a short batch
+	Buffers  int    // message buffers the queue holds (queued and free): its memory follows this, not Capacity
 	Spooled  uint64 // messages written to the spool (from Send or moved from the queue)
 	Replayed uint64 // messages sent from the spool
 
@@ -263,6 +279,7 @@ func (g *Group) Stats() Stats {
 			Bytes:     e.bytes.Load(),
 			Errors:    e.errs.Load(),
 			Connects:  e.connects.Load(),
+			Batches:   e.hist.snapshot(),
 		}
 		if p := e.lastErr.Load(); p != nil {
 			c.LastError = *p
@@ -276,8 +293,11 @@ func (g *Group) Stats() Stats {
 			Depth:    int(l.tail - l.head),
 			Capacity: len(l.slots),
 			Spooling: l.spooling,
+			Buffers:  int(l.tail-l.head) + len(l.free),
 		}
 		l.mu.Unlock()
+		q.Parks = l.parks.Load()
+		q.Lingers = l.lingers.Load()
 		q.Enqueued = l.enqueued.Load()
 		q.Spooled = l.spooled.Load()
 		q.Replayed = l.replayed.Load()

@@ -17,6 +17,18 @@ import (
 // [head, head+n) without the lock (the producer never writes there) and
 // advances head under mu once they are sent.
 //
+// Memory: a slot holds a buffer only while it holds a message. Sent
+// slots give their buffers back to a free list that put takes from, so
+// the queue's memory follows the deepest the queue has been (times the
+// message size), not Config.QueueLen: a queue that never backs up holds a
+// few batches of buffers however long it is.
+//
+// Wakeups: when the goroutine finds the ring empty it parks; the next put
+// wakes it. When it then finds fewer than wakeAt messages it lingers (at
+// most Config.Linger, woken early by the put that reaches wakeAt) so that
+// a moderate rate still fills batches: one wakeup and one syscall per
+// batch, not per message. Under load it never parks.
+//
 // Order: while spooling is set, put appends to the spool instead of the
 // ring, and the goroutine sends the ring first and then replays the spool
 // oldest segment first; spooling is cleared, under mu, only when both are
@@ -34,13 +46,17 @@ type lane struct {
 	mu              sync.Mutex
 	room            *sync.Cond // producers waiting for a free slot (Config.Block)
 	slots           [][]byte
+	free            [][]byte // buffers of sent slots, reused by put
 	head, tail      uint64
 	spooling        bool
 	up              bool // believed reachable: not yet tried, or connected
 	closing         bool
 	deadline        time.Time // drain deadline once closing
 	consumerWaiting bool
+	lingering       bool   // consumerWaiting, to be woken at wakeAt messages
+	wakeAt          uint64 // queued messages that end a linger
 	producersWait   int
+	linger          *time.Timer // lane goroutine only
 
 	// replay state: lane goroutine only
 	replay    spool.Segment
@@ -50,6 +66,7 @@ type lane struct {
 	notify chan struct{} // wakes the lane goroutine (cap 1)
 	done   chan struct{}
 
+	parks, lingers                                 atomic.Uint64
 	enqueued, spooled, replayed                    atomic.Uint64
 	dropQueueFull, dropSpoolFull, dropSpoolErr     atomic.Uint64
 	dropClosed, undelivered, reordered, spoolErrsN atomic.Uint64
@@ -64,6 +81,7 @@ func newLane(name string, cfg *Config, eps []*endpoint, sp *spool.Spool) *lane {
 		sp:     sp,
 		slots:  make([][]byte, cfg.QueueLen),
 		batch:  make([][]byte, cfg.BatchLen),
+		wakeAt: uint64(max(1, cfg.BatchLen/2)),
 		up:     true,
 		notify: make(chan struct{}, 1),
 		done:   make(chan struct{}),
@@ -100,11 +118,16 @@ func (l *lane) put(msg []byte) {
 			l.mu.Unlock()
 			return
 		case l.tail-l.head < size:
-			s := &l.slots[l.tail%size]
-			*s = append((*s)[:0], msg...)
+			var b []byte
+			if k := len(l.free); k > 0 {
+				b, l.free = l.free[k-1], l.free[:k-1]
+			}
+			l.slots[l.tail%size] = append(b[:0], msg...)
 			l.tail++
-			wake := l.consumerWaiting
-			l.consumerWaiting = false
+			wake := l.consumerWaiting && (!l.lingering || l.tail-l.head >= l.wakeAt)
+			if wake {
+				l.consumerWaiting, l.lingering = false, false
+			}
 			l.mu.Unlock()
 			l.enqueued.Add(1)
 			if wake {
@@ -310,7 +333,10 @@ func (l *lane) setDown() {
 func (l *lane) ringToSpoolLocked() {
 	size := uint64(len(l.slots))
 	for ; l.head != l.tail; l.head++ {
-		l.spoolLocked(l.slots[l.head%size])
+		s := &l.slots[l.head%size]
+		l.spoolLocked(*s)
+		l.free = append(l.free, *s)
+		*s = nil
 	}
 	if l.producersWait > 0 {
 		l.room.Broadcast()
@@ -321,13 +347,34 @@ func (l *lane) ringToSpoolLocked() {
 // spool to replay, or the end.
 func (l *lane) next() (n int, replay, stop bool) {
 	size := uint64(len(l.slots))
+	lingered := false
 	l.mu.Lock()
 	for {
+		l.consumerWaiting, l.lingering = false, false
 		if l.closing && time.Now().After(l.deadline) {
 			l.mu.Unlock()
 			return 0, false, true
 		}
 		if q := l.tail - l.head; q > 0 {
+			if q < l.wakeAt && !lingered && !l.closing && l.cfg.Linger > 0 {
+				// A short batch: wait for more, at most Linger.
+				lingered = true
+				l.consumerWaiting, l.lingering = true, true
+				l.mu.Unlock()
+				l.lingers.Add(1)
+				if l.linger == nil {
+					l.linger = time.NewTimer(l.cfg.Linger)
+				} else {
+					l.linger.Reset(l.cfg.Linger)
+				}
+				select {
+				case <-l.notify:
+					l.linger.Stop()
+				case <-l.linger.C:
+				}
+				l.mu.Lock()
+				continue
+			}
 			n = int(min(q, uint64(len(l.batch))))
 			for i := range n {
 				l.batch[i] = l.slots[(l.head+uint64(i))%size]
@@ -345,6 +392,7 @@ func (l *lane) next() (n int, replay, stop bool) {
 		}
 		l.consumerWaiting = true
 		l.mu.Unlock()
+		l.parks.Add(1)
 		<-l.notify
 		if l.t.broken() {
 			return 0, false, false
@@ -364,7 +412,13 @@ func (l *lane) advance(n int) {
 		b += uint64(len(m))
 	}
 	l.eps[l.cur].bytes.Add(b)
+	size := uint64(len(l.slots))
 	l.mu.Lock()
+	for i := range uint64(n) {
+		s := &l.slots[(l.head+i)%size]
+		l.free = append(l.free, *s)
+		*s = nil
+	}
 	l.head += uint64(n)
 	if l.producersWait > 0 {
 		l.room.Broadcast()
@@ -452,7 +506,10 @@ func (l *lane) finish() {
 			l.ringToSpoolLocked()
 		} else {
 			l.undelivered.Add(q)
-			l.head = l.tail
+			size := uint64(len(l.slots))
+			for ; l.head != l.tail; l.head++ {
+				l.slots[l.head%size] = nil
+			}
 		}
 	}
 	// A partly replayed segment (drain deadline hit) stays whole in the

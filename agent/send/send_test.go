@@ -505,3 +505,45 @@ func BenchmarkSendUDP(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 	b.ReportMetric(float64(len(c.received())), "received")
 }
+
+// TestQueueMemoryAndBatches: a queue far longer than its backlog holds
+// buffers for the backlog only, and the batch histogram accounts for every
+// message sent.
+func TestQueueMemoryAndBatches(t *testing.T) {
+	for _, scheme := range []string{"udp", "tcp"} {
+		t.Run(scheme, func(t *testing.T) {
+			c := newCollector(t, scheme, nil)
+			cfg := fastCfg(c.url())
+			cfg.QueueLen = 1 << 16
+			cfg.BatchLen = 64
+			g := newGroup(t, cfg)
+			const bursts, burst = 50, 100
+			for i := range bursts {
+				for j := range burst {
+					g.Send(hepMsg(t, i*burst+j, 100), nil)
+				}
+				waitFor(t, "the queue to empty", 5*time.Second, func() bool { return g.Stats().Queues[0].Depth == 0 })
+			}
+			st := g.Stats()
+			if q := st.Queues[0]; q.Buffers > 2*burst || q.Buffers == 0 {
+				t.Errorf("queue holds %d buffers after bursts of %d (capacity %d): want at most about one burst", q.Buffers, burst, q.Capacity)
+			}
+			col := st.Collectors[0]
+			if col.Sent != bursts*burst {
+				t.Fatalf("sent %d, want %d", col.Sent, bursts*burst)
+			}
+			// Each bucket i holds syscalls of 2^i..2^(i+1)-1 messages.
+			var lo, hi uint64
+			for i, v := range col.Batches {
+				lo += v << i
+				hi += v * (2<<i - 1)
+			}
+			if calls := col.Syscalls(); calls == 0 || lo > col.Sent || hi < col.Sent || calls > col.Sent {
+				t.Errorf("batches %v (%d syscalls) do not account for %d messages", col.Batches, calls, col.Sent)
+			}
+			if col.Syscalls() >= bursts*burst/4 {
+				t.Errorf("%d syscalls for %d messages sent in bursts of %d: batching does not work", col.Syscalls(), col.Sent, burst)
+			}
+		})
+	}
+}

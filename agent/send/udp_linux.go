@@ -28,6 +28,7 @@ import (
 type udpConn struct {
 	conn *net.UDPConn
 	rc   syscall.RawConn
+	hist *batchHist
 	hdrs []unix.Mmsghdr
 	iovs []unix.Iovec
 
@@ -39,7 +40,7 @@ type udpConn struct {
 	fn    func(fd uintptr) bool
 }
 
-func dialUDP(addr string, probe bool, wait time.Duration) (transport, error) {
+func dialUDP(addr string, probe bool, wait time.Duration, hist *batchHist) (transport, error) {
 	ra, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("resolve collector %s: %w", addr, err)
@@ -54,7 +55,7 @@ func dialUDP(addr string, probe bool, wait time.Duration) (transport, error) {
 		c.Close()
 		return nil, fmt.Errorf("raw UDP socket: %w", err)
 	}
-	u := &udpConn{conn: c, rc: rc}
+	u := &udpConn{conn: c, rc: rc, hist: hist}
 	u.fn = u.sendmmsg
 	if probe {
 		if err := u.probe(wait); err != nil {
@@ -122,6 +123,7 @@ func (u *udpConn) send(msgs [][]byte) (int, error) {
 		if u.errno != 0 {
 			return done, fmt.Errorf("sendmmsg: %w", u.errno)
 		}
+		u.hist.add(u.n)
 		done += u.n
 	}
 	return done, nil

@@ -11,9 +11,10 @@ import (
 // udpConn sends one datagram per write where sendmmsg(2) does not exist.
 type udpConn struct {
 	conn *net.UDPConn
+	hist *batchHist
 }
 
-func dialUDP(addr string, probe bool, wait time.Duration) (transport, error) {
+func dialUDP(addr string, probe bool, wait time.Duration, hist *batchHist) (transport, error) {
 	ra, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("resolve collector %s: %w", addr, err)
@@ -30,7 +31,7 @@ func dialUDP(addr string, probe bool, wait time.Duration) (transport, error) {
 		}
 		time.Sleep(wait)
 	}
-	return &udpConn{conn: c}, nil
+	return &udpConn{conn: c, hist: hist}, nil
 }
 
 func (u *udpConn) send(msgs [][]byte) (int, error) {
@@ -38,6 +39,7 @@ func (u *udpConn) send(msgs [][]byte) (int, error) {
 		if _, err := u.conn.Write(m); err != nil {
 			return i, fmt.Errorf("send UDP datagram: %w", err)
 		}
+		u.hist.add(1)
 	}
 	return len(msgs), nil
 }

@@ -42,7 +42,7 @@ func TestParseFlags(t *testing.T) {
 			"everything",
 			[]string{
 				"--iface", "eth0", "--iface=eth1,eth2", "--mode", "afxdp", "--xdp-mode", "native",
-				"--sip-ports", "5060-5090,5260", "--dns-ports", "53,5353", "--snaplen", "1500", "--drop-unmatched",
+				"--sip-ports", "5060-5090,5260", "--dns-ports", "53,5353", "--snaplen", "1500", "--ring-size", "16M", "--drop-unmatched",
 				"--allow", "10.0.0.0/8", "--allow", "fd00::1", "--deny", "10.1.2.3/16", "--rtcp=false", "--sip-by-content=false",
 				"--drop-method", "OPTIONS,NOTIFY", "--drop-ip", "192.0.2.0/24", "--drop-payload", "friendly-scanner",
 				"--node-id", "4294967295", "--node-name", "edge-1", "--auth-key", "k", "--compress-over", "1000",
@@ -54,7 +54,7 @@ func TestParseFlags(t *testing.T) {
 			func(c *config) {
 				*c = config{
 					Loop: 1, Ifaces: []string{"eth0", "eth1", "eth2"}, Mode: "afxdp", XDPMode: "native",
-					SIPPorts: "5060-5090,5260", DNSPorts: "53,5353", Snaplen: 1500, DropUnmatched: true,
+					SIPPorts: "5060-5090,5260", DNSPorts: "53,5353", Snaplen: 1500, RingSize: 16 << 20, DropUnmatched: true,
 					Allow:       []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::1/128")},
 					Deny:        []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
 					DropMethods: []string{"OPTIONS", "NOTIFY"}, DropIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},

@@ -19,6 +19,7 @@ func openLive(c config, exclude []netip.AddrPort) (source.Source, []prometheus.C
 		RTCP:          c.RTCP,
 		SIPByContent:  c.SIPByContent,
 		Snaplen:       c.Snaplen,
+		RingBytes:     int(c.RingSize),
 		DropUnmatched: c.DropUnmatched,
 		Allow:         c.Allow,
 		Deny:          c.Deny,

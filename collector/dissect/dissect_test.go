@@ -286,6 +286,9 @@ func TestALegHeaders(t *testing.T) {
 func TestAppendString(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"plain", `"plain"`},
+		{"abcdefghi\"", `"abcdefghi\""`}, // the unsafe byte in the overlapping last word
+		{"abcdefgh\x01", `"abcdefgh\u0001"`},
+		{"abcdefgh\xc3\xa9", `"abcdefghé"`},
 		{`q"b\`, `"q\"b\\"`},
 		{"\r\n\t\x00\x1f\x7f", `"\r\n\t\u0000\u001f` + "\x7f" + `"`},
 		{"0123456789abcdef\"0123456789\\abcdef\x01xxxxxxxxxxxxxxxxxx\xc3\xa9xxxxxxxx", `"0123456789abcdef\"0123456789\\abcdef\u0001xxxxxxxxxxxxxxxxxxéxxxxxxxx"`},

@@ -161,6 +161,9 @@ func appendEscaped(b []byte, s []byte) []byte {
 	for i+8 <= len(s) && safeWord(binary.LittleEndian.Uint64(s[i:])) {
 		i += 8
 	}
+	if i+8 > len(s) && len(s) >= 8 && safeWord(binary.LittleEndian.Uint64(s[len(s)-8:])) {
+		return append(b, s...) // the tail, as the last 8 bytes (overlapping)
+	}
 	for i < len(s) && safe[s[i]] {
 		i++
 	}

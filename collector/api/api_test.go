@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -557,7 +558,7 @@ func TestValidation(t *testing.T) {
 // IPv4 chain legs mapped into IPv6 where they meet) and checks it with
 // tshark.
 func TestPcapIPv6TCP(t *testing.T) {
-	f := newFixtureWith(t, func(c *gen.Config) { c.IPv6, c.TCP = true, true })
+	f := newFixtureWith(t, func(c *gen.Config) { c.IPv6, c.TCP = true, true }, nil)
 	srv, _ := server(t, f, nil)
 	var fl Flow
 	getJSON(t, srv.URL+"/api/v1/calls/"+url.PathEscape(f.aLeg)+"/flow", &fl)
@@ -571,4 +572,50 @@ func TestPcapIPv6TCP(t *testing.T) {
 		t.Fatalf("no TCP over IPv6 message in the flow")
 	}
 	checkPcap(t, f, srv.URL+"/api/v1")
+}
+
+// TestLongCall checks that a call lasting 15 hours, across a day
+// boundary and far beyond the flow margin, comes whole.
+func TestLongCall(t *testing.T) {
+	a := netip.MustParseAddrPort("10.1.0.200:5060")
+	b := netip.MustParseAddrPort("10.0.0.10:5060")
+	var extra []gen.SIPMessage
+	for _, m := range []struct {
+		src, dst netip.AddrPort
+		after    time.Duration
+		first    string
+		cseq     string
+	}{
+		{a, b, time.Minute, "INVITE sip:1999@voip.example.com SIP/2.0", "1 INVITE"},
+		{b, a, time.Minute + time.Second, "SIP/2.0 200 OK", "1 INVITE"},
+		{a, b, time.Minute + 2*time.Second, "ACK sip:1999@10.0.0.10 SIP/2.0", "1 ACK"},
+		{a, b, 7 * time.Hour, "UPDATE sip:1999@10.0.0.10 SIP/2.0", "2 UPDATE"},
+		{b, a, 7*time.Hour + time.Second, "SIP/2.0 200 OK", "2 UPDATE"},
+		{a, b, 15 * time.Hour, "BYE sip:1999@10.0.0.10 SIP/2.0", "3 BYE"},
+		{b, a, 15*time.Hour + time.Second, "SIP/2.0 200 OK", "3 BYE"},
+	} {
+		method, status := "", 0
+		if strings.HasPrefix(m.first, "SIP/2.0 ") {
+			status = 200
+		} else {
+			method, _, _ = strings.Cut(m.first, " ")
+		}
+		raw := m.first + "\r\nVia: SIP/2.0/UDP " + m.src.String() + ";branch=z9hG4bKlong\r\nFrom: <sip:1200@voip.example.com>;tag=l1\r\n" +
+			"To: <sip:1999@voip.example.com>\r\nCall-ID: long-call-1\r\nCSeq: " + m.cseq + "\r\nContent-Length: 0\r\n\r\n"
+		extra = append(extra, gen.SIPMessage{Src: m.src, Dst: m.dst, Transport: "udp", TS: genStart.Add(m.after), CallID: "long-call-1",
+			Method: method, Status: status, CSeqMethod: strings.Fields(m.cseq)[1], Raw: []byte(raw)})
+	}
+	f := newFixtureWith(t, nil, extra)
+	srv, _ := server(t, f, func(c *Config) { c.Now = func() time.Time { return genStart.Add(20 * time.Hour) } })
+	var fl Flow
+	getJSON(t, srv.URL+"/api/v1/calls/long-call-1/flow", &fl)
+	want := wantLines(f.sip, func(m gen.SIPMessage) bool { return m.CallID == "long-call-1" })
+	if diff := cmp.Diff(want, gotLines(fl.Messages)); diff != "" {
+		t.Errorf("long call (-want +got):\n%s", diff)
+	}
+	var calls CallsResult
+	getJSON(t, srv.URL+"/api/v1/calls?callid=long-call-1&from="+genStart.Format(time.RFC3339)+"&to="+genStart.Add(time.Hour).Format(time.RFC3339), &calls)
+	if len(calls.Calls) != 1 || calls.Calls[0].Messages != 7 || calls.Calls[0].TalkMS != (15*time.Hour-time.Minute-time.Second).Milliseconds() {
+		t.Errorf("calls: %+v, want the long call with 7 messages and talk time 14h58m59s", calls.Calls)
+	}
 }

@@ -9,7 +9,8 @@
 // # Endpoints
 //
 //	GET /api/v1/messages            SIP messages, newest first, paged, with a total
-//	GET /api/v1/calls               the same search grouped by Call-ID
+//	GET /api/v1/calls               the same search grouped by Call-ID (each call summarised
+//	                                from its messages up to a day around the range)
 //	GET /api/v1/calls/{callid}/flow every message of the call and its linked legs,
 //	                                RTCP streams, DNS and logs
 //	GET /api/v1/calls/{callid}/pcap the call as a pcap file

@@ -91,10 +91,11 @@ type logLine struct {
 
 // newFixture generates traffic, dissects it and stores it in a fresh
 // database.
-func newFixture(t testing.TB) *fixture { return newFixtureWith(t, nil) }
+func newFixture(t testing.TB) *fixture { return newFixtureWith(t, nil, nil) }
 
-// newFixtureWith is newFixture with the generator's config changed by mod.
-func newFixtureWith(t testing.TB, mod func(*gen.Config)) *fixture {
+// newFixtureWith is newFixture with the generator's config changed by mod
+// and extra SIP messages stored too.
+func newFixtureWith(t testing.TB, mod func(*gen.Config), extra []gen.SIPMessage) *fixture {
 	t.Helper()
 	dsn := testDSN(t)
 	name := testDatabase(t, dsn)
@@ -174,6 +175,7 @@ func newFixtureWith(t testing.TB, mod func(*gen.Config)) *fixture {
 		f.sip = append(f.sip, gen.SIPMessage{Src: m.src, Dst: m.dst, Transport: "udp", TS: ts, CallID: m.callID,
 			Method: method, Status: status, CSeqMethod: strings.Fields(m.cseq)[1], Raw: []byte(raw)})
 	}
+	f.sip = append(f.sip, extra...)
 	sortSIP(f.sip)
 	for i, m := range f.sip {
 		if m.CallID == f.dLeg {

@@ -200,8 +200,9 @@ func (a *API) calls(w http.ResponseWriter, r *http.Request) error {
 }
 
 // callSpan is how far outside the search range a listed call's other
-// messages are looked for (its summary; a flow is never cut).
-const callSpan = 6 * time.Hour
+// messages are looked for: its summary covers calls of up to a day (a
+// flow is never cut).
+const callSpan = 24 * time.Hour
 
 func (a *API) searchCalls(ctx context.Context, s *search) (*CallsResult, error) {
 	where, args := s.where()

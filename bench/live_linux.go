@@ -379,7 +379,8 @@ type liveStep struct {
 // where says at which step and stage loss appeared (st may be nil: none).
 func (st *liveStep) where(rates []int) string {
 	if st == nil {
-		return "no loss up to the highest step, " + FormatValue(float64(rates[len(rates)-1]), "pkts/s")
+		return "no loss at any step up to " + FormatValue(float64(rates[len(rates)-1]), "pkts/s") +
+			" offered (the generator, on the same cores, may reach less: each step's note has the rate it reached)"
 	}
 	k := st.child.Kernel
 	var pd uint64

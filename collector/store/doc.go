@@ -32,15 +32,40 @@
 //	  pYYYYMMDD VALUES LESS THAN (the next day), one a day, PartitionsAhead days ahead
 //	  pmax      VALUES LESS THAN (MAXVALUE)
 //
-// plus VIRTUAL generated columns, each with an index (column, create_date).
-// Strings are JSON_UNQUOTE(JSON_EXTRACT(doc,'$.key')) cut with LEFT to the
-// column's VARCHAR size; integers are BIGINT, CAST only when JSON_TYPE says
-// INTEGER and it has at most 18 digits, else NULL. So no document can make
-// an INSERT fail in strict mode. A missing key gives NULL; a JSON null gives
-// the string "null" (MariaDB and MySQL differ in JSON_VALUE, so it is not
-// used). The SQL is valid on both MariaDB 10.11 and MySQL 8: MariaDB's JSON
-// is LONGTEXT with a JSON_VALID check, MySQL's is binary JSON; both index
-// VIRTUAL columns of partitioned InnoDB tables. Tested here on MariaDB only.
+// plus VIRTUAL generated columns (listed under "JSON contract" below), the
+// searched ones with an index (column, create_date). Strings are
+// JSON_VALUE(doc,'$.key') cut with LEFT to the column's VARCHAR size;
+// integers are BIGINT, CAST only when the value is all decimal digits (CONV
+// gives it back unchanged) and at most 18 long, else NULL. So no document
+// can make an INSERT fail in strict mode. A missing key, a JSON null, an
+// object or an array gives NULL. The SQL is meant for MariaDB 10.11 and
+// MySQL 8.0.21+ (JSON_VALUE): MariaDB's JSON is LONGTEXT with a JSON_VALID
+// check, MySQL's is binary JSON; both index VIRTUAL columns of partitioned
+// InnoDB tables. Tested here on MariaDB only.
+//
+// (col, create_date) rather than (col): an InnoDB secondary index holds the
+// primary key (id, create_date) anyway, so both are the same size and cost
+// the same to insert, and (col, create_date) also serves the time range
+// every API query names.
+//
+// Why these columns, measured on MariaDB 10.11 (µs of server CPU per SIP
+// row of about 2 KB, LOAD DATA, 2000-row batches; see "Performance"):
+// an unindexed VIRTUAL column costs nothing on insert (it is computed only
+// when read), an indexed one costs its expression plus a B-tree insert.
+// JSON_UNQUOTE(JSON_EXTRACT()) reads the whole document every time (about
+// 4 µs for a 900-byte protocol_header, 2 µs for hep_header; the old
+// integer expression, three extractions, 11.5 µs); JSON_VALUE stops at the
+// key (0.5 to 2.5 µs for keys in the first half, as much as JSON_EXTRACT
+// for the last key or a missing one). So keys read by indexed columns
+// should come early in protocol_header.
+//
+// The JSON_VALID check MariaDB attaches to a JSON column parses the
+// document on insert: about 3 µs for protocol_header, 2.5 µs for a SIP
+// payload and 2 µs for hep_header. It is kept on all three: it is a few
+// per cent of a row's cost, it is what makes a bad document a refused row
+// that the writer repairs (see below) instead of a stored one that every
+// JSON function then fails on, and on MySQL 8 the JSON type validates
+// anyway.
 //
 // p_old and pmax catch any capture time (1970, 2092; a zero time is clamped
 // to 1000-01-01) so an insert never fails for its date. When the store was
@@ -79,12 +104,24 @@
 // is the default ([MethodLoad]); multi-row prepared INSERTs are
 // [MethodInsert]. LOAD DATA LOCAL turns refused rows into warnings, so the
 // writer checks @@warning_count and the row count and treats any warning
-// as a refusal. On this 2-core shared test machine both methods are bound
-// by the server: the 16 indexed JSON-generated columns of a SIP table cost
-// MariaDB about 100 µs of CPU per row (a table without the generated
-// indexes takes about 20 µs), so the store writes 5,000 to 6,500 SIP rows/s
-// with mariadbd at 0.8 to 0.9 cores and itself under 0.1 core. LOAD DATA
-// costs the collector less CPU per row and allocates nothing per row.
+// as a refusal. LOAD DATA costs the collector less CPU per row and
+// allocates nothing per row.
+//
+// # Performance
+//
+// On this 2-core test machine, shared with other busy work, both methods
+// are bound by the server, so MariaDB CPU per row is the figure that
+// compares (rows/s follows the share of CPU the server gets).
+// BenchmarkWrite, LOAD DATA, 4 connections, 2000-row batches:
+//
+//	schema                                  mariadbd µs/row  rows/s  collector µs/row
+//	16 indexed columns, JSON_EXTRACT        147-230          2,900   9
+//	10 indexed columns, JSON_VALUE          100-107          6,300   11
+//
+// A SIP table with no generated index costs about 45 µs per row (LOAD
+// DATA parsing, utf8mb4 and JSON checks, the 2 KB clustered-index row,
+// redo). Batches of 8000 rows cost no less per row than 2000; 4
+// connections get the server more CPU than 2 on a busy machine.
 //
 // When the database is down, writers spill their batches (a batch record is
 // a spill record) to SpillDir through package hep/spool, and new batches go
@@ -119,7 +156,8 @@
 //	vlan int, mos int, transaction_type string, hepVersion int
 //
 // Generated columns on every table: src_ip, dst_ip, src_port, dst_port,
-// correlation_id (from hep_header), each indexed with create_date.
+// correlation_id (from hep_header); src_ip, dst_ip and correlation_id are
+// indexed with create_date.
 //
 // protocol_header for SIP (HOMER 7 data_header names):
 //
@@ -133,7 +171,10 @@
 //
 // Generated columns on SIP tables: callid, callid_aleg, method, status,
 // ruri_user, ruri_domain, from_user, from_domain, to_user, to_domain,
-// user_agent, each indexed (with create_date).
+// user_agent. Indexed (with create_date): callid, callid_aleg, method,
+// status, ruri_user, from_user, to_user. The domains and user_agent are
+// not indexed: a search on them scans the day partitions of its time
+// range.
 //
 // protocol_header for other types holds what can be searched in them
 // (RTCP: ssrc, type; DNS: id, qname, qtype, rcode; logs: empty object).

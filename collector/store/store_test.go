@@ -40,7 +40,7 @@ func TestSchema(t *testing.T) {
 				t.Errorf("generated columns (-want +got):\n%s", diff)
 			}
 
-			// Indexes: PRIMARY (id, create_date) and (col, create_date) per generated column.
+			// Indexes: PRIMARY (id, create_date) and (col, create_date) per indexed generated column.
 			rows, err = s.DB().Query(`SELECT INDEX_NAME, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX)
 				FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
 				GROUP BY INDEX_NAME ORDER BY INDEX_NAME`, s.Database(), table)
@@ -55,7 +55,11 @@ func TestSchema(t *testing.T) {
 			}
 			rows.Close()
 			wantIdx := map[string]string{"PRIMARY": "id,create_date"}
-			for _, c := range wantCols {
+			indexed := []string{"src_ip", "dst_ip", "correlation_id"}
+			if strings.HasPrefix(table, "hep_proto_1_") {
+				indexed = append(indexed, "callid", "callid_aleg", "method", "status", "ruri_user", "from_user", "to_user")
+			}
+			for _, c := range indexed {
 				wantIdx["idx_"+c] = c + ",create_date"
 			}
 			if diff := cmp.Diff(wantIdx, gotIdx); diff != "" {
@@ -391,3 +395,53 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Errorf("stored %d rows, want %d", total, len(tables)*per)
 	}
 }
+
+// TestGeneratedValues: odd protocol_header documents never fail an insert;
+// a missing key or a JSON null is NULL, an integer column is NULL unless
+// the value is all digits.
+func TestGeneratedValues(t *testing.T) {
+	s := openTest(t, Config{})
+	tests := []struct {
+		ph     string
+		method *string
+		status *int64
+	}{
+		{`{"callid":"a","method":"INVITE","status":0}`, ptr("INVITE"), ptr[int64](0)},
+		{`{"callid":"b","method":"180","status":180}`, ptr("180"), ptr[int64](180)},
+		{`{"callid":"c","method":null,"status":null}`, nil, nil},
+		{`{"callid":"d"}`, nil, nil},
+		{`{"callid":"e","method":"` + strings.Repeat("M", 40) + `","status":"abc"}`, ptr(strings.Repeat("M", 32)), nil},
+		{`{"callid":"f","method":"x","status":1.5}`, ptr("x"), nil},
+		{`{"callid":"g","method":"x","status":-3}`, ptr("x"), nil},
+		{`{"callid":"h","method":"x","status":123456789012345678901234}`, ptr("x"), nil},
+		{`{"callid":"i","method":"x","status":{"a":1}}`, ptr("x"), nil},
+		{`{"callid":"j","method":"x","status":"200"}`, ptr("x"), ptr[int64](200)},
+	}
+	var g rowGen
+	for _, tt := range tests {
+		r := g.sip("hep_proto_1_call", 1, time.Now())
+		r.ProtocolHeader = []byte(tt.ph)
+		if err := s.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, s)
+	if got := metricValue(s.m.repaired); got != 0 {
+		t.Errorf("repaired rows = %v, want 0 (no document may fail an insert)", got)
+	}
+	for _, tt := range tests {
+		var method *string
+		var status *int64
+		if err := s.DB().QueryRow("SELECT method, status FROM hep_proto_1_call WHERE protocol_header = ?", tt.ph).Scan(&method, &status); err != nil {
+			t.Fatalf("%s: %v", tt.ph, err)
+		}
+		if diff := cmp.Diff(tt.method, method); diff != "" {
+			t.Errorf("%s: method (-want +got):\n%s", tt.ph, diff)
+		}
+		if diff := cmp.Diff(tt.status, status); diff != "" {
+			t.Errorf("%s: status (-want +got):\n%s", tt.ph, diff)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -33,11 +33,13 @@
 // # Queries
 //
 // Every query names a create_date range, so MariaDB prunes to the day
-// partitions it spans, and filters on the indexed generated columns of
-// package [github.com/xhep/xhep/collector/store] (callid, callid_aleg,
-// correlation_id, users, domains, method, status, user_agent, IPs, ports),
-// each indexed with create_date. The tests check both with EXPLAIN
-// PARTITIONS.
+// partitions it spans, and filters on the generated columns of package
+// [github.com/xhep/xhep/collector/store]. Those the store indexes (with
+// create_date) are callid, callid_aleg, correlation_id, from/to/ruri
+// user, method, status, src_ip and dst_ip; a search on domains, user
+// agent, ports or node alone is answered by scanning the pruned
+// partitions, so combine them with an indexed field on busy systems. The
+// tests check pruning and index use with EXPLAIN PARTITIONS.
 //
 // A call flow starts from a Call-ID: the first and last time of the call
 // come from the callid index (no fixed window, so long calls are whole),

@@ -207,39 +207,15 @@ const callSpan = 24 * time.Hour
 func (a *API) searchCalls(ctx context.Context, s *search) (*CallsResult, error) {
 	where, args := s.where()
 	res := &CallsResult{From: s.From, To: s.To, Limit: s.limit, Offset: s.offset, Calls: []Call{}}
-	count := fmt.Sprintf("SELECT COUNT(DISTINCT callid) FROM `%s` WHERE %s", callTable, where)
-	page := fmt.Sprintf("SELECT callid, MAX(create_date) AS last FROM `%s` WHERE %s AND callid IS NOT NULL GROUP BY callid ORDER BY last DESC, callid LIMIT %d OFFSET %d",
+	// One pass over the matching rows gives the page and, through
+	// FOUND_ROWS() on the same connection, the number of calls.
+	page := fmt.Sprintf("SELECT SQL_CALC_FOUND_ROWS callid, MAX(create_date) AS last FROM `%s` WHERE %s AND callid IS NOT NULL GROUP BY callid ORDER BY last DESC, callid LIMIT %d OFFSET %d",
 		callTable, where, s.limit, s.offset)
-	var ids []string
-	err := parallel(
-		func() error {
-			if err := a.queryRow(ctx, count, args...).Scan(&res.Total); err != nil {
-				return fmt.Errorf("count calls: %w", err)
-			}
-			return nil
-		},
-		func() error {
-			rows, err := a.query(ctx, page, args...)
-			if err != nil {
-				return fmt.Errorf("query calls: %w", err)
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var id string
-				var last time.Time
-				if err := rows.Scan(&id, &last); err != nil {
-					return fmt.Errorf("scan call: %w", err)
-				}
-				ids = append(ids, id)
-			}
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("read calls: %w", err)
-			}
-			return nil
-		})
+	ids, total, err := a.pageCalls(ctx, page, args)
 	if err != nil {
 		return nil, err
 	}
+	res.Total = total
 	if len(ids) == 0 {
 		return res, nil
 	}
@@ -389,4 +365,40 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// pageCalls runs the SQL_CALC_FOUND_ROWS query page and returns its
+// Call-IDs and FOUND_ROWS().
+func (a *API) pageCalls(ctx context.Context, page string, args []any) ([]string, int64, error) {
+	conn, err := a.cfg.DB.Conn(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("query calls: %w", err)
+	}
+	defer conn.Close()
+	if a.trace != nil {
+		a.trace(page, args)
+	}
+	rows, err := conn.QueryContext(ctx, page, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("query calls: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		var last time.Time
+		if err := rows.Scan(&id, &last); err != nil {
+			rows.Close()
+			return nil, 0, fmt.Errorf("scan call: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("read calls: %w", err)
+	}
+	var total int64
+	if err := conn.QueryRowContext(ctx, "SELECT FOUND_ROWS()").Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count calls: %w", err)
+	}
+	return ids, total, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/hep"
 	"github.com/xhep/xhep/hep/dns"
+	"github.com/xhep/xhep/hep/jsonw"
 	"github.com/xhep/xhep/hep/rtcp"
 	"github.com/xhep/xhep/hep/sip"
 )
@@ -211,28 +212,28 @@ func (d *Dissector) Dissect(m *hep.Message, row *store.Row) error {
 // in package store).
 func (d *Dissector) hepHeader(m *hep.Message, row *store.Row) {
 	b := row.HepHeader[:0]
-	b = appendU(b, `{"protocolFamily":`, uint64(m.IPFamily))
-	b = appendU(b, `,"protocol":`, uint64(m.IPProto))
+	b = jsonw.AppendUint(b, `{"protocolFamily":`, uint64(m.IPFamily))
+	b = jsonw.AppendUint(b, `,"protocol":`, uint64(m.IPProto))
 	b = appendA(b, `,"srcIp":`, m.SrcIP)
 	b = appendA(b, `,"dstIp":`, m.DstIP)
-	b = appendU(b, `,"srcPort":`, uint64(m.SrcPort))
-	b = appendU(b, `,"dstPort":`, uint64(m.DstPort))
-	b = appendU(b, `,"timeSeconds":`, uint64(m.TsSec))
-	b = appendU(b, `,"timeUseconds":`, uint64(m.TsUsec))
-	b = appendU(b, `,"payloadType":`, uint64(m.Proto))
-	b = appendU(b, `,"captureId":`, uint64(m.NodeID))
+	b = jsonw.AppendUint(b, `,"srcPort":`, uint64(m.SrcPort))
+	b = jsonw.AppendUint(b, `,"dstPort":`, uint64(m.DstPort))
+	b = jsonw.AppendUint(b, `,"timeSeconds":`, uint64(m.TsSec))
+	b = jsonw.AppendUint(b, `,"timeUseconds":`, uint64(m.TsUsec))
+	b = jsonw.AppendUint(b, `,"payloadType":`, uint64(m.Proto))
+	b = jsonw.AppendUint(b, `,"captureId":`, uint64(m.NodeID))
 	if m.Has(hep.ChunkNodeName) {
 		b = appendS(b, `,"captureName":`, m.NodeName)
 	}
 	b = appendSNE(b, `,"correlation_id":`, m.CorrelationID)
 	if m.Has(hep.ChunkVLAN) {
-		b = appendU(b, `,"vlan":`, uint64(m.VLAN))
+		b = jsonw.AppendUint(b, `,"vlan":`, uint64(m.VLAN))
 	}
 	if m.Has(hep.ChunkMOS) {
-		b = appendU(b, `,"mos":`, uint64(m.MOS))
+		b = jsonw.AppendUint(b, `,"mos":`, uint64(m.MOS))
 	}
 	b = appendSNE(b, `,"transaction_type":`, m.TransactionType)
-	b = appendU(b, `,"hepVersion":`, uint64(m.Version))
+	b = jsonw.AppendUint(b, `,"hepVersion":`, uint64(m.Version))
 	if m.Compress {
 		b = append(b, `,"compressed":true`...)
 	}

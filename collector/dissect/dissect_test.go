@@ -1,7 +1,6 @@
 package dissect
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"net/netip"
@@ -280,50 +279,6 @@ func TestALegHeaders(t *testing.T) {
 	}
 	if _, err := New(Config{ALegHeaders: []string{"X-(CID"}}); err == nil {
 		t.Error("New accepted a bad regular expression")
-	}
-}
-
-func TestAppendString(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"plain", `"plain"`},
-		{"abcdefghi\"", `"abcdefghi\""`}, // the unsafe byte in the overlapping last word
-		{"abcdefgh\x01", `"abcdefgh\u0001"`},
-		{"abcdefgh\xc3\xa9", `"abcdefghé"`},
-		{`q"b\`, `"q\"b\\"`},
-		{"\r\n\t\x00\x1f\x7f", `"\r\n\t\u0000\u001f` + "\x7f" + `"`},
-		{"0123456789abcdef\"0123456789\\abcdef\x01xxxxxxxxxxxxxxxxxx\xc3\xa9xxxxxxxx", `"0123456789abcdef\"0123456789\\abcdef\u0001xxxxxxxxxxxxxxxxxxéxxxxxxxx"`},
-		{"é€😀", `"é€😀"`},
-		{"a\xffb\xc3", `"a\ufffdb\ufffd"`},
-		{"\xed\xa0\x80", `"\ufffd\ufffd\ufffd"`}, // a UTF-16 surrogate is not UTF-8
-	}
-	for _, tt := range tests {
-		got := string(appendString(nil, []byte(tt.in)))
-		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("appendString(%q) (-want +got):\n%s", tt.in, diff)
-		}
-		if !json.Valid([]byte(got)) {
-			t.Errorf("appendString(%q) = %s is not valid JSON", tt.in, got)
-		}
-	}
-}
-
-// TestSafeWord checks the 8-byte test against the byte table: every byte
-// value at every position among safe neighbours, and next to each other.
-func TestSafeWord(t *testing.T) {
-	for pos := range 8 {
-		for c := range 256 {
-			for _, fill := range []byte{'a', ' ', '~', 0x7f} {
-				w := [8]byte{fill, fill, fill, fill, fill, fill, fill, fill}
-				w[pos] = byte(c)
-				if got := safeWord(binary.LittleEndian.Uint64(w[:])); got != safe[c] {
-					t.Fatalf("safeWord(%q) = %v, want %v", w, got, safe[c])
-				}
-				w[(pos+1)%8] = 0x21 // '!', just above the control range
-				if got := safeWord(binary.LittleEndian.Uint64(w[:])); got != safe[c] {
-					t.Fatalf("safeWord(%q) = %v, want %v", w, got, safe[c])
-				}
-			}
-		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/jsonw"
 	"github.com/xhep/xhep/hep/sip"
 )
 
@@ -38,6 +39,6 @@ func BenchmarkDissectParts(b *testing.B) {
 	b.Run("dissect", func(b *testing.B) { run(b, func() { d.Dissect(&m, &row) }) })
 	b.Run("json-escape", func(b *testing.B) {
 		buf := make([]byte, 0, 2048)
-		run(b, func() { buf = appendString(buf[:0], invite) })
+		run(b, func() { buf = jsonw.AppendString(buf[:0], invite) })
 	})
 }

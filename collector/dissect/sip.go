@@ -7,6 +7,7 @@ import (
 
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/jsonw"
 	"github.com/xhep/xhep/hep/sip"
 )
 
@@ -79,18 +80,18 @@ func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (string, error) {
 	} else {
 		b = append(b, `,"method":"`...)
 		b = strconv.AppendInt(b, int64(s.StatusCode), 10)
-		b = appendI(b, `","status":`, int64(s.StatusCode))
+		b = jsonw.AppendInt(b, `","status":`, int64(s.StatusCode))
 		b = appendS(b, `,"reason":`, s.Reason)
 	}
-	b = appendU(b, `,"cseq":"`, uint64(s.CSeqNum))
+	b = jsonw.AppendUint(b, `,"cseq":"`, uint64(s.CSeqNum))
 	b = append(b, ' ')
-	b = appendEscaped(b, s.CSeqMethod)
+	b = jsonw.AppendEscaped(b, s.CSeqMethod)
 	b = appendS(b, `","cseq_method":`, s.CSeqMethod)
-	b = appendU(b, `,"cseq_num":`, uint64(s.CSeqNum))
+	b = jsonw.AppendUint(b, `,"cseq_num":`, uint64(s.CSeqNum))
 	b = appendS(b, `,"ruri_user":`, s.RequestURI.User)
 	b = appendS(b, `,"ruri_domain":`, s.RequestURI.Host)
 	if s.RequestURI.Port != 0 {
-		b = appendU(b, `,"ruri_port":`, uint64(s.RequestURI.Port))
+		b = jsonw.AppendUint(b, `,"ruri_port":`, uint64(s.RequestURI.Port))
 	}
 	b = appendS(b, `,"from_user":`, s.From.URI.User)
 	b = appendS(b, `,"from_domain":`, s.From.URI.Host)
@@ -108,16 +109,16 @@ func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (string, error) {
 	} else {
 		b = append(b, `,"via_1":"","via_1_branch":""`...)
 	}
-	b = appendI(b, `,"via_count":`, int64(s.ViaCount))
+	b = jsonw.AppendInt(b, `,"via_count":`, int64(s.ViaCount))
 	ua := s.UserAgent
 	if len(ua) == 0 {
 		ua = s.Server
 	}
 	b = appendS(b, `,"user_agent":`, ua)
 	b = appendS(b, `,"content_type":`, s.ContentType)
-	b = appendI(b, `,"content_length":`, int64(max(s.ContentLength, len(s.Body))))
+	b = jsonw.AppendInt(b, `,"content_length":`, int64(max(s.ContentLength, len(s.Body))))
 	if s.Expires >= 0 {
-		b = appendI(b, `,"expires":`, int64(s.Expires))
+		b = jsonw.AppendInt(b, `,"expires":`, int64(s.Expires))
 	}
 	b = appendSNE(b, `,"reason_header":`, s.ReasonHeader)
 	b = append(b, `,"transaction":"`...)
@@ -138,9 +139,9 @@ func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (string, error) {
 	for _, h := range s.Headers {
 		w.sep()
 		w.b = append(w.b, '[')
-		w.b = appendString(w.b, h.Name)
+		w.b = jsonw.AppendString(w.b, h.Name)
 		w.b = append(w.b, ',')
-		w.b = appendString(w.b, h.Value)
+		w.b = jsonw.AppendString(w.b, h.Value)
 		w.b = append(w.b, ']')
 	}
 	w.closeArray()

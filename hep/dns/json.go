@@ -8,7 +8,8 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/xhep/xhep/hep/jsonw"
 )
 
 // AppendJSON appends m as JSON to dst and returns the extended slice. The
@@ -33,28 +34,29 @@ import (
 //
 // questions and answers are always present (possibly []), authorities and
 // additionals only when not empty. The counts are those of the decoded
-// sections. After [Msg.DecodeJSON] records have no data keys. AppendJSON
-// does not allocate when dst has room.
+// sections. After [Msg.DecodeJSON] records have no data keys. Strings are
+// written by [jsonw.AppendString] (bytes that are not valid UTF-8 become
+// \ufffd). AppendJSON does not allocate when dst has room.
 func (m *Msg) AppendJSON(dst []byte) []byte {
-	dst = appendUintKey(dst, `{"id":`, uint64(m.ID))
-	dst = appendBoolKey(dst, `,"qr":`, m.QR)
-	dst = appendUintKey(dst, `,"opcode":`, uint64(m.Opcode))
-	dst = appendBoolKey(dst, `,"aa":`, m.AA)
-	dst = appendBoolKey(dst, `,"tc":`, m.TC)
-	dst = appendBoolKey(dst, `,"rd":`, m.RD)
-	dst = appendBoolKey(dst, `,"ra":`, m.RA)
+	dst = jsonw.AppendUint(dst, `{"id":`, uint64(m.ID))
+	dst = jsonw.AppendBool(dst, `,"qr":`, m.QR)
+	dst = jsonw.AppendUint(dst, `,"opcode":`, uint64(m.Opcode))
+	dst = jsonw.AppendBool(dst, `,"aa":`, m.AA)
+	dst = jsonw.AppendBool(dst, `,"tc":`, m.TC)
+	dst = jsonw.AppendBool(dst, `,"rd":`, m.RD)
+	dst = jsonw.AppendBool(dst, `,"ra":`, m.RA)
 	z := uint64(0)
 	if m.Z {
 		z = 1
 	}
-	dst = appendUintKey(dst, `,"z":`, z)
-	dst = appendBoolKey(dst, `,"ad":`, m.AD)
-	dst = appendBoolKey(dst, `,"cd":`, m.CD)
-	dst = appendUintKey(dst, `,"rescode":`, uint64(m.Rcode))
-	dst = appendUintKey(dst, `,"qdc":`, uint64(len(m.Questions)))
-	dst = appendUintKey(dst, `,"anc":`, uint64(len(m.Answers)))
-	dst = appendUintKey(dst, `,"nsc":`, uint64(len(m.Authority)))
-	dst = appendUintKey(dst, `,"arc":`, uint64(len(m.Additional)))
+	dst = jsonw.AppendUint(dst, `,"z":`, z)
+	dst = jsonw.AppendBool(dst, `,"ad":`, m.AD)
+	dst = jsonw.AppendBool(dst, `,"cd":`, m.CD)
+	dst = jsonw.AppendUint(dst, `,"rescode":`, uint64(m.Rcode))
+	dst = jsonw.AppendUint(dst, `,"qdc":`, uint64(len(m.Questions)))
+	dst = jsonw.AppendUint(dst, `,"anc":`, uint64(len(m.Answers)))
+	dst = jsonw.AppendUint(dst, `,"nsc":`, uint64(len(m.Authority)))
+	dst = jsonw.AppendUint(dst, `,"arc":`, uint64(len(m.Additional)))
 	dst = append(dst, `,"questions":[`...)
 	for i := range m.Questions {
 		q := &m.Questions[i]
@@ -62,9 +64,9 @@ func (m *Msg) AppendJSON(dst []byte) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"name":`...)
-		dst = appendString(dst, q.Name)
-		dst = appendUintKey(dst, `,"type":`, uint64(q.Type))
-		dst = appendUintKey(dst, `,"class":`, uint64(q.Class))
+		dst = jsonw.AppendString(dst, q.Name)
+		dst = jsonw.AppendUint(dst, `,"type":`, uint64(q.Type))
+		dst = jsonw.AppendUint(dst, `,"class":`, uint64(q.Class))
 		dst = append(dst, '}')
 	}
 	dst = append(dst, ']')
@@ -86,16 +88,16 @@ func (m *Msg) appendRRs(dst []byte, key string, rrs []RR) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"name":`...)
-		dst = appendString(dst, rr.Name)
-		dst = appendUintKey(dst, `,"type":`, uint64(rr.Type))
-		dst = appendUintKey(dst, `,"class":`, uint64(rr.Class))
-		dst = appendUintKey(dst, `,"ttl":`, uint64(rr.TTL))
+		dst = jsonw.AppendString(dst, rr.Name)
+		dst = jsonw.AppendUint(dst, `,"type":`, uint64(rr.Type))
+		dst = jsonw.AppendUint(dst, `,"class":`, uint64(rr.Class))
+		dst = jsonw.AppendUint(dst, `,"ttl":`, uint64(rr.TTL))
 		if !m.fromJSON {
 			mark := len(dst)
 			var ok bool
 			if dst, ok = m.appendRData(dst, rr); !ok {
 				dst = append(dst[:mark], `,"data":"`...)
-				dst = appendHex(dst, rr.Data)
+				dst = jsonw.AppendHex(dst, rr.Data)
 				dst = append(dst, '"')
 			}
 		}
@@ -149,7 +151,7 @@ func (m *Msg) appendRData(dst []byte, rr *RR) ([]byte, bool) {
 		if len(d) < 3 {
 			return dst, false
 		}
-		dst = appendUintKey(dst, `,"preference":`, uint64(binary.BigEndian.Uint16(d)))
+		dst = jsonw.AppendUint(dst, `,"preference":`, uint64(binary.BigEndian.Uint16(d)))
 		var next int
 		dst, next, ok = name(dst, `,"mx":`, rr.off+2)
 		return dst, ok && next == end
@@ -157,9 +159,9 @@ func (m *Msg) appendRData(dst []byte, rr *RR) ([]byte, bool) {
 		if len(d) < 7 {
 			return dst, false
 		}
-		dst = appendUintKey(dst, `,"priority":`, uint64(binary.BigEndian.Uint16(d)))
-		dst = appendUintKey(dst, `,"weight":`, uint64(binary.BigEndian.Uint16(d[2:])))
-		dst = appendUintKey(dst, `,"port":`, uint64(binary.BigEndian.Uint16(d[4:])))
+		dst = jsonw.AppendUint(dst, `,"priority":`, uint64(binary.BigEndian.Uint16(d)))
+		dst = jsonw.AppendUint(dst, `,"weight":`, uint64(binary.BigEndian.Uint16(d[2:])))
+		dst = jsonw.AppendUint(dst, `,"port":`, uint64(binary.BigEndian.Uint16(d[4:])))
 		var next int
 		dst, next, ok = name(dst, `,"target":`, rr.off+6)
 		return dst, ok && next == end
@@ -169,15 +171,15 @@ func (m *Msg) appendRData(dst []byte, rr *RR) ([]byte, bool) {
 		if len(d) < 4 {
 			return dst, false
 		}
-		dst = appendUintKey(dst, `,"order":`, uint64(binary.BigEndian.Uint16(d)))
-		dst = appendUintKey(dst, `,"preference":`, uint64(binary.BigEndian.Uint16(d[2:])))
+		dst = jsonw.AppendUint(dst, `,"order":`, uint64(binary.BigEndian.Uint16(d)))
+		dst = jsonw.AppendUint(dst, `,"preference":`, uint64(binary.BigEndian.Uint16(d[2:])))
 		p := 4
 		for _, key := range [...]string{`,"flags":`, `,"service":`, `,"regexp":`} {
 			if p >= len(d) || p+1+int(d[p]) > len(d) {
 				return dst, false
 			}
 			dst = append(dst, key...)
-			dst = appendString(dst, d[p+1:p+1+int(d[p])])
+			dst = jsonw.AppendString(dst, d[p+1:p+1+int(d[p])])
 			p += 1 + int(d[p])
 		}
 		var next int
@@ -193,7 +195,7 @@ func (m *Msg) appendRData(dst []byte, rr *RR) ([]byte, bool) {
 			if p > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, d[p+1:p+1+n])
+			dst = jsonw.AppendString(dst, d[p+1:p+1+n])
 			p += 1 + n
 		}
 		return append(dst, ']'), true
@@ -207,56 +209,11 @@ func (m *Msg) appendRData(dst []byte, rr *RR) ([]byte, bool) {
 		}
 		t := m.raw[next:end]
 		for i, key := range [...]string{`,"serial":`, `,"refresh":`, `,"retry":`, `,"expire":`, `,"minimum":`} {
-			dst = appendUintKey(dst, key, uint64(binary.BigEndian.Uint32(t[4*i:])))
+			dst = jsonw.AppendUint(dst, key, uint64(binary.BigEndian.Uint32(t[4*i:])))
 		}
 		return dst, true
 	}
 	return dst, false
-}
-
-func appendUintKey(dst []byte, key string, v uint64) []byte {
-	return strconv.AppendUint(append(dst, key...), v, 10)
-}
-
-func appendBoolKey(dst []byte, key string, v bool) []byte {
-	return strconv.AppendBool(append(dst, key...), v)
-}
-
-const hexDigits = "0123456789abcdef"
-
-func appendHex(dst, b []byte) []byte {
-	for _, c := range b {
-		dst = append(dst, hexDigits[c>>4], hexDigits[c&0xf])
-	}
-	return dst
-}
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			dst = append(dst, "\uFFFD"...)
-		} else {
-			dst = append(dst, s[i:i+n]...)
-		}
-		i += n
-	}
-	return append(dst, '"')
 }
 
 // jsonMsg is DNS JSON as heplify sends it (and as AppendJSON writes it).

@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/xhep/xhep/hep/jsonw"
 )
 
 // jsonScratch owns the bytes DecodeJSON copies out of its input.
@@ -42,7 +43,10 @@ func (j *jsonScratch) keep(s string) []byte {
 // heplify does not write are added when there is something to say:
 // "sdes":[{"ssrc":N,"type":N,"text":S}], "bye":{"ssrc":[N...],"reason":S}
 // and "app":{"name":S,"subtype":N,"data":HEX}. packets_lost is signed
-// (heplify writes the raw 24 bits). AppendJSON does not allocate when dst
+// (heplify writes the raw 24 bits). Strings are written by
+// [jsonw.AppendStringUTF8]: bytes that are not valid UTF-8 become U+FFFD
+// as its UTF-8 bytes, so the JSON comes back the same through
+// [Packet.DecodeJSON] and AppendJSON. AppendJSON does not allocate when dst
 // has room.
 func (p *Packet) AppendJSON(dst []byte) []byte {
 	s := &p.Sender
@@ -50,43 +54,43 @@ func (p *Packet) AppendJSON(dst []byte) []byte {
 	dst = strconv.AppendUint(dst, s.NTPSec, 10)
 	dst = append(dst, `,"ntp_timestamp_usec":`...)
 	dst = strconv.AppendUint(dst, s.NTPFrac, 10)
-	dst = appendUintKey(dst, `,"rtp_timestamp":`, uint64(s.RTPTimestamp))
-	dst = appendUintKey(dst, `,"packets":`, uint64(s.Packets))
-	dst = appendUintKey(dst, `,"octets":`, uint64(s.Octets))
-	dst = appendUintKey(dst, `},"ssrc":`, uint64(p.SSRC))
-	dst = appendUintKey(dst, `,"type":`, uint64(p.Type))
-	dst = appendUintKey(dst, `,"report_count":`, uint64(p.ReportCount))
+	dst = jsonw.AppendUint(dst, `,"rtp_timestamp":`, uint64(s.RTPTimestamp))
+	dst = jsonw.AppendUint(dst, `,"packets":`, uint64(s.Packets))
+	dst = jsonw.AppendUint(dst, `,"octets":`, uint64(s.Octets))
+	dst = jsonw.AppendUint(dst, `},"ssrc":`, uint64(p.SSRC))
+	dst = jsonw.AppendUint(dst, `,"type":`, uint64(p.Type))
+	dst = jsonw.AppendUint(dst, `,"report_count":`, uint64(p.ReportCount))
 	dst = append(dst, `,"report_blocks":[`...)
 	for i := range p.ReportBlocks {
 		rb := &p.ReportBlocks[i]
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendUintKey(dst, `{"source_ssrc":`, uint64(rb.SourceSSRC))
-		dst = appendUintKey(dst, `,"fraction_lost":`, uint64(rb.FractionLost))
+		dst = jsonw.AppendUint(dst, `{"source_ssrc":`, uint64(rb.SourceSSRC))
+		dst = jsonw.AppendUint(dst, `,"fraction_lost":`, uint64(rb.FractionLost))
 		dst = append(dst, `,"packets_lost":`...)
 		dst = strconv.AppendInt(dst, int64(rb.PacketsLost), 10)
-		dst = appendUintKey(dst, `,"highest_seq_no":`, uint64(rb.HighestSeq))
-		dst = appendUintKey(dst, `,"ia_jitter":`, uint64(rb.Jitter))
-		dst = appendUintKey(dst, `,"lsr":`, uint64(rb.LSR))
-		dst = appendUintKey(dst, `,"dlsr":`, uint64(rb.DLSR))
+		dst = jsonw.AppendUint(dst, `,"highest_seq_no":`, uint64(rb.HighestSeq))
+		dst = jsonw.AppendUint(dst, `,"ia_jitter":`, uint64(rb.Jitter))
+		dst = jsonw.AppendUint(dst, `,"lsr":`, uint64(rb.LSR))
+		dst = jsonw.AppendUint(dst, `,"dlsr":`, uint64(rb.DLSR))
 		dst = append(dst, '}')
 	}
 	x := &p.XR
-	dst = appendUintKey(dst, `],"report_blocks_xr":{"type":`, uint64(x.Type))
-	dst = appendUintKey(dst, `,"id":`, uint64(x.SSRC))
-	dst = appendUintKey(dst, `,"fraction_lost":`, uint64(x.LossRate))
-	dst = appendUintKey(dst, `,"fraction_discard":`, uint64(x.DiscardRate))
-	dst = appendUintKey(dst, `,"burst_density":`, uint64(x.BurstDensity))
-	dst = appendUintKey(dst, `,"gap_density":`, uint64(x.GapDensity))
-	dst = appendUintKey(dst, `,"burst_duration":`, uint64(x.BurstDuration))
-	dst = appendUintKey(dst, `,"gap_duration":`, uint64(x.GapDuration))
-	dst = appendUintKey(dst, `,"round_trip_delay":`, uint64(x.RoundTripDelay))
-	dst = appendUintKey(dst, `,"end_system_delay":`, uint64(x.EndSystemDelay))
-	dst = appendUintKey(dst, `,"r_factor":`, uint64(x.RFactor))
-	dst = appendUintKey(dst, `,"mos_lq":`, uint64(x.MOSLQ))
-	dst = appendUintKey(dst, `,"mos_cq":`, uint64(x.MOSCQ))
-	dst = appendUintKey(dst, `},"sdes_ssrc":`, uint64(p.SDESSSRC))
+	dst = jsonw.AppendUint(dst, `],"report_blocks_xr":{"type":`, uint64(x.Type))
+	dst = jsonw.AppendUint(dst, `,"id":`, uint64(x.SSRC))
+	dst = jsonw.AppendUint(dst, `,"fraction_lost":`, uint64(x.LossRate))
+	dst = jsonw.AppendUint(dst, `,"fraction_discard":`, uint64(x.DiscardRate))
+	dst = jsonw.AppendUint(dst, `,"burst_density":`, uint64(x.BurstDensity))
+	dst = jsonw.AppendUint(dst, `,"gap_density":`, uint64(x.GapDensity))
+	dst = jsonw.AppendUint(dst, `,"burst_duration":`, uint64(x.BurstDuration))
+	dst = jsonw.AppendUint(dst, `,"gap_duration":`, uint64(x.GapDuration))
+	dst = jsonw.AppendUint(dst, `,"round_trip_delay":`, uint64(x.RoundTripDelay))
+	dst = jsonw.AppendUint(dst, `,"end_system_delay":`, uint64(x.EndSystemDelay))
+	dst = jsonw.AppendUint(dst, `,"r_factor":`, uint64(x.RFactor))
+	dst = jsonw.AppendUint(dst, `,"mos_lq":`, uint64(x.MOSLQ))
+	dst = jsonw.AppendUint(dst, `,"mos_cq":`, uint64(x.MOSCQ))
+	dst = jsonw.AppendUint(dst, `},"sdes_ssrc":`, uint64(p.SDESSSRC))
 	if len(p.SDES) > 0 {
 		dst = append(dst, `,"sdes":[`...)
 		for i := range p.SDES {
@@ -94,10 +98,10 @@ func (p *Packet) AppendJSON(dst []byte) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendUintKey(dst, `{"ssrc":`, uint64(it.SSRC))
-			dst = appendUintKey(dst, `,"type":`, uint64(it.Type))
+			dst = jsonw.AppendUint(dst, `{"ssrc":`, uint64(it.SSRC))
+			dst = jsonw.AppendUint(dst, `,"type":`, uint64(it.Type))
 			dst = append(dst, `,"text":`...)
-			dst = appendString(dst, it.Text)
+			dst = jsonw.AppendStringUTF8(dst, it.Text)
 			dst = append(dst, '}')
 		}
 		dst = append(dst, ']')
@@ -111,54 +115,18 @@ func (p *Packet) AppendJSON(dst []byte) []byte {
 			dst = strconv.AppendUint(dst, uint64(s), 10)
 		}
 		dst = append(dst, `],"reason":`...)
-		dst = appendString(dst, p.BYEReason)
+		dst = jsonw.AppendStringUTF8(dst, p.BYEReason)
 		dst = append(dst, '}')
 	}
 	if p.APPName != nil {
 		dst = append(dst, `,"app":{"name":`...)
-		dst = appendString(dst, p.APPName)
-		dst = appendUintKey(dst, `,"subtype":`, uint64(p.APPSubtype))
+		dst = jsonw.AppendStringUTF8(dst, p.APPName)
+		dst = jsonw.AppendUint(dst, `,"subtype":`, uint64(p.APPSubtype))
 		dst = append(dst, `,"data":"`...)
-		for _, c := range p.APPData {
-			dst = append(dst, hexDigits[c>>4], hexDigits[c&0xf])
-		}
+		dst = jsonw.AppendHex(dst, p.APPData)
 		dst = append(dst, `"}`...)
 	}
 	return append(dst, '}')
-}
-
-func appendUintKey(dst []byte, key string, v uint64) []byte {
-	return strconv.AppendUint(append(dst, key...), v, 10)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			dst = append(dst, "\uFFFD"...)
-		} else {
-			dst = append(dst, s[i:i+n]...)
-		}
-		i += n
-	}
-	return append(dst, '"')
 }
 
 // jsonPacket is the RTCP JSON heplify and captagent (hepgen) send as HEP

@@ -1,0 +1,153 @@
+package jsonw
+
+import (
+	"encoding/binary"
+	"strconv"
+	"unicode/utf8"
+)
+
+// safe marks the bytes that go into a JSON string unchanged: ASCII from
+// 0x20 on except '"' and '\\' (DEL needs no escape in JSON).
+var safe = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// The ways of writing U+FFFD for a byte that is not valid UTF-8.
+const (
+	replEscape = `\ufffd`
+	replUTF8   = "\uFFFD"
+)
+
+// AppendString appends s as a JSON string. Control characters, '"' and
+// '\\' are escaped; bytes that are not valid UTF-8 become U+FFFD (written
+// \ufffd), so the result is always valid JSON text that MariaDB's
+// JSON_VALID accepts.
+func AppendString(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	dst = appendEscaped(dst, s, replEscape)
+	return append(dst, '"')
+}
+
+// AppendStringUTF8 is [AppendString] but writes the U+FFFD that replaces
+// a byte that is not valid UTF-8 as its UTF-8 bytes, not as an escape:
+// decoding the result and appending it again gives the same bytes.
+func AppendStringUTF8(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	dst = appendEscaped(dst, s, replUTF8)
+	return append(dst, '"')
+}
+
+// AppendEscaped appends the inside of a JSON string: s escaped as
+// [AppendString] does, without the quotes.
+func AppendEscaped(dst, s []byte) []byte {
+	return appendEscaped(dst, s, replEscape)
+}
+
+func appendEscaped(b []byte, s []byte, repl string) []byte {
+	// Fast path: most values need no escape at all and are copied whole
+	// after one scan, 8 bytes at a time, then byte by byte for the tail.
+	i := 0
+	for i+8 <= len(s) && safeWord(binary.LittleEndian.Uint64(s[i:])) {
+		i += 8
+	}
+	if i+8 > len(s) && len(s) >= 8 && safeWord(binary.LittleEndian.Uint64(s[len(s)-8:])) {
+		return append(b, s...) // the tail, as the last 8 bytes (overlapping)
+	}
+	for i < len(s) && safe[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		return append(b, s...)
+	}
+	return appendEscapedFrom(b, s, i, repl)
+}
+
+// appendEscapedFrom is appendEscaped's slow path: s[:i] is known safe.
+func appendEscapedFrom(b []byte, s []byte, i int, repl string) []byte {
+	start := 0
+	for i < len(s) {
+		// Skip 8 safe bytes at a time (SWAR): none >= 0x80, < 0x20, '"' or '\\'.
+		for i+8 <= len(s) && safeWord(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
+		if safe[c] {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, s[start:i]...)
+				b = append(b, repl...)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+		start = i
+	}
+	return append(b, s[start:]...)
+}
+
+const (
+	lo7 = 0x0101010101010101
+	hi7 = 0x8080808080808080
+)
+
+// safeWord reports whether the 8 bytes of x are all safe (see safe). A
+// byte with its top bit set fails; when there is none, no byte subtraction
+// below borrows unless some byte is below 0x20 or equals '"' or '\\', so
+// a top bit in any term marks an unsafe byte (hasLess without its ^x mask,
+// three tests folded into one).
+func safeWord(x uint64) bool {
+	return (x|(x-lo7*0x20)|((x^(lo7*'"'))-lo7)|((x^(lo7*'\\'))-lo7))&hi7 == 0
+}
+
+// AppendUint appends pre, the constant text before the value (separator
+// and key included: `,"ssrc":`), and v in decimal.
+func AppendUint(dst []byte, pre string, v uint64) []byte {
+	return strconv.AppendUint(append(dst, pre...), v, 10)
+}
+
+// AppendInt appends pre and v in decimal (see [AppendUint]).
+func AppendInt(dst []byte, pre string, v int64) []byte {
+	return strconv.AppendInt(append(dst, pre...), v, 10)
+}
+
+// AppendBool appends pre and v as true or false (see [AppendUint]).
+func AppendBool(dst []byte, pre string, v bool) []byte {
+	return strconv.AppendBool(append(dst, pre...), v)
+}
+
+// AppendHex appends b as lowercase hex digits, two a byte.
+func AppendHex(dst, b []byte) []byte {
+	for _, c := range b {
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return dst
+}

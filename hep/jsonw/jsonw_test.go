@@ -1,0 +1,150 @@
+package jsonw
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestAppendString(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", `"plain"`},
+		{"abcdefghi\"", `"abcdefghi\""`}, // the unsafe byte in the overlapping last word
+		{"abcdefgh\x01", `"abcdefgh\u0001"`},
+		{"abcdefgh\xc3\xa9", `"abcdefghé"`},
+		{`q"b\`, `"q\"b\\"`},
+		{"\r\n\t\x00\x1f\x7f", `"\r\n\t\u0000\u001f` + "\x7f" + `"`},
+		{"0123456789abcdef\"0123456789\\abcdef\x01xxxxxxxxxxxxxxxxxx\xc3\xa9xxxxxxxx", `"0123456789abcdef\"0123456789\\abcdef\u0001xxxxxxxxxxxxxxxxxxéxxxxxxxx"`},
+		{"é€😀", `"é€😀"`},
+		{"a\xffb\xc3", `"a\ufffdb\ufffd"`},
+		{"\xed\xa0\x80", `"\ufffd\ufffd\ufffd"`}, // a UTF-16 surrogate is not UTF-8
+	}
+	for _, tt := range tests {
+		got := string(AppendString(nil, []byte(tt.in)))
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("AppendString(%q) (-want +got):\n%s", tt.in, diff)
+		}
+		if !json.Valid([]byte(got)) {
+			t.Errorf("AppendString(%q) = %s is not valid JSON", tt.in, got)
+		}
+		if got := string(AppendEscaped(nil, []byte(tt.in))); got != tt.want[1:len(tt.want)-1] {
+			t.Errorf("AppendEscaped(%q) = %s, want AppendString's without quotes", tt.in, got)
+		}
+	}
+}
+
+func TestAppendStringUTF8(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", `"plain"`},
+		{"\r\n\t\x01", `"\r\n\t\u0001"`},
+		{"abcdefgh\xff", "\"abcdefgh\uFFFD\""},
+		{"a\xffb\xc3", "\"a\uFFFDb\uFFFD\""},
+		{"\xed\xa0\x80", "\"\uFFFD\uFFFD\uFFFD\""},
+		{"\uFFFD", "\"\uFFFD\""},
+	}
+	for _, tt := range tests {
+		got := string(AppendStringUTF8(nil, []byte(tt.in)))
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("AppendStringUTF8(%q) (-want +got):\n%s", tt.in, diff)
+		}
+	}
+}
+
+// TestSafeWord checks the 8-byte test against the byte table: every byte
+// value at every position among safe neighbours, and next to each other.
+func TestSafeWord(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			for _, fill := range []byte{'a', ' ', '~', 0x7f} {
+				w := [8]byte{fill, fill, fill, fill, fill, fill, fill, fill}
+				w[pos] = byte(c)
+				if got := safeWord(binary.LittleEndian.Uint64(w[:])); got != safe[c] {
+					t.Fatalf("safeWord(%q) = %v, want %v", w, got, safe[c])
+				}
+				w[(pos+1)%8] = 0x21 // '!', just above the control range
+				if got := safeWord(binary.LittleEndian.Uint64(w[:])); got != safe[c] {
+					t.Fatalf("safeWord(%q) = %v, want %v", w, got, safe[c])
+				}
+			}
+		}
+	}
+}
+
+func TestNumbers(t *testing.T) {
+	b := AppendUint(nil, `{"a":`, 1<<64-1)
+	b = AppendInt(b, `,"b":`, -1<<63)
+	b = AppendBool(b, `,"c":`, true)
+	b = append(b, `,"d":"`...)
+	b = AppendHex(b, []byte{0x00, 0x9f, 0xff})
+	b = append(b, `"}`...)
+	if want := `{"a":18446744073709551615,"b":-9223372036854775808,"c":true,"d":"009fff"}`; string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
+	}
+}
+
+func TestAllocs(t *testing.T) {
+	s := []byte("0123456789abcdef\"0123456789\\abcdef\x01xxxxxxxx\xffxxxxxxxxxx\xc3\xa9xxxxxxxx")
+	dst := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() {
+		dst = AppendString(dst[:0], s)
+		dst = AppendStringUTF8(dst, s)
+		dst = AppendUint(dst, `,"n":`, 12345)
+		dst = AppendHex(dst, s[:8])
+	}); n != 0 {
+		t.Errorf("%v allocations per run", n)
+	}
+}
+
+// FuzzAppendString checks that both spellings are valid JSON holding the
+// string encoding/json makes of s (invalid UTF-8 as U+FFFD), and that
+// AppendStringUTF8 gives the same bytes again for the decoded string.
+func FuzzAppendString(f *testing.F) {
+	f.Add([]byte("0123456789abcdef\"\\\x01\xff\xed\xa0\x80é\uFFFD\n"))
+	f.Fuzz(func(t *testing.T, s []byte) {
+		var want string
+		if err := json.Unmarshal(must(json.Marshal(string(s))), &want); err != nil {
+			t.Fatal(err)
+		}
+		for name, out := range map[string][]byte{"AppendString": AppendString(nil, s), "AppendStringUTF8": AppendStringUTF8(nil, s)} {
+			var got string
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("%s(%q) = %s: %v", name, s, out, err)
+			}
+			if got != want {
+				t.Fatalf("%s(%q) decodes to %q, want %q", name, s, got, want)
+			}
+		}
+		out := AppendStringUTF8(nil, s)
+		var dec string
+		_ = json.Unmarshal(out, &dec)
+		if again := AppendStringUTF8(nil, []byte(dec)); string(again) != string(out) {
+			t.Fatalf("AppendStringUTF8 round trip: %s, then %s", out, again)
+		}
+	})
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func BenchmarkAppendString(b *testing.B) {
+	for _, tt := range []struct{ name, s string }{
+		{"plain-64B", "sip:alice@atlanta.example.com;transport=udp;lr;maddr=10.0.0.1x"},
+		{"escapes-64B", "line \"one\"\r\n\ttab é \xff end, and some more text to make 64 b"},
+	} {
+		s := []byte(tt.s)
+		dst := make([]byte, 0, 256)
+		b.Run(tt.name, func(b *testing.B) {
+			b.SetBytes(int64(len(s)))
+			b.ReportAllocs()
+			for b.Loop() {
+				dst = AppendString(dst[:0], s)
+			}
+		})
+	}
+}

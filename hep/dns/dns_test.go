@@ -1,7 +1,6 @@
 package dns
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -11,25 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/xhep/xhep/hep/internal/pcaptest"
 )
-
-// unhex turns a commented hex dump into bytes: everything after "//" on a
-// line is a comment.
-func unhex(t testing.TB, dump string) []byte {
-	t.Helper()
-	var sb strings.Builder
-	for _, line := range strings.Split(dump, "\n") {
-		if i := strings.Index(line, "//"); i >= 0 {
-			line = line[:i]
-		}
-		sb.WriteString(strings.Join(strings.Fields(line), ""))
-	}
-	b, err := hex.DecodeString(sb.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 const queryDump = `
 12 34 01 00 00 01 00 00 00 00 00 00     // id 0x1234, RD, 1 question
@@ -115,7 +97,7 @@ func TestDecode(t *testing.T) {
 			in:   srvDump,
 			want: Msg{ID: 0xbeef, QR: true, AA: true, RD: true, RA: true,
 				Questions:  []Question{{Name: []byte("_sip._udp.example.com"), Type: TypeSRV, Class: 1}},
-				Answers:    []RR{{Name: []byte("_sip._udp.example.com"), Type: TypeSRV, Class: 1, TTL: 3600, Data: unhex(t, "00 0a 00 3c 13 c4 04 73 69 70 31 c0 16")}},
+				Answers:    []RR{{Name: []byte("_sip._udp.example.com"), Type: TypeSRV, Class: 1, TTL: 3600, Data: pcaptest.Unhex(t, "00 0a 00 3c 13 c4 04 73 69 70 31 c0 16")}},
 				Additional: []RR{{Name: []byte("sip1.example.com"), Type: TypeA, Class: 1, TTL: 3600, Data: []byte{192, 0, 2, 10}}},
 			},
 		},
@@ -178,7 +160,7 @@ func TestDecode(t *testing.T) {
 	opts := []cmp.Option{cmpopts.EquateEmpty(), cmpopts.IgnoreUnexported(Msg{}, RR{})}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := m.DecodeFromBytes(unhex(t, tt.in))
+			err := m.DecodeFromBytes(pcaptest.Unhex(t, tt.in))
 			if !errors.Is(err, tt.wantErr) {
 				t.Errorf("error = %v, want %v", err, tt.wantErr)
 			}
@@ -195,7 +177,7 @@ func TestJSONGolden(t *testing.T) {
 	for name, dump := range map[string]string{"query": queryDump, "srv": srvDump, "naptr": naptrDump, "any": anyDump, "ptr_soa": ptrSOADump} {
 		t.Run(name, func(t *testing.T) {
 			var m Msg
-			if err := m.DecodeFromBytes(unhex(t, dump)); err != nil {
+			if err := m.DecodeFromBytes(pcaptest.Unhex(t, dump)); err != nil {
 				t.Fatal(err)
 			}
 			got := m.AppendJSON(nil)
@@ -231,7 +213,7 @@ func TestJSONGolden(t *testing.T) {
 func TestBadRData(t *testing.T) {
 	// An A record with a 3-byte RDATA and a CNAME whose name runs past
 	// its RDATA are written as hex.
-	in := unhex(t, `
+	in := pcaptest.Unhex(t, `
 		00 0c 80 00 00 00 00 02 00 00 00 00   // QR, 2 answers
 		00 00 01 00 01 00 00 00 01 00 03      // root A IN TTL 1 rdlength 3
 		01 02 03
@@ -271,7 +253,7 @@ func TestDecodeJSON(t *testing.T) {
 }
 
 func TestSteadyStateAllocs(t *testing.T) {
-	in := unhex(t, anyDump)
+	in := pcaptest.Unhex(t, anyDump)
 	var m Msg
 	dst := make([]byte, 0, 4096)
 	if n := testing.AllocsPerRun(100, func() {
@@ -283,7 +265,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 }
 
 func BenchmarkDecode(b *testing.B) {
-	in := unhex(b, srvDump)
+	in := pcaptest.Unhex(b, srvDump)
 	var m Msg
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
@@ -295,7 +277,7 @@ func BenchmarkDecode(b *testing.B) {
 }
 
 func BenchmarkDecodeAppendJSON(b *testing.B) {
-	in := unhex(b, srvDump)
+	in := pcaptest.Unhex(b, srvDump)
 	var m Msg
 	dst := make([]byte, 0, 4096)
 	b.ReportAllocs()

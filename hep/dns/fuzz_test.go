@@ -3,14 +3,16 @@ package dns
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/xhep/xhep/hep/internal/pcaptest"
 )
 
 // The seed corpora live in testdata/fuzz/<FuzzName>/.
 
 func FuzzDecode(f *testing.F) {
-	f.Add(unhex(f, srvDump))
+	f.Add(pcaptest.Unhex(f, srvDump))
 	var m, j Msg
-	other := unhex(f, anyDump)
+	other := pcaptest.Unhex(f, anyDump)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = m.DecodeFromBytes(other)
 		err := m.DecodeFromBytes(b)

@@ -3,45 +3,10 @@ package dns
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/xhep/xhep/hep/internal/pcaptest"
 )
-
-// pcapDir holds the public captures described in its INDEX.md. They are
-// not part of the project; tests that read them skip when it is absent.
-const pcapDir = "../../../shared/pcaps"
-
-// udpPayloads returns the UDP payloads of a capture in the shared folder,
-// skipping the test when the folder is absent.
-func udpPayloads(t *testing.T, name string) [][]byte {
-	t.Helper()
-	f, err := os.Open(filepath.Join(pcapDir, name))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("public capture %s not present", name)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	src := gopacket.NewPacketSource(r, r.LinkType())
-	for p := range src.Packets() {
-		if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok && len(u.Payload) > 0 {
-			out = append(out, u.Payload)
-		}
-	}
-	return out
-}
 
 func TestRealCaptures(t *testing.T) {
 	tests := []struct {
@@ -56,7 +21,7 @@ func TestRealCaptures(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			var m Msg
 			var out []byte
-			for i, b := range udpPayloads(t, tt.file) {
+			for i, b := range pcaptest.UDPPayloads(t, tt.file) {
 				if err := m.DecodeFromBytes(b); err != nil {
 					t.Errorf("message %d: %v", i, err)
 				}
@@ -73,5 +38,3 @@ func TestRealCaptures(t *testing.T) {
 		})
 	}
 }
-
-var _ = errors.Is

@@ -3,14 +3,16 @@ package rtcp
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/xhep/xhep/hep/internal/pcaptest"
 )
 
 // The seed corpora live in testdata/fuzz/<FuzzName>/.
 
 func FuzzDecode(f *testing.F) {
-	f.Add(unhex(f, srSDESDump))
+	f.Add(pcaptest.Unhex(f, srSDESDump))
 	var p, q Packet
-	other := unhex(f, srSDESDump)
+	other := pcaptest.Unhex(f, srSDESDump)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = p.DecodeFromBytes(other)
 		err := p.DecodeFromBytes(b)

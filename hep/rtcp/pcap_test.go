@@ -3,50 +3,15 @@ package rtcp
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/xhep/xhep/hep/internal/pcaptest"
 )
-
-// pcapDir holds the public captures described in its INDEX.md. They are
-// not part of the project; tests that read them skip when it is absent.
-const pcapDir = "../../../shared/pcaps"
-
-// udpPayloads returns the UDP payloads of a capture in the shared folder,
-// skipping the test when the folder is absent.
-func udpPayloads(t *testing.T, name string) [][]byte {
-	t.Helper()
-	f, err := os.Open(filepath.Join(pcapDir, name))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("public capture %s not present", name)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	src := gopacket.NewPacketSource(r, r.LinkType())
-	for p := range src.Packets() {
-		if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok && len(u.Payload) > 0 {
-			out = append(out, u.Payload)
-		}
-	}
-	return out
-}
 
 func TestRealCaptures(t *testing.T) {
 	t.Run("ndpi compound", func(t *testing.T) {
 		var p Packet
-		pl := udpPayloads(t, "ndpi_rtcp_compound.pcap")
+		pl := pcaptest.UDPPayloads(t, "ndpi_rtcp_compound.pcap")
 		if len(pl) != 5 {
 			t.Fatalf("%d datagrams, want 5", len(pl))
 		}
@@ -70,7 +35,7 @@ func TestRealCaptures(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var p Packet
 			n := 0
-			for _, b := range udpPayloads(t, name) {
+			for _, b := range pcaptest.UDPPayloads(t, name) {
 				if !Valid(b) {
 					continue
 				}
@@ -87,7 +52,7 @@ func TestRealCaptures(t *testing.T) {
 	t.Run("captagent json in HEP", func(t *testing.T) {
 		var p Packet
 		found := false
-		for _, b := range udpPayloads(t, "hep3_sip_log_rtcpjson.pcap") {
+		for _, b := range pcaptest.UDPPayloads(t, "hep3_sip_log_rtcpjson.pcap") {
 			i := bytes.Index(b, []byte(`{"sender_information"`))
 			if i < 0 {
 				continue
@@ -106,5 +71,3 @@ func TestRealCaptures(t *testing.T) {
 		}
 	})
 }
-
-var _ = errors.Is

@@ -1,7 +1,6 @@
 package rtcp
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -12,25 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/xhep/xhep/hep/internal/pcaptest"
 )
-
-// unhex turns a commented hex dump into bytes: everything after "//" on a
-// line is a comment.
-func unhex(t testing.TB, dump string) []byte {
-	t.Helper()
-	var sb strings.Builder
-	for _, line := range strings.Split(dump, "\n") {
-		if i := strings.Index(line, "//"); i >= 0 {
-			line = line[:i]
-		}
-		sb.WriteString(strings.Join(strings.Fields(line), ""))
-	}
-	b, err := hex.DecodeString(sb.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // srSDESDump: SR (RC=1) + SDES (SC=1, CNAME "alice@host"), 52+24 bytes.
 const srSDESDump = `
@@ -85,16 +67,16 @@ func TestValid(t *testing.T) {
 		in   []byte
 		want bool
 	}{
-		{"sr+sdes", unhex(t, srSDESDump), true},
-		{"rr+bye padded", unhex(t, rrByeDump), true},
-		{"xr alone", unhex(t, xrDump), true},
-		{"trailing byte", append(unhex(t, srSDESDump), 0), false},
-		{"short by one word", unhex(t, srSDESDump)[:72], false},
-		{"rtp", unhex(t, "80 00 12 34 00 00 00 01 00 00 00 02 ff ff ff ff"), false},
-		{"version 1", unhex(t, "40 c9 00 01 00 00 00 07"), false},
-		{"type 199", unhex(t, "80 c7 00 01 00 00 00 07"), false},
-		{"second type 210", unhex(t, "80 c9 00 01 00 00 00 07 80 d2 00 00"), false},
-		{"too short", unhex(t, "80 c9 00 00"), false},
+		{"sr+sdes", pcaptest.Unhex(t, srSDESDump), true},
+		{"rr+bye padded", pcaptest.Unhex(t, rrByeDump), true},
+		{"xr alone", pcaptest.Unhex(t, xrDump), true},
+		{"trailing byte", append(pcaptest.Unhex(t, srSDESDump), 0), false},
+		{"short by one word", pcaptest.Unhex(t, srSDESDump)[:72], false},
+		{"rtp", pcaptest.Unhex(t, "80 00 12 34 00 00 00 01 00 00 00 02 ff ff ff ff"), false},
+		{"version 1", pcaptest.Unhex(t, "40 c9 00 01 00 00 00 07"), false},
+		{"type 199", pcaptest.Unhex(t, "80 c7 00 01 00 00 00 07"), false},
+		{"second type 210", pcaptest.Unhex(t, "80 c9 00 01 00 00 00 07 80 d2 00 00"), false},
+		{"too short", pcaptest.Unhex(t, "80 c9 00 00"), false},
 		{"empty", nil, false},
 	}
 	for _, tt := range tests {
@@ -113,7 +95,7 @@ func TestDecode(t *testing.T) {
 	}{
 		{
 			name: "sr+sdes",
-			in:   unhex(t, srSDESDump),
+			in:   pcaptest.Unhex(t, srSDESDump),
 			want: Packet{
 				Type: 200, ReportCount: 1, SSRC: 453407541, HasSender: true,
 				Sender: SenderInfo{NTPSec: 3837602398, NTPFrac: 0x80000000, RTPTimestamp: 16960, Packets: 106, Octets: 16960},
@@ -126,40 +108,40 @@ func TestDecode(t *testing.T) {
 		},
 		{
 			name: "rr+bye",
-			in:   unhex(t, rrByeDump),
+			in:   pcaptest.Unhex(t, rrByeDump),
 			want: Packet{Type: 201, SSRC: 7, BYE: []uint32{7}, BYEReason: []byte("done"), Types: 1<<1 | 1<<3},
 		},
 		{
 			name: "xr",
-			in:   unhex(t, xrDump),
+			in:   pcaptest.Unhex(t, xrDump),
 			want: Packet{Type: 207, SSRC: 9, Types: 1 << 7, XR: XRVoIP{Type: 7, SSRC: 10, LossRate: 12, BurstDensity: 1,
 				GapDensity: 2, BurstDuration: 20, GapDuration: 30, RoundTripDelay: 40, EndSystemDelay: 5,
 				RFactor: 93, MOSLQ: 41, MOSCQ: 43, present: true, isVoIP: true}},
 		},
 		{
 			name:    "sr with more blocks than its length",
-			in:      unhex(t, "82 c8 00 06 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"),
+			in:      pcaptest.Unhex(t, "82 c8 00 06 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"),
 			want:    Packet{Type: 200, ReportCount: 2, SSRC: 1, Types: 1},
 			wantErr: ErrTruncated,
 		},
 		{
 			name:    "length beyond datagram",
-			in:      unhex(t, "80 c9 00 05 00 00 00 07"),
+			in:      pcaptest.Unhex(t, "80 c9 00 05 00 00 00 07"),
 			wantErr: ErrLength,
 		},
 		{
 			name:    "bad padding",
-			in:      unhex(t, "a0 c9 00 01 00 00 00 00"),
+			in:      pcaptest.Unhex(t, "a0 c9 00 01 00 00 00 00"),
 			wantErr: ErrLength,
 		},
 		{
 			name:    "version",
-			in:      unhex(t, "00 c9 00 01 00 00 00 07"),
+			in:      pcaptest.Unhex(t, "00 c9 00 01 00 00 00 07"),
 			wantErr: ErrVersion,
 		},
 		{
 			name:    "sdes item past the end",
-			in:      unhex(t, "81 ca 00 02 00 00 00 01 01 09 61 62"),
+			in:      pcaptest.Unhex(t, "81 ca 00 02 00 00 00 01 01 09 61 62"),
 			want:    Packet{Type: 202, ReportCount: 1, SSRC: 1, SDESSSRC: 1, Types: 1 << 2},
 			wantErr: ErrTruncated,
 		},
@@ -182,7 +164,7 @@ func TestDecode(t *testing.T) {
 
 func TestQuality(t *testing.T) {
 	var p Packet
-	if err := p.DecodeFromBytes(unhex(t, srSDESDump)); err != nil {
+	if err := p.DecodeFromBytes(pcaptest.Unhex(t, srSDESDump)); err != nil {
 		t.Fatal(err)
 	}
 	// NTP middle 32 bits of the SR: 0x2a5e8000; minus LSR 0x2a5d8000 = 1 s,
@@ -192,14 +174,14 @@ func TestQuality(t *testing.T) {
 	if diff := cmp.Diff(want, p.Quality()); diff != "" {
 		t.Errorf("Quality mismatch (-want +got):\n%s", diff)
 	}
-	if err := p.DecodeFromBytes(unhex(t, xrDump)); err != nil {
+	if err := p.DecodeFromBytes(pcaptest.Unhex(t, xrDump)); err != nil {
 		t.Fatal(err)
 	}
 	want = Quality{FractionLost: 12.0 / 256, RTT: 40 * time.Millisecond, Valid: true}
 	if diff := cmp.Diff(want, p.Quality()); diff != "" {
 		t.Errorf("XR Quality mismatch (-want +got):\n%s", diff)
 	}
-	if err := p.DecodeFromBytes(unhex(t, rrByeDump)); err != nil {
+	if err := p.DecodeFromBytes(pcaptest.Unhex(t, rrByeDump)); err != nil {
 		t.Fatal(err)
 	}
 	if q := p.Quality(); q.Valid {
@@ -214,7 +196,7 @@ func TestJSONGolden(t *testing.T) {
 		dump := map[string]string{"sr_sdes": srSDESDump, "rr_bye": rrByeDump, "xr": xrDump}[name]
 		t.Run(name, func(t *testing.T) {
 			var p Packet
-			if err := p.DecodeFromBytes(unhex(t, dump)); err != nil {
+			if err := p.DecodeFromBytes(pcaptest.Unhex(t, dump)); err != nil {
 				t.Fatal(err)
 			}
 			got := p.AppendJSON(nil)
@@ -280,7 +262,7 @@ func TestDecodeJSON(t *testing.T) {
 
 func TestDecodeReuse(t *testing.T) {
 	var p Packet
-	b := unhex(t, srSDESDump)
+	b := pcaptest.Unhex(t, srSDESDump)
 	dst := make([]byte, 0, 2048)
 	if n := testing.AllocsPerRun(100, func() {
 		_ = p.DecodeFromBytes(b)
@@ -291,7 +273,7 @@ func TestDecodeReuse(t *testing.T) {
 }
 
 func BenchmarkDecode(b *testing.B) {
-	in := unhex(b, srSDESDump)
+	in := pcaptest.Unhex(b, srSDESDump)
 	var p Packet
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
@@ -303,7 +285,7 @@ func BenchmarkDecode(b *testing.B) {
 }
 
 func BenchmarkDecodeAppendJSON(b *testing.B) {
-	in := unhex(b, srSDESDump)
+	in := pcaptest.Unhex(b, srSDESDump)
 	var p Packet
 	dst := make([]byte, 0, 2048)
 	b.ReportAllocs()
@@ -316,7 +298,7 @@ func BenchmarkDecodeAppendJSON(b *testing.B) {
 }
 
 func BenchmarkValid(b *testing.B) {
-	in := unhex(b, srSDESDump)
+	in := pcaptest.Unhex(b, srSDESDump)
 	b.ReportAllocs()
 	for b.Loop() {
 		if !Valid(in) {

@@ -2,48 +2,14 @@ package sip
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/xhep/xhep/hep/internal/pcaptest"
 )
-
-// pcapDir holds the public captures described in its INDEX.md. They are
-// not part of the project; tests that read them skip when it is absent.
-const pcapDir = "../../../shared/pcaps"
-
-// udpPayloads returns the UDP payloads of a capture in the shared folder,
-// skipping the test when the folder is absent.
-func udpPayloads(t *testing.T, name string) [][]byte {
-	t.Helper()
-	f, err := os.Open(filepath.Join(pcapDir, name))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("public capture %s not present", name)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	src := gopacket.NewPacketSource(r, r.LinkType())
-	for p := range src.Packets() {
-		if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok && len(u.Payload) > 0 {
-			out = append(out, u.Payload)
-		}
-	}
-	return out
-}
 
 func TestRealCaptures(t *testing.T) {
 	t.Run("compact form", func(t *testing.T) {
-		pl := udpPayloads(t, "suricata_sip_compact_form.pcap")
+		pl := pcaptest.UDPPayloads(t, "suricata_sip_compact_form.pcap")
 		if len(pl) != 1 {
 			t.Fatalf("%d datagrams, want 1", len(pl))
 		}
@@ -76,14 +42,14 @@ func TestRealCaptures(t *testing.T) {
 	})
 	t.Run("invalid content-length", func(t *testing.T) {
 		var m Message
-		for _, p := range udpPayloads(t, "zeek_sip_invalid-content-length.pcap") {
+		for _, p := range pcaptest.UDPPayloads(t, "zeek_sip_invalid-content-length.pcap") {
 			if err := m.DecodeFromBytes(p); !errors.Is(err, ErrBadContentLength) {
 				t.Errorf("DecodeFromBytes = %v, want ErrBadContentLength", err)
 			}
 		}
 	})
 	t.Run("junk before request", func(t *testing.T) {
-		pl := udpPayloads(t, "zeek_sip_junk-before-request.pcap")
+		pl := pcaptest.UDPPayloads(t, "zeek_sip_junk-before-request.pcap")
 		if len(pl) != 2 || LooksLikeSIP(pl[0]) || !LooksLikeSIP(pl[1]) {
 			t.Fatalf("LooksLikeSIP wrong on %q", pl)
 		}
@@ -106,7 +72,7 @@ func TestRealCaptures(t *testing.T) {
 			var m Message
 			var s SDP
 			n := 0
-			for _, p := range udpPayloads(t, name) {
+			for _, p := range pcaptest.UDPPayloads(t, name) {
 				if !LooksLikeSIP(p) {
 					continue
 				}

@@ -255,6 +255,15 @@ func (d *Dissector) errorPayload(row *store.Row, err error, n int) {
 	row.Payload = w.b
 }
 
+// appendErrorMember adds "error": err's text as the last member of the
+// JSON object obj (it replaces the closing brace), for a payload that
+// decoded in part.
+func appendErrorMember(obj []byte, err error) []byte {
+	obj = append(obj[:len(obj)-1], `,"error":`...)
+	obj = appendStringS(obj, err.Error())
+	return append(obj, '}')
+}
+
 // logRow stores a log line (type 100) as {"message": text}.
 func (d *Dissector) logRow(m *hep.Message, row *store.Row) {
 	row.ProtocolHeader = emptyObject(row.ProtocolHeader)

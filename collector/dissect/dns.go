@@ -77,15 +77,10 @@ func (d *Dissector) dnsRow(m *hep.Message, row *store.Row) error {
 		row.Payload = append(row.Payload[:0], p...)
 		return nil
 	}
-	b := d.dns.AppendJSON(row.Payload[:0])
+	row.Payload = d.dns.AppendJSON(row.Payload[:0])
 	if err != nil {
 		// Decoded in part: keep what was decoded and say why it stopped.
-		b = append(b[:len(b)-1], `,"error":`...)
-		b = appendStringS(b, err.Error())
-		b = append(b, '}')
-	}
-	row.Payload = b
-	if err != nil {
+		row.Payload = appendErrorMember(row.Payload, err)
 		return &PayloadError{Proto: m.Proto, Reason: dnsReason(err), Err: err}
 	}
 	return nil

@@ -66,15 +66,10 @@ func (d *Dissector) rtcpRow(m *hep.Message, row *store.Row) error {
 	w.close()
 	row.ProtocolHeader = w.b
 
-	b := d.rtcp.AppendJSON(row.Payload[:0])
+	row.Payload = d.rtcp.AppendJSON(row.Payload[:0])
 	if err != nil {
 		// Decoded in part: keep what was decoded and say why it stopped.
-		b = append(b[:len(b)-1], `,"error":`...)
-		b = appendStringS(b, err.Error())
-		b = append(b, '}')
-	}
-	row.Payload = b
-	if err != nil {
+		row.Payload = appendErrorMember(row.Payload, err)
 		return &PayloadError{Proto: m.Proto, Reason: rtcpReason(err), Err: err}
 	}
 	return nil

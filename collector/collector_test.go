@@ -477,3 +477,46 @@ func TestMuxHook(t *testing.T) {
 		t.Error("/metrics lacks the listener metrics")
 	}
 }
+
+// TestHTTPOverTLS serves /metrics (and so the API) over TLS with
+// --http-cert/--http-key: a TLS client that trusts the certificate reads
+// it, a plain-HTTP client is refused.
+func TestHTTPOverTLS(t *testing.T) {
+	cert, key, pool := writeCert(t, t.TempDir())
+	s, _ := startService(t, Config{Listen: []string{"udp://127.0.0.1:0"}, HTTPCert: cert, HTTPKey: key})
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
+	var resp *http.Response
+	var err error
+	for i := 0; i < 50; i++ { // Run starts serving in a goroutine
+		if resp, err = c.Get("https://" + s.HTTPAddr().String() + "/metrics"); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("GET over TLS: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "xhep_collector_") {
+		t.Fatalf("GET /metrics over TLS: %d, %d bytes", resp.StatusCode, len(b))
+	}
+	if resp, err := http.Get("http://" + s.HTTPAddr().String() + "/metrics"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Error("plain HTTP was served on a TLS address")
+		}
+	}
+}
+
+func TestHTTPTLSConfigErrors(t *testing.T) {
+	for _, c := range []Config{
+		{Listen: []string{"udp://127.0.0.1:0"}, Forward: []string{"udp://127.0.0.1:9"}, HTTP: "127.0.0.1:0", HTTPCert: "c.pem"},
+		{Listen: []string{"udp://127.0.0.1:0"}, Forward: []string{"udp://127.0.0.1:9"}, HTTPCert: "c.pem", HTTPKey: "k.pem"},
+		{Listen: []string{"udp://127.0.0.1:0"}, Forward: []string{"udp://127.0.0.1:9"}, HTTP: "127.0.0.1:0", APIMaxLegs: -1},
+	} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v: no error", c)
+		}
+	}
+}

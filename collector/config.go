@@ -45,6 +45,15 @@ type Config struct {
 	// APIToken, when set, is the bearer token the HTTP API requires; empty
 	// serves the API to loopback clients only (see package collector/api).
 	APIToken string `yaml:"api-token"`
+	// HTTPCert and HTTPKey, when set, serve the HTTP address over TLS.
+	HTTPCert string `yaml:"http-cert"`
+	HTTPKey  string `yaml:"http-key"`
+	// API search bounds (zero: the API's defaults; see collector/api.Config).
+	APIDefaultRange time.Duration `yaml:"api-default-range"`
+	APIMaxRange     time.Duration `yaml:"api-max-range"`
+	APIFlowLookback time.Duration `yaml:"api-flow-lookback"`
+	APIFlowMargin   time.Duration `yaml:"api-flow-margin"`
+	APIMaxLegs      int           `yaml:"api-max-legs"`
 
 	// Storage.
 	MySQL           string `yaml:"mysql"`            // go-sql-driver DSN
@@ -108,6 +117,15 @@ func (c *Config) Validate() error {
 	}
 	if tls && (c.TLSCert == "" || c.TLSKey == "") {
 		errs = append(errs, errors.New("a tls:// listener needs --tls-cert and --tls-key"))
+	}
+	if (c.HTTPCert == "") != (c.HTTPKey == "") {
+		errs = append(errs, errors.New("--http-cert and --http-key go together"))
+	}
+	if (c.HTTPCert != "" || c.APIToken != "") && c.HTTP == "" {
+		errs = append(errs, errors.New("--http-cert and --api-token need --http"))
+	}
+	if c.APIDefaultRange < 0 || c.APIMaxRange < 0 || c.APIFlowLookback < 0 || c.APIFlowMargin < 0 || c.APIMaxLegs < 0 {
+		errs = append(errs, errors.New("negative API bound"))
 	}
 	for _, f := range c.Forward {
 		if _, err := parseForward(f); err != nil {

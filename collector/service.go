@@ -227,7 +227,11 @@ func (s *Service) IngestStats() ingest.Stats {
 // ends. Run returns the first error of the shutdown, nil after a clean one.
 func (s *Service) Run(ctx context.Context) error {
 	if s.httpSrv != nil {
-		go s.httpSrv.Serve(s.httpLn)
+		if s.cfg.HTTPCert != "" {
+			go s.httpSrv.ServeTLS(s.httpLn, s.cfg.HTTPCert, s.cfg.HTTPKey)
+		} else {
+			go s.httpSrv.Serve(s.httpLn)
+		}
 	}
 	if s.cfg.Read != "" {
 		st, err := s.readFile(ctx, s.cfg.Read)

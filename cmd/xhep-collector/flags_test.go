@@ -52,6 +52,13 @@ func TestParseFlags(t *testing.T) {
 			want: collector.Config{Listen: []string{"udp://:9060", "tcp://:9061"}, MySQL: dsn, HTTP: ":9096", APIToken: "t0k"},
 		},
 		{
+			name: "HTTP over TLS and API bounds",
+			args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--http", ":443", "--http-cert", "c.pem", "--http-key", "k.pem",
+				"--api-default-range", "2h", "--api-max-range", "48h", "--api-flow-lookback", "72h", "--api-flow-margin", "1m", "--api-max-legs", "8"},
+			want: collector.Config{Listen: []string{"udp://:9060"}, MySQL: dsn, HTTP: ":443", HTTPCert: "c.pem", HTTPKey: "k.pem",
+				APIDefaultRange: 2 * time.Hour, APIMaxRange: 48 * time.Hour, APIFlowLookback: 72 * time.Hour, APIFlowMargin: time.Minute, APIMaxLegs: 8},
+		},
+		{
 			name: "every storage flag",
 			args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--database", "homer", "--partitions-ahead", "3",
 				"--retention", "call=14d,default=2d", "--max-db-size", "50G", "--spill-dir", "/var/spool/xhep", "--spill-max", "512M", "--drain-timeout", "2m"},

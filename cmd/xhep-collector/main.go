@@ -54,7 +54,9 @@ func run(args []string) int {
 		return 1
 	}
 	if db := svc.DB(); db != nil && cfg.HTTP != "" && cfg.Read == "" {
-		a, err := api.New(api.Config{DB: db, Token: cfg.APIToken})
+		a, err := api.New(api.Config{DB: db, Token: cfg.APIToken,
+			DefaultRange: cfg.APIDefaultRange, MaxRange: cfg.APIMaxRange,
+			FlowLookback: cfg.APIFlowLookback, FlowMargin: cfg.APIFlowMargin, MaxLegs: cfg.APIMaxLegs})
 		if err != nil {
 			svc.Close()
 			log.Error("start HTTP API", "err", err)

@@ -112,11 +112,13 @@
 // On this 2-core test machine, shared with other busy work, both methods
 // are bound by the server, so MariaDB CPU per row is the figure that
 // compares (rows/s follows the share of CPU the server gets).
-// BenchmarkWrite, LOAD DATA, 4 connections, 2000-row batches:
+// BenchmarkWrite, hep_proto_1_call, LOAD DATA, 4 connections, 2000-row
+// batches, 100,000 rows, the old and the new schema run alternately
+// (load average 4 to 7):
 //
-//	schema                                  mariadbd µs/row  rows/s  collector µs/row
-//	16 indexed columns, JSON_EXTRACT        147-230          2,900   9
-//	10 indexed columns, JSON_VALUE          100-107          6,300   11
+//	schema                                  mariadbd µs/row  rows/s        collector µs/row
+//	16 indexed columns, JSON_EXTRACT        189-212          2,200-4,000   10
+//	10 indexed columns, JSON_VALUE          113-117          7,100-8,100   9-10
 //
 // A SIP table with no generated index costs about 45 µs per row (LOAD
 // DATA parsing, utf8mb4 and JSON checks, the 2 KB clustered-index row,

@@ -118,7 +118,12 @@ if [ -z "$callid" ]; then
 fi
 say "call flow of $callid and its linked legs (GET /api/v1/calls/{callid}/text)"
 enc=$(urlenc "$callid")
-curl -sf "http://$http/api/v1/calls/$enc/text" | sed -n '1,60p' || echo "(the API did not answer; see $run/collector.log)"
+curl -sf "http://$http/api/v1/calls/$enc/text" | sed '/^====/,$d' || echo "(the API did not answer; see $run/collector.log)"
+say "RTCP of that call (GET /api/v1/calls/{callid}/flow)"
+curl -sf "http://$http/api/v1/calls/$enc/flow" | jq -r '
+  .rtcp_streams[] | "  \(.src) -> \(.dst)  leg \(.callid[0:24])  reports \(.points | length)" +
+    "  max jitter \([.points[].jitter_ms] | max) ms  max loss \([.points[].loss_pct] | max | . * 10 | round / 10) %" +
+    "  lost \(.points[-1].packets_lost)"' || echo "(no RTCP)"
 
 say "where to look"
 cat <<EOT

@@ -8,7 +8,7 @@ pkgs=(
   mariadb-server mariadb-client         # the throwaway database (scripts/mariadb.sh)
   tshark                                # tests compare our dissection with Wireshark's
   tcpreplay                             # live-capture tests and benchmarks replay pcaps
-  iproute2 ethtool curl                 # network namespaces and veth pairs for tests/demo
+  iproute2 ethtool curl jq              # network namespaces and veth pairs for tests/demo
   kamailio                              # HEP v2/v3 interop test against a real siptrace
   chromium                              # the web UI test drives a real headless browser
   ca-certificates

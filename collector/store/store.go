@@ -115,6 +115,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		dc.Params = map[string]string{}
 	}
 	dc.Params["time_zone"] = "'+00:00'"
+	// Readers (the HTTP API) send one round trip per query instead of a
+	// prepare, execute and close; measured to halve a Call-ID lookup. The
+	// writers' explicitly prepared statements are not affected.
+	dc.InterpolateParams = true
 	conn, err := mysql.NewConnector(dc)
 	if err != nil {
 		return nil, fmt.Errorf("mysql connector: %w", err)

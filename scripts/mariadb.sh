@@ -34,6 +34,8 @@ start() {
     --log-error="$dir/error.log" --innodb-buffer-pool-size=2G \
     --innodb-log-file-size=512M --innodb-flush-log-at-trx-commit=2 \
     --skip-log-bin --max-connections=500 --local-infile=1 \
+    --innodb-autoinc-lock-mode=2 --innodb-io-capacity=2000 --innodb-log-buffer-size=64M \
+    --innodb-flush-neighbors=0 \
     --max-allowed-packet=64M >/dev/null 2>&1 &
   for _ in $(seq 1 120); do
     if mariadb-admin --no-defaults --socket="$sock" -uroot ping >/dev/null 2>&1; then break; fi

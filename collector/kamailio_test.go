@@ -69,12 +69,7 @@ func TestKamailioInterop(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { sip.Close() })
-			probe, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			kamPort := probe.LocalAddr().(*net.UDPAddr).Port
-			probe.Close()
+			kamPort := freeUDPTCPPort(t)
 
 			dir := t.TempDir()
 			cfgFile := filepath.Join(dir, "kamailio.cfg")
@@ -150,4 +145,26 @@ func TestKamailioInterop(t *testing.T) {
 			}
 		})
 	}
+}
+
+// freeUDPTCPPort returns a loopback port that is free for both UDP and TCP
+// at the time of the call: Kamailio listens on both, and a port free for
+// UDP alone may be taken for TCP (a flaky "Address already in use").
+func freeUDPTCPPort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		tl, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := tl.Addr().(*net.TCPAddr).Port
+		ul, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		tl.Close()
+		if err == nil {
+			ul.Close()
+			return port
+		}
+	}
+	t.Fatal("no loopback port free for both UDP and TCP")
+	return 0
 }

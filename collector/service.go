@@ -170,7 +170,10 @@ func New(cfg Config) (s *Service, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
 		}
-		s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+		// HTTP-level errors (bad TLS handshakes, broken clients) go to the
+		// service log at debug level, not to stderr.
+		s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	}
 	return s, nil
 }

@@ -28,6 +28,7 @@ bin=$top/bin
 ns=xdemo-phones
 http=127.0.0.1:9080
 db=xhep_demo
+dbport=${XHEP_MARIADB_PORT:-33306} # scripts/mariadb.sh uses the same variable
 
 stop() {
   if [ -f "$run/collector.pid" ] && kill -0 "$(cat "$run/collector.pid")" 2>/dev/null; then
@@ -64,7 +65,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "database and collector"
 dsn=$(scripts/mariadb.sh start)
-mariadb --no-defaults -h127.0.0.1 -P33306 -uxhep -pxhep -e "DROP DATABASE IF EXISTS $db"
+mariadb --no-defaults -h127.0.0.1 -P"$dbport" -uxhep -pxhep -e "DROP DATABASE IF EXISTS $db"
 if [ -f "$run/collector.pid" ] && kill -0 "$(cat "$run/collector.pid")" 2>/dev/null; then
   kill -TERM "$(cat "$run/collector.pid")"; sleep 1
 fi
@@ -104,17 +105,17 @@ sed -n '/^read:/,$p' "$run/agent.log" | head -40
 sleep 1.5 # the collector's batch interval
 
 say "rows stored per table (database $db)"
-mariadb --no-defaults -h127.0.0.1 -P33306 -uxhep -pxhep -N -e "
+mariadb --no-defaults -h127.0.0.1 -P"$dbport" -uxhep -pxhep -N -e "
   SELECT CONCAT(RPAD(table_name, 28, ' '), table_rows) FROM information_schema.tables
   WHERE table_schema='$db' AND table_name LIKE 'hep_proto_%' ORDER BY table_name" 2>/dev/null |
   while read -r t _; do
-    printf '  %-28s %s\n' "$t" "$(mariadb --no-defaults -h127.0.0.1 -P33306 -uxhep -pxhep -N -e "SELECT COUNT(*) FROM $db.$t")"
+    printf '  %-28s %s\n' "$t" "$(mariadb --no-defaults -h127.0.0.1 -P"$dbport" -uxhep -pxhep -N -e "SELECT COUNT(*) FROM $db.$t")"
   done
 
-callid=$(mariadb --no-defaults -h127.0.0.1 -P33306 -uxhep -pxhep -N -e "
+callid=$(mariadb --no-defaults -h127.0.0.1 -P"$dbport" -uxhep -pxhep -N -e "
   SELECT callid_aleg FROM $db.hep_proto_1_call WHERE callid_aleg IS NOT NULL AND callid_aleg <> '' LIMIT 1")
 if [ -z "$callid" ]; then
-  callid=$(mariadb --no-defaults -h127.0.0.1 -P33306 -uxhep -pxhep -N -e "SELECT callid FROM $db.hep_proto_1_call LIMIT 1")
+  callid=$(mariadb --no-defaults -h127.0.0.1 -P"$dbport" -uxhep -pxhep -N -e "SELECT callid FROM $db.hep_proto_1_call LIMIT 1")
 fi
 say "call flow of $callid and its linked legs (GET /api/v1/calls/{callid}/text)"
 enc=$(urlenc "$callid")
@@ -132,6 +133,6 @@ cat <<EOT
   call flow     curl 'http://$http/api/v1/calls/$enc/flow'
   pcap export   curl -o call.pcap 'http://$http/api/v1/calls/$enc/pcap'
   metrics       curl http://$http/metrics   (collector)
-  database      mariadb -h127.0.0.1 -P33306 -uxhep -pxhep $db
+  database      mariadb -h127.0.0.1 -P$dbport -uxhep -pxhep $db
   still running: the collector (pid $(cat "$run/collector.pid")) and MariaDB; stop both with: make demo-stop
 EOT

@@ -40,12 +40,12 @@ struct {
 const struct event *unused_event __attribute__((unused));
 
 /* xhep_classify returns the match classes of a parsed packet, 0 for none,
- * and records content-matched flows and matched first fragments. */
-__attribute__((noinline)) int xhep_classify(struct pkt *k, struct counters *c)
+ * and records content-matched flows and matched first fragments. Inlined:
+ * with the SRSO "Safe RET" mitigation a BPF-to-BPF call and its return cost
+ * about 12 ns, a third of the non-matching path (BenchmarkFilter). */
+static __always_inline int xhep_classify(struct pkt *k, struct counters *c)
 {
 	__u8 one = 1;
-	if (!k || !c)
-		return 0;
 	if (k->frag == FRAG_LATER) {
 		if (!frags_active)
 			return 0;

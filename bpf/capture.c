@@ -226,7 +226,9 @@ static __always_inline int emit(void *ctx, int is_xdp, __u32 pkt_len, __u32 ifin
 	return r;
 }
 
-__attribute__((noinline)) int xhep_emit_xdp(struct xdp_md *ctx, __u32 m, struct counters *c)
+/* The emit functions are inlined into the programs for the same reason as
+ * xhep_classify: a BPF-to-BPF call costs ~12 ns under SRSO Safe RET. */
+static __always_inline int xhep_emit_xdp(struct xdp_md *ctx, __u32 m, struct counters *c)
 {
 	if (!c)
 		return -2;
@@ -236,7 +238,7 @@ __attribute__((noinline)) int xhep_emit_xdp(struct xdp_md *ctx, __u32 m, struct 
 	return emit(ctx, 1, len, ctx->ingress_ifindex, 0, m, c);
 }
 
-__attribute__((noinline)) int xhep_emit_skb(struct __sk_buff *skb, __u32 m, struct counters *c)
+static __always_inline int xhep_emit_skb(struct __sk_buff *skb, __u32 m, struct counters *c)
 {
 	if (!c)
 		return -2;

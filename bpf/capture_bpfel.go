@@ -85,6 +85,8 @@ const (
 	captureVarAfxdpMode     = "afxdp_mode"
 	captureVarCopyOutput    = "copy_output"
 	captureVarDropUnmatched = "drop_unmatched"
+	captureVarExcludeList   = "exclude_list"
+	captureVarExcludeN      = "exclude_n"
 	captureVarFlowsActive   = "flows_active"
 	captureVarFragsActive   = "frags_active"
 	captureVarHasAllow      = "has_allow"
@@ -167,6 +169,8 @@ type captureVariableSpecs struct {
 	AfxdpMode     *ebpf.VariableSpec `ebpf:"afxdp_mode"`
 	CopyOutput    *ebpf.VariableSpec `ebpf:"copy_output"`
 	DropUnmatched *ebpf.VariableSpec `ebpf:"drop_unmatched"`
+	ExcludeList   *ebpf.VariableSpec `ebpf:"exclude_list"`
+	ExcludeN      *ebpf.VariableSpec `ebpf:"exclude_n"`
 	FlowsActive   *ebpf.VariableSpec `ebpf:"flows_active"`
 	FragsActive   *ebpf.VariableSpec `ebpf:"frags_active"`
 	HasAllow      *ebpf.VariableSpec `ebpf:"has_allow"`
@@ -233,6 +237,8 @@ type captureVariables struct {
 	AfxdpMode     *ebpf.Variable `ebpf:"afxdp_mode"`
 	CopyOutput    *ebpf.Variable `ebpf:"copy_output"`
 	DropUnmatched *ebpf.Variable `ebpf:"drop_unmatched"`
+	ExcludeList   *ebpf.Variable `ebpf:"exclude_list"`
+	ExcludeN      *ebpf.Variable `ebpf:"exclude_n"`
 	FlowsActive   *ebpf.Variable `ebpf:"flows_active"`
 	FragsActive   *ebpf.Variable `ebpf:"frags_active"`
 	HasAllow      *ebpf.Variable `ebpf:"has_allow"`

@@ -126,6 +126,11 @@ volatile const __u16 vxlan_port = 4789;
  * every record (the kernel's default, adaptive notification). */
 volatile const __u32 wakeup_bytes = 0;
 volatile const __u8 port_class[65536] = {};
+/* Up to EXCLUDE_INLINE exclude entries are compared inline from .rodata
+ * (cheaper than two hash lookups); more go through the exclude map. */
+#define EXCLUDE_INLINE 4
+volatile const __u32 exclude_n = 0;
+volatile const struct addr_port exclude_list[EXCLUDE_INLINE] = {};
 
 /* Set once the first flow or fragment entry is written, so the lookup is
  * skipped while the maps are empty. */
@@ -670,8 +675,25 @@ static __always_inline void frag_key_of(struct frag_key *f, struct pkt *k)
 	f->_pad[0] = f->_pad[1] = f->_pad[2] = 0;
 }
 
+static __always_inline int ap_eq(const volatile struct addr_port *e, __u32 *a, __u16 port)
+{
+	return e->port == port && e->addr[0] == a[0] && e->addr[1] == a[1] &&
+	       e->addr[2] == a[2] && e->addr[3] == a[3];
+}
+
 static __always_inline int excluded(struct pkt *k)
 {
+	if (exclude_n <= EXCLUDE_INLINE) {
+#pragma unroll
+		for (int i = 0; i < EXCLUDE_INLINE; i++) {
+			if (i >= exclude_n)
+				break;
+			if (ap_eq(&exclude_list[i], k->daddr, k->dport) ||
+			    ap_eq(&exclude_list[i], k->saddr, k->sport))
+				return 1;
+		}
+		return 0;
+	}
 	struct addr_port ap = {};
 	__builtin_memcpy(ap.addr, k->daddr, 16);
 	ap.port = k->dport;

@@ -177,6 +177,14 @@ func Load(cfg Config) (*Filter, error) {
 		"vxlan_port":     cfg.VXLANPort,
 		"wakeup_bytes":   uint32(cfg.WakeupBytes),
 		"port_class":     ports[:],
+		"exclude_n":      uint32(len(cfg.Exclude)),
+	}
+	var inline [4]captureAddrPort // EXCLUDE_INLINE in filter.h
+	if len(cfg.Exclude) <= len(inline) {
+		for i, ap := range cfg.Exclude {
+			inline[i] = captureAddrPort{Addr: v6key(ap.Addr().Unmap()), Port: ap.Port()}
+		}
+		set["exclude_list"] = inline
 	}
 	for name, v := range set {
 		vs, ok := spec.Variables[name]

@@ -21,13 +21,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/xhep/xhep/agent"
 	"github.com/xhep/xhep/agent/source"
 	"github.com/xhep/xhep/bench/gen"
+	"github.com/xhep/xhep/bench/vethns"
 	"github.com/xhep/xhep/bpf"
 )
 
@@ -83,7 +82,7 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(fmt.Errorf("collector %q: %w", coll, err))
 	}
 	var src source.Source
-	err = inNamedNS(nsName, func() error {
+	err = vethns.DoNamed(nsName, func() error {
 		var err error
 		src, err = source.OpenLive(source.LiveConfig{Ifaces: []string{iface}, Mode: "ringbuf",
 			SIPByContent: true, RTCP: true, Exclude: []netip.AddrPort{exclude}})
@@ -159,93 +158,15 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// inNamedNS runs fn on an OS thread switched into the named network
-// namespace, then switches the thread back.
-func inNamedNS(name string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("get netns: %w", err)
-	}
-	defer orig.Close()
-	ns, err := netns.GetFromName(name)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("netns %s: %w", name, err)
-	}
-	defer ns.Close()
-	if err := netns.Set(ns); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("enter netns %s: %w", name, err)
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err == nil {
-		runtime.UnlockOSThread()
-	} // else the thread stays locked and dies with the goroutine's end
-	return ferr
-}
-
-// liveTopo is the namespace pair; close removes it.
-type liveTopo struct{ a, b string }
+// liveTopo is the namespace pair of the live section: the agent's side
+// (xbench0) and the generator's (xbench1).
+type liveTopo = vethns.Pair
 
 func newLiveTopo() (*liveTopo, error) {
-	t := &liveTopo{a: fmt.Sprintf("xbench-a-%d", os.Getpid()), b: fmt.Sprintf("xbench-b-%d", os.Getpid())}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return nil, err
-	}
-	defer func() { netns.Set(orig); orig.Close() }()
-	for _, n := range []string{t.a, t.b} {
-		h, err := netns.NewNamed(n) // switches this thread into it
-		if err != nil {
-			netns.Set(orig)
-			t.close()
-			return nil, fmt.Errorf("create netns %s: %w", n, err)
-		}
-		h.Close()
-		netns.Set(orig)
-	}
-	err = inNamedNS(t.a, func() error {
-		hb, err := netns.GetFromName(t.b)
-		if err != nil {
-			return err
-		}
-		defer hb.Close()
-		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "xbench0", TxQLen: 10000}, PeerName: "xbench1", PeerNamespace: netlink.NsFd(int(hb))}
-		if err := netlink.LinkAdd(veth); err != nil {
-			return fmt.Errorf("add veth: %w", err)
-		}
-		return linkUp("xbench0")
+	return vethns.New(vethns.Config{
+		NameA: fmt.Sprintf("xbench-a-%d", os.Getpid()), NameB: fmt.Sprintf("xbench-b-%d", os.Getpid()),
+		IfA: "xbench0", IfB: "xbench1", TxQLen: 10000,
 	})
-	if err == nil {
-		err = inNamedNS(t.b, func() error { return linkUp("xbench1") })
-	}
-	if err != nil {
-		t.close()
-		return nil, err
-	}
-	return t, nil
-}
-
-func linkUp(names ...string) error {
-	for _, n := range append([]string{"lo"}, names...) {
-		l, err := netlink.LinkByName(n)
-		if err != nil {
-			return fmt.Errorf("link %s: %w", n, err)
-		}
-		if err := netlink.LinkSetUp(l); err != nil {
-			return fmt.Errorf("set %s up: %w", n, err)
-		}
-	}
-	return nil
-}
-
-func (t *liveTopo) close() {
-	netns.DeleteNamed(t.a) // the veth pair goes with its namespaces
-	netns.DeleteNamed(t.b)
 }
 
 // liveReason says why the live run cannot happen here, or "".
@@ -288,7 +209,7 @@ func (s *suite) live() {
 		s.skip(sec, "live ringbuf capture on veth", "network namespaces: "+err.Error())
 		return
 	}
-	defer topo.close()
+	defer topo.Close()
 	for _, scheme := range []string{"udp", "tcp"} {
 		if !s.liveOver(exe, topo, frames, scheme) {
 			return
@@ -434,7 +355,7 @@ func (s *suite) liveStep(exe string, topo *liveTopo, frames [][]byte, rate int, 
 	}
 	defer l.Close()
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), LiveChildEnv+"=1", "XHEP_BENCH_NETNS="+topo.a, "XHEP_BENCH_IFACE=xbench0", "XHEP_BENCH_COLLECTOR="+l.url(0))
+	cmd.Env = append(os.Environ(), LiveChildEnv+"=1", "XHEP_BENCH_NETNS="+topo.NameA, "XHEP_BENCH_IFACE=xbench0", "XHEP_BENCH_COLLECTOR="+l.url(0))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -484,7 +405,7 @@ func (s *suite) liveStep(exe string, topo *liveTopo, frames [][]byte, rate int, 
 	const senders = 2
 	socks := make([]*gen.RawSender, senders)
 	for i := range socks {
-		err := inNamedNS(topo.b, func() error {
+		err := vethns.DoNamed(topo.NameB, func() error {
 			var err error
 			socks[i], err = gen.NewRawSender("xbench1")
 			return err

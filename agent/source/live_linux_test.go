@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"sort"
 	"testing"
 	"time"
@@ -17,8 +16,9 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/xhep/xhep/bench/vethns"
 )
 
 // requireBPF skips unless this process may load BPF programs and create
@@ -47,81 +47,24 @@ var topoSeq int
 // inNS runs fn on a thread switched into ns.
 func inNS(t testing.TB, ns netns.NsHandle, fn func()) {
 	t.Helper()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("get netns: %v", err)
+	if err := vethns.Do(ns, func() error { fn(); return nil }); err != nil {
+		t.Fatal(err)
 	}
-	defer orig.Close()
-	if err := netns.Set(ns); err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("enter netns: %v", err)
-	}
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			return // leave the thread locked: it dies with the goroutine
-		}
-		runtime.UnlockOSThread()
-	}()
-	fn()
 }
 
 func newTopo(t testing.TB) *topo {
 	t.Helper()
 	requireBPF(t)
 	topoSeq++
-	na := fmt.Sprintf("xbpfa-%d-%d", os.Getpid(), topoSeq)
-	nb := fmt.Sprintf("xbpfb-%d-%d", os.Getpid(), topoSeq)
-	runtime.LockOSThread()
-	orig, err := netns.Get()
+	p, err := vethns.New(vethns.Config{
+		NameA: fmt.Sprintf("xbpfa-%d-%d", os.Getpid(), topoSeq), NameB: fmt.Sprintf("xbpfb-%d-%d", os.Getpid(), topoSeq),
+		IfA: "xbpf0", IfB: "xbpf1", AddrA: "10.199.0.1/24", AddrB: "10.199.0.2/24",
+	})
 	if err != nil {
-		t.Fatal(err)
+		t.Skipf("skipping: cannot create the veth pair between network namespaces: %v", err)
 	}
-	a, errA := netns.NewNamed(na)
-	netns.Set(orig)
-	b, errB := netns.NewNamed(nb)
-	netns.Set(orig)
-	orig.Close()
-	runtime.UnlockOSThread()
-	t.Cleanup(func() {
-		netns.DeleteNamed(na)
-		netns.DeleteNamed(nb)
-		a.Close()
-		b.Close()
-	})
-	if errA != nil || errB != nil {
-		t.Skipf("skipping: cannot create network namespaces: %v %v", errA, errB)
-	}
-	tp := &topo{a: a, b: b}
-	inNS(t, a, func() {
-		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "xbpf0"}, PeerName: "xbpf1", PeerNamespace: netlink.NsFd(int(b))}
-		if err := netlink.LinkAdd(veth); err != nil {
-			t.Fatalf("add veth: %v", err)
-		}
-		setup(t, "xbpf0", "10.199.0.1/24")
-	})
-	inNS(t, b, func() { setup(t, "xbpf1", "10.199.0.2/24") })
-	return tp
-}
-
-func setup(t testing.TB, name, cidr string) {
-	t.Helper()
-	for _, n := range []string{"lo", name} {
-		l, err := netlink.LinkByName(n)
-		if err != nil {
-			t.Fatalf("link %s: %v", n, err)
-		}
-		if n == name {
-			addr, _ := netlink.ParseAddr(cidr)
-			if err := netlink.AddrAdd(l, addr); err != nil {
-				t.Fatalf("add address: %v", err)
-			}
-		}
-		if err := netlink.LinkSetUp(l); err != nil {
-			t.Fatalf("set %s up: %v", n, err)
-		}
-	}
+	t.Cleanup(func() { p.Close() })
+	return &topo{a: p.A, b: p.B}
 }
 
 func udpConn(t testing.TB, ns netns.NsHandle, laddr string) *net.UDPConn {

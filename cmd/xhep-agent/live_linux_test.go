@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,8 +20,9 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/xhep/xhep/bench/vethns"
 	"github.com/xhep/xhep/collector/ingest"
 	"github.com/xhep/xhep/hep"
 )
@@ -58,23 +58,9 @@ func requireBPF(t *testing.T) {
 // inNS runs fn on a thread switched into ns.
 func inNS(t *testing.T, ns netns.NsHandle, fn func()) {
 	t.Helper()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("get netns: %v", err)
+	if err := vethns.Do(ns, func() error { fn(); return nil }); err != nil {
+		t.Fatal(err)
 	}
-	defer orig.Close()
-	if err := netns.Set(ns); err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("enter netns: %v", err)
-	}
-	defer func() {
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-	}()
-	fn()
 }
 
 // TestLiveAgent runs xhep-agent --iface on one end of a veth pair between
@@ -85,53 +71,15 @@ func inNS(t *testing.T, ns netns.NsHandle, fn func()) {
 func TestLiveAgent(t *testing.T) {
 	requireBPF(t)
 	na := fmt.Sprintf("xagta-%d", os.Getpid())
-	nb := fmt.Sprintf("xagtb-%d", os.Getpid())
-	runtime.LockOSThread()
-	orig, err := netns.Get()
+	pair, err := vethns.New(vethns.Config{
+		NameA: na, NameB: fmt.Sprintf("xagtb-%d", os.Getpid()),
+		IfA: "xagt0", IfB: "xagt1", AddrA: "10.198.0.1/24", AddrB: "10.198.0.2/24",
+	})
 	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
+		t.Skipf("skipping: cannot create the veth pair between network namespaces: %v", err)
 	}
-	a, errA := netns.NewNamed(na)
-	netns.Set(orig)
-	b, errB := netns.NewNamed(nb)
-	netns.Set(orig)
-	orig.Close()
-	runtime.UnlockOSThread()
-	t.Cleanup(func() {
-		netns.DeleteNamed(na)
-		netns.DeleteNamed(nb)
-		a.Close()
-		b.Close()
-	})
-	if errA != nil || errB != nil {
-		t.Skipf("skipping: cannot create network namespaces: %v %v", errA, errB)
-	}
-	setup := func(name, cidr string) {
-		for _, n := range []string{"lo", name} {
-			l, err := netlink.LinkByName(n)
-			if err != nil {
-				t.Fatalf("link %s: %v", n, err)
-			}
-			if n == name {
-				addr, _ := netlink.ParseAddr(cidr)
-				if err := netlink.AddrAdd(l, addr); err != nil {
-					t.Fatalf("add address: %v", err)
-				}
-			}
-			if err := netlink.LinkSetUp(l); err != nil {
-				t.Fatalf("set %s up: %v", n, err)
-			}
-		}
-	}
-	inNS(t, a, func() {
-		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "xagt0"}, PeerName: "xagt1", PeerNamespace: netlink.NsFd(int(b))}
-		if err := netlink.LinkAdd(veth); err != nil {
-			t.Fatalf("add veth: %v", err)
-		}
-		setup("xagt0", "10.198.0.1/24")
-	})
-	inNS(t, b, func() { setup("xagt1", "10.198.0.2/24") })
+	t.Cleanup(func() { pair.Close() })
+	b := pair.B
 
 	// The collector in namespace b, on the SIP port.
 	var (

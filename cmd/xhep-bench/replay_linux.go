@@ -7,14 +7,13 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"runtime"
 	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
-	"github.com/vishvananda/netns"
 
 	"github.com/xhep/xhep/bench/gen"
+	"github.com/xhep/xhep/bench/vethns"
 )
 
 // replay puts the frames of an Ethernet pcap on a veth pair in capture
@@ -148,33 +147,16 @@ func (c replayConfig) isLocal(a netip.Addr) bool {
 }
 
 // openInNetns opens a raw sender on iface inside the named network
-// namespace: the socket belongs to the namespace of the thread that creates
+// namespace: a socket belongs to the namespace of the thread that creates
 // it, so the thread enters the namespace just for the socket call.
-func openInNetns(name, iface string) (*gen.RawSender, error) {
+func openInNetns(name, iface string) (s *gen.RawSender, err error) {
 	if name == "" {
 		return gen.NewRawSender(iface)
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return nil, fmt.Errorf("current netns: %w", err)
-	}
-	defer orig.Close()
-	ns, err := netns.GetFromName(name)
-	if err != nil {
-		return nil, fmt.Errorf("netns %s: %w", name, err)
-	}
-	defer ns.Close()
-	if err := netns.Set(ns); err != nil {
-		return nil, fmt.Errorf("enter netns %s: %w", name, err)
-	}
-	s, err := gen.NewRawSender(iface)
-	if rerr := netns.Set(orig); rerr != nil {
-		// The thread stays locked and dies with the goroutine's end rather
-		// than running other goroutines in the wrong namespace.
-		return s, fmt.Errorf("leave netns %s: %w", name, rerr)
-	}
+	err = vethns.DoNamed(name, func() (err error) {
+		s, err = gen.NewRawSender(iface)
+		return err
+	})
 	return s, err
 }
 

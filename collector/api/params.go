@@ -143,6 +143,11 @@ func (a *API) parseSearch(q url.Values) (*search, error) {
 			return nil, errBad("status: %q is not a response code (0-999)", v)
 		}
 		s.filters = append(s.filters, filter{col: "status", op: "=", arg: n, sipCol: true})
+		if n > 0 {
+			// status has no index; a response's method column holds its
+			// code as a string (HOMER's convention), and method has one.
+			s.filters = append(s.filters, filter{col: "method", op: "=", arg: strconv.Itoa(n), sipCol: true})
+		}
 	}
 	for _, p := range []string{"src_ip", "dst_ip"} {
 		v := q.Get(p)

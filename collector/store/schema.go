@@ -88,8 +88,12 @@ var hepCols = []genCol{
 }
 
 // Generated columns of SIP tables (hep_proto_1_*, from protocol_header).
-// Indexed: what people search on (Call-ID, users, method/status) and
-// callid_aleg, which the call-flow API follows from leg to leg. Domains
+// Indexed: what people search on (Call-ID, users, method) and
+// callid_aleg, which the call-flow API follows from leg to leg. status is
+// not indexed: a response's method is its status code as a string (as in
+// HOMER), so the method index answers a search by status (the API adds
+// method = 'N'), and one index fewer is about 5 µs less server CPU per
+// row. Domains
 // and the user agent are read (and searchable within a time range) but
 // not indexed: each index costs every insert its JSON lookup and B-tree
 // insert.
@@ -97,7 +101,7 @@ var sipCols = []genCol{
 	{"callid", "protocol_header", "callid", 255, true},
 	{"callid_aleg", "protocol_header", "callid_aleg", 255, true},
 	{"method", "protocol_header", "method", 32, true},
-	{"status", "protocol_header", "status", 0, true},
+	{"status", "protocol_header", "status", 0, false},
 	{"ruri_user", "protocol_header", "ruri_user", 128, true},
 	{"ruri_domain", "protocol_header", "ruri_domain", 128, false},
 	{"from_user", "protocol_header", "from_user", 128, true},

@@ -57,7 +57,7 @@ func TestSchema(t *testing.T) {
 			wantIdx := map[string]string{"PRIMARY": "id,create_date"}
 			indexed := []string{"src_ip", "dst_ip", "correlation_id"}
 			if strings.HasPrefix(table, "hep_proto_1_") {
-				indexed = append(indexed, "callid", "callid_aleg", "method", "status", "ruri_user", "from_user", "to_user")
+				indexed = append(indexed, "callid", "callid_aleg", "method", "ruri_user", "from_user", "to_user")
 			}
 			for _, c := range indexed {
 				wantIdx["idx_"+c] = c + ",create_date"

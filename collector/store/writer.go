@@ -360,7 +360,9 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, w *writer, table str
 			}
 			d0 := len(w.date)
 			w.date = time.UnixMicro(v.micros).UTC().AppendFormat(w.date, "2006-01-02 15:04:05.000000")
-			w.args = append(w.args, int64(v.gid), string(w.date[d0:]), v.hepHeader, v.protoHeader, v.payload, v.raw)
+			// The date goes as text (the server parses it), from the
+			// writer's buffer: a []byte argument needs no string copy.
+			w.args = append(w.args, int64(v.gid), w.date[d0:len(w.date):len(w.date)], v.hepHeader, v.protoHeader, v.payload, v.raw)
 		}
 		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, w.args...); err != nil {
 			return fmt.Errorf("insert into %s: %w", table, err)

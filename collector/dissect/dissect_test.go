@@ -165,8 +165,11 @@ func TestSIPInvite(t *testing.T) {
 	if p["start_line"] != "INVITE sip:bob@biloxi.example.com:5062 SIP/2.0" {
 		t.Errorf("start_line = %q", p["start_line"])
 	}
-	if h := p["headers"].([]any); len(h) != 13 {
-		t.Errorf("%d headers, want 13", len(h))
+	if _, ok := p["headers"]; ok {
+		t.Errorf("payload has headers; they are in raw only")
+	}
+	if p["body_length"] != 150.0 {
+		t.Errorf("body_length = %v, want 150", p["body_length"])
 	}
 	wantSDP := map[string]any{"conn": "192.0.2.101", "media": []any{map[string]any{
 		"type": "audio", "port": 49172.0, "proto": "RTP/AVP", "conn": "192.0.2.101", "rtcp_mux": false,
@@ -353,6 +356,69 @@ func BenchmarkDissect(b *testing.B) {
 				n++
 			}
 			b.ReportMetric(float64(threadCPU()-cpu0)/float64(n), "cpu-ns/op")
+		})
+	}
+}
+
+// keys returns the top-level keys of the JSON object doc in order.
+func keys(t *testing.T, doc []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(string(doc)))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not an object: %q", doc)
+	}
+	var ks []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks = append(ks, tok.(string))
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ks
+}
+
+// TestSIPKeyOrder checks that protocol_header starts with the keys the
+// database indexes, in the order JSON_VALUE finds them soonest, and that
+// the SIP payload holds no header list.
+func TestSIPKeyOrder(t *testing.T) {
+	d := newDissector(t, Config{})
+	resp := crlf("SIP/2.0 180 Ringing\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@h>;tag=1\nTo: <sip:b@h>;tag=2\nCall-ID: c1\nCSeq: 1 INVITE\nContent-Length: 0\n\n")
+	tests := []struct {
+		name    string
+		msg     []byte
+		want    []string
+		payload []string
+	}{
+		{"request with X-CID", invite, []string{"callid", "callid_aleg", "method", "status", "ruri_user", "from_user", "to_user",
+			"cseq", "cseq_method", "cseq_num", "ruri_domain", "ruri_port", "from_domain", "from_tag", "to_domain", "to_tag",
+			"pid_user", "contact_user", "via_1", "via_1_branch", "via_count", "user_agent", "content_type", "content_length", "transaction"},
+			[]string{"start_line", "body_length", "sdp"}},
+		{"response", resp, []string{"callid", "method", "status", "ruri_user", "from_user", "to_user", "reason",
+			"cseq", "cseq_method", "cseq_num", "ruri_domain", "from_domain", "from_tag", "to_domain", "to_tag",
+			"via_1", "via_1_branch", "via_count", "user_agent", "content_type", "content_length", "transaction"},
+			[]string{"start_line", "body_length"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m hep.Message
+			if err := m.DecodeFromBytes(encode(t, hep.ProtoSIP, tt.msg, nil)); err != nil {
+				t.Fatal(err)
+			}
+			var row store.Row
+			if err := d.Dissect(&m, &row); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, keys(t, row.ProtocolHeader)); diff != "" {
+				t.Errorf("protocol_header keys (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.payload, keys(t, row.Payload)); diff != "" {
+				t.Errorf("payload keys (-want +got):\n%s", diff)
+			}
 		})
 	}
 }

@@ -3,7 +3,6 @@ package dissect
 import (
 	"bytes"
 	"errors"
-	"strconv"
 
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/hep"
@@ -72,15 +71,21 @@ func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (string, error) {
 	class := Class(s.CSeqMethod)
 
 	// protocol_header: the searchable summary, HOMER 7 data_header names.
+	// The keys the database indexes come first, in this order, so
+	// JSON_VALUE, which stops at the key it looks for, finds them early.
 	b := appendS(row.ProtocolHeader[:0], `{"callid":`, s.CallID)
 	b = appendSNE(b, `,"callid_aleg":`, d.aleg(s))
 	if s.IsRequest {
 		b = appendS(b, `,"method":`, s.Method)
 		b = append(b, `,"status":0`...)
 	} else {
-		b = append(b, `,"method":"`...)
-		b = strconv.AppendInt(b, int64(s.StatusCode), 10)
+		b = jsonw.AppendInt(b, `,"method":"`, int64(s.StatusCode))
 		b = jsonw.AppendInt(b, `","status":`, int64(s.StatusCode))
+	}
+	b = appendS(b, `,"ruri_user":`, s.RequestURI.User)
+	b = appendS(b, `,"from_user":`, s.From.URI.User)
+	b = appendS(b, `,"to_user":`, s.To.URI.User)
+	if !s.IsRequest {
 		b = appendS(b, `,"reason":`, s.Reason)
 	}
 	b = jsonw.AppendUint(b, `,"cseq":"`, uint64(s.CSeqNum))
@@ -88,15 +93,12 @@ func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (string, error) {
 	b = jsonw.AppendEscaped(b, s.CSeqMethod)
 	b = appendS(b, `","cseq_method":`, s.CSeqMethod)
 	b = jsonw.AppendUint(b, `,"cseq_num":`, uint64(s.CSeqNum))
-	b = appendS(b, `,"ruri_user":`, s.RequestURI.User)
 	b = appendS(b, `,"ruri_domain":`, s.RequestURI.Host)
 	if s.RequestURI.Port != 0 {
 		b = jsonw.AppendUint(b, `,"ruri_port":`, uint64(s.RequestURI.Port))
 	}
-	b = appendS(b, `,"from_user":`, s.From.URI.User)
 	b = appendS(b, `,"from_domain":`, s.From.URI.Host)
 	b = appendS(b, `,"from_tag":`, s.From.Tag)
-	b = appendS(b, `,"to_user":`, s.To.URI.User)
 	b = appendS(b, `,"to_domain":`, s.To.URI.Host)
 	b = appendS(b, `,"to_tag":`, s.To.Tag)
 	b = appendSNE(b, `,"pid_user":`, s.PAssertedIdentity.URI.User)
@@ -125,27 +127,16 @@ func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (string, error) {
 	b = append(b, class...)
 	row.ProtocolHeader = append(b, '"', '}')
 
-	w := &d.w
-	// payload: the start line, every header in order, the SDP summary.
-	w.reset(row.Payload)
-	w.open()
+	// payload: the start line, the body length and the SDP summary. The
+	// header lines are not repeated here: they are in raw.
 	line := m.Payload
 	if i := bytes.IndexByte(line, '\n'); i >= 0 {
 		line = line[:i]
 	}
-	w.str("start_line", bytes.TrimRight(line, "\r"))
-	w.key("headers")
-	w.openArray()
-	for _, h := range s.Headers {
-		w.sep()
-		w.b = append(w.b, '[')
-		w.b = jsonw.AppendString(w.b, h.Name)
-		w.b = append(w.b, ',')
-		w.b = jsonw.AppendString(w.b, h.Value)
-		w.b = append(w.b, ']')
-	}
-	w.closeArray()
-	w.int("body_length", int64(len(s.Body)))
+	w := &d.w
+	w.b = appendS(row.Payload[:0], `{"start_line":`, trimCR(line))
+	w.b = jsonw.AppendInt(w.b, `,"body_length":`, int64(len(s.Body)))
+	w.first = false
 	if len(s.Body) > 0 && isSDP(s.ContentType) {
 		d.appendSDP(s.Body)
 	}
@@ -158,6 +149,16 @@ func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (string, error) {
 		return class, &PayloadError{Proto: m.Proto, Reason: sipReason(err), Err: err}
 	}
 	return class, nil
+}
+
+// trimCR drops the CRs at the end of b (bytes.TrimRight(b, "\r")
+// without its set lookup).
+func trimCR(b []byte) []byte {
+	n := len(b)
+	for n > 0 && b[n-1] == '\r' {
+		n--
+	}
+	return b[:n]
 }
 
 // isSDP reports whether a Content-Type is application/sdp (any case,

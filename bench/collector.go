@@ -273,7 +273,7 @@ func (s *suite) storeRows() {
 	}
 	s.add(Result{Section: sec, Name: name, Value: float64(stored) / elapsed.Seconds(), Unit: "rows/s",
 		Target: "≥ 50,000 SIP rows/s, collector < 1 core",
-		Note: fmt.Sprintf("%d of %d rows stored (loss %d) in %v, first Write to Flush; LOAD DATA, 4 writer connections, batches ≤ 2000 rows; server shared with other test runs",
+		Note: fmt.Sprintf("%d of %d rows stored (loss %d) in %v, first Write to Flush; prepared multi-row INSERT, 4 writer connections, batches ≤ 2000 rows; server shared with other test runs",
 			stored, n, int64(n)-stored, elapsed.Round(time.Millisecond))})
 	if cnt, mean, p99, ok := histogram(reg, "xhep_store_batch_seconds"); ok {
 		p99s := "> 8 s"
@@ -283,7 +283,7 @@ func (s *suite) storeRows() {
 		s.add(Result{Section: sec, Name: "database batch latency (write + commit), mean", Value: mean * 1000, Unit: "ms",
 			Note: fmt.Sprintf("%d batches; p99 %s (histogram bucket)", cnt, p99s)})
 	}
-	s.add(Result{Section: sec, Name: "collector store CPU while writing", Value: self * 100, Unit: "% of one core", Note: "this process: row copies, batching, LOAD DATA streaming"})
+	s.add(Result{Section: sec, Name: "collector store CPU while writing", Value: self * 100, Unit: "% of one core", Note: "this process: row copies, batching, INSERT parameter encoding"})
 	if db >= 0 {
 		s.add(Result{Section: sec, Name: "mariadbd CPU while writing", Value: db * 100, Unit: "% of one core", Note: fmt.Sprintf("pid %d from @@pid_file, /proc/<pid>/stat delta", dbPID)})
 	} else {

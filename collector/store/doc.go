@@ -100,30 +100,36 @@
 // raw bytes kept; only a row refused even then is dropped (counted,
 // reason "rejected").
 //
-// LOAD DATA LOCAL INFILE (through a go-sql-driver reader handler, no file)
-// is the default ([MethodLoad]); multi-row prepared INSERTs are
-// [MethodInsert]. LOAD DATA LOCAL turns refused rows into warnings, so the
-// writer checks @@warning_count and the row count and treats any warning
-// as a refusal. LOAD DATA costs the collector less CPU per row and
-// allocates nothing per row.
+// Batches are written with cached multi-row prepared INSERTs of
+// power-of-two sizes up to 1024 rows ([MethodInsert], the default): the
+// binary protocol sends every field length-prefixed, so the server copies
+// it instead of parsing it. LOAD DATA LOCAL INFILE (through a
+// go-sql-driver reader handler, no file) is [MethodLoad]; it turns refused
+// rows into warnings, so that writer checks @@warning_count and the row
+// count and treats any warning as a refusal.
 //
 // # Performance
 //
-// On this 2-core test machine, shared with other busy work, both methods
-// are bound by the server, so MariaDB CPU per row is the figure that
-// compares (rows/s follows the share of CPU the server gets).
-// BenchmarkWrite, hep_proto_1_call, LOAD DATA, 4 connections, 2000-row
-// batches, 100,000 rows, the old and the new schema run alternately
-// (load average 4 to 7):
+// Both methods are bound by the server, so MariaDB CPU per row is the
+// figure that compares. Measured in isolation on this 2-core machine
+// (MariaDB 10.11, 100,000 real SIP rows of the API benchmark, about 2 KB
+// each, one session, mariadbd CPU from /proc):
 //
-//	schema                                  mariadbd µs/row  rows/s        collector µs/row
-//	16 indexed columns, JSON_EXTRACT        189-212          2,200-4,000   10
-//	10 indexed columns, JSON_VALUE          113-117          7,100-8,100   9-10
+//	table shape                                  LOAD DATA   prepared INSERT   (µs/row)
+//	no generated column, no secondary index      40          20
+//	JSON columns + 10 indexed VIRTUAL columns    126         83
+//	the same without MariaDB's JSON_VALID check  111         76
+//	10 plain (collector-written) indexed columns -           53-59
+//	the same 10 VIRTUAL indexes, payload without
+//	the header list (about 1.4 KB a row)         -           52-70
 //
-// A SIP table with no generated index costs about 45 µs per row (LOAD
-// DATA parsing, utf8mb4 and JSON checks, the 2 KB clustered-index row,
-// redo). Batches of 8000 rows cost no less per row than 2000; 4
-// connections get the server more CPU than 2 on a busy machine.
+// LOAD DATA's cost is its text parser (a 220-byte row costs 10 µs, a 2 KB
+// row 40 µs, with no index); a secondary index costs about 3 to 5 µs per
+// row (B-tree insert plus, for a VIRTUAL column, its JSON_VALUE). So the
+// server's CPU per row is set by the number of indexes and the row's
+// bytes: the SIP payload no longer repeats the header list (raw has it)
+// and status is not indexed (see schema.go). At about 50 µs per row, two
+// cores store some 35,000 SIP rows/s at best, less the collector's share.
 //
 // When the database is down, writers spill their batches (a batch record is
 // a spill record) to SpillDir through package hep/spool, and new batches go
@@ -174,14 +180,16 @@
 // Generated columns on SIP tables: callid, callid_aleg, method, status,
 // ruri_user, ruri_domain, from_user, from_domain, to_user, to_domain,
 // user_agent. Indexed (with create_date): callid, callid_aleg, method,
-// status, ruri_user, from_user, to_user. The domains and user_agent are
+// ruri_user, from_user, to_user (a response's method is its code, so the
+// method index serves a search by status). The domains and user_agent are
 // not indexed: a search on them scans the day partitions of its time
 // range.
 //
 // protocol_header for other types holds what can be searched in them
 // (RTCP: ssrc, type; DNS: id, qname, qtype, rcode; logs: empty object).
 //
-// payload is the full dissection: for SIP the headers and the SDP summary,
+// payload is the rest of the dissection: for SIP the start line, body
+// length and SDP summary (the headers are in raw, not repeated),
 // for RTCP the report JSON, for DNS the message JSON, for logs
 // {"message": text}. A malformed payload is stored with {"error": reason}
 // and the raw bytes, never dropped.

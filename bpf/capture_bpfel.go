@@ -21,8 +21,9 @@ type captureAddrPort struct {
 }
 
 type captureCounters struct {
-	_ structs.HostLayout
-	C [16]uint64
+	_       structs.HostLayout
+	C       [16]uint64
+	Unwoken uint64
 }
 
 type captureEvent struct {
@@ -61,12 +62,6 @@ type captureLpmKey struct {
 	Addr      [4]uint32
 }
 
-type captureScratch struct {
-	_    structs.HostLayout
-	H    captureEvent
-	Data [9216]uint8
-}
-
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -78,12 +73,10 @@ const (
 	captureMapExclude       = "exclude"
 	captureMapFlows         = "flows"
 	captureMapFrags         = "frags"
-	captureMapScratch       = "scratch"
 	captureMapXsks          = "xsks"
 	captureProgXhepTc       = "xhep_tc"
 	captureProgXhepXdp      = "xhep_xdp"
 	captureVarAfxdpMode     = "afxdp_mode"
-	captureVarCopyOutput    = "copy_output"
 	captureVarDropUnmatched = "drop_unmatched"
 	captureVarExcludeList   = "exclude_list"
 	captureVarExcludeN      = "exclude_n"
@@ -158,7 +151,6 @@ type captureMapSpecs struct {
 	Exclude  *ebpf.MapSpec `ebpf:"exclude"`
 	Flows    *ebpf.MapSpec `ebpf:"flows"`
 	Frags    *ebpf.MapSpec `ebpf:"frags"`
-	Scratch  *ebpf.MapSpec `ebpf:"scratch"`
 	Xsks     *ebpf.MapSpec `ebpf:"xsks"`
 }
 
@@ -167,7 +159,6 @@ type captureMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureVariableSpecs struct {
 	AfxdpMode     *ebpf.VariableSpec `ebpf:"afxdp_mode"`
-	CopyOutput    *ebpf.VariableSpec `ebpf:"copy_output"`
 	DropUnmatched *ebpf.VariableSpec `ebpf:"drop_unmatched"`
 	ExcludeList   *ebpf.VariableSpec `ebpf:"exclude_list"`
 	ExcludeN      *ebpf.VariableSpec `ebpf:"exclude_n"`
@@ -212,7 +203,6 @@ type captureMaps struct {
 	Exclude  *ebpf.Map `ebpf:"exclude"`
 	Flows    *ebpf.Map `ebpf:"flows"`
 	Frags    *ebpf.Map `ebpf:"frags"`
-	Scratch  *ebpf.Map `ebpf:"scratch"`
 	Xsks     *ebpf.Map `ebpf:"xsks"`
 }
 
@@ -225,7 +215,6 @@ func (m *captureMaps) Close() error {
 		m.Exclude,
 		m.Flows,
 		m.Frags,
-		m.Scratch,
 		m.Xsks,
 	)
 }
@@ -235,7 +224,6 @@ func (m *captureMaps) Close() error {
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureVariables struct {
 	AfxdpMode     *ebpf.Variable `ebpf:"afxdp_mode"`
-	CopyOutput    *ebpf.Variable `ebpf:"copy_output"`
 	DropUnmatched *ebpf.Variable `ebpf:"drop_unmatched"`
 	ExcludeList   *ebpf.Variable `ebpf:"exclude_list"`
 	ExcludeN      *ebpf.Variable `ebpf:"exclude_n"`

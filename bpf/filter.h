@@ -59,6 +59,7 @@ enum counter {
 
 struct counters {
 	__u64 c[C_MAX];
+	__u64 unwoken; /* ring buffer bytes submitted since this CPU last woke the reader */
 };
 
 /*
@@ -119,11 +120,11 @@ volatile const __u8 has_deny = 0;
 volatile const __u8 has_exclude = 0;
 volatile const __u8 afxdp_mode = 0;
 volatile const __u8 drop_unmatched = 0;
-volatile const __u8 copy_output = 0; /* 1: per-CPU scratch + bpf_ringbuf_output */
 volatile const __u16 vxlan_port = 4789;
-/* Wake the reader only once this many bytes wait in the ring; it also
- * polls on a short timer, so a lone record is never stuck. 0: wake on
- * every record (the kernel's default, adaptive notification). */
+/* Each CPU wakes the reader once it has submitted this many bytes since
+ * its last wakeup; the reader also polls on a short timer, so a lone
+ * record is never stuck. 0: the kernel's adaptive notification (a wakeup
+ * whenever the reader had caught up). */
 volatile const __u32 wakeup_bytes = 0;
 volatile const __u8 port_class[65536] = {};
 /* Up to EXCLUDE_INLINE exclude entries are compared inline from .rodata

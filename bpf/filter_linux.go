@@ -58,18 +58,13 @@ type Config struct {
 
 	VXLANPort uint16 // UDP port decapsulated as VXLAN; default 4789
 
-	// WakeupBytes: the programs wake the ring buffer reader only when at
-	// least this many bytes wait in the ring, so a busy reader is not woken
-	// per frame; the reader must then also poll on a timer (a deadline).
-	// 0 wakes it for every record.
+	// WakeupBytes: the programs wake the ring buffer reader only about
+	// once per this many bytes written (each CPU after WakeupBytes divided
+	// by the number of CPUs since its last wakeup), so a busy reader is not
+	// woken per frame; the reader must then also poll on a timer (a
+	// deadline). 0 leaves it to the kernel, which wakes the reader for
+	// every record written while it had caught up.
 	WakeupBytes int
-
-	// CopyReserve makes the programs reserve ring records in size classes
-	// (128, 256, 512, 1024, 1536, 2048, 4096, 9216 bytes: at most twice the
-	// frame) and copy the frame straight into them, instead of the default:
-	// copy into a per-CPU scratch buffer, then bpf_ringbuf_output with the
-	// exact size. The default measured faster here (BenchmarkFilter).
-	CopyReserve bool
 }
 
 func (c *Config) setDefaults() {
@@ -173,9 +168,8 @@ func Load(cfg Config) (*Filter, error) {
 		"has_exclude":    b2u(len(cfg.Exclude) > 0),
 		"afxdp_mode":     b2u(cfg.AFXDP),
 		"drop_unmatched": b2u(cfg.DropUnmatched),
-		"copy_output":    b2u(!cfg.CopyReserve),
 		"vxlan_port":     cfg.VXLANPort,
-		"wakeup_bytes":   uint32(cfg.WakeupBytes),
+		"wakeup_bytes":   perCPUWakeup(cfg.WakeupBytes),
 		"port_class":     ports[:],
 		"exclude_n":      uint32(len(cfg.Exclude)),
 	}
@@ -211,6 +205,19 @@ func Load(cfg Config) (*Filter, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// perCPUWakeup is the threshold each CPU applies: its share of the
+// configured one, at least one page so a wakeup is not forced per record.
+func perCPUWakeup(total int) uint32 {
+	if total <= 0 {
+		return 0
+	}
+	n, err := ebpf.PossibleCPU()
+	if err != nil || n < 1 {
+		n = 1
+	}
+	return uint32(max(total/n, unix.Getpagesize()))
 }
 
 func v6key(a netip.Addr) [4]uint32 {

@@ -341,12 +341,12 @@ func TestFilterAllowDeny(t *testing.T) {
 }
 
 func TestFilterSnaplenAndSizes(t *testing.T) {
-	for _, copyOut := range []bool{false, true} {
+	for _, wake := range []int{0, 4096} {
 		cfg := defaultCfg()
 		cfg.Snaplen = 1000
-		cfg.CopyReserve = !copyOut
+		cfg.WakeupBytes = wake
 		h := newHarness(t, cfg)
-		for _, size := range []int{100, 128 + 14, 600, 1000, 1514, 3000} {
+		for _, size := range []int{60, 100, 128 + 14, 255, 600, 768, 769, 1000, 1514, 3000} {
 			fr := sipFrameUDP(size, 5060, 5060)
 			_, got := h.run(t, fr, false)
 			want := one(fr, ClassSIP, false)
@@ -354,7 +354,7 @@ func TestFilterSnaplenAndSizes(t *testing.T) {
 				want[0].Frame = fr[:1000]
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("copyOutput=%v size %d (-want +got):\n%s", copyOut, size, diff)
+				t.Errorf("wakeup=%d size %d (-want +got):\n%s", wake, size, diff)
 			}
 		}
 	}

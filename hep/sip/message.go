@@ -3,6 +3,7 @@ package sip
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 )
 
 // URI is a parsed SIP, SIPS or tel URI (RFC 3261 §19.1, RFC 3966).
@@ -153,46 +154,38 @@ var compactForms = [26]string{
 }
 
 // lookupHeader identifies a header name, case-insensitively, compact
-// forms included. The name is read as up to three overlapping
-// little-endian words and compared with each known name of its length
+// forms included. The length and the first and last bytes pick the one
+// known name the header can be (headerSlot); the name is then read as up
+// to three overlapping little-endian words and compared with that name
 // under a mask that folds case at the letters only, so the match is exact.
 func lookupHeader(name []byte) hdr {
 	n := len(name)
 	if n == 1 {
-		switch name[0] | 0x20 {
-		case 'f':
-			return hFrom
-		case 't':
-			return hTo
-		case 'i':
-			return hCallID
-		case 'v':
-			return hVia
-		case 'm':
-			return hContact
-		case 'c':
-			return hContentType
-		case 'l':
-			return hContentLength
-		}
+		return compactKinds[name[0]|0x20]
+	}
+	if n == 0 || n >= len(headerSlot) {
 		return hOther
 	}
-	if n >= len(headerNames) {
+	slot := headerSlot[n][nameHash(name[0], name[n-1])]
+	if slot == 0 {
 		return hOther
 	}
-	cands := headerNames[n]
-	if len(cands) == 0 {
-		return hOther
-	}
+	c := &headerNames[slot-1]
 	k := nameKey(name)
-	for i := range cands {
-		c := &cands[i]
-		if k[0]|c.mask[0] == c.key[0] && k[1]|c.mask[1] == c.key[1] && k[2]|c.mask[2] == c.key[2] {
-			return c.kind
-		}
+	if k[0]|c.mask[0] == c.key[0] && k[1]|c.mask[1] == c.key[1] && k[2]|c.mask[2] == c.key[2] {
+		return c.kind
 	}
 	return hOther
 }
+
+// nameHash tells apart the known names of one length by their first and
+// last bytes, case folded (the init of headerSlot checks there is no
+// collision).
+func nameHash(first, last byte) byte { return ((first | 0x20) + (last | 0x20)) & 31 }
+
+// compactKinds maps a compact form, lower case, to the header it is
+// short for when Message has a field for it.
+var compactKinds = [256]hdr{'f': hFrom, 't': hTo, 'i': hCallID, 'v': hVia, 'm': hContact, 'c': hContentType, 'l': hContentLength}
 
 // nameKey packs a name of 2 to 24 bytes into three words that together
 // cover every byte: two overlapping halves for up to 16 bytes, three
@@ -217,8 +210,9 @@ type headerName struct {
 	key, mask [3]uint64
 }
 
-// headerNames lists the known names of two bytes or more by length.
-var headerNames = func() (t [20][]headerName) {
+// headerNames lists the known names of two bytes or more; headerSlot
+// indexes them, plus one, by length and nameHash.
+var headerNames, headerSlot = func() (names []headerName, slot [20][32]uint8) {
 	for _, h := range []struct {
 		name string
 		kind hdr
@@ -236,9 +230,15 @@ var headerNames = func() (t [20][]headerName) {
 				mask[i] = 0x20
 			}
 		}
-		t[len(h.name)] = append(t[len(h.name)], headerName{h.kind, nameKey([]byte(h.name)), nameKey(mask)})
+		names = append(names, headerName{h.kind, nameKey([]byte(h.name)), nameKey(mask)})
+		n := len(h.name)
+		s := &slot[n][nameHash(h.name[0], h.name[n-1])]
+		if *s != 0 {
+			panic("sip: header name hash collision: " + h.name)
+		}
+		*s = uint8(len(names))
 	}
-	return t
+	return names, slot
 }()
 
 func (m *Message) reset() {
@@ -285,85 +285,66 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 		startErr = ErrBadURI
 	}
 
-	// Header lines, up to the blank line, in one pass: a header's value is
-	// decoded once the next line shows it is not folded any further.
+	// Header lines, up to the blank line, in one pass: each line is split
+	// at its colon, its name recognised by length and two bytes, a folded
+	// value gathered with its continuation lines, and the value decoded
+	// right away.
 	bodyStart := len(b)
-	lastStart := -1 // offset in b of the last header's value
-	dropped := false
-	pend := false // the last header in m.Headers still awaits decoding
-	var pendKind hdr
 	for i < len(b) {
-		var line []byte
-		next := len(b)
-		if e := bytes.IndexByte(b[i:], '\n'); e >= 0 {
-			line, next = b[i:i+e], i+e+1
-		} else {
-			line = b[i:]
-		}
-		line = trimCR(line)
-		lineStart := i
-		i = next
-		if len(line) == 0 {
-			bodyStart = next
+		c := b[i]
+		if c == '\n' {
+			bodyStart = i + 1
 			break
 		}
-		if line[0] == ' ' || line[0] == '\t' {
-			// Continuation of the previous header's value.
-			if lastStart < 0 {
-				if !dropped && lineErr == nil {
-					lineErr = ErrBadHeader
-				}
-				continue
+		if c == '\r' && (i+1 == len(b) || b[i+1] == '\n') {
+			bodyStart = min(i+2, len(b))
+			break
+		}
+		lineEnd := len(b) // the line is b[i:lineEnd], its LF excluded
+		if e := bytes.IndexByte(b[i:], '\n'); e >= 0 {
+			lineEnd = i + e
+		}
+		next := min(lineEnd+1, len(b))
+		if c == ' ' || c == '\t' {
+			// A continuation line no header claims: after the start line,
+			// a bad header line or a header dropped as one too many.
+			if lineErr == nil {
+				lineErr = ErrBadHeader
 			}
-			h := &m.Headers[len(m.Headers)-1]
-			cont := trimWS(line)
-			if len(cont) == 0 {
-				continue
-			}
-			contEnd := lineStart + (len(line) - len(trimLeftWSOnly(line))) + len(cont)
-			if len(h.Value) == 0 {
-				lastStart = contEnd - len(cont)
-			}
-			h.Value = b[lastStart:contEnd]
+			i = next
 			continue
 		}
-		if pend {
-			pend = false
-			if err := m.decodeField(pendKind, m.Headers[len(m.Headers)-1].Value); err != nil && fieldErr == nil {
-				fieldErr = err
-			}
-		}
-		colon := 0
-		for colon < len(line) && line[colon] != ':' {
-			colon++
-		}
+		line := trimCR(b[i:lineEnd])
+		colon := indexColon(line)
 		var name []byte
-		if colon < len(line) {
+		if colon >= 0 {
 			name = trimRightWS(line[:colon])
 		}
 		if len(name) == 0 {
 			if lineErr == nil {
 				lineErr = ErrBadHeader
 			}
-			lastStart = -1
+			i = next
 			continue
 		}
-		kind := lookupHeader(name)
 		if len(m.Headers) >= MaxHeaders {
 			if lineErr == nil {
 				lineErr = ErrTooManyHeaders
 			}
-			lastStart, dropped = -1, true
+			i = next
 			continue
 		}
 		raw := trimLeftWSOnly(line[colon+1:])
-		lastStart = lineStart + len(line) - len(raw)
-		m.Headers = append(m.Headers, Header{Name: name, Value: trimRightWS(raw)})
-		pend, pendKind = kind != hOther, kind
-	}
-	if pend {
-		if err := m.decodeField(pendKind, m.Headers[len(m.Headers)-1].Value); err != nil && fieldErr == nil {
-			fieldErr = err
+		value := trimRightWS(raw)
+		if next < len(b) && (b[next] == ' ' || b[next] == '\t') {
+			value, next = foldedValue(b, i+len(line)-len(raw), len(value), next)
+		}
+		i = next
+		m.Headers = append(m.Headers, Header{Name: name, Value: value})
+		if kind := lookupHeader(name); kind != hOther {
+			if err := m.decodeField(kind, value); err != nil && fieldErr == nil {
+				fieldErr = err
+			}
 		}
 	}
 
@@ -388,6 +369,48 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 		return fieldErr
 	}
 	return bodyErr
+}
+
+// foldedValue gathers a value folded over continuation lines (RFC 3261
+// §7.3.1): the value starts at b[start:start+n] on the header line and
+// next is the first continuation line. It returns the value from its first
+// to its last non-whitespace byte, line ends and indentation between
+// included, and the offset of the first line after the continuations.
+func foldedValue(b []byte, start, n, next int) ([]byte, int) {
+	end := start + n
+	for next < len(b) && (b[next] == ' ' || b[next] == '\t') {
+		lineEnd := len(b)
+		if e := bytes.IndexByte(b[next:], '\n'); e >= 0 {
+			lineEnd = next + e
+		}
+		line := trimCR(b[next:lineEnd])
+		if cont := trimWS(line); len(cont) > 0 {
+			contStart := next + len(line) - len(trimLeftWSOnly(line))
+			if end == start {
+				start = contStart
+			}
+			end = contStart + len(cont)
+		}
+		next = min(lineEnd+1, len(b))
+	}
+	return b[start:end], next
+}
+
+// indexColon returns the index of the first ':' in line, or -1. Header
+// names are short, so it tests 8 bytes at a time from the start.
+func indexColon(line []byte) int {
+	i := 0
+	for ; i+8 <= len(line); i += 8 {
+		if z := zeroBytes(binary.LittleEndian.Uint64(line[i:]) ^ lo8*':'); z != 0 {
+			return i + bits.TrailingZeros64(z)>>3
+		}
+	}
+	for ; i < len(line); i++ {
+		if line[i] == ':' {
+			return i
+		}
+	}
+	return -1
 }
 
 // decodeField decodes the value v of a header of kind k into m's fields.
@@ -542,23 +565,27 @@ func (u *URI) decodeOK() bool { return u.Scheme != nil }
 //	hostport = host [ ":" port ]      host = hostname / IPv4address / "[" IPv6address "]"
 //	tel-URI  = "tel:" telephone-subscriber *( ";" par )
 func decodeURI(raw []byte, u *URI) bool {
-	*u = URI{}
-	u.Raw = raw
-	colon := 0 // the scheme is a short token: scan it in place
-	for colon < len(raw) && tokenChars[raw[colon]] {
-		colon++
-	}
-	if colon == 0 || colon == len(raw) || raw[colon] != ':' {
-		return false
-	}
-	scheme, rest := raw[:colon], raw[colon+1:]
-	if equalFold(scheme, "tel") {
-		end := indexAny2(rest, ';', '?')
-		if end == 0 {
+	*u = URI{Raw: raw}
+	var scheme, rest []byte
+	if len(raw) > 4 && binary.LittleEndian.Uint32(raw)|sipMask == sipWord {
+		scheme, rest = raw[:3], raw[4:] // "sip:" in any case, the common scheme
+	} else {
+		colon := 0 // the scheme is a short token: scan it in place
+		for colon < len(raw) && tokenChars[raw[colon]] {
+			colon++
+		}
+		if colon == 0 || colon == len(raw) || raw[colon] != ':' {
 			return false
 		}
-		u.Scheme, u.User = scheme, rest[:end]
-		return true
+		scheme, rest = raw[:colon], raw[colon+1:]
+		if equalFold(scheme, "tel") {
+			end := indexAny2(rest, ';', '?')
+			if end == 0 {
+				return false
+			}
+			u.Scheme, u.User = scheme, rest[:end]
+			return true
+		}
 	}
 	if at := indexByte(rest, '@'); at >= 0 {
 		userinfo := rest[:at]
@@ -572,9 +599,7 @@ func decodeURI(raw []byte, u *URI) bool {
 	// "host" and "host:port" need no further search.
 	end, colon, colons := 0, -1, 0
 	for {
-		for end < len(rest) && hostByte[rest[end]] == hbOther {
-			end++
-		}
+		end = skipHostBytes(rest, end)
 		if end == len(rest) || hostByte[rest[end]] == hbEnd {
 			break
 		}
@@ -617,6 +642,36 @@ const (
 )
 
 var hostByte = [256]uint8{';': hbEnd, '?': hbEnd, '>': hbEnd, ' ': hbEnd, '\t': hbEnd, '\r': hbEnd, '\n': hbEnd, ':': hbColon}
+
+// "sip:" as a little-endian word, and the mask that folds the case of its
+// letters.
+const (
+	sipWord = 's' | 'i'<<8 | 'p'<<16 | ':'<<24
+	sipMask = 0x00202020
+)
+
+// skipHostBytes returns the offset of the first byte of s from i on that
+// hostByte does not class as hbOther, or len(s). It tests 8 bytes at a
+// time for the ASCII bytes up to ' ' and from ':' to '?', a superset of
+// those, and confirms a candidate with the table.
+func skipHostBytes(s []byte, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		y := x &^ hi8 // the bytes without their top bit: no carry below
+		cand := (^(y + lo8*(0x80-0x21)) | (y+lo8*(0x80-0x3a))&^(y+lo8*(0x80-0x40))) &^ x & hi8
+		for cand != 0 {
+			j := i + bits.TrailingZeros64(cand)>>3
+			if hostByte[s[j]] != hbOther {
+				return j
+			}
+			cand &= cand - 1
+		}
+	}
+	for i < len(s) && hostByte[s[i]] == hbOther {
+		i++
+	}
+	return i
+}
 
 // splitHostPort splits
 //
@@ -675,15 +730,38 @@ func splitHostPort(hp []byte) (host []byte, port uint16, ok bool) {
 }
 
 // indexByte is bytes.IndexByte for the short fields of a header value,
-// where a loop the compiler inlines beats the call into the vector code;
-// longer inputs still get the vector code.
+// where a loop the compiler inlines (under 8 bytes) or a test of 8 bytes
+// at a time (up to 64) beats the call into the vector code; longer inputs
+// still get the vector code.
 func indexByte(s []byte, c byte) int {
-	if len(s) > 16 {
+	if len(s) < 8 {
+		for i := range s {
+			if s[i] == c {
+				return i
+			}
+		}
+		return -1
+	}
+	return indexByteWords(s, c)
+}
+
+func indexByteWords(s []byte, c byte) int {
+	n := len(s)
+	if n > 64 {
 		return bytes.IndexByte(s, c)
 	}
-	for i := range s {
-		if s[i] == c {
-			return i
+	pat := lo8 * uint64(c)
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if z := zeroBytes(binary.LittleEndian.Uint64(s[i:]) ^ pat); z != 0 {
+			return i + bits.TrailingZeros64(z)>>3
+		}
+	}
+	if i < n {
+		// The last 8 bytes, overlapping those already tested (n >= 8):
+		// none of the overlap is c, so the first match is past it.
+		if z := zeroBytes(binary.LittleEndian.Uint64(s[n-8:]) ^ pat); z != 0 {
+			return n - 8 + bits.TrailingZeros64(z)>>3
 		}
 	}
 	return -1

@@ -104,7 +104,7 @@ func (w *jw) addr(k string, a netip.Addr) {
 // written the same way by [jsonw.AppendUint] and [jsonw.AppendInt].
 
 func appendS(b []byte, pre string, v []byte) []byte {
-	return jsonw.AppendString(append(b, pre...), v)
+	return jsonw.AppendField(b, pre, v)
 }
 
 // appendSNE writes the member only when v is not empty.
@@ -112,7 +112,7 @@ func appendSNE(b []byte, pre string, v []byte) []byte {
 	if len(v) == 0 {
 		return b
 	}
-	return jsonw.AppendString(append(b, pre...), v)
+	return jsonw.AppendField(b, pre, v)
 }
 
 func appendA(b []byte, pre string, a netip.Addr) []byte {

@@ -2,6 +2,7 @@ package jsonw
 
 import (
 	"encoding/binary"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -28,18 +29,21 @@ const (
 // \ufffd), so the result is always valid JSON text that MariaDB's
 // JSON_VALID accepts.
 func AppendString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	dst = appendEscaped(dst, s, replEscape)
-	return append(dst, '"')
+	return appendQuoted(dst, "", s, replEscape)
+}
+
+// AppendField appends pre, the constant text before the value (separator
+// and key included: `,"from_user":`), and s as [AppendString] does, with
+// one check of dst's capacity for both.
+func AppendField(dst []byte, pre string, s []byte) []byte {
+	return appendQuoted(dst, pre, s, replEscape)
 }
 
 // AppendStringUTF8 is [AppendString] but writes the U+FFFD that replaces
 // a byte that is not valid UTF-8 as its UTF-8 bytes, not as an escape:
 // decoding the result and appending it again gives the same bytes.
 func AppendStringUTF8(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	dst = appendEscaped(dst, s, replUTF8)
-	return append(dst, '"')
+	return appendQuoted(dst, "", s, replUTF8)
 }
 
 // AppendEscaped appends the inside of a JSON string: s escaped as
@@ -48,23 +52,66 @@ func AppendEscaped(dst, s []byte) []byte {
 	return appendEscaped(dst, s, replEscape)
 }
 
-func appendEscaped(b []byte, s []byte, repl string) []byte {
-	// Fast path: most values need no escape at all and are copied whole
-	// after one scan, 8 bytes at a time, then byte by byte for the tail.
+// appendQuoted appends pre and s as a JSON string. Most values need no
+// escape at all: they are tested and copied in one pass, 8 bytes at a
+// time, into room reserved once (with 8 bytes to spare, so the last word
+// may be stored whole).
+func appendQuoted(b []byte, pre string, s []byte, repl string) []byte {
+	n := len(b)
+	if need := len(pre) + len(s) + 10; cap(b)-n < need {
+		b = slices.Grow(b, need)
+	}
+	d := b[n : n+len(pre)+len(s)+10]
+	copy(d, pre)
+	d = d[len(pre):]
+	d[0] = '"'
+	d = d[1:]
+	if i, ok := copySafe(d, s); !ok {
+		b = appendEscapedFrom(b[:n+len(pre)+1], s, i, repl)
+		return append(b, '"')
+	}
+	d[len(s)] = '"'
+	return b[:n+len(pre)+len(s)+2]
+}
+
+// copySafe copies s to d, which has room for len(s)+8 bytes, as long as
+// its bytes need no escape. It reports whether all of s was, or else the
+// offset of the first byte that needs one.
+func copySafe(d, s []byte) (int, bool) {
 	i := 0
-	for i+8 <= len(s) && safeWord(binary.LittleEndian.Uint64(s[i:])) {
-		i += 8
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		if !safeWord(x) {
+			break
+		}
+		binary.LittleEndian.PutUint64(d[i:], x)
 	}
-	if i+8 > len(s) && len(s) >= 8 && safeWord(binary.LittleEndian.Uint64(s[len(s)-8:])) {
-		return append(b, s...) // the tail, as the last 8 bytes (overlapping)
+	if i < len(s) && len(s) >= 8 && i+8 > len(s) {
+		// The tail as the last 8 bytes, overlapping those copied.
+		if x := binary.LittleEndian.Uint64(s[len(s)-8:]); safeWord(x) {
+			binary.LittleEndian.PutUint64(d[len(s)-8:], x)
+			return len(s), true
+		}
 	}
-	for i < len(s) && safe[s[i]] {
-		i++
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !safe[c] {
+			return i, false
+		}
+		d[i] = c
 	}
-	if i == len(s) {
-		return append(b, s...)
+	return i, true
+}
+
+func appendEscaped(b []byte, s []byte, repl string) []byte {
+	n := len(b)
+	if cap(b)-n < len(s)+8 {
+		b = slices.Grow(b, len(s)+8)
 	}
-	return appendEscapedFrom(b, s, i, repl)
+	if i, ok := copySafe(b[n:n+len(s)+8], s); !ok {
+		return appendEscapedFrom(b[:n], s, i, repl)
+	}
+	return b[:n+len(s)]
 }
 
 // appendEscapedFrom is appendEscaped's slow path: s[:i] is known safe.

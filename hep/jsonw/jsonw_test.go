@@ -18,6 +18,11 @@ func TestAppendString(t *testing.T) {
 		{"\r\n\t\x00\x1f\x7f", `"\r\n\t\u0000\u001f` + "\x7f" + `"`},
 		{"0123456789abcdef\"0123456789\\abcdef\x01xxxxxxxxxxxxxxxxxx\xc3\xa9xxxxxxxx", `"0123456789abcdef\"0123456789\\abcdef\u0001xxxxxxxxxxxxxxxxxxéxxxxxxxx"`},
 		{"é€😀", `"é€😀"`},
+		{"", `""`},
+		{"abcdefgh", `"abcdefgh"`},
+		{"abcdefghijklmno", `"abcdefghijklmno"`},
+		{"abcdefghijklmn\n", `"abcdefghijklmn\n"`},
+		{"\"bcdefghijklmnop", `"\"bcdefghijklmnop"`},
 		{"a\xffb\xc3", `"a\ufffdb\ufffd"`},
 		{"\xed\xa0\x80", `"\ufffd\ufffd\ufffd"`}, // a UTF-16 surrogate is not UTF-8
 	}
@@ -31,6 +36,18 @@ func TestAppendString(t *testing.T) {
 		}
 		if got := string(AppendEscaped(nil, []byte(tt.in))); got != tt.want[1:len(tt.want)-1] {
 			t.Errorf("AppendEscaped(%q) = %s, want AppendString's without quotes", tt.in, got)
+		}
+		// After other text, with every spare capacity from none to
+		// more than the result needs.
+		for spare := range len(tt.want) + 12 {
+			dst := append(make([]byte, 0, 3+spare), "{x,"...)
+			if got := string(AppendField(dst, `,"k":`, []byte(tt.in))); got != `{x,,"k":`+tt.want {
+				t.Errorf("AppendField(%q) with %d spare = %s", tt.in, spare, got)
+			}
+			dst = append(make([]byte, 0, 3+spare), "{x,"...)
+			if got := string(AppendEscaped(dst, []byte(tt.in))); got != "{x,"+tt.want[1:len(tt.want)-1] {
+				t.Errorf("AppendEscaped(%q) with %d spare = %s", tt.in, spare, got)
+			}
 		}
 	}
 }

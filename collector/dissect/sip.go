@@ -169,7 +169,8 @@ func isSDP(ct []byte) bool {
 }
 
 // appendSDP writes "sdp": {"conn": ..., "media": [...]} into the open
-// payload object, or "sdp_error" when the body does not decode.
+// payload object, or "sdp_error" when the body does not decode. Members
+// are written with their constant key prefixes, one append each.
 func (d *Dissector) appendSDP(body []byte) {
 	w := &d.w
 	err := d.sdp.DecodeFromBytes(body)
@@ -177,44 +178,48 @@ func (d *Dissector) appendSDP(body []byte) {
 		w.str("sdp_error", append(d.errBuf[:0], err.Error()...))
 		return
 	}
-	w.key("sdp")
-	w.open()
+	b := append(w.b, `,"sdp":{`...)
 	if d.sdp.Conn.IsValid() {
-		w.addr("conn", d.sdp.Conn)
+		b = appendA(b, `"conn":`, d.sdp.Conn)
+		b = append(b, ',')
 	}
-	w.key("media")
-	w.openArray()
-	for _, md := range d.sdp.Media {
-		w.open()
-		w.str("type", md.Type)
-		w.uint("port", uint64(md.Port))
-		w.str("proto", md.Proto)
+	b = append(b, `"media":[`...)
+	for k := range d.sdp.Media {
+		md := &d.sdp.Media[k]
+		pre := `{"type":`
+		if k > 0 {
+			pre = `,{"type":`
+		}
+		b = jsonw.AppendField(b, pre, md.Type)
+		b = jsonw.AppendUint(b, `,"port":`, uint64(md.Port))
+		b = jsonw.AppendField(b, `,"proto":`, md.Proto)
 		if md.Conn.IsValid() {
-			w.addr("conn", md.Conn)
+			b = appendA(b, `,"conn":`, md.Conn)
 		}
 		if md.RTCPPort != 0 {
-			w.uint("rtcp_port", uint64(md.RTCPPort))
+			b = jsonw.AppendUint(b, `,"rtcp_port":`, uint64(md.RTCPPort))
 		}
 		if md.RTCPConn.IsValid() {
-			w.addr("rtcp_conn", md.RTCPConn)
+			b = appendA(b, `,"rtcp_conn":`, md.RTCPConn)
 		}
-		w.bool("rtcp_mux", md.RTCPMux)
-		w.key("codecs")
-		w.openArray()
-		for _, c := range md.Codecs {
-			w.open()
-			w.uint("pt", uint64(c.PT))
-			w.strNE("name", c.Name)
-			if c.Rate != 0 {
-				w.int("rate", int64(c.Rate))
+		b = jsonw.AppendBool(b, `,"rtcp_mux":`, md.RTCPMux)
+		b = append(b, `,"codecs":[`...)
+		for j, c := range md.Codecs {
+			pre := `{"pt":`
+			if j > 0 {
+				pre = `,{"pt":`
 			}
-			w.close()
+			b = jsonw.AppendUint(b, pre, uint64(c.PT))
+			b = appendSNE(b, `,"name":`, c.Name)
+			if c.Rate != 0 {
+				b = jsonw.AppendInt(b, `,"rate":`, int64(c.Rate))
+			}
+			b = append(b, '}')
 		}
-		w.closeArray()
-		w.close()
+		b = append(b, "]}"...)
 	}
-	w.closeArray()
-	w.close()
+	w.b = append(b, "]}"...)
+	w.first = false
 	if err != nil {
 		w.str("sdp_error", append(d.errBuf[:0], err.Error()...))
 	}

@@ -29,14 +29,18 @@ struct {
 const struct event *unused_event __attribute__((unused));
 
 /* xhep_classify returns the match classes of a parsed packet, 0 for none,
- * and records content-matched flows and matched first fragments. Inlined:
- * with the SRSO "Safe RET" mitigation a BPF-to-BPF call and its return cost
- * about 12 ns, a third of the non-matching path (BenchmarkFilter). */
-static __always_inline int xhep_classify(struct pkt *k, struct counters *c)
+ * and records content-matched flows and matched first fragments. The
+ * addresses are read (pkt_addrs) only once a lookup or a matched packet
+ * needs them. Inlined: with the SRSO "Safe RET" mitigation a BPF-to-BPF
+ * call and its return cost about 12 ns, a third of the non-matching path
+ * (BenchmarkFilter). */
+static __always_inline int xhep_classify(void *data, void *end, struct pkt *k, struct counters *c)
 {
 	__u8 one = 1;
 	if (k->frag == FRAG_LATER) {
 		if (!frags_active)
+			return 0;
+		if (pkt_addrs(data, end, k))
 			return 0;
 		struct frag_key fk;
 		frag_key_of(&fk, k);
@@ -48,6 +52,7 @@ static __always_inline int xhep_classify(struct pkt *k, struct counters *c)
 		return 0;
 	__u8 pc = port_class[k->sport] | port_class[k->dport];
 	__u8 m = 0;
+	int addrs = 0;
 	if (pc & PORT_SIP)
 		m |= MATCH_SIP;
 	if (pc & PORT_DNS)
@@ -60,6 +65,9 @@ static __always_inline int xhep_classify(struct pkt *k, struct counters *c)
 				m = MATCH_RTCP;
 		}
 		if (!m && flows_active) {
+			if (pkt_addrs(data, end, k))
+				return 0;
+			addrs = 1;
 			struct flow_key fl;
 			flow_key_of(&fl, k);
 			if (bpf_map_lookup_elem(&flows, &fl))
@@ -68,6 +76,11 @@ static __always_inline int xhep_classify(struct pkt *k, struct counters *c)
 	}
 	if (!m)
 		return 0;
+	if (!addrs && ((has_exclude && (pc & PORT_EXCLUDE)) || has_deny || has_allow ||
+		       (m & MATCH_SIP_CONTENT) || k->frag == FRAG_FIRST)) {
+		if (pkt_addrs(data, end, k))
+			return 0;
+	}
 	if (!admitted(k, c, pc))
 		return 0;
 	if (m & MATCH_SIP_CONTENT) {
@@ -229,7 +242,7 @@ static __always_inline int emit(void *ctx, int is_xdp, void *data, void *end, __
 	if (len < pkt_len)
 		c->c[C_TRUNCATED]++;
 	struct event h = {
-		.ts = bpf_ktime_get_boot_ns(),
+		.ts = bpf_ktime_get_ns(),
 		.ifindex = ifindex,
 		.orig_len = pkt_len,
 		.cap_len = len,
@@ -296,14 +309,14 @@ int xhep_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	c->c[C_SEEN]++;
 
-	struct pkt k = {};
+	struct pkt k;
 	int r = PARSE(ctx, 1, xhep_l3_xdp, &k);
 	if (r != P_OK) {
 		if (r != P_NOT_IP)
 			c->c[C_PARSE_ERR]++;
 		return miss;
 	}
-	__u8 m = xhep_classify(&k, c);
+	__u8 m = xhep_classify((void *)(long)ctx->data, (void *)(long)ctx->data_end, &k, c);
 	if (!m)
 		return miss;
 	count_match(c, m);
@@ -329,7 +342,7 @@ int xhep_tc(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	c->c[C_SEEN]++;
 
-	struct pkt k = {};
+	struct pkt k;
 	int r = PARSE(skb, 0, xhep_l3_skb, &k);
 	if (r == P_TRUNC && skb->len > skb->data_end - skb->data) {
 		/* Headers beyond the linear part: pull some into it and retry. */
@@ -342,7 +355,7 @@ int xhep_tc(struct __sk_buff *skb)
 			c->c[C_PARSE_ERR]++;
 		return TC_ACT_OK;
 	}
-	__u8 m = xhep_classify(&k, c);
+	__u8 m = xhep_classify((void *)(long)skb->data, (void *)(long)skb->data_end, &k, c);
 	if (!m)
 		return TC_ACT_OK;
 	count_match(c, m);

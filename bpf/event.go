@@ -29,7 +29,7 @@ var ErrShortEvent = errors.New("short ring buffer record")
 // EventHeader is the header of a ring buffer record (struct event in
 // filter.h). On the ring, in host (little-endian) order:
 //
-//	offset 0   u64 ts        CLOCK_BOOTTIME, nanoseconds
+//	offset 0   u64 ts        CLOCK_MONOTONIC, nanoseconds
 //	offset 8   u32 ifindex   interface the frame was seen on
 //	offset 12  u32 orig_len  frame length on the wire
 //	offset 16  u32 cap_len   bytes of the frame that follow the header
@@ -39,7 +39,7 @@ var ErrShortEvent = errors.New("short ring buffer record")
 //	offset 24  cap_len bytes of the frame, then padding up to the
 //	           record's size class
 type EventHeader struct {
-	BootNS  uint64
+	MonoNS  uint64 // CLOCK_MONOTONIC
 	IfIndex uint32
 	OrigLen uint32
 	CapLen  uint32
@@ -54,7 +54,7 @@ func ParseEvent(rec []byte) (EventHeader, []byte, error) {
 		return EventHeader{}, nil, ErrShortEvent
 	}
 	h := EventHeader{
-		BootNS:  binary.LittleEndian.Uint64(rec[0:8]),
+		MonoNS:  binary.LittleEndian.Uint64(rec[0:8]),
 		IfIndex: binary.LittleEndian.Uint32(rec[8:12]),
 		OrigLen: binary.LittleEndian.Uint32(rec[12:16]),
 		CapLen:  binary.LittleEndian.Uint32(rec[16:20]),

@@ -21,7 +21,7 @@ func TestParseEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := EventHeader{BootNS: 123456789, IfIndex: 7, OrigLen: 100, CapLen: 4, Egress: true, Class: ClassSIP}
+	want := EventHeader{MonoNS: 123456789, IfIndex: 7, OrigLen: 100, CapLen: 4, Egress: true, Class: ClassSIP}
 	if diff := cmp.Diff(want, h); diff != "" {
 		t.Errorf("header (-want +got):\n%s", diff)
 	}

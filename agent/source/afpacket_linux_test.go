@@ -142,13 +142,13 @@ func TestAdmit(t *testing.T) {
 	}
 }
 
-func TestBootClock(t *testing.T) {
-	var c bootClock
+func TestMonoClock(t *testing.T) {
+	var c monoClock
 	c.sync()
-	now := bootNow()
+	now := monoNow()
 	got := c.unix(uint64(now))
 	if d := got - timeNowNano(); d < -50e6 || d > 50e6 {
-		t.Errorf("converted boot time is %v off the wall clock", d)
+		t.Errorf("converted monotonic time is %v off the wall clock", d)
 	}
 	// A stepped wall clock is picked up once a converted time is more
 	// than a second past the last measurement.
@@ -156,7 +156,7 @@ func TestBootClock(t *testing.T) {
 	if got := c.unix(uint64(now)); got-timeNowNano() > -3500e9 {
 		t.Fatalf("offset applied: %d", got)
 	}
-	if got := c.unix(uint64(bootNow() + 2e9)); got-timeNowNano() < 1e9 || got-timeNowNano() > 3e9 {
+	if got := c.unix(uint64(monoNow() + 2e9)); got-timeNowNano() < 1e9 || got-timeNowNano() > 3e9 {
 		t.Errorf("after resync, a time 2 s ahead converts to %v from now", got-timeNowNano())
 	}
 }

@@ -101,43 +101,47 @@ func xdpMode(s string) (bpf.XDPMode, error) {
 	return "", fmt.Errorf("%w: XDP mode %q (auto, native or generic)", ErrBadLiveConfig, s)
 }
 
-// bootClock converts CLOCK_BOOTTIME nanoseconds (bpf_ktime_get_boot_ns)
-// to Unix nanoseconds. The offset between the two clocks is measured at
+// monoClock converts CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns) to
+// Unix nanoseconds. The offset between the two clocks is measured at
 // start and again whenever a converted time is more than a second past
 // the last measurement, so a stepped wall clock is followed within a
 // second. Not safe for concurrent use: the reading goroutine owns it.
-type bootClock struct {
-	offset   int64 // realtime - boottime
-	lastBoot int64 // boottime of the last measurement
+// CLOCK_MONOTONIC stands still while the host is suspended, which moves
+// the offset; the resync picks that up too (a capture host is not
+// suspended: only frames captured before a suspend and read after it
+// would be off).
+type monoClock struct {
+	offset   int64 // realtime - monotonic
+	lastMono int64 // monotonic time of the last measurement
 }
 
-func bootNow() int64 {
+func monoNow() int64 {
 	var ts unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) // cannot fail for a valid clock id
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) // cannot fail for a valid clock id
 	return ts.Nano()
 }
 
 // sync measures the offset, keeping the narrowest of three
-// boot/real/boot sandwiches.
-func (c *bootClock) sync() {
+// mono/real/mono sandwiches.
+func (c *monoClock) sync() {
 	best := int64(-1)
 	for range 3 {
-		b1 := bootNow()
+		m1 := monoNow()
 		r := time.Now().UnixNano()
-		b2 := bootNow()
-		if w := b2 - b1; best < 0 || w < best {
+		m2 := monoNow()
+		if w := m2 - m1; best < 0 || w < best {
 			best = w
-			c.offset = r - (b1+b2)/2
-			c.lastBoot = b2
+			c.offset = r - (m1+m2)/2
+			c.lastMono = m2
 		}
 	}
 }
 
-func (c *bootClock) unix(boot uint64) int64 {
-	if int64(boot)-c.lastBoot > int64(time.Second) {
+func (c *monoClock) unix(mono uint64) int64 {
+	if int64(mono)-c.lastMono > int64(time.Second) {
 		c.sync()
 	}
-	return int64(boot) + c.offset
+	return int64(mono) + c.offset
 }
 
 // LiveCollectors returns Prometheus collectors for a live source's kernel

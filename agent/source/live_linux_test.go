@@ -451,3 +451,54 @@ func TestLiveFlowsAndFragments(t *testing.T) {
 		t.Errorf("counters %+v: want 1 flow tracked, >= 2 flow matches, 2 first fragments tracked, >= 4 later fragments", k)
 	}
 }
+
+// TestLiveLoneFramePrompt: the programs wake the ring buffer reader only
+// once a share of the ring has filled, so a lone frame must come through
+// the reader's poll, within a few milliseconds, again and again.
+func TestLiveLoneFramePrompt(t *testing.T) {
+	tp := newTopo(t)
+	a := udpConn(t, tp.a, "10.199.0.1:5060")
+	b := udpConn(t, tp.b, "10.199.0.2:40000")
+	var src Source
+	var err error
+	inNS(t, tp.a, func() {
+		src, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}, Mode: "ringbuf", XDPMode: "generic"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	frames := make(chan string, 16)
+	go func() {
+		var f Frame
+		for src.Read(&f) == nil {
+			if p, ok := udpPayload(f.Data); ok {
+				frames <- p
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // let generic XDP settle
+	var worst time.Duration
+	for i := range 5 {
+		msg := sipMsg("lone", i)
+		start := time.Now()
+		if _, err := b.WriteToUDP([]byte(msg), a.LocalAddr().(*net.UDPAddr)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case p := <-frames:
+			if p != msg {
+				t.Fatalf("frame %d: got %q", i, p)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("frame %d not delivered within 5 s", i)
+		}
+		worst = max(worst, time.Since(start))
+		time.Sleep(20 * time.Millisecond) // the reader sleeps again
+	}
+	// The poll period is ringPoll (5 ms); allow for a busy machine.
+	if worst > 100*time.Millisecond {
+		t.Errorf("a lone frame took %v to arrive, want a few ms", worst)
+	}
+	t.Logf("slowest lone frame: %v", worst)
+}

@@ -31,7 +31,7 @@ type ringbufSource struct {
 	filter *bpf.Filter
 	rd     *ringbuf.Reader
 	rec    ringbuf.Record
-	clock  bootClock
+	clock  monoClock
 
 	bad       atomic.Uint64 // malformed records skipped
 	closeOnce sync.Once
@@ -103,7 +103,7 @@ func (s *ringbufSource) Read(f *Frame) error {
 		}
 		*f = Frame{
 			Data:     data,
-			TS:       s.clock.unix(h.BootNS),
+			TS:       s.clock.unix(h.MonoNS),
 			LinkType: LinkEthernet,
 			OrigLen:  int(h.OrigLen),
 			IfIndex:  int(h.IfIndex),

@@ -117,7 +117,7 @@ func (s *SDP) DecodeFromBytes(body []byte) error {
 	skipping := false // inside an m= section beyond MaxMedia
 	for len(body) > 0 {
 		var line []byte
-		if e := bytes.IndexByte(body, '\n'); e >= 0 {
+		if e := indexByte(body, '\n'); e >= 0 {
 			line, body = body[:e], body[e+1:]
 		} else {
 			line, body = body, nil
@@ -311,6 +311,9 @@ func parseAddr(b []byte) (netip.Addr, bool) {
 	if len(b) == 0 || len(b) > 64 || indexByte(b, '%') >= 0 {
 		return netip.Addr{}, false
 	}
+	if a, ok := parseIPv4(b); ok {
+		return a, true
+	}
 	// netip.ParseAddr does not keep its argument (the zone, rejected
 	// above, is the only part it would retain), so a string aliasing b is
 	// safe here and avoids a copy.
@@ -319,6 +322,37 @@ func parseAddr(b []byte) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return a, true
+}
+
+// parseIPv4 parses the dotted-decimal IPv4 address netip.ParseAddr
+// accepts (four fields of 1 to 3 digits, 255 at most, no leading zero)
+// in one pass; anything else is left to netip.ParseAddr.
+func parseIPv4(b []byte) (netip.Addr, bool) {
+	var ip [4]byte
+	field, v, digits := 0, 0, 0
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 1 && v == 0 {
+				return netip.Addr{}, false // leading zero
+			}
+			v = v*10 + int(c-'0')
+			digits++
+			if v > 255 {
+				return netip.Addr{}, false
+			}
+		case c == '.' && digits > 0 && field < 3:
+			ip[field] = byte(v)
+			field, v, digits = field+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if field != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	ip[3] = byte(v)
+	return netip.AddrFrom4(ip), true
 }
 
 // staticCodecs holds the RFC 3551 static audio/video payload types.

@@ -3,6 +3,8 @@ package sip
 import (
 	"errors"
 	"fmt"
+	"math/rand"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -144,6 +146,31 @@ func BenchmarkSDP(b *testing.B) {
 	for b.Loop() {
 		if err := s.DecodeFromBytes(body); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestParseAddr checks the IPv4 fast path against netip.ParseAddr.
+func TestParseAddr(t *testing.T) {
+	ins := []string{"192.0.2.1", "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3.04", "1.2.3",
+		"1.2.3.4.5", "1..2.3", ".1.2.3", "1.2.3.", "1.2.3.4 ", "1.2.3.-4", "1000.1.1.1", "2001:db8::1", "::ffff:1.2.3.4",
+		"0.0.0.00", "10.0.0.255", "9.9.9.9", "", "a.b.c.d", "1.2.3.4/24", "1.2.3.25x"}
+	r := rand.New(rand.NewSource(1))
+	for range 20000 {
+		b := make([]byte, r.Intn(16))
+		for i := range b {
+			b[i] = "0123456789....:x"[r.Intn(16)]
+		}
+		ins = append(ins, string(b))
+	}
+	for _, in := range ins {
+		got, ok := parseAddr([]byte(in))
+		want, err := netip.ParseAddr(in)
+		if in == "" {
+			err = errors.New("empty")
+		}
+		if ok != (err == nil) || ok && got != want {
+			t.Errorf("parseAddr(%q) = %v, %v; netip: %v, %v", in, got, ok, want, err)
 		}
 	}
 }

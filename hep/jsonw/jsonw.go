@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // safe marks the bytes that go into a JSON string unchanged: ASCII from
@@ -54,24 +55,71 @@ func AppendEscaped(dst, s []byte) []byte {
 
 // appendQuoted appends pre and s as a JSON string. Most values need no
 // escape at all: they are tested and copied in one pass, 8 bytes at a
-// time, into room reserved once (with 8 bytes to spare, so the last word
-// may be stored whole).
+// time, into room reserved once (with 8 bytes to spare, so a word may be
+// stored whole); the key prefix is copied the same way. No call is made
+// on this path: a member costs a few dozen instructions.
 func appendQuoted(b []byte, pre string, s []byte, repl string) []byte {
 	n := len(b)
-	if need := len(pre) + len(s) + 10; cap(b)-n < need {
-		b = slices.Grow(b, need)
+	total := len(pre) + len(s) + 2
+	if cap(b)-n < total+8 {
+		b = slices.Grow(b, total+8)
 	}
-	d := b[n : n+len(pre)+len(s)+10]
-	copy(d, pre)
-	d = d[len(pre):]
+	d := b[n : n+total+8]
+	p := unsafe.Slice(unsafe.StringData(pre), len(pre)) // only read
+	k := 0
+	for ; k+8 <= len(p); k += 8 {
+		binary.LittleEndian.PutUint64(d[k:], binary.LittleEndian.Uint64(p[k:]))
+	}
+	if k < len(p) {
+		if len(p) >= 8 {
+			binary.LittleEndian.PutUint64(d[len(p)-8:], binary.LittleEndian.Uint64(p[len(p)-8:]))
+		} else {
+			for ; k < len(p); k++ {
+				d[k] = p[k]
+			}
+		}
+	}
+	d = d[len(p):]
 	d[0] = '"'
 	d = d[1:]
-	if i, ok := copySafe(d, s); !ok {
-		b = appendEscapedFrom(b[:n+len(pre)+1], s, i, repl)
-		return append(b, '"')
+	i := 0
+	if len(s) < 8 && cap(s) >= 8 {
+		// A short value inside a larger buffer (a field of a packet):
+		// one load within its capacity, the bytes past its end tested as
+		// 'a' and stored as they are, to be overwritten.
+		mask := uint64(1)<<(8*len(s)) - 1
+		x := binary.LittleEndian.Uint64(s[:8])
+		if safeWord(x&mask | lo7*'a'&^mask) {
+			binary.LittleEndian.PutUint64(d, x)
+			i = len(s)
+		}
+	}
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		if !safeWord(x) {
+			break
+		}
+		binary.LittleEndian.PutUint64(d[i:], x)
+	}
+	if i < len(s) {
+		if len(s) >= 8 && i+8 > len(s) {
+			// The tail as the last 8 bytes, overlapping those copied.
+			if x := binary.LittleEndian.Uint64(s[len(s)-8:]); safeWord(x) {
+				binary.LittleEndian.PutUint64(d[len(s)-8:], x)
+				i = len(s)
+			}
+		}
+		for ; i < len(s); i++ {
+			c := s[i]
+			if !safe[c] {
+				b = appendEscapedFrom(b[:n+len(p)+1], s, i, repl)
+				return append(b, '"')
+			}
+			d[i] = c
+		}
 	}
 	d[len(s)] = '"'
-	return b[:n+len(pre)+len(s)+2]
+	return b[:n+total]
 }
 
 // copySafe copies s to d, which has room for len(s)+8 bytes, as long as
@@ -178,13 +226,81 @@ func safeWord(x uint64) bool {
 // AppendUint appends pre, the constant text before the value (separator
 // and key included: `,"ssrc":`), and v in decimal.
 func AppendUint(dst []byte, pre string, v uint64) []byte {
-	return strconv.AppendUint(append(dst, pre...), v, 10)
+	n := len(dst)
+	if need := len(pre) + 20 + 8; cap(dst)-n < need {
+		dst = slices.Grow(dst, need)
+	}
+	d := dst[n : n+len(pre)+20+8]
+	putStr(d, pre)
+	return dst[:n+len(pre)+putUint(d[len(pre):len(pre)+20], v)]
 }
 
 // AppendInt appends pre and v in decimal (see [AppendUint]).
 func AppendInt(dst []byte, pre string, v int64) []byte {
-	return strconv.AppendInt(append(dst, pre...), v, 10)
+	if v < 0 {
+		return strconv.AppendInt(append(dst, pre...), v, 10)
+	}
+	return AppendUint(dst, pre, uint64(v))
 }
+
+// putStr copies s to the start of d, which has room for len(s)+8 bytes,
+// 8 bytes at a time: the constant key prefixes are too short for the
+// call into memmove to pay.
+func putStr(d []byte, s string) {
+	b := unsafe.Slice(unsafe.StringData(s), len(s)) // only read
+	n := len(b)
+	if n < 8 {
+		for i := range n {
+			d[i] = b[i]
+		}
+		return
+	}
+	_ = d[n+7]
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		binary.LittleEndian.PutUint64(d[i:], binary.LittleEndian.Uint64(b[i:]))
+	}
+	if i < n {
+		binary.LittleEndian.PutUint64(d[n-8:], binary.LittleEndian.Uint64(b[n-8:]))
+	}
+}
+
+// putUint writes v in decimal to the start of d (20 bytes) and returns
+// the number of digits.
+func putUint(d []byte, v uint64) int {
+	if v < 10 {
+		d[0] = byte('0' + v)
+		return 1
+	}
+	var buf [20]byte
+	i := len(buf)
+	for v >= 100 {
+		q := v / 100
+		r := v - q*100
+		i -= 2
+		buf[i], buf[i+1] = digits2[2*r], digits2[2*r+1]
+		v = q
+	}
+	if v >= 10 {
+		i -= 2
+		buf[i], buf[i+1] = digits2[2*v], digits2[2*v+1]
+	} else {
+		i--
+		buf[i] = byte('0' + v)
+	}
+	return copy(d, buf[i:])
+}
+
+const digits2 = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
 
 // AppendBool appends pre and v as true or false (see [AppendUint]).
 func AppendBool(dst []byte, pre string, v bool) []byte {

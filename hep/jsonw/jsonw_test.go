@@ -19,6 +19,11 @@ func TestAppendString(t *testing.T) {
 		{"0123456789abcdef\"0123456789\\abcdef\x01xxxxxxxxxxxxxxxxxx\xc3\xa9xxxxxxxx", `"0123456789abcdef\"0123456789\\abcdef\u0001xxxxxxxxxxxxxxxxxxéxxxxxxxx"`},
 		{"é€😀", `"é€😀"`},
 		{"", `""`},
+		{"a", `"a"`},
+		{"a\"", `"a\""`},
+		{"\x7fb\\", `"`+"\x7f"+`b\\"`},
+		{"1234567", `"1234567"`},
+		{"123456\n", `"123456\n"`},
 		{"abcdefgh", `"abcdefgh"`},
 		{"abcdefghijklmno", `"abcdefghijklmno"`},
 		{"abcdefghijklmn\n", `"abcdefghijklmn\n"`},
@@ -27,6 +32,14 @@ func TestAppendString(t *testing.T) {
 		{"\xed\xa0\x80", `"\ufffd\ufffd\ufffd"`}, // a UTF-16 surrogate is not UTF-8
 	}
 	for _, tt := range tests {
+		// The value at the start of a larger buffer whose next bytes
+		// would need escapes: they are not part of it.
+		for _, after := range []string{"", "\"\\\x00\xff\n\"\\\x01", "abcdefgh"} {
+			buf := []byte(tt.in + after)
+			if got := string(AppendString(nil, buf[:len(tt.in)])); got != tt.want {
+				t.Errorf("AppendString(%q, followed by %q) = %s, want %s", tt.in, after, got, tt.want)
+			}
+		}
 		got := string(AppendString(nil, []byte(tt.in)))
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("AppendString(%q) (-want +got):\n%s", tt.in, diff)
@@ -131,6 +144,17 @@ func FuzzAppendString(f *testing.F) {
 			}
 			if got != want {
 				t.Fatalf("%s(%q) decodes to %q, want %q", name, s, got, want)
+			}
+		}
+		// A value that is a prefix of a larger buffer (the bytes past it
+		// are read, never written) gives what a copy of it gives.
+		for _, k := range []int{0, 1, len(s) / 3, len(s) / 2, len(s) - 1} {
+			if k < 0 || k > len(s) {
+				continue
+			}
+			alone := append([]byte(nil), s[:k]...)
+			if got, want := AppendField(nil, `,"k":`, s[:k]), AppendField(nil, `,"k":`, alone); string(got) != string(want) {
+				t.Fatalf("AppendField(%q of %q) = %s, alone %s", s[:k], s, got, want)
 			}
 		}
 		out := AppendStringUTF8(nil, s)

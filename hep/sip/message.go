@@ -301,7 +301,7 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 			break
 		}
 		lineEnd := len(b) // the line is b[i:lineEnd], its LF excluded
-		if e := indexByte(b[i:], '\n'); e >= 0 {
+		if e := bytes.IndexByte(b[i:], '\n'); e >= 0 {
 			lineEnd = i + e
 		}
 		next := min(lineEnd+1, len(b))
@@ -729,43 +729,17 @@ func splitHostPort(hp []byte) (host []byte, port uint16, ok bool) {
 	return host, port, true
 }
 
-// indexByte is bytes.IndexByte for the short fields and lines of a
-// message, where what is looked for is usually near: a loop the compiler
-// inlines (under 8 bytes) or a test of 8 bytes at a time (the first 64
-// bytes) beats the call into the vector code, which does the rest.
+// indexByte is bytes.IndexByte for the short fields of a header value,
+// where a loop the compiler inlines beats the call into the vector code;
+// longer inputs still get the vector code.
 func indexByte(s []byte, c byte) int {
-	if len(s) < 8 {
-		for i := range s {
-			if s[i] == c {
-				return i
-			}
+	if len(s) > 16 {
+		return bytes.IndexByte(s, c)
+	}
+	for i := range s {
+		if s[i] == c {
+			return i
 		}
-		return -1
-	}
-	return indexByteWords(s, c)
-}
-
-func indexByteWords(s []byte, c byte) int {
-	n := min(len(s), 64)
-	pat := lo8 * uint64(c)
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		if z := zeroBytes(binary.LittleEndian.Uint64(s[i:]) ^ pat); z != 0 {
-			return i + bits.TrailingZeros64(z)>>3
-		}
-	}
-	if i < n {
-		// The last 8 bytes, overlapping those already tested (n >= 8):
-		// none of the overlap is c, so the first match is past it.
-		if z := zeroBytes(binary.LittleEndian.Uint64(s[n-8:]) ^ pat); z != 0 {
-			return n - 8 + bits.TrailingZeros64(z)>>3
-		}
-	}
-	if n == len(s) {
-		return -1
-	}
-	if k := bytes.IndexByte(s[n:], c); k >= 0 {
-		return n + k
 	}
 	return -1
 }

@@ -117,7 +117,7 @@ func (s *SDP) DecodeFromBytes(body []byte) error {
 	skipping := false // inside an m= section beyond MaxMedia
 	for len(body) > 0 {
 		var line []byte
-		if e := indexByte(body, '\n'); e >= 0 {
+		if e := bytes.IndexByte(body, '\n'); e >= 0 {
 			line, body = body[:e], body[e+1:]
 		} else {
 			line, body = body, nil

@@ -266,30 +266,32 @@ func putStr(d []byte, s string) {
 }
 
 // putUint writes v in decimal to the start of d (20 bytes) and returns
-// the number of digits.
+// the number of digits: two digits at a time from the end, in place.
 func putUint(d []byte, v uint64) int {
-	if v < 10 {
-		d[0] = byte('0' + v)
-		return 1
+	n := 1
+	for n < len(pow10) && v >= pow10[n] {
+		n++
 	}
-	var buf [20]byte
-	i := len(buf)
+	d = d[:n]
+	i := n
 	for v >= 100 {
 		q := v / 100
-		r := v - q*100
+		r := (v - q*100) * 2
 		i -= 2
-		buf[i], buf[i+1] = digits2[2*r], digits2[2*r+1]
+		d[i], d[i+1] = digits2[r], digits2[r+1]
 		v = q
 	}
 	if v >= 10 {
-		i -= 2
-		buf[i], buf[i+1] = digits2[2*v], digits2[2*v+1]
+		d[0], d[1] = digits2[2*v], digits2[2*v+1]
 	} else {
-		i--
-		buf[i] = byte('0' + v)
+		d[0] = byte('0' + v)
 	}
-	return copy(d, buf[i:])
+	return n
 }
+
+// pow10[n] is the smallest number of n+1 digits.
+var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+	1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
 
 const digits2 = "00010203040506070809" +
 	"10111213141516171819" +

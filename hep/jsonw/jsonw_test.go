@@ -3,6 +3,7 @@ package jsonw
 import (
 	"encoding/binary"
 	"encoding/json"
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -21,7 +22,7 @@ func TestAppendString(t *testing.T) {
 		{"", `""`},
 		{"a", `"a"`},
 		{"a\"", `"a\""`},
-		{"\x7fb\\", `"`+"\x7f"+`b\\"`},
+		{"\x7fb\\", `"` + "\x7f" + `b\\"`},
 		{"1234567", `"1234567"`},
 		{"123456\n", `"123456\n"`},
 		{"abcdefgh", `"abcdefgh"`},
@@ -187,5 +188,24 @@ func BenchmarkAppendString(b *testing.B) {
 				dst = AppendString(dst[:0], s)
 			}
 		})
+	}
+}
+
+// TestAppendUint checks the digits against strconv at every length.
+func TestAppendUint(t *testing.T) {
+	vs := []uint64{0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 65535, 1<<32 - 1, 1<<64 - 1}
+	for p := uint64(1); p < 1e19; p *= 10 {
+		vs = append(vs, p-1, p, p+1, p*7+3)
+	}
+	vs = append(vs, 1e19, 1e19+1)
+	for _, v := range vs {
+		if got, want := string(AppendUint([]byte("x"), `,"n":`, v)), `x,"n":`+strconv.FormatUint(v, 10); got != want {
+			t.Errorf("AppendUint(%d) = %s, want %s", v, got, want)
+		}
+		if v <= 1<<63-1 {
+			if got, want := string(AppendInt(nil, `,"n":`, -int64(v))), `,"n":`+strconv.FormatInt(-int64(v), 10); got != want {
+				t.Errorf("AppendInt(%d) = %s, want %s", -int64(v), got, want)
+			}
+		}
 	}
 }

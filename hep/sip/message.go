@@ -171,8 +171,21 @@ func lookupHeader(name []byte) hdr {
 		return hOther
 	}
 	c := &headerNames[slot-1]
+	if cap(name) >= 24 {
+		// Inside a message the name is followed by more bytes: read it
+		// as three words from its start, without branching on its
+		// length, and drop the bytes past it.
+		w := name[:24]
+		k0 := binary.LittleEndian.Uint64(w) & c.lenMask[0]
+		k1 := binary.LittleEndian.Uint64(w[8:]) & c.lenMask[1]
+		k2 := binary.LittleEndian.Uint64(w[16:]) & c.lenMask[2]
+		if k0|c.mask[0] == c.word[0] && k1|c.mask[1] == c.word[1] && k2|c.mask[2] == c.word[2] {
+			return c.kind
+		}
+		return hOther
+	}
 	k := nameKey(name)
-	if k[0]|c.mask[0] == c.key[0] && k[1]|c.mask[1] == c.key[1] && k[2]|c.mask[2] == c.key[2] {
+	if k[0]|c.maskKey[0] == c.key[0] && k[1]|c.maskKey[1] == c.key[1] && k[2]|c.maskKey[2] == c.key[2] {
 		return c.kind
 	}
 	return hOther
@@ -205,9 +218,24 @@ func nameKey(b []byte) (k [3]uint64) {
 	return k
 }
 
+// headerName is a known name, lower case, in two layouts: key and
+// maskKey as nameKey packs it; word, mask and lenMask as its 24 bytes
+// from the start, zero past its end, with the case-folding mask and the
+// mask of the bytes it has.
 type headerName struct {
-	kind      hdr
-	key, mask [3]uint64
+	kind                hdr
+	key, maskKey        [3]uint64
+	word, mask, lenMask [3]uint64
+}
+
+// words packs b, zero-padded to 24 bytes, as three little-endian words.
+func words(b []byte) (w [3]uint64) {
+	var buf [24]byte
+	copy(buf[:], b)
+	for j := range w {
+		w[j] = binary.LittleEndian.Uint64(buf[8*j:])
+	}
+	return w
 }
 
 // headerNames lists the known names of two bytes or more; headerSlot
@@ -230,7 +258,9 @@ var headerNames, headerSlot = func() (names []headerName, slot [20][32]uint8) {
 				mask[i] = 0x20
 			}
 		}
-		names = append(names, headerName{h.kind, nameKey([]byte(h.name)), nameKey(mask)})
+		all := bytes.Repeat([]byte{0xff}, len(h.name))
+		names = append(names, headerName{kind: h.kind, key: nameKey([]byte(h.name)), maskKey: nameKey(mask),
+			word: words([]byte(h.name)), mask: words(mask), lenMask: words(all)})
 		n := len(h.name)
 		s := &slot[n][nameHash(h.name[0], h.name[n-1])]
 		if *s != 0 {
@@ -643,6 +673,13 @@ const (
 
 var hostByte = [256]uint8{';': hbEnd, '?': hbEnd, '>': hbEnd, ' ': hbEnd, '\t': hbEnd, '\r': hbEnd, '\n': hbEnd, ':': hbColon}
 
+// "sip/2.0/" as a little-endian word, and the mask that folds the case of
+// its letters.
+const (
+	sipVersionWord = 's' | 'i'<<8 | 'p'<<16 | '/'<<24 | '2'<<32 | '.'<<40 | '0'<<48 | '/'<<56
+	sipVersionMask = 0x202020
+)
+
 // "sip:" as a little-endian word, and the mask that folds the case of its
 // letters.
 const (
@@ -960,12 +997,16 @@ func decodeVia(one []byte, via *Via) bool {
 	*via = Via{Raw: one}
 	rest := one
 	// protocol-name "/" version "/" transport, LWS allowed around slashes.
-	for slash := 0; slash < 2; slash++ {
-		k := indexByte(rest, '/')
-		if k < 0 {
-			return false
+	if len(one) > 8 && binary.LittleEndian.Uint64(one)|sipVersionMask == sipVersionWord {
+		rest = trimLeftWSOnly(one[8:]) // "SIP/2.0/" in any case, the common form
+	} else {
+		for slash := 0; slash < 2; slash++ {
+			k := indexByte(rest, '/')
+			if k < 0 {
+				return false
+			}
+			rest = trimLeftWSOnly(rest[k+1:])
 		}
-		rest = trimLeftWSOnly(rest[k+1:])
 	}
 	k := 0
 	for k < len(rest) && tokenChars[rest[k]] {

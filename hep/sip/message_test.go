@@ -423,7 +423,7 @@ func TestLookupHeader(t *testing.T) {
 	}
 	for _, k := range known {
 		for _, v := range []string{k.name, strings.ToUpper(k.name), strings.ToUpper(k.name[:1]) + k.name[1:]} {
-			if got := lookupHeader([]byte(v)); got != k.kind {
+			if got := lookupBoth(t, []byte(v)); got != k.kind {
 				t.Errorf("lookupHeader(%q) = %d, want %d", v, got, k.kind)
 			}
 		}
@@ -437,15 +437,29 @@ func TestLookupHeader(t *testing.T) {
 					continue // the same name
 				}
 				b[i] = c
-				if got := lookupHeader(b); got != hOther {
+				if got := lookupBoth(t, b); got != hOther {
 					t.Errorf("lookupHeader(%q) = %d, want hOther", b, got)
 				}
 			}
 		}
 	}
 	for _, name := range []string{"", "x", "X-CIDs", "Via:", "content-lengt", "proxy-authorizations"} {
-		if got := lookupHeader([]byte(name)); got != hOther {
+		if got := lookupBoth(t, []byte(name)); got != hOther {
 			t.Errorf("lookupHeader(%q) = %d, want hOther", name, got)
 		}
 	}
+}
+
+// lookupBoth returns lookupHeader(name) after checking that the name gives
+// the same inside a message (read as words past its end) as alone.
+func lookupBoth(t *testing.T, name []byte) hdr {
+	t.Helper()
+	alone := lookupHeader(name[:len(name):len(name)])
+	for _, after := range []string{": value and more bytes to read", "\x00\xff-abcdefghijklmnopqrstuvwxyz"} {
+		buf := append(append([]byte(nil), name...), after...)
+		if got := lookupHeader(buf[:len(name)]); got != alone {
+			t.Errorf("lookupHeader(%q) followed by %q = %d, alone %d", name, after, got, alone)
+		}
+	}
+	return alone
 }

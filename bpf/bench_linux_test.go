@@ -45,7 +45,7 @@ func BenchmarkFilter(b *testing.B) {
 	})
 	rtp := ethFrame(0x0800, ipv4Pkt("10.0.0.1", "10.0.0.2", 17,
 		udpPkt(30000, 30002, append([]byte{0x80, 0x00, 0x12, 0x34, 0, 0, 0, 160, 1, 2, 3, 4}, make([]byte, 160)...)), v4opts{}))
-	// wake: WakeupBytes; 1 MiB is what the agent sets for its 64 MiB ring.
+	// wake: WakeupBytes; 8 MiB is what the agent sets for its 64 MiB ring.
 	cases := []struct {
 		name  string
 		frame []byte
@@ -55,13 +55,14 @@ func BenchmarkFilter(b *testing.B) {
 	}{
 		{"xdp/nomatch-rtp-214B", rtp, false, 0, false},
 		{"xdp/sip-600B", sipFrameUDP(600, 5060, 5060), false, 0, false},
+		{"xdp/sip-600B/wakeup-8M", sipFrameUDP(600, 5060, 5060), false, 8 << 20, false},
 		{"xdp/sip-600B/wakeup-1M", sipFrameUDP(600, 5060, 5060), false, 1 << 20, false},
 		{"xdp/sip-600B/no-exclude-lookup", sipFrameUDP(600, 5060, 5060), false, 0, true},
 		{"xdp/sip-1500B", sipFrameUDP(1500, 5060, 5060), false, 0, false},
 		{"xdp/sip-content-600B", sipFrameUDP(600, 40000, 40002), false, 0, false},
 		{"tc/nomatch-rtp-214B", rtp, true, 0, false},
 		{"tc/sip-600B", sipFrameUDP(600, 5060, 5060), true, 0, false},
-		{"tc/sip-600B/wakeup-1M", sipFrameUDP(600, 5060, 5060), true, 1 << 20, false},
+		{"tc/sip-600B/wakeup-8M", sipFrameUDP(600, 5060, 5060), true, 8 << 20, false},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

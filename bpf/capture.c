@@ -310,11 +310,18 @@ int xhep_xdp(struct xdp_md *ctx)
 	c->c[C_SEEN]++;
 
 	struct pkt k;
-	int r = PARSE(ctx, 1, xhep_l3_xdp, &k);
-	if (r != P_OK) {
-		if (r != P_NOT_IP)
-			c->c[C_PARSE_ERR]++;
+	int r = FP_SLOW;
+	if (fast_path)
+		r = fast_parse((void *)(long)ctx->data, (void *)(long)ctx->data_end, &k);
+	if (r == FP_REJECT)
 		return miss;
+	if (r == FP_SLOW) {
+		r = PARSE(ctx, 1, xhep_l3_xdp, &k);
+		if (r != P_OK) {
+			if (r != P_NOT_IP)
+				c->c[C_PARSE_ERR]++;
+			return miss;
+		}
 	}
 	__u8 m = xhep_classify((void *)(long)ctx->data, (void *)(long)ctx->data_end, &k, c);
 	if (!m)
@@ -343,17 +350,24 @@ int xhep_tc(struct __sk_buff *skb)
 	c->c[C_SEEN]++;
 
 	struct pkt k;
-	int r = PARSE(skb, 0, xhep_l3_skb, &k);
-	if (r == P_TRUNC && skb->len > skb->data_end - skb->data) {
-		/* Headers beyond the linear part: pull some into it and retry. */
-		__u32 pull = skb->len < 256 ? skb->len : 256;
-		if (bpf_skb_pull_data(skb, pull) == 0)
-			r = PARSE(skb, 0, xhep_l3_skb, &k);
-	}
-	if (r != P_OK) {
-		if (r != P_NOT_IP)
-			c->c[C_PARSE_ERR]++;
+	int r = FP_SLOW;
+	if (fast_path)
+		r = fast_parse((void *)(long)skb->data, (void *)(long)skb->data_end, &k);
+	if (r == FP_REJECT)
 		return TC_ACT_OK;
+	if (r == FP_SLOW) {
+		r = PARSE(skb, 0, xhep_l3_skb, &k);
+		if (r == P_TRUNC && skb->len > skb->data_end - skb->data) {
+			/* Headers beyond the linear part: pull some into it and retry. */
+			__u32 pull = skb->len < 256 ? skb->len : 256;
+			if (bpf_skb_pull_data(skb, pull) == 0)
+				r = PARSE(skb, 0, xhep_l3_skb, &k);
+		}
+		if (r != P_OK) {
+			if (r != P_NOT_IP)
+				c->c[C_PARSE_ERR]++;
+			return TC_ACT_OK;
+		}
 	}
 	__u8 m = xhep_classify((void *)(long)skb->data, (void *)(long)skb->data_end, &k, c);
 	if (!m)

@@ -80,6 +80,7 @@ const (
 	captureVarDropUnmatched = "drop_unmatched"
 	captureVarExcludeList   = "exclude_list"
 	captureVarExcludeN      = "exclude_n"
+	captureVarFastPath      = "fast_path"
 	captureVarFlowsActive   = "flows_active"
 	captureVarFragsActive   = "frags_active"
 	captureVarHasAllow      = "has_allow"
@@ -162,6 +163,7 @@ type captureVariableSpecs struct {
 	DropUnmatched *ebpf.VariableSpec `ebpf:"drop_unmatched"`
 	ExcludeList   *ebpf.VariableSpec `ebpf:"exclude_list"`
 	ExcludeN      *ebpf.VariableSpec `ebpf:"exclude_n"`
+	FastPath      *ebpf.VariableSpec `ebpf:"fast_path"`
 	FlowsActive   *ebpf.VariableSpec `ebpf:"flows_active"`
 	FragsActive   *ebpf.VariableSpec `ebpf:"frags_active"`
 	HasAllow      *ebpf.VariableSpec `ebpf:"has_allow"`
@@ -227,6 +229,7 @@ type captureVariables struct {
 	DropUnmatched *ebpf.Variable `ebpf:"drop_unmatched"`
 	ExcludeList   *ebpf.Variable `ebpf:"exclude_list"`
 	ExcludeN      *ebpf.Variable `ebpf:"exclude_n"`
+	FastPath      *ebpf.Variable `ebpf:"fast_path"`
 	FlowsActive   *ebpf.Variable `ebpf:"flows_active"`
 	FragsActive   *ebpf.Variable `ebpf:"frags_active"`
 	HasAllow      *ebpf.Variable `ebpf:"has_allow"`

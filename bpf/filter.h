@@ -122,6 +122,7 @@ volatile const __u8 has_exclude = 0;
 volatile const __u8 afxdp_mode = 0;
 volatile const __u8 drop_unmatched = 0;
 volatile const __u16 vxlan_port = 4789;
+volatile const __u8 fast_path = 1; /* 0: every frame through PARSE (tests compare) */
 /* Each CPU wakes the reader once it has submitted this many bytes since
  * its last wakeup; the reader also polls on a short timer, so a lone
  * record is never stuck. 0: the kernel's adaptive notification (a wakeup
@@ -664,6 +665,101 @@ static __always_inline int is_rtcp(__u64 w, __u32 plen)
 	if ((b0 & 0xc0) != 0x80 || pt < 200 || pt > 207)
 		return 0;
 	return ((__u32)words + 1) * 4 <= plen;
+}
+
+/* fast_parse results. */
+#define FP_REJECT 0 /* certainly no match */
+#define FP_PARSED 1 /* k filled as PARSE would have: classify it */
+#define FP_SLOW 2   /* anything else: run PARSE */
+
+/*
+ * fast_parse takes the common frame in one pass, its fields in registers:
+ * Ethernet II without VLAN tag, IPv4 (not a fragment) or IPv6 without
+ * extension headers, UDP (not to the VXLAN port) or TCP, with the first
+ * eight payload bytes (if any) in the linear data. Such a frame that can
+ * match nothing (no SIP or DNS port, no SIP line, not RTCP, no flow
+ * tracked yet) is rejected before anything is stored; PARSE and
+ * xhep_classify decide every other frame exactly as before. A frame this
+ * function does not fully understand goes to PARSE (FP_SLOW), so the
+ * counters stay as they were. Measured: 41 -> ~33 ns per non-matching RTP
+ * frame (BenchmarkFilter, empty program 25 ns).
+ */
+static __always_inline int fast_parse(void *data, void *end, struct pkt *k)
+{
+	void *ip = data + 14;
+	if (ip + 20 > end)
+		return FP_SLOW;
+	__u16 et = *(__u16 *)(data + 12);
+	__u32 ip_end, l4_off;
+	__u8 proto;
+	if (et == bpf_htons(ETH_P_IP)) {
+		__u8 vihl = *(__u8 *)ip;
+		__u32 ihl = (vihl & 0x0f) * 4;
+		__u16 tot = bpf_ntohs(*(__u16 *)(ip + 2));
+		if ((vihl >> 4) != 4 || ihl < 20 || tot < ihl ||
+		    (*(__u16 *)(ip + 6) & bpf_htons(0x3fff)))
+			return FP_SLOW;
+		proto = *(__u8 *)(ip + 9);
+		l4_off = 14 + ihl;
+		ip_end = 14 + tot;
+		k->is_ip = 4;
+	} else if (et == bpf_htons(ETH_P_IPV6)) {
+		if (ip + 40 > end || (*(__u8 *)ip >> 4) != 6)
+			return FP_SLOW;
+		proto = *(__u8 *)(ip + 6);
+		l4_off = 14 + 40;
+		ip_end = l4_off + bpf_ntohs(*(__u16 *)(ip + 4));
+		k->is_ip = 6;
+	} else {
+		return FP_SLOW;
+	}
+	void *l4 = data + l4_off;
+	__u16 sport, dport;
+	__u32 poff, plen;
+	if (proto == IPPROTO_UDP) {
+		if (l4 + 8 > end)
+			return FP_SLOW;
+		dport = bpf_ntohs(*(__u16 *)(l4 + 2));
+		__u16 ulen = bpf_ntohs(*(__u16 *)(l4 + 4));
+		if (ulen < 8 || dport == vxlan_port)
+			return FP_SLOW;
+		poff = l4_off + 8;
+		plen = ulen - 8;
+	} else if (proto == IPPROTO_TCP) {
+		if (l4 + 20 > end)
+			return FP_SLOW;
+		dport = bpf_ntohs(*(__u16 *)(l4 + 2));
+		__u32 doff = (*(__u8 *)(l4 + 12) >> 4) * 4;
+		if (doff < 20)
+			return FP_SLOW;
+		poff = l4_off + doff;
+		plen = ip_end > poff ? ip_end - poff : 0;
+	} else {
+		return FP_SLOW;
+	}
+	sport = bpf_ntohs(*(__u16 *)l4);
+	__u64 w = 0;
+	__u8 have_w = 0;
+	if (plen >= 8) {
+		void *pw = data + poff;
+		if (pw + 8 > end)
+			return FP_SLOW; /* payload beyond the linear data */
+		w = *(__u64 *)pw;
+		have_w = 1;
+	}
+	if (!((port_class[sport] | port_class[dport]) & (PORT_SIP | PORT_DNS)) && !flows_active &&
+	    !(have_w && sip_by_content && is_sip(w)) &&
+	    !(have_w && rtcp_heuristic && proto == IPPROTO_UDP && is_rtcp(w, plen)))
+		return FP_REJECT;
+	k->l3_off = 14;
+	k->l4 = proto;
+	k->frag = FRAG_NONE;
+	k->sport = sport;
+	k->dport = dport;
+	k->payload_len = plen;
+	k->w = w;
+	k->have_w = have_w;
+	return FP_PARSED;
 }
 
 static __always_inline void flow_key_of(struct flow_key *f, struct pkt *k)

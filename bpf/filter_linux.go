@@ -65,6 +65,10 @@ type Config struct {
 	// deadline). 0 leaves it to the kernel, which wakes the reader for
 	// every record written while it had caught up.
 	WakeupBytes int
+
+	// slowPathOnly sends every frame through the full parser, skipping
+	// the fast path for common frames (tests compare the two).
+	slowPathOnly bool
 }
 
 func (c *Config) setDefaults() {
@@ -169,6 +173,7 @@ func Load(cfg Config) (*Filter, error) {
 		"afxdp_mode":     b2u(cfg.AFXDP),
 		"drop_unmatched": b2u(cfg.DropUnmatched),
 		"vxlan_port":     cfg.VXLANPort,
+		"fast_path":      b2u(!cfg.slowPathOnly),
 		"wakeup_bytes":   perCPUWakeup(cfg.WakeupBytes),
 		"port_class":     ports[:],
 		"exclude_n":      uint32(len(cfg.Exclude)),

@@ -51,15 +51,25 @@ type captured struct {
 // action and what landed in the ring buffer.
 func (h *harness) run(t *testing.T, frame []byte, tc bool) (uint32, []captured) {
 	t.Helper()
+	ret, got, err := h.try(t, frame, tc)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return ret, got
+}
+
+// try is run returning the test run's error instead of failing.
+func (h *harness) try(t *testing.T, frame []byte, tc bool) (uint32, []captured, error) {
+	t.Helper()
 	prog := h.f.XDPProgram()
 	if tc {
 		prog = h.f.TCProgram()
 	}
 	ret, err := prog.Run(&ebpf.RunOptions{Data: frame})
 	if err != nil {
-		t.Fatalf("run: %v", err)
+		return 0, nil, err
 	}
-	return ret, h.drain(t)
+	return ret, h.drain(t), nil
 }
 
 func (h *harness) drain(t *testing.T) []captured {

@@ -825,16 +825,25 @@ func decodeNameAddr(v []byte, na *NameAddr) bool {
 	*na = NameAddr{}
 	na.Raw = v
 	rest := v
-	if len(rest) > 0 && rest[0] == '"' {
-		end := quotedEnd(rest)
-		if end < 0 {
-			return false
+	lt := -1
+	if len(rest) > 0 {
+		switch rest[0] {
+		case '<':
+			lt = 0 // no display name, the common case
+		case '"':
+			end := quotedEnd(rest)
+			if end < 0 {
+				return false
+			}
+			na.Display = rest[1:end]
+			rest = rest[end+1:]
+			lt = indexByte(rest, '<')
+		default:
+			lt = indexByte(rest, '<')
 		}
-		na.Display = rest[1:end]
-		rest = rest[end+1:]
 	}
 	var uri, params []byte
-	if lt := indexByte(rest, '<'); lt >= 0 {
+	if lt >= 0 {
 		if na.Display == nil {
 			na.Display = trimWS(rest[:lt])
 			if len(na.Display) == 0 {
@@ -1023,27 +1032,31 @@ func decodeVia(one []byte, via *Via) bool {
 		end = len(rest)
 	}
 	hp := trimRightWS(rest[:end])
-	if c := indexByte(hp, ':'); c > 0 && (isWS(hp[c-1]) || c+1 < len(hp) && isWS(hp[c+1])) {
+	c := indexByte(hp, ':')
+	switch {
+	case c < 0 && len(hp) > 0 && hp[0] != '[':
+		via.Host = hp // a name or IPv4 address without port: splitHostPort's answer
+	case c > 0 && (isWS(hp[c-1]) || c+1 < len(hp) && isWS(hp[c+1])):
 		// "host : port": only legal for a name or bracketed address.
-		hp = hp[:c]
 		p, ok := parseUint(trimWS(rest[c+1:end]), 65535)
 		if !ok {
 			return false
 		}
 		via.Port = uint16(p)
-		hp = trimRightWS(hp)
+		host, _, ok := splitHostPort(trimRightWS(hp[:c])) // no colon: no port
+		if !ok {
+			return false
+		}
+		via.Host = host
+	default:
+		host, port, ok := splitHostPort(hp)
+		if !ok {
+			return false
+		}
+		via.Host, via.Port = host, port
 	}
-	host, port, ok := splitHostPort(hp)
-	if !ok {
-		return false
-	}
-	via.Host = host
-	if port != 0 {
-		via.Port = port
-	}
-	rest = rest[end:]
-	if semi := indexByte(rest, ';'); semi >= 0 {
-		via.Branch = param(rest[semi:], "branch")
+	if end < len(rest) { // rest[end:] starts with the ';' of the parameters
+		via.Branch = param(rest[end:], "branch")
 	}
 	return true
 }

@@ -463,3 +463,110 @@ func lookupBoth(t *testing.T, name []byte) hdr {
 	}
 	return alone
 }
+
+// TestTokenizer checks the header line pass on tricky inputs: the header
+// list as split (name as on the wire, value trimmed, folded values joined
+// across their lines), the fields picked out and the first error.
+func TestTokenizer(t *testing.T) {
+	type hv struct{ Name, Value string }
+	type fields struct {
+		CallID, FromUser, ToUser, ContentType, XCID string
+		ContentLength                             int
+		ViaCount                                  int
+		Body                                      string
+	}
+	tests := []struct {
+		name    string
+		in      string
+		headers []hv
+		want    fields
+		wantErr error
+	}{
+		{
+			name:    "compact forms in both cases",
+			in:      "SIP/2.0 200 OK\r\nI: id1\r\nF: <sip:a@h>\r\nt: <sip:b@h>\r\nV: SIP/2.0/UDP h\r\nv: SIP/2.0/UDP g\r\nC: text/plain\r\nL: 2\r\n\r\nokEXTRA",
+			headers: []hv{{"I", "id1"}, {"F", "<sip:a@h>"}, {"t", "<sip:b@h>"}, {"V", "SIP/2.0/UDP h"}, {"v", "SIP/2.0/UDP g"}, {"C", "text/plain"}, {"L", "2"}},
+			want:    fields{CallID: "id1", FromUser: "a", ToUser: "b", ContentType: "text/plain", ContentLength: 2, ViaCount: 2, Body: "ok"},
+		},
+		{
+			name: "folded values, the first line empty, tabs and spaces",
+			in: "SIP/2.0 200 OK\r\nCall-ID:\r\n   fold-id\r\nSubject: one\r\n\ttwo  \r\n  three\r\n" +
+				"Via: SIP/2.0/UDP a;branch=z9hG4bK1,\r\n SIP/2.0/UDP b;branch=z9hG4bK2\r\nTo: <sip:b@h>\r\n \r\n\r\n",
+			headers: []hv{{"Call-ID", "fold-id"}, {"Subject", "one\r\n\ttwo  \r\n  three"},
+				{"Via", "SIP/2.0/UDP a;branch=z9hG4bK1,\r\n SIP/2.0/UDP b;branch=z9hG4bK2"}, {"To", "<sip:b@h>"}},
+			want: fields{CallID: "fold-id", ToUser: "b", ContentLength: -1, ViaCount: 2},
+		},
+		{
+			name:    "case variants and whitespace before the colon",
+			in:      "SIP/2.0 200 OK\nCALL-ID : id2\ncontent-LENGTH:\t0\nx-Cid:  leg-a  \nFROM\t: <sip:c@h>\n\n",
+			headers: []hv{{"CALL-ID", "id2"}, {"content-LENGTH", "0"}, {"x-Cid", "leg-a"}, {"FROM", "<sip:c@h>"}},
+			want:    fields{CallID: "id2", FromUser: "c", XCID: "leg-a", ContentLength: 0},
+		},
+		{
+			name:    "names that are almost known",
+			in:      "SIP/2.0 200 OK\r\nCall-IDs: no\r\nFromx: <sip:no@h>\r\nX-CIDs: no\r\nVias: no\r\nii: no\r\nCall_ID: no\r\n\r\n",
+			headers: []hv{{"Call-IDs", "no"}, {"Fromx", "<sip:no@h>"}, {"X-CIDs", "no"}, {"Vias", "no"}, {"ii", "no"}, {"Call_ID", "no"}},
+			want:    fields{ContentLength: -1},
+		},
+		{
+			name:    "continuation after the start line",
+			in:      "SIP/2.0 200 OK\r\n  stray\r\ni: id3\r\n\r\n",
+			headers: []hv{{"i", "id3"}},
+			want:    fields{CallID: "id3", ContentLength: -1},
+			wantErr: ErrBadHeader,
+		},
+		{
+			name:    "line without colon and empty name, later headers kept",
+			in:      "SIP/2.0 200 OK\r\nNoColonHere\r\n\tits continuation\r\n: empty name\r\ni: id4\r\n\r\n",
+			headers: []hv{{"i", "id4"}},
+			want:    fields{CallID: "id4", ContentLength: -1},
+			wantErr: ErrBadHeader,
+		},
+		{
+			name:    "no final line end, lone CR as the blank line",
+			in:      "SIP/2.0 200 OK\r\ni: id5\r\n\r",
+			headers: []hv{{"i", "id5"}},
+			want:    fields{CallID: "id5", ContentLength: -1},
+		},
+		{
+			name:    "last header without line end",
+			in:      "SIP/2.0 200 OK\r\nl: 0\r\nCall-ID: id6",
+			headers: []hv{{"l", "0"}, {"Call-ID", "id6"}},
+			want:    fields{CallID: "id6", ContentLength: 0},
+		},
+		{
+			name:    "folded last header at the end of input",
+			in:      "SIP/2.0 200 OK\r\nCall-ID:\r\n id7",
+			headers: []hv{{"Call-ID", "id7"}},
+			want:    fields{CallID: "id7", ContentLength: -1},
+		},
+		{
+			name:    "bytes that are not text",
+			in:      "SIP/2.0 200 OK\r\nX-\xff: a\x00b\rc\r\ni:\x01\r\n\r\n",
+			headers: []hv{{"X-\xff", "a\x00b\rc"}, {"i", "\x01"}},
+			want:    fields{CallID: "\x01", ContentLength: -1},
+		},
+	}
+	var m Message
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := m.DecodeFromBytes([]byte(tt.in))
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("error = %v, want %v", err, tt.wantErr)
+			}
+			var got []hv
+			for _, h := range m.Headers {
+				got = append(got, hv{string(h.Name), string(h.Value)})
+			}
+			if diff := cmp.Diff(tt.headers, got); diff != "" {
+				t.Errorf("headers (-want +got):\n%s", diff)
+			}
+			f := fields{CallID: string(m.CallID), FromUser: string(m.From.URI.User), ToUser: string(m.To.URI.User),
+				ContentType: string(m.ContentType), XCID: string(m.XCID), ContentLength: m.ContentLength,
+				ViaCount: m.ViaCount, Body: string(m.Body)}
+			if diff := cmp.Diff(tt.want, f); diff != "" {
+				t.Errorf("fields (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -471,9 +471,9 @@ func TestTokenizer(t *testing.T) {
 	type hv struct{ Name, Value string }
 	type fields struct {
 		CallID, FromUser, ToUser, ContentType, XCID string
-		ContentLength                             int
-		ViaCount                                  int
-		Body                                      string
+		ContentLength                               int
+		ViaCount                                    int
+		Body                                        string
 	}
 	tests := []struct {
 		name    string

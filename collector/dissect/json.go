@@ -116,12 +116,7 @@ func appendSNE(b []byte, pre string, v []byte) []byte {
 }
 
 func appendA(b []byte, pre string, a netip.Addr) []byte {
-	b = append(b, pre...)
-	b = append(b, '"')
-	if a.IsValid() {
-		b = a.AppendTo(b)
-	}
-	return append(b, '"')
+	return jsonw.AppendAddr(b, pre, a)
 }
 
 // AppendJSONString appends s as a JSON string, escaped as the rows'

@@ -2,6 +2,7 @@ package jsonw
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -241,6 +242,39 @@ func AppendInt(dst []byte, pre string, v int64) []byte {
 		return strconv.AppendInt(append(dst, pre...), v, 10)
 	}
 	return AppendUint(dst, pre, uint64(v))
+}
+
+// AppendAddr appends pre and a as a JSON string ("" for the zero Addr).
+// An IPv4 address is written digit by digit in place, as
+// netip.Addr.AppendTo writes it; others go through AppendTo.
+func AppendAddr(dst []byte, pre string, a netip.Addr) []byte {
+	if !a.Is4() {
+		dst = append(dst, pre...)
+		dst = append(dst, '"')
+		if a.IsValid() {
+			dst = a.AppendTo(dst)
+		}
+		return append(dst, '"')
+	}
+	n := len(dst)
+	need := len(pre) + 2 + 15 + 8
+	if cap(dst)-n < need {
+		dst = slices.Grow(dst, need)
+	}
+	d := dst[n : n+need]
+	putStr(d, pre)
+	k := len(pre)
+	d[k] = '"'
+	k++
+	for i, o := range a.As4() {
+		if i > 0 {
+			d[k] = '.'
+			k++
+		}
+		k += putUint(d[k:k+3], uint64(o))
+	}
+	d[k] = '"'
+	return dst[:n+k+1]
 }
 
 // putStr copies s to the start of d, which has room for len(s)+8 bytes,

@@ -3,6 +3,7 @@ package jsonw
 import (
 	"encoding/binary"
 	"encoding/json"
+	"net/netip"
 	"strconv"
 	"testing"
 
@@ -206,6 +207,25 @@ func TestAppendUint(t *testing.T) {
 			if got, want := string(AppendInt(nil, `,"n":`, -int64(v))), `,"n":`+strconv.FormatInt(-int64(v), 10); got != want {
 				t.Errorf("AppendInt(%d) = %s, want %s", -int64(v), got, want)
 			}
+		}
+	}
+}
+
+// TestAppendAddr checks addresses against netip's own text.
+func TestAppendAddr(t *testing.T) {
+	for _, s := range []string{"0.0.0.0", "1.2.3.4", "10.0.0.255", "192.0.2.101", "255.255.255.255", "99.100.9.10", "2001:db8::1", "::ffff:1.2.3.4", "fe80::1%eth0"} {
+		a := netip.MustParseAddr(s)
+		if got, want := string(AppendAddr([]byte("{"), `"ip":`, a)), `{"ip":"`+a.String()+`"`; got != want {
+			t.Errorf("AppendAddr(%s) = %s, want %s", s, got, want)
+		}
+	}
+	if got := string(AppendAddr(nil, `"ip":`, netip.Addr{})); got != `"ip":""` {
+		t.Errorf("AppendAddr(zero) = %s", got)
+	}
+	for v := range 1 << 16 {
+		a := netip.AddrFrom4([4]byte{byte(v), byte(v >> 8), byte(v * 7), byte(v >> 3)})
+		if got, want := string(AppendAddr(nil, "", a)), `"`+a.String()+`"`; got != want {
+			t.Fatalf("AppendAddr(%s) = %s", a, got)
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // safe marks the bytes that go into a JSON string unchanged: ASCII from
@@ -31,21 +30,21 @@ const (
 // \ufffd), so the result is always valid JSON text that MariaDB's
 // JSON_VALID accepts.
 func AppendString(dst, s []byte) []byte {
-	return appendQuoted(dst, "", s, replEscape)
+	return appendQuoted(dst, s, replEscape)
 }
 
 // AppendField appends pre, the constant text before the value (separator
-// and key included: `,"from_user":`), and s as [AppendString] does, with
-// one check of dst's capacity for both.
+// and key included: `,"from_user":`), and s as [AppendString] does. It is
+// inlined, so the compiler copies a constant pre without a call.
 func AppendField(dst []byte, pre string, s []byte) []byte {
-	return appendQuoted(dst, pre, s, replEscape)
+	return appendQuoted(append(dst, pre...), s, replEscape)
 }
 
 // AppendStringUTF8 is [AppendString] but writes the U+FFFD that replaces
 // a byte that is not valid UTF-8 as its UTF-8 bytes, not as an escape:
 // decoding the result and appending it again gives the same bytes.
 func AppendStringUTF8(dst, s []byte) []byte {
-	return appendQuoted(dst, "", s, replUTF8)
+	return appendQuoted(dst, s, replUTF8)
 }
 
 // AppendEscaped appends the inside of a JSON string: s escaped as
@@ -54,33 +53,17 @@ func AppendEscaped(dst, s []byte) []byte {
 	return appendEscaped(dst, s, replEscape)
 }
 
-// appendQuoted appends pre and s as a JSON string. Most values need no
-// escape at all: they are tested and copied in one pass, 8 bytes at a
-// time, into room reserved once (with 8 bytes to spare, so a word may be
-// stored whole); the key prefix is copied the same way. No call is made
-// on this path: a member costs a few dozen instructions.
-func appendQuoted(b []byte, pre string, s []byte, repl string) []byte {
+// appendQuoted appends s as a JSON string. Most values need no escape at
+// all: they are tested and copied in one pass, 8 bytes at a time, into
+// room reserved once (with 8 bytes to spare, so a word may be stored
+// whole). No call is made on this path.
+func appendQuoted(b []byte, s []byte, repl string) []byte {
 	n := len(b)
-	total := len(pre) + len(s) + 2
+	total := len(s) + 2
 	if cap(b)-n < total+8 {
 		b = slices.Grow(b, total+8)
 	}
 	d := b[n : n+total+8]
-	p := unsafe.Slice(unsafe.StringData(pre), len(pre)) // only read
-	k := 0
-	for ; k+8 <= len(p); k += 8 {
-		binary.LittleEndian.PutUint64(d[k:], binary.LittleEndian.Uint64(p[k:]))
-	}
-	if k < len(p) {
-		if len(p) >= 8 {
-			binary.LittleEndian.PutUint64(d[len(p)-8:], binary.LittleEndian.Uint64(p[len(p)-8:]))
-		} else {
-			for ; k < len(p); k++ {
-				d[k] = p[k]
-			}
-		}
-	}
-	d = d[len(p):]
 	d[0] = '"'
 	d = d[1:]
 	i := 0
@@ -113,7 +96,7 @@ func appendQuoted(b []byte, pre string, s []byte, repl string) []byte {
 		for ; i < len(s); i++ {
 			c := s[i]
 			if !safe[c] {
-				b = appendEscapedFrom(b[:n+len(p)+1], s, i, repl)
+				b = appendEscapedFrom(b[:n+1], s, i, repl)
 				return append(b, '"')
 			}
 			d[i] = c
@@ -225,31 +208,27 @@ func safeWord(x uint64) bool {
 }
 
 // AppendUint appends pre, the constant text before the value (separator
-// and key included: `,"ssrc":`), and v in decimal.
+// and key included: `,"ssrc":`), and v in decimal. It is inlined, so the
+// compiler copies a constant pre without a call.
 func AppendUint(dst []byte, pre string, v uint64) []byte {
-	n := len(dst)
-	if need := len(pre) + 20 + 8; cap(dst)-n < need {
-		dst = slices.Grow(dst, need)
-	}
-	d := dst[n : n+len(pre)+20+8]
-	putStr(d, pre)
-	return dst[:n+len(pre)+putUint(d[len(pre):len(pre)+20], v)]
+	return strconv.AppendUint(append(dst, pre...), v, 10)
 }
 
 // AppendInt appends pre and v in decimal (see [AppendUint]).
 func AppendInt(dst []byte, pre string, v int64) []byte {
-	if v < 0 {
-		return strconv.AppendInt(append(dst, pre...), v, 10)
-	}
-	return AppendUint(dst, pre, uint64(v))
+	return strconv.AppendInt(append(dst, pre...), v, 10)
 }
 
-// AppendAddr appends pre and a as a JSON string ("" for the zero Addr).
-// An IPv4 address is written digit by digit in place, as
-// netip.Addr.AppendTo writes it; others go through AppendTo.
+// AppendAddr appends pre and a as a JSON string ("" for the zero Addr),
+// as netip.Addr.AppendTo writes it (see [AppendUint]).
 func AppendAddr(dst []byte, pre string, a netip.Addr) []byte {
+	return appendAddr(append(dst, pre...), a)
+}
+
+// appendAddr writes an IPv4 address digit by digit in place; others go
+// through AppendTo.
+func appendAddr(dst []byte, a netip.Addr) []byte {
 	if !a.Is4() {
-		dst = append(dst, pre...)
 		dst = append(dst, '"')
 		if a.IsValid() {
 			dst = a.AppendTo(dst)
@@ -257,86 +236,32 @@ func AppendAddr(dst []byte, pre string, a netip.Addr) []byte {
 		return append(dst, '"')
 	}
 	n := len(dst)
-	need := len(pre) + 2 + 15 + 8
-	if cap(dst)-n < need {
-		dst = slices.Grow(dst, need)
+	if cap(dst)-n < 17 {
+		dst = slices.Grow(dst, 17)
 	}
-	d := dst[n : n+need]
-	putStr(d, pre)
-	k := len(pre)
-	d[k] = '"'
-	k++
+	d := dst[n : n+17]
+	d[0] = '"'
+	k := 1
 	for i, o := range a.As4() {
 		if i > 0 {
 			d[k] = '.'
 			k++
 		}
-		k += putUint(d[k:k+3], uint64(o))
+		switch {
+		case o >= 100:
+			d[k], d[k+1], d[k+2] = '0'+o/100, '0'+o/10%10, '0'+o%10
+			k += 3
+		case o >= 10:
+			d[k], d[k+1] = '0'+o/10, '0'+o%10
+			k += 2
+		default:
+			d[k] = '0' + o
+			k++
+		}
 	}
 	d[k] = '"'
 	return dst[:n+k+1]
 }
-
-// putStr copies s to the start of d, which has room for len(s)+8 bytes,
-// 8 bytes at a time: the constant key prefixes are too short for the
-// call into memmove to pay.
-func putStr(d []byte, s string) {
-	b := unsafe.Slice(unsafe.StringData(s), len(s)) // only read
-	n := len(b)
-	if n < 8 {
-		for i := range n {
-			d[i] = b[i]
-		}
-		return
-	}
-	_ = d[n+7]
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		binary.LittleEndian.PutUint64(d[i:], binary.LittleEndian.Uint64(b[i:]))
-	}
-	if i < n {
-		binary.LittleEndian.PutUint64(d[n-8:], binary.LittleEndian.Uint64(b[n-8:]))
-	}
-}
-
-// putUint writes v in decimal to the start of d (20 bytes) and returns
-// the number of digits: two digits at a time from the end, in place.
-func putUint(d []byte, v uint64) int {
-	n := 1
-	for n < len(pow10) && v >= pow10[n] {
-		n++
-	}
-	d = d[:n]
-	i := n
-	for v >= 100 {
-		q := v / 100
-		r := (v - q*100) * 2
-		i -= 2
-		d[i], d[i+1] = digits2[r], digits2[r+1]
-		v = q
-	}
-	if v >= 10 {
-		d[0], d[1] = digits2[2*v], digits2[2*v+1]
-	} else {
-		d[0] = byte('0' + v)
-	}
-	return n
-}
-
-// pow10[n] is the smallest number of n+1 digits.
-var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
-	1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
-
-const digits2 = "00010203040506070809" +
-	"10111213141516171819" +
-	"20212223242526272829" +
-	"30313233343536373839" +
-	"40414243444546474849" +
-	"50515253545556575859" +
-	"60616263646566676869" +
-	"70717273747576777879" +
-	"80818283848586878889" +
-	"90919293949596979899"
 
 // AppendBool appends pre and v as true or false (see [AppendUint]).
 func AppendBool(dst []byte, pre string, v bool) []byte {

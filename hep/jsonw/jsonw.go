@@ -53,19 +53,21 @@ func AppendEscaped(dst, s []byte) []byte {
 	return appendEscaped(dst, s, replEscape)
 }
 
-// appendQuoted appends s as a JSON string. Most values need no escape at
-// all: they are tested and copied in one pass, 8 bytes at a time, into
-// room reserved once (with 8 bytes to spare, so a word may be stored
-// whole). No call is made on this path.
+// appendQuoted appends s as a JSON string.
 func appendQuoted(b []byte, s []byte, repl string) []byte {
+	return append(appendEscaped(append(b, '"'), s, repl), '"')
+}
+
+// appendEscaped appends s escaped. Most values need no escape at all:
+// they are tested and copied in one pass, 8 bytes at a time, into room
+// reserved once (with 8 bytes to spare, so a word may be stored whole).
+// No call is made on this path.
+func appendEscaped(b []byte, s []byte, repl string) []byte {
 	n := len(b)
-	total := len(s) + 2
-	if cap(b)-n < total+8 {
-		b = slices.Grow(b, total+8)
+	if cap(b)-n < len(s)+8 {
+		b = slices.Grow(b, len(s)+8)
 	}
-	d := b[n : n+total+8]
-	d[0] = '"'
-	d = d[1:]
+	d := b[n : n+len(s)+8]
 	i := 0
 	if len(s) < 8 && cap(s) >= 8 {
 		// A short value inside a larger buffer (a field of a packet):
@@ -75,42 +77,9 @@ func appendQuoted(b []byte, s []byte, repl string) []byte {
 		x := binary.LittleEndian.Uint64(s[:8])
 		if safeWord(x&mask | lo7*'a'&^mask) {
 			binary.LittleEndian.PutUint64(d, x)
-			i = len(s)
+			return b[:n+len(s)]
 		}
 	}
-	for ; i+8 <= len(s); i += 8 {
-		x := binary.LittleEndian.Uint64(s[i:])
-		if !safeWord(x) {
-			break
-		}
-		binary.LittleEndian.PutUint64(d[i:], x)
-	}
-	if i < len(s) {
-		if len(s) >= 8 && i+8 > len(s) {
-			// The tail as the last 8 bytes, overlapping those copied.
-			if x := binary.LittleEndian.Uint64(s[len(s)-8:]); safeWord(x) {
-				binary.LittleEndian.PutUint64(d[len(s)-8:], x)
-				i = len(s)
-			}
-		}
-		for ; i < len(s); i++ {
-			c := s[i]
-			if !safe[c] {
-				b = appendEscapedFrom(b[:n+1], s, i, repl)
-				return append(b, '"')
-			}
-			d[i] = c
-		}
-	}
-	d[len(s)] = '"'
-	return b[:n+total]
-}
-
-// copySafe copies s to d, which has room for len(s)+8 bytes, as long as
-// its bytes need no escape. It reports whether all of s was, or else the
-// offset of the first byte that needs one.
-func copySafe(d, s []byte) (int, bool) {
-	i := 0
 	for ; i+8 <= len(s); i += 8 {
 		x := binary.LittleEndian.Uint64(s[i:])
 		if !safeWord(x) {
@@ -122,26 +91,15 @@ func copySafe(d, s []byte) (int, bool) {
 		// The tail as the last 8 bytes, overlapping those copied.
 		if x := binary.LittleEndian.Uint64(s[len(s)-8:]); safeWord(x) {
 			binary.LittleEndian.PutUint64(d[len(s)-8:], x)
-			return len(s), true
+			return b[:n+len(s)]
 		}
 	}
 	for ; i < len(s); i++ {
 		c := s[i]
 		if !safe[c] {
-			return i, false
+			return appendEscapedFrom(b[:n], s, i, repl)
 		}
 		d[i] = c
-	}
-	return i, true
-}
-
-func appendEscaped(b []byte, s []byte, repl string) []byte {
-	n := len(b)
-	if cap(b)-n < len(s)+8 {
-		b = slices.Grow(b, len(s)+8)
-	}
-	if i, ok := copySafe(b[n:n+len(s)+8], s); !ok {
-		return appendEscapedFrom(b[:n], s, i, repl)
 	}
 	return b[:n+len(s)]
 }
@@ -211,13 +169,67 @@ func safeWord(x uint64) bool {
 // and key included: `,"ssrc":`), and v in decimal. It is inlined, so the
 // compiler copies a constant pre without a call.
 func AppendUint(dst []byte, pre string, v uint64) []byte {
-	return strconv.AppendUint(append(dst, pre...), v, 10)
+	return appendUint(append(dst, pre...), v)
 }
 
 // AppendInt appends pre and v in decimal (see [AppendUint]).
 func AppendInt(dst []byte, pre string, v int64) []byte {
-	return strconv.AppendInt(append(dst, pre...), v, 10)
+	return appendInt(append(dst, pre...), v)
 }
+
+func appendInt(b []byte, v int64) []byte {
+	if v < 0 {
+		return strconv.AppendInt(b, v, 10)
+	}
+	return appendUint(b, uint64(v))
+}
+
+// appendUint appends v in decimal, written in place two digits at a time
+// from the end (strconv formats into a buffer of its own and copies).
+func appendUint(b []byte, v uint64) []byte {
+	if v < 10 {
+		return append(b, byte('0'+v))
+	}
+	n := 2
+	for n < len(pow10) && v >= pow10[n] {
+		n++
+	}
+	k := len(b)
+	if cap(b)-k < n {
+		b = slices.Grow(b, n)
+	}
+	b = b[:k+n]
+	d := b[k:]
+	i := n
+	for v >= 100 {
+		q := v / 100
+		r := (v - q*100) * 2
+		i -= 2
+		d[i], d[i+1] = digits2[r], digits2[r+1]
+		v = q
+	}
+	if v >= 10 {
+		d[0], d[1] = digits2[2*v], digits2[2*v+1]
+	} else {
+		d[0] = byte('0' + v)
+	}
+	return b
+}
+
+// pow10[n] is the smallest number of n+1 digits.
+var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+	1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+const digits2 = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
 
 // AppendAddr appends pre and a as a JSON string ("" for the zero Addr),
 // as netip.Addr.AppendTo writes it (see [AppendUint]).

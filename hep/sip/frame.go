@@ -249,7 +249,7 @@ func requestLine(line []byte) (sp, last int, ok bool) {
 		return 0, 0, false
 	}
 	last = len(line) - 8
-	if last <= sp+1 || line[last] != ' ' || !equalFold(line[last+1:], "sip/2.0") {
+	if last <= sp+1 || binary.LittleEndian.Uint64(line[last:])|spSIPVersionMask != spSIPVersionWord {
 		return 0, 0, false
 	}
 	uri := line[sp+1 : last]
@@ -267,6 +267,13 @@ func requestLine(line []byte) (sp, last int, ok bool) {
 	}
 	return sp, last, true
 }
+
+// " SIP/2.0" as a little-endian word, and the mask that folds the case of
+// its letters: the end of a request line, compared at once.
+const (
+	spSIPVersionWord = ' ' | 's'<<8 | 'i'<<16 | 'p'<<24 | '/'<<32 | '2'<<40 | '.'<<48 | '0'<<56
+	spSIPVersionMask = 0x20202000
+)
 
 // plausibleStart reports whether b, which holds no line end yet, could be
 // the beginning of a start line.

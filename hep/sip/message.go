@@ -885,6 +885,18 @@ func quotedEnd(s []byte) int {
 // starts at the first ';'), name lower case; nil if absent, empty for a
 // parameter without value. Quoted values lose their quotes.
 func param(params []byte, name string) []byte {
+	if k := 1 + len(name); len(params) > k && params[0] == ';' && params[k] == '=' && equalFold(params[1:k], name) {
+		// The first parameter is the one, the common case ";branch=..."
+		// or ";tag=...": its value ends at the next ';' unless it holds a
+		// quote, which the general loop below handles.
+		v := params[k+1:]
+		if end := indexByte(v, ';'); end >= 0 {
+			v = v[:end]
+		}
+		if indexByte(v, '"') < 0 {
+			return trimWS(v)
+		}
+	}
 	quoted := indexByte(params, '"') >= 0
 	for len(params) > 0 {
 		if params[0] != ';' {

@@ -1003,12 +1003,14 @@ func (m *Message) decodeVia(v []byte) bool {
 			continue
 		}
 		m.ViaCount++
-		var via Via
-		if !decodeVia(one, &via) {
-			ok = false
-		}
+		var spare Via
+		via := &spare
 		if len(m.Via) < MaxVia {
-			m.Via = append(m.Via, via)
+			m.Via = append(m.Via, Via{})
+			via = &m.Via[len(m.Via)-1] // decoded in place
+		}
+		if !decodeVia(one, via) {
+			ok = false
 		}
 	}
 	return ok
@@ -1038,6 +1040,29 @@ func decodeVia(one []byte, via *Via) bool {
 	}
 	via.Transport = rest[:k]
 	rest = trimLeftWSOnly(rest[k:])
+	if h := skipHostBytes(rest, 0); h > 0 && rest[0] != '[' {
+		// The common "host", "host;params", "host:port" or
+		// "host:port;params", in one scan: what the general steps below
+		// make of it.
+		p, port := h, 0
+		if p < len(rest) && rest[p] == ':' {
+			p++
+			for p < len(rest) && isDigit(rest[p]) {
+				p++
+			}
+			var ok bool
+			if port, ok = parseUint(rest[h+1:p], 65535); !ok {
+				p = -1
+			}
+		}
+		if p == len(rest) || p > 0 && rest[p] == ';' {
+			via.Host, via.Port = rest[:h], uint16(port)
+			if p < len(rest) {
+				via.Branch = param(rest[p:], "branch")
+			}
+			return true
+		}
+	}
 	// sent-by ends at the parameters; LWS is allowed around the colon.
 	end := indexByte(rest, ';')
 	if end < 0 {

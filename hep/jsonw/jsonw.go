@@ -2,6 +2,7 @@ package jsonw
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -190,9 +191,15 @@ func appendUint(b []byte, v uint64) []byte {
 	if v < 10 {
 		return append(b, byte('0'+v))
 	}
-	n := 2
-	for n < len(pow10) && v >= pow10[n] {
-		n++
+	if v < 100 {
+		return append(b, digits2[2*v], digits2[2*v+1])
+	}
+	// The number of digits from the bit length: log10(2) ~ 1233/4096,
+	// corrected by one compare.
+	t := bits.Len64(v) * 1233 >> 12
+	n := t + 1
+	if v < pow10[t] {
+		n--
 	}
 	k := len(b)
 	if cap(b)-k < n {

@@ -12,7 +12,7 @@ import (
 // jw appends a JSON object to b by hand, so building a row does not
 // allocate (no encoding/json, no reflection). Keys are constants of this
 // package and are written unescaped; string values go through
-// [jsonw.AppendString]. A nested object or array is opened after key.
+// [jsonw.AppendString]. A nested object is opened after key.
 type jw struct {
 	b     []byte
 	first bool // the next member is the first of its object or array
@@ -22,9 +22,6 @@ func (w *jw) reset(b []byte) { w.b = b[:0]; w.first = true }
 
 func (w *jw) open()  { w.sep(); w.b = append(w.b, '{'); w.first = true }
 func (w *jw) close() { w.b = append(w.b, '}'); w.first = false }
-
-func (w *jw) openArray()  { w.b = append(w.b, '['); w.first = true }
-func (w *jw) closeArray() { w.b = append(w.b, ']'); w.first = false }
 
 // sep writes the comma before every member but the first.
 func (w *jw) sep() {
@@ -62,13 +59,6 @@ func (w *jw) str(k string, v []byte) {
 	w.b = jsonw.AppendString(w.b, v)
 }
 
-// strNE writes the member only when v is not empty.
-func (w *jw) strNE(k string, v []byte) {
-	if len(v) > 0 {
-		w.str(k, v)
-	}
-}
-
 func (w *jw) int(k string, v int64) {
 	w.key(k)
 	w.first = false
@@ -85,16 +75,6 @@ func (w *jw) bool(k string, v bool) {
 	w.key(k)
 	w.first = false
 	w.b = strconv.AppendBool(w.b, v)
-}
-
-func (w *jw) addr(k string, a netip.Addr) {
-	w.key(k)
-	w.first = false
-	w.b = append(w.b, '"')
-	if a.IsValid() {
-		w.b = a.AppendTo(w.b)
-	}
-	w.b = append(w.b, '"')
 }
 
 // The append* helpers write one member of an object whose layout is fixed:

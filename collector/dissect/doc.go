@@ -22,6 +22,12 @@
 //	0x32-0x3d (JSON)   hep_proto_<N>_default     the JSON as sent, when valid
 //	any other          hep_proto_<N>_default     {"length": n}, the bytes in raw
 //
+// The SIP protocol_header starts with the keys the database indexes, in
+// this order: callid, callid_aleg (when present), method, status,
+// ruri_user, from_user, to_user; MariaDB's JSON_VALUE stops at the key it
+// looks for. The SIP payload holds start_line, body_length and the SDP
+// media summary (sdp); the header lines are in raw only.
+//
 // Malformed payloads are never dropped: the row is filled with
 // {"error": ...} in its payload and the raw bytes, and Dissect returns a
 // [*PayloadError] whose Reason is the metric label.

@@ -6,13 +6,16 @@
 // escaped (\n, \r and \t in their short form), bytes that are not valid
 // UTF-8 as the escape \ufffd, so the result is always valid JSON text that
 // MariaDB's JSON_VALID accepts. Most strings need no escape; they are
-// found so 8 bytes at a time and copied whole. [AppendEscaped] writes the
+// tested and copied in one pass, 8 bytes at a time (a value shorter than
+// 8 bytes inside a larger buffer as one word). [AppendEscaped] writes the
 // same without the quotes, and [AppendStringUTF8] writes U+FFFD as its
 // UTF-8 bytes instead of an escape, for output that must come back the
 // same after a decode and re-encode.
 //
-// [AppendUint], [AppendInt] and [AppendBool] write a member whose key and
-// separator are a constant prefix (`,"ssrc":`); [AppendHex] writes bytes as
+// [AppendField], [AppendUint], [AppendInt], [AppendAddr] and [AppendBool]
+// write a member whose key and separator are a constant prefix
+// (`,"ssrc":`); they are small enough to be inlined, so the compiler copies
+// the constant prefix without a call. [AppendHex] writes bytes as
 // lowercase hex digits.
 //
 // Every function appends to dst and returns the extended slice; none

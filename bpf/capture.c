@@ -277,6 +277,9 @@ static __always_inline int emit(void *ctx, int is_xdp, void *data, void *end, __
 	return r;
 }
 
+#define DATA(x) ((void *)(long)(x)->data)
+#define DATA_END(x) ((void *)(long)(x)->data_end)
+
 /* The emit functions are inlined into the programs for the same reason as
  * xhep_classify: a BPF-to-BPF call costs ~12 ns under SRSO Safe RET. */
 static __always_inline int xhep_emit_xdp(struct xdp_md *ctx, __u32 m, struct counters *c)
@@ -285,18 +288,52 @@ static __always_inline int xhep_emit_xdp(struct xdp_md *ctx, __u32 m, struct cou
 		return -2;
 	/* The program is loaded without BPF_F_XDP_HAS_FRAGS, so frames are
 	 * linear and data_end - data is their whole length. */
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	return emit(ctx, 1, data, end, end - data, ctx->ingress_ifindex, 0, m, c);
+	return emit(ctx, 1, DATA(ctx), DATA_END(ctx), DATA_END(ctx) - DATA(ctx), ctx->ingress_ifindex, 0,
+		    m, c);
 }
 
 static __always_inline int xhep_emit_skb(struct __sk_buff *skb, __u32 m, struct counters *c)
 {
 	if (!c)
 		return -2;
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
-	return emit(skb, 0, data, end, skb->len, skb->ifindex, 1, m, c);
+	return emit(skb, 0, DATA(skb), DATA_END(skb), skb->len, skb->ifindex, 1, m, c);
+}
+
+/* frame_match parses and classifies a frame: its match classes, 0 for
+ * none. Frames the fast path does not take go through PARSE; a TC frame
+ * whose headers lie beyond the linear data is pulled in and parsed again.
+ * Inlined with a constant is_xdp, so each program keeps its branch. */
+static __always_inline __u8 frame_match(void *ctx, int is_xdp, struct counters *c)
+{
+	struct xdp_md *x = ctx;
+	struct __sk_buff *skb = ctx;
+	struct pkt k;
+	int r = FP_SLOW;
+	if (fast_path)
+		r = is_xdp ? fast_parse(DATA(x), DATA_END(x), &k) : fast_parse(DATA(skb), DATA_END(skb), &k);
+	if (r == FP_REJECT)
+		return 0;
+	if (r == FP_SLOW) {
+		if (is_xdp) {
+			r = PARSE(x, 1, xhep_l3_xdp, &k);
+		} else {
+			r = PARSE(skb, 0, xhep_l3_skb, &k);
+			if (r == P_TRUNC && skb->len > skb->data_end - skb->data) {
+				/* Headers beyond the linear part: pull some into it and retry. */
+				__u32 pull = skb->len < 256 ? skb->len : 256;
+				if (bpf_skb_pull_data(skb, pull) == 0)
+					r = PARSE(skb, 0, xhep_l3_skb, &k);
+			}
+		}
+		if (r != P_OK) {
+			if (r != P_NOT_IP)
+				c->c[C_PARSE_ERR]++;
+			return 0;
+		}
+	}
+	if (is_xdp)
+		return xhep_classify(DATA(x), DATA_END(x), &k, c);
+	return xhep_classify(DATA(skb), DATA_END(skb), &k, c);
 }
 
 SEC("xdp")
@@ -309,21 +346,7 @@ int xhep_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	c->c[C_SEEN]++;
 
-	struct pkt k;
-	int r = FP_SLOW;
-	if (fast_path)
-		r = fast_parse((void *)(long)ctx->data, (void *)(long)ctx->data_end, &k);
-	if (r == FP_REJECT)
-		return miss;
-	if (r == FP_SLOW) {
-		r = PARSE(ctx, 1, xhep_l3_xdp, &k);
-		if (r != P_OK) {
-			if (r != P_NOT_IP)
-				c->c[C_PARSE_ERR]++;
-			return miss;
-		}
-	}
-	__u8 m = xhep_classify((void *)(long)ctx->data, (void *)(long)ctx->data_end, &k, c);
+	__u8 m = frame_match(ctx, 1, c);
 	if (!m)
 		return miss;
 	count_match(c, m);
@@ -349,27 +372,7 @@ int xhep_tc(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	c->c[C_SEEN]++;
 
-	struct pkt k;
-	int r = FP_SLOW;
-	if (fast_path)
-		r = fast_parse((void *)(long)skb->data, (void *)(long)skb->data_end, &k);
-	if (r == FP_REJECT)
-		return TC_ACT_OK;
-	if (r == FP_SLOW) {
-		r = PARSE(skb, 0, xhep_l3_skb, &k);
-		if (r == P_TRUNC && skb->len > skb->data_end - skb->data) {
-			/* Headers beyond the linear part: pull some into it and retry. */
-			__u32 pull = skb->len < 256 ? skb->len : 256;
-			if (bpf_skb_pull_data(skb, pull) == 0)
-				r = PARSE(skb, 0, xhep_l3_skb, &k);
-		}
-		if (r != P_OK) {
-			if (r != P_NOT_IP)
-				c->c[C_PARSE_ERR]++;
-			return TC_ACT_OK;
-		}
-	}
-	__u8 m = xhep_classify((void *)(long)skb->data, (void *)(long)skb->data_end, &k, c);
+	__u8 m = frame_match(skb, 0, c);
 	if (!m)
 		return TC_ACT_OK;
 	count_match(c, m);

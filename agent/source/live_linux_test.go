@@ -275,21 +275,28 @@ func TestLiveBadConfig(t *testing.T) {
 	}
 }
 
+// sipPair makes a topology with a SIP endpoint a (10.199.0.1:5060) in
+// namespace a, a peer b (10.199.0.2:40000) in b, and a live source of cfg
+// opened in a on xbpf0, closed when the test ends.
+func sipPair(t *testing.T, cfg LiveConfig) (a, b *net.UDPConn, src Source) {
+	t.Helper()
+	tp := newTopo(t)
+	a = udpConn(t, tp.a, "10.199.0.1:5060")
+	b = udpConn(t, tp.b, "10.199.0.2:40000")
+	cfg.Ifaces = []string{"xbpf0"}
+	var err error
+	inNS(t, tp.a, func() { src, err = OpenLive(cfg) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return a, b, src
+}
+
 func TestLiveCollectors(t *testing.T) {
 	for _, mode := range []string{"ringbuf", "afxdp", "afpacket"} {
 		t.Run(mode, func(t *testing.T) {
-			tp := newTopo(t)
-			a := udpConn(t, tp.a, "10.199.0.1:5060")
-			b := udpConn(t, tp.b, "10.199.0.2:40000")
-			var src Source
-			var err error
-			inNS(t, tp.a, func() {
-				src, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}, Mode: mode, XDPMode: "generic", RingBytes: 1 << 20})
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer src.Close()
+			a, b, src := sipPair(t, LiveConfig{Mode: mode, XDPMode: "generic", RingBytes: 1 << 20})
 			reg := prometheus.NewPedanticRegistry()
 			for _, c := range LiveCollectors(src) {
 				if err := reg.Register(c); err != nil {
@@ -456,18 +463,7 @@ func TestLiveFlowsAndFragments(t *testing.T) {
 // once a share of the ring has filled, so a lone frame must come through
 // the reader's poll, within a few milliseconds, again and again.
 func TestLiveLoneFramePrompt(t *testing.T) {
-	tp := newTopo(t)
-	a := udpConn(t, tp.a, "10.199.0.1:5060")
-	b := udpConn(t, tp.b, "10.199.0.2:40000")
-	var src Source
-	var err error
-	inNS(t, tp.a, func() {
-		src, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}, Mode: "ringbuf", XDPMode: "generic"})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	a, b, src := sipPair(t, LiveConfig{Mode: "ringbuf", XDPMode: "generic"})
 	frames := make(chan string, 16)
 	go func() {
 		var f Frame

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -59,10 +62,10 @@ type Config struct {
 	VXLANPort uint16 // UDP port decapsulated as VXLAN; default 4789
 
 	// WakeupBytes: the programs wake the ring buffer reader only about
-	// once per this many bytes written (each CPU after WakeupBytes divided
-	// by the number of CPUs since its last wakeup), so a busy reader is not
-	// woken per frame; the reader must then also poll on a timer (a
-	// deadline). 0 leaves it to the kernel, which wakes the reader for
+	// once per this many bytes written (each CPU once it has written
+	// WakeupBytes divided by the number of online CPUs since its last
+	// wakeup), so a busy reader is not woken per frame; the reader must
+	// then also poll on a timer (a deadline). 0 leaves it to the kernel, which wakes the reader for
 	// every record written while it had caught up.
 	WakeupBytes int
 
@@ -213,16 +216,43 @@ func Load(cfg Config) (*Filter, error) {
 }
 
 // perCPUWakeup is the threshold each CPU applies: its share of the
-// configured one, at least one page so a wakeup is not forced per record.
+// configured one among the online CPUs (packets arrive on those, while
+// possible CPUs can be many more), at least one page so a wakeup is not
+// forced per record.
 func perCPUWakeup(total int) uint32 {
 	if total <= 0 {
 		return 0
 	}
-	n, err := ebpf.PossibleCPU()
-	if err != nil || n < 1 {
-		n = 1
-	}
+	n := onlineCPUs()
 	return uint32(max(total/n, unix.Getpagesize()))
+}
+
+// onlineCPUs counts the CPUs in /sys/devices/system/cpu/online ("0-3,6"),
+// 1 if it cannot be read.
+func onlineCPUs() int {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return 1
+	}
+	return countCPUList(strings.TrimSpace(string(b)))
+}
+
+func countCPUList(s string) int {
+	n := 0
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.Atoi(lo)
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || b < a {
+			continue
+		}
+		n += b - a + 1
+	}
+	return max(n, 1)
 }
 
 func v6key(a netip.Addr) [4]uint32 {

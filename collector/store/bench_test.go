@@ -53,7 +53,7 @@ func mariadbPID() int {
 }
 
 // BenchmarkWrite writes realistic SIP rows into hep_proto_1_call (9
-// indexed generated columns) and hep_proto_100_default (5), with each
+// indexed generated columns) and hep_proto_100_default (3), with each
 // method, and reports rows/s from the first Write until
 // Flush returns, and the CPU used by this process and by mariadbd over
 // that time (cores = CPU seconds / wall seconds). Use a fixed count:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xhep/xhep/collector/ingest"
+	"github.com/xhep/xhep/collector/store"
 )
 
 // Config holds every setting of the collector; cmd/xhep-collector fills it
@@ -21,6 +22,10 @@ type Config struct {
 	Readers int `yaml:"udp-readers"`
 	// RcvBuf is the UDP receive buffer to ask for, in bytes (default 32 MiB).
 	RcvBuf int `yaml:"udp-rcvbuf"`
+	// UDPSharePort lets this collector bind a UDP address another process
+	// already holds with SO_REUSEPORT (the kernel then splits the stream
+	// between them); without it such an address is refused.
+	UDPSharePort bool `yaml:"udp-share-port"`
 	// TCPIdle closes TCP/TLS connections silent this long (default 5m).
 	TCPIdle time.Duration `yaml:"tcp-idle"`
 	// TLSCert and TLSKey are PEM files for tls:// listeners.
@@ -89,8 +94,9 @@ type Config struct {
 // Validate checks the configuration without touching the network.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.Read == "" && len(c.Listen) == 0 {
-		errs = append(errs, errors.New("no --listen address and no --read file"))
+	apiOnly := c.Read == "" && len(c.Listen) == 0 && c.HTTP != "" && c.MySQL != ""
+	if c.Read == "" && len(c.Listen) == 0 && !apiOnly {
+		errs = append(errs, errors.New("no --listen address and no --read file (an API/UI-only node needs --http and --mysql)"))
 	}
 	if c.Read != "" && len(c.Listen) > 0 {
 		errs = append(errs, errors.New("--read and --listen do not go together"))
@@ -106,6 +112,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Read == "" && c.MySQL == "" && len(c.Forward) == 0 {
 		errs = append(errs, errors.New("no --mysql and no --forward: nothing would be stored"))
+	}
+	if c.Retention != "" {
+		if _, err := store.ParseRetention(c.Retention); err != nil {
+			errs = append(errs, fmt.Errorf("--retention: %w", err))
+		}
 	}
 	tls := false
 	for _, l := range c.Listen {

@@ -96,10 +96,14 @@ func New(cfg Config) (s *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &Service{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
+	// built, not s: a "return nil, err" below sets s to nil before the
+	// deferred clean-up runs, which must close what was built.
+	built := &Service{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
+	s = built
 	defer func() {
 		if err != nil {
-			s.Close()
+			built.Close()
+			s = nil
 		}
 	}()
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -139,6 +143,7 @@ func New(cfg Config) (s *Service, err error) {
 		icfg := ingest.Config{
 			Listen:      cfg.Listen,
 			Readers:     cfg.Readers,
+			SharePort:   cfg.UDPSharePort,
 			RcvBuf:      cfg.RcvBuf,
 			TCPIdle:     cfg.TCPIdle,
 			MaxMessage:  hep.MaxMessageLen,
@@ -245,6 +250,12 @@ func (s *Service) Run(ctx context.Context) error {
 			err = cerr
 		}
 		return err
+	}
+	if s.ingest == nil {
+		// An API/UI-only node: serve HTTP until stopped.
+		<-ctx.Done()
+		s.log.Info("shutting down")
+		return s.Close()
 	}
 	if err := s.ingest.Start(); err != nil {
 		return err

@@ -115,6 +115,7 @@ func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.
 	fs.StringVar(configFile, "config", "", "YAML file with any of these flags by name; flags given here override it")
 	fs.Var(&listFlag{loading: loading, v: &cfg.Listen}, "listen", "receive HEP on udp://ADDR, tcp://ADDR or tls://ADDR (repeatable)")
 	fs.IntVar(&cfg.Readers, "udp-readers", 0, "SO_REUSEPORT sockets and readers per UDP address (0: one per CPU)")
+	fs.BoolVar(&cfg.UDPSharePort, "udp-share-port", false, "bind a UDP address another process already holds (SO_REUSEPORT splits the stream between them); refused without it")
 	fs.Var(intSize{&cfg.RcvBuf}, "udp-rcvbuf", "UDP receive buffer to ask for, e.g. 32M (default 32M)")
 	fs.DurationVar(&cfg.TCPIdle, "tcp-idle", 5*time.Minute, "close TCP/TLS connections silent this long")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for tls:// listeners")

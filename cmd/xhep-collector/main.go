@@ -51,7 +51,7 @@ func run(args []string) int {
 	svc, err := collector.New(cfg)
 	if err != nil {
 		log.Error("start", "err", err)
-		return 1
+		return 2
 	}
 	if db := svc.DB(); db != nil && cfg.HTTP != "" && cfg.Read == "" {
 		a, err := api.New(api.Config{DB: db, Token: cfg.APIToken,
@@ -60,7 +60,7 @@ func run(args []string) int {
 		if err != nil {
 			svc.Close()
 			log.Error("start HTTP API", "err", err)
-			return 1
+			return 2
 		}
 		a.Register(svc.Mux())
 	}

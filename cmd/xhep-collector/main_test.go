@@ -206,3 +206,45 @@ func (p *collectorProcess) stop(t *testing.T) {
 		t.Fatal("collector did not exit within 3 minutes of SIGTERM")
 	}
 }
+
+// TestStartupErrorsExit2: a start-up error found only when binding (a
+// port out of range, an HTTP address in use, a UDP address another
+// collector holds) prints the error and exits 2, without a panic.
+func TestStartupErrorsExit2(t *testing.T) {
+	bin := buildBinary(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	held, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	fwd := []string{"--forward", "udp://127.0.0.1:9"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"udp port out of range", []string{"--listen", "udp://127.0.0.1:99999"}, "99999"},
+		{"http in use", []string{"--listen", "udp://127.0.0.1:0", "--http", busy.Addr().String()}, "listen http"},
+		{"udp address held", []string{"--listen", "udp://" + held.LocalAddr().String()}, "udp-share-port"},
+		{"bad retention", []string{"--listen", "udp://127.0.0.1:0", "--mysql", "u:p@tcp(127.0.0.1:1)/", "--retention", "call=14x"}, "retention"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, append(tc.args, fwd...)...)
+			out, err := cmd.CombinedOutput()
+			code := -1
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err == nil {
+				code = 0
+			}
+			if code != 2 || !strings.Contains(string(out), tc.want) || strings.Contains(string(out), "panic") {
+				t.Errorf("exit %d, want 2 and the error (%q) without a panic; output:\n%s", code, tc.want, out)
+			}
+		})
+	}
+}

@@ -65,6 +65,11 @@ type Config struct {
 	// Readers is the number of SO_REUSEPORT sockets and reader goroutines
 	// per UDP address; 0 means GOMAXPROCS.
 	Readers int
+	// SharePort allows binding a UDP address another process already
+	// holds with SO_REUSEPORT. Without it New refuses such an address:
+	// the kernel would split the stream between the two processes. The
+	// Readers of one Server always share their address.
+	SharePort bool
 	// RcvBuf is the wanted UDP receive buffer in bytes; 0 means 32 MiB.
 	RcvBuf int
 	// Batch is the number of datagrams taken per recvmmsg call; 0 means 32.

@@ -195,6 +195,11 @@ func listenUDP(addr string, cfg Config) (*udpGroup, error) {
 		}
 		return sockErr
 	}}
+	if !cfg.SharePort {
+		if err := probeUDP(addr); err != nil {
+			return nil, err
+		}
+	}
 	bind := addr
 	for i := range cfg.Readers {
 		pc, err := lc.ListenPacket(context.Background(), "udp", bind)
@@ -267,4 +272,27 @@ func sockoptInt(conn *net.UDPConn, opt int) (int, error) {
 		return 0, err
 	}
 	return v, serr
+}
+
+// ErrAddrHeld is returned by New for a udp:// address that another socket
+// (another process: SO_REUSEPORT would let it share) already holds.
+var ErrAddrHeld = errors.New("UDP address already held by another socket (SO_REUSEPORT would split the stream between the processes; stop the other one, or pass --udp-share-port to share on purpose)")
+
+// probeUDP binds addr once without SO_REUSEPORT and closes it again: the
+// kernel refuses the bind while any socket holds the port on an
+// overlapping address, whether or not it set SO_REUSEPORT. A port of 0 is
+// always free.
+func probeUDP(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "0" || port == "" {
+		return nil
+	}
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		if errors.Is(err, unix.EADDRINUSE) {
+			return ErrAddrHeld
+		}
+		return err
+	}
+	return pc.Close()
 }

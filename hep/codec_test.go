@@ -389,7 +389,7 @@ func TestDecodeMalformed(t *testing.T) {
 		{"v1 family 7", []byte{1, 0, 7, 17, 0, 1, 0, 2, 1, 2, 3, 4}, ErrFamily, "bad_family", 2, 0},
 		{"v1 ipv4 short addrs", []byte{1, 0, 2, 17, 0, 1, 0, 2, 1, 2, 3, 4}, ErrShort, "short", 8, 0},
 		{"v1 ipv6 short addrs", append([]byte{1, 0, 10, 17, 0, 1, 0, 2}, make([]byte, 31)...), ErrShort, "short", 8, 0},
-		{"v2 short time", append([]byte{2, 0, 2, 17, 0, 1, 0, 2}, make([]byte, 8+11)...), ErrShort, "short", 16, 0},
+		{"v2 short time", append([]byte{2, 8, 2, 17, 0, 1, 0, 2}, make([]byte, 8+11)...), ErrShort, "short", 16, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,13 @@ var (
 	ErrFamily          = errors.New("hep: unsupported address family")
 	ErrPayloadTooLarge = errors.New("hep: message larger than 65535 bytes")
 	ErrDecompress      = errors.New("hep: cannot decompress payload")
+	// ErrV12Header: a HEP v1/v2 header whose header length or IP protocol
+	// no sender writes, or whose payload cannot start a SIP message (v1/v2
+	// carry only SIP): random bytes, not HEP.
+	ErrV12Header = errors.New("hep: implausible HEP v1/v2 header")
+	// ErrV12Time: a HEP v2 time before 2000, more than a year ahead, or
+	// with 1,000,000 microseconds or more.
+	ErrV12Time = errors.New("hep: implausible HEP v2 time")
 )
 
 // DecodeError says where in the input decoding stopped and why.
@@ -41,7 +48,8 @@ func decodeErr(off int, chunk uint16, err error) error {
 
 // ErrorReason maps an error from this package to a short, stable label for
 // metrics: "short", "not_hep", "version", "bad_length", "bad_chunk_length",
-// "bad_chunk_size", "bad_family", "too_large", "decompress"; "other" for
+// "bad_chunk_size", "bad_family", "too_large", "decompress", "bad_v12_header",
+// "bad_v12_time"; "other" for
 // anything else and "" for nil.
 func ErrorReason(err error) string {
 	switch {
@@ -65,6 +73,10 @@ func ErrorReason(err error) string {
 		return "too_large"
 	case errors.Is(err, ErrDecompress):
 		return "decompress"
+	case errors.Is(err, ErrV12Header):
+		return "bad_v12_header"
+	case errors.Is(err, ErrV12Time):
+		return "bad_v12_time"
 	}
 	return "other"
 }

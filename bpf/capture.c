@@ -50,7 +50,7 @@ static __always_inline int xhep_classify(void *data, void *end, struct pkt *k, s
 	}
 	if (k->l4 != IPPROTO_UDP && k->l4 != IPPROTO_TCP && k->l4 != IPPROTO_SCTP)
 		return 0;
-	__u8 pc = port_class[k->sport] | port_class[k->dport];
+	__u8 pc = port_class[bound16(k->sport)] | port_class[bound16(k->dport)];
 	__u8 m = 0;
 	int addrs = 0;
 	if (pc & PORT_SIP)

@@ -510,11 +510,31 @@ static __always_inline int parse_ipv6(struct pkt *k, void *p, void *data, void *
 	return parse_l4(k, p, data, end, ip_end, tunnel, poff);
 }
 
+/*
+ * load_bytes reads bytes beyond the linear data of an skb (TC) with
+ * bpf_skb_load_bytes (Linux 4.5; into ring buffer memory 5.8). XDP frames
+ * are linear (the program is loaded without BPF_F_XDP_HAS_FRAGS), so
+ * nothing lies beyond data_end there and no helper is needed: kernels
+ * before 5.18 have no bpf_xdp_load_bytes.
+ */
 static __always_inline long load_bytes(void *ctx, int is_xdp, __u32 off, void *to, __u32 len)
 {
 	if (is_xdp)
-		return bpf_xdp_load_bytes(ctx, off, to, len);
+		return -1;
 	return bpf_skb_load_bytes(ctx, off, to, len);
+}
+
+/*
+ * bound16 hides v from the compiler behind a mask the verifier sees:
+ * kernels before 6.3 (Debian 12's 6.1) do not track the range of a byte
+ * swap (bpf_ntohs), so a port from one is an unbounded index into
+ * port_class without it ("math between map_value pointer and register
+ * with unbounded min value"). The compiler would drop a plain C mask.
+ */
+static __always_inline __u32 bound16(__u32 v)
+{
+	asm volatile("%0 &= 0xffff" : "+r"(v));
+	return v;
 }
 
 /*
@@ -554,8 +574,11 @@ static __always_inline int parse_l3(void *ctx, int is_xdp, void *data, void *end
 	return r;
 }
 
-/* Global (separately verified) functions, one per context type. */
-__attribute__((noinline)) int xhep_l3_xdp(struct xdp_md *ctx, struct pkt *k, __u32 off,
+/* Subprograms for the inner headers of a tunnel, one per context type.
+ * Static, not global: a global function (verified once on its own) may
+ * take only scalars and the context before Linux 5.12 ("Arg#1 type PTR
+ * ... is not supported yet" on 5.10). */
+static __attribute__((noinline)) int xhep_l3_xdp(struct xdp_md *ctx, struct pkt *k, __u32 off,
 					  __u32 proto, __u32 tunnel)
 {
 	if (!k)
@@ -565,7 +588,7 @@ __attribute__((noinline)) int xhep_l3_xdp(struct xdp_md *ctx, struct pkt *k, __u
 	return parse_l3(ctx, 1, data, end, k, off, proto, tunnel);
 }
 
-__attribute__((noinline)) int xhep_l3_skb(struct __sk_buff *ctx, struct pkt *k, __u32 off,
+static __attribute__((noinline)) int xhep_l3_skb(struct __sk_buff *ctx, struct pkt *k, __u32 off,
 					  __u32 proto, __u32 tunnel)
 {
 	if (!k)
@@ -747,7 +770,8 @@ static __always_inline int fast_parse(void *data, void *end, struct pkt *k)
 		w = *(__u64 *)pw;
 		have_w = 1;
 	}
-	if (!((port_class[sport] | port_class[dport]) & (PORT_SIP | PORT_DNS)) && !flows_active &&
+	if (!((port_class[bound16(sport)] | port_class[bound16(dport)]) & (PORT_SIP | PORT_DNS)) &&
+	    !flows_active &&
 	    !(have_w && sip_by_content && is_sip(w)) &&
 	    !(have_w && rtcp_heuristic && proto == IPPROTO_UDP && is_rtcp(w, plen)))
 		return FP_REJECT;

@@ -12,7 +12,6 @@ import (
 	"sync"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
@@ -107,8 +106,7 @@ type Filter struct {
 }
 
 // Probe checks that the kernel can run the capture programs: BPF ring
-// buffers (5.8) and bpf_xdp_load_bytes (5.18) for ring-buffer mode; the
-// XSKMAP for AF_XDP mode.
+// buffers (5.8) for ring-buffer mode; the XSKMAP for AF_XDP mode.
 func Probe(afxdp bool) error {
 	if afxdp {
 		if err := features.HaveMapType(ebpf.XSKMap); err != nil {
@@ -117,10 +115,6 @@ func Probe(afxdp bool) error {
 	}
 	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
 		return fmt.Errorf("%w: BPF ring buffer (Linux 5.8+): %v", ErrUnsupported, err)
-	}
-	if err := features.HaveProgramHelper(ebpf.XDP, asm.FnXdpLoadBytes); err != nil {
-		return fmt.Errorf("%w: bpf_xdp_load_bytes (Linux 5.18+; use --mode afpacket on older kernels): %v",
-			ErrUnsupported, err)
 	}
 	return nil
 }

@@ -12,7 +12,7 @@ pkgs=(
   kamailio                              # HEP v2/v3 interop test against a real siptrace
   chromium                              # the web UI test drives a real headless browser
   qemu-system-x86 busybox-static cpio   # BPF tests on real older kernels under QEMU (scripts/vm)
-  zstd xz-utils                         # unpacking Debian kernel packages for the VM tests
+  zstd xz-utils kmod                    # unpacking Debian kernel packages (depmod) for the VM tests
   clickhouse-server clickhouse-client   # the scale-out backend's throwaway server (scripts/clickhouse.sh)
   prometheus                            # promtool checks metrics, rules and dashboards' queries
   ca-certificates

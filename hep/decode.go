@@ -200,7 +200,8 @@ var chunkSize = [...]uint8{
 //	    siptrace), or with the addresses, or with the time header (10 bytes,
 //	    or 12 with its padding): any of these, nothing else
 //	fam: 2 (AF_INET, 4-byte addresses) or 10 (AF_INET6, 16-byte addresses)
-//	prt: IP protocol: 17 (UDP), 6 (TCP) or 132 (SCTP)
+//	prt: IP protocol: 17 (UDP), 6 (TCP), 132 (SCTP), or 22 (IDP, which
+//	     Kamailio's sipcapture reads as TLS)
 //	sport, dport: network byte order
 //
 // v2 then has struct hep_timehdr, 12 bytes with its padding, in the
@@ -233,7 +234,7 @@ func (m *Message) decodeV12(b []byte) error {
 	}
 	m.Version = b[0]
 	switch b[3] {
-	case 17, 6, 132:
+	case 17, 6, 132, 22:
 	default:
 		return decodeErr(3, 0, ErrV12Header)
 	}

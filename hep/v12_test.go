@@ -37,6 +37,7 @@ func TestV12Plausible(t *testing.T) {
 		{"v2 hl 26 (time header unpadded)", v12(2, 26, 132, now, 0), nil},
 		{"v1 hl 16", v12(1, 16, 17, 0, 0), nil},
 		{"v1 hl 8", v12(1, 8, 6, 0, 0), nil},
+		{"v2 IDP (Kamailio's TLS)", v12(2, 28, 22, now, 0), nil},
 		{"v2 2001", v12(2, 28, 17, 978307200, 0), nil},
 		{"v2 hl 0", v12(2, 0, 17, now, 1), ErrV12Header},
 		{"v2 hl 200", v12(2, 200, 17, now, 1), ErrV12Header},

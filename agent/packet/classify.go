@@ -43,6 +43,10 @@ func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit 
 	case c.SIPByContent && sipFirstLine(b):
 		d.deliver(ClassSIP, proto, src, dst, b, d.frame, emit)
 	case c.RTCP && rtcp.Valid(b):
+		if n := rtcp.Trailing(b); n > 0 {
+			d.st.RTCPTrailing++
+			d.st.RTCPTrailingBytes += uint64(n)
+		}
 		d.deliver(ClassRTCP, proto, src, dst, b, d.frame, emit)
 	default:
 		d.st.Unclassified++

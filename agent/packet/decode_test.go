@@ -284,6 +284,23 @@ func TestDecode(t *testing.T) {
 			stats: map[string]uint64{"Messages.dns": 1, "Messages.rtcp": 1, "Messages.sip": 1, "Unclassified": 2},
 		},
 		{
+			// A real capture: sub-packet lengths sum to 2 bytes less than
+			// the datagram. Wireshark decodes it; the trailing bytes are
+			// counted. Four or more trailing bytes (SRTCP's index and tag)
+			// are not RTCP.
+			name: "rtcp with trailing bytes",
+			frames: []source.Frame{
+				frame(source.LinkEthernet, ts0, eth(0x0800, ip4(17, "10.0.0.1", "10.0.0.2", udp(20001, 30001, cat(rtcpSRSDES, []byte{0, 0}))))),
+				frame(source.LinkEthernet, ts0, eth(0x0800, ip4(17, "10.0.0.1", "10.0.0.2", udp(20001, 30001, cat(rtcpSRSDES, []byte{0xde, 0xad, 0xbe}))))),
+				frame(source.LinkEthernet, ts0, eth(0x0800, ip4(17, "10.0.0.1", "10.0.0.2", udp(20001, 30001, cat(rtcpSRSDES, []byte{0x80, 0, 0, 1, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x11, 0x22, 0x33, 0x44}))))),
+			},
+			want: []got{
+				{"rtcp", 17, "10.0.0.1:20001", "10.0.0.2:30001", 0, ts0, string(cat(rtcpSRSDES, []byte{0, 0}))},
+				{"rtcp", 17, "10.0.0.1:20001", "10.0.0.2:30001", 0, ts0, string(cat(rtcpSRSDES, []byte{0xde, 0xad, 0xbe}))},
+			},
+			stats: map[string]uint64{"Messages.rtcp": 2, "RTCPTrailing": 2, "RTCPTrailingBytes": 5, "Unclassified": 1},
+		},
+		{
 			name: "content and rtcp heuristics off",
 			cfg:  &cfgNoContent,
 			frames: []source.Frame{

@@ -122,6 +122,9 @@ type Stats struct {
 	KeepAlives   uint64             // CRLF keep-alives and tiny non-SIP datagrams on SIP ports
 	Junk         uint64             // non-SIP payloads on SIP ports, and bytes skipped while resyncing a stream (counted once per skip)
 
+	RTCPTrailing      uint64 // RTCP compounds with 1-3 bytes after the last sub-packet (sent as they are)
+	RTCPTrailingBytes uint64 // those bytes
+
 	FragSeen        uint64 // IPv4 and IPv6 fragments received
 	FragReassembled uint64 // datagrams completed
 	FragExpired     uint64 // datagrams dropped incomplete after FragTimeout

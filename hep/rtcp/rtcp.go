@@ -118,6 +118,7 @@ type Packet struct {
 	XR           XRVoIP
 	Types        uint32 // bit t-200 set for each sub-packet type 200..207 seen
 	Dropped      int    // report blocks, SDES items and BYE SSRCs beyond the limits
+	Trailing     int    // bytes (1 to 3) after the last sub-packet, ignored (see [Valid])
 
 	reportSeen bool
 	json       jsonScratch // storage for DecodeJSON
@@ -125,26 +126,32 @@ type Packet struct {
 
 // Valid reports whether b is plausibly a (compound) RTCP packet: version 2
 // and a packet type 200..207 in every sub-packet, and sub-packet lengths
-// that walk exactly to the end of b. It is the agent classifier's test and
-// does not allocate. SRTCP (with its trailing index and tag) is not valid.
+// that walk to the end of b, or to 1 to 3 bytes before it: sub-packets are
+// whole 32-bit words, so such a tail cannot start another one, and
+// Wireshark decodes the packet and shows the tail (seen in a real capture:
+// lengths summing to 2 bytes less than the datagram). [Trailing] counts
+// them. It is the agent classifier's test and does not allocate. SRTCP
+// (with its trailing 4-byte index and tag) is not valid.
 func Valid(b []byte) bool {
 	if len(b) < 8 {
 		return false
 	}
-	for off := 0; off < len(b); {
-		if len(b)-off < 4 {
-			return false
-		}
+	end := len(b) &^ 3
+	for off := 0; off < end; {
 		if b[off]>>6 != 2 || b[off+1] < TypeSR || b[off+1] > TypeXR {
 			return false
 		}
 		off += (int(binary.BigEndian.Uint16(b[off+2:])) + 1) * 4
-		if off > len(b) {
+		if off > end {
 			return false
 		}
 	}
 	return true
 }
+
+// Trailing returns the number of bytes after the last whole sub-packet of
+// a packet [Valid] accepted (0 to 3).
+func Trailing(b []byte) int { return len(b) & 3 }
 
 func (p *Packet) reset() {
 	rb, sdes, bye, js := p.ReportBlocks[:0], p.SDES[:0], p.BYE[:0], p.json
@@ -187,10 +194,10 @@ func (p *Packet) DecodeFromBytes(b []byte) error {
 		return ErrTruncated
 	}
 	first := true
+	// Bytes after the last whole word are padding (see Valid).
+	p.Trailing = len(b) & 3
+	b = b[:len(b)-p.Trailing]
 	for off := 0; off < len(b); {
-		if len(b)-off < 4 {
-			return ErrTruncated
-		}
 		h := b[off:]
 		if h[0]>>6 != 2 {
 			return ErrVersion

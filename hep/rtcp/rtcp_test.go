@@ -70,7 +70,11 @@ func TestValid(t *testing.T) {
 		{"sr+sdes", pcaptest.Unhex(t, srSDESDump), true},
 		{"rr+bye padded", pcaptest.Unhex(t, rrByeDump), true},
 		{"xr alone", pcaptest.Unhex(t, xrDump), true},
-		{"trailing byte", append(pcaptest.Unhex(t, srSDESDump), 0), false},
+		{"trailing byte", append(pcaptest.Unhex(t, srSDESDump), 0), true},
+		{"two trailing bytes", append(pcaptest.Unhex(t, srSDESDump), 0, 0), true},
+		{"three trailing bytes", append(pcaptest.Unhex(t, srSDESDump), 1, 2, 3), true},
+		{"srtcp index and tag", append(pcaptest.Unhex(t, srSDESDump), 0x80, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10), false},
+		{"header alone and trailing", pcaptest.Unhex(t, "80 c9 00 00 00 00"), false},
 		{"short by one word", pcaptest.Unhex(t, srSDESDump)[:72], false},
 		{"rtp", pcaptest.Unhex(t, "80 00 12 34 00 00 00 01 00 00 00 02 ff ff ff ff"), false},
 		{"version 1", pcaptest.Unhex(t, "40 c9 00 01 00 00 00 07"), false},
@@ -304,5 +308,35 @@ func BenchmarkValid(b *testing.B) {
 		if !Valid(in) {
 			b.Fatal()
 		}
+	}
+}
+
+// TestTrailingBytes: 1 to 3 bytes after the last sub-packet (sub-packet
+// lengths are whole words, so they cannot start another) are padding, as
+// Wireshark takes them: the packet decodes as without them and
+// Packet.Trailing says how many there were.
+func TestTrailingBytes(t *testing.T) {
+	plain := pcaptest.Unhex(t, srSDESDump)
+	var want Packet
+	if err := want.DecodeFromBytes(plain); err != nil {
+		t.Fatal(err)
+	}
+	wantJSON := string(want.AppendJSON(nil))
+	for n := 1; n <= 3; n++ {
+		var p Packet
+		b := append(append([]byte(nil), plain...), make([]byte, n)...)
+		if err := p.DecodeFromBytes(b); err != nil {
+			t.Fatalf("%d trailing: %v", n, err)
+		}
+		if p.Trailing != n {
+			t.Errorf("%d trailing: Trailing = %d", n, p.Trailing)
+		}
+		if got := string(p.AppendJSON(nil)); got != wantJSON {
+			t.Errorf("%d trailing: JSON\n%s\nwant\n%s", n, got, wantJSON)
+		}
+	}
+	var p Packet
+	if err := p.DecodeFromBytes(append(append([]byte(nil), plain...), 0x80, 0xc9, 0, 0)); err != ErrTruncated {
+		t.Errorf("a 4-byte header without its SSRC: %v, want ErrTruncated", err)
 	}
 }

@@ -2,9 +2,10 @@ package store
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/xhep/xhep/collector/store/backend"
 )
 
 // A batch is the rows of one table handed to a writer together, written
@@ -42,7 +43,7 @@ const batchVersion = 1
 
 // Errors of decodeBatch.
 var (
-	ErrBadRecord = errors.New("bad spill record")
+	ErrBadRecord = backend.ErrBadRecord
 )
 
 // maxField is the largest field a row may carry: MEDIUMBLOB's limit.
@@ -75,12 +76,7 @@ func (b *batch) add(r *Row, micros int64) {
 }
 
 // rowView is one decoded row; its slices alias the record.
-type rowView struct {
-	micros                          int64
-	gid                             uint32
-	hepHeader, protoHeader, payload []byte
-	raw                             []byte
-}
+type rowView = backend.RowView
 
 // recordHeader is the decoded head of a batch record.
 type recordHeader struct {
@@ -115,26 +111,7 @@ func decodeHeader(rec []byte) (recordHeader, error) {
 }
 
 // nextRow decodes the row at the start of body and returns the rest.
-func nextRow(body []byte, v *rowView) ([]byte, error) {
-	if len(body) < 12 {
-		return nil, fmt.Errorf("%w: truncated row", ErrBadRecord)
-	}
-	v.micros = int64(binary.LittleEndian.Uint64(body))
-	v.gid = binary.LittleEndian.Uint32(body[8:])
-	body = body[12:]
-	for _, f := range [4]*[]byte{&v.hepHeader, &v.protoHeader, &v.payload, &v.raw} {
-		if len(body) < 4 {
-			return nil, fmt.Errorf("%w: truncated field length", ErrBadRecord)
-		}
-		l := binary.LittleEndian.Uint32(body)
-		if uint64(l) > uint64(len(body)-4) {
-			return nil, fmt.Errorf("%w: field of %d bytes, %d left", ErrBadRecord, l, len(body)-4)
-		}
-		*f = body[4 : 4+l : 4+l]
-		body = body[4+l:]
-	}
-	return body, nil
-}
+func nextRow(body []byte, v *rowView) ([]byte, error) { return backend.NextRow(body, v) }
 
 // checkRecord decodes a whole record, so that a bad one is rejected before
 // any of it is written.

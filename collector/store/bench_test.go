@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/xhep/xhep/collector/store/mysql"
+
 	"context"
 	"os"
 	"path/filepath"
@@ -111,7 +113,7 @@ func benchWrite(b *testing.B, table string, m Method) {
 		b.ReportMetric(float64(d1-d0)/ticksPerSec/el, "mariadbd-cores")
 		b.ReportMetric(float64(d1-d0)/ticksPerSec*1e6/float64(i), "mariadbd-µs/row")
 	}
-	if s.useLoad.Load() != (m == MethodLoad) {
+	if s.be.(*mysql.Backend).UsesLoad() != (m == MethodLoad) {
 		b.Fatalf("method %s not in use", m)
 	}
 }

@@ -9,33 +9,37 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xhep/xhep/collector/store/backend"
+	"github.com/xhep/xhep/collector/store/mysql"
 )
 
-// Method selects how a batch is written.
-type Method string
+// Method selects how the MySQL backend writes a batch ([mysql.Method]).
+type Method = mysql.Method
 
 const (
-	// MethodInsert writes a batch with cached multi-row prepared INSERTs
-	// (binary protocol: no text to parse on the server). It costs the
-	// server about half the CPU per byte of LOAD DATA (see the package
-	// doc) and is the default.
-	MethodInsert Method = "insert"
-	// MethodLoad streams a batch with LOAD DATA LOCAL INFILE (a reader
-	// handler of go-sql-driver/mysql; the server needs local_infile=1).
-	MethodLoad Method = "load"
+	// MethodInsert: cached multi-row prepared INSERTs (the default).
+	MethodInsert = mysql.MethodInsert
+	// MethodLoad: LOAD DATA LOCAL INFILE.
+	MethodLoad = mysql.MethodLoad
 )
 
 // Config configures a [Store]. Zero fields take the defaults named beside them.
 type Config struct {
+	// Backend is the database. nil: the MySQL/MariaDB backend built from
+	// DSN, Database and Method below (package collector/store/mysql).
+	Backend backend.Backend
+
 	// DSN is a go-sql-driver/mysql DSN, with or without a database name,
 	// for example "xhep:xhep@tcp(127.0.0.1:3306)/".
 	DSN string
 	// Database is created if missing. Default: the DSN's database name,
 	// else "xhep".
 	Database string
-	// Conns is the number of writer connections (default 4).
+	// Conns is the number of writer goroutines, each with its own
+	// connection (default 4).
 	Conns int
-	// Method is MethodInsert (default) or MethodLoad.
+	// Method is MethodInsert (default) or MethodLoad (MySQL only).
 	Method Method
 
 	// A table's batch is handed to a writer when it holds BatchRows rows

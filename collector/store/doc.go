@@ -1,6 +1,11 @@
-// Package store writes collector rows into MySQL 8 / MariaDB 10.11: the
-// schema, daily partitions, retention, batched writers and the on-disk
-// spill used while the database is away.
+// Package store writes collector rows into a database: batching, the
+// memory queue, the on-disk spill used while the database is away, the
+// drain, the up/down prober, exactly-once batches and the repair of
+// refused batches are here, backend-neutral; the database itself is a
+// [backend.Backend] (package collector/store/backend describes the
+// interface): MySQL 8 / MariaDB 10.11 in package collector/store/mysql
+// (the default, built from Config.DSN) — its schema, partitions and
+// figures are what this doc describes below.
 //
 // [Open] connects (or keeps retrying in the background when the database
 // does not answer), creates the database and the standard tables, and

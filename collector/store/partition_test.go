@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/xhep/xhep/collector/store/mysql"
+
 	"bytes"
 	"context"
 	"testing"
@@ -11,13 +13,13 @@ import (
 
 func partNames(t *testing.T, s *Store, table string) []string {
 	t.Helper()
-	parts, err := s.partitions(context.Background(), table)
+	parts, err := s.be.(*mysql.Backend).Partitions(context.Background(), table)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
 	for _, p := range parts {
-		out = append(out, p.name)
+		out = append(out, p.Name)
 	}
 	return out
 }
@@ -127,14 +129,14 @@ func TestMaxDBSize(t *testing.T) {
 	if err := s.DB().QueryRow(`SELECT SUM(DATA_LENGTH + INDEX_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?`, s.Database()).Scan(&total); err != nil {
 		t.Fatal(err)
 	}
-	parts, err := s.partitions(ctx, "hep_proto_1_default")
+	parts, err := s.be.(*mysql.Backend).Partitions(ctx, "hep_proto_1_default")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var first int64
 	for _, p := range parts {
-		if p.name == "p20250305" {
-			first = p.size
+		if p.Name == "p20250305" {
+			first = p.Size
 		}
 	}
 	t.Logf("database %d bytes, p20250305 of hep_proto_1_default %d bytes", total, first)

@@ -7,12 +7,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
+	"github.com/xhep/xhep/collector/store/backend"
+	"github.com/xhep/xhep/collector/store/mysql"
 )
 
 // Errors of Write.
@@ -29,10 +29,9 @@ var (
 // Store writes Rows into the database. Write, Flush and DB may be called
 // from any goroutine; Close once everything is written.
 type Store struct {
-	cfg    Config
-	dbName string
-	db     *sql.DB
-	m      *metrics
+	cfg Config
+	be  backend.Backend
+	m   *metrics
 
 	tables atomic.Pointer[map[string]*table] // copy on write
 	tmu    sync.Mutex                        // serialises additions to tables
@@ -55,7 +54,6 @@ type Store struct {
 	seq      uint64
 	inflight map[uint64]struct{}
 
-	useLoad   atomic.Bool // Method is load and the server allows LOAD DATA LOCAL
 	dbUp      atomic.Bool
 	upChanged chan struct{} // closed and replaced whenever dbUp turns true
 	upMu      sync.Mutex
@@ -64,9 +62,6 @@ type Store struct {
 	abandon chan struct{} // closed by Close at the drain deadline
 	bg      sync.WaitGroup
 	writers sync.WaitGroup
-
-	stmtMu sync.Mutex
-	stmts  map[stmtKey]*sql.Stmt
 }
 
 // table is the write state of one table.
@@ -82,61 +77,28 @@ type table struct {
 // partitions and starts the writers and the partition manager. If the
 // database does not answer, Open still succeeds: rows spill (or queue)
 // and the store keeps retrying, logging it.
+//
+// The database is cfg.Backend, or without one the MySQL/MariaDB backend
+// of cfg.DSN. The store owns it from here on: Close closes it.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	cfg.setDefaults()
-	dc, err := mysql.ParseDSN(cfg.DSN)
-	if err != nil {
-		return nil, fmt.Errorf("parse DSN: %w", err)
-	}
-	name := cfg.Database
-	if name == "" {
-		name = dc.DBName
-	}
-	if name == "" {
-		name = "xhep"
-	}
-	if _, err := quoteDatabase(name); err != nil {
-		return nil, err
-	}
-	dc.DBName = name
-	if dc.Timeout == 0 {
-		dc.Timeout = 5 * time.Second
-	}
-	if dc.ReadTimeout == 0 {
-		dc.ReadTimeout = 2 * time.Minute
-	}
-	if dc.WriteTimeout == 0 {
-		dc.WriteTimeout = 2 * time.Minute
-	}
-	dc.Loc = time.UTC
-	dc.Logger = driverLog{cfg.Logger}
-	dc.ParseTime = true
-	if dc.Params == nil {
-		dc.Params = map[string]string{}
-	}
-	dc.Params["time_zone"] = "'+00:00'"
-	// Readers (the HTTP API) send one round trip per query instead of a
-	// prepare, execute and close; measured to halve a Call-ID lookup. The
-	// writers' explicitly prepared statements are not affected.
-	dc.InterpolateParams = true
-	conn, err := mysql.NewConnector(dc)
-	if err != nil {
-		return nil, fmt.Errorf("mysql connector: %w", err)
+	be := cfg.Backend
+	if be == nil {
+		mb, err := mysql.New(mysql.Config{DSN: cfg.DSN, Database: cfg.Database, Conns: cfg.Conns, Method: cfg.Method})
+		if err != nil {
+			return nil, err
+		}
+		be = mb
 	}
 	s := &Store{
 		cfg:       cfg,
-		dbName:    name,
-		db:        sql.OpenDB(conn),
+		be:        be,
 		queue:     make(chan *batch, cfg.QueueRows+1024),
 		inflight:  make(map[uint64]struct{}),
 		upChanged: make(chan struct{}),
 		stop:      make(chan struct{}),
 		abandon:   make(chan struct{}),
-		stmts:     make(map[stmtKey]*sql.Stmt),
 	}
-	s.db.SetMaxOpenConns(cfg.Conns + 2)
-	s.db.SetMaxIdleConns(cfg.Conns + 2)
-	s.db.SetConnMaxLifetime(time.Hour)
 	s.fcond = sync.NewCond(&s.fmu)
 	var seed [8]byte
 	_, _ = rand.Read(seed[:])
@@ -144,10 +106,19 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	empty := map[string]*table{}
 	s.tables.Store(&empty)
 	s.m = newMetrics(s)
+	if err := be.Start(backend.Env{
+		Logger:          cfg.Logger,
+		Now:             cfg.Now,
+		PartitionsAhead: cfg.PartitionsAhead,
+		PartitionAction: func(a string) { s.m.partitions.WithLabelValues(a).Inc() },
+	}); err != nil {
+		be.Close()
+		return nil, fmt.Errorf("start %s backend: %w", be.Name(), err)
+	}
 	if cfg.Registerer != nil {
 		for _, c := range s.m.collectors() {
 			if err := cfg.Registerer.Register(c); err != nil {
-				s.db.Close()
+				be.Close()
 				return nil, fmt.Errorf("register metrics: %w", err)
 			}
 		}
@@ -158,7 +129,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.SpillDir != "" {
 		sp, err := openSpill(cfg)
 		if err != nil {
-			s.db.Close()
+			be.Close()
 			return nil, fmt.Errorf("open spill: %w", err)
 		}
 		s.spill = sp
@@ -169,7 +140,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// First connection attempt in the caller's time, bounded.
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	if err := s.setup(sctx); err != nil {
-		cfg.Logger.Warn("database not ready; spilling and retrying", "database", name, "err", err)
+		cfg.Logger.Warn("database not ready; spilling and retrying", "backend", be.Name(), "err", err)
 	}
 	cancel()
 
@@ -185,20 +156,27 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// driverLog sends go-sql-driver/mysql's messages (connection trouble the
-// store already handles) to the store's logger at debug level.
-type driverLog struct{ l *slog.Logger }
-
-func (d driverLog) Print(v ...any) { d.l.Debug("mysql driver", "msg", fmt.Sprint(v...)) }
-
-// DB returns the store's connection pool, for read-only queries. Its
-// connections use the store's database, parseTime=true, loc=UTC and the
-// session time_zone '+00:00', so DATETIME(6) columns scan into UTC
-// time.Time values.
-func (s *Store) DB() *sql.DB { return s.db }
+// DB returns the MySQL backend's connection pool, for read-only queries
+// (nil for other backends). Its connections use the store's database,
+// parseTime=true, loc=UTC and the session time_zone '+00:00', so
+// DATETIME(6) columns scan into UTC time.Time values.
+func (s *Store) DB() *sql.DB {
+	if d, ok := s.be.(interface{ DB() *sql.DB }); ok {
+		return d.DB()
+	}
+	return nil
+}
 
 // Database returns the database name the store writes.
-func (s *Store) Database() string { return s.dbName }
+func (s *Store) Database() string {
+	if d, ok := s.be.(interface{ Database() string }); ok {
+		return d.Database()
+	}
+	return ""
+}
+
+// Backend returns the store's backend.
+func (s *Store) Backend() backend.Backend { return s.be }
 
 func (s *Store) lookup(name string) *table { return (*s.tables.Load())[name] }
 
@@ -468,13 +446,8 @@ func (s *Store) Close() error {
 			errs = append(errs, fmt.Errorf("close spill: %w", err))
 		}
 	}
-	s.stmtMu.Lock()
-	for _, st := range s.stmts {
-		st.Close()
-	}
-	s.stmtMu.Unlock()
-	if err := s.db.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("close database: %w", err))
+	if err := s.be.Close(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -520,14 +493,14 @@ func (s *Store) setUp(up bool) {
 	}
 	if up {
 		s.m.dbUp.Set(1)
-		s.cfg.Logger.Info("database up", "database", s.dbName)
+		s.cfg.Logger.Info("database up", "backend", s.be.Name(), "database", s.Database())
 		s.upMu.Lock()
 		close(s.upChanged)
 		s.upChanged = make(chan struct{})
 		s.upMu.Unlock()
 	} else {
 		s.m.dbUp.Set(0)
-		s.cfg.Logger.Warn("database down", "database", s.dbName)
+		s.cfg.Logger.Warn("database down", "backend", s.be.Name(), "database", s.Database())
 	}
 }
 
@@ -583,3 +556,62 @@ func (s *Store) flusher() {
 		}
 	}
 }
+
+// setup connects and creates the schema of every known table; on success
+// the store is up.
+func (s *Store) setup(ctx context.Context) error {
+	tables := s.allTables()
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = t.name
+	}
+	if err := s.be.Setup(ctx, names); err != nil {
+		s.setUp(false)
+		return err
+	}
+	s.setUp(true)
+	return nil
+}
+
+// partitionLoop runs the partition manager when the database comes up
+// and every hour.
+func (s *Store) partitionLoop() {
+	defer s.bg.Done()
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	ran := false
+	for {
+		up := s.waitUp()
+		if s.dbUp.Load() && !ran {
+			s.runMaintain()
+			ran = true
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-up:
+			ran = false
+		case <-t.C:
+			ran = false
+		}
+	}
+}
+
+func (s *Store) runMaintain() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := s.maintain(ctx); err != nil {
+		s.cfg.Logger.Error("partition maintenance", "err", err)
+	}
+}
+
+func (s *Store) maintain(ctx context.Context) error {
+	return s.be.Maintain(ctx, backend.Policy{Retention: s.cfg.Retention, MaxDBSize: s.cfg.MaxDBSize})
+}
+
+// Maintain runs the partition manager now (it also runs at start and
+// hourly): partitions ahead, retention, size limit.
+func (s *Store) Maintain(ctx context.Context) error { return s.maintain(ctx) }
+
+// Size is the bytes the store's tables take in the database.
+func (s *Store) Size(ctx context.Context) (int64, error) { return s.be.Size(ctx) }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/xhep/xhep/collector/store/mysql"
+
 	"bytes"
 	"context"
 	"errors"
@@ -32,10 +34,7 @@ func TestSchema(t *testing.T) {
 				gotCols = append(gotCols, c)
 			}
 			rows.Close()
-			var wantCols []string
-			for _, c := range generatedCols(table) {
-				wantCols = append(wantCols, c.name)
-			}
+			wantCols := mysql.GeneratedColumns(table)
 			if diff := cmp.Diff(wantCols, gotCols); diff != "" {
 				t.Errorf("generated columns (-want +got):\n%s", diff)
 			}
@@ -66,13 +65,13 @@ func TestSchema(t *testing.T) {
 				t.Errorf("indexes (-want +got):\n%s", diff)
 			}
 
-			parts, err := s.partitions(context.Background(), table)
+			parts, err := s.be.(*mysql.Backend).Partitions(context.Background(), table)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var names []string
 			for _, p := range parts {
-				names = append(names, p.name)
+				names = append(names, p.Name)
 			}
 			want := []string{"p_old", "p20250310", "p20250311", "p20250312", "pmax"}
 			if diff := cmp.Diff(want, names); diff != "" {
@@ -225,8 +224,8 @@ func TestNewTableOnFirstUse(t *testing.T) {
 	}
 	// A non-SIP table has only the hep_header generated columns.
 	if got := count(t, s, `SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ?
-		AND TABLE_NAME = 'hep_proto_34_default' AND EXTRA LIKE '%VIRTUAL%'`, s.Database()); got != int64(len(hepCols)) {
-		t.Errorf("generated columns = %d, want %d", got, len(hepCols))
+		AND TABLE_NAME = 'hep_proto_34_default' AND EXTRA LIKE '%VIRTUAL%'`, s.Database()); got != int64(len(mysql.GeneratedColumns("hep_proto_34_default"))) {
+		t.Errorf("generated columns = %d, want %d", got, len(mysql.GeneratedColumns("hep_proto_34_default")))
 	}
 }
 
@@ -338,10 +337,11 @@ func TestBatchLogMakesRetryIdempotent(t *testing.T) {
 	for i := range 10 {
 		b.add(g.sip(tb.name, i, time.Now()), time.Now().UnixMicro())
 	}
-	w := &writer{s: s, loadSQL: map[string]string{}}
-	w.handler = "xhep-store-test-idem"
-	registerReader(w)
-	defer deregisterReader(w)
+	w, err := s.newWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.bw.Close()
 	if err := s.writeBatch(w, b, 0); err != nil {
 		t.Fatalf("first write: %v", err)
 	}

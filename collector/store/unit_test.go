@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/xhep/xhep/collector/store/mysql"
+
 	"errors"
 	"testing"
 	"time"
@@ -101,7 +103,7 @@ func TestAppendEscaped(t *testing.T) {
 		{"a\tb\nc\x00d\\e\r", `a\tb\nc\0d\\e` + "\r"},
 	}
 	for _, tt := range tests {
-		got := string(appendEscaped(nil, []byte(tt.in)))
+		got := string(mysql.AppendEscaped(nil, []byte(tt.in)))
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("appendEscaped(%q) (-want +got):\n%s", tt.in, diff)
 		}
@@ -126,7 +128,7 @@ func decodeAll(t *testing.T, rec []byte) (recordHeader, []rowOf) {
 	var v rowView
 	for range h.rows {
 		body, _ = nextRow(body, &v)
-		out = append(out, rowOf{v.micros, v.gid, string(v.hepHeader), string(v.protoHeader), string(v.payload), string(v.raw)})
+		out = append(out, rowOf{v.Micros, v.GID, string(v.HepHeader), string(v.ProtoHeader), string(v.Payload), string(v.Raw)})
 	}
 	return h, out
 }
@@ -208,7 +210,7 @@ func FuzzCheckRecord(f *testing.F) {
 		var v rowView
 		for range h.rows {
 			body, _ = nextRow(body, &v)
-			re.add(&Row{GID: v.gid, HepHeader: v.hepHeader, ProtocolHeader: v.protoHeader, Payload: v.payload, Raw: v.raw}, v.micros)
+			re.add(&Row{GID: v.GID, HepHeader: v.HepHeader, ProtocolHeader: v.ProtoHeader, Payload: v.Payload, Raw: v.Raw}, v.Micros)
 		}
 		if h.rows == 0 {
 			// add never ran: the count field is the one written by reset.

@@ -1,94 +1,60 @@
 package store
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strconv"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-sql-driver/mysql"
+	"github.com/xhep/xhep/collector/store/backend"
 )
 
-// writer is one writer goroutine's reusable state.
+// writer is one writer goroutine's state: the backend's writer.
 type writer struct {
-	s       *Store
-	handler string            // LOAD DATA reader handler name
-	loadSQL map[string]string // by table
-	tsv     []byte
-	rd      bytes.Reader
-	args    []any
-	date    []byte
+	s  *Store
+	bw backend.Writer
 }
-
-var handlerSeq atomic.Uint64
-
-func registerReader(w *writer) {
-	mysql.RegisterReaderHandler(w.handler, func() io.Reader { return &w.rd })
-}
-
-func deregisterReader(w *writer) { mysql.DeregisterReaderHandler(w.handler) }
 
 // errKind classifies a failed batch write.
-type errKind int
+type errKind = backend.ErrKind
 
 const (
-	errConn    errKind = iota // connection or server trouble: retry the batch as it is
-	errData                   // the server refused the data: repair, then split
-	errNoTable                // table or database missing: create, then retry
+	errConn    = backend.KindConn    // connection or server trouble: retry the batch as it is
+	errData    = backend.KindData    // the server refused the data: repair, then split
+	errNoTable = backend.KindNoTable // table or database missing: create, then retry
 )
 
-// classify sorts a write error. Server errors about the data are errData;
-// missing schema is errNoTable; everything else (network, timeouts,
-// deadlocks, shutdown, too many connections) is errConn and retried.
-func classify(err error) errKind {
-	if errors.Is(err, errRefused) {
-		return errData
-	}
-	var me *mysql.MySQLError
-	if !errors.As(err, &me) {
-		return errConn
-	}
-	switch me.Number {
-	case 1146, 1049: // ER_NO_SUCH_TABLE, ER_BAD_DB_ERROR
-		return errNoTable
-	case 1048, // ER_BAD_NULL_ERROR
-		1261, 1262, 1263, // LOAD DATA row too short/long, NULL into NOT NULL
-		1264, 1265, // out of range, data truncated
-		1292,                               // truncated incorrect value
-		1300,                               // invalid character string
-		1366,                               // incorrect string value (bad UTF-8)
-		1406,                               // data too long
-		3140, 3141, 3143, 3144, 3146, 3156, // MySQL 8: invalid JSON text and friends
-		4025,                                                                         // MariaDB: CHECK constraint (JSON_VALID) failed
-		4036, 4037, 4038, 4039, 4040, 4041, 4042, 4043, 4044, 4045, 4046, 4047, 4048: // MariaDB JSON errors
-		return errData
-	}
-	return errConn
-}
-
-func isDup(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1062
-}
+func (s *Store) classify(err error) errKind { return s.be.Classify(err) }
 
 // errStored: the batch was committed by an earlier attempt.
-var errStored = errors.New("batch already stored")
+var errStored = backend.ErrStored
+
+func (s *Store) newWriter() (*writer, error) {
+	bw, err := s.be.NewWriter()
+	if err != nil {
+		return nil, fmt.Errorf("new %s writer: %w", s.be.Name(), err)
+	}
+	return &writer{s: s, bw: bw}, nil
+}
 
 func (s *Store) writer(i int) {
 	defer s.writers.Done()
-	w := &writer{s: s, loadSQL: map[string]string{}}
-	{
-		w.handler = "xhep-store-" + strconv.FormatUint(handlerSeq.Add(1), 10)
-		registerReader(w)
-		defer deregisterReader(w)
+	var w *writer
+	for {
+		var err error
+		if w, err = s.newWriter(); err == nil {
+			break
+		}
+		s.cfg.Logger.Error("writer", "writer", i, "err", err)
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(time.Second):
+		}
 	}
+	defer w.bw.Close()
 	for {
 		select {
 		case b := <-s.queue:
@@ -131,7 +97,7 @@ func (s *Store) writeRetry(w *writer, b *batch) {
 			s.finish(b)
 			return
 		}
-		switch classify(err) {
+		switch s.classify(err) {
 		case errData:
 			s.m.writeErrs.WithLabelValues("data").Inc()
 			s.cfg.Logger.Warn("database refused batch; repairing", "table", b.t.name, "rows", b.rows, "err", err)
@@ -140,7 +106,7 @@ func (s *Store) writeRetry(w *writer, b *batch) {
 		case errNoTable:
 			s.m.writeErrs.WithLabelValues("schema").Inc()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			if err := s.ensureTable(ctx, b.t); err != nil {
+			if err := s.be.EnsureTable(ctx, b.t.name); err != nil {
 				s.cfg.Logger.Error("create table", "table", b.t.name, "err", err)
 			}
 			cancel()
@@ -149,7 +115,10 @@ func (s *Store) writeRetry(w *writer, b *batch) {
 			if attempt >= 2 {
 				s.cfg.Logger.Warn("batch write failing", "table", b.t.name, "attempt", attempt+1, "err", err)
 				// Let the prober decide when it is back.
-				if err := s.db.PingContext(context.Background()); err != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				err := s.be.Ping(ctx)
+				cancel()
+				if err != nil {
 					s.setUp(false)
 				}
 			}
@@ -190,9 +159,8 @@ func (s *Store) writeRetryHeld(b *batch) {
 	}
 }
 
-// writeBatch writes all rows of b in one transaction together with its id
-// (part 0) in xhep_batch_log. A duplicate id means an earlier attempt
-// committed: the transaction is rolled back and errStored returned.
+// writeBatch has the backend store all rows of b as the given part of
+// its batch id, exactly once: errStored when an earlier attempt did.
 func (s *Store) writeBatch(w *writer, b *batch, part uint32) error {
 	h, err := decodeHeader(b.buf)
 	if err != nil {
@@ -200,176 +168,8 @@ func (s *Store) writeBatch(w *writer, b *batch, part uint32) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "INSERT INTO xhep_batch_log (id, part, created) VALUES (?, ?, UTC_TIMESTAMP())", h.id, part); err != nil {
-		if isDup(err) {
-			return errStored
-		}
-		return fmt.Errorf("log batch: %w", err)
-	}
-	if !s.useLoad.Load() {
-		err = s.insertRows(ctx, tx, w, b.t.name, h)
-	} else {
-		err = s.loadRows(ctx, tx, w, b.t.name, h)
-	}
-	if err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
-// loadRows streams the rows as LOAD DATA LOCAL INFILE text:
-//
-//	gid \t create_date \t hep_header \t protocol_header \t payload \t raw \n
-//
-// create_date as "2006-01-02 15:04:05.000000"; in every field \ is written
-// \\, tab \t, newline \n and NUL \0 (the server's default ESCAPED BY '\\').
-func (s *Store) loadRows(ctx context.Context, tx *sql.Tx, w *writer, table string, h recordHeader) error {
-	w.tsv = w.tsv[:0]
-	body := h.body
-	var v rowView
-	var err error
-	for range h.rows {
-		if body, err = nextRow(body, &v); err != nil {
-			return err
-		}
-		w.tsv = strconv.AppendUint(w.tsv, uint64(v.gid), 10)
-		w.tsv = append(w.tsv, '\t')
-		w.tsv = time.UnixMicro(v.micros).UTC().AppendFormat(w.tsv, "2006-01-02 15:04:05.000000")
-		for _, f := range [4][]byte{v.hepHeader, v.protoHeader, v.payload, v.raw} {
-			w.tsv = append(w.tsv, '\t')
-			w.tsv = appendEscaped(w.tsv, f)
-		}
-		w.tsv = append(w.tsv, '\n')
-	}
-	q, ok := w.loadSQL[table]
-	if !ok {
-		q = "LOAD DATA LOCAL INFILE 'Reader::" + w.handler + "' INTO TABLE `" + table + "` CHARACTER SET utf8mb4" +
-			" FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'" +
-			" (gid, create_date, hep_header, protocol_header, payload, raw)"
-		w.loadSQL[table] = q
-	}
-	w.rd.Reset(w.tsv)
-	res, err := tx.ExecContext(ctx, q)
-	if err != nil {
-		return fmt.Errorf("load data into %s: %w", table, err)
-	}
-	// LOAD DATA LOCAL acts as IGNORE: a row the server refuses is skipped
-	// or altered with only a warning. Any warning fails the batch (the
-	// transaction rolls back) and sends it to the repair path.
-	n, _ := res.RowsAffected()
-	var warnings int
-	if err := tx.QueryRowContext(ctx, "SELECT @@warning_count").Scan(&warnings); err != nil {
-		return fmt.Errorf("load data into %s: warning count: %w", table, err)
-	}
-	if warnings > 0 || n != int64(h.rows) {
-		msg := ""
-		var level, text string
-		var code int
-		if err := tx.QueryRowContext(ctx, "SHOW WARNINGS LIMIT 1").Scan(&level, &code, &text); err == nil {
-			msg = fmt.Sprintf("%s %d: %s", level, code, text)
-		}
-		return fmt.Errorf("load data into %s: %d of %d rows, %d warnings (%s): %w", table, n, h.rows, warnings, msg, errRefused)
-	}
-	return nil
-}
-
-// errRefused: the server skipped or altered rows of a LOAD DATA.
-var errRefused = errors.New("rows refused")
-
-// escTable marks the bytes LOAD DATA needs escaped.
-var escTable = [256]byte{'\\': '\\', '\t': 't', '\n': 'n', 0: '0'}
-
-func appendEscaped(dst, src []byte) []byte {
-	start := 0
-	for i := 0; i < len(src); i++ {
-		c := src[i]
-		if e := escTable[c]; e != 0 || c == 0 {
-			dst = append(dst, src[start:i]...)
-			if c == 0 {
-				e = '0'
-			}
-			dst = append(dst, '\\', e)
-			start = i + 1
-		}
-	}
-	return append(dst, src[start:]...)
-}
-
-// stmtKey names a cached multi-row INSERT.
-type stmtKey struct {
-	table string
-	rows  int
-}
-
-// maxChunk is the most rows of one prepared INSERT (6 placeholders a row,
-// well under the 65535 placeholder limit).
-const maxChunk = 1024
-
-func (s *Store) insertStmt(ctx context.Context, table string, rows int) (*sql.Stmt, error) {
-	k := stmtKey{table, rows}
-	s.stmtMu.Lock()
-	defer s.stmtMu.Unlock()
-	if st := s.stmts[k]; st != nil {
-		return st, nil
-	}
-	var q bytes.Buffer
-	q.WriteString("INSERT INTO `" + table + "` (gid, create_date, hep_header, protocol_header, payload, raw) VALUES ")
-	for i := range rows {
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteString("(?,?,?,?,?,?)")
-	}
-	st, err := s.db.PrepareContext(ctx, q.String())
-	if err != nil {
-		return nil, fmt.Errorf("prepare insert into %s: %w", table, err)
-	}
-	s.stmts[k] = st
-	return st, nil
-}
-
-// insertRows writes the rows with prepared multi-row INSERTs of
-// power-of-two sizes (so few statements are cached per table).
-func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, w *writer, table string, h recordHeader) error {
-	body := h.body
-	var v rowView
-	var err error
-	left := h.rows
-	for left > 0 {
-		n := maxChunk
-		for n > left {
-			n >>= 1
-		}
-		st, err2 := s.insertStmt(ctx, table, n)
-		if err2 != nil {
-			return err2
-		}
-		w.args = w.args[:0]
-		w.date = w.date[:0]
-		for range n {
-			if body, err = nextRow(body, &v); err != nil {
-				return err
-			}
-			d0 := len(w.date)
-			w.date = time.UnixMicro(v.micros).UTC().AppendFormat(w.date, "2006-01-02 15:04:05.000000")
-			// The date goes as text (the server parses it), from the
-			// writer's buffer: a []byte argument needs no string copy.
-			w.args = append(w.args, int64(v.gid), w.date[d0:len(w.date):len(w.date)], v.hepHeader, v.protoHeader, v.payload, v.raw)
-		}
-		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, w.args...); err != nil {
-			return fmt.Errorf("insert into %s: %w", table, err)
-		}
-		left -= n
-	}
-	return nil
+	bb := backend.Batch{ID: h.id, Part: part, Table: h.table, Rows: h.rows, Body: h.body}
+	return w.bw.WriteBatch(ctx, &bb)
 }
 
 // writeRepaired handles a batch the server refused for its data. Rows
@@ -394,7 +194,7 @@ func (s *Store) writeRepaired(w *writer, b *batch) {
 	repaired := 0
 	for range h.rows {
 		body, _ = nextRow(body, &v)
-		r := Row{Table: b.t.name, GID: v.gid, HepHeader: v.hepHeader, ProtocolHeader: v.protoHeader, Payload: v.payload, Raw: v.raw}
+		r := Row{Table: b.t.name, GID: v.GID, HepHeader: v.HepHeader, ProtocolHeader: v.ProtoHeader, Payload: v.Payload, Raw: v.Raw}
 		n := 0
 		for _, f := range []*[]byte{&r.HepHeader, &r.ProtocolHeader, &r.Payload} {
 			if !utf8.Valid(*f) || !json.Valid(*f) {
@@ -405,13 +205,13 @@ func (s *Store) writeRepaired(w *writer, b *batch) {
 		if n > 0 {
 			repaired++
 		}
-		fixed.add(&r, v.micros)
+		fixed.add(&r, v.Micros)
 	}
 	done := func(err error) bool { return err == nil || errors.Is(err, errStored) }
 	// retryConn only gives up on a connection error at Close: spill the
 	// original batch then, as writeRetry would.
 	abandoned := func(err error) bool {
-		if err != nil && classify(err) == errConn {
+		if err != nil && s.classify(err) == errConn {
 			s.recycle(fixed)
 			s.giveUp(b)
 			return true
@@ -436,9 +236,9 @@ func (s *Store) writeRepaired(w *writer, b *batch) {
 	one := s.newBatch(b.t)
 	for i := range h.rows {
 		body, _ = nextRow(body, &v)
-		r := Row{Table: b.t.name, GID: v.gid, HepHeader: v.hepHeader, ProtocolHeader: v.protoHeader, Payload: v.payload, Raw: v.raw}
+		r := Row{Table: b.t.name, GID: v.GID, HepHeader: v.HepHeader, ProtocolHeader: v.ProtoHeader, Payload: v.Payload, Raw: v.Raw}
 		one.reset(b.t, h.id)
-		one.add(&r, v.micros)
+		one.add(&r, v.Micros)
 		err := s.retryConn(w, one, uint32(i+1))
 		if done(err) {
 			s.countRow(b, err)
@@ -454,7 +254,7 @@ func (s *Store) writeRepaired(w *writer, b *batch) {
 		mark, _ := json.Marshal(map[string]string{"error": "rejected by database: " + err.Error()})
 		r.HepHeader, r.ProtocolHeader, r.Payload = mark, mark, mark
 		one.reset(b.t, h.id)
-		one.add(&r, v.micros)
+		one.add(&r, v.Micros)
 		err = s.retryConn(w, one, uint32(i+1))
 		if done(err) {
 			s.m.repaired.Inc()
@@ -489,7 +289,7 @@ func (s *Store) retryConn(w *writer, b *batch, part uint32) error {
 	backoff := 100 * time.Millisecond
 	for {
 		err := s.writeBatch(w, b, part)
-		if err == nil || classify(err) != errConn || errors.Is(err, errStored) {
+		if err == nil || s.classify(err) != errConn || errors.Is(err, errStored) {
 			return err
 		}
 		select {

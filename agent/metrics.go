@@ -47,18 +47,17 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	counter("frames_read_total", "Frames read from the source.", s.Frames)
 	counter("bytes_read_total", "Captured bytes read from the source.", s.Bytes)
 
-	// The decoder's counters: "TCPMessages" → decode_tcp_messages_total,
-	// "Errors.truncated" → decode_errors_total{reason="truncated"}.
-	labelOf := map[string]string{"Link": "link", "Tunnels": "tunnel", "Messages": "class", "Filtered": "filter", "Errors": "reason"}
+	// The decoder's counters: the scalar ones as one family labelled by
+	// counter name ("TCPOutOfOrder" → counter="tcp_out_of_order"), the
+	// arrays as a family each.
 	s.Decoder.Each(func(name string, v uint64) {
 		field, label, arr := strings.Cut(name, ".")
-		metric := "decode_" + snake(field) + "_total"
-		help := "Decoder counter " + field + "."
-		if arr {
-			counter(metric, help, v, labelOf[field], label)
-		} else {
-			counter(metric, help, v)
+		if !arr {
+			counter("decoder_total", decoderHelp, v, "counter", snake(field))
+			return
 		}
+		f := decoderArrays[field]
+		counter(f.name, f.help, v, f.label, label)
 	})
 	gauge("defrag_datagrams", "Datagrams in IP defragmentation.", float64(s.Fragments))
 	gauge("tcp_streams", "TCP stream directions followed.", float64(s.Streams))
@@ -133,6 +132,60 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// decoderHelp is the help text of xhep_agent_decoder_total; each counter
+// is described in DecoderCounters (and the README).
+const decoderHelp = "Agent decoder counters (link to SIP framing), by counter: frames, vlan, ipv4, udp, tcp, frag_seen, frag_reassembled, tcp_gaps, junk, ...; each counter is described in the README's agent metrics table."
+
+// decoderArrays names the families of the decoder's array counters.
+var decoderArrays = map[string]struct{ name, label, help string }{
+	"Link":     {"decoder_link_frames_total", "link", "Frames by link-layer type (other = unsupported, also counted as an error)."},
+	"Tunnels":  {"decoder_tunnels_total", "tunnel", "Decapsulations by kind: GRE, ERSPAN II/III, VXLAN, IP-in-IP, IPv6-in-IP, PPPoE, MPLS."},
+	"Messages": {"decoder_messages_total", "class", "Messages the decoder emitted (after defragmentation and stream framing), by class."},
+	"Filtered": {"decoder_filtered_total", "filter", "Messages dropped by --drop-method, --drop-ip or --drop-payload, by filter."},
+	"Errors":   {"decoder_errors_total", "reason", "Bad input dropped by the decoder, by reason (truncated, bad_ipv4, bad_sip_framing, stream_overflow, ...)."},
+}
+
+// DecoderCounters describes every counter of xhep_agent_decoder_total, by
+// its counter label value.
+var DecoderCounters = map[string]string{
+	"frames":              "frames passed to the decoder",
+	"vlan":                "frames with at least one 802.1Q/802.1ad tag",
+	"qinq":                "frames with two or more VLAN tags",
+	"ipv4":                "IPv4 headers decoded (inner and outer)",
+	"ipv6":                "IPv6 headers decoded (inner and outer)",
+	"udp":                 "UDP datagrams (after reassembly)",
+	"tcp":                 "TCP segments",
+	"sctp":                "SCTP packets",
+	"other":               "frames skipped as not IP, or IP carrying another protocol (ARP, ICMP, ESP, ...)",
+	"unclassified":        "UDP/SCTP payloads and TCP streams that matched no class",
+	"keep_alives":         "CRLF keep-alives and tiny non-SIP datagrams on SIP ports (not sent)",
+	"junk":                "non-SIP payloads on SIP ports, and resyncs of a stream past bytes that are not SIP",
+	"frag_seen":           "IPv4 and IPv6 fragments received",
+	"frag_reassembled":    "datagrams completed from fragments",
+	"frag_expired":        "datagrams dropped incomplete after --frag-timeout",
+	"frag_overlap":        "fragments overlapping another (IPv4 first wins; IPv6 drops the datagram, RFC 5722)",
+	"frag_duplicate":      "fragments repeating bytes already held (ignored)",
+	"frag_evicted":        "datagrams dropped incomplete to respect --frag-max / --frag-bytes",
+	"tcp_segments":        "segments of followed TCP streams",
+	"tcp_out_of_order":    "TCP segments that arrived ahead of a hole",
+	"tcp_retransmits":     "TCP segments (or parts) repeating bytes already seen",
+	"tcp_gaps":            "TCP holes skipped (after --tcp-gap-timeout, a bound, or a flush)",
+	"tcp_resyncs":         "times a stream found a SIP start line after a gap or a mid-stream start",
+	"tcp_messages":        "messages framed from TCP streams (SIP, WebSocket SIP, DNS)",
+	"tcp_streams":         "TCP stream directions opened",
+	"tcp_streams_closed":  "TCP directions closed by FIN or RST",
+	"tcp_streams_idle":    "TCP directions flushed after --tcp-idle",
+	"tcp_evicted":         "TCP directions evicted to respect --tcp-max-streams / --tcp-total-bytes",
+	"tcp_dropped_bytes":   "buffered TCP bytes discarded (gaps, evictions, overflows, incomplete at close)",
+	"web_socket_upgrades": "HTTP Upgrade handshakes seen (each direction)",
+	"web_socket_frames":   "WebSocket frames decoded",
+	"web_socket_control":  "WebSocket control frames (close, ping, pong), not sent",
+	"sctp_chunks":         "SCTP DATA chunks",
+	"sctp_fragments":      "SCTP DATA chunks that are fragments of a user message",
+	"sctp_reassembled":    "SCTP user messages reassembled from fragments",
+	"sctp_dropped":        "fragmented SCTP user messages dropped (missing fragment, bounds, timeout)",
+}
+
 func classLabel(c int) string {
 	switch c {
 	case 1:
@@ -147,7 +200,7 @@ func classLabel(c int) string {
 
 // snake turns "TCPOutOfOrder" into "tcp_out_of_order", "IPv4" into "ipv4".
 func snake(s string) string {
-	s = strings.NewReplacer("IPv4", "Ipv4", "IPv6", "Ipv6").Replace(s)
+	s = strings.NewReplacer("IPv4", "Ipv4", "IPv6", "Ipv6", "QinQ", "Qinq").Replace(s)
 	var b strings.Builder
 	r := []rune(s)
 	for i, c := range r {

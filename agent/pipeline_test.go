@@ -364,13 +364,34 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	for _, n := range []string{
-		"xhep_agent_frames_read_total", "xhep_agent_decode_frames_total", "xhep_agent_decode_messages_total",
-		"xhep_agent_decode_frag_reassembled_total", "xhep_agent_decode_tcp_messages_total", "xhep_agent_decode_errors_total",
+		"xhep_agent_frames_read_total", "xhep_agent_decoder_total", "xhep_agent_decoder_messages_total",
+		"xhep_agent_decoder_link_frames_total", "xhep_agent_decoder_tunnels_total", "xhep_agent_decoder_errors_total",
+		"xhep_agent_decoder_filtered_total",
 		"xhep_agent_hep_messages_total", "xhep_agent_sent_total", "xhep_agent_spooled_total", "xhep_agent_dropped_total",
-		"xhep_agent_queue_depth", "xhep_agent_tcp_streams", "xhep_agent_correlation_entries", "xhep_agent_decode_ipv4_total",
+		"xhep_agent_queue_depth", "xhep_agent_tcp_streams", "xhep_agent_correlation_entries",
 	} {
 		if !names[n] {
 			t.Errorf("metric %s missing", n)
+		}
+	}
+	// One decoder family: every counter is described, and nothing else is in it.
+	counters := map[string]bool{}
+	for _, mf := range mfs {
+		if mf.GetName() != "xhep_agent_decoder_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			counters[m.GetLabel()[0].GetValue()] = true
+		}
+	}
+	for c := range counters {
+		if DecoderCounters[c] == "" {
+			t.Errorf("decoder counter %q has no description in DecoderCounters", c)
+		}
+	}
+	for c := range DecoderCounters {
+		if !counters[c] {
+			t.Errorf("DecoderCounters describes %q, which is not exported", c)
 		}
 	}
 	if frames != float64(truth.Stats.Frames) {
@@ -381,7 +402,7 @@ func TestMetrics(t *testing.T) {
 func TestSnake(t *testing.T) {
 	for in, want := range map[string]string{
 		"Frames": "frames", "IPv4": "ipv4", "TCPOutOfOrder": "tcp_out_of_order", "FragSeen": "frag_seen",
-		"SCTPChunks": "sctp_chunks", "WebSocketUpgrades": "web_socket_upgrades", "VLAN": "vlan",
+		"SCTPChunks": "sctp_chunks", "WebSocketUpgrades": "web_socket_upgrades", "VLAN": "vlan", "QinQ": "qinq",
 	} {
 		if got := snake(in); got != want {
 			t.Errorf("snake(%q) = %q, want %q", in, got, want)

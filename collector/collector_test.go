@@ -263,18 +263,19 @@ func TestUDPEndToEnd(t *testing.T) {
 	}
 	m := metricsText(t, s)
 	checks := map[string]float64{
-		`xhep_collector_messages_total{transport="udp",type="sip"}`:   8,
-		`xhep_collector_no_payload_total`:                             2,
-		`xhep_collector_messages_total{transport="udp",type="log"}`:   1,
-		`xhep_collector_dissect_errors_total{reason="sip_malformed"}`: 1,
-		`xhep_sip_requests_total{method="INVITE"}`:                    1,
-		`xhep_sip_requests_total{method="REGISTER"}`:                  1,
-		`xhep_sip_responses_total{code="200"}`:                        1,
-		`xhep_sip_register_responses_total{outcome="challenge"}`:      1,
-		`xhep_sip_invite_first_response_seconds_count`:                1,
-		`xhep_sip_invite_first_response_seconds_sum`:                  0.02,
-		`xhep_sip_invite_answer_seconds_sum`:                          3,
-		`xhep_collector_received_messages_total{transport="udp"}`:     12,
+		`xhep_collector_messages_total{transport="udp",type="sip"}`:                              8,
+		`xhep_collector_no_payload_total`:                                                        2,
+		`xhep_collector_messages_total{transport="udp",type="log"}`:                              1,
+		`xhep_collector_dissect_errors_total{reason="sip_malformed"}`:                            1,
+		`xhep_sip_requests_total{method="INVITE",node="7",peer="other"}`:                         1,
+		`xhep_sip_requests_total{method="REGISTER",node="7",peer="other"}`:                       1,
+		`xhep_sip_responses_total{class="2xx",code="200",method="INVITE",node="7",peer="other"}`: 1,
+		`xhep_sip_register_responses_total{node="7",outcome="challenge",peer="other"}`:           1,
+		`xhep_sip_srd_seconds_count{node="7",peer="other"}`:                                      1,
+		`xhep_sip_srd_seconds_sum{node="7",peer="other"}`:                                        3, // 100 Trying excluded
+		`xhep_sip_invite_outcomes_total{node="7",outcome="answered",peer="other"}`:               1,
+		`xhep_sip_invite_answer_seconds_sum{node="7",peer="other"}`:                              3,
+		`xhep_collector_received_messages_total{transport="udp"}`:                                12,
 	}
 	for series, want := range checks {
 		if got := metricValue(m, series); got < want-1e-9 || got > want+1e-9 {

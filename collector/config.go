@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xhep/xhep/collector/alias"
 	"github.com/xhep/xhep/collector/ingest"
 	"github.com/xhep/xhep/collector/store"
 )
@@ -84,6 +85,16 @@ type Config struct {
 	// (default 200,000).
 	KPIWindow time.Duration `yaml:"kpi-window"`
 	KPIMax    int           `yaml:"kpi-max"`
+	// KPICallTimeout bounds how long an answered call without BYE counts as
+	// active (default 4h).
+	KPICallTimeout time.Duration `yaml:"kpi-call-timeout"`
+	// Aliases name peers and trunks by address: PREFIX=NAME entries (see
+	// package collector/alias); the SIP KPIs are labelled with them.
+	Aliases []string `yaml:"alias"`
+	// KPIMaxPeers and KPIMaxNodes bound the peer and node label values of
+	// the KPIs (default 64 each); the rest fold into "other".
+	KPIMaxPeers int `yaml:"kpi-max-peers"`
+	KPIMaxNodes int `yaml:"kpi-max-nodes"`
 
 	// LogLevel is for the command: debug, info, warn or error.
 	LogLevel string `yaml:"log-level"`
@@ -137,6 +148,12 @@ func (c *Config) Validate() error {
 	}
 	if c.APIDefaultRange < 0 || c.APIMaxRange < 0 || c.APIFlowLookback < 0 || c.APIFlowMargin < 0 || c.APIMaxLegs < 0 {
 		errs = append(errs, errors.New("negative API bound"))
+	}
+	if _, err := alias.Parse(c.Aliases); err != nil {
+		errs = append(errs, fmt.Errorf("--alias: %w", err))
+	}
+	if c.KPIMaxPeers < 0 || c.KPIMaxNodes < 0 || c.KPIMax < 0 || c.KPIWindow < 0 || c.KPICallTimeout < 0 {
+		errs = append(errs, errors.New("negative KPI bound"))
 	}
 	for _, f := range c.Forward {
 		if _, err := parseForward(f); err != nil {

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -12,7 +11,8 @@ import (
 )
 
 // metrics are the service's Prometheus metrics. Labelled children used
-// per message are cached in arrays so the hot path does no label lookup.
+// per message are cached (here for messages, in kpiTable for the SIP and
+// RTCP KPIs) so the hot path does no label lookup.
 type metrics struct {
 	messages     *prometheus.CounterVec // type, transport
 	decodeErrors *prometheus.CounterVec // transport, reason
@@ -23,23 +23,31 @@ type metrics struct {
 	forwarded    *prometheus.CounterVec // destination
 	forwardDrops *prometheus.CounterVec // destination
 
-	sipRequests  *prometheus.CounterVec // method
-	sipResponses *prometheus.CounterVec // code
-	inviteFirst  prometheus.Histogram
-	invite200    prometheus.Histogram
-	register     *prometheus.CounterVec // outcome
-	kpiEvicted   prometheus.Counter
-	rtcpJitter   prometheus.Histogram
-	rtcpLoss     prometheus.Histogram
-	rtcpRTT      prometheus.Histogram
-	rtcpReports  prometheus.Counter
+	// SIP KPIs (kpi.go), labelled node and peer besides what is listed.
+	sipRequests    *prometheus.CounterVec   // method
+	sipResponses   *prometheus.CounterVec   // method, code, class
+	sipRetrans     *prometheus.CounterVec   // method
+	inviteAttempts *prometheus.CounterVec   //
+	inviteOutcomes *prometheus.CounterVec   // outcome
+	srd            *prometheus.HistogramVec //
+	invite200      *prometheus.HistogramVec //
+	callDuration   *prometheus.HistogramVec //
+	callsActive    *prometheus.GaugeVec     //
+	register       *prometheus.CounterVec   // outcome
+	kpiEvicted     [numTables]prometheus.Counter
+	labelOverflow  [1]prometheus.Counter // node
+
+	// RTCP quality, by node.
+	rtcpJitter  *prometheus.HistogramVec
+	rtcpLoss    *prometheus.HistogramVec
+	rtcpRTT     *prometheus.HistogramVec
+	rtcpMOS     *prometheus.HistogramVec
+	rtcpReports *prometheus.CounterVec
 
 	// caches: [transport][proto]
 	msgC [3][256]atomic.Pointer[prometheus.Counter]
 
 	mu       sync.Mutex
-	reqC     map[string]prometheus.Counter
-	respC    [700]atomic.Pointer[prometheus.Counter]
 	dissectC map[string]prometheus.Counter
 }
 
@@ -53,13 +61,6 @@ func transportIndex(t string) int {
 		return 2
 	}
 	return 0
-}
-
-// sipMethods bounds the method label: anything else counts as "other".
-var sipMethods = map[string]bool{
-	"INVITE": true, "ACK": true, "BYE": true, "CANCEL": true, "REGISTER": true, "OPTIONS": true,
-	"PRACK": true, "SUBSCRIBE": true, "NOTIFY": true, "PUBLISH": true, "INFO": true, "REFER": true,
-	"MESSAGE": true, "UPDATE": true,
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -100,55 +101,103 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"destination"}),
 		sipRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xhep_sip_requests_total",
-			Help: "SIP requests seen, by method (unknown methods as \"other\").",
-		}, []string{"method"}),
+			Help: "SIP requests seen, retransmissions included, by method (unknown methods as \"other\"), capture node and peer.",
+		}, []string{"method", "node", "peer"}),
 		sipResponses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xhep_sip_responses_total",
-			Help: "SIP responses seen, by status code.",
-		}, []string{"code"}),
-		inviteFirst: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "xhep_sip_invite_first_response_seconds",
-			Help:    "Time from an INVITE to its first response (any code), by capture timestamps.",
+			Help: "SIP responses seen, retransmissions included, by CSeq method, status code, class (1xx-6xx), capture node and peer.",
+		}, []string{"method", "code", "class", "node", "peer"}),
+		sipRetrans: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xhep_sip_retransmissions_total",
+			Help: "SIP requests and responses seen again within 32 s on the same node and addresses (same Call-ID, CSeq, method or code, top Via branch), by CSeq method, node and peer.",
+		}, []string{"method", "node", "peer"}),
+		inviteAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xhep_sip_invite_attempts_total",
+			Help: "Initial INVITE transactions (no To tag; retransmissions once), by node and peer: the seizures of ASR.",
+		}, []string{"node", "peer"}),
+		inviteOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xhep_sip_invite_outcomes_total",
+			Help: "Final responses to initial INVITEs, once per transaction, by outcome: answered (2xx), redirected (3xx), user (486/480/600/603), cancelled (487), failed (other 4xx-6xx).",
+		}, []string{"outcome", "node", "peer"}),
+		srd: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "xhep_sip_srd_seconds",
+			Help:    "Session request delay (RFC 6076 SRD, post-dial delay at the capture point): initial INVITE to its first 18x or final response (100 Trying excluded), by capture timestamps.",
 			Buckets: setup,
-		}),
-		invite200: prometheus.NewHistogram(prometheus.HistogramOpts{
+		}, []string{"node", "peer"}),
+		invite200: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "xhep_sip_invite_answer_seconds",
-			Help:    "Time from an INVITE to its 200 OK, by capture timestamps.",
+			Help:    "Time from an initial INVITE to its 2xx, by capture timestamps.",
 			Buckets: setup,
-		}),
+		}, []string{"node", "peer"}),
+		callDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "xhep_sip_call_duration_seconds",
+			Help:    "Session duration (RFC 6076 SDT) of answered calls: 2xx of the initial INVITE to the first BYE, by capture timestamps; sum/count is the ACD.",
+			Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400},
+		}, []string{"node", "peer"}),
+		callsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "xhep_sip_calls_active",
+			Help: "Answered calls without BYE yet (concurrent calls), by node and peer; calls older than --kpi-call-timeout are dropped.",
+		}, []string{"node", "peer"}),
 		register: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xhep_sip_register_responses_total",
-			Help: "Responses to REGISTER by outcome: success (2xx), challenge (401/407), failure (other 3xx-6xx).",
-		}, []string{"outcome"}),
-		kpiEvicted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "xhep_sip_kpi_evicted_total",
-			Help: "INVITE transactions dropped from the timing table unanswered (expired or table full).",
-		}),
-		rtcpJitter: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "xhep_rtcp_jitter_milliseconds",
-			Help:    "Interarrival jitter of the first RTCP report block, in ms assuming an 8 kHz RTP clock.",
-			Buckets: []float64{1, 2, 5, 10, 20, 30, 50, 75, 100, 200, 500},
-		}),
-		rtcpLoss: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Help: "Final responses to REGISTER (retransmissions once) by outcome: success (2xx), challenge (401/407), failure (other 3xx-6xx).",
+		}, []string{"outcome", "node", "peer"}),
+		rtcpJitter: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "xhep_rtcp_jitter_seconds",
+			Help:    "Interarrival jitter of the first RTCP report block, assuming an 8 kHz RTP clock, by node.",
+			Buckets: []float64{.001, .002, .005, .01, .02, .03, .05, .075, .1, .2, .5},
+		}, []string{"node"}),
+		rtcpLoss: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "xhep_rtcp_fraction_lost",
-			Help:    "Fraction lost of RTCP report blocks (0-1).",
+			Help:    "Fraction lost (0-1) of RTCP report blocks or XR VoIP metrics, by node.",
 			Buckets: []float64{0, .001, .005, .01, .02, .05, .1, .2, .5, 1},
-		}),
-		rtcpRTT: prometheus.NewHistogram(prometheus.HistogramOpts{
+		}, []string{"node"}),
+		rtcpRTT: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "xhep_rtcp_rtt_seconds",
-			Help:    "Round-trip time from RTCP LSR/DLSR.",
+			Help:    "Round-trip time from RTCP LSR/DLSR (or XR round trip delay), by node.",
 			Buckets: []float64{.001, .005, .01, .025, .05, .1, .2, .5, 1, 2},
-		}),
-		rtcpReports: prometheus.NewCounter(prometheus.CounterOpts{
+		}, []string{"node"}),
+		rtcpMOS: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "xhep_rtcp_mos",
+			Help:    "Listening quality MOS (1-4.5) per RTCP report: XR MOS-CQ when sent, else estimated by the simplified E-model from loss, jitter and RTT, by node.",
+			Buckets: []float64{1, 2, 2.5, 3, 3.5, 3.8, 4, 4.2, 4.4, 4.5},
+		}, []string{"node"}),
+		rtcpReports: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xhep_rtcp_reports_total",
-			Help: "RTCP packets with a report block or XR VoIP metrics (what the RTCP histograms observe).",
-		}),
-		reqC:     make(map[string]prometheus.Counter),
+			Help: "RTCP packets with a report block or XR VoIP metrics (what the RTCP histograms observe), by node.",
+		}, []string{"node"}),
 		dissectC: make(map[string]prometheus.Counter),
 	}
+	evicted := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xhep_sip_kpi_evicted_total",
+		Help: "KPI table entries dropped: INVITEs unanswered within --kpi-window, answered calls without BYE past --kpi-call-timeout, and entries refused because a table was full (--kpi-max), by table.",
+	}, []string{"table"})
+	for i, n := range tableNames {
+		m.kpiEvicted[i] = evicted.WithLabelValues(n)
+	}
+	overflow := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xhep_sip_kpi_label_overflow_total",
+		Help: "SIP and RTCP messages labelled node=\"other\" because --kpi-max-nodes distinct nodes were seen already (or the node name is not a safe label value).",
+	}, []string{"label"})
+	m.labelOverflow[0] = overflow.WithLabelValues("node")
+	// Series with a fixed label set exist at 0 from the start, so that
+	// alerts and ratios never read "no data".
+	for _, tr := range transports {
+		for _, r := range []string{"short", "not_hep", "version", "bad_length", "bad_chunk_length",
+			"bad_chunk_size", "bad_family", "too_large", "decompress", "other"} {
+			m.decodeErrors.WithLabelValues(tr, r)
+		}
+		for _, p := range []hep.ProtoType{hep.ProtoSIP, hep.ProtoRTCP, hep.ProtoDNS, hep.ProtoLog} {
+			m.messages.WithLabelValues(p.String(), tr)
+		}
+	}
+	for _, r := range []string{"sip_empty", "sip_malformed", "json_invalid"} {
+		m.dissectErrs.WithLabelValues(r)
+	}
 	reg.MustRegister(m.messages, m.decodeErrors, m.dissectErrs, m.authRejects, m.writeErrors, m.noPayload,
-		m.forwarded, m.forwardDrops, m.sipRequests, m.sipResponses, m.inviteFirst, m.invite200,
-		m.register, m.kpiEvicted, m.rtcpJitter, m.rtcpLoss, m.rtcpRTT, m.rtcpReports)
+		m.forwarded, m.forwardDrops, m.sipRequests, m.sipResponses, m.sipRetrans, m.inviteAttempts,
+		m.inviteOutcomes, m.srd, m.invite200, m.callDuration, m.callsActive, m.register, evicted, overflow,
+		m.rtcpJitter, m.rtcpLoss, m.rtcpRTT, m.rtcpMOS, m.rtcpReports)
 	return m
 }
 
@@ -158,40 +207,6 @@ func (m *metrics) message(transport string, p hep.ProtoType) {
 	c := slot.Load()
 	if c == nil {
 		cc := m.messages.WithLabelValues(p.String(), transport)
-		c = &cc
-		slot.Store(c)
-	}
-	(*c).Inc()
-}
-
-// request counts a SIP request by method.
-func (m *metrics) request(method []byte) {
-	m.mu.Lock()
-	c, ok := m.reqC[string(method)]
-	if !ok {
-		name := "other"
-		if sipMethods[string(method)] {
-			name = string(method)
-		}
-		c = m.sipRequests.WithLabelValues(name)
-		if len(m.reqC) < 64 {
-			m.reqC[string(method)] = c
-		}
-	}
-	m.mu.Unlock()
-	c.Inc()
-}
-
-// response counts a SIP response by code (100-699; others as "other").
-func (m *metrics) response(code int) {
-	if code < 100 || code > 699 {
-		m.sipResponses.WithLabelValues("other").Inc()
-		return
-	}
-	slot := &m.respC[code]
-	c := slot.Load()
-	if c == nil {
-		cc := m.sipResponses.WithLabelValues(strconv.Itoa(code))
 		c = &cc
 		slot.Store(c)
 	}

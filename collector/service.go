@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/xhep/xhep/collector/alias"
 	"github.com/xhep/xhep/collector/dissect"
 	"github.com/xhep/xhep/collector/ingest"
 	"github.com/xhep/xhep/collector/store"
@@ -48,7 +49,7 @@ type Service struct {
 	out     rowWriter
 	store   *store.Store                // nil without --mysql
 	closer  func(context.Context) error // closes out (store drain), nil for the printer
-	invites *inviteTable
+	invites *kpiTable
 
 	pool sync.Pool // *worker
 
@@ -91,6 +92,15 @@ func New(cfg Config) (s *Service, err error) {
 	if cfg.KPIMax <= 0 {
 		cfg.KPIMax = 200_000
 	}
+	if cfg.KPIMaxPeers <= 0 {
+		cfg.KPIMaxPeers = 64
+	}
+	if cfg.KPIMaxNodes <= 0 {
+		cfg.KPIMaxNodes = 64
+	}
+	if cfg.KPICallTimeout <= 0 {
+		cfg.KPICallTimeout = 4 * time.Hour
+	}
 	// Fail early on a bad A-leg expression; workers clone this one.
 	proto, err := dissect.New(dissect.Config{ALegHeaders: cfg.ALegHeaders})
 	if err != nil {
@@ -108,7 +118,21 @@ func New(cfg Config) (s *Service, err error) {
 	}()
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.m = newMetrics(s.reg)
-	s.invites = newInviteTable(cfg.KPIMax, cfg.KPIWindow, s.m)
+	aliases, err := alias.Parse(cfg.Aliases)
+	if err != nil {
+		return nil, fmt.Errorf("--alias: %w", err)
+	}
+	s.invites = newKPITable(kpiConfig{
+		Aliases: aliases, MaxPeers: cfg.KPIMaxPeers, MaxNodes: cfg.KPIMaxNodes,
+		Window: cfg.KPIWindow, CallTimeout: cfg.KPICallTimeout, Max: cfg.KPIMax,
+	}, s.m)
+	for i, n := range tableNames {
+		s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "xhep_sip_kpi_entries",
+			Help:        "Entries in the SIP KPI tables (open INVITEs, answered calls, retransmission keys), by table.",
+			ConstLabels: prometheus.Labels{"table": n},
+		}, func() float64 { return float64(s.invites.entries(i)) }))
+	}
 	if cfg.AuthKey != "" {
 		s.authKey = []byte(cfg.AuthKey)
 	}
@@ -358,7 +382,7 @@ func (s *Service) process(w *worker, b []byte, transport string) error {
 		s.m.dissectError(dissect.Reason(err))
 	}
 	if sm := w.d.SIP(); sm != nil {
-		w.key = s.invites.observe(sm, w.row.CreateDate, w.key)
+		w.key = s.invites.observe(&w.msg, sm, w.row.CreateDate, w.key)
 	}
 	s.observeRTCP(w)
 	if s.out != nil {
@@ -391,12 +415,18 @@ func (s *Service) observeRTCP(w *worker) {
 	if !q.Valid {
 		return
 	}
-	s.m.rtcpReports.Inc()
+	r := s.invites.rtcp(&w.msg)
+	r.reports.Inc()
 	if len(p.ReportBlocks) > 0 {
-		s.m.rtcpJitter.Observe(q.Jitter)
+		r.jitter.Observe(q.Jitter / 1000)
 	}
-	s.m.rtcpLoss.Observe(q.FractionLost)
+	r.loss.Observe(q.FractionLost)
 	if q.RTT > 0 {
-		s.m.rtcpRTT.Observe(q.RTT.Seconds())
+		r.rtt.Observe(q.RTT.Seconds())
+	}
+	if p.XR.MOSCQ >= 10 && p.XR.MOSCQ <= 50 {
+		r.mos.Observe(float64(p.XR.MOSCQ) / 10)
+	} else {
+		r.mos.Observe(estimateMOS(q))
 	}
 }

@@ -144,6 +144,10 @@ func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.
 	fs.StringVar(&cfg.Read, "read", "", "decode the HEP carried in this pcap/pcapng file (with --print or --mysql) and exit")
 	fs.BoolVar(&cfg.Print, "print", false, "with --read: print one JSON row per message to stdout instead of storing")
 	fs.DurationVar(&cfg.KPIWindow, "kpi-window", 2*time.Minute, "how long an INVITE waits for responses in the SIP timing metrics")
+	fs.Var(&listFlag{loading: loading, v: &cfg.Aliases}, "alias", "name a peer or trunk for the SIP KPIs: PREFIX=NAME, e.g. 10.1.0.0/24=carrier-a (repeatable)")
+	fs.IntVar(&cfg.KPIMaxPeers, "kpi-max-peers", 64, "peer label values of the SIP KPIs; further aliases count as \"other\"")
+	fs.IntVar(&cfg.KPIMaxNodes, "kpi-max-nodes", 64, "capture node label values of the KPIs; further nodes count as \"other\"")
+	fs.DurationVar(&cfg.KPICallTimeout, "kpi-call-timeout", 4*time.Hour, "an answered call without BYE stops counting as active after this long")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	return fs
 }

@@ -29,6 +29,15 @@ func defaults(c collector.Config) collector.Config {
 	if c.KPIWindow == 0 {
 		c.KPIWindow = 2 * time.Minute
 	}
+	if c.KPIMaxPeers == 0 {
+		c.KPIMaxPeers = 64
+	}
+	if c.KPIMaxNodes == 0 {
+		c.KPIMaxNodes = 64
+	}
+	if c.KPICallTimeout == 0 {
+		c.KPICallTimeout = 4 * time.Hour
+	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
@@ -73,6 +82,13 @@ func TestParseFlags(t *testing.T) {
 			want: collector.Config{Listen: []string{"tls://:9062"}, TLSCert: "c.pem", TLSKey: "k.pem", TCPIdle: 30 * time.Second,
 				Readers: 4, RcvBuf: 64 << 20, AuthKey: "s3cret", Forward: []string{"udp://10.0.0.9:9060", "udp://10.0.0.10:9060"},
 				ALegHeaders: []string{"X-CID|X-Leg-ID", "^x-b2b-.*"}, MySQL: dsn},
+		},
+		{
+			name: "KPI aliases and bounds",
+			args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--alias", "10.1.0.0/24=carrier-a", "--alias", "192.0.2.7=pbx",
+				"--kpi-max-peers", "8", "--kpi-max-nodes", "4", "--kpi-call-timeout", "2h", "--kpi-window", "1m"},
+			want: collector.Config{Listen: []string{"udp://:9060"}, MySQL: dsn, Aliases: []string{"10.1.0.0/24=carrier-a", "192.0.2.7=pbx"},
+				KPIMaxPeers: 8, KPIMaxNodes: 4, KPICallTimeout: 2 * time.Hour, KPIWindow: time.Minute},
 		},
 		{
 			name: "offline print",

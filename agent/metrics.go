@@ -146,7 +146,8 @@ var decoderArrays = map[string]struct{ name, label, help string }{
 }
 
 // DecoderCounters describes every counter of xhep_agent_decoder_total, by
-// its counter label value.
+// its counter label value. A new field of packet.Stats needs a line here
+// (TestMetrics fails otherwise) and in the README's table.
 var DecoderCounters = map[string]string{
 	"frames":              "frames passed to the decoder",
 	"vlan":                "frames with at least one 802.1Q/802.1ad tag",
@@ -184,6 +185,8 @@ var DecoderCounters = map[string]string{
 	"sctp_fragments":      "SCTP DATA chunks that are fragments of a user message",
 	"sctp_reassembled":    "SCTP user messages reassembled from fragments",
 	"sctp_dropped":        "fragmented SCTP user messages dropped (missing fragment, bounds, timeout)",
+	"rtcp_trailing":       "RTCP compounds with 1-3 bytes after the last sub-packet (sent as they are)",
+	"rtcp_trailing_bytes": "bytes after the last sub-packet of those RTCP compounds",
 }
 
 func classLabel(c int) string {

@@ -17,3 +17,7 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 func (s *suite) live() {
 	s.skip("agent", "live ringbuf capture on veth", "live capture needs Linux")
 }
+
+func (s *suite) mixed() {
+	s.skip("mixed", "mixed RTP + SIP on veth", "live capture needs Linux")
+}

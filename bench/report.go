@@ -19,9 +19,9 @@ type Result struct {
 	Name    string  `json:"name"`
 	Value   float64 `json:"value"`
 	Unit    string  `json:"unit"`
-	// Target is the issue's goal for this figure, and Peer what the issues
-	// quote for another implementation on this machine: both quoted, not
-	// measured by this suite.
+	// Target is the issue's goal for this figure (quoted); Peer is another
+	// implementation's figure measured in the same run (--peer), with the
+	// ratio xhep ÷ peer.
 	Target  string `json:"target,omitempty"`
 	Peer    string `json:"peer,omitempty"`
 	Note    string `json:"note,omitempty"`
@@ -46,6 +46,18 @@ type Report struct {
 	Machine  Machine       `json:"machine"`
 	Elapsed  time.Duration `json:"elapsed_ns"`
 	Results  []Result      `json:"results"`
+	Tables   []Table       `json:"tables,omitempty"`
+	Peers    []Peer        `json:"peers,omitempty"`
+}
+
+// Table is a measured series (the live ladder, the mixed scenario): one
+// row per step, printed after the section's figures.
+type Table struct {
+	Section string     `json:"section"`
+	Title   string     `json:"title"`
+	Columns []string   `json:"columns"`
+	Rows    [][]string `json:"rows"`
+	Note    string     `json:"note,omitempty"`
 }
 
 // WriteJSON writes r as indented JSON.
@@ -68,10 +80,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "xhep-bench %s, %s UTC, %s\n\n", mode, r.Date.UTC().Format("2006-01-02 15:04"), fmtDur(r.Elapsed))
 	fmt.Fprintf(&b, "Machine: %d cores, %s, Linux %s, %s; load average %s at start, %s at end.\n\n",
 		r.Machine.Cores, mdEscape(r.Machine.Model), r.Machine.Kernel, r.Machine.GoVer, r.Machine.LoadAvg, r.Machine.LoadEnd)
-	b.WriteString("Target and peer columns are quoted from the xhep issues (figures for this machine), not measured by this run.\n")
+	b.WriteString("Target columns are quoted from the xhep issues. The peer column and the peer rows are measured in this run, side by side, when peers are given (--peer); without them it is empty.\n")
+	for _, p := range r.Peers {
+		fmt.Fprintf(&b, "\nPeer %s: %s (%s), measured in this run.\n", p.Name, mdEscape(p.Version), mdEscape(p.Path))
+	}
 	for _, sec := range r.Sections {
 		fmt.Fprintf(&b, "\n### %s\n\n", sectionTitle(sec))
-		b.WriteString("| figure | xhep (measured) | target (quoted) | peer (quoted) | notes |\n")
+		b.WriteString("| figure | xhep (measured) | target (quoted) | peer (measured side by side) | notes |\n")
 		b.WriteString("|---|---:|---|---|---|\n")
 		n := 0
 		for _, res := range r.Results {
@@ -92,9 +107,40 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if n == 0 {
 			b.WriteString("| (nothing measured) | | | | |\n")
 		}
+		for _, t := range r.Tables {
+			if t.Section == sec {
+				writeTable(&b, t)
+			}
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func writeTable(b *strings.Builder, t Table) {
+	fmt.Fprintf(b, "\n%s\n\n|", mdEscape(t.Title))
+	for _, c := range t.Columns {
+		fmt.Fprintf(b, " %s |", mdEscape(c))
+	}
+	b.WriteString("\n|")
+	for range t.Columns {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, row := range t.Rows {
+		b.WriteString("|")
+		for i := range t.Columns {
+			v := ""
+			if i < len(row) {
+				v = row[i]
+			}
+			fmt.Fprintf(b, " %s |", mdEscape(v))
+		}
+		b.WriteString("\n")
+	}
+	if t.Note != "" {
+		fmt.Fprintf(b, "\n%s\n", mdEscape(t.Note))
+	}
 }
 
 func sectionTitle(s string) string {
@@ -102,7 +148,9 @@ func sectionTitle(s string) string {
 	case "micro":
 		return "micro (per message, one core)"
 	case "agent":
-		return "agent (pcap replay, live ringbuf capture on veth)"
+		return "agent (pcap replay, live capture on veth)"
+	case "mixed":
+		return "mixed traffic (RTP flood + SIP at a fixed rate, live on veth)"
 	case "collector":
 		return "collector (HEP ingest on loopback, MariaDB storage)"
 	case "e2e":

@@ -36,11 +36,15 @@ func sampleReport() *Report {
 	return &Report{
 		Date:     time.Date(2026, 11, 26, 14, 40, 0, 0, time.UTC),
 		Quick:    true,
-		Sections: []string{"micro", "collector"},
+		Sections: []string{"micro", "agent", "collector"},
 		Machine:  Machine{Cores: 2, Model: "AMD EPYC", Kernel: "6.18.44", GoVer: "go1.26.8", LoadAvg: "1.00 2.00 3.00", LoadEnd: "1.50 2.00 3.00"},
 		Elapsed:  83 * time.Second,
+		Peers:    []Peer{{Name: "heplify", Path: "/opt/heplify", Version: "heplify v2.0.25"}},
+		Tables: []Table{{Section: "agent", Title: "Live ladder", Columns: []string{"agent", "offered", "lost"},
+			Rows: [][]string{{"xhep ringbuf", "100,000", "0"}, {"heplify", "100,000", "12 (0.01%)"}}, Note: "a | note"}},
 		Results: []Result{
-			{Section: "micro", Name: "HEP3 decode, 627-byte SIP", Value: 104.2, Unit: "ns/op", Target: "< 150 ns, 0 allocs", Peer: "heplify-server HEP decode ~1.3 µs"},
+			{Section: "micro", Name: "HEP3 decode, 627-byte SIP", Value: 104.2, Unit: "ns/op", Target: "< 150 ns, 0 allocs"},
+			{Section: "agent", Name: "live xhep ringbuf, HEP over TCP: highest lossless rate reached", Value: 250000, Unit: "pkts/s", Peer: "heplify 150,000 pkts/s (xhep ÷ heplify = 1.67)"},
 			{Section: "micro", Name: "a|b", Value: 0, Unit: "allocs/op", Note: "pipe | escaped"},
 			{Section: "collector", Name: "database rows/s", Skipped: "no database: pass --mysql DSN"},
 		},

@@ -7,14 +7,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
 
 // Sections are the suite's parts, in the order they run.
-var Sections = []string{"micro", "agent", "live", "collector", "e2e"}
+var Sections = []string{"micro", "agent", "live", "mixed", "collector", "e2e"}
 
 // Options configures Run.
 type Options struct {
@@ -28,6 +30,68 @@ type Options struct {
 	WorkDir string
 	// Log receives progress lines (nil: discarded).
 	Log io.Writer
+	// Peers are other capture agents run side by side with xhep in the
+	// live, mixed and replay steps (never fetched or built by the suite).
+	Peers []Peer
+}
+
+// Peer is another capture agent's binary: Name says which (PeerKinds),
+// Path where it is.
+type Peer struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+	// Version is what the binary says of itself (filled by Run).
+	Version string `json:"version,omitempty"`
+}
+
+// PeerKinds are the agents the suite knows how to drive.
+var PeerKinds = []string{"heplify"}
+
+// ErrPeer is returned for a peer the suite cannot drive.
+var ErrPeer = errors.New("unknown peer")
+
+// ParsePeer parses NAME=PATH.
+func ParsePeer(s string) (Peer, error) {
+	name, path, ok := strings.Cut(s, "=")
+	if !ok || path == "" {
+		return Peer{}, fmt.Errorf("%w %q: want NAME=PATH, NAME one of %v", ErrPeer, s, PeerKinds)
+	}
+	if !slices.Contains(PeerKinds, name) {
+		return Peer{}, fmt.Errorf("%w %q (want one of %v)", ErrPeer, name, PeerKinds)
+	}
+	return Peer{Name: name, Path: path}, nil
+}
+
+// args is the peer's command line: capture SIP on iface, HEP over scheme
+// ("udp" or "tcp") to hostport.
+func (p Peer) args(iface, scheme, hostport string) []string {
+	switch p.Name {
+	case "heplify":
+		return []string{"-no-config", "-i", iface, "-t", "afpacket", "-m", "SIP", "-pr", "5060-5061",
+			"-hs", hostport, "-nt", scheme, "-l", "warn"}
+	}
+	return nil
+}
+
+// replayArgs is the peer's command line for a pcap replay as fast as it
+// goes, HEP over scheme to hostport, exiting at the end of the file.
+func (p Peer) replayArgs(file, scheme, hostport string) []string {
+	switch p.Name {
+	case "heplify":
+		return []string{"-no-config", "-rf", file, "-rs", "-eof-exit", "-m", "SIP",
+			"-hs", hostport, "-nt", scheme, "-l", "warn"}
+	}
+	return nil
+}
+
+// peerVersion asks the binary for its version (first line of -version).
+func peerVersion(p Peer) string {
+	out, err := exec.Command(p.Path, "-version").CombinedOutput()
+	if err != nil && len(out) == 0 {
+		return "version unknown: " + err.Error()
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
 }
 
 // ErrSection is returned for an unknown section name.
@@ -48,6 +112,7 @@ type suite struct {
 	opt     Options
 	ctx     context.Context
 	results []Result
+	tables  []Table
 	log     io.Writer
 }
 
@@ -58,6 +123,13 @@ func (s *suite) add(r Result) {
 	} else {
 		s.logf("  %s: %s", r.Name, FormatValue(r.Value, r.Unit))
 	}
+}
+
+func (s *suite) addTable(t Table) {
+	s.tables = append(s.tables, t)
+	var b strings.Builder
+	writeTable(&b, t)
+	s.logf("%s", b.String())
 }
 
 func (s *suite) skip(section, name, reason string) {
@@ -106,6 +178,12 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if log == nil {
 		log = io.Discard
 	}
+	for i := range opt.Peers {
+		if _, err := os.Stat(opt.Peers[i].Path); err != nil {
+			return nil, fmt.Errorf("peer %s: %w", opt.Peers[i].Name, err)
+		}
+		opt.Peers[i].Version = peerVersion(opt.Peers[i])
+	}
 	s := &suite{opt: opt, ctx: ctx, log: log}
 	rep := &Report{Date: time.Now().UTC(), Quick: opt.Quick, Machine: probeMachine()}
 	setBenchTime(s.dur(150*time.Millisecond, time.Second))
@@ -127,6 +205,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			s.agentReplay()
 		case "live":
 			s.live()
+		case "mixed":
+			s.mixed()
 		case "collector":
 			s.collector()
 		case "e2e":
@@ -138,6 +218,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	rep.Elapsed = time.Since(begin)
 	rep.Machine.LoadEnd = loadAvg()
 	rep.Results = s.results
+	rep.Tables = s.tables
+	rep.Peers = opt.Peers
 	return rep, ctx.Err()
 }
 

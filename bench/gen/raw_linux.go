@@ -38,7 +38,15 @@ type RawSender struct {
 
 // NewRawSender opens a sender on iface, an interface name or a decimal
 // interface index.
-func NewRawSender(iface string) (*RawSender, error) {
+func NewRawSender(iface string) (*RawSender, error) { return newRawSender(iface, false) }
+
+// NewRawSenderBypass is NewRawSender with PACKET_QDISC_BYPASS: each frame
+// goes to the driver directly (no qdisc), which on a veth delivers it to
+// the peer within the call.
+func NewRawSenderBypass(iface string) (*RawSender, error) { return newRawSender(iface, true) }
+
+// findIface finds an interface by name or decimal index.
+func findIface(iface string) (*net.Interface, error) {
 	var ifi *net.Interface
 	var err error
 	if idx, aerr := strconv.Atoi(iface); aerr == nil {
@@ -49,6 +57,14 @@ func NewRawSender(iface string) (*RawSender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find interface %q: %w", iface, err)
 	}
+	return ifi, nil
+}
+
+func newRawSender(iface string, bypass bool) (*RawSender, error) {
+	ifi, err := findIface(iface)
+	if err != nil {
+		return nil, err
+	}
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open AF_PACKET socket: %w", err)
@@ -58,6 +74,13 @@ func NewRawSender(iface string) (*RawSender, error) {
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifi.Index}); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("bind AF_PACKET socket to %s: %w", ifi.Name, err)
+	}
+	if bypass {
+		// Frames go to the driver directly, not through the qdisc.
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("set PACKET_QDISC_BYPASS: %w", err)
+		}
 	}
 	return &RawSender{fd: fd, ifindex: ifi.Index,
 		msgs: make([]unix.Mmsghdr, maxBatch), iovs: make([]unix.Iovec, maxBatch)}, nil

@@ -82,25 +82,7 @@ func vethPair(t testing.TB) (nsA, ifA, nsB, ifB string) {
 func TestRawSender(t *testing.T) {
 	nsA, ifA, nsB, ifB := vethPair(t)
 
-	var rx int
-	inNetns(t, nsB, func() {
-		ifi, err := net.InterfaceByName(ifB)
-		if err != nil {
-			t.Fatal(err)
-		}
-		proto := int(htons(unix.ETH_P_ALL))
-		rx, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
-		if err != nil {
-			t.Fatalf("receiver socket: %v", err)
-		}
-		t.Cleanup(func() { unix.Close(rx) })
-		if err := unix.Bind(rx, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
-			t.Fatalf("bind receiver: %v", err)
-		}
-		unix.SetsockoptInt(rx, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
-		tv := unix.NsecToTimeval(int64(500 * time.Millisecond))
-		unix.SetsockoptTimeval(rx, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	})
+	rx := peerReceiver(t, nsB, ifB)
 
 	var s *RawSender
 	inNetns(t, nsA, func() {
@@ -178,6 +160,31 @@ func TestRawSenderErrors(t *testing.T) {
 	if n, err := s.Send([][]byte{{}}); err == nil || n != 0 {
 		t.Fatalf("empty frame: sent %d, error %v", n, err)
 	}
+}
+
+// peerReceiver opens an AF_PACKET socket that receives everything on
+// iface in namespace ns (500 ms receive timeout), closed at cleanup.
+func peerReceiver(t testing.TB, ns, iface string) int {
+	t.Helper()
+	var rx int
+	inNetns(t, ns, func() {
+		ifi, err := net.InterfaceByName(iface)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rx, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+		if err != nil {
+			t.Fatalf("receiver socket: %v", err)
+		}
+		t.Cleanup(func() { unix.Close(rx) })
+		if err := unix.Bind(rx, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
+			t.Fatalf("bind receiver: %v", err)
+		}
+		unix.SetsockoptInt(rx, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20)
+		tv := unix.NsecToTimeval(int64(500 * time.Millisecond))
+		unix.SetsockoptTimeval(rx, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	})
+	return rx
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }

@@ -24,6 +24,21 @@ type suiteConfig struct {
 	Out   string
 	Work  string
 	Quiet bool
+	Peers []bench.Peer
+}
+
+// peerFlags collects repeated --peer NAME=PATH flags.
+type peerFlags struct{ p *[]bench.Peer }
+
+func (f peerFlags) String() string { return "" }
+
+func (f peerFlags) Set(v string) error {
+	p, err := bench.ParsePeer(v)
+	if err != nil {
+		return err
+	}
+	*f.p = append(*f.p, p)
+	return nil
 }
 
 // parseSuiteFlags turns the suite's arguments into a suiteConfig. getenv
@@ -39,10 +54,11 @@ func parseSuiteFlags(args []string, getenv func(string) string) (suiteConfig, er
 	fs.StringVar(&c.Out, "out", "", "also write the Markdown table to this file")
 	fs.StringVar(&c.Work, "workdir", "", "directory for generated captures (default $TMPDIR/xhep-bench)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress lines on stderr")
+	fs.Var(peerFlags{&c.Peers}, "peer", "NAME=PATH: also run this capture agent (heplify) in the live, mixed and replay steps, side by side, with ratios (repeatable; the binary is yours, the suite never fetches or builds one)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			var b strings.Builder
-			b.WriteString("usage: xhep-bench [--quick] [--json] [--only micro,agent,live,collector,e2e] [--mysql DSN] [--out FILE.md]\n")
+			b.WriteString("usage: xhep-bench [--quick] [--json] [--only micro,agent,live,collector,e2e] [--mysql DSN] [--out FILE.md] [--peer heplify=PATH]\n")
 			fs.SetOutput(&b)
 			fs.PrintDefaults()
 			return c, errUsage(b.String())
@@ -82,7 +98,7 @@ func runSuite(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opt := bench.Options{Quick: c.Quick, Only: c.Only, MySQL: c.MySQL, WorkDir: c.Work, Log: stderr}
+	opt := bench.Options{Quick: c.Quick, Only: c.Only, MySQL: c.MySQL, WorkDir: c.Work, Log: stderr, Peers: c.Peers}
 	if c.Quiet {
 		opt.Log = nil
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/xhep/xhep/bench"
+
 	"bytes"
 	"strings"
 	"testing"
@@ -29,6 +31,10 @@ func TestParseSuiteFlags(t *testing.T) {
 		{name: "flag wins over env", args: []string{"--mysql", "a@tcp(h:1)/"}, env: "b@tcp(h:2)/", want: suiteConfig{MySQL: "a@tcp(h:1)/"}},
 		{name: "all", args: []string{"--quick", "--json", "--only", "micro, e2e", "--out", "r.md", "--workdir", "/tmp/w", "--quiet"},
 			want: suiteConfig{Quick: true, JSON: true, Only: []string{"micro", "e2e"}, Out: "r.md", Work: "/tmp/w", Quiet: true}},
+		{name: "peers", args: []string{"--peer", "heplify=/opt/heplify", "--peer", "heplify=/usr/bin/heplify"},
+			want: suiteConfig{Peers: []bench.Peer{{Name: "heplify", Path: "/opt/heplify"}, {Name: "heplify", Path: "/usr/bin/heplify"}}}},
+		{name: "unknown peer", args: []string{"--peer", "sngrep=/usr/bin/sngrep"}, wantErr: `unknown peer "sngrep"`},
+		{name: "peer without path", args: []string{"--peer", "heplify"}, wantErr: "want NAME=PATH"},
 		{name: "unknown section", args: []string{"--only", "micro,disk"}, wantErr: `unknown section "disk"`},
 		{name: "stray argument", args: []string{"--quick", "extra"}, wantErr: `unexpected argument "extra"`},
 		{name: "unknown flag", args: []string{"--fast"}, wantErr: "not defined"},

@@ -72,6 +72,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	counter("rtcp_correlated_total", "RTCP sent with the Call-ID in chunk 0x11.", s.RTCPCorrelated)
 	counter("rtcp_uncorrelated_total", "RTCP sent without a correlation id (no known call).", s.RTCPUncorrelated)
 	counter("sip_without_callid_total", "SIP messages sent without a Call-ID.", s.SIPNoCallID)
+	counter("large_compressed_total", "Payloads over HEP3's 64 KiB sent compressed in chunk 0x10.", s.LargeCompressed)
+	counter("large_split_total", "Payloads too large for HEP3 even compressed, sent in parts.", s.LargeSplit)
+	counter("split_parts_total", "HEP messages sent as parts of a split payload.", s.SplitParts)
 	for reason, v := range s.Drops {
 		counter("dropped_total", "Messages dropped by the pipeline or the senders, by reason.", v, "reason", reason, "queue", "")
 	}

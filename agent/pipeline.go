@@ -50,7 +50,7 @@ type Config struct {
 const (
 	DropRTCPDecode = iota // RTCP that passed the classifier but does not decode
 	DropDNSDecode         // DNS that does not decode
-	DropEncode            // HEP encoding failed (message over 64 KiB)
+	DropEncode            // HEP encoding failed (none expected: large payloads are compressed or split)
 	numDrops
 )
 
@@ -84,6 +84,9 @@ type Pipeline struct {
 	rtcpCorrelated   atomic.Uint64
 	rtcpUncorrelated atomic.Uint64
 	sipNoCallID      atomic.Uint64 // SIP sent without a Call-ID (start line or Call-ID undecodable)
+	largeCompressed  atomic.Uint64 // payloads over HEP3's 64 KiB sent compressed in chunk 0x10
+	largeSplit       atomic.Uint64 // payloads too large even compressed, sent in parts
+	splitParts       atomic.Uint64 // the parts sent
 	drops            [numDrops]atomic.Uint64
 
 	pubMu    sync.Mutex
@@ -280,6 +283,18 @@ func (p *Pipeline) emit(m *packet.Message) {
 	}
 	hm.Compress = p.cfg.CompressOver > 0 && len(hm.Payload) > p.cfg.CompressOver
 	out, err := hm.AppendTo(p.out[:0])
+	if errors.Is(err, hep.ErrPayloadTooLarge) && !hm.Compress {
+		// Over HEP3's 16-bit length (a 65.8 KB INVITE over TCP): compress
+		// into chunk 0x10.
+		hm.Compress = true
+		if out, err = hm.AppendTo(p.out[:0]); err == nil {
+			p.largeCompressed.Add(1)
+		}
+	}
+	if errors.Is(err, hep.ErrPayloadTooLarge) {
+		p.sendSplit(m.Class, key)
+		return
+	}
 	if err != nil {
 		p.drops[DropEncode].Add(1)
 		return
@@ -287,6 +302,36 @@ func (p *Pipeline) emit(m *packet.Message) {
 	p.out = out
 	p.hepOut[m.Class].Add(1)
 	p.sink.Send(out, key)
+}
+
+// maxSplitPart is the payload of each part of a message that does not fit
+// HEP3 even compressed: with the other chunks the part stays below the
+// largest UDP datagram (65,507 bytes over IPv4).
+const maxSplitPart = 60_000
+
+// sendSplit is the last resort for a payload that does not fit one HEP3
+// message even compressed (incompressible and over 64 KiB): it is sent as
+// consecutive parts of at most maxSplitPart bytes, each a HEP message with
+// the same addresses, time and send key, in order. A receiver stores the
+// parts as separate messages; joined they are the payload.
+func (p *Pipeline) sendSplit(class packet.Class, key []byte) {
+	hm := &p.hm
+	whole := hm.Payload
+	hm.Compress = false
+	defer func() { hm.Payload = whole }()
+	for off := 0; off < len(whole); off += maxSplitPart {
+		hm.Payload = whole[off:min(off+maxSplitPart, len(whole))]
+		out, err := hm.AppendTo(p.out[:0])
+		if err != nil {
+			p.drops[DropEncode].Add(1)
+			return
+		}
+		p.out = out
+		p.splitParts.Add(1)
+		p.sink.Send(out, key)
+	}
+	p.largeSplit.Add(1)
+	p.hepOut[class].Add(1)
 }
 
 // Close drains and closes the senders the pipeline built (see

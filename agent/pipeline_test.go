@@ -35,10 +35,12 @@ type hepOut struct {
 	TSus    int64 // capture time in microseconds
 	VLAN    uint16
 	CorrID  string
-	NodeID  uint32
-	Node    string
-	Auth    string
-	Payload string
+	// Compressed: the payload came in chunk 0x10.
+	Compressed bool
+	NodeID     uint32
+	Node       string
+	Auth       string
+	Payload    string
 }
 
 // testCollector is the real collector listener (collector/ingest) on
@@ -90,6 +92,7 @@ func (c *testCollector) handle(b []byte, _ netip.AddrPort, _ string) {
 		Src: netip.AddrPortFrom(m.SrcIP, m.SrcPort).String(), Dst: netip.AddrPortFrom(m.DstIP, m.DstPort).String(),
 		TSus: int64(m.TsSec)*1e6 + int64(m.TsUsec), VLAN: m.VLAN, CorrID: string(m.CorrelationID),
 		NodeID: m.NodeID, Node: string(m.NodeName), Auth: string(m.AuthKey), Payload: string(m.Payload),
+		Compressed: m.Compress,
 	})
 }
 

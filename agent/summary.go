@@ -26,6 +26,9 @@ type Summary struct {
 	RTCPCorrelated   uint64                    // RTCP sent with a Call-ID in chunk 0x11
 	RTCPUncorrelated uint64                    // RTCP sent without (no known call)
 	SIPNoCallID      uint64                    // SIP sent without a Call-ID send key
+	LargeCompressed  uint64                    // payloads over HEP3's 64 KiB sent compressed (chunk 0x10)
+	LargeSplit       uint64                    // payloads too large even compressed, sent in parts
+	SplitParts       uint64                    // the parts
 	Drops            map[string]uint64         // the pipeline's own drops by reason
 
 	Correlation correlate.Stats
@@ -51,6 +54,9 @@ func (p *Pipeline) Summary() Summary {
 		RTCPCorrelated:   p.rtcpCorrelated.Load(),
 		RTCPUncorrelated: p.rtcpUncorrelated.Load(),
 		SIPNoCallID:      p.sipNoCallID.Load(),
+		LargeCompressed:  p.largeCompressed.Load(),
+		LargeSplit:       p.largeSplit.Load(),
+		SplitParts:       p.splitParts.Load(),
 		Drops:            make(map[string]uint64, numDrops),
 		Correlation:      p.corr.Stats(),
 	}

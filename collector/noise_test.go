@@ -2,9 +2,15 @@ package collector
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/xhep/xhep/hep"
 )
 
 // TestRandomUDPFloodStoresNothing sends 50,000 random datagrams (seeded,
@@ -45,4 +51,36 @@ func TestRandomUDPFloodStoresNothing(t *testing.T) {
 	if len(r.got) != 0 {
 		t.Errorf("%d random datagrams stored as rows, want 0; first: %+v", len(r.got), r.got[0])
 	}
+}
+
+// TestLargeCompressedSIP: a 65.8 KB INVITE in chunk 0x10 (as the agent
+// sends what does not fit HEP3's 16-bit length) over TCP is stored whole,
+// dissected, not marked as an error.
+func TestLargeCompressedSIP(t *testing.T) {
+	s, r := startService(t, Config{Listen: []string{"tcp://127.0.0.1:0"}})
+	body := strings.Repeat("<tuple><status><basic>open</basic></status></tuple>\r\n", 1240)
+	invite := []byte(strings.ReplaceAll("INVITE sip:bob@b.example SIP/2.0\nVia: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK-big\nFrom: <sip:alice@a.example>;tag=1\nTo: <sip:bob@b.example>\nCall-ID: big-1\nCSeq: 1 INVITE\nContent-Type: application/pidf+xml\nContent-Length: ", "\n", "\r\n") +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+	if len(invite) < 65_700 {
+		t.Fatalf("INVITE is %d bytes", len(invite))
+	}
+	c, err := net.Dial("tcp", addrOf(t, s, "tcp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(hepMsg(t, hep.ProtoSIP, invite, time.Now(), func(m *hep.Message) { m.Compress = true })); err != nil {
+		t.Fatal(err)
+	}
+	got := r.wait(t, 1)[0]
+	if got.Raw == nil || *got.Raw != string(invite) || strings.Contains(fmt.Sprint(got.Payload), "error") || got.ProtocolHeader["callid"] != "big-1" {
+		t.Errorf("row: table %s protocol_header %v error %v raw %d bytes", got.Table, got.ProtocolHeader, got.Payload != nil, len(deref(got.Raw)))
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

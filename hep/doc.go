@@ -59,6 +59,12 @@
 // Vendor chunks and generic chunks of other types are kept as raw bytes in
 // [Message.Extra] and written back unchanged.
 //
+// xhep's own vendor chunks ([VendorXHEP], written out in ack.go) carry the
+// acknowledged delivery between xhep-agent and xhep-collector: a sequence
+// chunk first in every message ([AppendSeq], [SeqOf]) and ack messages back
+// on the same TCP/TLS connection ([AppendAcks], [ParseAcks]). Other HEP
+// receivers skip them.
+//
 // HEP v1 and v2 (decode only), as Kamailio's sipcapture reads them:
 //
 //	version (1) | header length (1) | family (1) | IP protocol (1) |

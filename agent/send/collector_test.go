@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,14 +17,21 @@ import (
 // testCollector is a real HEP listener on loopback: UDP, TCP or TLS. It
 // records the sequence number each message carries in its payload
 // ("seq=N"), in arrival order. It can be stopped and started again on the
-// same port.
+// same port. Over TCP and TLS it acknowledges like xhep-collector (each
+// message at once, as if it were durable on arrival) and drops resends
+// by the stream's high-water mark, unless plain is set (a foreign peer
+// such as heplify-server: no acks, no dedup).
 type testCollector struct {
 	t      testing.TB
 	scheme string
 	addr   string
 	tlsCfg *tls.Config
+	plain  bool
+	hold   atomic.Bool // receive but send no acks (not durable yet)
 
 	mu      sync.Mutex
+	hwm     map[uint64]uint64
+	dups    int
 	seqs    []int
 	bad     int
 	stopped chan struct{}
@@ -32,7 +40,15 @@ type testCollector struct {
 }
 
 func newCollector(t testing.TB, scheme string, tlsCfg *tls.Config) *testCollector {
-	c := &testCollector{t: t, scheme: scheme, tlsCfg: tlsCfg}
+	c := &testCollector{t: t, scheme: scheme, tlsCfg: tlsCfg, hwm: map[uint64]uint64{}}
+	c.start("127.0.0.1:0")
+	t.Cleanup(c.stop)
+	return c
+}
+
+// newPlainCollector is a TCP/TLS collector that never acknowledges.
+func newPlainCollector(t testing.TB, scheme string, tlsCfg *tls.Config) *testCollector {
+	c := &testCollector{t: t, scheme: scheme, tlsCfg: tlsCfg, plain: true, hwm: map[uint64]uint64{}}
 	c.start("127.0.0.1:0")
 	t.Cleanup(c.stop)
 	return c
@@ -112,12 +128,35 @@ func (c *testCollector) start(addr string) {
 			go func() {
 				defer c.wg.Done()
 				f := hep.NewFramer(conn, 0)
+				var ack []byte
 				for {
 					b, err := f.Next()
 					if err != nil {
 						return
 					}
-					c.record(b)
+					stream, seq, ok := hep.SeqOf(b)
+					if !ok || c.plain {
+						c.record(b)
+						continue
+					}
+					c.mu.Lock()
+					dup := seq <= c.hwm[stream]
+					if dup {
+						c.dups++
+					} else {
+						c.hwm[stream] = seq
+					}
+					c.mu.Unlock()
+					if !dup {
+						c.record(b)
+					}
+					if c.hold.Load() {
+						continue
+					}
+					ack = hep.AppendAcks(ack[:0], []hep.Ack{{Stream: stream, Seq: max(seq, c.hwmOf(stream))}})
+					if _, err := conn.Write(ack); err != nil {
+						return
+					}
 				}
 			}()
 		}
@@ -141,6 +180,26 @@ func (c *testCollector) record(b []byte) {
 		return
 	}
 	c.seqs = append(c.seqs, seq)
+}
+
+func (c *testCollector) hwmOf(stream uint64) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hwm[stream]
+}
+
+// forget drops what was received and the high-water marks: a collector
+// that crashed before any of it was durable.
+func (c *testCollector) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seqs, c.hwm = nil, map[uint64]uint64{}
+}
+
+func (c *testCollector) dupCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dups
 }
 
 // stop closes the listener and every connection and waits for the readers.

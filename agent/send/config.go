@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -108,6 +109,23 @@ type Config struct {
 	WriteTimeout time.Duration // a stream write that takes longer fails the connection
 	ProbeWait    time.Duration // UDP: how long to wait for ICMP after a probe
 	DrainTimeout time.Duration // Close: how long a lane may keep trying to deliver
+
+	// NoAck sends plain HEP over tcp:// and tls:// too: no sequence
+	// chunks, nothing waits for an acknowledgement (the behaviour before
+	// acknowledged delivery; UDP never has acks).
+	NoAck bool
+	// AckTimeout is how long a new connection may stay without any ack
+	// after its first write before the collector is taken for one that
+	// never acknowledges (heplify-server, Kamailio) and the lane falls
+	// back to plain HEP. A collector that acknowledged once is never
+	// taken for such a peer again by this process.
+	AckTimeout time.Duration
+	// SpoolSync is how often a lane whose collector is down seals its
+	// spool's open segment (fsync): the most a kill -9 of the agent can
+	// lose of what it spooled.
+	SpoolSync time.Duration
+	// Logger, when set, receives the lane's fallback to plain HEP.
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns the defaults: 65536 messages per queue, 1 GiB of
@@ -125,6 +143,8 @@ func DefaultConfig() Config {
 		WriteTimeout: 30 * time.Second,
 		ProbeWait:    200 * time.Millisecond,
 		DrainTimeout: 30 * time.Second,
+		AckTimeout:   3 * time.Second,
+		SpoolSync:    200 * time.Millisecond,
 	}
 }
 
@@ -153,6 +173,8 @@ func (c *Config) fill() {
 	set(&c.WriteTimeout, d.WriteTimeout)
 	set(&c.ProbeWait, d.ProbeWait)
 	set(&c.DrainTimeout, d.DrainTimeout)
+	set(&c.AckTimeout, d.AckTimeout)
+	set(&c.SpoolSync, d.SpoolSync)
 	c.BatchLen = min(c.BatchLen, 1024, c.QueueLen)
 	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/xhep/xhep/hep"
 )
 
 // transport is one open connection to a collector. It is used by its
@@ -32,11 +34,13 @@ type endpoint struct {
 	target  Target
 	cfg     *Config
 	tlsConf *tls.Config
-	wake    func() // tells the lane that a connection broke
+	wake    func()          // tells the lane that a connection broke
+	onAck   func([]hep.Ack) // the lane's ack handler; nil: acks are not read
 
 	sent, bytes, errs, connects atomic.Uint64
 	hist                        batchHist
 	up                          atomic.Bool
+	ackSeen                     atomic.Bool // acknowledged on some connection
 	lastErr                     atomic.Pointer[string]
 }
 
@@ -59,7 +63,7 @@ func (e *endpoint) dial() (transport, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connect to collector %s: %w", e.target, err)
 		}
-		return newStream(c, e.cfg.WriteTimeout, e.wake, &e.hist), nil
+		return newStream(c, e.cfg.WriteTimeout, e.wake, e.onAck, &e.hist), nil
 	case "tls":
 		d := net.Dialer{Timeout: e.cfg.DialTimeout}
 		conf := e.tlsConf.Clone()
@@ -70,7 +74,7 @@ func (e *endpoint) dial() (transport, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connect to collector %s: %w", e.target, err)
 		}
-		return newStream(c, e.cfg.WriteTimeout, e.wake, &e.hist), nil
+		return newStream(c, e.cfg.WriteTimeout, e.wake, e.onAck, &e.hist), nil
 	}
 	return nil, fmt.Errorf("%w: scheme %q", ErrConfig, e.target.Scheme)
 }
@@ -113,24 +117,40 @@ type stream struct {
 	dead atomic.Bool
 }
 
-func newStream(c net.Conn, wt time.Duration, wake func(), hist *batchHist) *stream {
+func newStream(c net.Conn, wt time.Duration, wake func(), onAck func([]hep.Ack), hist *batchHist) *stream {
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetNoDelay(true) // we write whole batches
 		tc.SetWriteBuffer(4 << 20)
 	}
 	s := &stream{conn: c, wt: wt, hist: hist, buf: make([]byte, 0, streamChunk)}
-	// Collectors send nothing back; a read that returns means the peer
-	// closed or reset the connection. Noticing that before the next write
-	// keeps messages from being written into a dead socket.
+	// The reader notices when the peer closes or resets the connection
+	// (before the next write, so nothing is written into a dead socket)
+	// and, with onAck, hands the acks of an xhep-collector to the lane.
+	// Foreign collectors send nothing back.
 	go func() {
-		var b [512]byte
-		for {
-			if _, err := c.Read(b[:]); err != nil {
-				s.dead.Store(true)
-				if wake != nil {
-					wake()
+		defer func() {
+			s.dead.Store(true)
+			if wake != nil {
+				wake()
+			}
+		}()
+		if onAck == nil {
+			var b [512]byte
+			for {
+				if _, err := c.Read(b[:]); err != nil {
+					return
 				}
+			}
+		}
+		f := hep.NewFramer(c, 0)
+		var acks []hep.Ack
+		for {
+			msg, err := f.Next()
+			if err != nil {
 				return
+			}
+			if acks = hep.ParseAcks(acks[:0], msg); len(acks) > 0 {
+				onAck(acks)
 			}
 		}
 	}()

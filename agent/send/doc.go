@@ -44,6 +44,42 @@
 // dropped only when the queue and the spool are both full (or there is no
 // spool), and every drop is counted with its reason ([Stats]).
 //
-// [Group.Close] drains: everything queued is sent, or spooled when its
-// collector does not answer within Config.DrainTimeout.
+// # Acknowledged delivery (tcp://, tls://)
+//
+// Every message a tcp or tls lane queues or spools is stamped with a
+// sequence chunk (package hep, [hep.AppendSeq]): the lane's stream id,
+// random per run, and a sequence number counting from 1. xhep-collector
+// answers on the same connection with cumulative acks once messages are
+// durable (in its database or its journal). Until then a sent message
+// stays in the lane: ring slots between the acknowledged and the sent
+// position, spool segments sent whole in a list in flight (the next is
+// sent meanwhile). When the connection breaks, all of it is sent again on
+// the next one, in order; the collector drops what it already stored by
+// the stream's high-water mark, so delivery is exactly once. Messages
+// spooled by an earlier run keep their stream id and sequence, and are
+// acknowledged under it.
+//
+// A peer that sends nothing back within Config.AckTimeout of the first
+// write (heplify-server, Kamailio sipcapture, sngrep, an older
+// xhep-collector) is served plain HEP, as before: sent counts as
+// delivered, [QueueStats].Unconfirmed counts those messages, the fallback
+// is logged (Config.Logger) and counted. The sequence chunk stays in the
+// messages; such receivers skip vendor chunks. Config.NoAck turns the
+// whole mechanism off.
+//
+// Memory: unacknowledged messages occupy ring slots, so a collector that
+// acknowledges slowly makes the queue fill (and Send block, or spill to
+// the spool) sooner; the ring holds at most Config.QueueLen messages sent
+// or not.
+//
+// Crash bounds: what is in memory (queued or waiting for an ack) is lost
+// with the agent process. The spool's open segment is sealed (written and
+// fsynced) at least every Config.SpoolSync while the collector is away and
+// whenever it reaches 4 MiB, so a kill -9 loses at most the last SpoolSync
+// (200 ms by default) of spooled messages, and never more than 4 MiB.
+//
+// [Group.Close] drains: everything queued is sent and, on an acknowledged
+// connection, waited for until acknowledged, or spooled (counted
+// Undelivered without a spool) when that does not happen within
+// Config.DrainTimeout.
 package send

@@ -1,6 +1,8 @@
 package send
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -76,18 +78,33 @@ func New(cfg Config) (*Group, error) {
 			sp, err = spool.Open(spool.Config{
 				Dir:      filepath.Join(cfg.SpoolDir, dirName(eps)),
 				MaxBytes: max(cfg.SpoolMax/int64(len(groups)), 1<<20),
+				MaxAge:   cfg.SpoolSync,
 			})
 			if err != nil {
 				g.closeSpools()
 				return nil, fmt.Errorf("open spool for %s: %w", name, err)
 			}
 		}
-		g.lanes = append(g.lanes, newLane(name, &g.cfg, eps, sp))
+		g.lanes = append(g.lanes, newLane(name, &g.cfg, eps, sp, newStreamID()))
 	}
 	for _, l := range g.lanes {
 		go l.run()
 	}
 	return g, nil
+}
+
+// newStreamID is a lane's sequence stream id for this run: random, never
+// 0. Messages keep the id they were stamped with across spooling and
+// restarts; a new run numbers new messages under a new id, so no sequence
+// state needs to survive a crash.
+func newStreamID() uint64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if id := binary.BigEndian.Uint64(b[:]); id != 0 {
+			return id
+		}
+	}
 }
 
 // dirName makes a lane's spool directory name from its collectors, e.g.
@@ -240,6 +257,16 @@ type QueueStats struct {
 	// after those.
 	Reordered  uint64
 	SpoolError string
+
+	// Acknowledged delivery (tcp/tls lanes).
+	Stream      uint64 // this run's sequence stream id (0: no acks)
+	AckState    string // off, probing, acknowledged or plain (the open connection)
+	Acked       uint64 // messages the collector acknowledged as durable
+	Unacked     int    // messages sent and waiting for an ack (ring and spool)
+	Resent      uint64 // messages sent again because a connection broke before their ack
+	Unconfirmed uint64 // messages sent to a collector that does not acknowledge (plain HEP)
+	Fallbacks   uint64 // connections that fell back to plain HEP
+	SpoolDir    string // where this lane spools ("" without a spool)
 }
 
 // Stats is a snapshot of all collectors and lanes.
@@ -293,9 +320,22 @@ func (g *Group) Stats() Stats {
 			Depth:    int(l.tail - l.head),
 			Capacity: len(l.slots),
 			Spooling: l.spooling,
-			Buffers:  int(l.tail-l.head) + len(l.free),
+			Buffers:  int(l.tail-l.ackHead) + len(l.free),
+			Stream:   l.stream,
+			AckState: l.connAck.String(),
+			Unacked:  int(l.head - l.ackHead),
+		}
+		for _, f := range l.inflight {
+			q.Unacked += f.records
 		}
 		l.mu.Unlock()
+		q.Acked = l.acked.Load()
+		q.Resent = l.resent.Load()
+		q.Unconfirmed = l.unconfirmed.Load()
+		q.Fallbacks = l.fallbacks.Load()
+		if l.sp != nil {
+			q.SpoolDir = l.sp.Dir()
+		}
 		q.Parks = l.parks.Load()
 		q.Lingers = l.lingers.Load()
 		q.Enqueued = l.enqueued.Load()

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xhep/xhep/hep"
 	"github.com/xhep/xhep/hep/spool"
 )
 
@@ -46,6 +47,7 @@ type lane struct {
 	mu              sync.Mutex
 	room            *sync.Cond // producers waiting for a free slot (Config.Block)
 	slots           [][]byte
+	seqs            []uint64 // acking: the sequence stamped into each slot (0: none)
 	free            [][]byte // buffers of sent slots, reused by put
 	head, tail      uint64
 	spooling        bool
@@ -58,10 +60,26 @@ type lane struct {
 	producersWait   int
 	linger          *time.Timer // lane goroutine only
 
+	// Acknowledged delivery (tcp/tls lanes with Config.Ack): every
+	// message is stamped with (stream, seq) when queued or spooled. Slots
+	// [ackHead, head) are sent and wait for the collector's ack; spool
+	// segments sent whole wait in inflight. A broken connection sends
+	// both again. Under mu.
+	acking   bool
+	stream   uint64
+	lastSeq  uint64
+	stampBuf []byte
+	ackHead  uint64
+	inflight []segAck
+	connAck  ackState          // of the open connection
+	probeAt  time.Time         // first write on a probing connection
+	ackedTo  map[uint64]uint64 // highest ack seen per stream
+
 	// replay state: lane goroutine only
-	replay    spool.Segment
-	replayOn  bool
-	replayPos int
+	replay      spool.Segment
+	replayOn    bool
+	replayPos   int
+	replayAfter uint64 // acking: last segment sent whole (still in flight)
 
 	notify chan struct{} // wakes the lane goroutine (cap 1)
 	done   chan struct{}
@@ -70,10 +88,34 @@ type lane struct {
 	enqueued, spooled, replayed                    atomic.Uint64
 	dropQueueFull, dropSpoolFull, dropSpoolErr     atomic.Uint64
 	dropClosed, undelivered, reordered, spoolErrsN atomic.Uint64
+	acked, resent, unconfirmed, fallbacks          atomic.Uint64
 	spoolErr                                       atomic.Pointer[string]
 }
 
-func newLane(name string, cfg *Config, eps []*endpoint, sp *spool.Spool) *lane {
+// ackState is what a connection has shown about acknowledgements.
+type ackState uint8
+
+const (
+	ackOff     ackState = iota // lane without acks (udp, Config.Ack off)
+	ackProbing                 // waiting for the first ack
+	ackOn                      // the collector acknowledges
+	ackPlain                   // no ack within Config.AckTimeout: plain HEP
+)
+
+func (a ackState) String() string {
+	return [...]string{"off", "probing", "acknowledged", "plain"}[a]
+}
+
+// segAck is a spool segment sent whole, kept until its last message is
+// acknowledged.
+type segAck struct {
+	id      uint64
+	stream  uint64
+	last    uint64
+	records int
+}
+
+func newLane(name string, cfg *Config, eps []*endpoint, sp *spool.Spool, stream uint64) *lane {
 	l := &lane{
 		name:   name,
 		cfg:    cfg,
@@ -87,8 +129,17 @@ func newLane(name string, cfg *Config, eps []*endpoint, sp *spool.Spool) *lane {
 		done:   make(chan struct{}),
 	}
 	l.room = sync.NewCond(&l.mu)
+	l.acking = !cfg.NoAck && stream != 0
 	for _, e := range eps {
 		e.wake = l.wake
+		l.acking = l.acking && e.target.Scheme != "udp"
+	}
+	if l.acking {
+		l.stream = stream
+		l.seqs = make([]uint64, cfg.QueueLen)
+		for _, e := range eps {
+			e.onAck = func(a []hep.Ack) { l.onAck(e, a) }
+		}
 	}
 	if sp != nil && sp.Stats().Records > 0 {
 		l.spooling = true // a previous run left messages: they go first
@@ -117,12 +168,23 @@ func (l *lane) put(msg []byte) {
 			l.spoolLocked(msg)
 			l.mu.Unlock()
 			return
-		case l.tail-l.head < size:
+		case l.tail-l.ackHead < size:
 			var b []byte
 			if k := len(l.free); k > 0 {
 				b, l.free = l.free[k-1], l.free[:k-1]
 			}
-			l.slots[l.tail%size] = append(b[:0], msg...)
+			if l.acking {
+				l.seqs[l.tail%size] = l.nextSeq()
+				var ok bool
+				if b, ok = hep.AppendSeq(b[:0], msg, l.stream, l.lastSeq); !ok {
+					l.lastSeq--
+					l.seqs[l.tail%size] = 0
+					b = append(b[:0], msg...)
+				}
+				l.slots[l.tail%size] = b
+			} else {
+				l.slots[l.tail%size] = append(b[:0], msg...)
+			}
 			l.tail++
 			wake := l.consumerWaiting && (!l.lingering || l.tail-l.head >= l.wakeAt)
 			if wake {
@@ -151,8 +213,27 @@ func (l *lane) put(msg []byte) {
 	}
 }
 
-// spoolLocked appends msg to the spool; l.mu is held.
+// nextSeq numbers the next message; l.mu is held.
+func (l *lane) nextSeq() uint64 {
+	l.lastSeq++
+	return l.lastSeq
+}
+
+// spoolLocked stamps (acking) and appends msg to the spool; l.mu is held.
 func (l *lane) spoolLocked(msg []byte) {
+	if l.acking {
+		if b, ok := hep.AppendSeq(l.stampBuf[:0], msg, l.stream, l.lastSeq+1); ok {
+			l.lastSeq++
+			l.stampBuf = b
+			msg = b
+		}
+	}
+	l.spoolRaw(msg)
+}
+
+// spoolRaw appends msg (already stamped, or a lane without acks) to the
+// spool; l.mu is held.
+func (l *lane) spoolRaw(msg []byte) {
 	err := l.sp.Append(msg)
 	switch {
 	case err == nil:
@@ -224,6 +305,7 @@ func (l *lane) run() {
 			l.fail(ErrPeerClosed)
 			continue
 		}
+		l.checkProbe()
 		if l.cur != 0 && time.Since(lastPrimary) >= l.cfg.BackoffMax {
 			lastPrimary = time.Now()
 			l.tryPrimary()
@@ -245,12 +327,22 @@ func (l *lane) run() {
 	}
 }
 
-// sleep waits for the retry timer, or for close.
+// sleep waits for the retry timer, or for close. While it waits, the
+// spool's open segment is sealed every Config.SpoolSync, so that a crash
+// of the agent loses at most that much of what it spooled.
 func (l *lane) sleep(t *time.Timer) {
+	var sync <-chan time.Time
+	if l.sp != nil {
+		tk := time.NewTicker(l.cfg.SpoolSync)
+		defer tk.Stop()
+		sync = tk.C
+	}
 	for {
 		select {
 		case <-t.C:
 			return
+		case <-sync:
+			l.sealSpool()
 		case <-l.notify:
 			l.mu.Lock()
 			closing := l.closing
@@ -262,6 +354,16 @@ func (l *lane) sleep(t *time.Timer) {
 				return
 			}
 		}
+	}
+}
+
+// sealSpool seals the spool's open segment when it holds anything.
+func (l *lane) sealSpool() {
+	if l.sp.OpenRecords() == 0 {
+		return
+	}
+	if err := l.sp.Seal(); err != nil {
+		l.noteSpoolErr(err)
 	}
 }
 
@@ -281,15 +383,24 @@ func (l *lane) connect() bool {
 		l.t, l.cur = t, i
 		l.mu.Lock()
 		l.up = true
+		l.newConnLocked()
 		l.mu.Unlock()
 		return true
 	}
 	return false
 }
 
+// newConnLocked resets the ack state for a fresh connection; l.mu is held.
+func (l *lane) newConnLocked() {
+	if l.acking {
+		l.connAck, l.probeAt = ackProbing, time.Time{}
+	}
+}
+
 // tryPrimary (failover, while a later collector is in use) dials the
 // first collector again and moves to it when it answers. The lane is
-// sequential, so order holds across the switch.
+// sequential, so order holds across the switch; what the old connection
+// had not acknowledged is sent again on the new one.
 func (l *lane) tryPrimary() {
 	e := l.eps[0]
 	t, err := e.dial()
@@ -303,6 +414,10 @@ func (l *lane) tryPrimary() {
 	l.t.close()
 	l.eps[l.cur].up.Store(false)
 	l.t, l.cur = t, 0
+	l.mu.Lock()
+	l.resendLocked()
+	l.newConnLocked()
+	l.mu.Unlock()
 }
 
 // fail closes the broken connection and marks the lane down.
@@ -313,7 +428,124 @@ func (l *lane) fail(err error) {
 	e.up.Store(false)
 	l.t.close()
 	l.t = nil
+	l.mu.Lock()
+	l.resendLocked()
+	l.mu.Unlock()
 	l.setDown()
+}
+
+// resendLocked (acking) makes everything sent and not acknowledged go out
+// again: the ring from ackHead, the spool from its oldest segment. l.mu is
+// held.
+func (l *lane) resendLocked() {
+	if !l.acking {
+		return
+	}
+	n := l.head - l.ackHead
+	for _, f := range l.inflight {
+		n += uint64(f.records)
+	}
+	if l.replayOn {
+		n += uint64(l.replayPos)
+	}
+	l.resent.Add(n)
+	l.head = l.ackHead
+	l.inflight = l.inflight[:0]
+	l.replayAfter = 0
+	l.replay, l.replayOn, l.replayPos = spool.Segment{}, false, 0
+}
+
+// onAck applies a collector's acks; called by a connection's reader.
+func (l *lane) onAck(e *endpoint, acks []hep.Ack) {
+	e.ackSeen.Store(true)
+	l.mu.Lock()
+	if l.connAck == ackProbing {
+		l.connAck = ackOn
+	}
+	if l.ackedTo == nil {
+		l.ackedTo = make(map[uint64]uint64)
+	}
+	for _, a := range acks {
+		if a.Seq > l.ackedTo[a.Stream] {
+			l.ackedTo[a.Stream] = a.Seq
+		}
+	}
+	l.applyAckedLocked()
+	l.mu.Unlock()
+	l.wake()
+}
+
+// applyAckedLocked releases the ring slots and spool segments covered by
+// the acks seen so far; l.mu is held.
+func (l *lane) applyAckedLocked() {
+	size := uint64(len(l.slots))
+	freed := false
+	if a, ok := l.ackedTo[l.stream]; ok {
+		for l.ackHead < l.head && l.seqs[l.ackHead%size] <= a {
+			s := &l.slots[l.ackHead%size]
+			l.free = append(l.free, *s)
+			*s = nil
+			l.ackHead++
+			l.acked.Add(1)
+			freed = true
+		}
+	}
+	for i := 0; i < len(l.inflight); {
+		f := l.inflight[i]
+		if a, ok := l.ackedTo[f.stream]; !ok || a < f.last {
+			i++
+			continue
+		}
+		if err := l.sp.Remove(f.id); err != nil {
+			l.noteSpoolErr(err)
+		}
+		l.acked.Add(uint64(f.records))
+		l.inflight = append(l.inflight[:i], l.inflight[i+1:]...)
+	}
+	if freed && l.producersWait > 0 {
+		l.room.Broadcast()
+	}
+}
+
+// checkProbe falls back to plain HEP when a connection's collector has not
+// acknowledged anything Config.AckTimeout after the first write, and never
+// did on an earlier connection (heplify-server, Kamailio, an older xhep).
+// What was sent to it counts as delivered, unconfirmed.
+func (l *lane) checkProbe() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.connAck != ackProbing || l.probeAt.IsZero() || time.Since(l.probeAt) < l.cfg.AckTimeout || l.eps[l.cur].ackSeen.Load() {
+		return
+	}
+	l.connAck = ackPlain
+	l.fallbacks.Add(1)
+	size := uint64(len(l.slots))
+	n := l.head - l.ackHead
+	for ; l.ackHead < l.head; l.ackHead++ {
+		s := &l.slots[l.ackHead%size]
+		l.free = append(l.free, *s)
+		*s = nil
+	}
+	for _, f := range l.inflight {
+		if err := l.sp.Remove(f.id); err != nil {
+			l.noteSpoolErr(err)
+		}
+		n += uint64(f.records)
+	}
+	l.inflight, l.replayAfter = l.inflight[:0], 0
+	l.unconfirmed.Add(n)
+	if l.producersWait > 0 {
+		l.room.Broadcast()
+	}
+	if l.cfg.Logger != nil {
+		l.cfg.Logger.Warn("collector does not acknowledge (not an xhep-collector): sending plain HEP, delivery unconfirmed",
+			"collector", l.eps[l.cur].target.String(), "waited", l.cfg.AckTimeout)
+	}
+}
+
+// waitingAcks reports whether sent messages wait for an ack; l.mu is held.
+func (l *lane) waitingAcksLocked() bool {
+	return l.ackHead < l.head || len(l.inflight) > 0
 }
 
 // setDown marks the lane unreachable. Messages go to the spool from now on;
@@ -329,22 +561,61 @@ func (l *lane) setDown() {
 	l.room.Broadcast()
 }
 
-// ringToSpoolLocked moves every queued message into the spool.
+// ringToSpoolLocked moves every queued message into the spool (they are
+// stamped already).
 func (l *lane) ringToSpoolLocked() {
 	size := uint64(len(l.slots))
 	for ; l.head != l.tail; l.head++ {
 		s := &l.slots[l.head%size]
-		l.spoolLocked(*s)
+		l.spoolRaw(*s)
 		l.free = append(l.free, *s)
 		*s = nil
 	}
+	l.ackHead = l.head
 	if l.producersWait > 0 {
 		l.room.Broadcast()
 	}
 }
 
+// park waits for a wakeup (a put, an ack, a broken connection, close), or
+// until until when it is set.
+func (l *lane) park(until time.Time) {
+	l.parks.Add(1)
+	if until.IsZero() {
+		<-l.notify
+		return
+	}
+	d := time.Until(until)
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	select {
+	case <-l.notify:
+	case <-t.C:
+	}
+	t.Stop()
+}
+
+// waitUntilLocked is when a lane waiting for acks must look again: the
+// probe's deadline, the drain deadline; zero for none. l.mu is held.
+func (l *lane) waitUntilLocked() time.Time {
+	var until time.Time
+	if l.closing {
+		until = l.deadline
+	}
+	if l.connAck == ackProbing && !l.probeAt.IsZero() {
+		p := l.probeAt.Add(l.cfg.AckTimeout)
+		if until.IsZero() || p.Before(until) {
+			until = p
+		}
+	}
+	return until
+}
+
 // next waits for work: a batch from the ring (n > 0, in l.batch), the
-// spool to replay, or the end.
+// spool to replay, or the end. It returns with nothing to do after a
+// wakeup, so that the run loop checks the connection and the ack probe.
 func (l *lane) next() (n int, replay, stop bool) {
 	size := uint64(len(l.slots))
 	lingered := false
@@ -386,22 +657,38 @@ func (l *lane) next() (n int, replay, stop bool) {
 			l.mu.Unlock()
 			return 0, true, false
 		}
-		if l.closing {
+		waiting := l.waitingAcksLocked()
+		if l.closing && !waiting {
 			l.mu.Unlock()
 			return 0, false, true
 		}
-		l.consumerWaiting = true
-		l.mu.Unlock()
-		l.parks.Add(1)
-		<-l.notify
-		if l.t.broken() {
-			return 0, false, false
+		until := time.Time{}
+		if waiting {
+			until = l.waitUntilLocked()
 		}
-		l.mu.Lock()
+		l.parkLocked(until)
+		return 0, false, false
 	}
 }
 
-// advance releases n sent slots.
+// parkLocked parks (see park) as the waiting consumer; l.mu is held on
+// entry and released on return.
+func (l *lane) parkLocked(until time.Time) {
+	l.consumerWaiting = true
+	l.mu.Unlock()
+	l.park(until)
+	l.mu.Lock()
+	l.consumerWaiting = false
+	l.mu.Unlock()
+}
+
+// ackingConnLocked: the open connection takes acks (probing or acked).
+func (l *lane) ackingConnLocked() bool {
+	return l.connAck == ackProbing || l.connAck == ackOn
+}
+
+// advance moves head past n sent slots. Without acks (or to a plain peer)
+// they are released at once; otherwise they wait for their ack.
 func (l *lane) advance(n int) {
 	if n == 0 {
 		return
@@ -414,30 +701,57 @@ func (l *lane) advance(n int) {
 	l.eps[l.cur].bytes.Add(b)
 	size := uint64(len(l.slots))
 	l.mu.Lock()
+	if l.acking && l.ackingConnLocked() {
+		l.head += uint64(n)
+		if l.connAck == ackProbing && l.probeAt.IsZero() {
+			l.probeAt = time.Now()
+		}
+		l.applyAckedLocked()
+		l.mu.Unlock()
+		return
+	}
 	for i := range uint64(n) {
 		s := &l.slots[(l.head+i)%size]
 		l.free = append(l.free, *s)
 		*s = nil
 	}
 	l.head += uint64(n)
+	l.ackHead = l.head
+	if l.connAck == ackPlain {
+		l.unconfirmed.Add(uint64(n))
+	}
 	if l.producersWait > 0 {
 		l.room.Broadcast()
 	}
 	l.mu.Unlock()
 }
 
-// replayOne sends (the rest of) the oldest spool segment and removes it,
-// or clears spooling when the spool is empty.
+// replayOne sends (the rest of) the next spool segment. Without acks the
+// segment is removed once sent; with acks it stays in flight until its
+// last message is acknowledged, and the next one is sent meanwhile. When
+// nothing is left to send it clears spooling (spool empty) or waits for
+// the acks of what is in flight.
 func (l *lane) replayOne() {
 	if !l.replayOn {
 		l.mu.Lock()
-		seg, err := l.sp.Oldest()
+		acking := l.acking && l.ackingConnLocked()
+		read := func() (spool.Segment, error) {
+			if acking {
+				return l.sp.Next(l.replayAfter)
+			}
+			return l.sp.Oldest()
+		}
+		seg, err := read()
 		if errors.Is(err, io.EOF) {
 			// Readers see sealed segments only: seal what was appended.
 			if err = l.sp.Seal(); err == nil {
-				seg, err = l.sp.Oldest()
+				seg, err = read()
 			}
 			if errors.Is(err, io.EOF) {
+				if l.waitingAcksLocked() {
+					l.parkLocked(l.waitUntilLocked())
+					return
+				}
 				l.spooling = false
 				l.mu.Unlock()
 				return
@@ -477,6 +791,9 @@ func (l *lane) replayOne() {
 			return
 		}
 		l.mu.Lock()
+		if l.connAck == ackProbing && l.probeAt.IsZero() {
+			l.probeAt = time.Now()
+		}
 		stop := l.closing && time.Now().After(l.deadline)
 		l.mu.Unlock()
 		if stop {
@@ -484,6 +801,25 @@ func (l *lane) replayOne() {
 		}
 	}
 	l.mu.Lock()
+	if l.acking && l.ackingConnLocked() {
+		f := segAck{id: l.replay.ID, records: len(recs)}
+		for i := len(recs) - 1; i >= 0; i-- {
+			if st, q, ok := hep.SeqOf(recs[i]); ok {
+				f.stream, f.last = st, q
+				break
+			}
+		}
+		l.replayAfter = f.id
+		if f.last != 0 {
+			l.inflight = append(l.inflight, f)
+			l.applyAckedLocked()
+			l.mu.Unlock()
+			l.replay, l.replayOn, l.replayPos = spool.Segment{}, false, 0
+			return
+		}
+	} else if l.connAck == ackPlain {
+		l.unconfirmed.Add(uint64(len(recs)))
+	}
 	if err := l.sp.Remove(l.replay.ID); err != nil {
 		l.noteSpoolErr(err)
 	}
@@ -492,10 +828,13 @@ func (l *lane) replayOne() {
 }
 
 // finish runs once, at the end of the lane goroutine: what is still queued
-// goes to the spool (or is counted as undelivered without one), the spool
-// is sealed, the connection closed.
+// or sent without an ack goes to the spool (or is counted as undelivered
+// without one), the spool is sealed, the connection closed. Segments in
+// flight stay in the spool.
 func (l *lane) finish() {
 	l.mu.Lock()
+	l.head = l.ackHead // unacknowledged messages are not delivered
+	l.inflight = l.inflight[:0]
 	if q := l.tail - l.head; q > 0 {
 		if l.sp != nil {
 			if l.spooling && l.sp.Stats().Records > 0 {
@@ -510,6 +849,7 @@ func (l *lane) finish() {
 			for ; l.head != l.tail; l.head++ {
 				l.slots[l.head%size] = nil
 			}
+			l.ackHead = l.head
 		}
 	}
 	// A partly replayed segment (drain deadline hit) stays whole in the

@@ -234,7 +234,7 @@ func TestUDPRefused(t *testing.T) {
 	if st := g.Stats(); st.Sent() != 0 {
 		t.Fatalf("sent %d messages into a closed port", st.Sent())
 	}
-	c := &testCollector{t: t, scheme: "udp"}
+	c := &testCollector{t: t, scheme: "udp", hwm: map[uint64]uint64{}}
 	c.start(addr)
 	t.Cleanup(c.stop)
 	if diff := cmp.Diff(seqRange(0, 500), c.waitCount(500, 5*time.Second)); diff != "" {
@@ -290,7 +290,7 @@ func TestSpoolAcrossRestart(t *testing.T) {
 		t.Errorf("no spool segment on disk")
 	}
 
-	c := &testCollector{t: t, scheme: "tcp"}
+	c := &testCollector{t: t, scheme: "tcp", hwm: map[uint64]uint64{}}
 	c.start(addr)
 	t.Cleanup(c.stop)
 	cfg.DrainTimeout = 10 * time.Second
@@ -437,7 +437,7 @@ func TestFailoverBack(t *testing.T) {
 	sendSeq(t, g, 0, 100, nil)
 	waitFor(t, "delivery to the second collector", 5*time.Second, func() bool { return len(second.received()) == 100 })
 
-	first := &testCollector{t: t, scheme: "tcp"}
+	first := &testCollector{t: t, scheme: "tcp", hwm: map[uint64]uint64{}}
 	first.start(primary)
 	t.Cleanup(first.stop)
 	next := 100

@@ -383,6 +383,15 @@ func writeSync(path string, b []byte) error {
 // that fails its checks is deleted, counted in Stats.Corrupt, and skipped.
 // The segment stays in the spool until Remove.
 func (s *Spool) Oldest() (Segment, error) {
+	return s.Next(0) // segment IDs start at 1
+}
+
+// Next returns the oldest sealed segment with an ID above after, or io.EOF
+// when there is none, so a reader can have several segments in flight
+// (sent, not yet acknowledged, still in the spool until [Spool.Remove]).
+// Like [Spool.Oldest] it seals a stale open segment first and skips (and
+// deletes) corrupt segments.
+func (s *Spool) Next(after uint64) (Segment, error) {
 	s.mu.Lock()
 	stale := len(s.open) > 0 && time.Since(s.openedAt) >= s.cfg.MaxAge
 	s.mu.Unlock()
@@ -393,13 +402,13 @@ func (s *Spool) Oldest() (Segment, error) {
 	}
 	for {
 		s.mu.Lock()
-		if len(s.segs) == 0 {
+		i := slices.IndexFunc(s.segs, func(m segMeta) bool { return m.id > after })
+		if i < 0 {
 			s.mu.Unlock()
 			return Segment{}, io.EOF
 		}
-		m := s.segs[0]
+		m := s.segs[i]
 		s.mu.Unlock()
-
 		seg, err := s.read(m)
 		if err == nil {
 			return seg, nil
@@ -411,6 +420,17 @@ func (s *Spool) Oldest() (Segment, error) {
 			return Segment{}, err
 		}
 	}
+}
+
+// Dir is the spool's directory.
+func (s *Spool) Dir() string { return s.cfg.Dir }
+
+// OpenRecords is the number of records in the open (unsealed) segment:
+// what a crash would lose now.
+func (s *Spool) OpenRecords() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.openRecs
 }
 
 func (s *Spool) read(m segMeta) (Segment, error) {

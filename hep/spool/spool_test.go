@@ -496,3 +496,51 @@ func BenchmarkOldest(b *testing.B) {
 		}
 	}
 }
+
+// TestNext reads segments past the oldest while the earlier ones stay in
+// the spool (in flight), and skips what was removed.
+func TestNext(t *testing.T) {
+	sp, err := Open(Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	for i := range 3 {
+		if err := sp.Append([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := sp.Seal(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sp.OpenRecords(); got != 0 {
+		t.Errorf("OpenRecords = %d after seal", got)
+	}
+	var got []byte
+	var after uint64
+	for {
+		seg, err := sp.Next(after)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, seg.Records[0][0])
+		after = seg.ID
+	}
+	if string(got) != "\x00\x01\x02" {
+		t.Errorf("Next walked %v, want 0 1 2", got)
+	}
+	first, _ := sp.Oldest()
+	if err := sp.Remove(first.ID); err != nil {
+		t.Fatal(err)
+	}
+	if seg, err := sp.Next(0); err != nil || seg.Records[0][0] != 1 {
+		t.Errorf("Next(0) after Remove = %v, %v", seg.Records, err)
+	}
+	sp.Append([]byte{9})
+	if got := sp.OpenRecords(); got != 1 {
+		t.Errorf("OpenRecords = %d, want 1", got)
+	}
+}

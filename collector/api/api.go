@@ -27,6 +27,10 @@ type Config struct {
 	// the same DSN options as the store's: parseTime=true, loc=UTC and
 	// time_zone='+00:00'.
 	DB *sql.DB
+	// Backend is the store's backend: "mysql" (default, DB from
+	// store.(*Store).DB()) or "clickhouse" (DB from the ClickHouse
+	// backend's DB()).
+	Backend string
 	// Token, when set, is the bearer token every API request must carry.
 	// Empty: no authentication, but only loopback clients are served.
 	Token string
@@ -56,6 +60,7 @@ type Config struct {
 // API serves the HTTP API and the UI. Safe for concurrent use.
 type API struct {
 	cfg Config
+	q   querier
 	ui  http.Handler
 	// trace, set only by tests before use, sees every query.
 	trace func(q string, args []any)
@@ -103,7 +108,14 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ui files: %w", err)
 	}
-	return &API{cfg: cfg, ui: http.FileServerFS(sub)}, nil
+	a := &API{cfg: cfg, ui: http.FileServerFS(sub)}
+	switch cfg.Backend {
+	case "", "mysql":
+		a.q = &mysqlQ{a}
+	default:
+		return nil, fmt.Errorf("%w: unknown backend %q (want mysql or clickhouse)", ErrConfig, cfg.Backend)
+	}
+	return a, nil
 }
 
 // Register mounts the API under /api/v1/ and the UI at / on mux.

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"hash/fnv"
 	"net"
@@ -41,7 +40,7 @@ func (a *API) pcap(w http.ResponseWriter, r *http.Request) error {
 	for i, l := range f.Legs {
 		ids[i] = l.CallID
 	}
-	rtcp, err := a.rtcpRaw(r.Context(), ids, f.First.Add(-a.cfg.FlowMargin), f.Last.Add(a.cfg.FlowMargin))
+	rtcp, err := a.q.rtcpRaw(r.Context(), ids, f.First.Add(-a.cfg.FlowMargin), f.Last.Add(a.cfg.FlowMargin))
 	if err != nil {
 		return err
 	}
@@ -90,38 +89,6 @@ func toPacket(ts time.Time, proto int, srcIP string, srcPort int, dstIP string, 
 		s, d = netip.AddrFrom16(s.As16()), netip.AddrFrom16(d.As16())
 	}
 	return packet{ts: ts, proto: proto, src: netip.AddrPortFrom(s, uint16(srcPort)), dst: netip.AddrPortFrom(d, uint16(dstPort)), payload: payload}, nil
-}
-
-// rtcpRaw returns the binary RTCP payloads correlated with ids (RTCP that
-// arrived as JSON has no packet to rebuild and is left out).
-func (a *API) rtcpRaw(ctx context.Context, ids []string, from, to time.Time) ([]packet, error) {
-	rows, err := a.correlated(ctx, "hep_proto_5_default", "create_date, COALESCE(JSON_EXTRACT(hep_header,'$.protocol'),17), COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0), raw", ids, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("query rtcp packets: %w", err)
-	}
-	defer rows.Close()
-	var out []packet
-	for rows.Next() {
-		var ts time.Time
-		var proto, sp, dp int
-		var sip, dip string
-		var raw []byte
-		if err := rows.Scan(&ts, &proto, &sip, &sp, &dip, &dp, &raw); err != nil {
-			return nil, fmt.Errorf("scan rtcp packet: %w", err)
-		}
-		if len(raw) == 0 || bytes.TrimLeft(raw, " \t\r\n")[0] == '{' {
-			continue
-		}
-		p, err := toPacket(ts.UTC(), proto, sip, sp, dip, dp, raw)
-		if err != nil {
-			continue // not an address: nothing to rebuild
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read rtcp packets: %w", err)
-	}
-	return out, nil
 }
 
 // mergeByTime merges two time-ordered lists (a first on equal times).

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,78 +139,9 @@ func (a *API) flow(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// span returns the first and last capture time of Call-IDs ids in the SIP
-// tables within tr (the callid index answers MIN and MAX).
-func (a *API) span(ctx context.Context, ids []string, tr timeRange) (first, last time.Time, ok bool, err error) {
-	in := placeholders(len(ids))
-	var q strings.Builder
-	var args []any
-	q.WriteString("SELECT MIN(f), MAX(l) FROM (")
-	for i, t := range sipTables {
-		if i > 0 {
-			q.WriteString(" UNION ALL ")
-		}
-		fmt.Fprintf(&q, "SELECT MIN(create_date) AS f, MAX(create_date) AS l FROM `%s` WHERE create_date BETWEEN ? AND ? AND callid IN (%s)", t, in)
-		args = append(args, tr.From, tr.To)
-		for _, id := range ids {
-			args = append(args, id)
-		}
-	}
-	q.WriteString(") s")
-	var f, l sql.NullTime
-	if err := a.queryRow(ctx, q.String(), args...).Scan(&f, &l); err != nil {
-		return first, last, false, fmt.Errorf("query call time span: %w", err)
-	}
-	if !f.Valid {
-		return first, last, false, nil
-	}
-	return f.Time.UTC(), l.Time.UTC(), true, nil
-}
-
-// links returns the Call-IDs linked to the frontier legs within
-// [from, to]: each with the column that linked it and the leg it came from.
-func (a *API) links(ctx context.Context, frontier []string, from, to time.Time) ([][3]string, error) {
-	in := placeholders(len(frontier))
-	q := fmt.Sprintf(
-		"SELECT DISTINCT callid_aleg, 'callid_aleg', callid FROM `%[1]s` WHERE create_date BETWEEN ? AND ? AND callid IN (%[2]s) AND callid_aleg IS NOT NULL"+
-			" UNION SELECT DISTINCT correlation_id, 'correlation_id', callid FROM `%[1]s` WHERE create_date BETWEEN ? AND ? AND callid IN (%[2]s) AND correlation_id IS NOT NULL"+
-			" UNION SELECT DISTINCT callid, 'callid_aleg', callid_aleg FROM `%[1]s` WHERE create_date BETWEEN ? AND ? AND callid_aleg IN (%[2]s)"+
-			" UNION SELECT DISTINCT callid, 'correlation_id', correlation_id FROM `%[1]s` WHERE create_date BETWEEN ? AND ? AND correlation_id IN (%[2]s)",
-		callTable, in)
-	var args []any
-	for range 4 {
-		args = append(args, from, to)
-		for _, id := range frontier {
-			args = append(args, id)
-		}
-	}
-	rows, err := a.query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query linked legs: %w", err)
-	}
-	defer rows.Close()
-	var out [][3]string
-	for rows.Next() {
-		var l [3]string
-		var id sql.NullString
-		if err := rows.Scan(&id, &l[1], &l[2]); err != nil {
-			return nil, fmt.Errorf("scan linked leg: %w", err)
-		}
-		if !id.Valid || id.String == "" || id.String == "null" {
-			continue
-		}
-		l[0] = id.String
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read linked legs: %w", err)
-	}
-	return out, nil
-}
-
 // buildFlow assembles the flow of Call-ID id; withRaw fills raw texts.
 func (a *API) buildFlow(ctx context.Context, id string, tr timeRange, withRaw bool) (*Flow, error) {
-	first, last, ok, err := a.span(ctx, []string{id}, tr)
+	first, last, ok, err := a.q.span(ctx, []string{id}, tr)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +154,7 @@ func (a *API) buildFlow(ctx context.Context, id string, tr timeRange, withRaw bo
 	order := []string{id}
 	frontier := []string{id}
 	for len(frontier) > 0 {
-		found, err := a.links(ctx, frontier, first.Add(-margin), last.Add(margin))
+		found, err := a.q.links(ctx, frontier, first.Add(-margin), last.Add(margin))
 		if err != nil {
 			return nil, err
 		}
@@ -243,7 +173,7 @@ func (a *API) buildFlow(ctx context.Context, id string, tr timeRange, withRaw bo
 		}
 		if len(frontier) > 0 {
 			// New legs may run longer than what is known: widen.
-			lf, ll, ok, err := a.span(ctx, frontier, timeRange{first.Add(-margin), last.Add(tr.To.Sub(tr.From))})
+			lf, ll, ok, err := a.q.span(ctx, frontier, timeRange{first.Add(-margin), last.Add(tr.To.Sub(tr.From))})
 			if err != nil {
 				return nil, err
 			}
@@ -257,24 +187,24 @@ func (a *API) buildFlow(ctx context.Context, id string, tr timeRange, withRaw bo
 	var msgs []Message
 	err = parallel(
 		func() (err error) {
-			msgs, err = a.messagesOf(ctx, sipTables, order, first, last, withRaw, a.cfg.MaxFlowMessages)
+			msgs, err = a.q.messagesOf(ctx, sipTables, order, first, last, withRaw, a.cfg.MaxFlowMessages)
 			return err
 		},
 		func() (err error) {
-			f.RTCP, err = a.rtcpOf(ctx, order, from, to)
+			f.RTCP, err = a.q.rtcpOf(ctx, order, from, to)
 			return err
 		},
 		func() (err error) {
-			f.Logs, err = a.logsOf(ctx, order, from, to)
+			f.Logs, err = a.q.logsOf(ctx, order, from, to)
 			return err
 		},
 		func() error {
 			hosts, domains := map[string]bool{}, map[string]bool{}
-			if err := a.hostsOf(ctx, order, first, last, hosts, domains); err != nil {
+			if err := a.q.hostsOf(ctx, order, first, last, hosts, domains); err != nil {
 				return err
 			}
 			var err error
-			f.DNS, err = a.dnsOf(ctx, sortedKeys(hosts), domains, from, last)
+			f.DNS, err = a.q.dnsOf(ctx, sortedKeys(hosts), domains, from, last)
 			return err
 		},
 	)
@@ -336,46 +266,6 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-// hostsOf adds the addresses of the legs' SIP messages to hosts and their
-// from, to and request-URI domains to domains.
-func (a *API) hostsOf(ctx context.Context, ids []string, from, to time.Time, hosts, domains map[string]bool) error {
-	var q strings.Builder
-	var args []any
-	for i, t := range sipTables {
-		if i > 0 {
-			q.WriteString(" UNION ")
-		}
-		fmt.Fprintf(&q, "SELECT DISTINCT COALESCE(src_ip,''), COALESCE(dst_ip,''), COALESCE(from_domain,''), COALESCE(to_domain,''), COALESCE(ruri_domain,'')"+
-			" FROM `%s` WHERE create_date BETWEEN ? AND ? AND callid IN (%s)", t, placeholders(len(ids)))
-		args = append(args, from, to)
-		for _, id := range ids {
-			args = append(args, id)
-		}
-	}
-	rows, err := a.query(ctx, q.String(), args...)
-	if err != nil {
-		return fmt.Errorf("query call hosts: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var d [5]string
-		if err := rows.Scan(&d[0], &d[1], &d[2], &d[3], &d[4]); err != nil {
-			return fmt.Errorf("scan call hosts: %w", err)
-		}
-		hosts[d[0]], hosts[d[1]] = true, true
-		for _, x := range d[2:] {
-			x = strings.ToLower(strings.TrimSuffix(x, "."))
-			if x != "" && !isIPLiteral(x) {
-				domains[x] = true
-			}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read call hosts: %w", err)
-	}
-	return nil
-}
-
 // isIPLiteral reports whether a SIP host is an address, not a name.
 func isIPLiteral(h string) bool {
 	return strings.HasPrefix(h, "[") || strings.Trim(h, "0123456789.") == ""
@@ -394,30 +284,6 @@ func forDomain(qname string, domains map[string]bool) bool {
 		}
 		q = rest
 	}
-}
-
-func (a *API) rtcpOf(ctx context.Context, ids []string, from, to time.Time) ([]RTCPEntry, error) {
-	rows, err := a.correlated(ctx, "hep_proto_5_default", "create_date, correlation_id, COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0), payload", ids, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("query rtcp: %w", err)
-	}
-	defer rows.Close()
-	out := []RTCPEntry{}
-	for rows.Next() {
-		var e RTCPEntry
-		var p []byte
-		if err := rows.Scan(&e.Time, &e.CorrelationID, &e.SrcIP, &e.SrcPort, &e.DstIP, &e.DstPort, &p); err != nil {
-			return nil, fmt.Errorf("scan rtcp: %w", err)
-		}
-		e.Time = e.Time.UTC()
-		e.TimeUS = e.Time.UnixMicro()
-		e.Report = json.RawMessage(p)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read rtcp: %w", err)
-	}
-	return out, nil
 }
 
 // rtcpReport is the part of the stored RTCP JSON (package hep/rtcp) the
@@ -482,88 +348,4 @@ func hostPort(ip string, port int) string {
 		return fmt.Sprintf("[%s]:%d", ip, port)
 	}
 	return fmt.Sprintf("%s:%d", ip, port)
-}
-
-func (a *API) logsOf(ctx context.Context, ids []string, from, to time.Time) ([]LogEntry, error) {
-	rows, err := a.correlated(ctx, "hep_proto_100_default", "create_date, correlation_id, COALESCE(src_ip,''), COALESCE(dst_ip,''), COALESCE(JSON_UNQUOTE(JSON_EXTRACT(payload,'$.message')),'')", ids, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("query logs: %w", err)
-	}
-	defer rows.Close()
-	out := []LogEntry{}
-	for rows.Next() {
-		var e LogEntry
-		if err := rows.Scan(&e.Time, &e.CorrelationID, &e.SrcIP, &e.DstIP, &e.Message); err != nil {
-			return nil, fmt.Errorf("scan log: %w", err)
-		}
-		e.Time = e.Time.UTC()
-		e.TimeUS = e.Time.UnixMicro()
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read logs: %w", err)
-	}
-	return out, nil
-}
-
-// dnsOf returns the DNS messages sent or received by hosts within
-// [from, to] whose question is for one of domains. The DNS table has no
-// qname column: the src_ip and dst_ip indexes find the hosts' messages and
-// the name is checked here.
-func (a *API) dnsOf(ctx context.Context, hosts []string, domains map[string]bool, from, to time.Time) ([]DNSEntry, error) {
-	out := []DNSEntry{}
-	if len(hosts) == 0 || len(domains) == 0 {
-		return out, nil
-	}
-	in := placeholders(len(hosts))
-	cols := "id, create_date, COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0), " +
-		"COALESCE(JSON_UNQUOTE(JSON_EXTRACT(protocol_header,'$.qname')),''), COALESCE(JSON_EXTRACT(protocol_header,'$.qtype'),0), " +
-		"COALESCE(JSON_EXTRACT(protocol_header,'$.qr'),'false'), COALESCE(JSON_EXTRACT(protocol_header,'$.rcode'),0), payload"
-	q := fmt.Sprintf("SELECT %[1]s FROM hep_proto_53_default WHERE create_date BETWEEN ? AND ? AND src_ip IN (%[2]s)"+
-		" UNION SELECT %[1]s FROM hep_proto_53_default WHERE create_date BETWEEN ? AND ? AND dst_ip IN (%[2]s) ORDER BY 2, 1", cols, in)
-	var args []any
-	for range 2 {
-		args = append(args, from, to)
-		for _, h := range hosts {
-			args = append(args, h)
-		}
-	}
-	rows, err := a.query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query dns: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var e DNSEntry
-		var id uint64
-		var qr string
-		var p []byte
-		if err := rows.Scan(&id, &e.Time, &e.SrcIP, &e.SrcPort, &e.DstIP, &e.DstPort, &e.QName, &e.QType, &qr, &e.RCode, &p); err != nil {
-			return nil, fmt.Errorf("scan dns: %w", err)
-		}
-		if !forDomain(e.QName, domains) {
-			continue
-		}
-		e.Time = e.Time.UTC()
-		e.TimeUS = e.Time.UnixMicro()
-		e.QR = qr == "true"
-		e.Message = json.RawMessage(p)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read dns: %w", err)
-	}
-	return out, nil
-}
-
-// correlated queries cols of the rows of table whose correlation id is one
-// of ids, within [from, to], in capture order.
-func (a *API) correlated(ctx context.Context, table, cols string, ids []string, from, to time.Time) (*sql.Rows, error) {
-	q := fmt.Sprintf("SELECT %s FROM `%s` WHERE create_date BETWEEN ? AND ? AND correlation_id IN (%s) ORDER BY create_date, id",
-		cols, table, placeholders(len(ids)))
-	args := []any{from, to}
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	return a.query(ctx, q, args...)
 }

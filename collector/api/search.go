@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"net/http"
 	"slices"
@@ -41,33 +40,6 @@ type Message struct {
 	Raw           string    `json:"raw,omitempty"`        // flows only
 }
 
-// msgCols are the columns scanned by scanMessage, in order.
-const msgCols = "id, create_date, gid, COALESCE(callid,''), COALESCE(callid_aleg,''), COALESCE(correlation_id,''), " +
-	"COALESCE(method,''), COALESCE(status,0), COALESCE(JSON_UNQUOTE(JSON_EXTRACT(protocol_header,'$.cseq_method')),''), " +
-	"COALESCE(from_user,''), COALESCE(to_user,''), COALESCE(ruri_user,''), COALESCE(user_agent,''), " +
-	"COALESCE(JSON_EXTRACT(hep_header,'$.protocol'),0), COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0)"
-
-func scanMessage(rows *sql.Rows, table string, extra ...any) (Message, error) {
-	var m Message
-	var proto int
-	dest := []any{&m.ID, &m.Time, &m.Node, &m.CallID, &m.CallIDALeg, &m.CorrelationID,
-		&m.Method, &m.Status, &m.CSeqMethod, &m.FromUser, &m.ToUser, &m.RURIUser, &m.UserAgent,
-		&proto, &m.SrcIP, &m.SrcPort, &m.DstIP, &m.DstPort}
-	if table == "" {
-		dest = append([]any{&m.Table}, dest...)
-	}
-	if err := rows.Scan(append(dest, extra...)...); err != nil {
-		return m, err
-	}
-	if table != "" {
-		m.Table = table
-	}
-	m.Time = m.Time.UTC()
-	m.TimeUS = m.Time.UnixMicro()
-	m.Transport = transportName(proto)
-	return m, nil
-}
-
 func transportName(p int) string {
 	switch p {
 	case 17:
@@ -78,26 +50,6 @@ func transportName(p int) string {
 		return "sctp"
 	}
 	return fmt.Sprint(p)
-}
-
-// searchSQL returns the page query and the count query of s over tables.
-func searchSQL(s *search, tables []string) (page string, pageArgs []any, count string, countArgs []any) {
-	where, args := s.where()
-	var pb, cb strings.Builder
-	cb.WriteString("SELECT ")
-	for i, t := range tables {
-		if i > 0 {
-			pb.WriteString(" UNION ALL ")
-			cb.WriteString(" + ")
-		}
-		fmt.Fprintf(&pb, "(SELECT '%s' AS tbl, %s FROM `%s` WHERE %s ORDER BY create_date DESC, id DESC LIMIT %d)",
-			t, msgCols, t, where, s.offset+s.limit)
-		fmt.Fprintf(&cb, "(SELECT COUNT(*) FROM `%s` WHERE %s)", t, where)
-		pageArgs = append(pageArgs, args...)
-		countArgs = append(countArgs, args...)
-	}
-	fmt.Fprintf(&pb, " ORDER BY create_date DESC, id DESC LIMIT %d OFFSET %d", s.limit, s.offset)
-	return pb.String(), pageArgs, cb.String(), countArgs
 }
 
 // MessagesResult is the body of GET /api/v1/messages.
@@ -124,35 +76,14 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) searchMessages(ctx context.Context, s *search) (*MessagesResult, error) {
-	page, pargs, count, cargs := searchSQL(s, sipTables)
-	res := &MessagesResult{From: s.From, To: s.To, Limit: s.limit, Offset: s.offset, Messages: []Message{}}
-	err := parallel(
-		func() error {
-			if err := a.queryRow(ctx, count, cargs...).Scan(&res.Total); err != nil {
-				return fmt.Errorf("count messages: %w", err)
-			}
-			return nil
-		},
-		func() error {
-			rows, err := a.query(ctx, page, pargs...)
-			if err != nil {
-				return fmt.Errorf("query messages: %w", err)
-			}
-			defer rows.Close()
-			for rows.Next() {
-				m, err := scanMessage(rows, "")
-				if err != nil {
-					return fmt.Errorf("scan message: %w", err)
-				}
-				res.Messages = append(res.Messages, m)
-			}
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("read messages: %w", err)
-			}
-			return nil
-		})
+	res := &MessagesResult{From: s.From, To: s.To, Limit: s.limit, Offset: s.offset}
+	var err error
+	res.Messages, res.Total, err = a.q.searchMessages(ctx, s, sipTables)
 	if err != nil {
 		return nil, err
+	}
+	if res.Messages == nil {
+		res.Messages = []Message{}
 	}
 	return res, nil
 }
@@ -205,13 +136,8 @@ func (a *API) calls(w http.ResponseWriter, r *http.Request) error {
 const callSpan = 24 * time.Hour
 
 func (a *API) searchCalls(ctx context.Context, s *search) (*CallsResult, error) {
-	where, args := s.where()
 	res := &CallsResult{From: s.From, To: s.To, Limit: s.limit, Offset: s.offset, Calls: []Call{}}
-	// One pass over the matching rows gives the page and, through
-	// FOUND_ROWS() on the same connection, the number of calls.
-	page := fmt.Sprintf("SELECT SQL_CALC_FOUND_ROWS callid, MAX(create_date) AS last FROM `%s` WHERE %s AND callid IS NOT NULL GROUP BY callid ORDER BY last DESC, callid LIMIT %d OFFSET %d",
-		callTable, where, s.limit, s.offset)
-	ids, total, err := a.pageCalls(ctx, page, args)
+	ids, total, err := a.q.pageCalls(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +145,7 @@ func (a *API) searchCalls(ctx context.Context, s *search) (*CallsResult, error) 
 	if len(ids) == 0 {
 		return res, nil
 	}
-	msgs, err := a.messagesOf(ctx, []string{callTable}, ids, s.From.Add(-callSpan), s.To.Add(callSpan), false, 0)
+	msgs, err := a.q.messagesOf(ctx, []string{callTable}, ids, s.From.Add(-callSpan), s.To.Add(callSpan), false, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -283,75 +209,6 @@ func summarize(id string, msgs []Message) Call {
 	return c
 }
 
-// messagesOf returns the SIP messages of Call-IDs ids in tables within
-// [from, to], in capture order (ties by table order, then id). With raw,
-// the raw text and first line are filled. At most max messages (0: no
-// bound) are returned; more is an error.
-func (a *API) messagesOf(ctx context.Context, tables, ids []string, from, to time.Time, raw bool, max int) ([]Message, error) {
-	var b strings.Builder
-	var args []any
-	in := placeholders(len(ids))
-	extra := ""
-	if raw {
-		extra = ", raw"
-	}
-	for i, t := range tables {
-		if i > 0 {
-			b.WriteString(" UNION ALL ")
-		}
-		fmt.Fprintf(&b, "(SELECT '%s' AS tbl, %d AS ord, %s%s FROM `%s` WHERE create_date BETWEEN ? AND ? AND callid IN (%s))",
-			t, i, msgCols, extra, t, in)
-		args = append(args, from, to)
-		for _, id := range ids {
-			args = append(args, id)
-		}
-	}
-	b.WriteString(" ORDER BY create_date, ord, id")
-	if max > 0 {
-		fmt.Fprintf(&b, " LIMIT %d", max+1)
-	}
-	rows, err := a.query(ctx, b.String(), args...)
-	if err != nil {
-		return nil, fmt.Errorf("query call messages: %w", err)
-	}
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		var ord int
-		var rawB []byte
-		ex := []any{}
-		if raw {
-			ex = append(ex, &rawB)
-		}
-		var m Message
-		var tbl string
-		var proto int
-		dest := []any{&tbl, &ord, &m.ID, &m.Time, &m.Node, &m.CallID, &m.CallIDALeg, &m.CorrelationID,
-			&m.Method, &m.Status, &m.CSeqMethod, &m.FromUser, &m.ToUser, &m.RURIUser, &m.UserAgent,
-			&proto, &m.SrcIP, &m.SrcPort, &m.DstIP, &m.DstPort}
-		if err := rows.Scan(append(dest, ex...)...); err != nil {
-			return nil, fmt.Errorf("scan call message: %w", err)
-		}
-		m.Table = tbl
-		m.Time = m.Time.UTC()
-		m.TimeUS = m.Time.UnixMicro()
-		m.Transport = transportName(proto)
-		if raw {
-			m.Raw = string(rawB)
-			line, _, _ := strings.Cut(m.Raw, "\n")
-			m.FirstLine = strings.TrimRight(line, "\r")
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read call messages: %w", err)
-	}
-	if max > 0 && len(out) > max {
-		return nil, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("call has more than %d SIP messages", max)}
-	}
-	return out, nil
-}
-
 // placeholders returns "?,?,...,?" with n marks.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
@@ -365,40 +222,4 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// pageCalls runs the SQL_CALC_FOUND_ROWS query page and returns its
-// Call-IDs and FOUND_ROWS().
-func (a *API) pageCalls(ctx context.Context, page string, args []any) ([]string, int64, error) {
-	conn, err := a.cfg.DB.Conn(ctx)
-	if err != nil {
-		return nil, 0, fmt.Errorf("query calls: %w", err)
-	}
-	defer conn.Close()
-	if a.trace != nil {
-		a.trace(page, args)
-	}
-	rows, err := conn.QueryContext(ctx, page, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("query calls: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		var last time.Time
-		if err := rows.Scan(&id, &last); err != nil {
-			rows.Close()
-			return nil, 0, fmt.Errorf("scan call: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("read calls: %w", err)
-	}
-	var total int64
-	if err := conn.QueryRowContext(ctx, "SELECT FOUND_ROWS()").Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count calls: %w", err)
-	}
-	return ids, total, nil
 }

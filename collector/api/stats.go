@@ -3,7 +3,6 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -61,43 +60,22 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) error {
 		t := tr.From.Add(time.Duration(i) * step)
 		st.Buckets[i] = Bucket{Time: t, TimeUS: t.UnixMicro(), Methods: map[string]int64{}, Responses: map[string]int64{}}
 	}
-	var b strings.Builder
-	var args []any
-	secs := int64(step / time.Second)
-	for i, t := range sipTables {
-		if i > 0 {
-			b.WriteString(" UNION ALL ")
-		}
-		fmt.Fprintf(&b, "SELECT TIMESTAMPDIFF(SECOND, ?, create_date) DIV %d AS bucket, COALESCE(status,0) AS st, COALESCE(method,'') AS m, COUNT(*)"+
-			" FROM `%s` WHERE create_date BETWEEN ? AND ? GROUP BY bucket, st, m", secs, t)
-		args = append(args, tr.From, tr.From, tr.To)
-	}
-	rows, err := a.query(r.Context(), b.String(), args...)
+	counts, err := a.q.statsCounts(r.Context(), tr.From, tr.To, int64(step/time.Second))
 	if err != nil {
-		return fmt.Errorf("query stats: %w", err)
+		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var bucket, count int64
-		var status int
-		var method string
-		if err := rows.Scan(&bucket, &status, &method, &count); err != nil {
-			return fmt.Errorf("scan stats: %w", err)
-		}
-		if bucket < 0 || bucket >= int64(n) {
+	for _, c := range counts {
+		if c.bucket < 0 || c.bucket >= int64(n) {
 			continue
 		}
-		bk := &st.Buckets[bucket]
-		if status > 0 {
-			bk.Responses[fmt.Sprint(status)] += count
+		bk := &st.Buckets[c.bucket]
+		if c.status > 0 {
+			bk.Responses[fmt.Sprint(c.status)] += c.count
 		} else {
-			bk.Methods[method] += count
+			bk.Methods[c.method] += c.count
 		}
-		bk.Total += count
-		st.Total += count
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read stats: %w", err)
+		bk.Total += c.count
+		st.Total += c.count
 	}
 	writeJSON(w, http.StatusOK, st)
 	return nil

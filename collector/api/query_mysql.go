@@ -1,0 +1,492 @@
+package api
+
+// The MySQL/MariaDB implementation of the API's queries: the SQL of the
+// handlers, against the store's tables and their generated columns.
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// mysqlQ is the [querier] of a MySQL/MariaDB store.
+type mysqlQ struct{ a *API }
+
+// msgCols are the columns scanned by scanMessage, in order.
+const msgCols = "id, create_date, gid, COALESCE(callid,''), COALESCE(callid_aleg,''), COALESCE(correlation_id,''), " +
+	"COALESCE(method,''), COALESCE(status,0), COALESCE(JSON_UNQUOTE(JSON_EXTRACT(protocol_header,'$.cseq_method')),''), " +
+	"COALESCE(from_user,''), COALESCE(to_user,''), COALESCE(ruri_user,''), COALESCE(user_agent,''), " +
+	"COALESCE(JSON_EXTRACT(hep_header,'$.protocol'),0), COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0)"
+
+func scanMessage(rows *sql.Rows, table string, extra ...any) (Message, error) {
+	var m Message
+	var proto int
+	dest := []any{&m.ID, &m.Time, &m.Node, &m.CallID, &m.CallIDALeg, &m.CorrelationID,
+		&m.Method, &m.Status, &m.CSeqMethod, &m.FromUser, &m.ToUser, &m.RURIUser, &m.UserAgent,
+		&proto, &m.SrcIP, &m.SrcPort, &m.DstIP, &m.DstPort}
+	if table == "" {
+		dest = append([]any{&m.Table}, dest...)
+	}
+	if err := rows.Scan(append(dest, extra...)...); err != nil {
+		return m, err
+	}
+	if table != "" {
+		m.Table = table
+	}
+	m.Time = m.Time.UTC()
+	m.TimeUS = m.Time.UnixMicro()
+	m.Transport = transportName(proto)
+	return m, nil
+}
+
+// searchSQL returns the page query and the count query of s over tables.
+func searchSQL(s *search, tables []string) (page string, pageArgs []any, count string, countArgs []any) {
+	where, args := s.where()
+	var pb, cb strings.Builder
+	cb.WriteString("SELECT ")
+	for i, t := range tables {
+		if i > 0 {
+			pb.WriteString(" UNION ALL ")
+			cb.WriteString(" + ")
+		}
+		fmt.Fprintf(&pb, "(SELECT '%s' AS tbl, %s FROM `%s` WHERE %s ORDER BY create_date DESC, id DESC LIMIT %d)",
+			t, msgCols, t, where, s.offset+s.limit)
+		fmt.Fprintf(&cb, "(SELECT COUNT(*) FROM `%s` WHERE %s)", t, where)
+		pageArgs = append(pageArgs, args...)
+		countArgs = append(countArgs, args...)
+	}
+	fmt.Fprintf(&pb, " ORDER BY create_date DESC, id DESC LIMIT %d OFFSET %d", s.limit, s.offset)
+	return pb.String(), pageArgs, cb.String(), countArgs
+}
+
+func (my *mysqlQ) searchMessages(ctx context.Context, s *search, tables []string) ([]Message, int64, error) {
+	page, pargs, count, cargs := searchSQL(s, tables)
+	var res MessagesResult
+	err := parallel(
+		func() error {
+			if err := my.a.queryRow(ctx, count, cargs...).Scan(&res.Total); err != nil {
+				return fmt.Errorf("count messages: %w", err)
+			}
+			return nil
+		},
+		func() error {
+			rows, err := my.a.query(ctx, page, pargs...)
+			if err != nil {
+				return fmt.Errorf("query messages: %w", err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				m, err := scanMessage(rows, "")
+				if err != nil {
+					return fmt.Errorf("scan message: %w", err)
+				}
+				res.Messages = append(res.Messages, m)
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("read messages: %w", err)
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, 0, err
+	}
+	return res.Messages, res.Total, nil
+}
+
+// messagesOf returns the SIP messages of Call-IDs ids in tables within
+// [from, to], in capture order (ties by table order, then id). With raw,
+// the raw text and first line are filled. At most max messages (0: no
+// bound) are returned; more is an error.
+func (my *mysqlQ) messagesOf(ctx context.Context, tables, ids []string, from, to time.Time, raw bool, max int) ([]Message, error) {
+	var b strings.Builder
+	var args []any
+	in := placeholders(len(ids))
+	extra := ""
+	if raw {
+		extra = ", raw"
+	}
+	for i, t := range tables {
+		if i > 0 {
+			b.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&b, "(SELECT '%s' AS tbl, %d AS ord, %s%s FROM `%s` WHERE create_date BETWEEN ? AND ? AND callid IN (%s))",
+			t, i, msgCols, extra, t, in)
+		args = append(args, from, to)
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	b.WriteString(" ORDER BY create_date, ord, id")
+	if max > 0 {
+		fmt.Fprintf(&b, " LIMIT %d", max+1)
+	}
+	rows, err := my.a.query(ctx, b.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query call messages: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var ord int
+		var rawB []byte
+		ex := []any{}
+		if raw {
+			ex = append(ex, &rawB)
+		}
+		var m Message
+		var tbl string
+		var proto int
+		dest := []any{&tbl, &ord, &m.ID, &m.Time, &m.Node, &m.CallID, &m.CallIDALeg, &m.CorrelationID,
+			&m.Method, &m.Status, &m.CSeqMethod, &m.FromUser, &m.ToUser, &m.RURIUser, &m.UserAgent,
+			&proto, &m.SrcIP, &m.SrcPort, &m.DstIP, &m.DstPort}
+		if err := rows.Scan(append(dest, ex...)...); err != nil {
+			return nil, fmt.Errorf("scan call message: %w", err)
+		}
+		m.Table = tbl
+		m.Time = m.Time.UTC()
+		m.TimeUS = m.Time.UnixMicro()
+		m.Transport = transportName(proto)
+		if raw {
+			m.Raw = string(rawB)
+			line, _, _ := strings.Cut(m.Raw, "\n")
+			m.FirstLine = strings.TrimRight(line, "\r")
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read call messages: %w", err)
+	}
+	if max > 0 && len(out) > max {
+		return nil, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("call has more than %d SIP messages", max)}
+	}
+	return out, nil
+}
+
+// pageCalls returns the Call-IDs of the call table's page of s (latest
+// message first) and the number of calls matching. One pass over the
+// matching rows gives the page and, through FOUND_ROWS() on the same
+// connection, the number of calls.
+func (my *mysqlQ) pageCalls(ctx context.Context, s *search) ([]string, int64, error) {
+	where, args := s.where()
+	page := fmt.Sprintf("SELECT SQL_CALC_FOUND_ROWS callid, MAX(create_date) AS last FROM `%s` WHERE %s AND callid IS NOT NULL GROUP BY callid ORDER BY last DESC, callid LIMIT %d OFFSET %d",
+		callTable, where, s.limit, s.offset)
+	conn, err := my.a.cfg.DB.Conn(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("query calls: %w", err)
+	}
+	defer conn.Close()
+	if my.a.trace != nil {
+		my.a.trace(page, args)
+	}
+	rows, err := conn.QueryContext(ctx, page, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("query calls: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		var last time.Time
+		if err := rows.Scan(&id, &last); err != nil {
+			rows.Close()
+			return nil, 0, fmt.Errorf("scan call: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("read calls: %w", err)
+	}
+	var total int64
+	if err := conn.QueryRowContext(ctx, "SELECT FOUND_ROWS()").Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count calls: %w", err)
+	}
+	return ids, total, nil
+}
+
+// span returns the first and last capture time of Call-IDs ids in the SIP
+// tables within tr (the callid index answers MIN and MAX).
+func (my *mysqlQ) span(ctx context.Context, ids []string, tr timeRange) (first, last time.Time, ok bool, err error) {
+	in := placeholders(len(ids))
+	var q strings.Builder
+	var args []any
+	q.WriteString("SELECT MIN(f), MAX(l) FROM (")
+	for i, t := range sipTables {
+		if i > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&q, "SELECT MIN(create_date) AS f, MAX(create_date) AS l FROM `%s` WHERE create_date BETWEEN ? AND ? AND callid IN (%s)", t, in)
+		args = append(args, tr.From, tr.To)
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	q.WriteString(") s")
+	var f, l sql.NullTime
+	if err := my.a.queryRow(ctx, q.String(), args...).Scan(&f, &l); err != nil {
+		return first, last, false, fmt.Errorf("query call time span: %w", err)
+	}
+	if !f.Valid {
+		return first, last, false, nil
+	}
+	return f.Time.UTC(), l.Time.UTC(), true, nil
+}
+
+// links returns the Call-IDs linked to the frontier legs within
+// [from, to]: each with the column that linked it and the leg it came from.
+func (my *mysqlQ) links(ctx context.Context, frontier []string, from, to time.Time) ([][3]string, error) {
+	in := placeholders(len(frontier))
+	q := fmt.Sprintf(
+		"SELECT DISTINCT callid_aleg, 'callid_aleg', callid FROM `%[1]s` WHERE create_date BETWEEN ? AND ? AND callid IN (%[2]s) AND callid_aleg IS NOT NULL"+
+			" UNION SELECT DISTINCT correlation_id, 'correlation_id', callid FROM `%[1]s` WHERE create_date BETWEEN ? AND ? AND callid IN (%[2]s) AND correlation_id IS NOT NULL"+
+			" UNION SELECT DISTINCT callid, 'callid_aleg', callid_aleg FROM `%[1]s` WHERE create_date BETWEEN ? AND ? AND callid_aleg IN (%[2]s)"+
+			" UNION SELECT DISTINCT callid, 'correlation_id', correlation_id FROM `%[1]s` WHERE create_date BETWEEN ? AND ? AND correlation_id IN (%[2]s)",
+		callTable, in)
+	var args []any
+	for range 4 {
+		args = append(args, from, to)
+		for _, id := range frontier {
+			args = append(args, id)
+		}
+	}
+	rows, err := my.a.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query linked legs: %w", err)
+	}
+	defer rows.Close()
+	var out [][3]string
+	for rows.Next() {
+		var l [3]string
+		var id sql.NullString
+		if err := rows.Scan(&id, &l[1], &l[2]); err != nil {
+			return nil, fmt.Errorf("scan linked leg: %w", err)
+		}
+		if !id.Valid || id.String == "" || id.String == "null" {
+			continue
+		}
+		l[0] = id.String
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read linked legs: %w", err)
+	}
+	return out, nil
+}
+
+// hostsOf adds the addresses of the legs' SIP messages to hosts and their
+// from, to and request-URI domains to domains.
+func (my *mysqlQ) hostsOf(ctx context.Context, ids []string, from, to time.Time, hosts, domains map[string]bool) error {
+	var q strings.Builder
+	var args []any
+	for i, t := range sipTables {
+		if i > 0 {
+			q.WriteString(" UNION ")
+		}
+		fmt.Fprintf(&q, "SELECT DISTINCT COALESCE(src_ip,''), COALESCE(dst_ip,''), COALESCE(from_domain,''), COALESCE(to_domain,''), COALESCE(ruri_domain,'')"+
+			" FROM `%s` WHERE create_date BETWEEN ? AND ? AND callid IN (%s)", t, placeholders(len(ids)))
+		args = append(args, from, to)
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	rows, err := my.a.query(ctx, q.String(), args...)
+	if err != nil {
+		return fmt.Errorf("query call hosts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d [5]string
+		if err := rows.Scan(&d[0], &d[1], &d[2], &d[3], &d[4]); err != nil {
+			return fmt.Errorf("scan call hosts: %w", err)
+		}
+		hosts[d[0]], hosts[d[1]] = true, true
+		for _, x := range d[2:] {
+			x = strings.ToLower(strings.TrimSuffix(x, "."))
+			if x != "" && !isIPLiteral(x) {
+				domains[x] = true
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read call hosts: %w", err)
+	}
+	return nil
+}
+
+func (my *mysqlQ) rtcpOf(ctx context.Context, ids []string, from, to time.Time) ([]RTCPEntry, error) {
+	rows, err := my.correlated(ctx, "hep_proto_5_default", "create_date, correlation_id, COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0), payload", ids, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("query rtcp: %w", err)
+	}
+	defer rows.Close()
+	out := []RTCPEntry{}
+	for rows.Next() {
+		var e RTCPEntry
+		var p []byte
+		if err := rows.Scan(&e.Time, &e.CorrelationID, &e.SrcIP, &e.SrcPort, &e.DstIP, &e.DstPort, &p); err != nil {
+			return nil, fmt.Errorf("scan rtcp: %w", err)
+		}
+		e.Time = e.Time.UTC()
+		e.TimeUS = e.Time.UnixMicro()
+		e.Report = json.RawMessage(p)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read rtcp: %w", err)
+	}
+	return out, nil
+}
+
+func (my *mysqlQ) logsOf(ctx context.Context, ids []string, from, to time.Time) ([]LogEntry, error) {
+	rows, err := my.correlated(ctx, "hep_proto_100_default", "create_date, correlation_id, COALESCE(src_ip,''), COALESCE(dst_ip,''), COALESCE(JSON_UNQUOTE(JSON_EXTRACT(payload,'$.message')),'')", ids, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("query logs: %w", err)
+	}
+	defer rows.Close()
+	out := []LogEntry{}
+	for rows.Next() {
+		var e LogEntry
+		if err := rows.Scan(&e.Time, &e.CorrelationID, &e.SrcIP, &e.DstIP, &e.Message); err != nil {
+			return nil, fmt.Errorf("scan log: %w", err)
+		}
+		e.Time = e.Time.UTC()
+		e.TimeUS = e.Time.UnixMicro()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read logs: %w", err)
+	}
+	return out, nil
+}
+
+// dnsOf returns the DNS messages sent or received by hosts within
+// [from, to] whose question is for one of domains. The DNS table has no
+// qname column: the src_ip and dst_ip indexes find the hosts' messages and
+// the name is checked here.
+func (my *mysqlQ) dnsOf(ctx context.Context, hosts []string, domains map[string]bool, from, to time.Time) ([]DNSEntry, error) {
+	out := []DNSEntry{}
+	if len(hosts) == 0 || len(domains) == 0 {
+		return out, nil
+	}
+	in := placeholders(len(hosts))
+	cols := "id, create_date, COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0), " +
+		"COALESCE(JSON_UNQUOTE(JSON_EXTRACT(protocol_header,'$.qname')),''), COALESCE(JSON_EXTRACT(protocol_header,'$.qtype'),0), " +
+		"COALESCE(JSON_EXTRACT(protocol_header,'$.qr'),'false'), COALESCE(JSON_EXTRACT(protocol_header,'$.rcode'),0), payload"
+	q := fmt.Sprintf("SELECT %[1]s FROM hep_proto_53_default WHERE create_date BETWEEN ? AND ? AND src_ip IN (%[2]s)"+
+		" UNION SELECT %[1]s FROM hep_proto_53_default WHERE create_date BETWEEN ? AND ? AND dst_ip IN (%[2]s) ORDER BY 2, 1", cols, in)
+	var args []any
+	for range 2 {
+		args = append(args, from, to)
+		for _, h := range hosts {
+			args = append(args, h)
+		}
+	}
+	rows, err := my.a.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query dns: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e DNSEntry
+		var id uint64
+		var qr string
+		var p []byte
+		if err := rows.Scan(&id, &e.Time, &e.SrcIP, &e.SrcPort, &e.DstIP, &e.DstPort, &e.QName, &e.QType, &qr, &e.RCode, &p); err != nil {
+			return nil, fmt.Errorf("scan dns: %w", err)
+		}
+		if !forDomain(e.QName, domains) {
+			continue
+		}
+		e.Time = e.Time.UTC()
+		e.TimeUS = e.Time.UnixMicro()
+		e.QR = qr == "true"
+		e.Message = json.RawMessage(p)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read dns: %w", err)
+	}
+	return out, nil
+}
+
+// correlated queries cols of the rows of table whose correlation id is one
+// of ids, within [from, to], in capture order.
+func (my *mysqlQ) correlated(ctx context.Context, table, cols string, ids []string, from, to time.Time) (*sql.Rows, error) {
+	q := fmt.Sprintf("SELECT %s FROM `%s` WHERE create_date BETWEEN ? AND ? AND correlation_id IN (%s) ORDER BY create_date, id",
+		cols, table, placeholders(len(ids)))
+	args := []any{from, to}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return my.a.query(ctx, q, args...)
+}
+
+// rtcpRaw returns the binary RTCP payloads correlated with ids (RTCP that
+// arrived as JSON has no packet to rebuild and is left out).
+func (my *mysqlQ) rtcpRaw(ctx context.Context, ids []string, from, to time.Time) ([]packet, error) {
+	rows, err := my.correlated(ctx, "hep_proto_5_default", "create_date, COALESCE(JSON_EXTRACT(hep_header,'$.protocol'),17), COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0), raw", ids, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("query rtcp packets: %w", err)
+	}
+	defer rows.Close()
+	var out []packet
+	for rows.Next() {
+		var ts time.Time
+		var proto, sp, dp int
+		var sip, dip string
+		var raw []byte
+		if err := rows.Scan(&ts, &proto, &sip, &sp, &dip, &dp, &raw); err != nil {
+			return nil, fmt.Errorf("scan rtcp packet: %w", err)
+		}
+		if len(raw) == 0 || bytes.TrimLeft(raw, " \t\r\n")[0] == '{' {
+			continue
+		}
+		p, err := toPacket(ts.UTC(), proto, sip, sp, dip, dp, raw)
+		if err != nil {
+			continue // not an address: nothing to rebuild
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read rtcp packets: %w", err)
+	}
+	return out, nil
+}
+
+// statsCounts counts the SIP messages within [from, to] by bucket of
+// secs seconds from from, status and method.
+func (my *mysqlQ) statsCounts(ctx context.Context, from, to time.Time, secs int64) ([]statCount, error) {
+	var b strings.Builder
+	var args []any
+	for i, t := range sipTables {
+		if i > 0 {
+			b.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&b, "SELECT TIMESTAMPDIFF(SECOND, ?, create_date) DIV %d AS bucket, COALESCE(status,0) AS st, COALESCE(method,'') AS m, COUNT(*)"+
+			" FROM `%s` WHERE create_date BETWEEN ? AND ? GROUP BY bucket, st, m", secs, t)
+		args = append(args, from, from, to)
+	}
+	var out []statCount
+	rows, err := my.a.query(ctx, b.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var bucket, count int64
+		var status int
+		var method string
+		if err := rows.Scan(&bucket, &status, &method, &count); err != nil {
+			return nil, fmt.Errorf("scan stats: %w", err)
+		}
+		out = append(out, statCount{bucket, status, method, count})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read stats: %w", err)
+	}
+	return out, nil
+}

@@ -10,11 +10,15 @@ import (
 )
 
 // datagram classifies one UDP payload or SCTP user message and emits it
-// (SIP tests are hep/sip's LooksLikeSIP on SIP ports and the stricter
-// sipFirstLine elsewhere; RTCP is hep/rtcp's Valid):
+// (SIP tests are hep/sip's LooksLikeSIP or StartsWithStartLine on SIP
+// ports and the stricter sipFirstLine elsewhere; RTCP is hep/rtcp's Valid).
+// A request is SIP by its structure: RFC 3261 allows any token as the
+// method, so an extension method is SIP when its request line is well
+// formed; known method names only make the test cheaper.
 //
-//  1. either port in SIPPorts: SIP if it starts like SIP (after any CR
-//     and LF bytes, which are cut off); otherwise a
+//  1. either port in SIPPorts: SIP if it starts with a known method or a
+//     status line, or its first line is a well-formed request line (after
+//     any CR and LF bytes, which are cut off); otherwise a
 //     keep-alive (only CR, LF, space or NUL bytes, or shorter than
 //     tinyDatagram) or junk, counted and not emitted;
 //  2. either port in DNSPorts: DNS (at least the 12-byte header);
@@ -27,7 +31,7 @@ func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit 
 	case c.SIPPorts.Has(src.Port()) || c.SIPPorts.Has(dst.Port()):
 		k := sip.KeepAliveLen(b) // stray line ends before a message are dropped
 		switch {
-		case sip.LooksLikeSIP(b[k:]):
+		case sip.LooksLikeSIP(b[k:]) || sip.StartsWithStartLine(b[k:]):
 			d.deliver(ClassSIP, proto, src, dst, b[k:], d.frame, emit)
 		case isKeepAlive(b):
 			d.st.KeepAlives++
@@ -139,7 +143,8 @@ const maxFirstLine = 2048
 
 // sipFirstLine is the stricter content test used on ports that are not SIP
 // ports: a status line "SIP/2.0 NNN " or a request line "METHOD SP URI SP
-// SIP/2.0" ending in CRLF (or LF).
+// SIP/2.0" ending in CRLF (or LF) within maxFirstLine bytes, METHOD any
+// token (extension methods included).
 func sipFirstLine(b []byte) bool {
 	if len(b) < 12 {
 		return false
@@ -148,7 +153,11 @@ func sipFirstLine(b []byte) bool {
 		return isDigit(b[8]) && isDigit(b[9]) && isDigit(b[10]) && b[11] == ' '
 	}
 	if methodLen(b) == 0 {
-		return false
+		if c := b[0] | 0x20; c < 'a' || c > 'z' {
+			return false // RTP (0x80...) and binary protocols end here
+		}
+		lim := b[:min(len(b), maxFirstLine)]
+		return bytes.IndexByte(lim, '\n') > 0 && sip.StartsWithStartLine(lim)
 	}
 	lim := b
 	if len(lim) > maxFirstLine {
@@ -170,6 +179,9 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func sipMethod(b []byte) []byte {
 	if n := methodLen(b); n > 0 {
 		return b[:n]
+	}
+	if !bytes.HasPrefix(b, []byte("SIP/2.0 ")) && sip.StartsWithStartLine(b) {
+		return b[:bytes.IndexByte(b, ' ')] // an extension method
 	}
 	// Find a CSeq header line (the name is case-insensitive and has no
 	// compact form).

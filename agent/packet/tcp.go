@@ -676,21 +676,38 @@ func (t *tcpTable) frameSIP(s *stream, b []byte, f *source.Frame, emit func(*Mes
 // stream follow each other without a separator, so a start line may begin
 // anywhere, not only after a line end. A candidate whose line end has not
 // arrived yet counts when it starts like SIP (framing checks it again).
+// Extension methods (any token) are found at line starts; a known method
+// inside such a token wins (a body that ran into the next request line).
 func findSIPStart(b []byte) int {
 	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case 'I', 'A', 'B', 'C', 'R', 'O', 'P', 'S', 'N', 'M', 'U':
-		default:
-			continue
+		if knownSIPStart(b, i) {
+			return i
 		}
-		if !sip.LooksLikeSIP(b[i:]) {
-			continue
-		}
-		if bytes.IndexByte(b[i:min(len(b), i+maxFirstLine)], '\n') < 0 || sipFirstLine(b[i:]) {
+		if i > 0 && b[i-1] == '\n' && sip.StartsWithStartLine(b[i:]) {
+			sp := i + bytes.IndexByte(b[i:], ' ')
+			for j := i + 1; j < sp; j++ {
+				if knownSIPStart(b, j) {
+					return j
+				}
+			}
 			return i
 		}
 	}
 	return -1
+}
+
+// knownSIPStart reports whether a known method or a status line starts at
+// b[i:].
+func knownSIPStart(b []byte, i int) bool {
+	switch b[i] {
+	case 'I', 'A', 'B', 'C', 'R', 'O', 'P', 'S', 'N', 'M', 'U':
+	default:
+		return false
+	}
+	if !sip.LooksLikeSIP(b[i:]) {
+		return false
+	}
+	return bytes.IndexByte(b[i:min(len(b), i+maxFirstLine)], '\n') < 0 || sipFirstLine(b[i:])
 }
 
 // frameDNS frames one length-prefixed DNS message:

@@ -115,7 +115,7 @@ func (t *tcpTable) frameWS(s *stream, b []byte, f *source.Frame, emit func(*Mess
 func (t *tcpTable) wsMessage(s *stream, p []byte, f *source.Frame, emit func(*Message)) {
 	d := t.d
 	switch {
-	case sip.LooksLikeSIP(p):
+	case sip.LooksLikeSIP(p) || sip.StartsWithStartLine(p):
 		d.st.TCPMessages++
 		d.vlan = s.vlan
 		d.deliver(ClassSIP, 6, s.key.src, s.key.dst, p, f, emit)

@@ -94,6 +94,29 @@ func LooksLikeSIP(b []byte) bool {
 	return false
 }
 
+// StartsWithStartLine reports whether the first line of b (up to its LF,
+// a CR before it ignored, within [MaxHeaderSize] bytes) is a SIP request
+// line — any RFC 3261 token as the method, SP, a Request-URI without
+// spaces or control characters, SP, "SIP/2.0" — or a status line. It is
+// the structural test for requests [LooksLikeSIP] does not know by name
+// (extension methods); stricter than framing, which tolerates spaces in
+// the Request-URI. It does not allocate.
+func StartsWithStartLine(b []byte) bool {
+	if len(b) > MaxHeaderSize {
+		b = b[:MaxHeaderSize]
+	}
+	nl := bytes.IndexByte(b, '\n')
+	if nl <= 0 {
+		return false
+	}
+	line := trimCR(b[:nl])
+	if hasPrefix(line, statusPrefix) {
+		return validStatusLine(line)
+	}
+	sp, last, ok := requestLine(line)
+	return ok && bytes.IndexByte(line[sp+1:last], ' ') < 0
+}
+
 func hasPrefix(b []byte, s string) bool {
 	return len(b) >= len(s) && string(b[:len(s)]) == s
 }

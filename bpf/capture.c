@@ -18,6 +18,14 @@ struct {
 	__uint(max_entries, 1 << 24);
 } events SEC(".maps");
 
+/* Kernels without a BPF ring buffer (before 5.8), or with perf_mode forced:
+ * the same records through a perf event array, one buffer per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} perf_events SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
 	__uint(max_entries, 64);
@@ -250,6 +258,20 @@ static __always_inline int emit(void *ctx, int is_xdp, void *data, void *end, __
 		.class = m,
 	};
 	int r;
+	if (perf_mode) {
+		/* The kernel appends len bytes of the packet (BPF_F_CTXLEN_MASK)
+		 * to the header: the same record as in the ring. A full per-CPU
+		 * buffer is a drop, counted as a ring drop. */
+		__u64 flags = BPF_F_CURRENT_CPU | ((__u64)len << 32);
+		long e = bpf_perf_event_output(ctx, &perf_events, flags, &h, sizeof(h));
+		if (e == 0)
+			c->c[C_CAPTURED]++;
+		else if (e == -ENOSPC)
+			c->c[C_RING_DROP]++;
+		else
+			c->c[C_PARSE_ERR]++;
+		return e == 0 ? 0 : -1;
+	}
 	if (len <= 128)
 		r = emit_class(ctx, is_xdp, data, end, &h, c, 128);
 	else if (len <= 256)

@@ -73,6 +73,7 @@ const (
 	captureMapExclude       = "exclude"
 	captureMapFlows         = "flows"
 	captureMapFrags         = "frags"
+	captureMapPerfEvents    = "perf_events"
 	captureMapXsks          = "xsks"
 	captureProgXhepTc       = "xhep_tc"
 	captureProgXhepXdp      = "xhep_xdp"
@@ -86,6 +87,7 @@ const (
 	captureVarHasAllow      = "has_allow"
 	captureVarHasDeny       = "has_deny"
 	captureVarHasExclude    = "has_exclude"
+	captureVarPerfMode      = "perf_mode"
 	captureVarPortClass     = "port_class"
 	captureVarRtcpHeuristic = "rtcp_heuristic"
 	captureVarSipByContent  = "sip_by_content"
@@ -145,14 +147,15 @@ type captureProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
-	Allow    *ebpf.MapSpec `ebpf:"allow"`
-	Counters *ebpf.MapSpec `ebpf:"counters"`
-	Deny     *ebpf.MapSpec `ebpf:"deny"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Exclude  *ebpf.MapSpec `ebpf:"exclude"`
-	Flows    *ebpf.MapSpec `ebpf:"flows"`
-	Frags    *ebpf.MapSpec `ebpf:"frags"`
-	Xsks     *ebpf.MapSpec `ebpf:"xsks"`
+	Allow      *ebpf.MapSpec `ebpf:"allow"`
+	Counters   *ebpf.MapSpec `ebpf:"counters"`
+	Deny       *ebpf.MapSpec `ebpf:"deny"`
+	Events     *ebpf.MapSpec `ebpf:"events"`
+	Exclude    *ebpf.MapSpec `ebpf:"exclude"`
+	Flows      *ebpf.MapSpec `ebpf:"flows"`
+	Frags      *ebpf.MapSpec `ebpf:"frags"`
+	PerfEvents *ebpf.MapSpec `ebpf:"perf_events"`
+	Xsks       *ebpf.MapSpec `ebpf:"xsks"`
 }
 
 // captureVariableSpecs contains global variables before they are loaded into the kernel.
@@ -169,6 +172,7 @@ type captureVariableSpecs struct {
 	HasAllow      *ebpf.VariableSpec `ebpf:"has_allow"`
 	HasDeny       *ebpf.VariableSpec `ebpf:"has_deny"`
 	HasExclude    *ebpf.VariableSpec `ebpf:"has_exclude"`
+	PerfMode      *ebpf.VariableSpec `ebpf:"perf_mode"`
 	PortClass     *ebpf.VariableSpec `ebpf:"port_class"`
 	RtcpHeuristic *ebpf.VariableSpec `ebpf:"rtcp_heuristic"`
 	SipByContent  *ebpf.VariableSpec `ebpf:"sip_by_content"`
@@ -198,14 +202,15 @@ func (o *captureObjects) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
-	Allow    *ebpf.Map `ebpf:"allow"`
-	Counters *ebpf.Map `ebpf:"counters"`
-	Deny     *ebpf.Map `ebpf:"deny"`
-	Events   *ebpf.Map `ebpf:"events"`
-	Exclude  *ebpf.Map `ebpf:"exclude"`
-	Flows    *ebpf.Map `ebpf:"flows"`
-	Frags    *ebpf.Map `ebpf:"frags"`
-	Xsks     *ebpf.Map `ebpf:"xsks"`
+	Allow      *ebpf.Map `ebpf:"allow"`
+	Counters   *ebpf.Map `ebpf:"counters"`
+	Deny       *ebpf.Map `ebpf:"deny"`
+	Events     *ebpf.Map `ebpf:"events"`
+	Exclude    *ebpf.Map `ebpf:"exclude"`
+	Flows      *ebpf.Map `ebpf:"flows"`
+	Frags      *ebpf.Map `ebpf:"frags"`
+	PerfEvents *ebpf.Map `ebpf:"perf_events"`
+	Xsks       *ebpf.Map `ebpf:"xsks"`
 }
 
 func (m *captureMaps) Close() error {
@@ -217,6 +222,7 @@ func (m *captureMaps) Close() error {
 		m.Exclude,
 		m.Flows,
 		m.Frags,
+		m.PerfEvents,
 		m.Xsks,
 	)
 }
@@ -235,6 +241,7 @@ type captureVariables struct {
 	HasAllow      *ebpf.Variable `ebpf:"has_allow"`
 	HasDeny       *ebpf.Variable `ebpf:"has_deny"`
 	HasExclude    *ebpf.Variable `ebpf:"has_exclude"`
+	PerfMode      *ebpf.Variable `ebpf:"perf_mode"`
 	PortClass     *ebpf.Variable `ebpf:"port_class"`
 	RtcpHeuristic *ebpf.Variable `ebpf:"rtcp_heuristic"`
 	SipByContent  *ebpf.Variable `ebpf:"sip_by_content"`

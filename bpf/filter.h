@@ -122,6 +122,8 @@ volatile const __u8 has_exclude = 0;
 volatile const __u8 afxdp_mode = 0;
 volatile const __u8 drop_unmatched = 0;
 volatile const __u16 vxlan_port = 4789;
+/* 1: records go to the perf event array (kernels without BPF ring buffer). */
+volatile const __u8 perf_mode = 0;
 volatile const __u8 fast_path = 1; /* 0: every frame through PARSE (tests compare) */
 /* Each CPU wakes the reader once it has submitted this many bytes since
  * its last wakeup; the reader also polls on a short timer, so a lone

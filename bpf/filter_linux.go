@@ -7,15 +7,16 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -68,6 +69,18 @@ type Config struct {
 	// every record written while it had caught up.
 	WakeupBytes int
 
+	// Buffer selects the record buffer: auto (the default) takes the BPF
+	// ring buffer where the kernel has one (5.8+) and a perf event array
+	// below; Legacy makes auto mean perf.
+	Buffer Buffer
+	// PerfBytes is the size of each CPU's perf buffer (perf only), a
+	// power of two of at least a page; default 4 MiB.
+	PerfBytes int
+	// Legacy forces the Linux 5.4 feature set on any kernel: perf buffer
+	// (unless Buffer says ringbuf), XDP through netlink, TC through
+	// clsact. The environment variable XHEP_BPF_LEGACY=1 does the same.
+	Legacy bool
+
 	// slowPathOnly sends every frame through the full parser, skipping
 	// the fast path for common frames (tests compare the two).
 	slowPathOnly bool
@@ -89,6 +102,9 @@ func (c *Config) setDefaults() {
 	if c.Queues == 0 {
 		c.Queues = 64
 	}
+	if c.PerfBytes == 0 {
+		c.PerfBytes = 4 << 20
+	}
 	if c.VXLANPort == 0 {
 		c.VXLANPort = 4789
 	}
@@ -97,26 +113,14 @@ func (c *Config) setDefaults() {
 // Filter is the loaded capture programs and their maps. Its methods may be
 // called from several goroutines.
 type Filter struct {
-	objs captureObjects
+	objs    captureObjects
+	variant Variant
+	cfg     Config
 
 	mu     sync.Mutex
 	links  []link.Link
-	qdiscs []func() error // netlink clsact filters to remove on Close
+	undo   []func() error // netlink attachments (XDP, clsact filters) to remove on Close
 	closed bool
-}
-
-// Probe checks that the kernel can run the capture programs: BPF ring
-// buffers (5.8) for ring-buffer mode; the XSKMAP for AF_XDP mode.
-func Probe(afxdp bool) error {
-	if afxdp {
-		if err := features.HaveMapType(ebpf.XSKMap); err != nil {
-			return fmt.Errorf("%w: XSKMAP: %v", ErrUnsupported, err)
-		}
-	}
-	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
-		return fmt.Errorf("%w: BPF ring buffer (Linux 5.8+): %v", ErrUnsupported, err)
-	}
-	return nil
 }
 
 // Load checks the kernel, configures and loads the programs and fills
@@ -129,12 +133,29 @@ func Load(cfg Config) (*Filter, error) {
 	if cfg.RingBytes < unix.Getpagesize() || cfg.RingBytes&(cfg.RingBytes-1) != 0 {
 		return nil, fmt.Errorf("load capture programs: ring size %d is not a power of two of at least a page", cfg.RingBytes)
 	}
+	if cfg.PerfBytes < unix.Getpagesize() || cfg.PerfBytes&(cfg.PerfBytes-1) != 0 {
+		return nil, fmt.Errorf("load capture programs: perf buffer size %d is not a power of two of at least a page", cfg.PerfBytes)
+	}
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; raise it
 	// where permitted (a no-op on newer kernels). If it cannot be raised
 	// the load below fails with the kernel's error.
 	_ = rlimit.RemoveMemlock()
 	if err := Probe(cfg.AFXDP); err != nil {
 		return nil, err
+	}
+	legacy := legacyForced(&cfg)
+	cfg.Legacy = legacy
+	v := Variant{Kernel: KernelRelease(), Legacy: legacy}
+	buf, err := chooseBuffer(&cfg, legacy, haveRingBuf())
+	if err != nil {
+		return nil, err
+	}
+	v.Buffer = buf
+	switch buf {
+	case BufferRing:
+		v.Copy = CopyDirect
+	case BufferPerf:
+		v.Copy = CopyPerfCtx
 	}
 	spec, err := loadCapture()
 	if err != nil {
@@ -171,6 +192,7 @@ func Load(cfg Config) (*Filter, error) {
 		"drop_unmatched": b2u(cfg.DropUnmatched),
 		"vxlan_port":     cfg.VXLANPort,
 		"fast_path":      b2u(!cfg.slowPathOnly),
+		"perf_mode":      b2u(buf == BufferPerf),
 		"wakeup_bytes":   perCPUWakeup(cfg.WakeupBytes),
 		"port_class":     ports[:],
 		"exclude_n":      uint32(len(cfg.Exclude)),
@@ -193,14 +215,23 @@ func Load(cfg Config) (*Filter, error) {
 	}
 	spec.Maps["events"].MaxEntries = uint32(cfg.RingBytes)
 	spec.Maps["xsks"].MaxEntries = uint32(cfg.Queues)
+	if buf != BufferRing {
+		// The ring buffer code is dead (perf_mode is a load-time
+		// constant the verifier sees), but the map it names
+		// must exist: a one-entry array stands in for it on kernels
+		// without ring buffers.
+		spec.Maps["events"] = &ebpf.MapSpec{Name: "events", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
+	}
 
-	f := &Filter{}
+	f := &Filter{variant: v, cfg: cfg}
 	if err := spec.LoadAndAssign(&f.objs, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("load capture programs: %+v", ve)
+			// One line: the verifier's last words. The whole log is long.
+			return nil, fmt.Errorf("load capture programs: the verifier of Linux %s rejected them (%s; use --mode afpacket): %v",
+				v.Kernel, v, ve)
 		}
-		return nil, fmt.Errorf("load capture programs: %w", err)
+		return nil, fmt.Errorf("load capture programs on Linux %s (%s): %w", v.Kernel, v, err)
 	}
 	if err := f.fill(cfg); err != nil {
 		f.objs.Close()
@@ -287,8 +318,24 @@ func (f *Filter) fill(cfg Config) error {
 	return put(f.objs.Deny, "deny", cfg.Deny)
 }
 
-// Events is the ring buffer map the programs write captured frames into.
+// Events is the ring buffer map the programs write captured frames into
+// (Variant().Buffer == BufferRing).
 func (f *Filter) Events() *ebpf.Map { return f.objs.Events }
+
+// PerfEvents is the perf event array the programs write captured frames
+// into (Variant().Buffer == BufferPerf).
+func (f *Filter) PerfEvents() *ebpf.Map { return f.objs.PerfEvents }
+
+// PerfBytes is the configured size of each CPU's perf buffer.
+func (f *Filter) PerfBytes() int { return f.cfg.PerfBytes }
+
+// Variant says what was chosen for this kernel: buffer, copy method and,
+// once attached, the XDP and TC attach kinds (of the last interface).
+func (f *Filter) Variant() Variant {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.variant
+}
 
 // XDPProgram and TCProgram return the loaded programs (for BPF_PROG_TEST_RUN).
 func (f *Filter) XDPProgram() *ebpf.Program { return f.objs.XhepXdp }
@@ -328,9 +375,12 @@ func xdpAttached(ifindex int) (bool, error) {
 	return x != nil && x.Attached, nil
 }
 
-// AttachXDP attaches the XDP program to the interface through a bpf_link.
-// Auto mode tries native (driver) mode first, then generic. It refuses,
-// with [ErrXDPBusy], to replace an XDP program that is already attached.
+// AttachXDP attaches the XDP program to the interface: through a
+// bpf_link (Linux 5.9+), or through netlink where the kernel has no XDP
+// links or the 5.4 feature set is forced (detached again by Close). Auto
+// mode tries native (driver) mode first, then generic. It refuses, with
+// [ErrXDPBusy], to replace an XDP program that is already attached; the
+// netlink attach asks the kernel for the same (XDP_FLAGS_UPDATE_IF_NOEXIST).
 func (f *Filter) AttachXDP(ifindex int, mode XDPMode) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -355,42 +405,162 @@ func (f *Filter) AttachXDP(ifindex int, mode XDPMode) error {
 	default:
 		return fmt.Errorf("attach XDP: unknown mode %q (auto, native or generic)", mode)
 	}
-	var errs []error
-	for _, fl := range flags {
-		l, err := link.AttachXDP(link.XDPOptions{Program: f.objs.XhepXdp, Interface: ifindex, Flags: fl})
-		if err == nil {
-			f.links = append(f.links, l)
-			return nil
+	name := func(fl link.XDPAttachFlags) string {
+		if fl == link.XDPDriverMode {
+			return "native"
 		}
-		errs = append(errs, err)
+		return "generic"
+	}
+	var errs []error
+	useLink := !f.cfg.Legacy
+	for _, fl := range flags {
+		if useLink {
+			l, err := link.AttachXDP(link.XDPOptions{Program: f.objs.XhepXdp, Interface: ifindex, Flags: fl})
+			if err == nil {
+				f.links = append(f.links, l)
+				f.variant.XDP = name(fl) + "/link"
+				return nil
+			}
+			if !isNotSupported(err) {
+				errs = append(errs, err)
+				continue
+			}
+			// No XDP links (before 5.9), or not in this mode: netlink.
+		}
+		if err := f.attachXDPNetlink(ifindex, fl); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		f.variant.XDP = name(fl) + "/netlink"
+		return nil
 	}
 	return fmt.Errorf("attach XDP to interface %d: %w", ifindex, errors.Join(errs...))
 }
 
+// XDP netlink attach flags (linux/if_link.h).
+const (
+	xdpFlagsUpdateIfNoExist = 1 << 0
+	xdpFlagsSKBMode         = 1 << 1
+	xdpFlagsDrvMode         = 1 << 2
+)
+
+// netlinkHere opens a netlink handle in the calling thread's network
+// namespace: Close may run on another thread (another namespace), and
+// must undo the attachment where it was made.
+func netlinkHere() (*netlink.Handle, error) {
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return nil, fmt.Errorf("open netlink socket: %w", err)
+	}
+	return h, nil
+}
+
+func (f *Filter) attachXDPNetlink(ifindex int, fl link.XDPAttachFlags) error {
+	nl, err := netlinkHere()
+	if err != nil {
+		return err
+	}
+	defer nl.Close()
+	l, err := nl.LinkByIndex(ifindex)
+	if err != nil {
+		return fmt.Errorf("look up interface %d: %w", ifindex, err)
+	}
+	mode := xdpFlagsSKBMode
+	if fl == link.XDPDriverMode {
+		mode = xdpFlagsDrvMode
+	}
+	// The namespace of this thread, where Close must detach again (the
+	// netlink package has no per-namespace handle for XDP).
+	ns, err := netns.Get()
+	if err != nil {
+		return fmt.Errorf("netlink XDP attach: current network namespace: %w", err)
+	}
+	if err := netlink.LinkSetXdpFdWithFlags(l, f.objs.XhepXdp.FD(), xdpFlagsUpdateIfNoExist|mode); err != nil {
+		ns.Close()
+		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("netlink XDP attach: %w", ErrXDPBusy)
+		}
+		return fmt.Errorf("netlink XDP attach: %w", err)
+	}
+	var id ebpf.ProgramID
+	if info, err := f.objs.XhepXdp.Info(); err == nil {
+		id, _ = info.ID()
+	}
+	f.undo = append(f.undo, func() error {
+		defer ns.Close()
+		return inNetns(ns, func() error {
+			// Detach only our own program: if it was replaced meanwhile,
+			// the new one stays.
+			l, err := netlink.LinkByIndex(ifindex)
+			if err != nil {
+				return nil // the interface is gone, and the program with it
+			}
+			if x := l.Attrs().Xdp; x == nil || !x.Attached || (id != 0 && ebpf.ProgramID(x.ProgId) != id) {
+				return nil
+			}
+			if err := netlink.LinkSetXdpFdWithFlags(l, -1, mode); err != nil {
+				return fmt.Errorf("detach XDP from interface %d: %w", ifindex, err)
+			}
+			return nil
+		})
+	})
+	return nil
+}
+
+// inNetns runs fn on this goroutine's thread switched into ns, and back.
+func inNetns(ns netns.NsHandle, fn func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cur, err := netns.Get()
+	if err != nil {
+		return fmt.Errorf("current network namespace: %w", err)
+	}
+	defer cur.Close()
+	if cur.Equal(ns) {
+		return fn()
+	}
+	if err := netns.Set(ns); err != nil {
+		return fmt.Errorf("enter network namespace: %w", err)
+	}
+	defer netns.Set(cur)
+	return fn()
+}
+
 // AttachTC attaches the TC program to the interface's egress: through TCX
-// (a bpf_link, Linux 6.6+) where the kernel has it, else as a
-// direct-action filter on a clsact qdisc, removed again by Close.
+// (a bpf_link, Linux 6.6+) where the kernel has it and the 5.4 feature
+// set is not forced, else as a direct-action filter on a clsact qdisc,
+// removed again by Close.
 func (f *Filter) AttachTC(ifindex int) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return ErrClosed
 	}
-	l, err := link.AttachTCX(link.TCXOptions{
-		Interface: ifindex,
-		Program:   f.objs.XhepTc,
-		Attach:    ebpf.AttachTCXEgress,
-	})
-	if err == nil {
-		f.links = append(f.links, l)
-		return nil
+	if !f.cfg.Legacy {
+		l, err := link.AttachTCX(link.TCXOptions{
+			Interface: ifindex,
+			Program:   f.objs.XhepTc,
+			Attach:    ebpf.AttachTCXEgress,
+		})
+		if err == nil {
+			f.links = append(f.links, l)
+			f.variant.TC = "tcx"
+			return nil
+		}
+		if !errors.Is(err, ebpf.ErrNotSupported) {
+			return fmt.Errorf("attach TCX egress to interface %d: %w", ifindex, err)
+		}
 	}
-	if !errors.Is(err, ebpf.ErrNotSupported) {
-		return fmt.Errorf("attach TCX egress to interface %d: %w", ifindex, err)
+	if err := f.attachClsact(ifindex); err != nil {
+		return err
 	}
-	return f.attachClsact(ifindex)
+	f.variant.TC = "clsact"
+	return nil
 }
 
+// attachClsact adds a clsact qdisc unless there is one, and our filter at
+// the first free priority of its egress side: filters already there stay
+// (they run before ours if they come first).
 func (f *Filter) attachClsact(ifindex int) error {
 	qdisc := &netlink.GenericQdisc{
 		QdiscAttrs: netlink.QdiscAttrs{
@@ -400,8 +570,28 @@ func (f *Filter) attachClsact(ifindex int) error {
 		},
 		QdiscType: "clsact",
 	}
-	if err := netlink.QdiscReplace(qdisc); err != nil {
+	nl, err := netlinkHere()
+	if err != nil {
+		return err
+	}
+	if err := nl.QdiscAdd(qdisc); err != nil && !errors.Is(err, unix.EEXIST) {
+		nl.Close()
 		return fmt.Errorf("add clsact qdisc to interface %d: %w", ifindex, err)
+	}
+	l, err := nl.LinkByIndex(ifindex)
+	if err != nil {
+		nl.Close()
+		return fmt.Errorf("look up interface %d: %w", ifindex, err)
+	}
+	used := map[uint16]bool{}
+	if fs, err := nl.FilterList(l, netlink.HANDLE_MIN_EGRESS); err == nil {
+		for _, x := range fs {
+			used[x.Attrs().Priority] = true
+		}
+	}
+	prio := uint16(1)
+	for used[prio] {
+		prio++
 	}
 	filter := &netlink.BpfFilter{
 		FilterAttrs: netlink.FilterAttrs{
@@ -409,16 +599,25 @@ func (f *Filter) attachClsact(ifindex int) error {
 			Parent:    netlink.HANDLE_MIN_EGRESS,
 			Handle:    netlink.MakeHandle(0, 1),
 			Protocol:  unix.ETH_P_ALL,
-			Priority:  1,
+			Priority:  prio,
 		},
 		Fd:           f.objs.XhepTc.FD(),
 		Name:         "xhep_tc",
 		DirectAction: true,
 	}
-	if err := netlink.FilterReplace(filter); err != nil {
+	if err := nl.FilterAdd(filter); err != nil {
+		nl.Close()
 		return fmt.Errorf("add egress filter to interface %d: %w", ifindex, err)
 	}
-	f.qdiscs = append(f.qdiscs, func() error { return netlink.FilterDel(filter) })
+	// The handle stays open in the namespace of the interface: Close may
+	// run on a thread in another one.
+	f.undo = append(f.undo, func() error {
+		defer nl.Close()
+		if err := nl.FilterDel(filter); err != nil {
+			return fmt.Errorf("remove egress filter from interface %d: %w", ifindex, err)
+		}
+		return nil
+	})
 	return nil
 }
 
@@ -436,9 +635,9 @@ func (f *Filter) Close() error {
 			errs = append(errs, fmt.Errorf("detach: %w", err))
 		}
 	}
-	for _, del := range f.qdiscs {
-		if err := del(); err != nil {
-			errs = append(errs, fmt.Errorf("remove egress filter: %w", err))
+	for _, undo := range f.undo {
+		if err := undo(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := f.objs.Close(); err != nil {

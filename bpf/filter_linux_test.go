@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -21,7 +20,7 @@ const (
 
 type harness struct {
 	f  *Filter
-	rd *ringbuf.Reader
+	rd *Reader
 }
 
 func newHarness(t *testing.T, cfg Config) *harness {
@@ -32,7 +31,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	rd, err := ringbuf.NewReader(f.Events())
+	rd, err := NewReader(f, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +83,7 @@ func (h *harness) drain(t *testing.T) []captured {
 		if err != nil {
 			t.Fatalf("read ring: %v", err)
 		}
-		hdr, data, err := ParseEvent(rec.RawSample)
+		hdr, data, err := ParseEvent(rec)
 		if err != nil {
 			t.Fatalf("parse event: %v", err)
 		}

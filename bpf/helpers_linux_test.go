@@ -7,7 +7,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/ringbuf"
 )
 
 // requireBPF skips the test unless this process may load BPF programs.
@@ -30,4 +29,4 @@ func requireBPF(t testing.TB) {
 	}
 }
 
-func newReader(f *Filter) (*ringbuf.Reader, error) { return ringbuf.NewReader(f.Events()) }
+func newReader(f *Filter) (*Reader, error) { return NewReader(f, 0) }

@@ -66,6 +66,9 @@ func filterConfig(cfg LiveConfig) (bpf.Config, error) {
 	return bpf.Config{
 		SIPPorts:      sp,
 		DNSPorts:      dp,
+		Buffer:        bpf.Buffer(cfg.Buffer),
+		PerfBytes:     cfg.PerfBytes,
+		Legacy:        cfg.Legacy,
 		SIPByContent:  cfg.SIPByContent,
 		RTCP:          cfg.RTCP,
 		Snaplen:       cfg.Snaplen,
@@ -171,6 +174,9 @@ var (
 	descRingPend = prometheus.NewDesc("xhep_agent_ringbuf_pending_bytes", "Bytes in the BPF ring buffer not yet read.", nil, nil)
 	descSockDrop = prometheus.NewDesc("xhep_agent_socket_drops_total", "Frames the kernel dropped at the capture socket, by reason.", []string{"reason"}, nil)
 	descSockPkts = prometheus.NewDesc("xhep_agent_socket_packets_total", "Frames the capture socket received.", nil, nil)
+	descVariant  = prometheus.NewDesc("xhep_agent_bpf_variant_info",
+		"What the BPF loader chose on this kernel (always 1): kernel release, record buffer (ringbuf or perf), copy method, XDP attach (native|generic / link|netlink), TC attach (tcx or clsact), legacy (5.4 feature set forced).",
+		[]string{"kernel", "buffer", "copy", "xdp", "tc", "legacy"}, nil)
 )
 
 // bpfCollector exports the kernel counters of a source's filters.
@@ -180,7 +186,9 @@ type bpfCollector struct {
 	// ring, when set, reports the ring buffer's size and fill.
 	ringSize    int
 	ringPending func() int
-	mu          sync.Mutex
+	// variant, when its Kernel is set, is exported as xhep_agent_bpf_variant_info.
+	variant bpf.Variant
+	mu      sync.Mutex
 }
 
 func (c *bpfCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -191,6 +199,9 @@ func (c *bpfCollector) Describe(ch chan<- *prometheus.Desc) {
 	if c.ringPending != nil {
 		ch <- descRingSize
 		ch <- descRingPend
+	}
+	if c.variant.Kernel != "" {
+		ch <- descVariant
 	}
 }
 
@@ -225,5 +236,13 @@ func (c *bpfCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.ringPending != nil {
 		ch <- prometheus.MustNewConstMetric(descRingSize, prometheus.GaugeValue, float64(c.ringSize))
 		ch <- prometheus.MustNewConstMetric(descRingPend, prometheus.GaugeValue, float64(c.ringPending()))
+	}
+	if v := c.variant; v.Kernel != "" {
+		legacy := "0"
+		if v.Legacy {
+			legacy = "1"
+		}
+		ch <- prometheus.MustNewConstMetric(descVariant, prometheus.GaugeValue, 1,
+			v.Kernel, string(v.Buffer), v.Copy, v.XDP, v.TC, legacy)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/xhep/xhep/bench/vethns"
+	"github.com/xhep/xhep/bpf"
 )
 
 // requireBPF skips unless this process may load BPF programs and create
@@ -196,7 +198,12 @@ func TestLiveCapture(t *testing.T) {
 	}{
 		{"ringbuf", LiveConfig{Mode: "ringbuf"}, true},
 		{"ringbuf-generic", LiveConfig{Mode: "ringbuf", XDPMode: "generic"}, true},
+		// The perf event array instead of the ring buffer; then the whole
+		// Linux 5.4 feature set (perf buffer, netlink XDP, clsact).
+		{"ringbuf-perf", LiveConfig{Mode: "ringbuf", Buffer: "perf"}, true},
+		{"ringbuf-legacy", LiveConfig{Mode: "ringbuf", Legacy: true}, true},
 		{"afxdp", LiveConfig{Mode: "afxdp", XDPMode: "generic"}, false},
+		{"afxdp-legacy", LiveConfig{Mode: "afxdp", XDPMode: "generic", Legacy: true}, false},
 		{"afpacket", LiveConfig{Mode: "afpacket"}, true},
 	}
 	for _, m := range modes {
@@ -234,7 +241,20 @@ func TestLiveCapture(t *testing.T) {
 			if m.egress {
 				wantN = 2 * n
 			}
-			gotFrames, _ := runCapture(t, tp, cfg, send, wantN)
+			gotFrames, src := runCapture(t, tp, cfg, send, wantN)
+			if vs, ok := src.(interface{ Variant() bpf.Variant }); ok {
+				v := vs.Variant()
+				t.Logf("variant: %s", v)
+				if m.cfg.Legacy || os.Getenv(bpf.LegacyEnv) == "1" {
+					if !strings.HasSuffix(v.XDP, "/netlink") || (m.egress && v.TC != "clsact") ||
+						(m.cfg.Mode == "ringbuf" && v.Buffer != bpf.BufferPerf) {
+						t.Errorf("legacy: variant %s, want perf buffer, netlink XDP, clsact", v)
+					}
+				}
+				if m.cfg.Buffer == "perf" && v.Buffer != bpf.BufferPerf {
+					t.Errorf("variant %s, want the perf buffer", v)
+				}
+			}
 			sortGot(want)
 			sortGot(gotFrames)
 			if diff := cmp.Diff(want, gotFrames); diff != "" {
@@ -244,20 +264,56 @@ func TestLiveCapture(t *testing.T) {
 	}
 }
 
+// TestLiveXDPBusy: a foreign XDP program is never replaced, whether it
+// or ours is attached through a bpf_link or netlink (5.4 feature set).
 func TestLiveXDPBusy(t *testing.T) {
-	tp := newTopo(t)
-	var first Source
-	var err error
-	inNS(t, tp.a, func() { first, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}}) })
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		name          string
+		first, second bool // Legacy
+	}{{"link-link", false, false}, {"link-netlink", false, true}, {"netlink-link", true, false}, {"netlink-netlink", true, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			tp := newTopo(t)
+			var first, second Source
+			var err error
+			inNS(t, tp.a, func() { first, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}, Legacy: c.first}) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer first.Close()
+			inNS(t, tp.a, func() { second, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}, Legacy: c.second}) })
+			if err == nil {
+				second.Close()
+				t.Fatal("second OpenLive on the same interface succeeded, want a foreign XDP program error")
+			}
+			if !errors.Is(err, bpf.ErrXDPBusy) {
+				t.Errorf("second attach: %v, want ErrXDPBusy", err)
+			}
+			// The first one still captures.
+			a := udpConn(t, tp.a, "10.199.0.1:5060")
+			b := udpConn(t, tp.b, "10.199.0.2:40000")
+			if _, err := b.WriteToUDP([]byte(sipMsg("in", 1)), a.LocalAddr().(*net.UDPAddr)); err != nil {
+				t.Fatal(err)
+			}
+			var f Frame
+			if err := readWithin(first, &f, 3*time.Second); err != nil {
+				t.Fatalf("first source after the refused second: %v", err)
+			}
+		})
 	}
-	defer first.Close()
-	inNS(t, tp.a, func() { _, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}}) })
-	if err == nil {
-		t.Fatal("second OpenLive on the same interface succeeded, want a foreign XDP program error")
+}
+
+// readWithin reads one frame from src, failing after d.
+func readWithin(src Source, f *Frame, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- src.Read(f) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		src.Close()
+		<-done
+		return fmt.Errorf("no frame within %v", d)
 	}
-	t.Logf("second attach: %v", err)
 }
 
 func TestLiveBadConfig(t *testing.T) {

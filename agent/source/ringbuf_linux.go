@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xhep/xhep/bpf"
@@ -29,11 +28,11 @@ const (
 )
 
 // ringbufSource reads frames the XDP and TC programs copied into the BPF
-// ring buffer. Read is called from one goroutine; Close from any.
+// ring buffer, or into the per-CPU perf buffers on kernels without one
+// (the same records). Read is called from one goroutine; Close from any.
 type ringbufSource struct {
 	filter *bpf.Filter
-	rd     *ringbuf.Reader
-	rec    ringbuf.Record
+	rd     *bpf.Reader
 	clock  monoClock
 
 	bad       atomic.Uint64 // malformed records skipped
@@ -63,6 +62,10 @@ func openRingbuf(cfg LiveConfig) (*ringbufSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ring buffer source: %w", err)
 	}
+	perfWake := 0
+	if f.Variant().Buffer == bpf.BufferPerf {
+		perfWake = f.PerfBytes() / ringWakeFraction
+	}
 	for i, ix := range idx {
 		if err := f.AttachXDP(ix, mode); err != nil {
 			f.Close()
@@ -73,10 +76,10 @@ func openRingbuf(cfg LiveConfig) (*ringbufSource, error) {
 			return nil, fmt.Errorf("open ring buffer source on %s: %w", cfg.Ifaces[i], err)
 		}
 	}
-	rd, err := ringbuf.NewReader(f.Events())
+	rd, err := bpf.NewReader(f, perfWake)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("open ring buffer: %w", err)
+		return nil, fmt.Errorf("open %s buffer: %w", f.Variant().Buffer, err)
 	}
 	s := &ringbufSource{filter: f, rd: rd}
 	s.clock.sync()
@@ -88,7 +91,8 @@ func openRingbuf(cfg LiveConfig) (*ringbufSource, error) {
 // source's record buffer until the next Read.
 func (s *ringbufSource) Read(f *Frame) error {
 	for {
-		if err := s.rd.ReadInto(&s.rec); err != nil {
+		rec, err := s.rd.Read()
+		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				// The ring is drained; sleep until a wakeup or the next poll.
 				s.rd.SetDeadline(time.Now().Add(ringPoll))
@@ -99,7 +103,7 @@ func (s *ringbufSource) Read(f *Frame) error {
 			}
 			return fmt.Errorf("read ring buffer: %w", err)
 		}
-		h, data, err := bpf.ParseEvent(s.rec.RawSample)
+		h, data, err := bpf.ParseEvent(rec)
 		if err != nil {
 			s.bad.Add(1)
 			continue
@@ -127,14 +131,22 @@ func (s *ringbufSource) Close() error {
 	return s.closeErr
 }
 
+// Variant says what the loader chose on this kernel and how the programs
+// are attached.
+func (s *ringbufSource) Variant() bpf.Variant { return s.filter.Variant() }
+
 // Counters returns the kernel counters.
 func (s *ringbufSource) Counters() (bpf.Counters, error) { return s.filter.Counters() }
 
 func (s *ringbufSource) collectors() []prometheus.Collector {
-	return []prometheus.Collector{&bpfCollector{
-		counters:    s.filter.Counters,
-		bad:         s.bad.Load,
-		ringSize:    s.rd.BufferSize(),
-		ringPending: s.rd.AvailableBytes,
-	}}
+	c := &bpfCollector{
+		counters: s.filter.Counters,
+		bad:      s.bad.Load,
+		variant:  s.filter.Variant(),
+		ringSize: s.rd.BufferSize(),
+	}
+	if s.rd.AvailableBytes() >= 0 {
+		c.ringPending = s.rd.AvailableBytes
+	}
+	return []prometheus.Collector{c}
 }

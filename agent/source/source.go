@@ -52,9 +52,12 @@ type LiveConfig struct {
 	RTCP         bool   // match RTCP by heuristics on any UDP port (default true in the agent)
 	SIPByContent bool   // match SIP by its first bytes on any port (default true in the agent)
 
-	Snaplen       int  // bytes copied per frame; default 9216
-	RingBytes     int  // BPF ring buffer size in bytes, power of two; default 64 MiB
-	DropUnmatched bool // afxdp: drop what does not match instead of passing it
+	Snaplen       int    // bytes copied per frame; default 9216
+	RingBytes     int    // BPF ring buffer size in bytes, power of two; default 64 MiB
+	Buffer        string // ringbuf mode: record buffer "auto" (default: ring buffer on 5.8+, else perf), "ringbuf" or "perf"
+	PerfBytes     int    // perf buffer: bytes per CPU, power of two; default 4 MiB
+	Legacy        bool   // force the Linux 5.4 feature set: perf buffer, netlink XDP attach, clsact (also XHEP_BPF_LEGACY=1)
+	DropUnmatched bool   // afxdp: drop what does not match instead of passing it
 
 	Allow []netip.Prefix // when set, only traffic with an address in one of these is captured
 	Deny  []netip.Prefix // traffic with an address in one of these is never captured

@@ -26,6 +26,7 @@ typedef __u32 __wsum;
 enum {
 	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_LPM_TRIE = 11,
@@ -45,6 +46,11 @@ enum {
 #define BPF_RB_NO_WAKEUP (1ULL << 0)
 #define BPF_RB_FORCE_WAKEUP (1ULL << 1)
 #define BPF_RB_AVAIL_DATA 0
+/* bpf_perf_event_output flags: this CPU's buffer; bytes of the packet
+ * (context) to append, in the upper 32 bits (BPF_F_CTXLEN_MASK). */
+#define BPF_F_CURRENT_CPU 0xffffffffULL
+#define BPF_F_CTXLEN_MASK (0xfffffULL << 32)
+#define ENOSPC 28
 
 /* enum xdp_action. */
 enum xdp_action {

@@ -30,6 +30,9 @@ type config struct {
 	Snaplen       int
 	RingSize      int64 // BPF ring buffer (ringbuf) or TPACKET ring per interface (afpacket); 0 = 64 MiB
 	DropUnmatched bool
+	BPFBuffer     string // ringbuf mode: auto, ringbuf or perf
+	PerfSize      int64  // perf buffer bytes per CPU; 0 = 4 MiB
+	BPFLegacy     bool   // force the Linux 5.4 feature set
 	Allow         []netip.Prefix
 	Deny          []netip.Prefix
 	RTCP          bool
@@ -167,6 +170,9 @@ func newFlagSet(c *config, lists map[string]*listFlag, out io.Writer) (fs *flag.
 	fs.StringVar(&c.DNSPorts, "dns-ports", "53", "DNS port `LIST`")
 	fs.IntVar(&c.Snaplen, "snaplen", 9216, "live capture: bytes copied per frame")
 	fs.Var(bytesFlag{&c.RingSize}, "ring-size", "live capture: kernel ring `BYTES`, a power of two (default 64M; ringbuf: about 0.45 s of 200,000 600-byte frames/s; kernel memory, counted twice in the agent's RSS because the ring is mapped twice)")
+	fs.StringVar(&c.BPFBuffer, "bpf-buffer", "auto", "ringbuf mode: record buffer `auto` (BPF ring buffer on Linux 5.8+, else perf event array), ringbuf or perf")
+	fs.Var(bytesFlag{&c.PerfSize}, "perf-buffer-size", "perf buffer: `BYTES` per CPU, a power of two (default 4M)")
+	fs.BoolVar(&c.BPFLegacy, "bpf-legacy", false, "force the Linux 5.4 BPF feature set: perf buffer, netlink XDP attach, clsact (as XHEP_BPF_LEGACY=1)")
 	fs.BoolVar(&c.DropUnmatched, "drop-unmatched", false, "afxdp: drop frames that do not match instead of passing them to the kernel")
 	var allow, deny, dropIPs []string
 	list("allow", &allow, "capture only traffic with an address in `CIDR` (repeatable)")
@@ -373,6 +379,11 @@ func (c *config) validate() error {
 	case "ringbuf", "afxdp", "afpacket":
 	default:
 		return fmt.Errorf("--mode %q: want ringbuf, afxdp or afpacket", c.Mode)
+	}
+	switch c.BPFBuffer {
+	case "auto", "ringbuf", "perf":
+	default:
+		return fmt.Errorf("--bpf-buffer %q: want auto, ringbuf or perf", c.BPFBuffer)
 	}
 	switch c.XDPMode {
 	case "auto", "native", "generic":

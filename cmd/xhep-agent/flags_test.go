@@ -21,7 +21,7 @@ import (
 func defaults() config {
 	return config{
 		Read: "x.pcap", Loop: 1,
-		Mode: "ringbuf", XDPMode: "auto", SIPPorts: "5060-5061", DNSPorts: "53", Snaplen: 9216,
+		Mode: "ringbuf", XDPMode: "auto", BPFBuffer: "auto", SIPPorts: "5060-5061", DNSPorts: "53", Snaplen: 9216,
 		RTCP: true, SIPByContent: true,
 		Collectors: []string{"udp://127.0.0.1:9060"}, SendMode: "all", Queue: 65536, SpoolMax: 1 << 30,
 		DrainTimeout: 30 * time.Second, CorrelateMax: 65536, CorrelateTTL: 10 * time.Minute, LogLevel: "info",
@@ -43,6 +43,7 @@ func TestParseFlags(t *testing.T) {
 			[]string{
 				"--iface", "eth0", "--iface=eth1,eth2", "--mode", "afxdp", "--xdp-mode", "native",
 				"--sip-ports", "5060-5090,5260", "--dns-ports", "53,5353", "--snaplen", "1500", "--ring-size", "16M", "--drop-unmatched",
+				"--bpf-buffer", "perf", "--perf-buffer-size", "1M", "--bpf-legacy",
 				"--allow", "10.0.0.0/8", "--allow", "fd00::1", "--deny", "10.1.2.3/16", "--rtcp=false", "--sip-by-content=false",
 				"--drop-method", "OPTIONS,NOTIFY", "--drop-ip", "192.0.2.0/24", "--drop-payload", "friendly-scanner",
 				"--node-id", "4294967295", "--node-name", "edge-1", "--auth-key", "k", "--compress-over", "1000",
@@ -55,6 +56,7 @@ func TestParseFlags(t *testing.T) {
 				*c = config{
 					Loop: 1, Ifaces: []string{"eth0", "eth1", "eth2"}, Mode: "afxdp", XDPMode: "native",
 					SIPPorts: "5060-5090,5260", DNSPorts: "53,5353", Snaplen: 1500, RingSize: 16 << 20, DropUnmatched: true,
+					BPFBuffer: "perf", PerfSize: 1 << 20, BPFLegacy: true,
 					Allow:       []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::1/128")},
 					Deny:        []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
 					DropMethods: []string{"OPTIONS", "NOTIFY"}, DropIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
@@ -96,6 +98,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{"read and iface", append(base, "--iface", "eth0"), "exclude each other"},
 		{"bad mode", []string{"--iface", "eth0", "--collector", "udp://a:1", "--mode", "pcap"}, "--mode"},
 		{"bad xdp mode", []string{"--iface", "eth0", "--collector", "udp://a:1", "--xdp-mode", "fast"}, "--xdp-mode"},
+		{"bad bpf buffer", []string{"--iface", "eth0", "--collector", "udp://a:1", "--bpf-buffer", "mmap"}, "--bpf-buffer"},
 		{"bad cidr", append(base, "--allow", "10.0.0.0/33"), "--allow"},
 		{"bad drop-ip", append(base, "--drop-ip", "nope"), "--drop-ip"},
 		{"bad node id", append(base, "--node-id", "-1"), "node id"},

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/xhep/xhep/agent/source"
+	"github.com/xhep/xhep/bpf"
 )
 
 // openLive opens the live capture the flags describe. exclude holds the
@@ -20,6 +21,9 @@ func openLive(c config, exclude []netip.AddrPort) (source.Source, []prometheus.C
 		SIPByContent:  c.SIPByContent,
 		Snaplen:       c.Snaplen,
 		RingBytes:     int(c.RingSize),
+		Buffer:        c.BPFBuffer,
+		PerfBytes:     int(c.PerfSize),
+		Legacy:        c.BPFLegacy,
 		DropUnmatched: c.DropUnmatched,
 		Allow:         c.Allow,
 		Deny:          c.Deny,
@@ -30,4 +34,13 @@ func openLive(c config, exclude []netip.AddrPort) (source.Source, []prometheus.C
 		return nil, nil, err
 	}
 	return src, source.LiveCollectors(src), nil
+}
+
+// liveVariant is what the BPF loader chose for a live source ("" for
+// sources without BPF programs), for the start-up log line.
+func liveVariant(src source.Source) string {
+	if v, ok := src.(interface{ Variant() bpf.Variant }); ok {
+		return v.Variant().String()
+	}
+	return ""
 }

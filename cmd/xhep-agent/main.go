@@ -165,6 +165,9 @@ func runAgent(ctx context.Context, c config, log *slog.Logger, stdout io.Writer)
 		}
 		src = live
 		log.Info("capturing", "ifaces", c.Ifaces, "mode", c.Mode, "collectors", c.Collectors, "excluded", exclude)
+		if v := liveVariant(live); v != "" {
+			log.Info("bpf variant", "variant", v)
+		}
 	}
 	defer src.Close()
 

@@ -18,6 +18,8 @@ var sipReasons = []struct {
 	{sip.ErrMalformed, "sip_malformed"},
 	{sip.ErrBadContentLength, "sip_bad_content_length"},
 	{sip.ErrBodyTruncated, "sip_body_truncated"},
+	{sip.ErrHeadersTruncated, "sip_truncated"},
+	{errNoCallID, "sip_no_callid"},
 	{sip.ErrBadHeader, "sip_bad_header"},
 	{sip.ErrTooManyHeaders, "sip_too_many_headers"},
 	{sip.ErrBadURI, "sip_bad_uri"},
@@ -36,6 +38,10 @@ func sipReason(err error) string {
 
 // errEmpty marks a message of a dissected type without payload.
 var errEmpty = errors.New("empty payload")
+
+// errNoCallID marks a SIP message without a Call-ID (RFC 3261 §8.1.1
+// makes it mandatory): stored, routed by its CSeq, marked.
+var errNoCallID = errors.New("sip: no Call-ID header")
 
 // Class returns the table class of a SIP message with the given CSeq
 // method: call for INVITE, ACK, BYE, CANCEL, UPDATE, PRACK, REFER and INFO,
@@ -69,6 +75,9 @@ func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (string, error) {
 	d.sipOK = true
 	s := &d.msg
 	class := Class(s.CSeqMethod)
+	if err == nil && len(s.CallID) == 0 {
+		err = errNoCallID
+	}
 
 	// protocol_header: the searchable summary, HOMER 7 data_header names.
 	// The keys the database indexes come first, in this order, so

@@ -41,6 +41,10 @@ var (
 	// datagram holds. The message is otherwise decoded; Body holds what is
 	// there.
 	ErrBodyTruncated = errors.New("sip: body shorter than Content-Length")
+	// ErrHeadersTruncated: the message ends before the blank line that
+	// ends its headers (a datagram or capture cut short). The headers
+	// that are there are decoded.
+	ErrHeadersTruncated = errors.New("sip: message ends inside its headers")
 	// ErrBadHeader: a header line without a colon or with an empty name.
 	// The line is skipped; the rest of the message is decoded.
 	ErrBadHeader = errors.New("sip: malformed header line")

@@ -289,7 +289,8 @@ func (m *Message) reset() {
 //
 // A start line that is not a SIP request or status line returns
 // [ErrMalformed] and nothing else is decoded. Other problems (a bad header
-// line, URI, CSeq, Via or Content-Length, a short body, too many headers)
+// line, URI, CSeq, Via or Content-Length, a short body, too many headers,
+// an end before the blank line after the headers: [ErrHeadersTruncated])
 // do not stop decoding: every field that can be decoded is, and the first
 // such error is returned. DecodeFromBytes never panics and, once m's slices
 // have grown, does not allocate.
@@ -320,14 +321,16 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 	// value gathered with its continuation lines, and the value decoded
 	// right away.
 	bodyStart := len(b)
+	ended := false    // the blank line after the headers was seen
+	badAtEnd := false // lineErr is the last line, without its line end
 	for i < len(b) {
 		c := b[i]
 		if c == '\n' {
-			bodyStart = i + 1
+			bodyStart, ended = i+1, true
 			break
 		}
 		if c == '\r' && (i+1 == len(b) || b[i+1] == '\n') {
-			bodyStart = min(i+2, len(b))
+			bodyStart, ended = min(i+2, len(b)), true
 			break
 		}
 		lineEnd := len(b) // the line is b[i:lineEnd], its LF excluded
@@ -353,6 +356,7 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 		if len(name) == 0 {
 			if lineErr == nil {
 				lineErr = ErrBadHeader
+				badAtEnd = lineEnd == len(b) // the line a truncation cut
 			}
 			i = next
 			continue
@@ -393,10 +397,14 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 	switch {
 	case startErr != nil:
 		return startErr
+	case !ended && (lineErr == nil || badAtEnd): // a bad last line was cut: say why
+		return ErrHeadersTruncated
 	case lineErr != nil:
 		return lineErr
 	case fieldErr != nil:
 		return fieldErr
+	case !ended:
+		return ErrHeadersTruncated
 	}
 	return bodyErr
 }

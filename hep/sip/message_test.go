@@ -533,12 +533,14 @@ func TestTokenizer(t *testing.T) {
 			in:      "SIP/2.0 200 OK\r\nl: 0\r\nCall-ID: id6",
 			headers: []hv{{"l", "0"}, {"Call-ID", "id6"}},
 			want:    fields{CallID: "id6", ContentLength: 0},
+			wantErr: ErrHeadersTruncated, // decoded, and marked as cut short
 		},
 		{
 			name:    "folded last header at the end of input",
 			in:      "SIP/2.0 200 OK\r\nCall-ID:\r\n id7",
 			headers: []hv{{"Call-ID", "id7"}},
 			want:    fields{CallID: "id7", ContentLength: -1},
+			wantErr: ErrHeadersTruncated,
 		},
 		{
 			name:    "bytes that are not text",

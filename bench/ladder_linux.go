@@ -83,7 +83,7 @@ type agentProc struct {
 // startAgent starts a inside namespace topo.NameA, sending HEP to coll
 // (scheme://127.0.0.1:port on that namespace's loopback), and waits until
 // it captures.
-func startAgent(exe string, a agentSpec, topo *liveTopo, coll string) (*agentProc, error) {
+func startAgent(exe string, a agentSpec, topo *liveTopo, coll string, logf func(string, ...any)) (*agentProc, error) {
 	scheme, hostport, _ := strings.Cut(coll, "://")
 	var cmd *exec.Cmd
 	if a.peer != nil {
@@ -103,7 +103,11 @@ func startAgent(exe string, a agentSpec, topo *liveTopo, coll string) (*agentPro
 		return nil, err
 	}
 	p.rd = bufio.NewReader(out)
-	cmd.Stderr = &limitedWriter{b: p.stderr, n: 64 << 10}
+	cmd.Stderr = &limitedWriter{b: p.stderr, n: 64 << 10, fwd: func(line string) {
+		if strings.HasPrefix(line, "dropping") {
+			logf("    %s agent: %s", a, line)
+		}
+	}}
 	// Its own process group, killed with us: a stuck agent never outlives
 	// the suite.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -190,11 +194,14 @@ func (p *agentProc) stop() (childReport, error) {
 	return rep, nil
 }
 
-// limitedWriter keeps the first n bytes written to it.
+// limitedWriter keeps the first n bytes written to it and hands each
+// whole line to fwd.
 type limitedWriter struct {
-	mu sync.Mutex
-	b  *strings.Builder
-	n  int
+	mu   sync.Mutex
+	b    *strings.Builder
+	n    int
+	fwd  func(line string)
+	line []byte
 }
 
 func (w *limitedWriter) Write(p []byte) (int, error) {
@@ -202,6 +209,18 @@ func (w *limitedWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	if room := w.n - w.b.Len(); room > 0 {
 		w.b.Write(p[:min(len(p), room)])
+	}
+	for _, c := range p {
+		if c != '\n' {
+			if len(w.line) < 4096 {
+				w.line = append(w.line, c)
+			}
+			continue
+		}
+		if w.fwd != nil {
+			w.fwd(string(w.line))
+		}
+		w.line = w.line[:0]
 	}
 	return len(p), nil
 }
@@ -332,7 +351,7 @@ func (s *suite) runStep(exe string, topo *liveTopo, a agentSpec, scheme string, 
 	defer l.Close()
 	var ap *agentProc
 	if a.mode != "none" {
-		if ap, err = startAgent(exe, a, topo, l.url(0)); err != nil {
+		if ap, err = startAgent(exe, a, topo, l.url(0), s.logf); err != nil {
 			return nil, err
 		}
 		defer ap.kill()
@@ -438,6 +457,9 @@ func (s *suite) liveAgents() []agentSpec {
 	modes := xhepModes
 	if s.opt.Quick {
 		modes = []string{"ringbuf"}
+	}
+	if len(s.opt.Modes) > 0 {
+		modes = s.opt.Modes
 	}
 	for _, m := range modes {
 		out = append(out, agentSpec{mode: m})

@@ -12,8 +12,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/xhep/xhep/agent"
 	"github.com/xhep/xhep/agent/source"
@@ -110,6 +112,7 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 	go func() { io.Copy(io.Discard, stdin); sig <- syscall.SIGTERM }()
 	if path := os.Getenv("XHEP_BENCH_CPUPROFILE"); path != "" {
+		path = strings.ReplaceAll(path, "{pid}", strconv.Itoa(os.Getpid()))
 		// A CPU profile of the agent child, for go tool pprof.
 		if f, err := os.Create(path); err == nil {
 			if pprof.StartCPUProfile(f) == nil {
@@ -119,6 +122,23 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	done := make(chan error, 1)
 	go func() { _, err := p.Run(ctx, src); done <- err }()
+	go func() {
+		// Drops while they happen, on stderr (the suite's log shows them).
+		var w agent.DropWatch
+		w.Every = time.Second
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				if d, ok := w.Check(now, p.Summary()); ok {
+					fmt.Fprintf(stderr, "dropping: %v\n", d)
+				}
+			}
+		}
+	}()
 	fmt.Fprintln(stdout, "ready")
 	var rep childReport
 	select {

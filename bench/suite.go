@@ -30,6 +30,9 @@ type Options struct {
 	WorkDir string
 	// Log receives progress lines (nil: discarded).
 	Log io.Writer
+	// Modes are the agent's live capture modes the live and mixed
+	// sections run (nil: ringbuf, afxdp and afpacket; --quick: ringbuf).
+	Modes []string
 	// Peers are other capture agents run side by side with xhep in the
 	// live, mixed and replay steps (never fetched or built by the suite).
 	Peers []Peer

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -204,16 +206,31 @@ func runAgent(ctx context.Context, c config, log *slog.Logger, stdout io.Writer)
 	return closeErr
 }
 
-// logProgress logs the main counters once a minute during live capture.
+// logProgress logs the main counters once a minute during live capture,
+// and drops while they happen: checked every second, one warning per 10 s
+// at most with what was lost since the last one, by reason.
 func logProgress(ctx context.Context, p *agent.Pipeline, log *slog.Logger) {
-	t := time.NewTicker(time.Minute)
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var w agent.DropWatch
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case now := <-t.C:
 			s := p.Summary()
+			if d, ok := w.Check(now, s); ok {
+				args := []any{"frames", s.Frames}
+				for _, k := range slices.Sorted(maps.Keys(d)) {
+					args = append(args, k, d[k])
+				}
+				log.Warn("dropping messages (counts since the last warning)", args...)
+			}
+			if now.Sub(last) < time.Minute {
+				continue
+			}
+			last = now
 			args := []any{"frames", s.Frames, "hep", s.HEPTotal()}
 			if s.Send != nil {
 				args = append(args, "sent", s.Send.Sent(), "dropped", s.Send.Dropped())

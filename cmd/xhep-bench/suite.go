@@ -25,6 +25,7 @@ type suiteConfig struct {
 	Work  string
 	Quiet bool
 	Peers []bench.Peer
+	Modes []string
 }
 
 // peerFlags collects repeated --peer NAME=PATH flags.
@@ -54,6 +55,7 @@ func parseSuiteFlags(args []string, getenv func(string) string) (suiteConfig, er
 	fs.StringVar(&c.Out, "out", "", "also write the Markdown table to this file")
 	fs.StringVar(&c.Work, "workdir", "", "directory for generated captures (default $TMPDIR/xhep-bench)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress lines on stderr")
+	modes := fs.String("modes", "", "comma-separated live capture modes for the live and mixed sections (default ringbuf,afxdp,afpacket; ringbuf with --quick)")
 	fs.Var(peerFlags{&c.Peers}, "peer", "NAME=PATH: also run this capture agent (heplify) in the live, mixed and replay steps, side by side, with ratios (repeatable; the binary is yours, the suite never fetches or builds one)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -78,6 +80,16 @@ func parseSuiteFlags(args []string, getenv func(string) string) (suiteConfig, er
 			return c, fmt.Errorf("--only: %w", err)
 		}
 	}
+	if *modes != "" {
+		for _, m := range strings.Split(*modes, ",") {
+			switch m = strings.TrimSpace(m); m {
+			case "ringbuf", "afxdp", "afpacket":
+				c.Modes = append(c.Modes, m)
+			default:
+				return c, fmt.Errorf("--modes: unknown mode %q (want ringbuf, afxdp or afpacket)", m)
+			}
+		}
+	}
 	if c.MySQL == "" {
 		c.MySQL = getenv("XHEP_TEST_DSN")
 	}
@@ -98,7 +110,7 @@ func runSuite(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opt := bench.Options{Quick: c.Quick, Only: c.Only, MySQL: c.MySQL, WorkDir: c.Work, Log: stderr, Peers: c.Peers}
+	opt := bench.Options{Quick: c.Quick, Only: c.Only, MySQL: c.MySQL, WorkDir: c.Work, Log: stderr, Peers: c.Peers, Modes: c.Modes}
 	if c.Quiet {
 		opt.Log = nil
 	}

@@ -7,7 +7,7 @@ BIN := bin
 # Tests get a throwaway MariaDB unless XHEP_TEST_DSN is set already.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: help deps generate check-generate build test bench bench-quick fuzz lint demo demo-stop db db-stop clean
+.PHONY: help deps generate check-generate build test bench bench-quick fuzz lint demo demo-stop db db-stop clean package
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n",$$1,$$2}'
@@ -21,8 +21,15 @@ generate: deps ## rebuild the BPF objects with bpf2go and the pinned clang
 check-generate: generate ## fail when the committed bpf2go output is stale
 	@git diff --exit-code -- bpf/ || { echo "bpf2go output is stale: run make generate and commit" >&2; exit 1; }
 
+# --version: release version, commit and the SHA-256 of the BPF objects the agent embeds.
+VERSION ?= 0.1.0
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+BPF_SHA := $(shell cat $$(ls bpf/*.o | sort) | sha256sum | cut -d' ' -f1)
+VPKG := github.com/xhep/xhep/cmd/internal/version
+LDFLAGS := -X $(VPKG).version=$(VERSION) -X $(VPKG).commit=$(COMMIT) -X $(VPKG).bpfHash=$(BPF_SHA)
+
 build: ## build the three binaries into bin/
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 db: deps ## start the throwaway MariaDB (run/mariadb) and print its DSN
 	@scripts/mariadb.sh start
@@ -59,4 +66,19 @@ demo-stop: ## stop what the demo left running
 	@scripts/demo.sh stop
 
 clean: ## remove build output (keeps the database)
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(DIST)
+
+# Debian packages: xhep-agent, xhep-collector (binary, systemd unit, example
+# config, the xhep user; no service started), xhep-bench; built by nfpm (a
+# go.mod tool). DEB_VERSION is VERSION plus the commit's date and hash.
+DIST ?= dist
+DEB_VERSION ?= $(VERSION)+git$(shell git log -1 --format=%cd --date=format:%Y%m%d%H%M%S 2>/dev/null).$(shell git rev-parse --short HEAD 2>/dev/null)
+package: ## build .deb packages of the agent, collector and bench into dist/ (nfpm)
+	rm -rf $(DIST)/bin && mkdir -p $(DIST)/bin
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(DIST)/bin/ ./cmd/...
+	for p in agent collector bench; do \
+	  sed 's|$${XHEP_BIN}|$(DIST)/bin|g' deploy/nfpm/xhep-$$p.yaml > $(DIST)/xhep-$$p.nfpm.yaml && \
+	  XHEP_VERSION='$(DEB_VERSION)' $(GO) tool nfpm package \
+	    --config $(DIST)/xhep-$$p.nfpm.yaml --packager deb --target $(DIST)/ || exit 1; \
+	done
+	@ls -l $(DIST)/*.deb

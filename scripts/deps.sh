@@ -15,6 +15,7 @@ pkgs=(
   zstd xz-utils kmod                    # unpacking Debian kernel packages (depmod) for the VM tests
   clickhouse-server clickhouse-client   # the scale-out backend's throwaway server (scripts/clickhouse.sh)
   prometheus                            # promtool checks metrics, rules and dashboards' queries
+  systemd                               # systemd-analyze verifies the service units (deploy/)
   ca-certificates
 )
 
@@ -39,6 +40,12 @@ if ((${#missing[@]})); then
   fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The tests start their own Prometheus (own port and data dir); the
+# package's system-wide service must not run or start at boot.
+if [ -d /run/systemd/system ] && [ "$(id -u)" = 0 ]; then
+  systemctl disable --now prometheus.service prometheus-node-exporter.service >/dev/null 2>&1 || true
 fi
 
 if ! command -v go >/dev/null; then

@@ -24,6 +24,7 @@ import (
 	"github.com/xhep/xhep/agent/packet"
 	"github.com/xhep/xhep/agent/send"
 	"github.com/xhep/xhep/agent/source"
+	"github.com/xhep/xhep/cmd/internal/version"
 )
 
 func main() {
@@ -36,6 +37,10 @@ func main() {
 // run is the whole command; it returns the exit code: 0 done, 1 failed,
 // 2 bad flags.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if version.Requested(args) {
+		fmt.Fprint(stdout, version.String("xhep-agent", true))
+		return 0
+	}
 	c, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

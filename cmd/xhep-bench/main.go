@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/xhep/xhep/bench"
+	"github.com/xhep/xhep/cmd/internal/version"
 )
 
 // subcommands maps a first argument to what runs it. Anything else (or no
@@ -30,6 +31,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		if cmd, ok := subcommands[args[0]]; ok {
 			return cmd(args[1:], stdout, stderr)
+		}
+		if args[0] == "--version" || args[0] == "-version" {
+			fmt.Fprint(stdout, version.String("xhep-bench", true))
+			return 0
 		}
 		if args[0] == "help" {
 			usage(stdout)

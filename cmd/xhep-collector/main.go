@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/xhep/xhep/cmd/internal/version"
 	"github.com/xhep/xhep/collector"
 	"github.com/xhep/xhep/collector/api"
 )
@@ -22,6 +23,10 @@ import (
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
+	if version.Requested(args) {
+		fmt.Print(version.String("xhep-collector", false))
+		return 0
+	}
 	cfg, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
 		usage(os.Stdout)

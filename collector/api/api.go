@@ -32,8 +32,14 @@ type Config struct {
 	// backend's DB()).
 	Backend string
 	// Token, when set, is the bearer token every API request must carry.
-	// Empty: no authentication, but only loopback clients are served.
+	// Empty: no authentication, but only loopback clients are served, and
+	// only under a loopback Host name (localhost, 127.0.0.0/8, ::1) or one
+	// of Hosts: a page whose name was rebound to 127.0.0.1 (DNS rebinding)
+	// is refused.
 	Token string
+	// Hosts are further Host names (without port, any case) served
+	// without a token, for a collector reached by name on loopback.
+	Hosts []string
 	// DefaultRange is the search range when from/to are absent (default 1h).
 	DefaultRange time.Duration
 	// MaxRange is the longest search range accepted (default 24h).
@@ -191,9 +197,16 @@ func (a *API) guard(h handlerFunc) http.Handler {
 // token, loopback clients.
 func (a *API) access(api bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if api {
+			w.Header().Set("Cache-Control", "no-store")
+		}
 		if a.cfg.Token == "" {
 			if !loopback(r.RemoteAddr) {
 				writeError(w, http.StatusForbidden, "no --api-token is configured: only loopback clients are served")
+				return
+			}
+			if !a.hostAllowed(r.Host) {
+				writeError(w, http.StatusForbidden, "no --api-token is configured: only loopback Host names (or --http-host) are served")
 				return
 			}
 		} else if api {
@@ -206,6 +219,31 @@ func (a *API) access(api bool, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// hostAllowed reports whether a request's Host header names this host
+// over loopback: localhost, a loopback address, or one of Config.Hosts.
+// An empty Host (HTTP/1.0 without one; browsers always send it) passes.
+func (a *API) hostAllowed(host string) bool {
+	if host == "" {
+		return true
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Unmap().IsLoopback()
+	}
+	for _, h := range a.cfg.Hosts {
+		if strings.EqualFold(host, h) {
+			return true
+		}
+	}
+	return false
 }
 
 // loopback reports whether a RemoteAddr ("ip:port") is a loopback address.

@@ -503,6 +503,7 @@ func TestAccess(t *testing.T) {
 	} {
 		r := httptest.NewRequest("GET", tc.path, nil)
 		r.RemoteAddr = tc.remote
+		r.Host = "127.0.0.1:9080" // httptest's example.com is no loopback name (see TestDNSRebinding)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		if w.Code != tc.want {

@@ -51,6 +51,20 @@ type Config struct {
 	// APIToken, when set, is the bearer token the HTTP API requires; empty
 	// serves the API to loopback clients only (see package collector/api).
 	APIToken string `yaml:"api-token"`
+	// APITokenFile, AuthKeyFile and MySQLPasswordFile hold those secrets
+	// instead of the command line (see LoadSecrets).
+	APITokenFile      string `yaml:"api-token-file"`
+	AuthKeyFile       string `yaml:"auth-key-file"`
+	MySQLPasswordFile string `yaml:"mysql-password-file"`
+	// HTTPHosts are Host names served without a token besides the
+	// loopback ones (see collector/api.Config.Hosts).
+	HTTPHosts []string `yaml:"http-host"`
+	// MetricsAuth is /metrics' access: "open" or "token" (the API token as
+	// a bearer token). Default: token when APIToken is set, else open.
+	MetricsAuth string `yaml:"metrics-auth"`
+	// MetricsAddr, when set, serves /metrics on this address instead of
+	// on HTTP.
+	MetricsAddr string `yaml:"metrics-addr"`
 	// HTTPCert and HTTPKey, when set, serve the HTTP address over TLS.
 	HTTPCert string `yaml:"http-cert"`
 	HTTPKey  string `yaml:"http-key"`
@@ -145,6 +159,15 @@ func (c *Config) Validate() error {
 	}
 	if (c.HTTPCert != "" || c.APIToken != "") && c.HTTP == "" {
 		errs = append(errs, errors.New("--http-cert and --api-token need --http"))
+	}
+	switch c.MetricsAuth {
+	case "", MetricsOpen:
+	case MetricsToken:
+		if c.APIToken == "" {
+			errs = append(errs, errors.New("--metrics-auth token needs --api-token"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--metrics-auth %q: want open or token", c.MetricsAuth))
 	}
 	if c.APIDefaultRange < 0 || c.APIMaxRange < 0 || c.APIFlowLookback < 0 || c.APIFlowMargin < 0 || c.APIMaxLegs < 0 {
 		errs = append(errs, errors.New("negative API bound"))

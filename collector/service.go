@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/xhep/xhep/collector/alias"
 	"github.com/xhep/xhep/collector/dissect"
@@ -55,6 +54,9 @@ type Service struct {
 
 	httpLn  net.Listener
 	httpSrv *http.Server
+
+	metricsLn  net.Listener // Config.MetricsAddr
+	metricsSrv *http.Server
 
 	readStats ReadStats // offline mode: the result of the read
 
@@ -137,7 +139,9 @@ func New(cfg Config) (s *Service, err error) {
 		s.authKey = []byte(cfg.AuthKey)
 	}
 	s.pool.New = func() any { return &worker{d: proto.Clone()} }
-	s.mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	if err := s.mountMetrics(); err != nil {
+		return nil, err
+	}
 
 	for _, f := range cfg.Forward {
 		fw, err := newForwarder(f, cfg.ForwardQueue, s.m)
@@ -258,6 +262,9 @@ func (s *Service) IngestStats() ingest.Stats {
 // (Config.Read) it processes the file and returns when it is done or ctx
 // ends. Run returns the first error of the shutdown, nil after a clean one.
 func (s *Service) Run(ctx context.Context) error {
+	if s.metricsSrv != nil {
+		go s.metricsSrv.Serve(s.metricsLn)
+	}
 	if s.httpSrv != nil {
 		if s.cfg.HTTPCert != "" {
 			go s.httpSrv.ServeTLS(s.httpLn, s.cfg.HTTPCert, s.cfg.HTTPKey)
@@ -333,6 +340,12 @@ func (s *Service) Close() error {
 			cancel()
 		} else if s.httpLn != nil {
 			s.httpLn.Close()
+		}
+		if s.metricsSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s.metricsSrv.Shutdown(ctx)
+			cancel()
+			s.metricsLn.Close() // Shutdown does not close a listener Serve never took
 		}
 		s.closeErr = errors.Join(errs...)
 	})

@@ -58,6 +58,7 @@ type config struct {
 	NodeID       uint32
 	NodeName     string
 	AuthKey      string
+	AuthKeyFile  string // --auth-key-file; else $XHEP_AUTH_KEY when --auth-key is empty
 	CompressOver int
 
 	// delivery
@@ -205,6 +206,7 @@ func newFlagSet(c *config, lists map[string]*listFlag, out io.Writer) (fs *flag.
 	})
 	fs.StringVar(&c.NodeName, "node-name", "", "HEP node `NAME` (chunk 0x13)")
 	fs.StringVar(&c.AuthKey, "auth-key", "", "HEP auth `KEY` (chunk 0x0e)")
+	fs.StringVar(&c.AuthKeyFile, "auth-key-file", "", "read --auth-key from this `FILE` (or set $XHEP_AUTH_KEY), not the command line")
 	fs.IntVar(&c.CompressOver, "compress-over", 0, "send payloads over `BYTES` zlib-compressed (chunk 0x10); 0 = never")
 
 	list("collector", &c.Collectors, "send HEP to `URL` udp://, tcp:// or tls://HOST:PORT (repeatable)")
@@ -297,6 +299,21 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	}
 	if err := finish(); err != nil {
 		return config{}, err
+	}
+	switch {
+	case c.AuthKeyFile != "" && c.AuthKey != "":
+		return config{}, errors.New("--auth-key and --auth-key-file both given")
+	case c.AuthKeyFile != "":
+		b, err := os.ReadFile(c.AuthKeyFile)
+		if err != nil {
+			return config{}, fmt.Errorf("--auth-key-file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		if c.AuthKey = strings.TrimSpace(line); c.AuthKey == "" {
+			return config{}, fmt.Errorf("--auth-key-file: %s is empty", c.AuthKeyFile)
+		}
+	case c.AuthKey == "":
+		c.AuthKey = os.Getenv("XHEP_AUTH_KEY")
 	}
 	if err := c.validate(); err != nil {
 		return config{}, err

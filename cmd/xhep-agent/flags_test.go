@@ -207,3 +207,33 @@ func TestReassemblyBoundFlags(t *testing.T) {
 		t.Errorf("defaults changed: %d %v", pc.Decoder.MaxStreams, pc.Decoder.FragTimeout)
 	}
 }
+
+// TestAuthKeyFromFileOrEnv: the HEP auth key need not be on the command
+// line (visible in ps).
+func TestAuthKeyFromFileOrEnv(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(p, []byte("filekey\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--read", "x.pcap", "--collector", "udp://127.0.0.1:9060"}
+	t.Setenv("XHEP_AUTH_KEY", "envkey")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--auth-key-file", p}, "filekey"},
+		{nil, "envkey"},
+		{[]string{"--auth-key", "flagkey"}, "flagkey"},
+	} {
+		c, err := parseFlags(append(base, tc.args...), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.AuthKey != tc.want {
+			t.Errorf("%q: auth key %q, want %q", tc.args, c.AuthKey, tc.want)
+		}
+	}
+	if _, err := parseFlags(append(base, "--auth-key", "a", "--auth-key-file", p), io.Discard); err == nil {
+		t.Error("--auth-key and --auth-key-file both accepted")
+	}
+}

@@ -126,6 +126,12 @@ func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.
 	fs.Var(&listFlag{loading: loading, v: &cfg.ALegHeaders}, "aleg-header", "SIP header (name or regular expression) holding the A-leg Call-ID (repeatable; default X-CID)")
 	fs.StringVar(&cfg.HTTP, "http", "", "serve /metrics, and with --mysql the API (/api/v1/) and UI (/), on this address, e.g. :9096")
 	fs.StringVar(&cfg.APIToken, "api-token", "", "bearer token the HTTP API requires (empty: API for loopback clients only)")
+	fs.StringVar(&cfg.APITokenFile, "api-token-file", "", "read --api-token from this file (or set $"+collector.EnvAPIToken+"), not the command line")
+	fs.StringVar(&cfg.AuthKeyFile, "auth-key-file", "", "read --auth-key from this file (or set $"+collector.EnvAuthKey+")")
+	fs.StringVar(&cfg.MySQLPasswordFile, "mysql-password-file", "", "read the --mysql DSN's password from this file (or set $"+collector.EnvMySQLPassword+")")
+	fs.Var(&listFlag{loading: loading, v: &cfg.HTTPHosts}, "http-host", "Host name served without --api-token besides localhost and loopback addresses (repeatable; DNS rebinding guard)")
+	fs.StringVar(&cfg.MetricsAuth, "metrics-auth", "", "/metrics access: open or token (the --api-token as bearer); default token when --api-token is set, else open")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this address instead of --http")
 	fs.StringVar(&cfg.HTTPCert, "http-cert", "", "PEM certificate: serve --http over TLS (with --http-key)")
 	fs.StringVar(&cfg.HTTPKey, "http-key", "", "PEM private key for --http-cert")
 	fs.DurationVar(&cfg.APIDefaultRange, "api-default-range", 0, "API search range when from/to are absent (default 1h)")
@@ -189,6 +195,9 @@ func parseFlags(args []string) (collector.Config, error) {
 	case "debug", "info", "warn", "error":
 	default:
 		return cfg, fmt.Errorf("--log-level %q: want debug, info, warn or error", cfg.LogLevel)
+	}
+	if err := cfg.LoadSecrets(os.Getenv); err != nil {
+		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err

@@ -193,3 +193,70 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretsFromFilesAndEnv: the API token, the HEP auth key and the
+// DSN's password come from files or the environment, so they need not be
+// on the command line (visible in ps); twice is an error.
+func TestSecretsFromFilesAndEnv(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tok, key, pw, empty := write("tok", "t0k3n\n"), write("key", "  hepkey  \r\nsecond line ignored\n"), write("pw", "p@ss:w/rd\n"), write("empty", "\n")
+	base := []string{"--listen", "udp://:9060", "--http", ":9096"}
+	const dsn = "xhep@tcp(127.0.0.1:33306)/"
+	for _, v := range []string{"XHEP_API_TOKEN", "XHEP_AUTH_KEY", "XHEP_MYSQL_PASSWORD"} {
+		t.Setenv(v, "")
+	}
+
+	cfg, err := parseFlags(append(base, "--mysql", dsn, "--api-token-file", tok, "--auth-key-file", key, "--mysql-password-file", pw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.APIToken != "t0k3n" || cfg.AuthKey != "hepkey" || cfg.MySQL != "xhep:p@ss:w/rd@tcp(127.0.0.1:33306)/" {
+		t.Errorf("from files: token %q key %q dsn %q", cfg.APIToken, cfg.AuthKey, cfg.MySQL)
+	}
+
+	t.Setenv("XHEP_API_TOKEN", "envtok")
+	t.Setenv("XHEP_AUTH_KEY", "envkey")
+	t.Setenv("XHEP_MYSQL_PASSWORD", "envpw")
+	cfg, err = parseFlags(append(base, "--mysql", dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.APIToken != "envtok" || cfg.AuthKey != "envkey" || cfg.MySQL != "xhep:envpw@tcp(127.0.0.1:33306)/" {
+		t.Errorf("from the environment: token %q key %q dsn %q", cfg.APIToken, cfg.AuthKey, cfg.MySQL)
+	}
+	// The command line wins over the environment.
+	cfg, err = parseFlags(append(base, "--mysql", "xhep:cli@tcp(127.0.0.1:33306)/", "--api-token", "clitok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.APIToken != "clitok" || cfg.MySQL != "xhep:cli@tcp(127.0.0.1:33306)/" {
+		t.Errorf("command line: token %q dsn %q", cfg.APIToken, cfg.MySQL)
+	}
+	t.Setenv("XHEP_API_TOKEN", "")
+	t.Setenv("XHEP_AUTH_KEY", "")
+	t.Setenv("XHEP_MYSQL_PASSWORD", "")
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--mysql", dsn, "--api-token", "x", "--api-token-file", tok}, "--api-token and --api-token-file"},
+		{[]string{"--mysql", "xhep:pw@tcp(127.0.0.1:33306)/", "--mysql-password-file", pw}, "--mysql-password and --mysql-password-file"},
+		{[]string{"--mysql", dsn, "--auth-key-file", empty}, "is empty"},
+		{[]string{"--mysql", dsn, "--api-token-file", filepath.Join(dir, "missing")}, "--api-token-file"},
+		{[]string{"--forward", "udp://127.0.0.1:9", "--mysql-password-file", pw}, "needs --mysql"},
+		{[]string{"--mysql", dsn, "--metrics-auth", "token"}, "--metrics-auth token needs --api-token"},
+		{[]string{"--mysql", dsn, "--metrics-auth", "maybe"}, "want open or token"},
+	} {
+		if _, err := parseFlags(append(base, tc.args...)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}

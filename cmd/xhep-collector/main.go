@@ -59,7 +59,7 @@ func run(args []string) int {
 		return 2
 	}
 	if db := svc.DB(); db != nil && cfg.HTTP != "" && cfg.Read == "" {
-		a, err := api.New(api.Config{DB: db, Token: cfg.APIToken,
+		a, err := api.New(api.Config{DB: db, Token: cfg.APIToken, Hosts: cfg.HTTPHosts,
 			DefaultRange: cfg.APIDefaultRange, MaxRange: cfg.APIMaxRange,
 			FlowLookback: cfg.APIFlowLookback, FlowMargin: cfg.APIFlowMargin, MaxLegs: cfg.APIMaxLegs})
 		if err != nil {

@@ -96,6 +96,15 @@ type Config struct {
 	// ErrorReason turns a framing error into a short metric label; nil
 	// labels every framing error "frame".
 	ErrorReason func(error) string
+	// Acker, when set, makes TCP and TLS connections acknowledged: see
+	// [Acker] and ack.go.
+	Acker Acker
+	// AckInterval is the longest an ack waits after Acker's durability
+	// advanced (acks go out at once on Acker.Changed); 0 means 50ms.
+	AckInterval time.Duration
+	// DrainQuiet: at Close a stream is read until it has been silent this
+	// long (it is read to its end), within DrainGrace; 0 means 100ms.
+	DrainQuiet time.Duration
 }
 
 // Status describes one bound listener.
@@ -122,6 +131,8 @@ type Stats struct {
 	OpenConns  int64             // TCP and TLS connections open now
 	IdleClosed uint64            // connections closed by the idle timeout
 	Skipped    uint64            // stream bytes skipped as garbage by the framers
+	AckMsgs    uint64            // ack messages written to agents
+	AckedConns uint64            // connections that carried sequenced messages
 }
 
 // counters are per transport; the hot path touches only atomics.
@@ -149,6 +160,8 @@ type Server struct {
 	openConns  atomic.Int64
 	idleClosed atomic.Uint64
 	skipped    atomic.Uint64
+	ackMsgs    atomic.Uint64
+	ackedConns atomic.Uint64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -159,10 +172,12 @@ type Server struct {
 	draining atomic.Bool
 	drainBy  time.Time
 
-	mu      sync.Mutex
-	started bool
-	closed  bool
-	conns   map[net.Conn]struct{}
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	released bool
+	conns    map[net.Conn]*connAcks // connAcks nil without an Acker
+	acking   sync.WaitGroup         // ack goroutines
 }
 
 // New validates cfg and binds every address. Nothing is read until Start.
@@ -194,6 +209,12 @@ func New(cfg Config, h Handler) (*Server, error) {
 	if cfg.DrainGrace == 0 {
 		cfg.DrainGrace = DefaultDrainGrace
 	}
+	if cfg.AckInterval <= 0 {
+		cfg.AckInterval = 50 * time.Millisecond
+	}
+	if cfg.DrainQuiet <= 0 {
+		cfg.DrainQuiet = 100 * time.Millisecond
+	}
 	s := &Server{
 		cfg:     cfg,
 		handler: h,
@@ -201,7 +222,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 			UDP: new(counters), TCP: new(counters), TLS: new(counters),
 		},
 		errors: make(map[string]*atomic.Uint64),
-		conns:  make(map[net.Conn]struct{}),
+		conns:  make(map[net.Conn]*connAcks),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, l := range cfg.Listen {
@@ -290,15 +311,27 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// Close stops accepting, lets the readers take what is already queued in
-// the UDP socket buffers and open streams for up to [Config.DrainGrace],
-// closes every socket and waits until the reader goroutines have returned
-// (so the Handler is no longer called).
+// Close stops reading ([Server.Stop]), sends the last acks
+// ([Server.FinalAcks]) and closes every socket ([Server.Release]).
 func (s *Server) Close() error {
+	s.Stop()
+	s.FinalAcks()
+	s.Release()
+	return nil
+}
+
+// Stop stops accepting and reading: the readers take what is already
+// queued in the UDP socket buffers and read every open stream until it has
+// been silent for [Config.DrainQuiet] or closes (within
+// [Config.DrainGrace]), then Stop waits until the reader goroutines have
+// returned (so the Handler is no longer called). Stream connections stay
+// open for [Server.FinalAcks] until [Server.Release]. Idempotent.
+func (s *Server) Stop() {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return nil
+		s.wg.Wait()
+		return
 	}
 	s.closed = true
 	s.drainBy = time.Now().Add(max(s.cfg.DrainGrace, 0))
@@ -309,8 +342,12 @@ func (s *Server) Close() error {
 	for _, g := range s.udp {
 		g.wake()
 	}
+	quiet := time.Now().Add(s.cfg.DrainQuiet)
+	if quiet.After(s.drainBy) {
+		quiet = s.drainBy
+	}
 	for c := range s.conns {
-		c.SetReadDeadline(s.drainBy)
+		c.SetReadDeadline(quiet)
 	}
 	s.mu.Unlock()
 	if !s.started {
@@ -318,15 +355,47 @@ func (s *Server) Close() error {
 	}
 	s.wg.Wait()
 	s.cancel()
+}
+
+// FinalAcks writes, on every stream connection still open, acks for what
+// the Acker holds durable now. Call it after Stop and after making what
+// was received durable; without an Acker it does nothing.
+func (s *Server) FinalAcks() {
 	s.mu.Lock()
+	var cas []*connAcks
+	for _, ca := range s.conns {
+		if ca != nil {
+			cas = append(cas, ca)
+		}
+	}
+	s.mu.Unlock()
+	for _, ca := range cas {
+		ca.flush()
+	}
+}
+
+// Release closes every socket and waits for the ack goroutines. Idempotent.
+func (s *Server) Release() {
+	s.Stop()
+	s.mu.Lock()
+	if s.released {
+		s.mu.Unlock()
+		return
+	}
+	s.released = true
 	for _, g := range s.udp {
 		g.close()
 	}
-	for c := range s.conns {
+	for c, ca := range s.conns {
+		if ca != nil {
+			ca.stop()
+		}
 		c.Close()
+		s.openConns.Add(-1)
 	}
+	clear(s.conns)
 	s.mu.Unlock()
-	return nil
+	s.acking.Wait()
 }
 
 // Status describes every bound listener, in the order of [Config.Listen].
@@ -352,6 +421,8 @@ func (s *Server) Stats() Stats {
 		OpenConns:  s.openConns.Load(),
 		IdleClosed: s.idleClosed.Load(),
 		Skipped:    s.skipped.Load(),
+		AckMsgs:    s.ackMsgs.Load(),
+		AckedConns: s.ackedConns.Load(),
 	}
 	for t, c := range s.byTransport {
 		st.Messages[t] = c.messages.Load()
@@ -421,21 +492,34 @@ func (s *Server) accept(l *streamListener) {
 			c.Close()
 			return
 		}
-		s.conns[c] = struct{}{}
+		var ca *connAcks
+		if s.cfg.Acker != nil {
+			ca = newConnAcks(s, c)
+		}
+		s.conns[c] = ca
 		s.wg.Add(1)
 		s.mu.Unlock()
 		s.accepted.Add(1)
 		s.openConns.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer func() {
-				c.Close()
-				s.openConns.Add(-1)
-				s.mu.Lock()
+			open := s.serveConn(c, l.transport, ca)
+			// A connection read to its quiet end while stopping stays
+			// open for the last acks (Release closes it); one the peer
+			// closed or that failed is closed now.
+			if open && ca != nil && s.draining.Load() {
+				return
+			}
+			s.mu.Lock()
+			if _, ok := s.conns[c]; ok {
 				delete(s.conns, c)
-				s.mu.Unlock()
-			}()
-			s.serveConn(c, l.transport)
+				s.openConns.Add(-1)
+			}
+			s.mu.Unlock()
+			if ca != nil {
+				ca.stop()
+			}
+			c.Close()
 		}()
 	}
 }
@@ -450,8 +534,13 @@ type idleReader struct {
 
 func (r *idleReader) Read(p []byte) (int, error) {
 	if r.s.draining.Load() {
-		// Closing: take what is queued until the drain deadline.
-		if err := r.c.SetReadDeadline(r.s.drainBy); err != nil {
+		// Stopping: read on while the peer keeps sending, until it is
+		// quiet for DrainQuiet or the drain deadline.
+		d := time.Now().Add(r.s.cfg.DrainQuiet)
+		if d.After(r.s.drainBy) {
+			d = r.s.drainBy
+		}
+		if err := r.c.SetReadDeadline(d); err != nil {
 			return 0, err
 		}
 	} else if r.idle > 0 {
@@ -462,7 +551,9 @@ func (r *idleReader) Read(p []byte) (int, error) {
 	return r.c.Read(p)
 }
 
-func (s *Server) serveConn(c net.Conn, transport string) {
+// serveConn reads c until it ends; it reports whether c is still usable
+// (stopped by the drain, not closed by the peer or broken).
+func (s *Server) serveConn(c net.Conn, transport string, ca *connAcks) (open bool) {
 	from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	cnt := s.byTransport[transport]
@@ -472,7 +563,7 @@ func (s *Server) serveConn(c net.Conn, transport string) {
 		cancel()
 		if err != nil {
 			s.countError(transport, "handshake")
-			return
+			return false
 		}
 	}
 	f := s.cfg.NewFramer(&idleReader{c: c, idle: s.cfg.TCPIdle, s: s}, s.cfg.MaxMessage)
@@ -500,30 +591,33 @@ func (s *Server) serveConn(c net.Conn, transport string) {
 		}
 		if err == nil {
 			bad = 0
+			if ca != nil {
+				ca.saw(b)
+			}
 			s.deliver(cnt, b, from, transport)
 			continue
 		}
 		if errors.Is(err, io.EOF) || s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-			return
+			return false
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			if s.draining.Load() {
-				return // drained: Close is under way
+				return true // read to its quiet end: Stop is under way
 			}
 			s.idleClosed.Add(1)
 			s.countError(transport, "idle_timeout")
-			return
+			return false
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			// The peer closed inside a message: its bytes count as skipped.
 			s.countError(transport, "truncated")
-			return
+			return false
 		}
 		var oe *net.OpError
 		if errors.As(err, &oe) {
 			s.countError(transport, "read")
-			return
+			return false
 		}
 		reason := "frame"
 		if s.cfg.ErrorReason != nil {
@@ -533,7 +627,7 @@ func (s *Server) serveConn(c net.Conn, transport string) {
 		bad++
 		if bad >= s.cfg.MaxFrameErrors {
 			s.countError(transport, "too_many_frame_errors")
-			return
+			return false
 		}
 	}
 }

@@ -35,6 +35,23 @@ type Summary struct {
 	Send        *send.Stats // nil when the pipeline was given its own Sink
 }
 
+// Undelivered is what a run leaves undelivered: messages lost by the
+// senders (every drop reason) and messages kept in a spool for a later
+// run, with the spool directories that hold them.
+func (s *Summary) Undelivered() (lost, spooled uint64, dirs []string) {
+	if s.Send == nil {
+		return 0, 0, nil
+	}
+	lost = s.Send.Dropped()
+	for _, q := range s.Send.Queues {
+		if q.SpoolRecords > 0 {
+			spooled += uint64(q.SpoolRecords)
+			dirs = append(dirs, q.SpoolDir)
+		}
+	}
+	return lost, spooled, dirs
+}
+
 // HEPTotal is the number of HEP messages produced.
 func (s *Summary) HEPTotal() uint64 {
 	var n uint64
@@ -110,7 +127,20 @@ func (s *Summary) WriteText(w io.Writer) error {
 			b.WriteByte('\n')
 		}
 		for _, q := range s.Send.Queues {
-			fmt.Fprintf(&b, "spooled:     %s %d (replayed %d, still on disk %d)\n", q.Name, q.Spooled, q.Replayed, q.SpoolRecords)
+			fmt.Fprintf(&b, "spooled:     %s %d (replayed %d, still on disk %d", q.Name, q.Spooled, q.Replayed, q.SpoolRecords)
+			if q.SpoolRecords > 0 {
+				fmt.Fprintf(&b, " in %s", q.SpoolDir)
+			}
+			b.WriteString(")\n")
+			switch q.AckState {
+			case "off":
+			case "plain":
+				fmt.Fprintf(&b, "delivery:    %s plain HEP (the collector does not acknowledge): %d unconfirmed, %d acknowledged, %d resent\n",
+					q.Name, q.Unconfirmed, q.Acked, q.Resent)
+			default:
+				fmt.Fprintf(&b, "delivery:    %s acknowledged %d, waiting %d, resent %d, unconfirmed %d (stream %016x)\n",
+					q.Name, q.Acked, q.Unacked, q.Resent, q.Unconfirmed, q.Stream)
+			}
 		}
 	}
 	var drops []string

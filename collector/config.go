@@ -87,6 +87,24 @@ type Config struct {
 	// spilling what is left to SpillDir (default 30s).
 	DrainTimeout time.Duration `yaml:"drain-timeout"`
 
+	// Acknowledged delivery and durability (see delivery.go).
+	// JournalDir: the durable receive journal; what it holds survives
+	// kill -9 and is stored on the next start. Replaces SpillDir.
+	JournalDir string `yaml:"journal-dir"`
+	// JournalMax bounds the journal in bytes (default 1 GiB); beyond it
+	// TCP/TLS are not read (backpressure).
+	JournalMax int64 `yaml:"journal-max"`
+	// JournalSync is the fsync window (default 10ms).
+	JournalSync time.Duration `yaml:"journal-sync"`
+	// NoAck: do not acknowledge (agents fall back to plain HEP).
+	NoAck bool `yaml:"no-ack"`
+	// AckFlush: without a journal, how often the store is flushed to
+	// acknowledge what it committed (default 200ms).
+	AckFlush time.Duration `yaml:"ack-flush"`
+	// DrainGrace bounds how long SIGTERM reads open connections to their
+	// quiet end (default 5s).
+	DrainGrace time.Duration `yaml:"drain-grace"`
+
 	// Offline mode: Read is a pcap or pcapng file whose HEP messages are
 	// dissected; with Print they are written as JSON lines to Output
 	// instead of the database.
@@ -150,6 +168,12 @@ func (c *Config) Validate() error {
 			errs = append(errs, err)
 		}
 		tls = tls || scheme == ingest.TLS
+	}
+	if c.JournalDir != "" && c.SpillDir != "" {
+		errs = append(errs, errors.New("--journal-dir and --spill-dir do not go together: the journal keeps what the database has not taken"))
+	}
+	if c.JournalMax < 0 || c.JournalSync < 0 || c.AckFlush < 0 || c.DrainGrace < 0 {
+		errs = append(errs, errors.New("negative journal or ack setting"))
 	}
 	if tls && (c.TLSCert == "" || c.TLSKey == "") {
 		errs = append(errs, errors.New("a tls:// listener needs --tls-cert and --tls-key"))

@@ -22,6 +22,7 @@ import (
 	"github.com/xhep/xhep/collector/alias"
 	"github.com/xhep/xhep/collector/dissect"
 	"github.com/xhep/xhep/collector/ingest"
+	"github.com/xhep/xhep/collector/journal"
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/hep"
 )
@@ -44,6 +45,12 @@ type Service struct {
 	authKey []byte
 
 	ingest  *ingest.Server
+	jr      *journal.Journal // nil without --journal-dir
+	facker  *flushAcker      // acks without a journal
+	dm      deliveryMetrics
+	quit    chan struct{} // closed when shutdown begins: stop waiting for room
+	bgStop  context.CancelFunc
+	bg      sync.WaitGroup
 	fwd     []*forwarder
 	out     rowWriter
 	store   *store.Store                // nil without --mysql
@@ -69,10 +76,11 @@ type Service struct {
 // worker is the per-goroutine state of the message path, pooled so that
 // handling a message does not allocate.
 type worker struct {
-	msg hep.Message
-	row store.Row
-	d   *dissect.Dissector
-	key []byte
+	writeFailed bool // the last process call's row was not taken by the store
+	msg         hep.Message
+	row         store.Row
+	d           *dissect.Dissector
+	key         []byte
 }
 
 // New builds the service from cfg: it validates the configuration, opens
@@ -103,6 +111,12 @@ func New(cfg Config) (s *Service, err error) {
 	if cfg.KPICallTimeout <= 0 {
 		cfg.KPICallTimeout = 4 * time.Hour
 	}
+	if cfg.AckFlush <= 0 {
+		cfg.AckFlush = 200 * time.Millisecond
+	}
+	if cfg.DrainGrace <= 0 {
+		cfg.DrainGrace = 5 * time.Second
+	}
 	// Fail early on a bad A-leg expression; workers clone this one.
 	proto, err := dissect.New(dissect.Config{ALegHeaders: cfg.ALegHeaders})
 	if err != nil {
@@ -110,7 +124,7 @@ func New(cfg Config) (s *Service, err error) {
 	}
 	// built, not s: a "return nil, err" below sets s to nil before the
 	// deferred clean-up runs, which must close what was built.
-	built := &Service{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
+	built := &Service{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), mux: http.NewServeMux(), quit: make(chan struct{})}
 	s = built
 	defer func() {
 		if err != nil {
@@ -167,6 +181,16 @@ func New(cfg Config) (s *Service, err error) {
 		s.closer = func(ctx context.Context) error { return st.Close() }
 	}
 
+	if cfg.JournalDir != "" {
+		s.jr, err = journal.Open(journal.Config{Dir: cfg.JournalDir, MaxBytes: cfg.JournalMax, SyncInterval: cfg.JournalSync})
+		if err != nil {
+			return nil, fmt.Errorf("open journal: %w", err)
+		}
+	} else {
+		s.facker = newFlushAcker(s.store)
+	}
+	s.dm = newDeliveryMetrics(s.reg, s)
+
 	if len(cfg.Listen) > 0 {
 		icfg := ingest.Config{
 			Listen:      cfg.Listen,
@@ -177,7 +201,14 @@ func New(cfg Config) (s *Service, err error) {
 			MaxMessage:  hep.MaxMessageLen,
 			NewFramer:   func(r io.Reader, max int) ingest.Framer { return hep.NewFramer(r, max) },
 			ErrorReason: hep.ErrorReason,
-			DrainGrace:  time.Second,
+			DrainGrace:  cfg.DrainGrace,
+		}
+		if !cfg.NoAck {
+			if s.jr != nil {
+				icfg.Acker = journalAcker{s.jr}
+			} else {
+				icfg.Acker = s.facker
+			}
 		}
 		if cfg.TLSCert != "" {
 			cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -288,6 +319,23 @@ func (s *Service) Run(ctx context.Context) error {
 		s.log.Info("shutting down")
 		return s.Close()
 	}
+	if err := s.replayJournal(ctx); err != nil {
+		if cerr := s.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		return err
+	}
+	bctx, cancel := context.WithCancel(context.Background())
+	s.bgStop = cancel
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		if s.jr != nil {
+			s.checkpointLoop(bctx, time.Second)
+		} else {
+			s.facker.loop(bctx, s.cfg.AckFlush)
+		}
+	}()
 	if err := s.ingest.Start(); err != nil {
 		return err
 	}
@@ -312,18 +360,45 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // Close stops everything (see Run) and returns the first error.
+//
+// Order: the listeners stop reading (each stream is read to its quiet
+// end); with a journal, what was received is fsynced and acknowledged,
+// then the store drains and the journal is checkpointed past what the
+// store committed (the rest is replayed by the next start); without one,
+// the store drains to the database (or its spill) first and then what it
+// took is acknowledged. Connections close last, so agents get the final
+// acks before they see the end.
 func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		close(s.quit)
 		begin := time.Now()
 		if s.ingest != nil {
-			errs = append(errs, s.ingest.Close())
+			s.ingest.Stop()
 			st := s.ingest.Stats()
 			s.log.Info("listeners stopped", "took", time.Since(begin).Round(time.Millisecond),
 				"received", st.Messages, "udp_socket_drops", st.UDPDrops)
 		}
+		if s.bgStop != nil {
+			s.bgStop()
+			s.bg.Wait()
+		}
 		for _, f := range s.fwd {
 			f.close()
+		}
+		if s.jr != nil {
+			if err := s.jr.Sync(); err != nil {
+				errs = append(errs, err)
+			}
+			if s.ingest != nil {
+				s.ingest.FinalAcks()
+			}
+			if s.checkpoint(context.Background(), s.cfg.DrainTimeout) {
+				s.log.Info("journal checkpointed: everything received is committed")
+			} else {
+				s.log.Warn("database did not take everything in time: the journal keeps the rest for the next start",
+					"pending", s.jr.Stats().Pending)
+			}
 		}
 		if s.closer != nil {
 			begin := time.Now()
@@ -333,6 +408,20 @@ func (s *Service) Close() error {
 			}
 			cancel()
 			s.log.Info("store closed", "took", time.Since(begin).Round(time.Millisecond))
+		}
+		if s.facker != nil && s.ingest != nil {
+			// The store is closed: what it took is committed or spilled.
+			s.facker.st = nil
+			s.facker.commit(context.Background())
+			s.ingest.FinalAcks()
+		}
+		if s.ingest != nil {
+			s.ingest.Release()
+		}
+		if s.jr != nil {
+			if err := s.jr.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close journal: %w", err))
+			}
 		}
 		if s.httpSrv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -352,12 +441,76 @@ func (s *Service) Close() error {
 	return s.closeErr
 }
 
+// replayJournal stores, in order, what the journal holds past its
+// checkpoint (received before a crash, not known committed).
+func (s *Service) replayJournal(ctx context.Context) error {
+	if s.jr == nil {
+		return nil
+	}
+	n := 0
+	w := s.pool.Get().(*worker)
+	defer s.pool.Put(w)
+	err := s.jr.Replay(func(jsn, stream, seq uint64, data []byte) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.jr.Begin(jsn)
+		s.process(w, data, transportJournal)
+		if !w.writeFailed {
+			s.jr.Done(jsn)
+		}
+		n++
+		return nil
+	})
+	if n > 0 {
+		s.log.Info("journal replayed", "records", n)
+	}
+	return err
+}
+
+// transportJournal labels messages replayed from the journal.
+const transportJournal = "journal"
+
 // handle is the message path, called concurrently by the listeners; b is
 // valid only during the call.
 func (s *Service) handle(b []byte, from netip.AddrPort, transport string) {
 	w := s.pool.Get().(*worker)
-	s.process(w, b, transport)
-	s.pool.Put(w)
+	defer s.pool.Put(w)
+	stream, seq, sequenced := hep.SeqOf(b)
+	switch {
+	case s.jr != nil:
+		if transport == ingest.UDP && s.store != nil && s.store.Full() {
+			// Not journaled: the store would drop it (counted there).
+			s.process(w, b, transport)
+			return
+		}
+		if !sequenced {
+			stream, seq = 0, 0
+		}
+		jsn, dup, err := s.jr.AppendNew(b, stream, seq)
+		if dup {
+			s.dm.duplicates.Inc()
+			return
+		}
+		if err != nil {
+			// Closed: shutting down; not acknowledged, the agent resends.
+			s.m.writeErrors.Inc()
+			return
+		}
+		s.process(w, b, transport)
+		if !w.writeFailed {
+			s.jr.Done(jsn)
+		}
+	case sequenced:
+		if !s.facker.accept(stream, seq) {
+			s.dm.duplicates.Inc()
+			return
+		}
+		s.process(w, b, transport)
+		s.facker.written(stream, seq, !w.writeFailed)
+	default:
+		s.process(w, b, transport)
+	}
 }
 
 // errAuth is process's answer for a message without the auth key.
@@ -368,6 +521,7 @@ var errAuth = errors.New("HEP auth key missing or wrong")
 // lacks the auth key (errAuth), is counted and dropped; anything that
 // decodes as HEP is stored, malformed payloads included.
 func (s *Service) process(w *worker, b []byte, transport string) error {
+	w.writeFailed = false
 	if len(b) == 0 {
 		// An empty datagram: agents (ours included) probe a UDP collector
 		// with one to learn whether the port is open. A keep-alive.
@@ -399,9 +553,17 @@ func (s *Service) process(w *worker, b []byte, transport string) error {
 	}
 	s.observeRTCP(w)
 	if s.out != nil {
-		if err := s.out.Write(&w.row); err != nil {
+		err := errNoRoom
+		if s.waitRoom(transport) {
+			err = s.out.Write(&w.row)
+		}
+		if err != nil {
 			s.m.writeErrors.Inc()
 			s.logWriteError(err)
+			// Only a row that could be stored later counts as not taken
+			// (kept in the journal, not acknowledged); a refused one
+			// (too large, bad table) would be refused again.
+			w.writeFailed = !errors.Is(err, store.ErrRowTooLarge) && !errors.Is(err, store.ErrInvalidTable)
 		}
 	}
 	return nil

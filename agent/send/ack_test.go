@@ -144,3 +144,30 @@ func TestAckCloseUndelivered(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseWaitsForCollector: at Close the collector is down; the lane
+// keeps trying for DrainTimeout and delivers when it comes back.
+func TestCloseWaitsForCollector(t *testing.T) {
+	c := newCollector(t, "tcp", nil)
+	cfg := fastCfg(c.url())
+	cfg.Block = true
+	g := newGroup(t, cfg)
+	sendSeq(t, g, 0, 1, nil)
+	waitFor(t, "the first ack", 5*time.Second, func() bool { return g.Stats().Queues[0].Acked == 1 })
+	c.stop()
+	waitFor(t, "the sender to see the collector gone", 5*time.Second, func() bool { return !g.Stats().Collectors[0].Up })
+	sendSeq(t, g, 1, 100, nil)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		c.restart()
+	}()
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(seqRange(0, 100), c.received()); diff != "" {
+		t.Errorf("received (-want +got):\n%s", diff)
+	}
+	if q := g.Stats().Queues[0]; q.Acked != 100 || q.Undelivered != 0 {
+		t.Errorf("stats %+v", q)
+	}
+}

@@ -275,9 +275,12 @@ func (l *lane) run() {
 	for {
 		if l.t == nil {
 			l.mu.Lock()
-			closing := l.closing
+			closing, deadline := l.closing, l.deadline
+			pending := l.tail != l.ackHead || (l.sp != nil && l.sp.Stats().Records > 0)
 			l.mu.Unlock()
-			if closing && closeDial {
+			// Closing without a connection: keep trying until the drain
+			// deadline while anything waits for delivery.
+			if closing && closeDial && (!pending || time.Now().After(deadline)) {
 				l.finish()
 				return
 			}
@@ -287,6 +290,11 @@ func (l *lane) run() {
 			if !l.connect() {
 				l.setDown()
 				if closing {
+					if pending && time.Now().Before(deadline) {
+						t := time.NewTimer(min(backoff, time.Until(deadline)))
+						<-t.C
+						backoff = min(2*backoff, l.cfg.BackoffMax)
+					}
 					continue // finishes above
 				}
 				if retry == nil {

@@ -70,6 +70,8 @@ type config struct {
 	TLSCA        string
 	TLSInsecure  bool
 	DrainTimeout time.Duration
+	NoAck        bool
+	AckTimeout   time.Duration
 
 	CorrelateMax int
 	CorrelateTTL time.Duration
@@ -217,7 +219,9 @@ func newFlagSet(c *config, lists map[string]*listFlag, out io.Writer) (fs *flag.
 	fs.Var(bytesFlag{&c.SpoolMax}, "spool-max", "spool size bound, `BYTES` (K, M, G suffixes)")
 	fs.StringVar(&c.TLSCA, "tls-ca", "", "PEM `FILE` of the CAs of tls:// collectors (default: system roots)")
 	fs.BoolVar(&c.TLSInsecure, "tls-insecure", false, "do not verify tls:// collectors' certificates")
-	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "at exit, how long to keep delivering before spooling the rest")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "at exit, how long to keep delivering (and waiting for acks) before spooling the rest; --read exits 1 when anything is left")
+	fs.BoolVar(&c.NoAck, "no-ack", false, "tcp/tls: plain HEP, no sequence chunks and no waiting for acknowledgements")
+	fs.DurationVar(&c.AckTimeout, "ack-timeout", 0, "tcp/tls: a collector silent this long after the first message is taken for one that never acknowledges; plain HEP then (default 3s)")
 
 	fs.IntVar(&c.CorrelateMax, "correlate-max", 65536, "media endpoints tracked for RTCP correlation")
 	fs.DurationVar(&c.CorrelateTTL, "correlate-ttl", 10*time.Minute, "life of a media endpoint without SDP or RTCP")

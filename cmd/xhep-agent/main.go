@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -116,6 +117,7 @@ func pipelineConfig(c config) (agent.Config, error) {
 	// A file can wait for the collector; a live capture cannot (the kernel
 	// ring would overflow), so it spools when the queue is full instead.
 	sc.Block = c.Read != ""
+	sc.NoAck, sc.AckTimeout = c.NoAck, c.AckTimeout
 
 	return agent.Config{
 		NodeID:       c.NodeID,
@@ -208,7 +210,19 @@ func runAgent(ctx context.Context, c config, log *slog.Logger, stdout io.Writer)
 	if runErr != nil {
 		return runErr
 	}
-	return closeErr
+	if closeErr != nil {
+		return closeErr
+	}
+	// A file run must deliver everything: say what did not arrive, and
+	// where what is kept for the next run is.
+	if lost, spooled, dirs := sum.Undelivered(); c.Read != "" && (lost > 0 || spooled > 0) {
+		msg := fmt.Sprintf("%d messages not delivered within --drain-timeout %v: %d lost", lost+spooled, c.DrainTimeout, lost)
+		if spooled > 0 {
+			msg += fmt.Sprintf(", %d kept in the spool at %s (sent by the next run with the same --spool-dir)", spooled, strings.Join(dirs, ", "))
+		}
+		return errors.New(msg)
+	}
+	return nil
 }
 
 // logProgress logs the main counters once a minute during live capture,

@@ -155,6 +155,13 @@ func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.
 	fs.IntVar(&cfg.KPIMaxNodes, "kpi-max-nodes", 64, "capture node label values of the KPIs; further nodes count as \"other\"")
 	fs.DurationVar(&cfg.KPICallTimeout, "kpi-call-timeout", 4*time.Hour, "an answered call without BYE stops counting as active after this long")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	// Acknowledged delivery and durability.
+	fs.StringVar(&cfg.JournalDir, "journal-dir", "", "durable receive journal: what is received survives kill -9 and is stored on the next start (replaces --spill-dir)")
+	fs.Var(sizeFlag{&cfg.JournalMax}, "journal-max", "bound of the journal, e.g. 1G (default 1G); beyond it TCP/TLS are not read")
+	fs.DurationVar(&cfg.JournalSync, "journal-sync", 0, "journal fsync window: the most a power loss can take of what was received, none of it acknowledged (default 10ms)")
+	fs.BoolVar(&cfg.NoAck, "no-ack", false, "do not acknowledge agents (they fall back to plain HEP)")
+	fs.DurationVar(&cfg.AckFlush, "ack-flush", 0, "without --journal-dir: how often the store is flushed to acknowledge what it committed (default 200ms)")
+	fs.DurationVar(&cfg.DrainGrace, "drain-grace", 0, "on SIGTERM, how long open TCP/TLS connections are read to their quiet end (default 5s)")
 	return fs
 }
 

@@ -251,6 +251,14 @@ func (s *Store) Write(r *Row) error {
 	return nil
 }
 
+// Full reports whether Write would drop a row now for lack of room (the
+// memory queue is full and there is no spill, or it is full too). A
+// caller that can wait — a TCP reader, whose sender then holds its data —
+// waits while Full instead of losing the row.
+func (s *Store) Full() bool {
+	return s.memRows.Load() >= int64(s.cfg.QueueRows) && (s.spill == nil || s.spillFull.Load())
+}
+
 // DATETIME(6) holds years 1000 to 9999; anything outside (a zero
 // time.Time) is clamped to the nearest end rather than failing its batch.
 var (

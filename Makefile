@@ -7,7 +7,7 @@ BIN := bin
 # Tests get a throwaway MariaDB unless XHEP_TEST_DSN is set already.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: help deps generate check-generate build test bench bench-quick fuzz lint demo demo-stop db db-stop clean package
+.PHONY: help deps generate check-generate build test vm-test bench bench-quick fuzz lint demo demo-stop db db-stop clean package
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n",$$1,$$2}'
@@ -41,7 +41,11 @@ test: deps check-generate build ## run every test (root runs the BPF and namespa
 	$(GO) vet ./...
 	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} \
 	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) --no-print-directory vm-test
 	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} $(BIN)/xhep-bench --quick
+
+vm-test: deps ## the BPF and live-capture tests inside Debian's 5.10 and 6.1 kernels under QEMU (root; XHEP_VM=0 skips)
+	GO=$(GO) scripts/vm/test.sh
 
 bench-quick: deps build ## the whole benchmark suite in about 30 s (smoke run, no thresholds)
 	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} $(BIN)/xhep-bench --quick

@@ -448,7 +448,7 @@ const (
 // namespace: Close may run on another thread (another namespace), and
 // must undo the attachment where it was made.
 func netlinkHere() (*netlink.Handle, error) {
-	h, err := netlink.NewHandle()
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("open netlink socket: %w", err)
 	}

@@ -107,6 +107,11 @@ func openAFXDP(cfg LiveConfig) (*afxdpSource, error) {
 		for q := range n {
 			sock, err := xdp.NewSocket(ix, q, &afxdpOptions)
 			if err != nil {
+				if errors.Is(err, unix.EAFNOSUPPORT) {
+					// One line naming what is missing and what to use.
+					return fail(fmt.Errorf("%w: Linux %s has no AF_XDP sockets (4.18+, CONFIG_XDP_SOCKETS); use --mode ringbuf or afpacket: %v",
+						bpf.ErrUnsupported, bpf.KernelRelease(), err))
+				}
 				return fail(fmt.Errorf("open AF_XDP socket on %s queue %d: %w", cfg.Ifaces[i], q, err))
 			}
 			s.queues = append(s.queues, xskQueue{sock: sock, ifindex: ix, queue: q})

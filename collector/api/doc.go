@@ -17,8 +17,9 @@
 //	GET /api/v1/calls/{callid}/text the call as a plain-text ladder and raw messages
 //	GET /api/v1/stats               message counts by method and response code per bucket
 //
-// Search parameters (messages, calls): from, to (RFC 3339, or Unix seconds
-// with an optional fraction; default: the last [Config.DefaultRange], at
+// Search parameters (messages, calls): from, to (RFC 3339 with any
+// precision — minutes, seconds or a fraction; no zone means UTC — or Unix
+// seconds with an optional fraction; default: the last [Config.DefaultRange], at
 // most [Config.MaxRange]), callid, correlation_id, from_user, to_user,
 // ruri_user, from_domain, to_domain, ruri_domain, user_agent (exact, or a
 // prefix with prefix=1), method (INVITE, or a response code as HOMER

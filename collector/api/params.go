@@ -13,17 +13,50 @@ type timeRange struct {
 	From, To time.Time
 }
 
-// parseTime accepts RFC 3339 (with or without a fraction) or Unix seconds
-// with an optional fraction ("1767225600", "1767225600.25").
+// timeLayouts are the RFC 3339 shapes parseTime accepts besides full
+// RFC 3339: what browsers send from a datetime-local input (no seconds
+// when they are zero, no zone), a space instead of the T, and a bare
+// date. A time without a zone is in loc.
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04Z07:00",
+}
+
+var localLayouts = []string{
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02 15:04",
+	"2006-01-02",
+}
+
+// parseTime accepts RFC 3339 with any precision (minutes, seconds, a
+// fraction), the same without a zone (taken in UTC), a bare date (its
+// midnight, UTC), or Unix seconds with an optional fraction
+// ("1767225600", "1767225600.25").
 func parseTime(name, s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
+	return parseTimeIn(name, s, time.UTC)
+}
+
+// parseTimeIn is parseTime with zone-less times in loc.
+func parseTimeIn(name, s string, loc *time.Location) (time.Time, error) {
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC().Truncate(time.Microsecond), nil
+		}
+	}
+	for _, l := range localLayouts {
+		if t, err := time.ParseInLocation(l, s, loc); err == nil {
+			return t.UTC().Truncate(time.Microsecond), nil
+		}
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && f < 1e11 {
 		sec := int64(f)
 		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC().Truncate(time.Microsecond), nil
 	}
-	return time.Time{}, errBad("%s: %q is not an RFC 3339 time or Unix seconds", name, s)
+	return time.Time{}, errBad("%s: %q is not an RFC 3339 time (e.g. 2026-03-10T09:15Z, seconds and a fraction optional) or Unix seconds", name, s)
 }
 
 // parseRange reads from and to: defaults to the last def before now (or

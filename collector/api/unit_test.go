@@ -23,6 +23,14 @@ func TestParseRange(t *testing.T) {
 		{"from=1773140400.25&to=1773144000", now.Add(-time.Hour + 250*time.Millisecond), now, ""},
 		{"from=2026-03-09T11:00:00Z", time.Time{}, time.Time{}, "longer than the maximum"},
 		{"from=2026-03-10T13:00:00Z", time.Time{}, time.Time{}, "is before from"},
+		// What a datetime-local input gives: no seconds when they are
+		// zero, with the Z the UI adds, or without a zone (UTC).
+		{"from=2026-03-10T11:00Z&to=2026-03-10T11:30Z", now.Add(-time.Hour), now.Add(-30 * time.Minute), ""},
+		{"from=2026-03-10T11:00&to=2026-03-10T11:30:15", now.Add(-time.Hour), now.Add(-30*time.Minute + 15*time.Second), ""},
+		{"from=2026-03-10T11:00:00.123456789Z", now.Add(-time.Hour + 123456*time.Microsecond), now, ""},
+		{"from=2026-03-10+11:00%2B01:00", now.Add(-2 * time.Hour), now, ""},
+		{"from=2026-03-10", now.Add(-12 * time.Hour), now, ""},
+		{"from=2026-03-10T11Z", time.Time{}, time.Time{}, "not an RFC 3339 time"},
 		{"from=-5", time.Time{}, time.Time{}, "not an RFC 3339 time"},
 		{"to=1e300", time.Time{}, time.Time{}, "not an RFC 3339 time"},
 	} {

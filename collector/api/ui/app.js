@@ -89,16 +89,27 @@ function table(t, head, rows) {
   t.append(tb);
 }
 
-// datetime-local inputs hold UTC here: "YYYY-MM-DDTHH:MM:SS".
-function toLocalInput(ms) { return new Date(ms).toISOString().slice(0, 19); }
+// datetime-local inputs hold UTC here: "YYYY-MM-DDTHH:MM[:SS[.fff]]" —
+// browsers drop the seconds when they are zero; the API takes any of it.
+function toLocalInput(ms) {
+  const s = new Date(ms).toISOString();
+  return s.slice(17, 23) === "00.000" ? s.slice(0, 16) : s.endsWith(".000Z") ? s.slice(0, 19) : s.slice(0, 23);
+}
 function fromLocalInput(v) { return v ? v + "Z" : ""; }
+// inputOf turns a time from a deep link (anything the API accepts) back
+// into the input's form, or "" when it cannot be read.
+function inputOf(v) {
+  if (/^\d+(\.\d+)?$/.test(v)) return toLocalInput(Number(v) * 1000);
+  const ms = Date.parse(/[zZ]|[+-]\d\d:\d\d$/.test(v) ? v : v + "Z");
+  return isNaN(ms) ? "" : toLocalInput(ms);
+}
 
 // ---- search view --------------------------------------------------------------
 
 function setRange() {
   const secs = Number($("range").value);
   if (!secs) return;
-  const now = Date.now();
+  const now = Math.floor(Date.now() / 1000) * 1000; // whole seconds, as the input shows them
   $("to").value = toLocalInput(now);
   $("from").value = toLocalInput(now - secs * 1000);
 }
@@ -134,8 +145,8 @@ async function runSearch(qs) {
     const inp = $("searchform").querySelector(`.fields input[name="${k}"]`);
     if (inp) { if (inp.type === "checkbox") inp.checked = v === "1"; else inp.value = v; }
   }
-  if (q.get("from")) { $("from").value = q.get("from").slice(0, 19); $("range").value = ""; }
-  if (q.get("to")) $("to").value = q.get("to").slice(0, 19);
+  if (q.get("from")) { $("from").value = inputOf(q.get("from")); $("range").value = ""; }
+  if (q.get("to")) $("to").value = inputOf(q.get("to"));
   status("searching…");
   const res = $("results");
   try {
@@ -147,6 +158,7 @@ async function runSearch(qs) {
     res.replaceChildren(el("p", { class: "empty" }, String(e.message)));
     status("");
   }
+  res.dataset.done = qs; // the query shown (tests wait for it)
 }
 
 function pager(body, q, what) {

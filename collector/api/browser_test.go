@@ -1,0 +1,113 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// browser starts Debian's Chromium headless (chromedp, through a pipe) for
+// one test and returns a tab's context; everything stops at cleanup. It
+// skips without a chromium binary.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	bin := chromium(t)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("lang", "en-US"),
+		chromedp.Flag("hide-scrollbars", true), chromedp.WindowSize(1400, 1000), chromedp.UserDataDir(t.TempDir()),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelC(); cancelA() })
+	// The first action starts the browser; it must not run under a
+	// timeout (that would stop the browser with it).
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	tctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancelT)
+	return tctx
+}
+
+// do runs browser actions or fails the test.
+func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("browser: %s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression in the page and decodes its value.
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("browser: evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript condition until it is true.
+func waitFor(t *testing.T, ctx context.Context, cond string) {
+	t.Helper()
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+cond+")"))
+		if err == nil && ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			body, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Evaluate[string]("document.body.innerText"))
+			t.Fatalf("browser: waiting for %s: %v (last error %v)\npage:\n%.3000s", cond, ctx.Err(), err, body)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// screenshot saves a PNG of the whole page to XHEP_UI_SHOT_DIR/name when
+// that is set (the README's screenshots come from there).
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("XHEP_UI_SHOT_DIR")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// typeDateTime types a time into a datetime-local input the way a user
+// does in an en-US Chromium: month, day, year, then (after the year
+// field, which takes up to six digits) hour, minute, second and AM/PM.
+func typeDateTime(t *testing.T, ctx context.Context, sel string, tm time.Time) {
+	t.Helper()
+	h := tm.Hour() % 12
+	if h == 0 {
+		h = 12
+	}
+	ampm := "AM"
+	if tm.Hour() >= 12 {
+		ampm = "PM"
+	}
+	keys := fmt.Sprintf("%02d%02d%04d%s%02d%02d%02d%s", tm.Month(), tm.Day(), tm.Year(), kb.ArrowRight, h, tm.Minute(), tm.Second(), ampm)
+	do(t, ctx, "type into "+sel, chromedp.Focus(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), keys))
+}
+
+func navigate(u string) chromedp.Action[chromedp.Void] { return chromedp.Navigate(u) }
+
+func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
+
+func itoa(n int) string { return fmt.Sprint(n) }

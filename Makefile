@@ -50,8 +50,8 @@ vm-test: deps ## the BPF and live-capture tests inside Debian's 5.10 and 6.1 ker
 bench-quick: deps build ## the whole benchmark suite in about 30 s (smoke run, no thresholds)
 	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} $(BIN)/xhep-bench --quick
 
-bench: deps build ## run the benchmark suite, print the results table and write it to bench.md
-	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} $(BIN)/xhep-bench --out bench.md
+bench: deps build ## the benchmark suite (live ladder, mixed, replay, ...), table also in bench.md; PEER=heplify=PATH runs it side by side
+	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} $(BIN)/xhep-bench --out bench.md $(if $(PEER),--peer $(PEER))
 
 fuzz: ## run each fuzz test for FUZZTIME (default 20s)
 	@for p in $$($(GO) list ./...); do \

@@ -194,37 +194,6 @@ func (p *agentProc) stop() (childReport, error) {
 	return rep, nil
 }
 
-// limitedWriter keeps the first n bytes written to it and hands each
-// whole line to fwd.
-type limitedWriter struct {
-	mu   sync.Mutex
-	b    *strings.Builder
-	n    int
-	fwd  func(line string)
-	line []byte
-}
-
-func (w *limitedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if room := w.n - w.b.Len(); room > 0 {
-		w.b.Write(p[:min(len(p), room)])
-	}
-	for _, c := range p {
-		if c != '\n' {
-			if len(w.line) < 4096 {
-				w.line = append(w.line, c)
-			}
-			continue
-		}
-		if w.fwd != nil {
-			w.fwd(string(w.line))
-		}
-		w.line = w.line[:0]
-	}
-	return len(p), nil
-}
-
 // load is one stream of generated frames in a step: Frames cycled at Rate
 // per second (0: as fast as the senders go) by Senders goroutines, each
 // with its own socket in namespace b. Capture says the agent should send
@@ -722,13 +691,6 @@ func lostText(st *step) string {
 		return "0"
 	}
 	return fmt.Sprintf("%s (%.2f%%)", FormatValue(float64(l), ""), 100*float64(l)/float64(st.expected))
-}
-
-func ratio(a, b float64) string {
-	if b == 0 {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.2f", a/b)
 }
 
 // rateOffered is the load's offered rate.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,65 +35,6 @@ type Options struct {
 	// Peers are other capture agents run side by side with xhep in the
 	// live, mixed and replay steps (never fetched or built by the suite).
 	Peers []Peer
-}
-
-// Peer is another capture agent's binary: Name says which (PeerKinds),
-// Path where it is.
-type Peer struct {
-	Name string `json:"name"`
-	Path string `json:"path"`
-	// Version is what the binary says of itself (filled by Run).
-	Version string `json:"version,omitempty"`
-}
-
-// PeerKinds are the agents the suite knows how to drive.
-var PeerKinds = []string{"heplify"}
-
-// ErrPeer is returned for a peer the suite cannot drive.
-var ErrPeer = errors.New("unknown peer")
-
-// ParsePeer parses NAME=PATH.
-func ParsePeer(s string) (Peer, error) {
-	name, path, ok := strings.Cut(s, "=")
-	if !ok || path == "" {
-		return Peer{}, fmt.Errorf("%w %q: want NAME=PATH, NAME one of %v", ErrPeer, s, PeerKinds)
-	}
-	if !slices.Contains(PeerKinds, name) {
-		return Peer{}, fmt.Errorf("%w %q (want one of %v)", ErrPeer, name, PeerKinds)
-	}
-	return Peer{Name: name, Path: path}, nil
-}
-
-// args is the peer's command line: capture SIP on iface, HEP over scheme
-// ("udp" or "tcp") to hostport.
-func (p Peer) args(iface, scheme, hostport string) []string {
-	switch p.Name {
-	case "heplify":
-		return []string{"-no-config", "-i", iface, "-t", "afpacket", "-m", "SIP", "-pr", "5060-5061",
-			"-hs", hostport, "-nt", scheme, "-l", "warn"}
-	}
-	return nil
-}
-
-// replayArgs is the peer's command line for a pcap replay as fast as it
-// goes, HEP over scheme to hostport, exiting at the end of the file.
-func (p Peer) replayArgs(file, scheme, hostport string) []string {
-	switch p.Name {
-	case "heplify":
-		return []string{"-no-config", "-rf", file, "-rs", "-eof-exit", "-m", "SIP",
-			"-hs", hostport, "-nt", scheme, "-l", "warn"}
-	}
-	return nil
-}
-
-// peerVersion asks the binary for its version (first line of -version).
-func peerVersion(p Peer) string {
-	out, err := exec.Command(p.Path, "-version").CombinedOutput()
-	if err != nil && len(out) == 0 {
-		return "version unknown: " + err.Error()
-	}
-	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	return line
 }
 
 // ErrSection is returned for an unknown section name.

@@ -11,6 +11,7 @@ pkgs=(
   iproute2 ethtool curl jq              # network namespaces and veth pairs for tests/demo
   kamailio                              # HEP v2/v3 interop test against a real siptrace
   chromium                              # the web UI test drives a real headless browser
+  slapd ldap-utils                      # the console's LDAP login test runs its own OpenLDAP server
   qemu-system-x86 busybox-static cpio   # BPF tests on real older kernels under QEMU (scripts/vm)
   zstd xz-utils kmod                    # unpacking Debian kernel packages (depmod) for the VM tests
   clickhouse-server clickhouse-client   # the scale-out backend's throwaway server (scripts/clickhouse.sh)

@@ -139,8 +139,8 @@ func testLDAP(url string) *LDAP {
 	return &LDAP{URL: url, BindDN: ldapSvcDN, BindPassword: ldapSvcPW, BaseDN: "ou=people," + ldapBase,
 		GroupBase: "ou=groups," + ldapBase, Timeout: 5 * time.Second,
 		Roles: map[string]Role{
-			"noc-admins": Admin, // by cn
-			"noc":        Operator,
+			"noc-admins":                           Admin, // by cn
+			"noc":                                  Operator,
 			"cn=viewers,ou=groups,dc=xhep,dc=test": ReadOnly, // by DN
 		}}
 }

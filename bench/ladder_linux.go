@@ -275,6 +275,12 @@ func (st *step) stages() string {
 	notCaptured := int64(st.expected) - int64(k.Captured) - int64(k.RingDrops)
 	s := fmt.Sprintf("kernel: not captured %d, %s full %d; pipeline %d; sender %d; listener socket %d",
 		max(notCaptured, 0), ring, k.RingDrops, pd, c.SendDrops, st.sockDrop)
+	if len(c.SocketDrops) > 0 {
+		s += "; AF_XDP socket:"
+		for _, k := range slices.Sorted(maps.Keys(c.SocketDrops)) {
+			s += fmt.Sprintf(" %s %d", k, c.SocketDrops[k])
+		}
+	}
 	if c.KernelErr != "" {
 		s += "; kernel counters: " + c.KernelErr
 	}

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/xhep/xhep/agent"
 	"github.com/xhep/xhep/agent/source"
 	"github.com/xhep/xhep/bench/vethns"
@@ -49,10 +51,13 @@ type childReport struct {
 	KernelErr string            `json:"kernel_error,omitempty"`
 	// KernelPassOnly: Kernel.Seen counts only the frames the filter passed
 	// (AF_PACKET), not every frame on the interface.
-	KernelPassOnly bool   `json:"kernel_pass_only,omitempty"`
-	RunError       string `json:"run_error,omitempty"`
-	MaxRSSKiB      int    `json:"max_rss_kib"`
-	FinalRSSKB     int    `json:"rss_kib"`
+	KernelPassOnly bool `json:"kernel_pass_only,omitempty"`
+	// SocketDrops are the capture socket's own drop counters where the
+	// source exports them (AF_XDP XDP_STATISTICS), by reason.
+	SocketDrops map[string]uint64 `json:"socket_drops,omitempty"`
+	RunError    string            `json:"run_error,omitempty"`
+	MaxRSSKiB   int               `json:"max_rss_kib"`
+	FinalRSSKB  int               `json:"rss_kib"`
 	// RSS split at the end of the run, before the source closes: anonymous
 	// memory is the agent's own (Go heap, queues); file-backed pages are
 	// the BPF ring buffer's mapping (data pages mapped twice), which the
@@ -148,6 +153,7 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	rep.RssAnonKiB, _ = procStatusKB(0, "RssAnon")
 	rep.RssFileKiB, _ = procStatusKB(0, "RssFile")
+	rep.SocketDrops = socketDrops(src)
 	// Kernel counters before the source closes.
 	switch c := src.(type) {
 	case interface{ Counters() (bpf.Counters, error) }:
@@ -188,4 +194,34 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	rep.FinalRSSKB, _ = procStatusKB(0, "VmRSS")
 	json.NewEncoder(stdout).Encode(rep)
 	return 0
+}
+
+// socketDrops reads the live source's exported counters and keeps the
+// AF_XDP socket's drop counters that are not zero.
+func socketDrops(src source.Source) map[string]uint64 {
+	reg := prometheus.NewRegistry()
+	for _, c := range source.LiveCollectors(src) {
+		if reg.Register(c) != nil {
+			return nil
+		}
+	}
+	fams, _ := reg.Gather()
+	out := map[string]uint64{}
+	for _, f := range fams {
+		if f.GetName() != "xhep_agent_socket_drops_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			v := m.GetCounter().GetValue()
+			if v <= 0 {
+				continue
+			}
+			var k string
+			for _, lp := range m.GetLabel() {
+				k += lp.GetValue()
+			}
+			out[k] = uint64(v)
+		}
+	}
+	return out
 }

@@ -7,7 +7,7 @@ BIN := bin
 # Tests get a throwaway MariaDB unless XHEP_TEST_DSN is set already.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: help deps generate check-generate build test vm-test bench bench-quick fuzz lint demo demo-stop db db-stop clean package
+.PHONY: help deps generate check-generate build test vm-test bench bench-quick fuzz lint demo demo-stop db db-stop clickhouse clickhouse-stop clean package
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n",$$1,$$2}'
@@ -37,10 +37,21 @@ db: deps ## start the throwaway MariaDB (run/mariadb) and print its DSN
 db-stop: ## stop the throwaway MariaDB
 	@scripts/mariadb.sh stop
 
+clickhouse: deps ## start the throwaway ClickHouse (run/clickhouse-25900) and print its address
+	@scripts/clickhouse.sh start
+
+clickhouse-stop: ## stop the throwaway ClickHouse
+	@scripts/clickhouse.sh stop
+
 test: deps check-generate build ## run every test (root runs the BPF and namespace tests too), then a quick benchmark smoke run
 	$(GO) vet ./...
 	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} \
+	XHEP_TEST_CLICKHOUSE=$${XHEP_TEST_CLICKHOUSE:-$$(scripts/clickhouse.sh start)} \
 	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	# The API tests again, on the ClickHouse backend.
+	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} \
+	XHEP_TEST_CLICKHOUSE=$${XHEP_TEST_CLICKHOUSE:-$$(scripts/clickhouse.sh start)} XHEP_TEST_BACKEND=clickhouse \
+	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./collector/api/
 	$(MAKE) --no-print-directory vm-test
 	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} $(BIN)/xhep-bench --quick
 

@@ -83,6 +83,15 @@ type Config struct {
 	MaxDBSize       int64  `yaml:"max-db-size"`      // bytes; 0 = unlimited
 	SpillDir        string `yaml:"spill-dir"`        // on-disk queue while the database is away
 	SpillMax        int64  `yaml:"spill-max"`        // bytes (default 1 GiB)
+	// ClickHouse, instead of MySQL: native-protocol addresses host:port
+	// (repeatable; a cluster's: any of its servers). See
+	// collector/store/clickhouse.
+	ClickHouse         []string `yaml:"clickhouse"`
+	ClickHouseCluster  string   `yaml:"clickhouse-cluster"`  // cluster of remote_servers: local tables on every shard + Distributed
+	ClickHouseUser     string   `yaml:"clickhouse-user"`     // default "default"
+	ClickHousePassword string   `yaml:"clickhouse-password"` // or $XHEP_CLICKHOUSE_PASSWORD
+	ClickHouseTLS      bool     `yaml:"clickhouse-tls"`      // TLS to the servers' secure native port
+	ClickHouseCA       string   `yaml:"clickhouse-ca"`       // PEM CA bundle for --clickhouse-tls (default: system roots)
 	// DrainTimeout bounds how long shutdown waits for the database before
 	// spilling what is left to SpillDir (default 30s).
 	DrainTimeout time.Duration `yaml:"drain-timeout"`
@@ -137,9 +146,9 @@ type Config struct {
 // Validate checks the configuration without touching the network.
 func (c *Config) Validate() error {
 	var errs []error
-	apiOnly := c.Read == "" && len(c.Listen) == 0 && c.HTTP != "" && c.MySQL != ""
+	apiOnly := c.Read == "" && len(c.Listen) == 0 && c.HTTP != "" && c.HasStore()
 	if c.Read == "" && len(c.Listen) == 0 && !apiOnly {
-		errs = append(errs, errors.New("no --listen address and no --read file (an API/UI-only node needs --http and --mysql)"))
+		errs = append(errs, errors.New("no --listen address and no --read file (an API/UI-only node needs --http and --mysql or --clickhouse)"))
 	}
 	if c.Read != "" && len(c.Listen) > 0 {
 		errs = append(errs, errors.New("--read and --listen do not go together"))
@@ -147,14 +156,23 @@ func (c *Config) Validate() error {
 	if c.Print && c.Read == "" {
 		errs = append(errs, errors.New("--print needs --read"))
 	}
-	if c.Print && c.MySQL != "" {
-		errs = append(errs, errors.New("--print and --mysql do not go together"))
+	if c.Print && c.HasStore() {
+		errs = append(errs, errors.New("--print and --mysql/--clickhouse do not go together"))
 	}
-	if c.Read != "" && !c.Print && c.MySQL == "" {
-		errs = append(errs, errors.New("--read needs --print or --mysql"))
+	if c.Read != "" && !c.Print && !c.HasStore() {
+		errs = append(errs, errors.New("--read needs --print, --mysql or --clickhouse"))
 	}
-	if c.Read == "" && c.MySQL == "" && len(c.Forward) == 0 {
-		errs = append(errs, errors.New("no --mysql and no --forward: nothing would be stored"))
+	if c.Read == "" && !c.HasStore() && len(c.Forward) == 0 {
+		errs = append(errs, errors.New("no --mysql, no --clickhouse and no --forward: nothing would be stored"))
+	}
+	if c.MySQL != "" && len(c.ClickHouse) > 0 {
+		errs = append(errs, errors.New("--mysql and --clickhouse do not go together: one store per collector"))
+	}
+	if c.ClickHouseCluster != "" && len(c.ClickHouse) == 0 {
+		errs = append(errs, errors.New("--clickhouse-cluster needs --clickhouse"))
+	}
+	if (c.ClickHouseTLS || c.ClickHouseCA != "") && len(c.ClickHouse) == 0 {
+		errs = append(errs, errors.New("--clickhouse-tls and --clickhouse-ca need --clickhouse"))
 	}
 	if c.Retention != "" {
 		if _, err := store.ParseRetention(c.Retention); err != nil {
@@ -223,4 +241,18 @@ func parseForward(s string) (string, error) {
 		return "", fmt.Errorf("forward address %q: %w", s, err)
 	}
 	return addr, nil
+}
+
+// HasStore reports whether rows go to a database (--mysql or --clickhouse).
+func (c *Config) HasStore() bool { return c.MySQL != "" || len(c.ClickHouse) > 0 }
+
+// StoreBackend is "mysql", "clickhouse" or "" (no store).
+func (c *Config) StoreBackend() string {
+	switch {
+	case len(c.ClickHouse) > 0:
+		return "clickhouse"
+	case c.MySQL != "":
+		return "mysql"
+	}
+	return ""
 }

@@ -172,7 +172,7 @@ func New(cfg Config) (s *Service, err error) {
 			return nil, errors.New("--print without an output")
 		}
 		s.out = newPrinter(out)
-	case cfg.MySQL != "":
+	case cfg.HasStore():
 		st, err := openStore(cfg, s.reg)
 		if err != nil {
 			return nil, err
@@ -247,12 +247,27 @@ func New(cfg Config) (s *Service, err error) {
 func (s *Service) Mux() *http.ServeMux { return s.mux }
 
 // DB is the store's database handle (on the collector's database), for the
-// HTTP API; nil without --mysql.
+// HTTP API: MySQL's pool, or ClickHouse's database/sql handle; nil
+// without a store.
 func (s *Service) DB() *sql.DB {
 	if s.store == nil {
 		return nil
 	}
 	return s.store.DB()
+}
+
+// Unavailable names the ClickHouse shards that do not answer (nil for
+// MySQL or when all answer), for the API's errors.
+func (s *Service) Unavailable(ctx context.Context) []string {
+	if s.store == nil {
+		return nil
+	}
+	if d, ok := s.store.Backend().(interface {
+		DownShards(context.Context) []string
+	}); ok {
+		return d.DownShards(ctx)
+	}
+	return nil
 }
 
 // Registry is the Prometheus registry behind /metrics, for other packages'

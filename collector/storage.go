@@ -2,15 +2,20 @@ package collector
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xhep/xhep/collector/store"
+	"github.com/xhep/xhep/collector/store/clickhouse"
 )
 
-// openStore opens the MySQL/MariaDB store from the storage settings.
+// openStore opens the store (MySQL/MariaDB, or ClickHouse) from the
+// storage settings.
 func openStore(cfg Config, reg prometheus.Registerer) (*store.Store, error) {
 	scfg := store.Config{
 		DSN:             cfg.MySQL,
@@ -30,6 +35,17 @@ func openStore(cfg Config, reg prometheus.Registerer) (*store.Store, error) {
 		}
 		scfg.Retention = r
 	}
+	if len(cfg.ClickHouse) > 0 {
+		be, err := clickhouseBackend(cfg)
+		if err != nil {
+			return nil, err
+		}
+		scfg.Backend = be
+		// Large native blocks: ClickHouse wants few big inserts (each
+		// insert is a part on disk, merged later).
+		scfg.BatchRows, scfg.BatchBytes, scfg.FlushInterval = 50_000, 64<<20, time.Second
+		scfg.QueueRows = 400_000
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st, err := store.Open(ctx, scfg)
@@ -37,4 +53,38 @@ func openStore(cfg Config, reg prometheus.Registerer) (*store.Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	return st, nil
+}
+
+// clickhouseBackend builds the ClickHouse backend from the --clickhouse
+// settings.
+func clickhouseBackend(cfg Config) (*clickhouse.Backend, error) {
+	ccfg := clickhouse.Config{
+		Addrs:    append([]string(nil), cfg.ClickHouse...),
+		Database: cfg.Database,
+		Username: cfg.ClickHouseUser,
+		Password: cfg.ClickHousePassword,
+		Cluster:  cfg.ClickHouseCluster,
+	}
+	if ccfg.Password == "" {
+		ccfg.Password = os.Getenv("XHEP_CLICKHOUSE_PASSWORD")
+	}
+	if cfg.ClickHouseTLS || cfg.ClickHouseCA != "" {
+		ccfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.ClickHouseCA != "" {
+			pem, err := os.ReadFile(cfg.ClickHouseCA)
+			if err != nil {
+				return nil, fmt.Errorf("--clickhouse-ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--clickhouse-ca %s: no PEM certificate", cfg.ClickHouseCA)
+			}
+			ccfg.TLS.RootCAs = pool
+		}
+	}
+	be, err := clickhouse.New(ccfg)
+	if err != nil {
+		return nil, fmt.Errorf("--clickhouse: %w", err)
+	}
+	return be, nil
 }

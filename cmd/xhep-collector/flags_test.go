@@ -99,7 +99,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad scheme", args: []string{"--listen", "sctp://:9060", "--mysql", dsn}, wantErr: "unknown scheme"},
 		{name: "tls without cert", args: []string{"--listen", "tls://:9062", "--mysql", dsn}, wantErr: "--tls-cert"},
 		{name: "print without read", args: []string{"--listen", "udp://:9060", "--print", "--mysql", dsn}, wantErr: "--print needs --read"},
-		{name: "read without output", args: []string{"--read", "x.pcap"}, wantErr: "--read needs --print or --mysql"},
+		{name: "read without output", args: []string{"--read", "x.pcap"}, wantErr: "--read needs --print, --mysql or --clickhouse"},
 		{name: "no storage", args: []string{"--listen", "udp://:9060"}, wantErr: "nothing would be stored"},
 		{name: "bad forward", args: []string{"--listen", "udp://:9060", "--forward", "tcp://h:1"}, wantErr: "forward address"},
 		{name: "bad size", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--max-db-size", "lots"}, wantErr: "size"},

@@ -41,7 +41,7 @@ func run(args []string) int {
 	level.UnmarshalText([]byte(cfg.LogLevel)) // checked by parseFlags
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = log
-	if cfg.MySQL != "" && cfg.Read == "" && cfg.SpillDir == "" {
+	if cfg.HasStore() && cfg.Read == "" && cfg.SpillDir == "" {
 		log.Warn("no --spill-dir: while the database is away rows wait in memory only, and those still queued at exit are lost (counted)")
 	}
 
@@ -59,7 +59,8 @@ func run(args []string) int {
 		return 2
 	}
 	if db := svc.DB(); db != nil && cfg.HTTP != "" && cfg.Read == "" {
-		a, err := api.New(api.Config{DB: db, Token: cfg.APIToken, Hosts: cfg.HTTPHosts,
+		a, err := api.New(api.Config{DB: db, Backend: cfg.StoreBackend(), Cluster: cfg.ClickHouseCluster != "",
+			Unavailable: svc.Unavailable, Token: cfg.APIToken, Hosts: cfg.HTTPHosts,
 			DefaultRange: cfg.APIDefaultRange, MaxRange: cfg.APIMaxRange,
 			FlowLookback: cfg.APIFlowLookback, FlowMargin: cfg.APIFlowMargin, MaxLegs: cfg.APIMaxLegs})
 		if err != nil {

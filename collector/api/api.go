@@ -31,6 +31,12 @@ type Config struct {
 	// store.(*Store).DB()) or "clickhouse" (DB from the ClickHouse
 	// backend's DB()).
 	Backend string
+	// Cluster is set when the ClickHouse store is a cluster
+	// (--clickhouse-cluster): the queries read the Distributed tables.
+	Cluster bool
+	// Unavailable, when set, names the parts of the store that do not
+	// answer (ClickHouse shards); a failed query's error then says which.
+	Unavailable func(ctx context.Context) []string
 	// Token, when set, is the bearer token every API request must carry.
 	// Empty: no authentication, but only loopback clients are served, and
 	// only under a loopback Host name (localhost, 127.0.0.0/8, ::1) or one
@@ -118,6 +124,8 @@ func New(cfg Config) (*API, error) {
 	switch cfg.Backend {
 	case "", "mysql":
 		a.q = &mysqlQ{a}
+	case "clickhouse":
+		a.q = &clickhouseQ{a}
 	default:
 		return nil, fmt.Errorf("%w: unknown backend %q (want mysql or clickhouse)", ErrConfig, cfg.Backend)
 	}
@@ -285,4 +293,18 @@ func (a *API) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 		a.trace(q, args)
 	}
 	return a.cfg.DB.QueryRowContext(ctx, q, args...)
+}
+
+// shardErr adds to a failed query's error which parts of the store do not
+// answer, when Config.Unavailable knows.
+func (a *API) shardErr(ctx context.Context, err error) error {
+	if a.cfg.Unavailable == nil || err == nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if down := a.cfg.Unavailable(pctx); len(down) > 0 {
+		return &httpError{http.StatusServiceUnavailable, fmt.Sprintf("store incomplete: %s not answering: %v", strings.Join(down, ", "), err)}
+	}
+	return err
 }

@@ -484,7 +484,7 @@ func TestAccess(t *testing.T) {
 	// Without a token only loopback clients are served. The remote address
 	// cannot be anything but loopback over a real connection here, so the
 	// foreign ones are set on the request.
-	a, err := New(Config{DB: f.st.DB()})
+	a, err := New(Config{DB: f.st.DB(), Backend: f.backend})
 	if err != nil {
 		t.Fatal(err)
 	}

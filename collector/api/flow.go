@@ -266,6 +266,19 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
+// addHosts adds a SIP message's addresses (src, dst) to hosts and its
+// from, to and request-URI domains, lower case and not IP literals, to
+// domains.
+func addHosts(d [5]string, hosts, domains map[string]bool) {
+	hosts[d[0]], hosts[d[1]] = true, true
+	for _, x := range d[2:] {
+		x = strings.ToLower(strings.TrimSuffix(x, "."))
+		if x != "" && !isIPLiteral(x) {
+			domains[x] = true
+		}
+	}
+}
+
 // isIPLiteral reports whether a SIP host is an address, not a name.
 func isIPLiteral(h string) bool {
 	return strings.HasPrefix(h, "[") || strings.Trim(h, "0123456789.") == ""

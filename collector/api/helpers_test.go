@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	chstd "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/go-sql-driver/mysql"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -23,6 +24,7 @@ import (
 	"github.com/xhep/xhep/bench/gen"
 	"github.com/xhep/xhep/collector/dissect"
 	"github.com/xhep/xhep/collector/store"
+	"github.com/xhep/xhep/collector/store/clickhouse"
 	"github.com/xhep/xhep/hep"
 )
 
@@ -68,8 +70,9 @@ var genStart = time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)
 
 // fixture is a stored capture and what went into it.
 type fixture struct {
-	st    *store.Store
-	truth *gen.Truth
+	backend string // "mysql" or "clickhouse"
+	st      *store.Store
+	truth   *gen.Truth
 	// sip is every SIP message stored, the generated ones and the extra
 	// chain legs, in capture order.
 	sip []gen.SIPMessage
@@ -97,14 +100,62 @@ func newFixture(t testing.TB) *fixture { return newFixtureWith(t, nil, nil) }
 // and extra SIP messages stored too.
 func newFixtureWith(t testing.TB, mod func(*gen.Config), extra []gen.SIPMessage) *fixture {
 	t.Helper()
-	dsn := testDSN(t)
-	name := testDatabase(t, dsn)
-	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{DSN: dsn, Database: name, Now: func() time.Time { return genStart }})
+	return newFixtureOn(t, testBackend(), mod, extra)
+}
+
+// testBackend is the backend the API tests run on: XHEP_TEST_BACKEND
+// ("mysql", the default, or "clickhouse").
+func testBackend() string {
+	if b := os.Getenv("XHEP_TEST_BACKEND"); b != "" {
+		return b
+	}
+	return "mysql"
+}
+
+// openTestStore opens a store on a fresh database of backend.
+func openTestStore(t testing.TB, backend string) *store.Store {
+	t.Helper()
+	cfg := store.Config{Now: func() time.Time { return genStart }}
+	switch backend {
+	case "mysql":
+		dsn := testDSN(t)
+		cfg.DSN, cfg.Database = dsn, testDatabase(t, dsn)
+	case "clickhouse":
+		addr := os.Getenv("XHEP_TEST_CLICKHOUSE")
+		if addr == "" {
+			t.Skip("XHEP_TEST_CLICKHOUSE is not set: start a server with scripts/clickhouse.sh start and export XHEP_TEST_CLICKHOUSE=<the address it prints>")
+		}
+		var r [4]byte
+		_, _ = rand.Read(r[:])
+		name := "xhep_api_t_" + hex.EncodeToString(r[:])
+		be, err := clickhouse.New(clickhouse.Config{Addrs: []string{addr}, Database: name, Username: "xhep", Password: "xhep"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Backend = be
+		t.Cleanup(func() {
+			db := sql.OpenDB(chstd.Connector(&chstd.Options{Addr: []string{addr}, Auth: chstd.Auth{Username: "xhep", Password: "xhep"}}))
+			defer db.Close()
+			if _, err := db.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
+				t.Errorf("drop test database %s: %v", name, err)
+			}
+		})
+	default:
+		t.Fatalf("XHEP_TEST_BACKEND=%q: want mysql or clickhouse", backend)
+	}
+	st, err := store.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// newFixtureOn is newFixtureWith on the given backend.
+func newFixtureOn(t testing.TB, backend string, mod func(*gen.Config), extra []gen.SIPMessage) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st := openTestStore(t, backend)
 
 	cfg := gen.DefaultConfig()
 	cfg.Seed = 6
@@ -117,7 +168,7 @@ func newFixtureWith(t testing.TB, mod func(*gen.Config), extra []gen.SIPMessage)
 	if err != nil {
 		t.Fatalf("generate: %v", err)
 	}
-	f := &fixture{st: st, truth: tr, corr: map[int]string{}}
+	f := &fixture{backend: backend, st: st, truth: tr, corr: map[int]string{}}
 	f.sip = append(f.sip, tr.SIP...)
 
 	// The B2BUA call (leg b has X-CID: a) with the most DNS lookups by its
@@ -290,7 +341,7 @@ func hepMessage(p hep.ProtoType, src, dst netip.AddrPort, transport string, ts t
 // server runs the API on a loopback listener.
 func server(t testing.TB, f *fixture, mod func(*Config)) (*httptest.Server, *API) {
 	t.Helper()
-	cfg := Config{DB: f.st.DB(), Now: func() time.Time { return genStart.Add(2 * time.Hour) }}
+	cfg := Config{DB: f.st.DB(), Backend: f.backend, Now: func() time.Time { return genStart.Add(2 * time.Hour) }}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -303,13 +303,7 @@ func (my *mysqlQ) hostsOf(ctx context.Context, ids []string, from, to time.Time,
 		if err := rows.Scan(&d[0], &d[1], &d[2], &d[3], &d[4]); err != nil {
 			return fmt.Errorf("scan call hosts: %w", err)
 		}
-		hosts[d[0]], hosts[d[1]] = true, true
-		for _, x := range d[2:] {
-			x = strings.ToLower(strings.TrimSuffix(x, "."))
-			if x != "" && !isIPLiteral(x) {
-				domains[x] = true
-			}
-		}
+		addHosts(d, hosts, domains)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read call hosts: %w", err)

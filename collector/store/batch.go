@@ -36,6 +36,7 @@ type batch struct {
 	first     time.Time // when the first row was added (monotonic)
 	seq       uint64    // hand-off order, for Flush
 	fromSpill bool      // read back from the spill: the spill still holds it
+	tried     bool      // written at least once (the attempt may have committed)
 	onDone    func()    // called once when stored, dropped or spilled
 }
 
@@ -52,7 +53,7 @@ const maxField = 1<<24 - 1
 // reset starts an empty record for table t with id.
 func (b *batch) reset(t *table, id uint64) {
 	b.t, b.id, b.rows = t, id, 0
-	b.fromSpill, b.onDone, b.seq = false, nil, 0
+	b.fromSpill, b.onDone, b.seq, b.tried = false, nil, 0, false
 	b.buf = append(b.buf[:0], batchVersion)
 	b.buf = binary.LittleEndian.AppendUint64(b.buf, id)
 	b.buf = append(b.buf, byte(len(t.name)))
@@ -131,4 +132,17 @@ func checkRecord(rec []byte) (recordHeader, error) {
 		return h, fmt.Errorf("%w: %d bytes after %d rows", ErrBadRecord, len(body), h.rows)
 	}
 	return h, nil
+}
+
+// EncodeRows returns rows in the record's row layout: the Body of a
+// backend.Batch (for backends' tests). Each row's CreateDate is clamped
+// as Write clamps it.
+func EncodeRows(rows []Row) []byte {
+	t := &table{name: "hep_proto_1_call"}
+	b := &batch{}
+	b.reset(t, 0)
+	for i := range rows {
+		b.add(&rows[i], clampMicros(rows[i].CreateDate))
+	}
+	return b.buf[b.countOff()+4:]
 }

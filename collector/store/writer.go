@@ -168,7 +168,9 @@ func (s *Store) writeBatch(w *writer, b *batch, part uint32) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bb := backend.Batch{ID: h.id, Part: part, Table: h.table, Rows: h.rows, Body: h.body}
+	bb := backend.Batch{ID: h.id, Part: part, Table: h.table, Rows: h.rows, Body: h.body,
+		Retry: b.tried || b.fromSpill || part > 0}
+	b.tried = true
 	return w.bw.WriteBatch(ctx, &bb)
 }
 
@@ -189,6 +191,7 @@ func (s *Store) writeRepaired(w *writer, b *batch) {
 	fixed := s.newBatch(b.t)
 	fixed.id = h.id
 	fixed.reset(b.t, h.id)
+	fixed.tried = true // the same id was tried as b
 	body := h.body
 	var v rowView
 	repaired := 0

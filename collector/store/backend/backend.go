@@ -118,6 +118,11 @@ type Batch struct {
 	Part  uint32 // 0: the whole batch; i: its row i-1 alone (repair)
 	Table string // hep_proto_<type>_<class>, valid (ValidTable)
 	Rows  int
+	// Retry is set when an earlier attempt of (ID, Part) may have been
+	// made, by this process or one before it (a retry, a spill replay, a
+	// repair part): a backend without transactions checks for it then.
+	// Unset, no attempt of this key was ever made.
+	Retry bool
 	// Body is the rows in the store's record format; read them with
 	// NextRow.
 	Body []byte

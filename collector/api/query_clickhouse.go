@@ -1,0 +1,508 @@
+package api
+
+// The ClickHouse implementation of the API's queries (package
+// collector/store/clickhouse has the schema): typed columns instead of
+// generated ones, ts (µs) for time, create_date (s) for partition
+// pruning, the user index for user search. Only SQL that ClickHouse 18.16
+// and current releases both accept: UNION ALL (no UNION DISTINCT),
+// LIMIT offset, n, no DateTime64.
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// clickhouseQ is the [querier] of a ClickHouse store.
+type clickhouseQ struct{ a *API }
+
+// timeCond is the condition for [from, to] (inclusive, µs) and its args:
+// create_date prunes partitions and granules, ts is exact.
+func chTime(from, to time.Time) (string, []any) {
+	f, t := from.UnixMicro(), to.UnixMicro()
+	return "create_date >= toDateTime(?) AND create_date <= toDateTime(?) AND ts >= ? AND ts <= ?",
+		[]any{floorSec(f), floorSec(t), f, t}
+}
+
+func floorSec(us int64) int64 {
+	s := us / 1e6
+	if us < 0 && us%1e6 != 0 {
+		s--
+	}
+	return max(s, 0)
+}
+
+// chMsgCols are the columns of a message in a table's SELECT, chMsgOut
+// the same from a UNION ALL subquery; chScanMessage reads them in order.
+const (
+	chMsgCols = "id, ts, gid, callid, callid_aleg, correlation_id, method, toInt64(status) AS status_i, cseq_method, " +
+		"from_user, to_user, ruri_user, user_agent, toInt64(proto) AS proto_i, src_ip, toInt64(src_port) AS src_port_i, dst_ip, toInt64(dst_port) AS dst_port_i"
+	chMsgOut = "id, ts, gid, callid, callid_aleg, correlation_id, method, status_i, cseq_method, " +
+		"from_user, to_user, ruri_user, user_agent, proto_i, src_ip, src_port_i, dst_ip, dst_port_i"
+)
+
+func chScanMessage(rows *sql.Rows, m *Message, lead []any, extra ...any) error {
+	var ts, proto int64
+	dest := append(lead, &m.ID, &ts, &m.Node, &m.CallID, &m.CallIDALeg, &m.CorrelationID,
+		&m.Method, &m.Status, &m.CSeqMethod, &m.FromUser, &m.ToUser, &m.RURIUser, &m.UserAgent,
+		&proto, &m.SrcIP, &m.SrcPort, &m.DstIP, &m.DstPort)
+	if err := rows.Scan(append(dest, extra...)...); err != nil {
+		return err
+	}
+	m.Time = time.UnixMicro(ts).UTC()
+	m.TimeUS = ts
+	m.Transport = transportName(int(proto))
+	return nil
+}
+
+// userRoles: the user index's role of each user column.
+var userRoles = map[string]int{"from_user": 1, "to_user": 2, "ruri_user": 3}
+
+// chWhere is the WHERE of a search on table: time, the filters, the node,
+// and for a user filter the Call-IDs of the user index (the table's sort
+// key then finds the rows).
+func (c *clickhouseQ) chWhere(s *search, table string) (string, []any) {
+	var b strings.Builder
+	tc, args := chTime(s.From, s.To)
+	b.WriteString(tc)
+	for _, f := range s.filters {
+		fmt.Fprintf(&b, " AND %s %s ?", f.col, f.op)
+		args = append(args, f.arg)
+		if role, ok := userRoles[f.col]; ok && table != "" {
+			fmt.Fprintf(&b, " AND callid IN (SELECT callid FROM `%s` WHERE role = %d AND user %s ? AND %s)",
+				c.usersTable(table), role, f.op, tc)
+			args = append(args, f.arg)
+			_, ta := chTime(s.From, s.To)
+			args = append(args, ta...)
+		}
+	}
+	if s.node >= 0 {
+		b.WriteString(" AND gid = ?")
+		args = append(args, s.node)
+	}
+	return b.String(), args
+}
+
+// usersTable is the user index a shard reads: in a cluster the query runs
+// on every shard and a call's rows and user index rows share its shard,
+// so the local table is the one to read.
+func (c *clickhouseQ) usersTable(table string) string {
+	if c.a.cfg.Cluster {
+		return table + "_users_local"
+	}
+	return table + "_users"
+}
+
+func (c *clickhouseQ) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	rows, err := c.a.query(ctx, q, args...)
+	if err != nil {
+		return nil, c.a.shardErr(ctx, err)
+	}
+	return rows, nil
+}
+
+func (c *clickhouseQ) searchMessages(ctx context.Context, s *search, tables []string) ([]Message, int64, error) {
+	var page, count strings.Builder
+	var pargs, cargs []any
+	page.WriteString("SELECT tbl, " + chMsgOut + " FROM (")
+	count.WriteString("SELECT toInt64(sum(n)) FROM (")
+	for i, t := range tables {
+		if i > 0 {
+			page.WriteString(" UNION ALL ")
+			count.WriteString(" UNION ALL ")
+		}
+		where, args := c.chWhere(s, t)
+		fmt.Fprintf(&page, "SELECT '%s' AS tbl, %s FROM `%s` WHERE %s ORDER BY ts DESC, id DESC LIMIT %d", t, chMsgCols, t, where, s.offset+s.limit)
+		fmt.Fprintf(&count, "SELECT count() AS n FROM `%s` WHERE %s", t, where)
+		pargs = append(pargs, args...)
+		cargs = append(cargs, args...)
+	}
+	fmt.Fprintf(&page, ") ORDER BY ts DESC, id DESC LIMIT %d, %d", s.offset, s.limit)
+	count.WriteString(")")
+	var msgs []Message
+	var total int64
+	err := parallel(
+		func() error {
+			if err := c.a.queryRow(ctx, count.String(), cargs...).Scan(&total); err != nil {
+				return fmt.Errorf("count messages: %w", c.a.shardErr(ctx, err))
+			}
+			return nil
+		},
+		func() error {
+			rows, err := c.query(ctx, page.String(), pargs...)
+			if err != nil {
+				return fmt.Errorf("query messages: %w", err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var m Message
+				if err := chScanMessage(rows, &m, []any{&m.Table}); err != nil {
+					return fmt.Errorf("scan message: %w", err)
+				}
+				msgs = append(msgs, m)
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("read messages: %w", err)
+			}
+			return nil
+		})
+	return msgs, total, err
+}
+
+func (c *clickhouseQ) pageCalls(ctx context.Context, s *search) ([]string, int64, error) {
+	where, args := c.chWhere(s, callTable)
+	page := fmt.Sprintf("SELECT callid, max(ts) AS last FROM `%s` WHERE %s AND callid != '' GROUP BY callid ORDER BY last DESC, callid LIMIT %d, %d",
+		callTable, where, s.offset, s.limit)
+	count := fmt.Sprintf("SELECT toInt64(uniqExact(callid)) FROM `%s` WHERE %s AND callid != ''", callTable, where)
+	var ids []string
+	var total int64
+	err := parallel(
+		func() error {
+			if err := c.a.queryRow(ctx, count, args...).Scan(&total); err != nil {
+				return fmt.Errorf("count calls: %w", c.a.shardErr(ctx, err))
+			}
+			return nil
+		},
+		func() error {
+			rows, err := c.query(ctx, page, args...)
+			if err != nil {
+				return fmt.Errorf("query calls: %w", err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id string
+				var last int64
+				if err := rows.Scan(&id, &last); err != nil {
+					return fmt.Errorf("scan call: %w", err)
+				}
+				ids = append(ids, id)
+			}
+			return rows.Err()
+		})
+	return ids, total, err
+}
+
+func (c *clickhouseQ) messagesOf(ctx context.Context, tables, ids []string, from, to time.Time, raw bool, max int) ([]Message, error) {
+	var b strings.Builder
+	var args []any
+	in := placeholders(len(ids))
+	extra := ""
+	if raw {
+		extra = ", raw"
+	}
+	tc, targs := chTime(from, to)
+	b.WriteString("SELECT tbl, ord, " + chMsgOut + extra + " FROM (")
+	for i, t := range tables {
+		if i > 0 {
+			b.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&b, "SELECT '%s' AS tbl, toInt64(%d) AS ord, %s%s FROM `%s` WHERE %s AND callid IN (%s)", t, i, chMsgCols, extra, t, tc, in)
+		args = append(args, targs...)
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	b.WriteString(") ORDER BY ts, ord, id")
+	if max > 0 {
+		fmt.Fprintf(&b, " LIMIT %d", max+1)
+	}
+	rows, err := c.query(ctx, b.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query call messages: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var m Message
+		var ord int64
+		var rawS string
+		ex := []any{}
+		if raw {
+			ex = append(ex, &rawS)
+		}
+		if err := chScanMessage(rows, &m, []any{&m.Table, &ord}, ex...); err != nil {
+			return nil, fmt.Errorf("scan call message: %w", err)
+		}
+		if raw {
+			m.Raw = rawS
+			line, _, _ := strings.Cut(m.Raw, "\n")
+			m.FirstLine = strings.TrimRight(line, "\r")
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read call messages: %w", err)
+	}
+	if max > 0 && len(out) > max {
+		return nil, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("call has more than %d SIP messages", max)}
+	}
+	return out, nil
+}
+
+func (c *clickhouseQ) span(ctx context.Context, ids []string, tr timeRange) (first, last time.Time, ok bool, err error) {
+	in := placeholders(len(ids))
+	tc, targs := chTime(tr.From, tr.To)
+	var q strings.Builder
+	var args []any
+	q.WriteString("SELECT min(ts), max(ts), count() FROM (")
+	for i, t := range sipTables {
+		if i > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&q, "SELECT ts FROM `%s` WHERE %s AND callid IN (%s)", t, tc, in)
+		args = append(args, targs...)
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	q.WriteString(")")
+	var f, l int64
+	var n uint64
+	if err := c.a.queryRow(ctx, q.String(), args...).Scan(&f, &l, &n); err != nil {
+		return first, last, false, fmt.Errorf("query call time span: %w", c.a.shardErr(ctx, err))
+	}
+	if n == 0 {
+		return first, last, false, nil
+	}
+	return time.UnixMicro(f).UTC(), time.UnixMicro(l).UTC(), true, nil
+}
+
+func (c *clickhouseQ) links(ctx context.Context, frontier []string, from, to time.Time) ([][3]string, error) {
+	in := placeholders(len(frontier))
+	tc, targs := chTime(from, to)
+	q := fmt.Sprintf(
+		"SELECT DISTINCT callid_aleg, 'callid_aleg', callid FROM `%[1]s` WHERE %[3]s AND callid IN (%[2]s) AND callid_aleg != ''"+
+			" UNION ALL SELECT DISTINCT correlation_id, 'correlation_id', callid FROM `%[1]s` WHERE %[3]s AND callid IN (%[2]s) AND correlation_id != ''"+
+			" UNION ALL SELECT DISTINCT callid, 'callid_aleg', callid_aleg FROM `%[1]s` WHERE %[3]s AND callid_aleg IN (%[2]s)"+
+			" UNION ALL SELECT DISTINCT callid, 'correlation_id', correlation_id FROM `%[1]s` WHERE %[3]s AND correlation_id IN (%[2]s)",
+		callTable, in, tc)
+	var args []any
+	for range 4 {
+		args = append(args, targs...)
+		for _, id := range frontier {
+			args = append(args, id)
+		}
+	}
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query linked legs: %w", err)
+	}
+	defer rows.Close()
+	var out [][3]string
+	seen := map[[3]string]bool{}
+	for rows.Next() {
+		var l [3]string
+		if err := rows.Scan(&l[0], &l[1], &l[2]); err != nil {
+			return nil, fmt.Errorf("scan linked leg: %w", err)
+		}
+		if l[0] == "" || l[0] == "null" || seen[l] {
+			continue
+		}
+		seen[l] = true
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read linked legs: %w", err)
+	}
+	return out, nil
+}
+
+func (c *clickhouseQ) hostsOf(ctx context.Context, ids []string, from, to time.Time, hosts, domains map[string]bool) error {
+	var q strings.Builder
+	var args []any
+	tc, targs := chTime(from, to)
+	for i, t := range sipTables {
+		if i > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&q, "SELECT DISTINCT src_ip, dst_ip, from_domain, to_domain, ruri_domain FROM `%s` WHERE %s AND callid IN (%s)", t, tc, placeholders(len(ids)))
+		args = append(args, targs...)
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	rows, err := c.query(ctx, q.String(), args...)
+	if err != nil {
+		return fmt.Errorf("query call hosts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d [5]string
+		if err := rows.Scan(&d[0], &d[1], &d[2], &d[3], &d[4]); err != nil {
+			return fmt.Errorf("scan call hosts: %w", err)
+		}
+		addHosts(d, hosts, domains)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read call hosts: %w", err)
+	}
+	return nil
+}
+
+// correlated queries cols of table's rows correlated with ids within
+// [from, to], in capture order.
+func (c *clickhouseQ) correlated(ctx context.Context, table, cols string, ids []string, from, to time.Time) (*sql.Rows, error) {
+	tc, args := chTime(from, to)
+	q := fmt.Sprintf("SELECT %s FROM `%s` WHERE %s AND correlation_id IN (%s) ORDER BY ts, id", cols, table, tc, placeholders(len(ids)))
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return c.query(ctx, q, args...)
+}
+
+func (c *clickhouseQ) rtcpOf(ctx context.Context, ids []string, from, to time.Time) ([]RTCPEntry, error) {
+	rows, err := c.correlated(ctx, "hep_proto_5_default", "ts, correlation_id, src_ip, toInt64(src_port), dst_ip, toInt64(dst_port), payload", ids, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("query rtcp: %w", err)
+	}
+	defer rows.Close()
+	out := []RTCPEntry{}
+	for rows.Next() {
+		var e RTCPEntry
+		var ts int64
+		var p string
+		if err := rows.Scan(&ts, &e.CorrelationID, &e.SrcIP, &e.SrcPort, &e.DstIP, &e.DstPort, &p); err != nil {
+			return nil, fmt.Errorf("scan rtcp: %w", err)
+		}
+		e.Time, e.TimeUS = time.UnixMicro(ts).UTC(), ts
+		e.Report = json.RawMessage(p)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read rtcp: %w", err)
+	}
+	return out, nil
+}
+
+func (c *clickhouseQ) logsOf(ctx context.Context, ids []string, from, to time.Time) ([]LogEntry, error) {
+	rows, err := c.correlated(ctx, "hep_proto_100_default", "ts, correlation_id, src_ip, dst_ip, visitParamExtractString(payload, 'message')", ids, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("query logs: %w", err)
+	}
+	defer rows.Close()
+	out := []LogEntry{}
+	for rows.Next() {
+		var e LogEntry
+		var ts int64
+		if err := rows.Scan(&ts, &e.CorrelationID, &e.SrcIP, &e.DstIP, &e.Message); err != nil {
+			return nil, fmt.Errorf("scan log: %w", err)
+		}
+		e.Time, e.TimeUS = time.UnixMicro(ts).UTC(), ts
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read logs: %w", err)
+	}
+	return out, nil
+}
+
+func (c *clickhouseQ) dnsOf(ctx context.Context, hosts []string, domains map[string]bool, from, to time.Time) ([]DNSEntry, error) {
+	out := []DNSEntry{}
+	if len(hosts) == 0 || len(domains) == 0 {
+		return out, nil
+	}
+	in := placeholders(len(hosts))
+	tc, args := chTime(from, to)
+	q := fmt.Sprintf("SELECT id, ts, src_ip, toInt64(src_port), dst_ip, toInt64(dst_port), qname, toInt64(qtype), qr, toInt64(rcode), payload"+
+		" FROM hep_proto_53_default WHERE %s AND (src_ip IN (%s) OR dst_ip IN (%s)) ORDER BY ts, id", tc, in, in)
+	for range 2 {
+		for _, h := range hosts {
+			args = append(args, h)
+		}
+	}
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query dns: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e DNSEntry
+		var id uint64
+		var ts int64
+		var qr uint8
+		var p string
+		if err := rows.Scan(&id, &ts, &e.SrcIP, &e.SrcPort, &e.DstIP, &e.DstPort, &e.QName, &e.QType, &qr, &e.RCode, &p); err != nil {
+			return nil, fmt.Errorf("scan dns: %w", err)
+		}
+		if !forDomain(e.QName, domains) {
+			continue
+		}
+		e.Time, e.TimeUS = time.UnixMicro(ts).UTC(), ts
+		e.QR = qr == 1
+		e.Message = json.RawMessage(p)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read dns: %w", err)
+	}
+	return out, nil
+}
+
+func (c *clickhouseQ) rtcpRaw(ctx context.Context, ids []string, from, to time.Time) ([]packet, error) {
+	rows, err := c.correlated(ctx, "hep_proto_5_default", "ts, toInt64(if(proto = 0, 17, proto)), src_ip, toInt64(src_port), dst_ip, toInt64(dst_port), raw", ids, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("query rtcp packets: %w", err)
+	}
+	defer rows.Close()
+	var out []packet
+	for rows.Next() {
+		var ts int64
+		var proto, sp, dp int
+		var sip, dip string
+		var raw string
+		if err := rows.Scan(&ts, &proto, &sip, &sp, &dip, &dp, &raw); err != nil {
+			return nil, fmt.Errorf("scan rtcp packet: %w", err)
+		}
+		rb := []byte(raw)
+		if len(rb) == 0 || bytes.TrimLeft(rb, " \t\r\n")[0] == '{' {
+			continue
+		}
+		p, err := toPacket(time.UnixMicro(ts).UTC(), proto, sip, sp, dip, dp, rb)
+		if err != nil {
+			continue
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read rtcp packets: %w", err)
+	}
+	return out, nil
+}
+
+func (c *clickhouseQ) statsCounts(ctx context.Context, from, to time.Time, secs int64) ([]statCount, error) {
+	var b strings.Builder
+	var args []any
+	tc, targs := chTime(from, to)
+	b.WriteString("SELECT bucket, st, m, toInt64(count()) FROM (")
+	for i, t := range sipTables {
+		if i > 0 {
+			b.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&b, "SELECT intDiv(ts - ?, %d) AS bucket, toInt64(status) AS st, method AS m FROM `%s` WHERE %s", secs*1e6, t, tc)
+		args = append(args, from.UnixMicro())
+		args = append(args, targs...)
+	}
+	b.WriteString(") GROUP BY bucket, st, m")
+	rows, err := c.query(ctx, b.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query stats: %w", err)
+	}
+	defer rows.Close()
+	var out []statCount
+	for rows.Next() {
+		var sc statCount
+		if err := rows.Scan(&sc.bucket, &sc.status, &sc.method, &sc.count); err != nil {
+			return nil, fmt.Errorf("scan stats: %w", err)
+		}
+		out = append(out, sc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read stats: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,382 @@
+// Package clickhouse is the ClickHouse backend of package collector/store:
+// the scale-out store. One MergeTree table per HEP type and class, like
+// the MySQL backend's, with typed columns for everything the API
+// searches, the JSON documents and raw payload as strings (compressed by
+// the server, zstd in scripts/clickhouse.sh), daily partitions,
+// ORDER BY (callid, ts) for Call-ID lookups and flows, and a user index
+// (<table>_users, ordered by user and time, filled by a materialized
+// view) for user and number search. Retention drops partitions;
+// MaxDBSize reads system.parts.
+//
+// Writes are native-protocol blocks (github.com/ClickHouse/clickhouse-go/v2),
+// one INSERT per batch and shard, several connections. Exactly once:
+// every row carries its batch key (batch, bpart); a batch that may have
+// been tried before (backend.Batch.Retry) is first counted on its shard
+// — all its rows there: already stored; none: insert; some (a block cut
+// by a crash): delete them (ALTER DELETE, waited for) and insert. A block
+// is written as one part per day, so only a crash between the days of one
+// batch leaves a partial batch. ClickHouse 18.16 has neither an insert
+// deduplication token nor deduplication for non-replicated tables, so the
+// batch key is the one way that works on both old and current servers.
+//
+// Cluster (Config.Cluster): the cluster is read from system.clusters of
+// the first address (remote_servers in the server config; no ZooKeeper:
+// tables are created on every shard by this backend, not ON CLUSTER).
+// Every shard has <table>_local (and <table>_users_local with its view);
+// <table> and <table>_users are Distributed tables over them, which the
+// API reads. Rows are sharded by the A-leg Call-ID (callid_aleg, else
+// callid; correlation_id for RTCP and logs) with FNV-1a, so a call's legs
+// land on one shard, and written to the shards' local tables directly: a
+// shard that is down fails its part of the batch, the store retries (the
+// other shards' parts are found stored) and spills while it stays down.
+//
+// SQL is kept to what ClickHouse 18.16 (Debian's, run here) and current
+// releases both accept: MergeTree with PARTITION BY/ORDER BY, no
+// DateTime64, no LowCardinality, no codecs or skip indexes, no
+// insert_deduplication_token, no ON CLUSTER.
+package clickhouse
+
+import (
+	"context"
+	"crypto/tls"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/xhep/xhep/collector/store/backend"
+)
+
+// Config configures a [Backend].
+type Config struct {
+	// Addrs are native-protocol addresses host:port (default port 9000).
+	// Single node: one server (more are tried in turn). Cluster: any
+	// server of the cluster; the shards come from its system.clusters.
+	Addrs []string
+	// Database is created if missing (default "xhep").
+	Database string
+	// Username and Password (default user "default", no password).
+	Username, Password string
+	// TLS, when set, is used for every connection (the servers' secure
+	// native port).
+	TLS *tls.Config
+	// Cluster names a cluster of the servers' remote_servers: local
+	// tables on every shard and Distributed tables over them.
+	Cluster string
+	// Conns is the number of writer connections per shard (default 4).
+	Conns int
+}
+
+// shard is one server (single node: the only one).
+type shard struct {
+	num  int
+	addr string // host:port
+	conn driver.Conn
+}
+
+// Backend is the ClickHouse [backend.Backend].
+type Backend struct {
+	cfg Config
+	db  string
+	env backend.Env
+
+	mu     sync.Mutex
+	shards []*shard // set by Setup; single node: one
+	seed   driver.Conn
+
+	readOnce sync.Once
+	read     *sql.DB
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// New checks cfg; it does not connect.
+func New(cfg Config) (*Backend, error) {
+	if len(cfg.Addrs) == 0 {
+		return nil, errors.New("clickhouse: no address")
+	}
+	for i, a := range cfg.Addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			a = net.JoinHostPort(a, "9000")
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, fmt.Errorf("clickhouse address %q: %w", cfg.Addrs[i], err)
+			}
+			cfg.Addrs[i] = a
+		}
+	}
+	if cfg.Database == "" {
+		cfg.Database = "xhep"
+	}
+	if err := validDatabase(cfg.Database); err != nil {
+		return nil, err
+	}
+	if err := validCluster(cfg.Cluster); err != nil {
+		return nil, err
+	}
+	if cfg.Username == "" {
+		cfg.Username = "default"
+	}
+	if cfg.Conns <= 0 {
+		cfg.Conns = 4
+	}
+	b := &Backend{cfg: cfg, db: cfg.Database}
+	b.env.Logger = slog.New(slog.DiscardHandler)
+	return b, nil
+}
+
+func (b *Backend) options(addrs []string, database string) *ch.Options {
+	return &ch.Options{
+		Addr:             addrs,
+		Auth:             ch.Auth{Database: database, Username: b.cfg.Username, Password: b.cfg.Password},
+		TLS:              b.cfg.TLS,
+		DialTimeout:      5 * time.Second,
+		ReadTimeout:      2 * time.Minute,
+		MaxOpenConns:     b.cfg.Conns + 4,
+		MaxIdleConns:     b.cfg.Conns + 4,
+		ConnMaxLifetime:  time.Hour,
+		Compression:      &ch.Compression{Method: ch.CompressionLZ4},
+		ConnOpenStrategy: ch.ConnOpenInOrder,
+	}
+}
+
+// Name is "clickhouse".
+func (b *Backend) Name() string { return "clickhouse" }
+
+// Start keeps the store's environment.
+func (b *Backend) Start(env backend.Env) error {
+	if env.Logger == nil {
+		env.Logger = slog.New(slog.DiscardHandler)
+	}
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	if env.PartitionAction == nil {
+		env.PartitionAction = func(string) {}
+	}
+	b.env = env
+	return nil
+}
+
+// Database returns the database name.
+func (b *Backend) Database() string { return b.db }
+
+// Cluster returns the cluster name ("" single node).
+func (b *Backend) Cluster() string { return b.cfg.Cluster }
+
+// DB returns a database/sql handle on the database for the API's
+// read-only queries (clickhouse-go's std interface, same servers).
+func (b *Backend) DB() *sql.DB {
+	b.readOnce.Do(func() {
+		b.read = ch.OpenDB(b.options(b.cfg.Addrs, b.db))
+	})
+	return b.read
+}
+
+// Shards returns the shard addresses, in shard order (after Setup).
+func (b *Backend) Shards() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]string, len(b.shards))
+	for i, s := range b.shards {
+		out[i] = s.addr
+	}
+	return out
+}
+
+func (b *Backend) currentShards() []*shard {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.shards
+}
+
+// connect opens the seed connection and, for a cluster, one per shard.
+func (b *Backend) connect(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.seed == nil {
+		c, err := ch.Open(b.options(b.cfg.Addrs, "default"))
+		if err != nil {
+			return fmt.Errorf("clickhouse connect: %w", err)
+		}
+		b.seed = c
+	}
+	if err := b.seed.Ping(ctx); err != nil {
+		return fmt.Errorf("clickhouse ping %s: %w", strings.Join(b.cfg.Addrs, ","), err)
+	}
+	if b.shards != nil {
+		return nil
+	}
+	if b.cfg.Cluster == "" {
+		b.shards = []*shard{{num: 1, addr: strings.Join(b.cfg.Addrs, ","), conn: b.seed}}
+		return nil
+	}
+	rows, err := b.seed.Query(ctx, "SELECT shard_num, host_address, port FROM system.clusters WHERE cluster = ? AND replica_num = 1 ORDER BY shard_num", b.cfg.Cluster)
+	if err != nil {
+		return fmt.Errorf("read cluster %s: %w", b.cfg.Cluster, err)
+	}
+	defer rows.Close()
+	var shards []*shard
+	for rows.Next() {
+		var num uint32
+		var host string
+		var port uint16
+		if err := rows.Scan(&num, &host, &port); err != nil {
+			return fmt.Errorf("read cluster %s: %w", b.cfg.Cluster, err)
+		}
+		shards = append(shards, &shard{num: int(num), addr: net.JoinHostPort(host, strconv.Itoa(int(port)))})
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read cluster %s: %w", b.cfg.Cluster, err)
+	}
+	if len(shards) == 0 {
+		return fmt.Errorf("cluster %q is not in system.clusters of %s (remote_servers)", b.cfg.Cluster, strings.Join(b.cfg.Addrs, ","))
+	}
+	for _, s := range shards {
+		c, err := ch.Open(b.options([]string{s.addr}, "default"))
+		if err != nil {
+			return fmt.Errorf("clickhouse connect shard %d %s: %w", s.num, s.addr, err)
+		}
+		s.conn = c
+	}
+	b.shards = shards
+	return nil
+}
+
+// Setup connects, creates the database and the tables on every shard
+// (and the Distributed tables in a cluster).
+func (b *Backend) Setup(ctx context.Context, tables []string) error {
+	if err := b.connect(ctx); err != nil {
+		return err
+	}
+	for _, s := range b.currentShards() {
+		if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+b.db+"`"); err != nil {
+			return fmt.Errorf("create database %s on shard %d %s: %w", b.db, s.num, s.addr, err)
+		}
+	}
+	for _, t := range tables {
+		if err := b.EnsureTable(ctx, t); err != nil {
+			return err
+		}
+	}
+	return b.Ping(ctx)
+}
+
+// EnsureTable creates table (its local tables, user index and view on
+// every shard; the Distributed tables in a cluster) if missing.
+func (b *Backend) EnsureTable(ctx context.Context, table string) error {
+	if !backend.ValidTable(table) {
+		return fmt.Errorf("create table %q: invalid name", table)
+	}
+	stmts := []string{b.createSQL(table)}
+	if backend.IsSIP(table) {
+		stmts = append(stmts, b.usersSQL(table)...)
+	}
+	for _, s := range b.currentShards() {
+		for _, q := range stmts {
+			if err := s.conn.Exec(ctx, q); err != nil {
+				return fmt.Errorf("create table %s on shard %d %s: %w", table, s.num, s.addr, err)
+			}
+		}
+	}
+	if b.cfg.Cluster != "" {
+		dist := []string{b.distributedSQL(table+"_local", table)}
+		if backend.IsSIP(table) {
+			dist = append(dist, b.distributedSQL(usersTable(table)+"_local", usersTable(table)))
+		}
+		for _, s := range b.currentShards() {
+			for _, q := range dist {
+				if err := s.conn.Exec(ctx, q); err != nil {
+					return fmt.Errorf("create distributed table %s on shard %d %s: %w", table, s.num, s.addr, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Ping checks every shard; the error names those that do not answer.
+func (b *Backend) Ping(ctx context.Context) error {
+	shards := b.currentShards()
+	if shards == nil {
+		return b.connect(ctx)
+	}
+	var errs []error
+	for _, s := range shards {
+		if err := s.conn.Ping(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shard %d %s: %w", s.num, s.addr, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DownShards lists the shards that do not answer a ping, as "shard N
+// (host:port)".
+func (b *Backend) DownShards(ctx context.Context) []string {
+	var out []string
+	for _, s := range b.currentShards() {
+		if err := s.conn.Ping(ctx); err != nil {
+			out = append(out, fmt.Sprintf("shard %d (%s)", s.num, s.addr))
+		}
+	}
+	return out
+}
+
+// Classify: missing table or database is KindNoTable; a value the client
+// could not convert is KindData; everything else is retried.
+func (b *Backend) Classify(err error) backend.ErrKind {
+	var ex *ch.Exception
+	if errors.As(err, &ex) {
+		switch ex.Code {
+		case 60, 81: // UNKNOWN_TABLE, UNKNOWN_DATABASE
+			return backend.KindNoTable
+		case 6, 27, 38, 41, 53, 69, 70, 117, 131: // CANNOT_PARSE_*, TYPE_MISMATCH, ARGUMENT_OUT_OF_BOUND, CANNOT_CONVERT_TYPE, INCORRECT_DATA, TOO_LARGE_STRING_SIZE
+			return backend.KindData
+		}
+		return backend.KindConn
+	}
+	var ce *column.ColumnConverterError
+	if errors.As(err, &ce) {
+		return backend.KindData
+	}
+	return backend.KindConn
+}
+
+// Close closes every connection. Idempotent.
+func (b *Backend) Close() error {
+	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		var errs []error
+		for _, s := range b.shards {
+			if s.conn != b.seed {
+				if err := s.conn.Close(); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if b.seed != nil {
+			if err := b.seed.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if b.read != nil {
+			if err := b.read.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		b.closeErr = errors.Join(errs...)
+	})
+	return b.closeErr
+}

@@ -1,0 +1,180 @@
+package clickhouse
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/xhep/xhep/collector/store/backend"
+)
+
+// col is one column of a table.
+type col struct {
+	name, typ string
+}
+
+// Columns of every table, in insert order. ts is the capture time in
+// microseconds (ClickHouse 18.16 has no DateTime64: create_date is the
+// same time in whole seconds, for the daily partitions and pruning); id
+// is unique per row ((batch id << 20) + row, in write order within a
+// process); batch and bpart are the batch key that makes writes exactly
+// once (see writer.go).
+var commonCols = []col{
+	{"ts", "Int64"},
+	{"create_date", "DateTime"},
+	{"id", "UInt64"},
+	{"batch", "UInt64"},
+	{"bpart", "UInt32"},
+	{"gid", "UInt32"},
+	{"proto", "UInt8"},
+	{"src_ip", "String"},
+	{"dst_ip", "String"},
+	{"src_port", "UInt16"},
+	{"dst_port", "UInt16"},
+	{"correlation_id", "String"},
+}
+
+// SIP tables: everything the API searches, typed.
+var sipCols = []col{
+	{"callid", "String"},
+	{"callid_aleg", "String"},
+	{"method", "String"},
+	{"status", "UInt16"},
+	{"cseq_method", "String"},
+	{"ruri_user", "String"},
+	{"ruri_domain", "String"},
+	{"from_user", "String"},
+	{"from_domain", "String"},
+	{"to_user", "String"},
+	{"to_domain", "String"},
+	{"user_agent", "String"},
+}
+
+// Other tables: the DNS question (empty elsewhere; an empty column costs
+// next to nothing compressed).
+var otherCols = []col{
+	{"qname", "String"},
+	{"qtype", "UInt16"},
+	{"qr", "UInt8"},
+	{"rcode", "UInt16"},
+}
+
+// The documents, as the MySQL backend stores them (server-side zstd).
+var docCols = []col{
+	{"hep_header", "String"},
+	{"protocol_header", "String"},
+	{"payload", "String"},
+	{"raw", "String"},
+}
+
+// columns returns the columns of table in insert order.
+func columns(table string) []col {
+	out := append([]col(nil), commonCols...)
+	if backend.IsSIP(table) {
+		out = append(out, sipCols...)
+	} else {
+		out = append(out, otherCols...)
+	}
+	return append(out, docCols...)
+}
+
+// orderBy is the table's sort key: a Call-ID lookup or flow reads a few
+// granules of the SIP tables, a correlation id lookup (RTCP, logs) of the
+// others.
+func orderBy(table string) string {
+	if backend.IsSIP(table) {
+		return "callid, ts"
+	}
+	return "correlation_id, ts"
+}
+
+// Names: in a cluster the data lives in <table>_local on every shard and
+// <table> is a Distributed table over them; single node, <table> is the
+// data. <table>_users (SIP tables) is the user index: one row per user
+// name of a message (from, to, request-URI), ordered by (user, ts), filled
+// by the materialized view <table>_users_mv.
+func (b *Backend) dataTable(t string) string {
+	if b.cfg.Cluster != "" {
+		return t + "_local"
+	}
+	return t
+}
+
+func usersTable(t string) string { return t + "_users" }
+
+func (b *Backend) q(name string) string { return "`" + b.db + "`.`" + name + "`" }
+
+const engine = "ENGINE = MergeTree() PARTITION BY toYYYYMMDD(create_date) ORDER BY (%s)"
+
+// createSQL is the DDL of a data table (local in a cluster).
+func (b *Backend) createSQL(table string) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "CREATE TABLE IF NOT EXISTS %s (", b.q(b.dataTable(table)))
+	for i, c := range columns(table) {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(c.name + " " + c.typ)
+	}
+	fmt.Fprintf(&sb, ") "+engine, orderBy(table))
+	return sb.String()
+}
+
+// usersSQL is the user index table and its materialized view.
+func (b *Backend) usersSQL(table string) []string {
+	data, users := b.dataTable(table), b.dataTable(usersTable(table))
+	return []string{
+		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (user String, role UInt8, ts Int64, create_date DateTime, callid String) "+engine,
+			b.q(users), "user, ts"),
+		fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s TO %s AS SELECT tupleElement(u, 1) AS user, tupleElement(u, 2) AS role, ts, create_date, callid"+
+			" FROM %s ARRAY JOIN [(from_user, toUInt8(1)), (to_user, toUInt8(2)), (ruri_user, toUInt8(3))] AS u WHERE tupleElement(u, 1) != ''",
+			b.q(users+"_mv"), b.q(users), b.q(data)),
+	}
+}
+
+// distributedSQL is the Distributed table over the shards' local tables
+// (cluster only). It has no sharding key: the collector writes the
+// shards' local tables itself (sharded by the A-leg Call-ID, see
+// shardOf), so that a shard that is down makes the batch fail and spill
+// instead of queueing in a Distributed table's directory.
+func (b *Backend) distributedSQL(local, name string) string {
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s AS %s ENGINE = Distributed(`%s`, `%s`, `%s`)",
+		b.q(name), b.q(local), b.cfg.Cluster, b.db, local)
+}
+
+// insertSQL names the columns (clickhouse-go v2 needs that against 18.16).
+func insertSQL(db, table string) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "INSERT INTO `%s`.`%s` (", db, table)
+	for i, c := range columns(strings.TrimSuffix(table, "_local")) {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(c.name)
+	}
+	sb.WriteString(")")
+	return sb.String()
+}
+
+// validDatabase: letters, digits and _ only, 1..64 long.
+func validDatabase(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("database name %q: length must be 1..64", name)
+	}
+	for _, c := range name {
+		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return fmt.Errorf("database name %q: only letters, digits and _ are allowed", name)
+		}
+	}
+	return nil
+}
+
+// validCluster: the same rule for a cluster name (it goes into DDL).
+func validCluster(name string) error {
+	if name == "" {
+		return nil
+	}
+	if err := validDatabase(name); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	return nil
+}

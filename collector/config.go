@@ -29,6 +29,14 @@ type Config struct {
 	UDPSharePort bool `yaml:"udp-share-port"`
 	// TCPIdle closes TCP/TLS connections silent this long (default 5m).
 	TCPIdle time.Duration `yaml:"tcp-idle"`
+	// TCPMaxConns and TCPMaxConnsPerSource bound the open TCP/TLS
+	// connections (defaults 10,000 and 512; negative: no limit); at the
+	// total limit a connection silent for TCPEvictIdle (default 30s) is
+	// closed to make room, otherwise the new one is refused (see
+	// collector/ingest.Config).
+	TCPMaxConns          int           `yaml:"tcp-max-conns"`
+	TCPMaxConnsPerSource int           `yaml:"tcp-max-conns-per-source"`
+	TCPEvictIdle         time.Duration `yaml:"tcp-evict-idle"`
 	// TLSCert and TLSKey are PEM files for tls:// listeners.
 	TLSCert string `yaml:"tls-cert"`
 	TLSKey  string `yaml:"tls-key"`

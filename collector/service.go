@@ -202,6 +202,10 @@ func New(cfg Config) (s *Service, err error) {
 			NewFramer:   func(r io.Reader, max int) ingest.Framer { return hep.NewFramer(r, max) },
 			ErrorReason: hep.ErrorReason,
 			DrainGrace:  cfg.DrainGrace,
+
+			MaxConns:          cfg.TCPMaxConns,
+			MaxConnsPerSource: cfg.TCPMaxConnsPerSource,
+			EvictIdle:         cfg.TCPEvictIdle,
 		}
 		if !cfg.NoAck {
 			if s.jr != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/xhep/xhep/cmd/internal/version"
 	"github.com/xhep/xhep/collector"
 	"github.com/xhep/xhep/collector/api"
+	"github.com/xhep/xhep/collector/ingest"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -43,6 +44,16 @@ func run(args []string) int {
 	cfg.Logger = log
 	if cfg.HasStore() && cfg.Read == "" && cfg.SpillDir == "" {
 		log.Warn("no --spill-dir: while the database is away rows wait in memory only, and those still queued at exit are lost (counted)")
+	}
+
+	nofile, err := raiseNOFILE()
+	if err != nil {
+		log.Warn("raise the open-file limit", "err", err)
+	}
+	before := cfg.TCPMaxConns
+	fitConnLimit(&cfg, nofile)
+	if cfg.TCPMaxConns != before {
+		log.Warn("--tcp-max-conns lowered to fit the open-file limit", "nofile", nofile, "tcp_max_conns", cfg.TCPMaxConns)
 	}
 
 	var out *bufio.Writer
@@ -90,4 +101,31 @@ func run(args []string) int {
 		log.Info("stopped cleanly")
 	}
 	return 0
+}
+
+// fdReserve is what the TCP connection limit leaves of the open-file
+// limit for the HTTP side, the database, the UDP sockets and spill files.
+const (
+	fdReserve    = 1024
+	minConnLimit = 64
+)
+
+// fitConnLimit lowers cfg.TCPMaxConns (its default included) to fit the
+// open-file limit nofile (0: unknown), so HEP connections can never take
+// the descriptors the HTTP API and /metrics need.
+func fitConnLimit(cfg *collector.Config, nofile uint64) {
+	want := cfg.TCPMaxConns
+	if want < 0 || nofile == 0 {
+		return
+	}
+	if want == 0 {
+		want = ingest.DefaultMaxConns
+	}
+	if uint64(want)+fdReserve <= nofile {
+		return
+	}
+	cfg.TCPMaxConns = max(int(nofile)-fdReserve, minConnLimit)
+	if cfg.TCPMaxConns > want {
+		cfg.TCPMaxConns = want
+	}
 }

@@ -52,6 +52,10 @@ const (
 	DefaultTCPIdle        = 5 * time.Minute
 	DefaultMaxFrameErrors = 64
 	DefaultDrainGrace     = 200 * time.Millisecond
+
+	DefaultMaxConns          = 10_000
+	DefaultMaxConnsPerSource = 512
+	DefaultEvictIdle         = 30 * time.Second
 )
 
 // ErrClosed is returned by Start on a Server that was closed.
@@ -80,6 +84,16 @@ type Config struct {
 	// TCPIdle closes TCP and TLS connections silent for this long; 0 means
 	// 5 minutes, a negative value disables the timeout.
 	TCPIdle time.Duration
+	// MaxConns bounds the open TCP and TLS connections (all listeners);
+	// MaxConnsPerSource bounds those from one source address. 0 means
+	// DefaultMaxConns / DefaultMaxConnsPerSource, a negative value no
+	// limit. At MaxConns a new connection closes the one silent longest,
+	// if it has been silent for EvictIdle (0 means DefaultEvictIdle);
+	// otherwise it is refused. Refusals and evictions are counted
+	// ("conn_limit_source", "conn_limit_total", "idle_evicted").
+	MaxConns          int
+	MaxConnsPerSource int
+	EvictIdle         time.Duration
 	// MaxFrameErrors closes a stream after this many consecutive framing
 	// errors; 0 means 64.
 	MaxFrameErrors int
@@ -178,6 +192,10 @@ type Server struct {
 	released bool
 	conns    map[net.Conn]*connAcks // connAcks nil without an Acker
 	acking   sync.WaitGroup         // ack goroutines
+	// states holds what the connection limits know of each open
+	// connection; perSource counts them by source address.
+	states    map[net.Conn]*connState
+	perSource map[netip.Addr]int
 }
 
 // New validates cfg and binds every address. Nothing is read until Start.
@@ -203,6 +221,15 @@ func New(cfg Config, h Handler) (*Server, error) {
 	if cfg.TCPIdle == 0 {
 		cfg.TCPIdle = DefaultTCPIdle
 	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.MaxConnsPerSource == 0 {
+		cfg.MaxConnsPerSource = DefaultMaxConnsPerSource
+	}
+	if cfg.EvictIdle <= 0 {
+		cfg.EvictIdle = DefaultEvictIdle
+	}
 	if cfg.MaxFrameErrors <= 0 {
 		cfg.MaxFrameErrors = DefaultMaxFrameErrors
 	}
@@ -223,6 +250,9 @@ func New(cfg Config, h Handler) (*Server, error) {
 		},
 		errors: make(map[string]*atomic.Uint64),
 		conns:  make(map[net.Conn]*connAcks),
+
+		states:    make(map[net.Conn]*connState),
+		perSource: make(map[netip.Addr]int),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, l := range cfg.Listen {
@@ -486,12 +516,23 @@ func (s *Server) accept(l *streamListener) {
 			continue
 		}
 		delay = 0
+		st := &connState{src: remoteAddr(c).Addr()}
+		st.lastRead.Store(time.Now().UnixNano())
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			c.Close()
 			return
 		}
+		if reason := s.admit(st); reason != "" {
+			s.mu.Unlock()
+			c.Close()
+			s.accepted.Add(1)
+			s.countError(l.transport, reason)
+			continue
+		}
+		s.states[c] = st
+		s.perSource[st.src]++
 		var ca *connAcks
 		if s.cfg.Acker != nil {
 			ca = newConnAcks(s, c)
@@ -503,7 +544,7 @@ func (s *Server) accept(l *streamListener) {
 		s.openConns.Add(1)
 		go func() {
 			defer s.wg.Done()
-			open := s.serveConn(c, l.transport, ca)
+			open := s.serveConn(c, l.transport, ca, st)
 			// A connection read to its quiet end while stopping stays
 			// open for the last acks (Release closes it); one the peer
 			// closed or that failed is closed now.
@@ -515,6 +556,7 @@ func (s *Server) accept(l *streamListener) {
 				delete(s.conns, c)
 				s.openConns.Add(-1)
 			}
+			s.forget(c)
 			s.mu.Unlock()
 			if ca != nil {
 				ca.stop()
@@ -524,12 +566,68 @@ func (s *Server) accept(l *streamListener) {
 	}
 }
 
+// connState is what the limits know of an open connection.
+type connState struct {
+	src      netip.Addr
+	lastRead atomic.Int64 // unix ns when the current read began: the connection is silent since
+	evicted  atomic.Bool  // closed to make room (not an error of its own)
+}
+
+// admit applies the connection limits to a new connection from st.src
+// (s.mu held): "" to take it, else the reason it is refused. At the total
+// limit the connection silent longest, past EvictIdle, is closed to make
+// room (counted as idle_evicted).
+func (s *Server) admit(st *connState) string {
+	if s.cfg.MaxConnsPerSource > 0 && s.perSource[st.src] >= s.cfg.MaxConnsPerSource {
+		return "conn_limit_source"
+	}
+	if s.cfg.MaxConns <= 0 || len(s.states) < s.cfg.MaxConns {
+		return ""
+	}
+	var victim net.Conn
+	var vs *connState
+	oldest := time.Now().Add(-s.cfg.EvictIdle).UnixNano()
+	for c, cs := range s.states {
+		if t := cs.lastRead.Load(); t <= oldest {
+			victim, vs, oldest = c, cs, t
+		}
+	}
+	if victim == nil {
+		return "conn_limit_total"
+	}
+	vs.evicted.Store(true)
+	victim.Close()
+	s.forget(victim)
+	s.countError(transportOf(victim), "idle_evicted")
+	return ""
+}
+
+// forget removes c from the connection tables (s.mu held); a connection
+// already forgotten (evicted) is left alone.
+func (s *Server) forget(c net.Conn) {
+	st, ok := s.states[c]
+	if !ok {
+		return
+	}
+	delete(s.states, c)
+	if s.perSource[st.src]--; s.perSource[st.src] <= 0 {
+		delete(s.perSource, st.src)
+	}
+}
+
+// remoteAddr is c's peer as an address without IPv4-mapping.
+func remoteAddr(c net.Conn) netip.AddrPort {
+	from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	return netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+}
+
 // idleReader sets a read deadline before every read, so a connection that
 // stays silent longer than idle fails its read with a timeout.
 type idleReader struct {
 	c    net.Conn
 	idle time.Duration
 	s    *Server
+	st   *connState
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
@@ -543,9 +641,13 @@ func (r *idleReader) Read(p []byte) (int, error) {
 		if err := r.c.SetReadDeadline(d); err != nil {
 			return 0, err
 		}
-	} else if r.idle > 0 {
-		if err := r.c.SetReadDeadline(time.Now().Add(r.idle)); err != nil {
-			return 0, err
+	} else {
+		now := time.Now()
+		r.st.lastRead.Store(now.UnixNano())
+		if r.idle > 0 {
+			if err := r.c.SetReadDeadline(now.Add(r.idle)); err != nil {
+				return 0, err
+			}
 		}
 	}
 	return r.c.Read(p)
@@ -553,9 +655,8 @@ func (r *idleReader) Read(p []byte) (int, error) {
 
 // serveConn reads c until it ends; it reports whether c is still usable
 // (stopped by the drain, not closed by the peer or broken).
-func (s *Server) serveConn(c net.Conn, transport string, ca *connAcks) (open bool) {
-	from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+func (s *Server) serveConn(c net.Conn, transport string, ca *connAcks, st *connState) (open bool) {
+	from := remoteAddr(c)
 	cnt := s.byTransport[transport]
 	if tc, ok := c.(*tls.Conn); ok {
 		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
@@ -566,7 +667,7 @@ func (s *Server) serveConn(c net.Conn, transport string, ca *connAcks) (open boo
 			return false
 		}
 	}
-	f := s.cfg.NewFramer(&idleReader{c: c, idle: s.cfg.TCPIdle, s: s}, s.cfg.MaxMessage)
+	f := s.cfg.NewFramer(&idleReader{c: c, idle: s.cfg.TCPIdle, s: s, st: st}, s.cfg.MaxMessage)
 	rc, _ := f.(ResyncCounter)
 	var resyncs, skipped uint64
 	account := func() {
@@ -597,7 +698,7 @@ func (s *Server) serveConn(c net.Conn, transport string, ca *connAcks) (open boo
 			s.deliver(cnt, b, from, transport)
 			continue
 		}
-		if errors.Is(err, io.EOF) || s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+		if errors.Is(err, io.EOF) || s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) || st.evicted.Load() {
 			return false
 		}
 		var ne net.Error

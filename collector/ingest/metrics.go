@@ -17,7 +17,7 @@ var (
 	descUDPDrops = prometheus.NewDesc("xhep_collector_udp_socket_drops_total",
 		"Datagrams the kernel dropped on the collector's UDP sockets (receive buffer full), from SO_MEMINFO.", nil, nil)
 	descAccepted = prometheus.NewDesc("xhep_collector_stream_connections_accepted_total",
-		"TCP and TLS connections accepted.", nil, nil)
+		"TCP and TLS connections accepted, including those then refused by the connection limits (counted in ingest_errors_total).", nil, nil)
 	descOpen = prometheus.NewDesc("xhep_collector_stream_connections",
 		"TCP and TLS connections open now.", nil, nil)
 	descSkipped = prometheus.NewDesc("xhep_collector_stream_skipped_bytes_total",

@@ -68,12 +68,18 @@ func BenchmarkFilter(b *testing.B) {
 		{"xdp/sip-600B/perf", sipFrameUDP(600, 5060, 5060), false, 0, false, BufferPerf},
 		{"xdp/sip-1500B/perf", sipFrameUDP(1500, 5060, 5060), false, 0, false, BufferPerf},
 		{"tc/sip-600B/perf", sipFrameUDP(600, 5060, 5060), true, 0, false, BufferPerf},
+		// A watermark, as the agent sets (an eighth of the per-CPU buffer):
+		// the kernel wakes the reader once per that many bytes, not per record.
+		{"xdp/sip-600B/perf-wakeup-2M", sipFrameUDP(600, 5060, 5060), false, 2 << 20, false, BufferPerf},
+		{"tc/sip-600B/perf-wakeup-2M", sipFrameUDP(600, 5060, 5060), true, 2 << 20, false, BufferPerf},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			requireBPF(b)
 			cfg := defaultCfg()
-			cfg.WakeupBytes = c.wake
+			if c.buf != BufferPerf {
+				cfg.WakeupBytes = c.wake
+			}
 			if c.noEx {
 				cfg.Exclude = nil
 			}

@@ -394,6 +394,18 @@ func TestLiveCollectors(t *testing.T) {
 			if got[want] < 1 {
 				t.Errorf("%s = %v, want >= 1; all: %v", want, got[want], got)
 			}
+			if mode == "ringbuf" {
+				v := src.(*ringbufSource).Variant()
+				legacy := 0
+				if v.Legacy {
+					legacy = 1
+				}
+				info := fmt.Sprintf("xhep_agent_bpf_variant_info,buffer=%s,copy=%s,kernel=%s,legacy=%d,tc=%s,xdp=%s",
+					v.Buffer, v.Copy, v.Kernel, legacy, v.TC, v.XDP)
+				if got[info] != 1 || !strings.HasPrefix(v.XDP, "generic/") || v.Kernel != bpf.KernelRelease() {
+					t.Errorf("variant %s: %s = %v, want 1; all: %v", v, info, got[info], got)
+				}
+			}
 		})
 	}
 }

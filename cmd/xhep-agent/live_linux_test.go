@@ -139,6 +139,16 @@ func TestLiveAgent(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// It logs the BPF variant it chose on this kernel.
+	for !strings.Contains(stderr.String(), "bpf variant") {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent did not log its BPF variant:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := stderr.String(); !strings.Contains(s, "buffer=") || !strings.Contains(s, "xdp=generic/") {
+		t.Errorf("variant log line lacks the buffer or XDP attach:\n%s", s)
+	}
 
 	// SIP from b to a, captured by XDP on xagt0.
 	const n = 50

@@ -62,7 +62,7 @@ t bpf ./bpf.test -test.run '^(TestLoad|TestBuffers|TestPerfDrops|TestFilter.*|Te
 # The Linux 5.4 feature set forced: perf buffer, netlink XDP, clsact.
 XHEP_BPF_LEGACY=1 t bpf-legacy-5.4 ./bpf.test -test.run '^(TestLoad|TestFilterMatch|TestFilterFragments|TestFilterFlow|TestAttach.*)\$'
 # Live capture over veth between two namespaces: ringbuf, perf, legacy, afxdp.
-t live ./source.test -test.run '^(TestLiveCapture|TestLiveXDPBusy|TestLiveFlowsAndFragments)\$'
+t live ./source.test -test.run '^(TestLiveCapture|TestLiveXDPBusy|TestLiveCollectors|TestLiveFlowsAndFragments)\$'
 exit \$rc
 GUEST
 chmod 755 "$work/guest.sh"

@@ -78,7 +78,9 @@ XML
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 XML
-  clickhouse-server --config-file="$dir/config.xml" --pid-file="$pidf" >"$dir/log/stdout.log" 2>&1 &
+  # 18.16 ignores --pid-file: the pid is the background job's.
+  clickhouse-server --config-file="$dir/config.xml" >"$dir/log/stdout.log" 2>&1 &
+  echo $! >"$pidf"
   for _ in $(seq 1 120); do
     if clickhouse-client --port "$port" -u xhep --password xhep -q "SELECT 1" >/dev/null 2>&1; then break; fi
     sleep 0.25

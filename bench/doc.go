@@ -25,19 +25,31 @@
 //     the UDP floor: sendmmsg(2) CPU per 600-byte datagram on loopback,
 //     the receiving softirq included, which bounds the UDP figure.
 //   - live: two network namespaces (xbench-a-PID, xbench-b-PID) joined by
-//     a veth pair; generated SIP frames sent by gen.RawSender from b at
-//     rising paced rates; the agent, a child process (this executable
-//     again, see [LiveChildEnv]), captures on a with the BPF ring buffer
-//     source and sends HEP to a listener of this process, over UDP in a
-//     first series of steps and over TCP in a second. Each step reports
-//     loss by stage (kernel ring, pipeline, agent sender, collector
-//     socket), the agent's CPU from /proc/<pid>/stat, its peak RSS with the
-//     split between anonymous memory (the agent's own) and file-backed
-//     pages (the BPF ring's double mapping), and the senders' messages per
-//     syscall; the highest lossless rate is the fastest step without loss.
-//     XHEP_BENCH_CPUPROFILE=FILE writes a CPU profile of each agent child
-//     (the last step's remains) for go tool pprof. The
-//     namespaces are removed when the run ends or is interrupted.
+//     a veth pair. First the generator's ceiling: how fast generated SIP
+//     frames go onto the veth with nothing capturing (gen.Blast through
+//     sendmmsg with qdisc bypass, one and two sender threads; sendmmsg
+//     through the qdisc and a TPACKET_V2 TX ring for comparison). Then the
+//     ladder: 100k, 250k, 500k, 750k and 1M SIP pkts/s offered (paced by
+//     gen.Pacer, a token bucket over batches) from two sender threads in
+//     b, for every agent: xhep in ringbuf, afxdp and afpacket mode (a child
+//     process, this executable again, see [LiveChildEnv]) and each peer of
+//     [Options.Peers], started inside a (ip netns exec) and sending HEP
+//     over UDP, then over TCP, to a listener of this process whose socket
+//     lives in a (it acknowledges over TCP like the collector). Each step
+//     reports what the generator reached, loss by stage (kernel: not
+//     captured, ring full, AF_XDP socket drops; pipeline; agent sender;
+//     listener socket), the agent's CPU per 100k pkts/s from
+//     /proc/<pid>/stat, the kernel's softirq time per packet from
+//     /proc/stat and the agent's peak RSS; one table per transport, with
+//     the ratios to each peer. XHEP_BENCH_CPUPROFILE=FILE writes a CPU
+//     profile of each agent child ({pid} in FILE is replaced by its pid).
+//     The namespaces are removed when the run ends or is interrupted.
+//   - mixed: RTP (non-matching 214-byte frames) as fast as one sender
+//     thread goes plus SIP at 20,000 pkts/s from a second, HEP over TCP:
+//     SIP lost per agent, the RTP rate reached and the kernel's cost per
+//     RTP frame over a run with nothing capturing (the sender's CPU per
+//     frame holds the veth peer's receive path), with an empty XDP
+//     program as a second baseline (generic XDP's own price on a veth).
 //   - collector: HEP over UDP at paced rates (sendmmsg) and over TCP into
 //     collector/ingest; dissected SIP rows through collector/store into
 //     MariaDB, rows/s until Flush, batch latency from the store's
@@ -51,6 +63,8 @@
 // The suite reports; it does not judge timings. Parts that cannot run
 // (no root, no BPF, no database) are listed as skipped with the reason.
 // Database runs create their own uniquely named database and drop it.
-// Targets and other implementations' figures printed beside ours are
-// quoted from the project's issues, not measured.
+// Targets printed beside ours are quoted from the project's issues; peer
+// figures are only those measured in the same run ([Options.Peers]: the
+// user's binaries, never fetched or built by the suite), with the ratio
+// xhep ÷ peer. The pcap replay runs each peer on the same capture too.
 package bench

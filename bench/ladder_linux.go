@@ -275,7 +275,7 @@ func (st *step) stages() string {
 	notCaptured := int64(st.expected) - int64(k.Captured) - int64(k.RingDrops)
 	s := fmt.Sprintf("kernel: not captured %d, %s full %d; pipeline %d; sender %d; listener socket %d",
 		max(notCaptured, 0), ring, k.RingDrops, pd, c.SendDrops, st.sockDrop)
-	if len(c.SocketDrops) > 0 {
+	if len(c.SocketDrops) > 0 && st.agent.mode == "afxdp" { // AF_PACKET's are the ring full above
 		s += "; AF_XDP socket:"
 		for _, k := range slices.Sorted(maps.Keys(c.SocketDrops)) {
 			s += fmt.Sprintf(" %s %d", k, c.SocketDrops[k])
@@ -612,7 +612,7 @@ func (s *suite) generatorCeiling(exe string, topo *liveTopo, frames [][]byte) fl
 func (s *suite) ladderTable(sec, scheme string, steps []*step, rates []float64, ceil float64, frames [][]byte, d time.Duration) {
 	up := strings.ToUpper(scheme)
 	t := Table{Section: sec, Title: fmt.Sprintf("Live ladder, SIP frames onto a veth, HEP over %s to a listener on loopback (steps of %v; generator ceiling with nothing capturing: %s pkts/s)", up, d, FormatValue(ceil, "")),
-		Columns: []string{"agent", "offered pkts/s", "generator reached", "HEP received", "lost", "loss by stage", "agent CPU % of a core per 100k pkts/s", "softirq ns/pkt", "peak RSS MiB"}}
+		Columns: []string{"agent", "offered pkts/s", "generator reached pkts/s", "frames sent", "HEP received", "lost", "loss by stage", "agent CPU % of a core per 100k pkts/s", "softirq ns/pkt", "peak RSS MiB"}}
 	peers := map[string]map[float64]*step{}
 	for _, st := range steps {
 		if st.agent.peer != nil {
@@ -635,7 +635,7 @@ func (s *suite) ladderTable(sec, scheme string, steps []*step, rates []float64, 
 		if reached < 0.97*offered {
 			gnote += " (generator short)"
 		}
-		row := []string{st.agent.String(), FormatValue(offered, ""), gnote, FormatValue(float64(st.received), ""),
+		row := []string{st.agent.String(), FormatValue(offered, ""), gnote, FormatValue(float64(st.expected), ""), FormatValue(float64(st.received), ""),
 			lostText(st), st.stages(), fmt.Sprintf("%.1f", st.cpuPer100k()), fmt.Sprintf("%.0f", st.softirqPerPkt()),
 			fmt.Sprintf("%.1f", float64(st.child.MaxRSSKiB)/1024)}
 		for _, name := range peerNames {

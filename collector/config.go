@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xhep/xhep/collector/alias"
+	"github.com/xhep/xhep/collector/dissect"
 	"github.com/xhep/xhep/collector/ingest"
 	"github.com/xhep/xhep/collector/store"
 )
@@ -121,6 +122,14 @@ type Config struct {
 	// DrainGrace bounds how long SIGTERM reads open connections to their
 	// quiet end (default 5s).
 	DrainGrace time.Duration `yaml:"drain-grace"`
+
+	// MaxFuture bounds how far a capture time may be ahead of the
+	// collector's clock: a message further ahead (a sender's clock in
+	// 2090) is stored at its receive time, its capture time kept in
+	// hep_header (timeSeconds, and timeAhead in seconds), and rows dated
+	// further ahead found in the database are removed by the partition
+	// manager. 0 means 1h, negative no bound.
+	MaxFuture time.Duration `yaml:"max-future"`
 
 	// Offline mode: Read is a pcap or pcapng file whose HEP messages are
 	// dissected; with Print they are written as JSON lines to Output
@@ -263,4 +272,15 @@ func (c *Config) StoreBackend() string {
 		return "mysql"
 	}
 	return ""
+}
+
+// maxFuture is the effective MaxFuture bound, 0 when there is none.
+func (c *Config) maxFuture() time.Duration {
+	switch {
+	case c.MaxFuture < 0:
+		return 0
+	case c.MaxFuture == 0:
+		return dissect.DefaultMaxFuture
+	}
+	return c.MaxFuture
 }

@@ -62,6 +62,8 @@ type Service struct {
 	httpLn  net.Listener
 	httpSrv *http.Server
 
+	futureClamped prometheus.Counter // rows stored at the receive time (capture time too far ahead)
+
 	metricsLn  net.Listener // Config.MetricsAddr
 	metricsSrv *http.Server
 
@@ -118,7 +120,7 @@ func New(cfg Config) (s *Service, err error) {
 		cfg.DrainGrace = 5 * time.Second
 	}
 	// Fail early on a bad A-leg expression; workers clone this one.
-	proto, err := dissect.New(dissect.Config{ALegHeaders: cfg.ALegHeaders})
+	proto, err := dissect.New(dissect.Config{ALegHeaders: cfg.ALegHeaders, MaxFuture: cfg.MaxFuture})
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +155,11 @@ func New(cfg Config) (s *Service, err error) {
 		s.authKey = []byte(cfg.AuthKey)
 	}
 	s.pool.New = func() any { return &worker{d: proto.Clone()} }
+	s.futureClamped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "xhep_collector_future_clamped_total",
+		Help: "Messages whose capture time was more than --max-future ahead of the collector's clock, stored at the receive time (the capture time kept in hep_header).",
+	})
+	s.reg.MustRegister(s.futureClamped)
 	if err := s.mountMetrics(); err != nil {
 		return nil, err
 	}
@@ -566,6 +573,9 @@ func (s *Service) process(w *worker, b []byte, transport string) error {
 	}
 	if err := w.d.Dissect(&w.msg, &w.row); err != nil {
 		s.m.dissectError(dissect.Reason(err))
+	}
+	if w.d.Clamped() {
+		s.futureClamped.Inc()
 	}
 	if sm := w.d.SIP(); sm != nil {
 		w.key = s.invites.observe(&w.msg, sm, w.row.CreateDate, w.key)

@@ -24,6 +24,7 @@ func openStore(cfg Config, reg prometheus.Registerer) (*store.Store, error) {
 		SpillMax:        cfg.SpillMax,
 		PartitionsAhead: cfg.PartitionsAhead,
 		MaxDBSize:       cfg.MaxDBSize,
+		MaxFuture:       cfg.maxFuture(),
 		DrainTimeout:    cfg.DrainTimeout,
 		Logger:          cfg.Logger,
 		Registerer:      reg,

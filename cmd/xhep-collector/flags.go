@@ -153,6 +153,7 @@ func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.
 	fs.IntVar(&cfg.PartitionsAhead, "partitions-ahead", 2, "daily partitions created ahead of today")
 	fs.StringVar(&cfg.Retention, "retention", "", "retention per table class, e.g. call=14d,registration=3d,default=7d")
 	fs.Var(sizeFlag{&cfg.MaxDBSize}, "max-db-size", "drop the oldest partitions beyond this database size, e.g. 50G (0: no limit)")
+	fs.DurationVar(&cfg.MaxFuture, "max-future", 0, "capture times further ahead of this clock are stored at the receive time, and such rows removed from the database (0: 1h; negative: no bound)")
 	fs.StringVar(&cfg.SpillDir, "spill-dir", "", "directory of the on-disk queue used while the database is away")
 	fs.Var(sizeFlag{&cfg.SpillMax}, "spill-max", "bound of the on-disk queue, e.g. 1G (default 1G)")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long to wait for the database before spilling the rest to --spill-dir")

@@ -40,7 +40,18 @@ type Config struct {
 	// MaxNameCache bounds the per-Dissector cache of header names already
 	// tested against the regular expressions (default 4096).
 	MaxNameCache int
+	// MaxFuture bounds how far a capture time may be ahead of this host's
+	// clock (a sender with a bad clock, a year 2090). A message further
+	// ahead is stored at the receive time; hep_header keeps its capture
+	// time (timeSeconds, timeUseconds) and says how many seconds it was
+	// ahead (timeAhead). 0 means DefaultMaxFuture, negative no bound.
+	MaxFuture time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
+
+// DefaultMaxFuture is Config.MaxFuture's default.
+const DefaultMaxFuture = time.Hour
 
 // ErrMalformed is wrapped by every [*PayloadError].
 var ErrMalformed = errors.New("malformed payload")
@@ -83,6 +94,14 @@ type Dissector struct {
 
 	tables [256][3]string // [proto][class]
 
+	maxFuture time.Duration
+	now       func() time.Time
+	// futureBound is the clock at its last reading plus maxFuture: a
+	// capture time below it is never too far ahead, so the clock is read
+	// again only for one above it.
+	futureBound time.Time
+	ahead       time.Duration // of the last Dissect's capture time, when clamped
+
 	msg    sip.Message
 	sdp    sip.SDP
 	sipOK  bool // msg holds the last Dissect's SIP message
@@ -95,7 +114,13 @@ type Dissector struct {
 
 // New returns a Dissector for cfg; it fails on a bad regular expression.
 func New(cfg Config) (*Dissector, error) {
-	d := &Dissector{maxCache: cfg.MaxNameCache, nameCache: make(map[string]bool)}
+	d := &Dissector{maxCache: cfg.MaxNameCache, nameCache: make(map[string]bool), maxFuture: cfg.MaxFuture, now: cfg.Now}
+	if d.maxFuture == 0 {
+		d.maxFuture = DefaultMaxFuture
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
 	if d.maxCache <= 0 {
 		d.maxCache = 4096
 	}
@@ -143,6 +168,27 @@ func (d *Dissector) Clone() *Dissector {
 		nameCache: make(map[string]bool),
 		maxCache:  d.maxCache,
 		tables:    d.tables,
+		maxFuture: d.maxFuture,
+		now:       d.now,
+	}
+}
+
+// Clamped reports whether the last Dissect stored the row at the receive
+// time because its capture time was more than Config.MaxFuture ahead.
+func (d *Dissector) Clamped() bool { return d.ahead > 0 }
+
+// clampFuture moves a capture time too far ahead to the receive time and
+// records by how much it was ahead.
+func (d *Dissector) clampFuture(row *store.Row) {
+	d.ahead = 0
+	if d.maxFuture < 0 || !row.CreateDate.After(d.futureBound) {
+		return
+	}
+	now := d.now().UTC()
+	d.futureBound = now.Add(d.maxFuture)
+	if row.CreateDate.After(d.futureBound) {
+		d.ahead = row.CreateDate.Sub(now)
+		row.CreateDate = now.Truncate(time.Microsecond)
 	}
 }
 
@@ -182,8 +228,10 @@ func (d *Dissector) Dissect(m *hep.Message, row *store.Row) error {
 	row.GID = m.NodeID
 	if m.Has(hep.ChunkTsSec) {
 		row.CreateDate = m.Time()
+		d.clampFuture(row)
 	} else {
 		row.CreateDate = time.Now().UTC().Truncate(time.Microsecond)
+		d.ahead = 0
 	}
 	row.Raw = m.Payload
 
@@ -236,6 +284,9 @@ func (d *Dissector) hepHeader(m *hep.Message, row *store.Row) {
 	b = jsonw.AppendUint(b, `,"hepVersion":`, uint64(m.Version))
 	if m.Compress {
 		b = append(b, `,"compressed":true`...)
+	}
+	if d.ahead > 0 {
+		b = jsonw.AppendUint(b, `,"timeAhead":`, uint64(d.ahead/time.Second))
 	}
 	row.HepHeader = append(b, '}')
 }

@@ -68,6 +68,9 @@ type Config struct {
 	// beyond it the oldest day partitions (across tables) are dropped.
 	// 0 disables the check.
 	MaxDBSize int64
+	// MaxFuture, when positive, has the partition manager remove rows
+	// dated more than this after now (see backend.Policy.MaxFuture).
+	MaxFuture time.Duration
 
 	// Logger receives every partition, retention and connectivity action
 	// (default: discard).

@@ -71,7 +71,7 @@ func newMetrics(s *Store) *metrics {
 			Name: "xhep_store_db_up", Help: "1 while the database answers and the schema is in place.",
 		}),
 		partitions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "xhep_store_partition_actions_total", Help: "Partition actions, by action: create, drop_retention, drop_size, truncate_old.",
+			Name: "xhep_store_partition_actions_total", Help: "Partition actions, by action: create, drop_retention, drop_size, truncate_old, remove_future.",
 		}, []string{"action"}),
 	}
 	m.dropInvalid = m.dropped.WithLabelValues(dropInvalidTable)

@@ -614,7 +614,7 @@ func (s *Store) runMaintain() {
 }
 
 func (s *Store) maintain(ctx context.Context) error {
-	return s.be.Maintain(ctx, backend.Policy{Retention: s.cfg.Retention, MaxDBSize: s.cfg.MaxDBSize})
+	return s.be.Maintain(ctx, backend.Policy{Retention: s.cfg.Retention, MaxDBSize: s.cfg.MaxDBSize, MaxFuture: s.cfg.MaxFuture})
 }
 
 // Maintain runs the partition manager now (it also runs at start and

@@ -99,7 +99,7 @@ type Env struct {
 	// where the backend creates partitions ahead.
 	PartitionsAhead int
 	// PartitionAction counts one partition action: "create",
-	// "drop_retention", "drop_size", "truncate_old".
+	// "drop_retention", "drop_size", "truncate_old", "remove_future".
 	PartitionAction func(action string)
 }
 
@@ -110,6 +110,12 @@ type Policy struct {
 	// MaxDBSize in bytes; 0: no limit. Beyond it the oldest days (across
 	// tables, never today or later) are dropped.
 	MaxDBSize int64
+	// MaxFuture: rows dated more than this after now are a sender's bad
+	// clock (the collector stores such messages at their receive time, so
+	// only older writers or other tools leave them). A backend removes them
+	// where they would burden its maintenance (MySQL: the pmax partition,
+	// which every daily partition change would copy). 0: keep them.
+	MaxFuture time.Duration
 }
 
 // Batch is the rows of one table written together.

@@ -115,6 +115,11 @@ func (b *Backend) Maintain(ctx context.Context, pol backend.Policy) error {
 			errs = append(errs, err)
 			continue
 		}
+		if pol.MaxFuture > 0 {
+			if err := b.removeFuture(ctx, t, now.Add(pol.MaxFuture)); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if err := b.addAhead(ctx, t, parts); err != nil {
 			errs = append(errs, err)
 		}
@@ -192,6 +197,54 @@ func (b *Backend) dropParts(ctx context.Context, table string, names []string, r
 	}
 	return nil
 }
+
+// removeFuture removes the rows of pmax dated at or after bound (a
+// sender's clock far ahead), so the next split of pmax does not copy them:
+// the whole partition at once when it holds nothing else, else in chunks
+// of futureChunk rows (the near-future rows stay and move to their day).
+func (b *Backend) removeFuture(ctx context.Context, table string, bound time.Time) error {
+	var first sql.NullTime
+	err := b.db.QueryRowContext(ctx, fmt.Sprintf("SELECT MIN(create_date) FROM `%s` PARTITION (pmax)", table)).Scan(&first)
+	if err != nil {
+		return fmt.Errorf("look into %s pmax: %w", table, err)
+	}
+	if !first.Valid {
+		return nil // empty
+	}
+	var removed int64
+	if !first.Time.Before(bound) {
+		var n int64
+		if err := b.db.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM `%s` PARTITION (pmax)", table)).Scan(&n); err != nil {
+			return fmt.Errorf("count %s pmax: %w", table, err)
+		}
+		if _, err := b.db.ExecContext(ctx, fmt.Sprintf("ALTER TABLE `%s` TRUNCATE PARTITION pmax", table)); err != nil {
+			return fmt.Errorf("truncate %s pmax: %w", table, err)
+		}
+		removed = n
+	} else {
+		q := fmt.Sprintf("DELETE FROM `%s` PARTITION (pmax) WHERE create_date >= ? LIMIT %d", table, futureChunk)
+		for {
+			res, err := b.db.ExecContext(ctx, q, bound)
+			if err != nil {
+				return fmt.Errorf("remove future rows of %s: %w", table, err)
+			}
+			n, _ := res.RowsAffected()
+			removed += n
+			if n < futureChunk {
+				break
+			}
+		}
+	}
+	if removed > 0 {
+		b.env.Logger.Warn("rows dated in the far future removed (a sender's clock ahead; the collector stores such messages at their receive time)",
+			"table", table, "rows", removed, "after", bound)
+		b.env.PartitionAction("remove_future")
+	}
+	return nil
+}
+
+// futureChunk bounds one DELETE of removeFuture.
+const futureChunk = 10_000
 
 // truncateOld empties p_old if it holds rows.
 func (b *Backend) truncateOld(ctx context.Context, table, reason string) error {

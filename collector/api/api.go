@@ -14,6 +14,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/xhep/xhep/collector/auth"
 )
 
 //go:embed ui
@@ -67,6 +69,16 @@ type Config struct {
 	QueryTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Accounts, when set, turns on user accounts (package
+	// [github.com/xhep/xhep/collector/auth]): every API request needs a
+	// login session (cookie, with its CSRF token on state changes), a
+	// user's API token, or Token (which acts as an admin); roles limit
+	// what each may do, and logins, searches, exports and admin changes
+	// go to the audit log. Nil: the Token / loopback modes above.
+	Accounts *auth.Store
+	// SecureCookie marks the session cookie Secure even on plain HTTP
+	// requests (behind a TLS-terminating proxy); over TLS it always is.
+	SecureCookie bool
 }
 
 // API serves the HTTP API and the UI. Safe for concurrent use.
@@ -76,6 +88,8 @@ type API struct {
 	ui  http.Handler
 	// trace, set only by tests before use, sees every query.
 	trace func(q string, args []any)
+	// logins limits failed logins per user name and per client address.
+	logins *loginLimiter
 }
 
 // ErrConfig is wrapped by the errors of [New].
@@ -120,7 +134,7 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ui files: %w", err)
 	}
-	a := &API{cfg: cfg, ui: http.FileServerFS(sub)}
+	a := &API{cfg: cfg, ui: http.FileServerFS(sub), logins: newLoginLimiter()}
 	switch cfg.Backend {
 	case "", "mysql":
 		a.q = &mysqlQ{a}
@@ -134,13 +148,14 @@ func New(cfg Config) (*API, error) {
 
 // Register mounts the API under /api/v1/ and the UI at / on mux.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle("GET /api/v1/messages", a.guard(a.messages))
-	mux.Handle("GET /api/v1/calls", a.guard(a.calls))
-	mux.Handle("GET /api/v1/calls/{callid}/flow", a.guard(a.flow))
-	mux.Handle("GET /api/v1/calls/{callid}/pcap", a.guard(a.pcap))
-	mux.Handle("GET /api/v1/calls/{callid}/text", a.guard(a.text))
-	mux.Handle("GET /api/v1/stats", a.guard(a.stats))
-	mux.Handle("/api/v1/", a.guard(func(w http.ResponseWriter, r *http.Request) error {
+	mux.Handle("GET /api/v1/messages", a.guard(auth.ReadOnly, "search", a.messages))
+	mux.Handle("GET /api/v1/calls", a.guard(auth.ReadOnly, "search", a.calls))
+	mux.Handle("GET /api/v1/calls/{callid}/flow", a.guard(auth.ReadOnly, "flow", a.flow))
+	mux.Handle("GET /api/v1/calls/{callid}/pcap", a.guard(auth.Operator, "pcap", a.pcap))
+	mux.Handle("GET /api/v1/calls/{callid}/text", a.guard(auth.Operator, "text", a.text))
+	mux.Handle("GET /api/v1/stats", a.guard(auth.ReadOnly, "", a.stats))
+	a.registerAccounts(mux)
+	mux.Handle("/api/v1/", a.guard("", "", func(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound("no such endpoint: " + r.Method + " " + r.URL.Path)
 	}))
 	mux.Handle("/", a.access(false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -178,12 +193,17 @@ func errNotFound(msg string) error { return &httpError{http.StatusNotFound, msg}
 // that guard maps to a status and a JSON body.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// guard checks access, bounds the request's database time and maps errors.
-func (a *API) guard(h handlerFunc) http.Handler {
+// guard checks access (with accounts: a user of at least role need; ""
+// needs no login), bounds the request's database time, writes the audit
+// entry action (when not "") and maps errors.
+func (a *API) guard(need auth.Role, action string, h handlerFunc) http.Handler {
 	return a.access(true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.QueryTimeout)
 		defer cancel()
-		err := h(w, r.WithContext(ctx))
+		r, err := a.authorize(r.WithContext(ctx), need, action)
+		if err == nil {
+			err = h(w, r)
+		}
 		if err == nil {
 			return
 		}
@@ -207,6 +227,12 @@ func (a *API) access(api bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if api {
 			w.Header().Set("Cache-Control", "no-store")
+		}
+		if a.cfg.Accounts != nil {
+			// Accounts: authorize checks each API request; the UI's
+			// static files (with its login form) are public.
+			next.ServeHTTP(w, r)
+			return
 		}
 		if a.cfg.Token == "" {
 			if !loopback(r.RemoteAddr) {

@@ -83,6 +83,8 @@ type Config struct {
 	APIFlowLookback time.Duration `yaml:"api-flow-lookback"`
 	APIFlowMargin   time.Duration `yaml:"api-flow-margin"`
 	APIMaxLegs      int           `yaml:"api-max-legs"`
+	// Console: user accounts of the web console (console.go).
+	Console ConsoleConfig `yaml:",inline"`
 
 	// Storage.
 	MySQL           string `yaml:"mysql"`            // go-sql-driver DSN
@@ -230,6 +232,9 @@ func (c *Config) Validate() error {
 	}
 	if c.APIDefaultRange < 0 || c.APIMaxRange < 0 || c.APIFlowLookback < 0 || c.APIFlowMargin < 0 || c.APIMaxLegs < 0 {
 		errs = append(errs, errors.New("negative API bound"))
+	}
+	if err := c.validateConsole(); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := alias.Parse(c.Aliases); err != nil {
 		errs = append(errs, fmt.Errorf("--alias: %w", err))

@@ -68,6 +68,17 @@ func TestParseFlags(t *testing.T) {
 				APIDefaultRange: 2 * time.Hour, APIMaxRange: 48 * time.Hour, APIFlowLookback: 72 * time.Hour, APIFlowMargin: time.Minute, APIMaxLegs: 8},
 		},
 		{
+			name: "accounts with LDAP",
+			args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--http", ":9096", "--accounts", "--admin-user", "root",
+				"--session-ttl", "8h", "--cookie-secure", "--ldap-url", "ldap://127.0.0.1:27389", "--ldap-starttls",
+				"--ldap-bind-dn", "cn=svc,dc=x", "--ldap-base-dn", "ou=people,dc=x", "--ldap-user-filter", "(uid={user})",
+				"--ldap-group-base", "ou=groups,dc=x", "--ldap-group-filter", "(member={dn})", "--ldap-role", "noc=admin", "--ldap-role", "cn=view,dc=x=read-only"},
+			want: collector.Config{Listen: []string{"udp://:9060"}, MySQL: dsn, HTTP: ":9096", Console: collector.ConsoleConfig{
+				Accounts: true, AdminUser: "root", SessionTTL: 8 * time.Hour, CookieSecure: true, LDAPURL: "ldap://127.0.0.1:27389", LDAPStartTLS: true,
+				LDAPBindDN: "cn=svc,dc=x", LDAPBaseDN: "ou=people,dc=x", LDAPUserFilter: "(uid={user})", LDAPGroupBase: "ou=groups,dc=x",
+				LDAPGroupFilter: "(member={dn})", LDAPRoles: []string{"noc=admin", "cn=view,dc=x=read-only"}}},
+		},
+		{
 			name: "every storage flag",
 			args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--database", "homer", "--partitions-ahead", "3",
 				"--retention", "call=14d,default=2d", "--max-db-size", "50G", "--spill-dir", "/var/spool/xhep", "--spill-max", "512M", "--drain-timeout", "2m"},
@@ -104,6 +115,11 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad forward", args: []string{"--listen", "udp://:9060", "--forward", "tcp://h:1"}, wantErr: "forward address"},
 		{name: "bad size", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--max-db-size", "lots"}, wantErr: "size"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "flag provided but not defined"},
+		{name: "accounts without http", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--accounts"}, wantErr: "--accounts needs --http"},
+		{name: "accounts on clickhouse only", args: []string{"--listen", "udp://:9060", "--clickhouse", "127.0.0.1:9000", "--http", ":9096", "--accounts"}, wantErr: "--accounts needs --mysql"},
+		{name: "ldap without accounts", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--ldap-url", "ldap://h:389"}, wantErr: "need --accounts"},
+		{name: "ldap without roles", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--http", ":1", "--accounts", "--ldap-url", "ldap://h:389", "--ldap-base-dn", "dc=x"}, wantErr: "no group maps to a role"},
+		{name: "bad ldap role", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--http", ":1", "--accounts", "--ldap-url", "ldap://h:389", "--ldap-base-dn", "dc=x", "--ldap-role", "g=root"}, wantErr: "--ldap-role"},
 		{name: "stray argument", args: []string{"--read", "x.pcap", "--print", "extra"}, wantErr: "unexpected arguments"},
 		{name: "bad log level", args: []string{"--read", "x.pcap", "--print", "--log-level", "loud"}, wantErr: "--log-level"},
 	}

@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -19,6 +20,7 @@ import (
 	"github.com/xhep/xhep/collector"
 	"github.com/xhep/xhep/collector/api"
 	"github.com/xhep/xhep/collector/ingest"
+	"github.com/xhep/xhep/collector/auth"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -70,7 +72,21 @@ func run(args []string) int {
 		return 2
 	}
 	if db := svc.DB(); db != nil && cfg.HTTP != "" && cfg.Read == "" {
+		var accounts *auth.Store
+		if cfg.Console.Accounts {
+			st, created, err := cfg.OpenAccounts(ctx, db, os.Getenv)
+			if err != nil {
+				svc.Close()
+				log.Error("open accounts", "err", err)
+				return 2
+			}
+			if created {
+				log.Info("created the first admin", "user", cmp.Or(cfg.Console.AdminUser, "admin"))
+			}
+			accounts = st
+		}
 		a, err := api.New(api.Config{DB: db, Backend: cfg.StoreBackend(), Cluster: cfg.ClickHouseCluster != "",
+			Accounts: accounts, SecureCookie: cfg.Console.CookieSecure,
 			Unavailable: svc.Unavailable, Token: cfg.APIToken, Hosts: cfg.HTTPHosts,
 			DefaultRange: cfg.APIDefaultRange, MaxRange: cfg.APIMaxRange,
 			FlowLookback: cfg.APIFlowLookback, FlowMargin: cfg.APIFlowMargin, MaxLegs: cfg.APIMaxLegs})

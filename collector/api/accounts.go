@@ -55,7 +55,9 @@ func errStatus(status int, format string, args ...any) error {
 	return &httpError{status, fmt.Sprintf(format, args...)}
 }
 
-func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
 
 // authenticate finds the principal of a request in accounts mode: a
 // bearer token (the configured --api-token, or a user's API token), else
@@ -155,9 +157,9 @@ func remoteIP(r *http.Request) string {
 	return r.RemoteAddr
 }
 
-// loginLimiter refuses logins for a user name or a client address after
-// maxFails failures within window, until the window of the first failure
-// ends. Safe for concurrent use; bounded (old entries pruned).
+// loginLimiter refuses logins for a user name after maxLoginFails
+// failures within loginWindow (for a client address after
+// maxLoginFailsIP), until the window of the first failure ends. Safe for concurrent use; bounded (old entries pruned).
 type loginLimiter struct {
 	mu    sync.Mutex
 	fails map[string]*failures
@@ -169,8 +171,9 @@ type failures struct {
 }
 
 const (
-	maxLoginFails = 5
-	loginWindow   = 5 * time.Minute
+	maxLoginFails   = 5  // per user name
+	maxLoginFailsIP = 20 // per client address (many users behind one NAT)
+	loginWindow     = 5 * time.Minute
 )
 
 func newLoginLimiter() *loginLimiter { return &loginLimiter{fails: map[string]*failures{}} }
@@ -179,7 +182,11 @@ func (l *loginLimiter) blocked(now time.Time, keys ...string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, k := range keys {
-		if f := l.fails[k]; f != nil && now.Sub(f.first) < loginWindow && f.n >= maxLoginFails {
+		max := maxLoginFails
+		if strings.HasPrefix(k, "ip:") {
+			max = maxLoginFailsIP
+		}
+		if f := l.fails[k]; f != nil && now.Sub(f.first) < loginWindow && f.n >= max {
 			return true
 		}
 	}

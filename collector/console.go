@@ -1,0 +1,136 @@
+package collector
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/xhep/xhep/collector/auth"
+)
+
+// EnvAdminPassword holds the first admin's password when no
+// --admin-password-file is given.
+const EnvAdminPassword = "XHEP_ADMIN_PASSWORD"
+
+// ConsoleConfig configures the web console's user accounts (packages
+// collector/api and collector/auth).
+type ConsoleConfig struct {
+	// Accounts turns on user accounts: logins, roles, API tokens, audit log.
+	Accounts bool `yaml:"accounts"`
+	// AdminUser and AdminPasswordFile name the first admin, created only
+	// when no account exists (the password's first line; or
+	// $XHEP_ADMIN_PASSWORD). There is no default password.
+	AdminUser         string `yaml:"admin-user"`
+	AdminPasswordFile string `yaml:"admin-password-file"`
+	// SessionTTL is how long a login lasts (default 12h).
+	SessionTTL time.Duration `yaml:"session-ttl"`
+	// CookieSecure marks the session cookie Secure on plain HTTP too
+	// (behind a TLS proxy).
+	CookieSecure bool `yaml:"cookie-secure"`
+	// LDAP login (see auth.LDAP); LDAPURL empty: local accounts only.
+	LDAPURL              string   `yaml:"ldap-url"`
+	LDAPStartTLS         bool     `yaml:"ldap-starttls"`
+	LDAPBindDN           string   `yaml:"ldap-bind-dn"`
+	LDAPBindPasswordFile string   `yaml:"ldap-bind-password-file"`
+	LDAPBaseDN           string   `yaml:"ldap-base-dn"`
+	LDAPUserFilter       string   `yaml:"ldap-user-filter"`
+	LDAPGroupBase        string   `yaml:"ldap-group-base"`
+	LDAPGroupFilter      string   `yaml:"ldap-group-filter"`
+	LDAPRoles            []string `yaml:"ldap-role"`
+}
+
+// validate checks the console settings of c.
+func (c *Config) validateConsole() error {
+	k := &c.Console
+	var errs []error
+	if !k.Accounts {
+		if k.AdminPasswordFile != "" || k.LDAPURL != "" {
+			errs = append(errs, errors.New("--admin-password-file and --ldap-url need --accounts"))
+		}
+		return errors.Join(errs...)
+	}
+	if c.HTTP == "" {
+		errs = append(errs, errors.New("--accounts needs --http"))
+	}
+	if c.MySQL == "" {
+		errs = append(errs, errors.New("--accounts needs --mysql: the account tables live in MySQL/MariaDB (not supported with the ClickHouse backend alone)"))
+	}
+	if k.AdminUser != "" {
+		if err := auth.CheckName(k.AdminUser); err != nil {
+			errs = append(errs, fmt.Errorf("--admin-user: %w", err))
+		}
+	}
+	if k.SessionTTL < 0 {
+		errs = append(errs, errors.New("negative --session-ttl"))
+	}
+	if k.LDAPURL != "" {
+		if _, err := k.ldap(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ldap returns the LDAP configuration (nil without --ldap-url).
+func (k *ConsoleConfig) ldap() (*auth.LDAP, error) {
+	if k.LDAPURL == "" {
+		return nil, nil
+	}
+	roles, err := auth.ParseLDAPRoles(k.LDAPRoles)
+	if err != nil {
+		return nil, fmt.Errorf("--ldap-role: %w", err)
+	}
+	l := &auth.LDAP{URL: k.LDAPURL, StartTLS: k.LDAPStartTLS, BindDN: k.LDAPBindDN, BaseDN: k.LDAPBaseDN,
+		UserFilter: k.LDAPUserFilter, GroupBase: k.LDAPGroupBase, GroupFilter: k.LDAPGroupFilter, Roles: roles}
+	if k.LDAPBindPasswordFile != "" {
+		if l.BindPassword, err = readSecret(k.LDAPBindPasswordFile); err != nil {
+			return nil, fmt.Errorf("--ldap-bind-password-file: %w", err)
+		}
+	}
+	if err := l.Check(); err != nil {
+		return nil, fmt.Errorf("--ldap-*: %w", err)
+	}
+	return l, nil
+}
+
+// OpenAccounts opens the account store on db (the MySQL store's handle)
+// and creates the first admin when no account exists yet; it reports
+// whether it did. Without any account and no admin password it fails.
+// getenv is os.Getenv outside tests.
+func (c *Config) OpenAccounts(ctx context.Context, db *sql.DB, getenv func(string) string) (*auth.Store, bool, error) {
+	k := &c.Console
+	l, err := k.ldap()
+	if err != nil {
+		return nil, false, err
+	}
+	st, err := auth.Open(ctx, auth.Config{DB: db, SessionTTL: k.SessionTTL, LDAP: l})
+	if err != nil {
+		return nil, false, err
+	}
+	pw := ""
+	if k.AdminPasswordFile != "" {
+		if pw, err = readSecret(k.AdminPasswordFile); err != nil {
+			return nil, false, fmt.Errorf("--admin-password-file: %w", err)
+		}
+	} else {
+		pw = getenv(EnvAdminPassword)
+	}
+	name := k.AdminUser
+	if name == "" {
+		name = "admin"
+	}
+	if pw == "" {
+		has, err := st.HasUsers(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		if !has && l == nil {
+			return nil, false, fmt.Errorf("--accounts: no account exists yet; give the first admin's password with --admin-password-file (or $%s)", EnvAdminPassword)
+		}
+		return st, false, nil
+	}
+	created, err := st.EnsureAdmin(ctx, name, pw)
+	return st, created, err
+}

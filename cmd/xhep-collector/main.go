@@ -19,8 +19,8 @@ import (
 	"github.com/xhep/xhep/cmd/internal/version"
 	"github.com/xhep/xhep/collector"
 	"github.com/xhep/xhep/collector/api"
-	"github.com/xhep/xhep/collector/ingest"
 	"github.com/xhep/xhep/collector/auth"
+	"github.com/xhep/xhep/collector/ingest"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }

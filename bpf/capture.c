@@ -36,6 +36,21 @@ struct {
 /* Force the event type into BTF for bpf2go -type. */
 const struct event *unused_event __attribute__((unused));
 
+/* frag_budget: at most frag_early_rate early fragments per CPU in each
+ * one-second window. Called only for fragments nothing else matched. */
+static __always_inline int frag_budget(struct counters *c)
+{
+	__u64 now = bpf_ktime_get_ns();
+	if (now - c->frag_window >= 1000000000ULL) {
+		c->frag_window = now;
+		c->frag_tokens = frag_early_rate;
+	}
+	if (!c->frag_tokens)
+		return 0;
+	c->frag_tokens--;
+	return 1;
+}
+
 /* xhep_classify returns the match classes of a parsed packet, 0 for none,
  * and records content-matched flows and matched first fragments. The
  * addresses are read (pkt_addrs) only once a lookup or a matched packet
@@ -46,15 +61,31 @@ static __always_inline int xhep_classify(void *data, void *end, struct pkt *k, s
 {
 	__u8 one = 1;
 	if (k->frag == FRAG_LATER) {
-		if (!frags_active)
+		if (!frags_active && !frag_early_rate)
 			return 0;
 		if (pkt_addrs(data, end, k))
 			return 0;
 		struct frag_key fk;
 		frag_key_of(&fk, k);
-		if (!bpf_map_lookup_elem(&frags, &fk))
+		if (frags_active && bpf_map_lookup_elem(&frags, &fk))
+			return MATCH_FRAGMENT;
+		/* No matched first fragment (yet): the train may arrive last
+		 * fragment first. Capture UDP ones within the budget and
+		 * remember the datagram, so its first fragment follows. */
+		if (!frag_early_rate || k->l4 != IPPROTO_UDP)
 			return 0;
-		return MATCH_FRAGMENT;
+		if (bpf_map_lookup_elem(&frag_skip, &fk))
+			return 0; /* its first fragment came first and matched nothing */
+		if (!frag_budget(c)) {
+			c->c[C_FRAG_EARLY_LIMITED]++;
+			return 0;
+		}
+		if (!bpf_map_lookup_elem(&frag_early, &fk))
+			bpf_map_update_elem(&frag_early, &fk, &one, BPF_ANY);
+		if (!frag_early_active)
+			frag_early_active = 1;
+		c->c[C_FRAG_EARLY]++;
+		return MATCH_FRAGMENT_EARLY;
 	}
 	if (k->l4 != IPPROTO_UDP && k->l4 != IPPROTO_TCP && k->l4 != IPPROTO_SCTP)
 		return 0;
@@ -82,8 +113,23 @@ static __always_inline int xhep_classify(void *data, void *end, struct pkt *k, s
 				m = MATCH_FLOW;
 		}
 	}
-	if (!m)
+	if (!m) {
+		/* The first fragment of a datagram whose later fragments went up
+		 * early goes up too, whatever it holds; one that matched nothing
+		 * before any later fragment came keeps them from going up. */
+		if (k->frag != FRAG_FIRST || !frag_early_rate || k->l4 != IPPROTO_UDP ||
+		    (!addrs && pkt_addrs(data, end, k)))
+			return 0;
+		struct frag_key fk;
+		frag_key_of(&fk, k);
+		if (frag_early_active && bpf_map_lookup_elem(&frag_early, &fk)) {
+			bpf_map_delete_elem(&frag_early, &fk);
+			return MATCH_FRAGMENT_EARLY;
+		}
+		if (!bpf_map_lookup_elem(&frag_skip, &fk))
+			bpf_map_update_elem(&frag_skip, &fk, &one, BPF_ANY);
 		return 0;
+	}
 	if (!addrs && ((has_exclude && (pc & PORT_EXCLUDE)) || has_deny || has_allow ||
 		       (m & MATCH_SIP_CONTENT) || k->frag == FRAG_FIRST)) {
 		if (pkt_addrs(data, end, k))

@@ -21,9 +21,11 @@ type captureAddrPort struct {
 }
 
 type captureCounters struct {
-	_       structs.HostLayout
-	C       [16]uint64
-	Unwoken uint64
+	_          structs.HostLayout
+	C          [18]uint64
+	Unwoken    uint64
+	FragWindow uint64
+	FragTokens uint64
 }
 
 type captureEvent struct {
@@ -66,35 +68,39 @@ type captureLpmKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	captureMapAllow         = "allow"
-	captureMapCounters      = "counters"
-	captureMapDeny          = "deny"
-	captureMapEvents        = "events"
-	captureMapExclude       = "exclude"
-	captureMapFlows         = "flows"
-	captureMapFrags         = "frags"
-	captureMapPerfEvents    = "perf_events"
-	captureMapXsks          = "xsks"
-	captureProgXhepTc       = "xhep_tc"
-	captureProgXhepXdp      = "xhep_xdp"
-	captureVarAfxdpMode     = "afxdp_mode"
-	captureVarDropUnmatched = "drop_unmatched"
-	captureVarExcludeList   = "exclude_list"
-	captureVarExcludeN      = "exclude_n"
-	captureVarFastPath      = "fast_path"
-	captureVarFlowsActive   = "flows_active"
-	captureVarFragsActive   = "frags_active"
-	captureVarHasAllow      = "has_allow"
-	captureVarHasDeny       = "has_deny"
-	captureVarHasExclude    = "has_exclude"
-	captureVarPerfMode      = "perf_mode"
-	captureVarPortClass     = "port_class"
-	captureVarRtcpHeuristic = "rtcp_heuristic"
-	captureVarSipByContent  = "sip_by_content"
-	captureVarSnaplen       = "snaplen"
-	captureVarUnusedEvent   = "unused_event"
-	captureVarVxlanPort     = "vxlan_port"
-	captureVarWakeupBytes   = "wakeup_bytes"
+	captureMapAllow           = "allow"
+	captureMapCounters        = "counters"
+	captureMapDeny            = "deny"
+	captureMapEvents          = "events"
+	captureMapExclude         = "exclude"
+	captureMapFlows           = "flows"
+	captureMapFragEarly       = "frag_early"
+	captureMapFragSkip        = "frag_skip"
+	captureMapFrags           = "frags"
+	captureMapPerfEvents      = "perf_events"
+	captureMapXsks            = "xsks"
+	captureProgXhepTc         = "xhep_tc"
+	captureProgXhepXdp        = "xhep_xdp"
+	captureVarAfxdpMode       = "afxdp_mode"
+	captureVarDropUnmatched   = "drop_unmatched"
+	captureVarExcludeList     = "exclude_list"
+	captureVarExcludeN        = "exclude_n"
+	captureVarFastPath        = "fast_path"
+	captureVarFlowsActive     = "flows_active"
+	captureVarFragEarlyActive = "frag_early_active"
+	captureVarFragEarlyRate   = "frag_early_rate"
+	captureVarFragsActive     = "frags_active"
+	captureVarHasAllow        = "has_allow"
+	captureVarHasDeny         = "has_deny"
+	captureVarHasExclude      = "has_exclude"
+	captureVarPerfMode        = "perf_mode"
+	captureVarPortClass       = "port_class"
+	captureVarRtcpHeuristic   = "rtcp_heuristic"
+	captureVarSipByContent    = "sip_by_content"
+	captureVarSnaplen         = "snaplen"
+	captureVarUnusedEvent     = "unused_event"
+	captureVarVxlanPort       = "vxlan_port"
+	captureVarWakeupBytes     = "wakeup_bytes"
 )
 
 // loadCapture returns the embedded CollectionSpec for capture.
@@ -153,6 +159,8 @@ type captureMapSpecs struct {
 	Events     *ebpf.MapSpec `ebpf:"events"`
 	Exclude    *ebpf.MapSpec `ebpf:"exclude"`
 	Flows      *ebpf.MapSpec `ebpf:"flows"`
+	FragEarly  *ebpf.MapSpec `ebpf:"frag_early"`
+	FragSkip   *ebpf.MapSpec `ebpf:"frag_skip"`
 	Frags      *ebpf.MapSpec `ebpf:"frags"`
 	PerfEvents *ebpf.MapSpec `ebpf:"perf_events"`
 	Xsks       *ebpf.MapSpec `ebpf:"xsks"`
@@ -162,24 +170,26 @@ type captureMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureVariableSpecs struct {
-	AfxdpMode     *ebpf.VariableSpec `ebpf:"afxdp_mode"`
-	DropUnmatched *ebpf.VariableSpec `ebpf:"drop_unmatched"`
-	ExcludeList   *ebpf.VariableSpec `ebpf:"exclude_list"`
-	ExcludeN      *ebpf.VariableSpec `ebpf:"exclude_n"`
-	FastPath      *ebpf.VariableSpec `ebpf:"fast_path"`
-	FlowsActive   *ebpf.VariableSpec `ebpf:"flows_active"`
-	FragsActive   *ebpf.VariableSpec `ebpf:"frags_active"`
-	HasAllow      *ebpf.VariableSpec `ebpf:"has_allow"`
-	HasDeny       *ebpf.VariableSpec `ebpf:"has_deny"`
-	HasExclude    *ebpf.VariableSpec `ebpf:"has_exclude"`
-	PerfMode      *ebpf.VariableSpec `ebpf:"perf_mode"`
-	PortClass     *ebpf.VariableSpec `ebpf:"port_class"`
-	RtcpHeuristic *ebpf.VariableSpec `ebpf:"rtcp_heuristic"`
-	SipByContent  *ebpf.VariableSpec `ebpf:"sip_by_content"`
-	Snaplen       *ebpf.VariableSpec `ebpf:"snaplen"`
-	UnusedEvent   *ebpf.VariableSpec `ebpf:"unused_event"`
-	VxlanPort     *ebpf.VariableSpec `ebpf:"vxlan_port"`
-	WakeupBytes   *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
+	AfxdpMode       *ebpf.VariableSpec `ebpf:"afxdp_mode"`
+	DropUnmatched   *ebpf.VariableSpec `ebpf:"drop_unmatched"`
+	ExcludeList     *ebpf.VariableSpec `ebpf:"exclude_list"`
+	ExcludeN        *ebpf.VariableSpec `ebpf:"exclude_n"`
+	FastPath        *ebpf.VariableSpec `ebpf:"fast_path"`
+	FlowsActive     *ebpf.VariableSpec `ebpf:"flows_active"`
+	FragEarlyActive *ebpf.VariableSpec `ebpf:"frag_early_active"`
+	FragEarlyRate   *ebpf.VariableSpec `ebpf:"frag_early_rate"`
+	FragsActive     *ebpf.VariableSpec `ebpf:"frags_active"`
+	HasAllow        *ebpf.VariableSpec `ebpf:"has_allow"`
+	HasDeny         *ebpf.VariableSpec `ebpf:"has_deny"`
+	HasExclude      *ebpf.VariableSpec `ebpf:"has_exclude"`
+	PerfMode        *ebpf.VariableSpec `ebpf:"perf_mode"`
+	PortClass       *ebpf.VariableSpec `ebpf:"port_class"`
+	RtcpHeuristic   *ebpf.VariableSpec `ebpf:"rtcp_heuristic"`
+	SipByContent    *ebpf.VariableSpec `ebpf:"sip_by_content"`
+	Snaplen         *ebpf.VariableSpec `ebpf:"snaplen"`
+	UnusedEvent     *ebpf.VariableSpec `ebpf:"unused_event"`
+	VxlanPort       *ebpf.VariableSpec `ebpf:"vxlan_port"`
+	WakeupBytes     *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
 // captureObjects contains all objects after they have been loaded into the kernel.
@@ -208,6 +218,8 @@ type captureMaps struct {
 	Events     *ebpf.Map `ebpf:"events"`
 	Exclude    *ebpf.Map `ebpf:"exclude"`
 	Flows      *ebpf.Map `ebpf:"flows"`
+	FragEarly  *ebpf.Map `ebpf:"frag_early"`
+	FragSkip   *ebpf.Map `ebpf:"frag_skip"`
 	Frags      *ebpf.Map `ebpf:"frags"`
 	PerfEvents *ebpf.Map `ebpf:"perf_events"`
 	Xsks       *ebpf.Map `ebpf:"xsks"`
@@ -221,6 +233,8 @@ func (m *captureMaps) Close() error {
 		m.Events,
 		m.Exclude,
 		m.Flows,
+		m.FragEarly,
+		m.FragSkip,
 		m.Frags,
 		m.PerfEvents,
 		m.Xsks,
@@ -231,24 +245,26 @@ func (m *captureMaps) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureVariables struct {
-	AfxdpMode     *ebpf.Variable `ebpf:"afxdp_mode"`
-	DropUnmatched *ebpf.Variable `ebpf:"drop_unmatched"`
-	ExcludeList   *ebpf.Variable `ebpf:"exclude_list"`
-	ExcludeN      *ebpf.Variable `ebpf:"exclude_n"`
-	FastPath      *ebpf.Variable `ebpf:"fast_path"`
-	FlowsActive   *ebpf.Variable `ebpf:"flows_active"`
-	FragsActive   *ebpf.Variable `ebpf:"frags_active"`
-	HasAllow      *ebpf.Variable `ebpf:"has_allow"`
-	HasDeny       *ebpf.Variable `ebpf:"has_deny"`
-	HasExclude    *ebpf.Variable `ebpf:"has_exclude"`
-	PerfMode      *ebpf.Variable `ebpf:"perf_mode"`
-	PortClass     *ebpf.Variable `ebpf:"port_class"`
-	RtcpHeuristic *ebpf.Variable `ebpf:"rtcp_heuristic"`
-	SipByContent  *ebpf.Variable `ebpf:"sip_by_content"`
-	Snaplen       *ebpf.Variable `ebpf:"snaplen"`
-	UnusedEvent   *ebpf.Variable `ebpf:"unused_event"`
-	VxlanPort     *ebpf.Variable `ebpf:"vxlan_port"`
-	WakeupBytes   *ebpf.Variable `ebpf:"wakeup_bytes"`
+	AfxdpMode       *ebpf.Variable `ebpf:"afxdp_mode"`
+	DropUnmatched   *ebpf.Variable `ebpf:"drop_unmatched"`
+	ExcludeList     *ebpf.Variable `ebpf:"exclude_list"`
+	ExcludeN        *ebpf.Variable `ebpf:"exclude_n"`
+	FastPath        *ebpf.Variable `ebpf:"fast_path"`
+	FlowsActive     *ebpf.Variable `ebpf:"flows_active"`
+	FragEarlyActive *ebpf.Variable `ebpf:"frag_early_active"`
+	FragEarlyRate   *ebpf.Variable `ebpf:"frag_early_rate"`
+	FragsActive     *ebpf.Variable `ebpf:"frags_active"`
+	HasAllow        *ebpf.Variable `ebpf:"has_allow"`
+	HasDeny         *ebpf.Variable `ebpf:"has_deny"`
+	HasExclude      *ebpf.Variable `ebpf:"has_exclude"`
+	PerfMode        *ebpf.Variable `ebpf:"perf_mode"`
+	PortClass       *ebpf.Variable `ebpf:"port_class"`
+	RtcpHeuristic   *ebpf.Variable `ebpf:"rtcp_heuristic"`
+	SipByContent    *ebpf.Variable `ebpf:"sip_by_content"`
+	Snaplen         *ebpf.Variable `ebpf:"snaplen"`
+	UnusedEvent     *ebpf.Variable `ebpf:"unused_event"`
+	VxlanPort       *ebpf.Variable `ebpf:"vxlan_port"`
+	WakeupBytes     *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 
 // capturePrograms contains all programs after they have been loaded into the kernel.

@@ -19,15 +19,21 @@ type Counters struct {
 	Filtered       uint64 // matched but refused by the allow/deny prefixes
 	Truncated      uint64 // captured shorter than on the wire (snap length)
 	RedirectErrors uint64 // afxdp: no socket on the frame's queue
+	// FragEarly: UDP fragments captured before their datagram's first
+	// fragment (a train arriving in reverse order), within the budget.
+	FragEarly uint64
+	// FragEarlyLimited: such fragments not captured, over the budget
+	// (Config.FragEarlyRate per CPU per second).
+	FragEarlyLimited uint64
 }
 
-const numCounters = 16
+const numCounters = 18
 
 func countersFrom(c *[numCounters]uint64) Counters {
 	return Counters{
 		Seen: c[0], SIP: c[1], SIPContent: c[2], RTCP: c[3], DNS: c[4], Flow: c[5],
 		Fragment: c[6], Captured: c[7], RingDrops: c[8], FragTracked: c[9],
 		FlowTracked: c[10], ParseErrors: c[11], Excluded: c[12], Filtered: c[13],
-		Truncated: c[14], RedirectErrors: c[15],
+		Truncated: c[14], RedirectErrors: c[15], FragEarly: c[16], FragEarlyLimited: c[17],
 	}
 }

@@ -20,6 +20,9 @@ const (
 	ClassDNS        = 8  // DNS port
 	ClassFlow       = 16 // later segment of a flow matched by content
 	ClassFragment   = 32 // later fragment of a matched datagram
+	// ClassFragmentEarly: a UDP fragment that arrived before its
+	// datagram's first fragment, or that first fragment completing it.
+	ClassFragmentEarly = 64
 )
 
 // ErrShortEvent is returned by [ParseEvent] for a record too short for its

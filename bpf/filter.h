@@ -34,6 +34,8 @@ enum match_class {
 	MATCH_DNS = 8,          /* DNS port */
 	MATCH_FLOW = 16,        /* continuation of a flow matched by content */
 	MATCH_FRAGMENT = 32,    /* later fragment of a matched datagram */
+	MATCH_FRAGMENT_EARLY = 64, /* UDP fragment of a datagram whose first fragment was not seen yet,
+				    * or that first fragment completing such a train */
 };
 
 /* Counter indices; must match the Go side (bpf/counters.go). */
@@ -54,12 +56,16 @@ enum counter {
 	C_FILTERED,
 	C_TRUNCATED,
 	C_REDIRECT_ERR,
-	C_MAX = 16,
+	C_FRAG_EARLY,         /* fragments captured before their datagram's first fragment */
+	C_FRAG_EARLY_LIMITED, /* such fragments not captured: over frag_early_rate */
+	C_MAX = 18,
 };
 
 struct counters {
 	__u64 c[C_MAX];
 	__u64 unwoken; /* ring buffer bytes submitted since this CPU last woke the reader */
+	__u64 frag_window; /* start (ns) of this CPU's current one-second early-fragment window */
+	__u64 frag_tokens; /* early fragments this CPU may still capture in that window */
 };
 
 /*
@@ -124,7 +130,11 @@ volatile const __u8 drop_unmatched = 0;
 volatile const __u16 vxlan_port = 4789;
 /* 1: records go to the perf event array (kernels without BPF ring buffer). */
 volatile const __u8 perf_mode = 0;
-volatile const __u8 fast_path = 1; /* 0: every frame through PARSE (tests compare) */
+volatile const __u8 fast_path = 1;
+/* UDP fragments that arrive before their datagram's first fragment (a
+ * train in reverse order) are captured, at most this many per CPU per
+ * second; 0: never (only after a matched first fragment). */
+volatile const __u32 frag_early_rate = 0; /* 0: every frame through PARSE (tests compare) */
 /* Each CPU wakes the reader once it has submitted this many bytes since
  * its last wakeup; the reader also polls on a short timer, so a lone
  * record is never stuck. 0: the kernel's adaptive notification (a wakeup
@@ -141,6 +151,7 @@ volatile const struct addr_port exclude_list[EXCLUDE_INLINE] = {};
  * skipped while the maps are empty. */
 __u32 flows_active = 0;
 __u32 frags_active = 0;
+__u32 frag_early_active = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -155,6 +166,25 @@ struct {
 	__type(key, struct frag_key);
 	__type(value, __u8);
 } frags SEC(".maps");
+
+/* Datagrams some of whose later fragments were captured before their
+ * first fragment: that first fragment is captured too, matched or not,
+ * so the agent can complete the datagram (and drop it if it is not SIP). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct frag_key);
+	__type(value, __u8);
+} frag_early SEC(".maps");
+
+/* Datagrams whose first fragment came first and matched nothing: their
+ * later fragments are not captured early. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct frag_key);
+	__type(value, __u8);
+} frag_skip SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

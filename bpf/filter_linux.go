@@ -69,6 +69,13 @@ type Config struct {
 	// every record written while it had caught up.
 	WakeupBytes int
 
+	// FragEarlyRate bounds the UDP fragments captured before their
+	// datagram's first fragment (trains in reverse order): at most this
+	// many per CPU per second; their first fragment is then captured too.
+	// 0 means the default, 10,000; -1 disables it (later fragments are
+	// then captured only after a matched first fragment).
+	FragEarlyRate int
+
 	// Buffer selects the record buffer: auto (the default) takes the BPF
 	// ring buffer where the kernel has one (5.8+) and a perf event array
 	// below; Legacy makes auto mean perf.
@@ -101,6 +108,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Queues == 0 {
 		c.Queues = 64
+	}
+	if c.FragEarlyRate == 0 {
+		c.FragEarlyRate = 10000
 	}
 	if c.PerfBytes == 0 {
 		c.PerfBytes = 4 << 20
@@ -182,20 +192,21 @@ func Load(cfg Config) (*Filter, error) {
 		return 0
 	}
 	set := map[string]any{
-		"snaplen":        uint32(cfg.Snaplen),
-		"sip_by_content": b2u(cfg.SIPByContent),
-		"rtcp_heuristic": b2u(cfg.RTCP),
-		"has_allow":      b2u(len(cfg.Allow) > 0),
-		"has_deny":       b2u(len(cfg.Deny) > 0),
-		"has_exclude":    b2u(len(cfg.Exclude) > 0),
-		"afxdp_mode":     b2u(cfg.AFXDP),
-		"drop_unmatched": b2u(cfg.DropUnmatched),
-		"vxlan_port":     cfg.VXLANPort,
-		"fast_path":      b2u(!cfg.slowPathOnly),
-		"perf_mode":      b2u(buf == BufferPerf),
-		"wakeup_bytes":   perCPUWakeup(cfg.WakeupBytes),
-		"port_class":     ports[:],
-		"exclude_n":      uint32(len(cfg.Exclude)),
+		"snaplen":         uint32(cfg.Snaplen),
+		"sip_by_content":  b2u(cfg.SIPByContent),
+		"rtcp_heuristic":  b2u(cfg.RTCP),
+		"has_allow":       b2u(len(cfg.Allow) > 0),
+		"has_deny":        b2u(len(cfg.Deny) > 0),
+		"has_exclude":     b2u(len(cfg.Exclude) > 0),
+		"afxdp_mode":      b2u(cfg.AFXDP),
+		"drop_unmatched":  b2u(cfg.DropUnmatched),
+		"vxlan_port":      cfg.VXLANPort,
+		"fast_path":       b2u(!cfg.slowPathOnly),
+		"perf_mode":       b2u(buf == BufferPerf),
+		"frag_early_rate": uint32(max(cfg.FragEarlyRate, 0)),
+		"wakeup_bytes":    perCPUWakeup(cfg.WakeupBytes),
+		"port_class":      ports[:],
+		"exclude_n":       uint32(len(cfg.Exclude)),
 	}
 	var inline [4]captureAddrPort // EXCLUDE_INLINE in filter.h
 	if len(cfg.Exclude) <= len(inline) {

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -245,20 +247,43 @@ func TestFilterFragments(t *testing.T) {
 	later6 := ethFrame(0x86dd, ipv6Pkt("2001:db8::1", "2001:db8::2", 44, append(ipv6Frag(17, 13, false, 77), u6[104:]...)))
 	orphan6 := ethFrame(0x86dd, ipv6Pkt("2001:db8::1", "2001:db8::2", 44, append(ipv6Frag(17, 13, false, 78), u6[104:]...)))
 
+	// Trains in reverse order: the later fragment first.
+	revFirst := ethFrame(0x0800, ipv4Pkt("10.0.0.1", "10.0.0.2", 17, udp[:104], v4opts{id: 0x4545, mf: true}))
+	revLater := ethFrame(0x0800, ipv4Pkt("10.0.0.1", "10.0.0.2", 17, udp[104:], v4opts{id: 0x4545, fragOff: 13}))
+	revFirstNoMatch := ethFrame(0x0800, ipv4Pkt("10.0.0.1", "10.0.0.2", 17, udpPkt(30000, 30002, make([]byte, 200))[:104], v4opts{id: 0x4646, mf: true}))
+	revLaterNoMatch := ethFrame(0x0800, ipv4Pkt("10.0.0.1", "10.0.0.2", 17, make([]byte, 104), v4opts{id: 0x4646, fragOff: 13}))
+	revFirst6 := ethFrame(0x86dd, ipv6Pkt("2001:db8::1", "2001:db8::2", 44, append(ipv6Frag(17, 0, true, 79), u6[:104]...)))
+	revLater6 := ethFrame(0x86dd, ipv6Pkt("2001:db8::1", "2001:db8::2", 44, append(ipv6Frag(17, 13, false, 79), u6[104:]...)))
+	tcpLater := ethFrame(0x0800, ipv4Pkt("10.0.0.1", "10.0.0.2", 6, make([]byte, 104), v4opts{id: 0x4747, fragOff: 13}))
+
 	steps := []struct {
 		name  string
 		frame []byte
 		class uint8
 	}{
-		{"later before any first", orphan, 0},
+		// A later fragment nothing has announced goes up early: its
+		// first fragment may follow (a train in reverse order).
+		{"later before any first", orphan, ClassFragmentEarly},
 		{"first", first, ClassSIP},
 		{"later", later, ClassFragment},
-		{"other datagram's later", orphan, 0},
+		{"other datagram's later", orphan, ClassFragmentEarly},
+		// In order and not SIP: neither goes up.
 		{"non-matching first", firstNoMatch, 0},
 		{"its later", laterNoMatch, 0},
 		{"ipv6 first", first6, ClassSIP},
 		{"ipv6 later", later6, ClassFragment},
-		{"ipv6 orphan", orphan6, 0},
+		{"ipv6 orphan", orphan6, ClassFragmentEarly},
+		// Reverse order, SIP: the later one early, then the first as SIP.
+		{"reverse: later", revLater, ClassFragmentEarly},
+		{"reverse: first", revFirst, ClassSIP},
+		// Reverse order, not SIP: the first follows its early fragment,
+		// so the agent can complete the datagram and drop it.
+		{"reverse non-matching: later", revLaterNoMatch, ClassFragmentEarly},
+		{"reverse non-matching: first", revFirstNoMatch, ClassFragmentEarly},
+		{"reverse ipv6: later", revLater6, ClassFragmentEarly},
+		{"reverse ipv6: first", revFirst6, ClassSIP},
+		// Only UDP fragments go up early.
+		{"tcp later", tcpLater, 0},
 	}
 	for _, s := range steps {
 		_, got := h.run(t, s.frame, false)
@@ -274,8 +299,56 @@ func TestFilterFragments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.FragTracked != 2 || c.Fragment != 2 {
-		t.Errorf("counters: FragTracked %d Fragment %d, want 2 and 2", c.FragTracked, c.Fragment)
+	if c.FragTracked != 4 || c.Fragment != 2 || c.FragEarly != 6 || c.FragEarlyLimited != 0 {
+		t.Errorf("counters: FragTracked %d Fragment %d FragEarly %d limited %d, want 4, 2, 6, 0",
+			c.FragTracked, c.Fragment, c.FragEarly, c.FragEarlyLimited)
+	}
+}
+
+// TestFilterFragmentsEarlyBudget: early fragments are bounded per CPU
+// and second, the rest counted; -1 turns them off.
+func TestFilterFragmentsEarlyBudget(t *testing.T) {
+	udp := udpPkt(40000, 5060, sipInvite(0))
+	orphan := func(id uint16) []byte {
+		return ethFrame(0x0800, ipv4Pkt("10.0.0.1", "10.0.0.2", 17, udp[104:], v4opts{id: id, fragOff: 13}))
+	}
+	for _, tt := range []struct {
+		rate              int
+		captured, limited uint64
+	}{{3, 3, 5}, {-1, 0, 0}} {
+		cfg := defaultCfg()
+		cfg.FragEarlyRate = tt.rate
+		h := newHarness(t, cfg)
+		n := 0
+		// The budget is per CPU: run every frame on the same one. The
+		// eight runs take far less than the one-second window.
+		runtime.LockOSThread()
+		var old unix.CPUSet
+		unix.SchedGetaffinity(0, &old)
+		var pin unix.CPUSet
+		for cpu := 0; cpu < 1024; cpu++ {
+			if old.IsSet(cpu) {
+				pin.Set(cpu)
+				break
+			}
+		}
+		if err := unix.SchedSetaffinity(0, &pin); err != nil {
+			t.Fatalf("pin to one CPU: %v", err)
+		}
+		for i := range 8 {
+			_, got := h.run(t, orphan(uint16(0x5000+i)), false)
+			n += len(got)
+		}
+		unix.SchedSetaffinity(0, &old)
+		runtime.UnlockOSThread()
+		c, err := h.f.Counters()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uint64(n) != tt.captured || c.FragEarly != tt.captured || c.FragEarlyLimited != tt.limited {
+			t.Errorf("rate %d: captured %d (counter %d), limited %d; want %d, %d", tt.rate, n, c.FragEarly,
+				c.FragEarlyLimited, tt.captured, tt.limited)
+		}
 	}
 }
 

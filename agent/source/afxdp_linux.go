@@ -252,6 +252,7 @@ func addCounters(a, b bpf.Counters) bpf.Counters {
 		ParseErrors: a.ParseErrors + b.ParseErrors, Excluded: a.Excluded + b.Excluded,
 		Filtered: a.Filtered + b.Filtered, Truncated: a.Truncated + b.Truncated,
 		RedirectErrors: a.RedirectErrors + b.RedirectErrors,
+		FragEarly:      a.FragEarly + b.FragEarly, FragEarlyLimited: a.FragEarlyLimited + b.FragEarlyLimited,
 	}
 }
 

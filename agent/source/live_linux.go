@@ -169,6 +169,7 @@ var (
 	descFiltered = prometheus.NewDesc("xhep_agent_bpf_filtered_total", "Matched frames refused by the allow/deny prefixes.", nil, nil)
 	descTrunc    = prometheus.NewDesc("xhep_agent_bpf_truncated_total", "Captured frames cut at the snap length.", nil, nil)
 	descRedirErr = prometheus.NewDesc("xhep_agent_bpf_redirect_errors_total", "AF_XDP: matched frames with no socket on their queue.", nil, nil)
+	descFragLim  = prometheus.NewDesc("xhep_agent_bpf_fragments_early_limited_total", "UDP fragments that arrived before their datagram's first fragment and were not captured: over the per-CPU budget.", nil, nil)
 	descBadRec   = prometheus.NewDesc("xhep_agent_source_bad_records_total", "Malformed records read from the kernel and skipped.", nil, nil)
 	descRingSize = prometheus.NewDesc("xhep_agent_ringbuf_size_bytes", "Size of the BPF ring buffer.", nil, nil)
 	descRingPend = prometheus.NewDesc("xhep_agent_ringbuf_pending_bytes", "Bytes in the BPF ring buffer not yet read.", nil, nil)
@@ -193,7 +194,7 @@ type bpfCollector struct {
 
 func (c *bpfCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSeen, descMatched, descCaptured, descRingDrop, descFragTrk,
-		descFlowTrk, descParseErr, descExcluded, descFiltered, descTrunc, descRedirErr, descBadRec} {
+		descFlowTrk, descParseErr, descExcluded, descFiltered, descTrunc, descRedirErr, descFragLim, descBadRec} {
 		ch <- d
 	}
 	if c.ringPending != nil {
@@ -223,6 +224,7 @@ func (c *bpfCollector) Collect(ch chan<- prometheus.Metric) {
 	cnt(descMatched, k.DNS, "dns")
 	cnt(descMatched, k.Flow, "flow")
 	cnt(descMatched, k.Fragment, "fragment")
+	cnt(descMatched, k.FragEarly, "fragment_early")
 	cnt(descCaptured, k.Captured)
 	cnt(descRingDrop, k.RingDrops)
 	cnt(descFragTrk, k.FragTracked)
@@ -232,6 +234,7 @@ func (c *bpfCollector) Collect(ch chan<- prometheus.Metric) {
 	cnt(descFiltered, k.Filtered)
 	cnt(descTrunc, k.Truncated)
 	cnt(descRedirErr, k.RedirectErrors)
+	cnt(descFragLim, k.FragEarlyLimited)
 	cnt(descBadRec, c.bad())
 	if c.ringPending != nil {
 		ch <- prometheus.MustNewConstMetric(descRingSize, prometheus.GaugeValue, float64(c.ringSize))

@@ -58,17 +58,24 @@ t() {
   fi
 }
 # Program load, prog.Run filter tests, records through both buffers.
-t bpf ./bpf.test -test.run '^(TestLoad|TestBuffers|TestPerfDrops|TestFilter.*|TestExclude|TestAttach.*)\$'
+t bpf ./bpf.test -test.run '^(TestLoad|TestBuffers|TestPerfDrops|TestFilter.*|TestExclude|TestAttach.*|TestChooseBuffer)\$'
 # The Linux 5.4 feature set forced: perf buffer, netlink XDP, clsact.
 XHEP_BPF_LEGACY=1 t bpf-legacy-5.4 ./bpf.test -test.run '^(TestLoad|TestFilterMatch|TestFilterFragments|TestFilterFlow|TestAttach.*)\$'
 # Live capture over veth between two namespaces: ringbuf, perf, legacy, afxdp.
-t live ./source.test -test.run '^(TestLiveCapture|TestLiveXDPBusy|TestLiveCollectors|TestLiveFlowsAndFragments)\$'
+t live ./source.test -test.run '^(TestLiveCapture|TestLiveXDPBusy|TestLiveCollectors|TestLiveFlowsAndFragments|TestLiveFragmentsAnyOrder)\$'
 exit \$rc
 GUEST
 chmod 755 "$work/guest.sh"
 
 mkdir -p run/vm
 pids=() names=()
+# Interrupted: stop the guests (each boot.sh and the timeout/qemu under it).
+killtree() {
+  local c
+  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do killtree "$c"; done
+  kill "$1" 2>/dev/null || true
+}
+trap 'for p in "${pids[@]}"; do killtree "$p"; done; rm -rf "$work"; exit 130' INT TERM
 for k in $kernels; do
   suite=${k%%:*} series=${k#*:}
   kdir=$(scripts/vm/kernel.sh "$suite" "$series")

@@ -38,7 +38,24 @@ func NewFramer(r io.Reader, maxMsg int) *Framer {
 	if maxMsg < hep3HeaderLen {
 		maxMsg = hep3HeaderLen
 	}
-	return &Framer{r: r, max: maxMsg, buf: make([]byte, max(2*maxMsg, 64<<10))}
+	return &Framer{r: r, max: maxMsg, buf: make([]byte, framerStartBuf)}
+}
+
+// framerStartBuf is a Framer's first buffer: an idle connection (thousands
+// of them in a flood) holds no more; a busy one grows to twice the largest
+// message (at least 64 KiB) at its first full read or first large message.
+const framerStartBuf = 4 << 10
+
+// grow enlarges the buffer to its full size, keeping what is buffered.
+func (f *Framer) grow() {
+	full := max(2*f.max, 64<<10)
+	if len(f.buf) >= full {
+		return
+	}
+	nb := make([]byte, full)
+	f.end = copy(nb, f.buf[f.start:f.end])
+	f.start = 0
+	f.buf = nb
 }
 
 // Next returns the next complete message. The slice aliases the Framer's
@@ -62,6 +79,9 @@ func (f *Framer) Next() ([]byte, error) {
 			if len(b) >= n {
 				f.start += n
 				return b[:n:n], nil
+			}
+			if n > len(f.buf) {
+				f.grow()
 			}
 		}
 		if f.err != nil {
@@ -107,6 +127,9 @@ func (f *Framer) fill() {
 	f.end += n
 	if err != nil {
 		f.err = err
+	}
+	if f.end == len(f.buf) {
+		f.grow() // the read filled the buffer: more is likely waiting
 	}
 }
 

@@ -112,3 +112,53 @@ func BenchmarkFramer(b *testing.B) {
 		}
 	}
 }
+
+// TestFramerGrows: the Framer starts with a small buffer (idle
+// connections hold little) and grows for a large message or a busy
+// stream; messages of every size come out whole, whatever the read sizes.
+func TestFramerGrows(t *testing.T) {
+	var stream []byte
+	var want [][]byte
+	for _, n := range []int{10, 3000, 5000, MaxMessageLen - 100, 50, 4096, 20000} {
+		m := Message{IPFamily: 2, IPProto: 17, Proto: ProtoSIP, Payload: bytes.Repeat([]byte{'x'}, n)}
+		b, err := m.AppendTo(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream = append(stream, b...)
+		want = append(want, b)
+	}
+	for _, chunk := range []int{1, 7, 1500, 1 << 20} {
+		f := NewFramer(&chunkReader{b: stream, n: chunk}, 0)
+		if len(f.buf) > framerStartBuf {
+			t.Fatalf("a new Framer holds %d bytes", len(f.buf))
+		}
+		for i, w := range want {
+			got, err := f.Next()
+			if err != nil {
+				t.Fatalf("chunk %d, message %d: %v", chunk, i, err)
+			}
+			if !bytes.Equal(got, w) {
+				t.Fatalf("chunk %d, message %d: %d bytes, want %d", chunk, i, len(got), len(w))
+			}
+		}
+		if _, err := f.Next(); err != io.EOF {
+			t.Errorf("chunk %d: end %v", chunk, err)
+		}
+	}
+}
+
+// chunkReader returns at most n bytes per Read.
+type chunkReader struct {
+	b []byte
+	n int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(len(p), r.n)], r.b)
+	r.b = r.b[k:]
+	return k, nil
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,23 +73,10 @@ func TestSecondCollectorRefused(t *testing.T) {
 	shared.Close()
 	// A wildcard bind overlapping the held address is refused too.
 	port := first.Listeners()[0].Addr.Port()
-	wild, err := New(Config{Listen: []string{"udp://0.0.0.0:" + itoa(int(port))}, Readers: 1, Forward: fwd})
+	wild, err := New(Config{Listen: []string{"udp://0.0.0.0:" + strconv.Itoa(int(port))}, Readers: 1, Forward: fwd})
 	if err == nil {
 		wild.Close()
 		t.Fatal("wildcard collector over a held address started")
-	}
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
 	}
 }
 

@@ -1,6 +1,8 @@
 package dissect
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,31 +55,9 @@ func TestFarFutureClamped(t *testing.T) {
 				t.Errorf("Clamped() = %v, want %v", d.Clamped(), tt.ahead)
 			}
 			hh := string(row.HepHeader)
-			if tt.ahead != contains(hh, `"timeAhead":`) || !contains(hh, `"timeSeconds":`+itoa(tt.at.Unix())) {
+			if tt.ahead != strings.Contains(hh, `"timeAhead":`) || !strings.Contains(hh, `"timeSeconds":`+strconv.FormatInt(tt.at.Unix(), 10)) {
 				t.Errorf("hep_header %s", hh)
 			}
 		})
-	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
-}
-
-func itoa(n int64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
 	}
 }

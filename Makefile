@@ -53,16 +53,16 @@ test: deps check-generate build ## run every test (root runs the BPF and namespa
 	XHEP_TEST_CLICKHOUSE=$${XHEP_TEST_CLICKHOUSE:-$$(scripts/clickhouse.sh start)} XHEP_TEST_BACKEND=clickhouse \
 	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./collector/api/
 	$(MAKE) --no-print-directory vm-test
-	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} $(BIN)/xhep-bench --quick
+	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} XHEP_TEST_CLICKHOUSE=$${XHEP_TEST_CLICKHOUSE:-$$(scripts/clickhouse.sh start)} $(BIN)/xhep-bench --quick
 
 vm-test: deps ## the BPF and live-capture tests inside Debian's 5.10 and 6.1 kernels under QEMU (root; XHEP_VM=0 skips)
 	GO=$(GO) scripts/vm/test.sh
 
 bench-quick: deps build ## the whole benchmark suite in about 30 s (smoke run, no thresholds)
-	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} $(BIN)/xhep-bench --quick
+	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} XHEP_TEST_CLICKHOUSE=$${XHEP_TEST_CLICKHOUSE:-$$(scripts/clickhouse.sh start)} $(BIN)/xhep-bench --quick
 
 bench: deps build ## the benchmark suite (live ladder, mixed, replay, ...), table also in bench.md; PEER=heplify=PATH runs it side by side
-	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} $(BIN)/xhep-bench --out bench.md $(if $(PEER),--peer $(PEER))
+	XHEP_TEST_DSN=$${XHEP_TEST_DSN:-$$(scripts/mariadb.sh start)} XHEP_TEST_CLICKHOUSE=$${XHEP_TEST_CLICKHOUSE:-$$(scripts/clickhouse.sh start)} $(BIN)/xhep-bench --out bench.md $(if $(PEER),--peer $(PEER))
 
 fuzz: ## run each fuzz test for FUZZTIME (default 20s)
 	@for p in $$($(GO) list ./...); do \

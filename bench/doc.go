@@ -59,6 +59,10 @@
 //     pipeline, HEP over UDP into the collector Service (ingest, dissect,
 //     store) and MariaDB; rows counted with SQL against the generator's
 //     truth.
+//   - storage: the same generated SIP rows into each store backend
+//     (MariaDB with --mysql, ClickHouse with XHEP_BENCH_CLICKHOUSE or
+//     XHEP_TEST_CLICKHOUSE) side by side: rows/s, CPU, bytes per SIP row
+//     and the API's lookup, flow and user search p50/p99 (storage.go).
 //
 // The suite reports; it does not judge timings. Parts that cannot run
 // (no root, no BPF, no database) are listed as skipped with the reason.

@@ -15,7 +15,7 @@ import (
 )
 
 // Sections are the suite's parts, in the order they run.
-var Sections = []string{"micro", "agent", "live", "mixed", "collector", "e2e"}
+var Sections = []string{"micro", "agent", "live", "mixed", "collector", "e2e", "storage"}
 
 // Options configures Run.
 type Options struct {
@@ -154,6 +154,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			s.collector()
 		case "e2e":
 			s.e2e()
+		case "storage":
+			s.storage() // storage.go
 		}
 		s.logf("   (%s took %v)", sec, time.Since(t0).Round(100*time.Millisecond))
 	}

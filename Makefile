@@ -74,8 +74,8 @@ lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
-demo: deps build ## run the whole job end to end (needs root)
-	@scripts/demo.sh
+demo: deps build ## run the whole job end to end (needs root); STORAGE=clickhouse stores in ClickHouse
+	@STORAGE=$(STORAGE) scripts/demo.sh
 
 demo-stop: ## stop what the demo left running
 	@scripts/demo.sh stop

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the whole job end to end on this machine.
 #
-# 1. a throwaway MariaDB (scripts/mariadb.sh) and xhep-collector on loopback
+# 1. a throwaway MariaDB (scripts/mariadb.sh; with STORAGE=clickhouse a
+#    throwaway ClickHouse, scripts/clickhouse.sh) and xhep-collector on loopback
 #    (HEP on udp/tcp 127.0.0.1:9060, API, UI and /metrics on 127.0.0.1:9080);
 # 2. a small network: the host is the SIP proxy side (veth xdemo0), a network
 #    namespace xdemo-phones holds the phones side (veth xdemo1);
@@ -29,6 +30,18 @@ ns=xdemo-phones
 http=127.0.0.1:9080
 db=xhep_demo
 dbport=${XHEP_MARIADB_PORT:-33306} # scripts/mariadb.sh uses the same variable
+storage=${STORAGE:-mysql}           # mysql, or clickhouse (make demo STORAGE=clickhouse)
+chport=${XHEP_CLICKHOUSE_PORT:-25900} # scripts/clickhouse.sh uses the same variable
+case "$storage" in mysql|clickhouse) ;; *) echo "demo: STORAGE=$storage: want mysql or clickhouse" >&2; exit 2 ;; esac
+
+# sql runs one query on the demo's store and prints the rows, tab-separated.
+sql() {
+  if [ "$storage" = clickhouse ]; then
+    clickhouse-client --port "$chport" -u xhep --password xhep -q "$1"
+  else
+    mariadb --no-defaults -h127.0.0.1 -P"$dbport" -uxhep -pxhep -N -e "$1"
+  fi
+}
 
 stop() {
   if [ -f "$run/collector.pid" ] && kill -0 "$(cat "$run/collector.pid")" 2>/dev/null; then
@@ -38,6 +51,10 @@ stop() {
   fi
   rm -f "$run/collector.pid"
   scripts/mariadb.sh stop && echo "demo: MariaDB stopped (data kept in run/mariadb; scripts/mariadb.sh wipe deletes it)"
+  if [ "$(cat "$run/storage" 2>/dev/null)" = clickhouse ]; then
+    scripts/clickhouse.sh stop && echo "demo: ClickHouse stopped (data kept in run/clickhouse-$chport; scripts/clickhouse.sh wipe deletes it)"
+  fi
+  rm -f "$run/storage"
 }
 
 if [ "${1:-}" = stop ]; then stop; exit 0; fi
@@ -64,13 +81,21 @@ urlenc() {
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "database and collector"
-dsn=$(scripts/mariadb.sh start)
-mariadb --no-defaults -h127.0.0.1 -P"$dbport" -uxhep -pxhep -e "DROP DATABASE IF EXISTS $db"
+mkdir -p "$run"
+echo "$storage" >"$run/storage"
+if [ "$storage" = clickhouse ]; then
+  chaddr=$(scripts/clickhouse.sh start)
+  storeflags=(--clickhouse "$chaddr" --clickhouse-user xhep --clickhouse-password xhep)
+else
+  dsn=$(scripts/mariadb.sh start)
+  storeflags=(--mysql "$dsn")
+fi
+sql "DROP DATABASE IF EXISTS $db" >/dev/null
 if [ -f "$run/collector.pid" ] && kill -0 "$(cat "$run/collector.pid")" 2>/dev/null; then
   kill -TERM "$(cat "$run/collector.pid")"; sleep 1
 fi
 "$bin/xhep-collector" --listen udp://127.0.0.1:9060 --listen tcp://127.0.0.1:9060 \
-  --mysql "$dsn" --database "$db" --http "$http" --spill-dir "$run/spill" \
+  "${storeflags[@]}" --database "$db" --http "$http" --spill-dir "$run/spill" \
   >"$run/collector.log" 2>&1 &
 echo $! >"$run/collector.pid"
 for _ in $(seq 1 100); do curl -sf "http://$http/metrics" >/dev/null && break; sleep 0.1; done
@@ -104,18 +129,19 @@ say "agent summary"
 sed -n '/^read:/,$p' "$run/agent.log" | head -40
 sleep 1.5 # the collector's batch interval
 
-say "rows stored per table (database $db)"
-mariadb --no-defaults -h127.0.0.1 -P"$dbport" -uxhep -pxhep -N -e "
-  SELECT CONCAT(RPAD(table_name, 28, ' '), table_rows) FROM information_schema.tables
-  WHERE table_schema='$db' AND table_name LIKE 'hep_proto_%' ORDER BY table_name" 2>/dev/null |
-  while read -r t _; do
-    printf '  %-28s %s\n' "$t" "$(mariadb --no-defaults -h127.0.0.1 -P"$dbport" -uxhep -pxhep -N -e "SELECT COUNT(*) FROM $db.$t")"
-  done
+say "rows stored per table ($storage, database $db)"
+if [ "$storage" = clickhouse ]; then
+  tables=$(sql "SELECT name FROM system.tables WHERE database='$db' AND match(name, '^hep_proto_[0-9]+_[a-z]+\$') ORDER BY name")
+else
+  tables=$(sql "SELECT table_name FROM information_schema.tables WHERE table_schema='$db' AND table_name LIKE 'hep_proto_%' ORDER BY table_name" 2>/dev/null)
+fi
+for t in $tables; do
+  printf '  %-28s %s\n' "$t" "$(sql "SELECT COUNT(*) FROM $db.$t")"
+done
 
-callid=$(mariadb --no-defaults -h127.0.0.1 -P"$dbport" -uxhep -pxhep -N -e "
-  SELECT callid_aleg FROM $db.hep_proto_1_call WHERE callid_aleg IS NOT NULL AND callid_aleg <> '' LIMIT 1")
+callid=$(sql "SELECT callid_aleg FROM $db.hep_proto_1_call WHERE callid_aleg IS NOT NULL AND callid_aleg <> '' ORDER BY callid_aleg LIMIT 1")
 if [ -z "$callid" ]; then
-  callid=$(mariadb --no-defaults -h127.0.0.1 -P"$dbport" -uxhep -pxhep -N -e "SELECT callid FROM $db.hep_proto_1_call LIMIT 1")
+  callid=$(sql "SELECT callid FROM $db.hep_proto_1_call ORDER BY callid LIMIT 1")
 fi
 say "call flow of $callid and its linked legs (GET /api/v1/calls/{callid}/text)"
 enc=$(urlenc "$callid")
@@ -133,6 +159,6 @@ cat <<EOT
   call flow     curl 'http://$http/api/v1/calls/$enc/flow'
   pcap export   curl -o call.pcap 'http://$http/api/v1/calls/$enc/pcap'
   metrics       curl http://$http/metrics   (collector)
-  database      mariadb -h127.0.0.1 -P$dbport -uxhep -pxhep $db
-  still running: the collector (pid $(cat "$run/collector.pid")) and MariaDB; stop both with: make demo-stop
+  database      $(if [ "$storage" = clickhouse ]; then echo "clickhouse-client --port $chport -u xhep --password xhep -d $db"; else echo "mariadb -h127.0.0.1 -P$dbport -uxhep -pxhep $db"; fi)
+  still running: the collector (pid $(cat "$run/collector.pid")) and the $storage server; stop both with: make demo-stop
 EOT

@@ -27,12 +27,14 @@ const pcapDir = "../../../shared/pcaps"
 // not to find exactly what tshark finds, with the reason. Every other
 // capture must match.
 var pcapsDifferingFromTshark = map[string]string{
-	// Frames 529 and 2644 hold an RTCP compound (SR+RR+SDES) followed by
-	// 2 stray bytes. hep/rtcp.Valid wants the packet lengths to add up to
-	// the datagram exactly (the heuristic must not take RTP for RTCP on
-	// any port); tshark, following a stream set up by SDP, shows them.
-	// The 14 SIP messages and the other 24 RTCP packets match.
-	"wireshark_SIP_CALL_RTP_G711.pcap": "2 RTCP datagrams with trailing bytes not classified",
+	// Frames 529, 531, 2644 and 2646 hold an RTCP compound (SR+RR+SDES)
+	// followed by 2 stray bytes; the agent takes them all as RTCP (the
+	// padding counted), as Wireshark decodes such a compound. tshark 4.0
+	// shows 529 and 2644, on a stream SDP set up, but not 531 and 2646,
+	// the B2BUA's copies towards 200.57.7.199:4801, whose conversation it
+	// does not know (its RTCP heuristic rejects the stray bytes). The 14
+	// SIP messages and the other RTCP packets match.
+	"wireshark_SIP_CALL_RTP_G711.pcap": "2 RTCP compounds with trailing bytes that tshark shows as UDP (frames 531, 2646)",
 }
 
 // TestPcapsAgainstTshark decodes every capture in pcapDir and compares the

@@ -135,7 +135,11 @@ func (a *API) authorize(r *http.Request, need auth.Role, action string) (*http.R
 	}
 	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, &p))
 	if action != "" {
-		if err := a.audit(r, action, r.URL.RequestURI()); err != nil {
+		detail := r.URL.Path
+		if q, err := url.QueryUnescape(r.URL.RawQuery); err == nil && q != "" {
+			detail += "?" + q
+		}
+		if err := a.audit(r, action, detail); err != nil {
 			return r, err
 		}
 	}

@@ -80,7 +80,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -111,3 +111,19 @@ func navigate(u string) chromedp.Action[chromedp.Void] { return chromedp.Navigat
 func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+func sendKeys(sel, keys string) chromedp.Action[chromedp.Void] {
+	return chromedp.SendKeys(chromedp.CSS(sel), keys)
+}
+
+// clearInput empties an input (as selecting all and deleting does).
+func clearInput(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).value = ""`, sel))
+}
+
+// selectValue picks an option of a select element and fires its change
+// event, as a user's choice does.
+func selectValue(sel, value string) chromedp.Action[chromedp.Void] {
+	js := fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event("change", {bubbles: true})); })()`, sel, value)
+	return chromedp.Evaluate[chromedp.Void](js)
+}

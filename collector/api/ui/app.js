@@ -7,13 +7,39 @@ const $ = (id) => document.getElementById(id);
 
 // ---- API access -----------------------------------------------------------
 
+// mode: "accounts" (login sessions, the server's --accounts), "legacy"
+// (--api-token in localStorage, or loopback without any), or "" before
+// the first /session answer. me is GET /api/v1/session's body.
+let mode = "";
+let me = null;
+
 function token() { return localStorage.getItem("xhep.token") || ""; }
 
+function authHeaders(method) {
+  const h = {};
+  if (mode !== "accounts" && token()) h["Authorization"] = "Bearer " + token();
+  if (mode === "accounts" && me && me.csrf && method !== "GET") h["X-CSRF-Token"] = me.csrf;
+  return h;
+}
+
 async function api(path, opts = {}) {
-  const headers = {};
-  if (token()) headers["Authorization"] = "Bearer " + token();
-  const resp = await fetch(path, { headers });
-  if (resp.status === 401) {
+  const method = opts.method || "GET";
+  const headers = authHeaders(method);
+  let body;
+  if (opts.json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(opts.json);
+  }
+  const resp = await fetch(path, { method, headers, body, credentials: "same-origin" });
+  if (resp.status === 401 && !opts.login) {
+    let msg = "";
+    try { msg = (await resp.json()).error || ""; } catch (e) { /* not JSON */ }
+    if (mode === "accounts" || /login required/.test(msg)) {
+      mode = "accounts";
+      me = null;
+      showLogin();
+      throw new Error("please log in");
+    }
     $("tokenform").hidden = false;
     throw new Error("the API needs a token: enter it above");
   }
@@ -33,7 +59,74 @@ $("tokenform").addEventListener("submit", (ev) => {
   ev.preventDefault();
   localStorage.setItem("xhep.token", $("token").value);
   $("tokenform").hidden = true;
+  mode = "";
   route();
+});
+
+// loadSession learns the server's mode and who we are.
+async function loadSession() {
+  const resp = await fetch("/api/v1/session", { credentials: "same-origin", headers: token() ? { Authorization: "Bearer " + token() } : {} });
+  let body = {};
+  try { body = await resp.json(); } catch (e) { /* not JSON */ }
+  if (resp.ok) {
+    me = body;
+    mode = body.accounts ? "accounts" : "legacy";
+  } else if (resp.status === 401 && /login required/.test(body.error || "")) {
+    mode = "accounts";
+    me = null;
+  } else {
+    mode = "legacy";
+    me = null;
+  }
+  updateNav();
+}
+
+function updateNav() {
+  const on = mode === "accounts" && me;
+  $("usernav").hidden = !on;
+  $("saved").hidden = !on;
+  if (!on) return;
+  $("whoami").textContent = me.user + " (" + me.role + ")";
+  $("whoami").title = "logged in via " + me.via + "; time zone " + ((me.settings && me.settings.tz) || "UTC");
+  $("navadmin").hidden = me.role !== "admin";
+  const ro = me.role === "read-only";
+  $("pcap").hidden = ro;
+  $("text").hidden = ro;
+}
+
+function can(role) {
+  if (mode !== "accounts") return true;
+  const rank = { "read-only": 1, operator: 2, admin: 3 };
+  return !!me && rank[me.role] >= rank[role];
+}
+
+const views = ["login", "search", "call", "settings", "admin"];
+function show(view) { for (const v of views) $(v).hidden = v !== view; }
+
+function showLogin() {
+  show("login");
+  updateNav();
+  $("loginuser").focus();
+}
+
+$("loginform").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("loginerr").textContent = "";
+  try {
+    me = await api("/api/v1/login", { method: "POST", login: true, json: { user: $("loginuser").value, password: $("loginpw").value } });
+    mode = "accounts";
+    $("loginpw").value = "";
+    updateNav();
+    route();
+  } catch (e) {
+    $("loginerr").textContent = e.message;
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  try { await api("/api/v1/logout", { method: "POST" }); } catch (e) { /* gone already */ }
+  me = null;
+  showLogin();
 });
 
 // ---- helpers ----------------------------------------------------------------
@@ -244,8 +337,7 @@ async function stats(q) {
 let currentFlow = null;
 
 async function showCall(callid, q) {
-  $("search").hidden = true;
-  $("call").hidden = false;
+  show("call");
   $("calltitle").textContent = callid;
   $("raw").textContent = "Click a message to see its raw text.";
   status("loading call…");
@@ -394,22 +486,144 @@ function lineChart(title, unit, series, names, t0, t1) {
 
 // ---- routing ----------------------------------------------------------------
 
-function route() {
+async function route() {
+  if (!mode) await loadSession();
+  if (mode === "accounts" && !me) { showLogin(); return; }
   const h = location.hash.replace(/^#/, "");
+  if (h === "settings" && mode === "accounts") { show("settings"); showSettings(); return; }
+  if (h === "admin" && can("admin") && mode === "accounts") { show("admin"); showAdmin(); return; }
   const q = new URLSearchParams(h);
   if (q.get("call")) {
     showCall(q.get("call"), q);
     return;
   }
-  $("call").hidden = true;
-  $("search").hidden = false;
+  show("search");
+  if (mode === "accounts") loadSaved();
+  if (me && me.settings && me.settings.page_size && !q.get("search")) $("searchform").querySelector('input[name="limit"]').value = me.settings.page_size;
   if (q.get("search") != null) {
     runSearch(q.get("search"));
   } else {
     setRange();
+    const r = $("range").value;
     runSearch(searchQuery().toString() + "&what=calls");
+    $("range").value = r; // the default range stays "last …", not custom
   }
 }
+
+// ---- settings, tokens ---------------------------------------------------------
+
+async function showSettings() {
+  $("settz").value = (me.settings && me.settings.tz) || "";
+  $("setpage").value = (me.settings && me.settings.page_size) || "";
+  const dl = $("tzlist");
+  if (!dl.children.length && Intl.supportedValuesOf) dl.replaceChildren(...Intl.supportedValuesOf("timeZone").map((z) => el("option", { value: z })));
+  loadTokens();
+}
+
+$("settingsform").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    me.settings = await api("/api/v1/settings", { method: "PUT", json: { tz: $("settz").value.trim(), page_size: Number($("setpage").value) || 0 } });
+    $("settingsmsg").textContent = "saved";
+    updateNav();
+  } catch (e) { $("settingsmsg").textContent = e.message; }
+});
+
+$("pwform").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    await api("/api/v1/password", { method: "POST", json: { old: $("pwold").value, new: $("pwnew").value } });
+    $("pwmsg").textContent = "password changed: please log in again";
+    $("pwold").value = $("pwnew").value = "";
+  } catch (e) { $("pwmsg").textContent = e.message; }
+});
+
+async function loadTokens() {
+  let res;
+  try { res = await api("/api/v1/tokens"); } catch (e) { status(e.message); return; }
+  table($("tokens"), ["name", "created", "last used", ""], res.tokens.map((t) => el("tr", { "data-token": t.id },
+    el("td", {}, t.name), el("td", { class: "mono" }, fmtTime(usOf(t.created))), el("td", { class: "mono" }, t.last_used ? fmtTime(usOf(t.last_used)) : "never"),
+    el("td", {}, el("button", { onclick: async () => { try { await api("/api/v1/tokens/" + t.id, { method: "DELETE" }); loadTokens(); } catch (e) { status(e.message); } } }, "Revoke")))));
+}
+
+$("tokennew").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    const res = await api("/api/v1/tokens", { method: "POST", json: { name: $("tokname").value } });
+    $("toksecret").hidden = false;
+    $("toksecret").textContent = "New token (shown once, copy it now):\n" + res.secret;
+    $("tokname").value = "";
+    loadTokens();
+  } catch (e) { status(e.message); }
+});
+
+// ---- admin: users, audit log ---------------------------------------------------
+
+async function showAdmin() {
+  let us, al;
+  try { [us, al] = await Promise.all([api("/api/v1/users"), api("/api/v1/audit?limit=200")]); } catch (e) { status(e.message); return; }
+  table($("users"), ["name", "role", "source", "created", ""], us.users.map((u) => {
+    const sel = el("select", { "data-user": u.name }, ...["read-only", "operator", "admin"].map((r) => { const o = el("option", {}, r); if (r === u.role) o.selected = true; return o; }));
+    sel.addEventListener("change", async () => {
+      try { await api("/api/v1/users/" + encodeURIComponent(u.name), { method: "PATCH", json: { role: sel.value } }); showAdmin(); } catch (e) { $("usermsg").textContent = e.message; showAdmin(); }
+    });
+    return el("tr", { "data-user": u.name }, el("td", {}, u.name), el("td", {}, sel), el("td", {}, u.source), el("td", { class: "mono" }, fmtTime(usOf(u.created))),
+      el("td", {}, el("button", { onclick: async () => {
+        if (!confirm("Delete user " + u.name + "?")) return;
+        try { await api("/api/v1/users/" + encodeURIComponent(u.name), { method: "DELETE" }); showAdmin(); } catch (e) { $("usermsg").textContent = e.message; }
+      } }, "Delete")));
+  }));
+  table($("audit"), ["time", "user", "action", "detail", "from"], al.entries.map((e) => el("tr", { "data-action": e.action },
+    el("td", { class: "mono" }, fmtTime(usOf(e.time))), el("td", {}, e.user), el("td", {}, e.action), el("td", { class: "mono" }, e.detail), el("td", { class: "mono" }, e.remote))));
+}
+
+$("usernew").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("usermsg").textContent = "";
+  try {
+    await api("/api/v1/users", { method: "POST", json: { name: $("newname").value.trim(), role: $("newrole").value, password: $("newpw").value } });
+    $("usermsg").textContent = "created " + $("newname").value.trim();
+    $("newname").value = $("newpw").value = "";
+    showAdmin();
+  } catch (e) { $("usermsg").textContent = e.message; }
+});
+
+// ---- saved searches --------------------------------------------------------------
+
+let saved = [];
+async function loadSaved() {
+  try { saved = (await api("/api/v1/searches")).searches; } catch (e) { return; }
+  $("savedlist").replaceChildren(el("option", { value: "" }, "saved searches…"), ...saved.map((s) => el("option", { value: String(s.id) }, s.name)));
+}
+
+$("savedlist").addEventListener("change", () => {
+  const s = saved.find((x) => String(x.id) === $("savedlist").value);
+  if (!s) return;
+  const q = new URLSearchParams(s.query);
+  const cur = searchQuery();
+  q.set("from", cur.get("from"));
+  q.set("to", cur.get("to"));
+  location.hash = "search=" + encodeURIComponent(q.toString());
+});
+
+$("savebtn").addEventListener("click", async () => {
+  const q = searchQuery();
+  q.delete("from");
+  q.delete("to");
+  const cur = new URLSearchParams(new URLSearchParams(location.hash.slice(1)).get("search") || "");
+  q.set("what", cur.get("what") || "calls");
+  try {
+    await api("/api/v1/searches", { method: "POST", json: { name: $("savename").value, query: q.toString() } });
+    $("savename").value = "";
+    loadSaved();
+  } catch (e) { status(e.message); }
+});
+
+$("savedel").addEventListener("click", async () => {
+  const id = $("savedlist").value;
+  if (!id) return;
+  try { await api("/api/v1/searches/" + id, { method: "DELETE" }); loadSaved(); } catch (e) { status(e.message); }
+});
 
 $("back").addEventListener("click", (ev) => { ev.preventDefault(); location.hash = ""; });
 window.addEventListener("hashchange", route);

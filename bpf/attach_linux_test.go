@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // inNewNS runs fn on a thread inside a new network namespace, named
@@ -130,6 +133,66 @@ func TestAttachXDPGeneric(t *testing.T) {
 		}
 		if err := h.f.AttachTC(ifindex); err != ErrClosed {
 			t.Errorf("AttachTC after Close = %v, want ErrClosed", err)
+		}
+	})
+}
+
+// TestAttachClsactKeepsForeign: a foreign egress filter already on the
+// clsact qdisc stays, ours takes the next free priority, and Close
+// removes only ours.
+func TestAttachClsactKeepsForeign(t *testing.T) {
+	inNewNS(t, func(ifindex int) {
+		foreign, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+			Type:         ebpf.SchedCLS,
+			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+			License:      "MIT",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer foreign.Close()
+		if err := netlink.QdiscAdd(&netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: ifindex,
+			Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT}, QdiscType: "clsact"}); err != nil {
+			t.Fatal(err)
+		}
+		ff := &netlink.BpfFilter{FilterAttrs: netlink.FilterAttrs{LinkIndex: ifindex, Parent: netlink.HANDLE_MIN_EGRESS,
+			Handle: netlink.MakeHandle(0, 1), Protocol: unix.ETH_P_ALL, Priority: 1},
+			Fd: foreign.FD(), Name: "foreign", DirectAction: true}
+		if err := netlink.FilterAdd(ff); err != nil {
+			t.Fatal(err)
+		}
+		cfg := defaultCfg()
+		cfg.Legacy = true
+		h := newHarness(t, cfg)
+		if err := h.f.AttachTC(ifindex); err != nil {
+			t.Fatal(err)
+		}
+		l, _ := netlink.LinkByIndex(ifindex)
+		names := func() map[string]uint16 {
+			fs, err := netlink.FilterList(l, netlink.HANDLE_MIN_EGRESS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[string]uint16{}
+			for _, f := range fs {
+				if b, ok := f.(*netlink.BpfFilter); ok {
+					m[b.Name] = b.Priority
+				}
+			}
+			return m
+		}
+		got := names()
+		if got["foreign"] != 1 || got["xhep_tc"] != 2 {
+			t.Errorf("egress filters %v, want foreign at 1 and xhep_tc at 2", got)
+		}
+		if v := h.f.Variant(); v.TC != "clsact" {
+			t.Errorf("variant %s, want tc=clsact", v)
+		}
+		if err := h.f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := names(); len(got) != 1 || got["foreign"] != 1 {
+			t.Errorf("egress filters after Close %v, want only the foreign one", got)
 		}
 	})
 }

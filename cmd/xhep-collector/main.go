@@ -86,7 +86,7 @@ func run(args []string) int {
 			accounts = st
 		}
 		a, err := api.New(api.Config{DB: db, Backend: cfg.StoreBackend(), Cluster: cfg.ClickHouseCluster != "",
-			Accounts: accounts, SecureCookie: cfg.Console.CookieSecure,
+			Accounts: accounts, SecureCookie: cfg.Console.CookieSecure, Aliases: cfg.Aliases,
 			Unavailable: svc.Unavailable, Token: cfg.APIToken, Hosts: cfg.HTTPHosts,
 			DefaultRange: cfg.APIDefaultRange, MaxRange: cfg.APIMaxRange,
 			FlowLookback: cfg.APIFlowLookback, FlowMargin: cfg.APIFlowMargin, MaxLegs: cfg.APIMaxLegs})

@@ -20,6 +20,7 @@ import (
 	"time"
 	_ "time/tzdata" // user time zones without relying on the host's zoneinfo
 
+	"github.com/xhep/xhep/collector/alias"
 	"github.com/xhep/xhep/collector/auth"
 )
 
@@ -243,6 +244,8 @@ func (a *API) registerAccounts(mux *http.ServeMux) {
 	mux.Handle("PATCH /api/v1/users/{name}", a.guard(auth.Admin, "", a.updateUser))
 	mux.Handle("DELETE /api/v1/users/{name}", a.guard(auth.Admin, "", a.deleteUser))
 	mux.Handle("GET /api/v1/audit", a.guard(auth.Admin, "", a.auditLog))
+	mux.Handle("GET /api/v1/aliases", a.guard(auth.ReadOnly, "", a.listAliases))
+	mux.Handle("PUT /api/v1/aliases", a.guard(auth.Admin, "", a.putAliases))
 }
 
 // accounts returns the store or a 404 when accounts are off.
@@ -712,5 +715,89 @@ func (a *API) auditLog(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": es})
+	return nil
+}
+
+// configuredAliases returns Config.Aliases as entries.
+func (a *API) configuredAliases() []auth.Alias {
+	out := []auth.Alias{}
+	for _, e := range a.cfg.Aliases {
+		p, n, ok := strings.Cut(e, "=")
+		if ok {
+			out = append(out, auth.Alias{Prefix: strings.TrimSpace(p), Name: strings.TrimSpace(n)})
+		}
+	}
+	return out
+}
+
+// aliasMap returns the console's aliases: --alias entries and, with
+// accounts, those kept in the database (a prefix named by --alias keeps
+// that name).
+func (a *API) aliasMap(ctx context.Context) (*alias.Map, error) {
+	entries := append([]string{}, a.cfg.Aliases...)
+	if a.cfg.Accounts != nil {
+		stored, err := a.cfg.Accounts.Aliases(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range stored {
+			entries = append(entries, e.Prefix+"="+e.Name)
+		}
+	}
+	m, err := alias.Parse(entries)
+	if err != nil {
+		// A stored alias that now clashes with a flag: the flags alone.
+		return alias.Parse(a.cfg.Aliases)
+	}
+	return m, nil
+}
+
+// AliasesResult is the body of GET /api/v1/aliases.
+type AliasesResult struct {
+	Configured []auth.Alias `json:"configured"` // --alias, read-only here
+	Stored     []auth.Alias `json:"stored"`     // kept in the database, edited by admins
+}
+
+func (a *API) listAliases(w http.ResponseWriter, r *http.Request) error {
+	res := AliasesResult{Configured: a.configuredAliases(), Stored: []auth.Alias{}}
+	if a.cfg.Accounts != nil {
+		var err error
+		if res.Stored, err = a.cfg.Accounts.Aliases(r.Context()); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (a *API) putAliases(w http.ResponseWriter, r *http.Request) error {
+	st, err := a.accounts()
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Aliases []auth.Alias `json:"aliases"`
+	}
+	if err := readJSON(r, &body); err != nil {
+		return err
+	}
+	if len(body.Aliases) > 10000 {
+		return errBad("more than 10000 aliases")
+	}
+	entries := append([]string{}, a.cfg.Aliases...)
+	for i, e := range body.Aliases {
+		body.Aliases[i].Prefix, body.Aliases[i].Name = strings.TrimSpace(e.Prefix), strings.TrimSpace(e.Name)
+		entries = append(entries, body.Aliases[i].Prefix+"="+body.Aliases[i].Name)
+	}
+	if _, err := alias.Parse(entries); err != nil {
+		return errBad("%v", err)
+	}
+	if err := st.SetAliases(r.Context(), body.Aliases); err != nil {
+		return err
+	}
+	if err := a.audit(r, "aliases_update", fmt.Sprintf("%d aliases", len(body.Aliases))); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, AliasesResult{Configured: a.configuredAliases(), Stored: body.Aliases})
 	return nil
 }

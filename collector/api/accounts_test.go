@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +109,7 @@ func (c *client) login(user, pw string) (int, SessionInfo, *http.Response) {
 // as admin, the failed-login limit, logout, and the audit log's entries.
 func TestAccounts(t *testing.T) {
 	f := newFixture(t)
-	srv, st := accountServer(t, f, false, func(c *Config) { c.Token = "legacy-token" })
+	srv, st := accountServer(t, f, false, func(c *Config) { c.Token = "legacy-token"; c.Aliases = []string{"10.1.0.0/24=carrier-a"} })
 	from, to := url.QueryEscape(genStart.Add(-time.Minute).Format(time.RFC3339)), url.QueryEscape(genStart.Add(time.Hour).Format(time.RFC3339))
 	search := "/api/v1/calls?from=" + from + "&to=" + to + "&callid=" + url.QueryEscape(f.aLeg)
 	pcap := "/api/v1/calls/" + url.PathEscape(f.aLeg) + "/pcap?from=" + from + "&to=" + to
@@ -239,6 +240,30 @@ func TestAccounts(t *testing.T) {
 		t.Errorf("session settings %+v", s2.Settings)
 	}
 
+	// Aliases: admins keep them in the database beside --alias; a clash
+	// with a configured prefix, or a bad prefix, is a 400.
+	if code, _, _ := viewer.do("PUT", "/api/v1/aliases", map[string]any{"aliases": []auth.Alias{{Prefix: "10.9.0.0/16", Name: "x"}}}, CSRFHeader, viewer.csrf); code != 403 {
+		t.Errorf("aliases by a read-only user: %d, want 403", code)
+	}
+	for body, want := range map[string]int{
+		`{"aliases":[{"prefix":"10.1.0.0/24","name":"other"}]}`:                                         400,
+		`{"aliases":[{"prefix":"10.1.0.300","name":"bad"}]}`:                                            400,
+		`{"aliases":[{"prefix":"10.0.0.20","name":"SBC-1"},{"prefix":"10.1.0.0/16","name":"trunk-b"}]}`: 200,
+	} {
+		var v any
+		json.Unmarshal([]byte(body), &v)
+		if code, b, _ := admin.do("PUT", "/api/v1/aliases", v, CSRFHeader, admin.csrf); code != want {
+			t.Errorf("PUT aliases %s: %d %s, want %d", body, code, b, want)
+		}
+	}
+	var ar AliasesResult
+	_, b, _ = viewer.do("GET", "/api/v1/aliases", nil)
+	json.Unmarshal(b, &ar)
+	if diff := cmp.Diff(AliasesResult{Configured: []auth.Alias{{Prefix: "10.1.0.0/24", Name: "carrier-a"}},
+		Stored: []auth.Alias{{Prefix: "10.0.0.20", Name: "SBC-1"}, {Prefix: "10.1.0.0/16", Name: "trunk-b"}}}, ar); diff != "" {
+		t.Errorf("aliases (-want +got):\n%s", diff)
+	}
+
 	// Failed logins: five for one user, then even the right password waits.
 	for i := 0; i < 5; i++ {
 		anon.login("oper", "not the password")
@@ -290,6 +315,7 @@ func TestAccounts(t *testing.T) {
 		want = append(want, ` login_failed user "oper"`)
 	}
 	want = append(want, ` login_blocked user "oper"`, "viewer logout ")
+	want = slices.Insert(want, len(want)-7, "root aliases_update 2 aliases")
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("audit log (-want +got):\n%s", diff)
 	}

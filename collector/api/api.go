@@ -76,6 +76,10 @@ type Config struct {
 	// what each may do, and logins, searches, exports and admin changes
 	// go to the audit log. Nil: the Token / loopback modes above.
 	Accounts *auth.Store
+	// Aliases are the --alias entries (PREFIX=NAME, package
+	// collector/alias): host names in the console, beside those an admin
+	// keeps in the database (with Accounts).
+	Aliases []string
 	// SecureCookie marks the session cookie Secure even on plain HTTP
 	// requests (behind a TLS-terminating proxy); over TLS it always is.
 	SecureCookie bool

@@ -84,6 +84,19 @@ func TestUIAccounts(t *testing.T) {
 			t.Errorf("audit table has no %s entry", a)
 		}
 	}
+	// Aliases typed into the admin form land in xhep_aliases; a bad line
+	// is refused with the reason on screen.
+	do(t, ctx, "bad alias", sendKeys("#aliastext", "10.1.0.0/33=bad"), click(`#aliasform button[type=submit]`))
+	waitFor(t, ctx, `document.getElementById("aliasmsg").textContent.includes("alias")`)
+	if msg := eval[string](t, ctx, `document.getElementById("aliasmsg").textContent`); !strings.Contains(msg, "10.1.0.0/33") {
+		t.Errorf("bad alias message %q", msg)
+	}
+	do(t, ctx, "aliases", clearInput("#aliastext"), sendKeys("#aliastext", "10.0.0.20=SBC-1\n10.1.0.0/24=carrier-a\n"), click(`#aliasform button[type=submit]`))
+	waitFor(t, ctx, `document.getElementById("aliasmsg").textContent === "saved 2 aliases"`)
+	as, err := st.Aliases(bg)
+	if diff := cmp.Diff([]auth.Alias{{Prefix: "10.0.0.20", Name: "SBC-1"}, {Prefix: "10.1.0.0/24", Name: "carrier-a"}}, as); err != nil || diff != "" {
+		t.Errorf("aliases in the database %v (-want +got):\n%s", err, diff)
+	}
 	screenshot(t, ctx, "admin.png")
 
 	// Log out; the read-only user logs in.

@@ -174,6 +174,10 @@ var schema = []string{
 		UNIQUE KEY user_name (user_id, name),
 		CONSTRAINT xhep_searches_user FOREIGN KEY (user_id) REFERENCES xhep_users (id) ON DELETE CASCADE
 	) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+	`CREATE TABLE IF NOT EXISTS xhep_aliases (
+		prefix VARCHAR(64) NOT NULL PRIMARY KEY,
+		name VARCHAR(64) NOT NULL
+	) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 	`CREATE TABLE IF NOT EXISTS xhep_audit (
 		id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
 		ts DATETIME(6) NOT NULL,
@@ -712,4 +716,51 @@ func (s *Store) AuditLog(ctx context.Context, user string, before int64, limit i
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// Alias names an address or prefix in the console ("10.1.0.0/24" →
+// "carrier-a"); see package collector/alias for the forms accepted.
+type Alias struct {
+	Prefix string `json:"prefix"`
+	Name   string `json:"name"`
+}
+
+// Aliases returns the aliases kept in the database, by prefix.
+func (s *Store) Aliases(ctx context.Context) ([]Alias, error) {
+	rows, err := s.cfg.DB.QueryContext(ctx, "SELECT prefix, name FROM xhep_aliases ORDER BY prefix")
+	if err != nil {
+		return nil, fmt.Errorf("list aliases: %w", err)
+	}
+	defer rows.Close()
+	out := []Alias{}
+	for rows.Next() {
+		var a Alias
+		if err := rows.Scan(&a.Prefix, &a.Name); err != nil {
+			return nil, fmt.Errorf("scan alias: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// SetAliases replaces the database's aliases with as (validated by the
+// caller) in one transaction.
+func (s *Store) SetAliases(ctx context.Context, as []Alias) error {
+	tx, err := s.cfg.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("set aliases: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "DELETE FROM xhep_aliases"); err != nil {
+		return fmt.Errorf("set aliases: %w", err)
+	}
+	for _, a := range as {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO xhep_aliases (prefix, name) VALUES (?, ?)", a.Prefix, a.Name); err != nil {
+			return fmt.Errorf("set aliases: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("set aliases: %w", err)
+	}
+	return nil
 }

@@ -245,6 +245,18 @@ func TestStore(t *testing.T) {
 		t.Errorf("%d saved searches left after deleting their user", n)
 	}
 
+	// Aliases: replaced as a whole.
+	if err := s.SetAliases(ctx, []Alias{{"10.1.0.0/24", "carrier-a"}, {"192.0.2.7", "SBC-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAliases(ctx, []Alias{{"192.0.2.7", "SBC-1"}, {"2001:db8::/32", "v6-core"}}); err != nil {
+		t.Fatal(err)
+	}
+	as, err := s.Aliases(ctx)
+	if diff := cmp.Diff([]Alias{{"192.0.2.7", "SBC-1"}, {"2001:db8::/32", "v6-core"}}, as); err != nil || diff != "" {
+		t.Errorf("aliases %v (-want +got):\n%s", err, diff)
+	}
+
 	// Audit log.
 	for _, a := range []string{"login", "search", "pcap"} {
 		if err := s.Audit(ctx, Entry{User: "root", Action: a, Detail: "d-" + a, Remote: "127.0.0.1"}); err != nil {

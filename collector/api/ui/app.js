@@ -573,6 +573,11 @@ async function showAdmin() {
         try { await api("/api/v1/users/" + encodeURIComponent(u.name), { method: "DELETE" }); showAdmin(); } catch (e) { $("usermsg").textContent = e.message; }
       } }, "Delete")));
   }));
+  try {
+    const al2 = await api("/api/v1/aliases");
+    $("aliastext").value = al2.stored.map((x) => x.prefix + "=" + x.name).join("\n");
+    $("aliasconf").textContent = al2.configured.length ? "from --alias (fixed): " + al2.configured.map((x) => x.prefix + "=" + x.name).join(", ") : "";
+  } catch (e) { $("aliasmsg").textContent = e.message; }
   table($("audit"), ["time", "user", "action", "detail", "from"], al.entries.map((e) => el("tr", { "data-action": e.action },
     el("td", { class: "mono" }, fmtTime(usOf(e.time))), el("td", {}, e.user), el("td", {}, e.action), el("td", { class: "mono" }, e.detail), el("td", { class: "mono" }, e.remote))));
 }
@@ -586,6 +591,18 @@ $("usernew").addEventListener("submit", async (ev) => {
     $("newname").value = $("newpw").value = "";
     showAdmin();
   } catch (e) { $("usermsg").textContent = e.message; }
+});
+
+$("aliasform").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const aliases = $("aliastext").value.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#")).map((l) => {
+    const i = l.indexOf("=");
+    return { prefix: i < 0 ? l : l.slice(0, i).trim(), name: i < 0 ? "" : l.slice(i + 1).trim() };
+  });
+  try {
+    await api("/api/v1/aliases", { method: "PUT", json: { aliases } });
+    $("aliasmsg").textContent = "saved " + aliases.length + " aliases";
+  } catch (e) { $("aliasmsg").textContent = e.message; }
 });
 
 // ---- saved searches --------------------------------------------------------------

@@ -105,12 +105,22 @@ func Probe(afxdp bool) error {
 			func() error { return features.HaveMapType(ebpf.PerfEventArray) }})
 	}
 	for _, n := range needs {
-		if err := n.probe(); err != nil {
-			return unsupported(n.what, afxdp, err)
+		err := n.probe()
+		if err == nil {
+			continue
 		}
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			// Not a missing feature: this process may not use BPF.
+			return fmt.Errorf("%w: %s", ErrNotPermitted, err)
+		}
+		return unsupported(n.what, afxdp, err)
 	}
 	return nil
 }
+
+// ErrNotPermitted: the process may not load BPF programs (no root, or not
+// CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON; CAP_SYS_ADMIN before Linux 5.8).
+var ErrNotPermitted = errors.New("not permitted to load BPF programs (run as root, or with CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON; CAP_SYS_ADMIN before Linux 5.8)")
 
 func unsupported(what string, afxdp bool, err error) error {
 	alt := "--mode afpacket"

@@ -90,7 +90,7 @@ DIST ?= dist
 DEB_VERSION ?= $(VERSION)+git$(shell git log -1 --format=%cd --date=format:%Y%m%d%H%M%S 2>/dev/null).$(shell git rev-parse --short HEAD 2>/dev/null)
 package: ## build .deb packages of the agent, collector and bench into dist/ (nfpm)
 	rm -rf $(DIST)/bin && mkdir -p $(DIST)/bin
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(DIST)/bin/ ./cmd/...
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(DIST)/bin/ ./cmd/...
 	for p in agent collector bench; do \
 	  sed 's|$${XHEP_BIN}|$(DIST)/bin|g' deploy/nfpm/xhep-$$p.yaml > $(DIST)/xhep-$$p.nfpm.yaml && \
 	  XHEP_VERSION='$(DEB_VERSION)' $(GO) tool nfpm package \

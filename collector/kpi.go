@@ -58,8 +58,8 @@ type kpiTable struct {
 	m   *metrics
 
 	mu      sync.Mutex
-	invites map[string]*inviteEntry // Call-ID, space, CSeq number
-	calls   map[string]*callEntry   // Call-ID of answered calls
+	invites map[string]*inviteEntry // inviteKey: Call-ID, CSeq, top Via branch, node
+	calls   map[string]*callEntry   // callKey: Call-ID, node, peer of answered calls
 	// Retransmission keys in two generations, rotated every retransWindow:
 	// a key is remembered between one and two windows.
 	retrans, retransOld map[uint64]struct{}
@@ -79,7 +79,8 @@ type inviteEntry struct {
 	at   time.Time // capture time of the INVITE
 	seen time.Time // wall time it was seen, for expiry
 	ls   *labelSet // the INVITE's node and peer
-	srd  bool      // SRD observed
+	lk   labelKey
+	srd  bool // SRD observed
 }
 
 type callEntry struct {
@@ -337,12 +338,31 @@ const (
 
 var tableNames = [numTables]string{"invites", "calls", "retransmissions"}
 
-// inviteKey appends the table key of a message to buf: Call-ID, a space and
-// the CSeq number.
-func inviteKey(buf []byte, s *sip.Message) []byte {
+// inviteKey appends the transaction key of a message to buf: Call-ID, CSeq
+// number, top Via branch and node. A proxy's two legs share Call-ID and
+// CSeq but not the branch, so each leg is a transaction of its own; a
+// response carries its request's top Via.
+func inviteKey(buf []byte, s *sip.Message, node uint16) []byte {
 	buf = append(buf[:0], s.CallID...)
 	buf = append(buf, ' ')
-	return strconv.AppendUint(buf, uint64(s.CSeqNum), 10)
+	buf = strconv.AppendUint(buf, uint64(s.CSeqNum), 10)
+	buf = append(buf, ' ')
+	if len(s.Via) > 0 {
+		buf = append(buf, s.Via[0].Branch...)
+	}
+	buf = append(buf, ' ')
+	return strconv.AppendUint(buf, uint64(node), 10)
+}
+
+// callKey appends the key of an answered call to buf: Call-ID, node and
+// peer, so the legs of a call through a proxy (one Call-ID) towards
+// different peers are calls of their own, each ended by its own BYE.
+func callKey(buf []byte, s *sip.Message, k labelKey) []byte {
+	buf = append(buf[:0], s.CallID...)
+	buf = append(buf, ' ')
+	buf = strconv.AppendUint(buf, uint64(k.node), 10)
+	buf = append(buf, '/')
+	return strconv.AppendUint(buf, uint64(k.peer), 10)
 }
 
 // observe updates the KPIs with a SIP message s carried by msg and captured
@@ -356,7 +376,8 @@ func (t *kpiTable) observe(msg *hep.Message, s *sip.Message, at time.Time, key [
 		clear(t.retrans)
 		t.rotated = now
 	}
-	ls := t.labels(t.nodeIndex(msg), t.peerIndex(msg, s.IsRequest))
+	lk := labelKey{t.nodeIndex(msg), t.peerIndex(msg, s.IsRequest)}
+	ls := t.labels(lk.node, lk.peer)
 	retrans := t.retransmission(msg, s)
 
 	if s.IsRequest {
@@ -374,7 +395,7 @@ func (t *kpiTable) observe(msg *hep.Message, s *sip.Message, at time.Time, key [
 			if len(s.To.Tag) > 0 {
 				return key // a re-INVITE inside a dialog: not a call attempt
 			}
-			key = inviteKey(key, s)
+			key = inviteKey(key, s, lk.node)
 			if _, ok := t.invites[string(key)]; ok {
 				return key // a retransmission on another path keeps the first time
 			}
@@ -382,14 +403,15 @@ func (t *kpiTable) observe(msg *hep.Message, s *sip.Message, at time.Time, key [
 				t.m.kpiEvicted[tabInvites].Inc()
 				return key
 			}
-			t.invites[string(key)] = &inviteEntry{at: at, seen: now, ls: ls}
+			t.invites[string(key)] = &inviteEntry{at: at, seen: now, ls: ls, lk: lk}
 			ls.attempts.Inc()
 		case 2: // BYE
-			c := t.calls[string(s.CallID)]
+			key = callKey(key, s, lk)
+			c := t.calls[string(key)]
 			if c == nil {
 				return key
 			}
-			delete(t.calls, string(s.CallID))
+			delete(t.calls, string(key))
 			c.ls.active.Dec()
 			if d := at.Sub(c.answered).Seconds(); d >= 0 {
 				c.ls.duration.Observe(d)
@@ -419,7 +441,7 @@ func (t *kpiTable) observe(msg *hep.Message, s *sip.Message, at time.Time, key [
 			ls.register[2].Inc()
 		}
 	case 0: // INVITE
-		key = inviteKey(key, s)
+		key = inviteKey(key, s, lk.node)
 		e := t.invites[string(key)]
 		if e == nil {
 			return key
@@ -440,14 +462,15 @@ func (t *kpiTable) observe(msg *hep.Message, s *sip.Message, at time.Time, key [
 		if d >= 0 {
 			e.ls.answer.Observe(d)
 		}
-		if _, ok := t.calls[string(s.CallID)]; ok {
+		key = callKey(key, s, e.lk)
+		if _, ok := t.calls[string(key)]; ok {
 			return key
 		}
 		if len(t.calls) >= t.cfg.Max {
 			t.m.kpiEvicted[tabCalls].Inc()
 			return key
 		}
-		t.calls[string(s.CallID)] = &callEntry{answered: at, seen: now, ls: e.ls}
+		t.calls[string(key)] = &callEntry{answered: at, seen: now, ls: e.ls}
 		e.ls.active.Inc()
 	}
 	return key

@@ -255,3 +255,47 @@ func TestEstimateMOS(t *testing.T) {
 		}
 	}
 }
+
+// TestKPIProxyLegs: a stateful proxy keeps Call-ID and CSeq on both legs;
+// each leg (its own top Via branch) is a transaction, call and peer of its
+// own.
+func TestKPIProxyLegs(t *testing.T) {
+	e := newKPIEnv(t, kpiConfig{})
+	t0 := time.Unix(1700000000, 0)
+	const phone, proxy, trunk = "10.0.0.1", "10.0.0.10", "192.0.2.2"
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	// A failed call: 503 from the trunk, relayed to the phone.
+	e.send(1, phone, proxy, sipFull("INVITE sip:b@h SIP/2.0", "p1", "1 INVITE", "", "leg1"), t0)
+	e.send(1, proxy, trunk, sipFull("INVITE sip:b@h SIP/2.0", "p1", "1 INVITE", "", "leg2"), at(10*time.Millisecond))
+	e.send(1, trunk, proxy, sipFull("SIP/2.0 503 Service Unavailable", "p1", "1 INVITE", "t", "leg2"), at(time.Second))
+	e.send(1, proxy, phone, sipFull("SIP/2.0 503 Service Unavailable", "p1", "1 INVITE", "t", "leg1"), at(time.Second+10*time.Millisecond))
+	// An answered call through the proxy, ended by a BYE on each leg.
+	e.send(1, phone, proxy, sipFull("INVITE sip:b@h SIP/2.0", "p2", "1 INVITE", "", "a1"), t0)
+	e.send(1, proxy, trunk, sipFull("INVITE sip:b@h SIP/2.0", "p2", "1 INVITE", "", "a2"), t0)
+	e.send(1, trunk, proxy, sipFull("SIP/2.0 200 OK", "p2", "1 INVITE", "t", "a2"), at(2*time.Second))
+	e.send(1, proxy, phone, sipFull("SIP/2.0 200 OK", "p2", "1 INVITE", "t", "a1"), at(2*time.Second))
+	if got := value(e.m.callsActive.WithLabelValues("1", "trunk-a")) + value(e.m.callsActive.WithLabelValues("1", "other")); got != 2 {
+		t.Errorf("active calls = %v, want 2 (one per leg)", got)
+	}
+	e.send(1, phone, proxy, sipFull("BYE sip:b@h SIP/2.0", "p2", "2 BYE", "t", "b1"), at(12*time.Second))
+	e.send(1, proxy, trunk, sipFull("BYE sip:b@h SIP/2.0", "p2", "2 BYE", "t", "b2"), at(12*time.Second))
+	got := map[string]float64{}
+	for _, p := range []string{"other", "trunk-a"} {
+		got["attempts "+p] = value(e.m.inviteAttempts.WithLabelValues("1", p))
+		got["failed "+p] = value(e.m.inviteOutcomes.WithLabelValues("failed", "1", p))
+		got["answered "+p] = value(e.m.inviteOutcomes.WithLabelValues("answered", "1", p))
+		got["active "+p] = value(e.m.callsActive.WithLabelValues("1", p))
+	}
+	want := map[string]float64{
+		"attempts other": 2, "attempts trunk-a": 2, "failed other": 1, "failed trunk-a": 1,
+		"answered other": 1, "answered trunk-a": 1, "active other": 0, "active trunk-a": 0,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("per leg (-want +got):\n%s", diff)
+	}
+	var m dto.Metric
+	e.m.callDuration.WithLabelValues("1", "trunk-a").(prometheus.Metric).Write(&m)
+	if n, sum := m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum(); n != 1 || sum != 10 {
+		t.Errorf("trunk leg duration: %d samples, sum %v; want 1 and 10", n, sum)
+	}
+}

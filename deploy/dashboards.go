@@ -123,7 +123,7 @@ func Dashboards() []Dashboard {
 				ts("SIP errors by code", "reqps", "4xx, 5xx and 6xx responses per second, the ten most frequent codes.",
 					q(`topk(10, sum by (code, method) (rate(xhep_sip_responses_total{class=~"4xx|5xx|6xx",`+sipF+`}`+ri+`)))`, "{{code}} {{method}}")),
 				ts("Retransmissions", "percentunit", "Share of SIP messages that repeat one seen within 32 s, by method.",
-					q(`sum by (method) (rate(xhep_sip_retransmissions_total{`+sipF+`}`+ri+`)) / ignoring (method) group_left (sum(rate(xhep_sip_requests_total{`+sipF+`}`+ri+`)) + sum(rate(xhep_sip_responses_total{`+sipF+`}`+ri+`)))`, "{{method}}")),
+					q(`sum by (method) (rate(xhep_sip_retransmissions_total{`+sipF+`}`+ri+`)) / scalar(sum(rate(xhep_sip_requests_total{`+sipF+`}`+ri+`)) + sum(rate(xhep_sip_responses_total{`+sipF+`}`+ri+`)))`, "{{method}}")),
 			},
 		},
 		{

@@ -97,7 +97,10 @@ func (c replayConfig) replay() (out, in int, err error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("read %s: %w", c.read, err)
 	}
-	local, err := gen.NewRawSenderBypass(c.iface)
+	// No PACKET_QDISC_BYPASS here: bypassing the qdisc layer also skips the
+	// TC egress hook, so the agent's egress program would never see the
+	// proxy side's frames.
+	local, err := gen.NewRawSender(c.iface)
 	if err != nil {
 		return 0, 0, fmt.Errorf("open %s: %w", c.iface, err)
 	}

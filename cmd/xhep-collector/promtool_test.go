@@ -98,7 +98,7 @@ func TestMetricsPromtool(t *testing.T) {
 		`xhep_sip_invite_outcomes_total{node="edge-1",outcome="failed",peer="carrier-a"} 0`,
 	} {
 		if !bytes.Contains(text, []byte(want)) {
-			t.Errorf("scrape lacks %s", want)
+			t.Errorf("scrape lacks %s:\n%s", want, grepLines(text, "xhep_sip_invite"))
 		}
 	}
 	cmd := exec.Command(promtool, "check", "metrics")
@@ -141,4 +141,15 @@ func dropDatabase(t *testing.T, dsn, name string) {
 	if _, err := db.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
 		t.Error(err)
 	}
+}
+
+// grepLines returns the lines of text that start with prefix.
+func grepLines(text []byte, prefix string) string {
+	var b strings.Builder
+	for line := range strings.Lines(string(text)) {
+		if strings.HasPrefix(line, prefix) {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }

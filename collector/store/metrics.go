@@ -78,6 +78,14 @@ func newMetrics(s *Store) *metrics {
 	m.dropBig = m.dropped.WithLabelValues(dropTooLarge)
 	m.dropFullC = m.dropped.WithLabelValues(dropFull)
 	m.dropClosedC = m.dropped.WithLabelValues(dropClosed)
+	// Fixed label sets exist at 0 from the start (alerts and dashboards
+	// must not read "no data").
+	for _, a := range []string{"create", "drop_retention", "drop_size", "truncate_old"} {
+		m.partitions.WithLabelValues(a)
+	}
+	for _, k := range []string{"conn", "data", "schema", "spill"} {
+		m.writeErrs.WithLabelValues(k)
+	}
 	return m
 }
 

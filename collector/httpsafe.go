@@ -62,7 +62,7 @@ func (s *Service) mountMetrics() error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", s.metricsHandler())
 	s.metricsLn = ln
-	s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+	s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: httpIdle,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	return nil
 }
@@ -74,3 +74,7 @@ func (s *Service) MetricsAddr() net.Addr {
 	}
 	return s.metricsLn.Addr()
 }
+
+// httpIdle closes HTTP keep-alive connections idle this long, so idle
+// browsers and scrapers do not hold descriptors for ever.
+const httpIdle = 2 * time.Minute

@@ -247,7 +247,7 @@ func New(cfg Config) (s *Service, err error) {
 		}
 		// HTTP-level errors (bad TLS handshakes, broken clients) go to the
 		// service log at debug level, not to stderr.
-		s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second,
+		s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: httpIdle,
 			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	}
 	return s, nil

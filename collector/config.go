@@ -87,13 +87,16 @@ type Config struct {
 	Console ConsoleConfig `yaml:",inline"`
 
 	// Storage.
-	MySQL           string `yaml:"mysql"`            // go-sql-driver DSN
-	Database        string `yaml:"database"`         // database name (default: from the DSN, else xhep)
-	PartitionsAhead int    `yaml:"partitions-ahead"` // daily partitions kept ahead (default 2)
-	Retention       string `yaml:"retention"`        // "call=14d,registration=3d,default=7d"
-	MaxDBSize       int64  `yaml:"max-db-size"`      // bytes; 0 = unlimited
-	SpillDir        string `yaml:"spill-dir"`        // on-disk queue while the database is away
-	SpillMax        int64  `yaml:"spill-max"`        // bytes (default 1 GiB)
+	MySQL    string `yaml:"mysql"`    // go-sql-driver DSN
+	Database string `yaml:"database"` // database name (default: from the DSN, else xhep)
+	// MySQLPageCompression: MariaDB InnoDB page compression level (1-9) for
+	// new tables; 0 off (collector/store/mysql.Config.PageCompression).
+	MySQLPageCompression int    `yaml:"mysql-page-compression"`
+	PartitionsAhead      int    `yaml:"partitions-ahead"` // daily partitions kept ahead (default 2)
+	Retention            string `yaml:"retention"`        // "call=14d,registration=3d,default=7d"
+	MaxDBSize            int64  `yaml:"max-db-size"`      // bytes; 0 = unlimited
+	SpillDir             string `yaml:"spill-dir"`        // on-disk queue while the database is away
+	SpillMax             int64  `yaml:"spill-max"`        // bytes (default 1 GiB)
 	// ClickHouse, instead of MySQL: native-protocol addresses host:port
 	// (repeatable; a cluster's: any of its servers). See
 	// collector/store/clickhouse.
@@ -186,6 +189,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MySQL != "" && len(c.ClickHouse) > 0 {
 		errs = append(errs, errors.New("--mysql and --clickhouse do not go together: one store per collector"))
+	}
+	if c.MySQLPageCompression != 0 && c.MySQL == "" {
+		errs = append(errs, errors.New("--mysql-page-compression needs --mysql"))
+	}
+	if c.MySQLPageCompression < 0 || c.MySQLPageCompression > 9 {
+		errs = append(errs, fmt.Errorf("--mysql-page-compression %d: want 0 (off) to 9", c.MySQLPageCompression))
 	}
 	if c.ClickHouseCluster != "" && len(c.ClickHouse) == 0 {
 		errs = append(errs, errors.New("--clickhouse-cluster needs --clickhouse"))

@@ -18,16 +18,17 @@ import (
 // storage settings.
 func openStore(cfg Config, reg prometheus.Registerer) (*store.Store, error) {
 	scfg := store.Config{
-		DSN:             cfg.MySQL,
-		Database:        cfg.Database,
-		SpillDir:        cfg.SpillDir,
-		SpillMax:        cfg.SpillMax,
-		PartitionsAhead: cfg.PartitionsAhead,
-		MaxDBSize:       cfg.MaxDBSize,
-		MaxFuture:       cfg.maxFuture(),
-		DrainTimeout:    cfg.DrainTimeout,
-		Logger:          cfg.Logger,
-		Registerer:      reg,
+		DSN:                  cfg.MySQL,
+		Database:             cfg.Database,
+		SpillDir:             cfg.SpillDir,
+		SpillMax:             cfg.SpillMax,
+		PartitionsAhead:      cfg.PartitionsAhead,
+		MaxDBSize:            cfg.MaxDBSize,
+		MySQLPageCompression: cfg.MySQLPageCompression,
+		MaxFuture:            cfg.maxFuture(),
+		DrainTimeout:         cfg.DrainTimeout,
+		Logger:               cfg.Logger,
+		Registerer:           reg,
 	}
 	if cfg.Retention != "" {
 		r, err := store.ParseRetention(cfg.Retention)

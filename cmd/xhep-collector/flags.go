@@ -159,6 +159,7 @@ func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.
 	fs.Var(&listFlag{loading: loading, v: &k.LDAPRoles}, "ldap-role", "map an LDAP group (DN or cn) to a role: GROUP=admin|operator|read-only (repeatable; highest wins)")
 	fs.StringVar(&cfg.MySQL, "mysql", "", "MySQL/MariaDB DSN, e.g. user:pass@tcp(127.0.0.1:3306)/")
 	fs.StringVar(&cfg.Database, "database", "", "database name (default: the DSN's, else xhep)")
+	fs.IntVar(&cfg.MySQLPageCompression, "mysql-page-compression", 0, "MariaDB: create tables with InnoDB page compression at this zlib level, 1-9 (1: 4x smaller SIP rows, more server CPU; 0: off)")
 	fs.Var(&listFlag{loading: loading, v: &cfg.ClickHouse}, "clickhouse", "store in ClickHouse instead of MySQL: native address HOST:PORT (repeatable; a cluster's: any server)")
 	fs.StringVar(&cfg.ClickHouseCluster, "clickhouse-cluster", "", "ClickHouse cluster (remote_servers): local tables on every shard, Distributed tables over them")
 	fs.StringVar(&cfg.ClickHouseUser, "clickhouse-user", "", "ClickHouse user (default: default)")

@@ -41,6 +41,8 @@ type Config struct {
 	Conns int
 	// Method is MethodInsert (default) or MethodLoad (MySQL only).
 	Method Method
+	// MySQLPageCompression is mysql.Config.PageCompression (0: off).
+	MySQLPageCompression int
 
 	// A table's batch is handed to a writer when it holds BatchRows rows
 	// (default 2000) or BatchBytes bytes (default 4 MiB), or FlushInterval

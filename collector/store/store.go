@@ -84,7 +84,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	cfg.setDefaults()
 	be := cfg.Backend
 	if be == nil {
-		mb, err := mysql.New(mysql.Config{DSN: cfg.DSN, Database: cfg.Database, Conns: cfg.Conns, Method: cfg.Method})
+		mb, err := mysql.New(mysql.Config{DSN: cfg.DSN, Database: cfg.Database, Conns: cfg.Conns, Method: cfg.Method,
+			PageCompression: cfg.MySQLPageCompression})
 		if err != nil {
 			return nil, err
 		}

@@ -445,3 +445,33 @@ func TestGeneratedValues(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestPageCompression: with MySQLPageCompression the tables are created
+// page-compressed, rows read back, and Size counts allocated bytes.
+func TestPageCompression(t *testing.T) {
+	s := openTest(t, Config{MySQLPageCompression: 1})
+	var g rowGen
+	for i := range 3000 {
+		if err := s.Write(g.sip("hep_proto_1_call", i, time.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, s)
+	var name, ddl string
+	if err := s.DB().QueryRow("SHOW CREATE TABLE hep_proto_1_call").Scan(&name, &ddl); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ddl, "`PAGE_COMPRESSED`='1'") {
+		t.Errorf("table not page-compressed:\n%s", ddl[strings.Index(ddl, ") ENGINE"):])
+	}
+	if got := count(t, s, "SELECT COUNT(*) FROM hep_proto_1_call WHERE callid LIKE 'a84b4c76e66710-%'"); got != 3000 {
+		t.Errorf("rows = %d, want 3000", got)
+	}
+	size, err := s.Size(context.Background())
+	if err != nil || size <= 0 {
+		t.Errorf("Size = %d, %v", size, err)
+	}
+	if _, err := Open(context.Background(), Config{DSN: testDSN(t), MySQLPageCompression: 10}); err == nil {
+		t.Error("level 10 accepted")
+	}
+}

@@ -48,6 +48,16 @@ type Config struct {
 	Conns int
 	// Method is MethodInsert (default) or MethodLoad.
 	Method Method
+	// PageCompression, 1..9, creates new tables with MariaDB's InnoDB
+	// page compression at that zlib level (PAGE_COMPRESSED=1
+	// PAGE_COMPRESSION_LEVEL=N; the file system must punch holes, as ext4
+	// and XFS do); 0 (default) off. Measured on 92,000 generated SIP rows
+	// (MariaDB 10.11, ext4): 2,472 → 625 bytes on disk per row at level 1,
+	// for about 25 µs more server CPU per row (44 → 70, compression
+	// included); level 6 is no smaller and costs far more. Size then
+	// counts the files' allocated bytes (InnoDB's DATA_LENGTH does not
+	// see the holes). MariaDB only: MySQL 8 refuses the table option.
+	PageCompression int
 }
 
 // Backend is the MySQL/MariaDB [backend.Backend].
@@ -80,6 +90,9 @@ func New(cfg Config) (*Backend, error) {
 	case MethodInsert, MethodLoad:
 	default:
 		return nil, fmt.Errorf("mysql write method %q: want insert or load", cfg.Method)
+	}
+	if cfg.PageCompression < 0 || cfg.PageCompression > 9 {
+		return nil, fmt.Errorf("mysql page compression level %d: want 0 (off) to 9", cfg.PageCompression)
 	}
 	dc, err := gomysql.ParseDSN(cfg.DSN)
 	if err != nil {
@@ -230,7 +243,7 @@ func (b *Backend) EnsureTable(ctx context.Context, table string) error {
 	}
 	today := backend.UTCDay(b.env.Now())
 	last := today.AddDate(0, 0, b.env.PartitionsAhead)
-	if _, err := b.db.ExecContext(ctx, createTableSQL(table, today, last)); err != nil {
+	if _, err := b.db.ExecContext(ctx, createTableSQL(table, today, last, b.cfg.PageCompression)); err != nil {
 		return fmt.Errorf("create table %s: %w", table, err)
 	}
 	parts, err := b.Partitions(ctx, table)

@@ -342,5 +342,18 @@ func (b *Backend) size(ctx context.Context, tables []string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("database size: %w", err)
 	}
+	if b.cfg.PageCompression > 0 {
+		// Page-compressed files have holes DATA_LENGTH does not see: the
+		// allocated bytes of the database's tablespaces are the size.
+		var alloc sql.NullInt64
+		err := b.db.QueryRowContext(ctx, `SELECT SUM(ALLOCATED_SIZE) FROM information_schema.INNODB_SYS_TABLESPACES
+			WHERE NAME LIKE CONCAT(?, '/%')`, b.dbName).Scan(&alloc)
+		if err != nil {
+			return 0, fmt.Errorf("database allocated size: %w", err)
+		}
+		if alloc.Valid {
+			total = alloc.Int64
+		}
+	}
 	return total, nil
 }

@@ -97,7 +97,7 @@ func dayBound(d time.Time) string {
 // createTableSQL is the DDL of table with partitions p_old (everything
 // before first), one per day from first to last, and pmax (everything
 // after).
-func createTableSQL(table string, first, last time.Time) string {
+func createTableSQL(table string, first, last time.Time, pageCompression int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS `%s` (\n", table)
 	b.WriteString("  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,\n")
@@ -117,7 +117,13 @@ func createTableSQL(table string, first, last time.Time) string {
 			fmt.Fprintf(&b, ",\n  KEY idx_%s (%s, create_date)", c.name, c.name)
 		}
 	}
-	b.WriteString("\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4\n")
+	b.WriteString("\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+	if pageCompression > 0 {
+		// MariaDB's InnoDB page compression (zlib, holes punched in the
+		// file): see Config.PageCompression.
+		fmt.Fprintf(&b, " PAGE_COMPRESSED=1 PAGE_COMPRESSION_LEVEL=%d", pageCompression)
+	}
+	b.WriteString("\n")
 	b.WriteString("PARTITION BY RANGE COLUMNS(create_date) (\n")
 	fmt.Fprintf(&b, "  PARTITION p_old VALUES LESS THAN (%s),\n", first.Format("'2006-01-02 15:04:05'"))
 	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {

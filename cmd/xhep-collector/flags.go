@@ -138,7 +138,7 @@ func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.
 	fs.StringVar(&cfg.HTTPCert, "http-cert", "", "PEM certificate: serve --http over TLS (with --http-key)")
 	fs.StringVar(&cfg.HTTPKey, "http-key", "", "PEM private key for --http-cert")
 	fs.DurationVar(&cfg.APIDefaultRange, "api-default-range", 0, "API search range when from/to are absent (default 1h)")
-	fs.DurationVar(&cfg.APIMaxRange, "api-max-range", 0, "longest API search range (default 24h)")
+	fs.DurationVar(&cfg.APIMaxRange, "api-max-range", 0, "longest API search range (default 168h = 7 days; partition-pruned)")
 	fs.DurationVar(&cfg.APIFlowLookback, "api-flow-lookback", 0, "how far back a call flow looks for its Call-ID without from/to (default 336h)")
 	fs.DurationVar(&cfg.APIFlowMargin, "api-flow-margin", 0, "widens a call's span for RTCP, DNS, logs and linked legs (default 30s)")
 	fs.IntVar(&cfg.APIMaxLegs, "api-max-legs", 0, "bound of the linked-leg closure of a call flow (default 16)")

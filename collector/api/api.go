@@ -50,7 +50,9 @@ type Config struct {
 	Hosts []string
 	// DefaultRange is the search range when from/to are absent (default 1h).
 	DefaultRange time.Duration
-	// MaxRange is the longest search range accepted (default 24h).
+	// MaxRange is the longest search range accepted (default 7 days; every
+	// query still names its create_date range, so only the days in it are
+	// read).
 	MaxRange time.Duration
 	// FlowLookback is how far back from now a call flow looks for its
 	// Call-ID when the request gives no from/to (default 14 days, the
@@ -108,7 +110,7 @@ func New(cfg Config) (*API, error) {
 		cfg.DefaultRange = time.Hour
 	}
 	if cfg.MaxRange <= 0 {
-		cfg.MaxRange = 24 * time.Hour
+		cfg.MaxRange = 7 * 24 * time.Hour
 	}
 	if cfg.DefaultRange > cfg.MaxRange {
 		return nil, fmt.Errorf("%w: default range %v exceeds max range %v", ErrConfig, cfg.DefaultRange, cfg.MaxRange)

@@ -525,7 +525,7 @@ func TestValidation(t *testing.T) {
 		{"/messages?from=yesterday", 400, `from: "yesterday" is not an RFC 3339 time`},
 		{"/messages?to=2026-03-10T25:00:00Z", 400, "to: "},
 		{"/messages?from=2026-03-10T10:00:00Z&to=2026-03-09T10:00:00Z", 400, "is before from"},
-		{"/messages?from=2026-03-01T00:00:00Z&to=2026-03-10T00:00:00Z", 400, "longer than the maximum 24h0m0s"},
+		{"/messages?from=2026-03-01T00:00:00Z&to=2026-03-10T00:00:00Z", 400, "time range 9d is longer than the maximum 7d (--api-max-range)"},
 		{"/messages?limit=5000", 400, "limit 5000 is above the maximum 1000"},
 		{"/messages?limit=0", 400, "limit"},
 		{"/messages?limit=ten", 400, "limit"},

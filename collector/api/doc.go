@@ -21,8 +21,11 @@
 // precision — minutes, seconds or a fraction; no zone means UTC — or Unix
 // seconds with an optional fraction; default: the last [Config.DefaultRange], at
 // most [Config.MaxRange]), callid, correlation_id, from_user, to_user,
-// ruri_user, from_domain, to_domain, ruri_domain, user_agent (exact, or a
-// prefix with prefix=1), method (INVITE, or a response code as HOMER
+// ruri_user, pid_user (P-Asserted-Identity), diversion_user, party (any
+// of from/to/ruri/pid user), from_domain, to_domain, ruri_domain,
+// user_agent (exact, or a prefix with prefix=1; users and domains take *
+// wildcards and a number matches with and without "+"), tz (zone of
+// zone-less from/to), method (INVITE, or a response code as HOMER
 // stores it), status (an integer), src_ip, dst_ip (an IPv4 or IPv6
 // address), src_port, dst_port, node (the HEP capture id), limit (default
 // 100, at most [Config.MaxLimit]) and offset (at most 100000). Unknown

@@ -85,6 +85,17 @@ func TestExplain(t *testing.T) {
 		{"/api/v1/calls/" + url.PathEscape(f.aLeg) + "/flow", true, 7},
 		{"/api/v1/calls/" + url.PathEscape(f.dLeg) + "/pcap?" + win, true, 8},
 		{"/api/v1/stats?" + win, false, 1},
+		// Operator searches: a number (with and without "+") and a prefix
+		// wildcard use the user index; contains, suffix, the JSON-only
+		// P-Asserted-Identity/Diversion and the any-party OR scan the pruned
+		// partitions (logged below for the README).
+		{"/api/v1/messages?from_user=4989123456&" + win, true, 2},
+		{"/api/v1/messages?from_user=4989*&" + win, true, 2},
+		{"/api/v1/messages?from_user=*4989*&" + win, false, 2},
+		{"/api/v1/messages?pid_user=*4989*&" + win, false, 2},
+		{"/api/v1/messages?diversion_user=4989555&" + win, false, 2},
+		{"/api/v1/messages?party=4989123456&" + win, false, 2},
+		{"/api/v1/messages?party=*4989*&from_user=1001&" + win, true, 2},
 	} {
 		mu.Lock()
 		queries = nil
@@ -103,6 +114,9 @@ func TestExplain(t *testing.T) {
 			for _, p := range explain(t, db, q) {
 				if !strings.HasPrefix(p.table, "hep_proto_") {
 					continue // <union...>, <derived...>
+				}
+				if strings.Contains(tc.path, "4989") && strings.HasPrefix(q.q, "(SELECT") {
+					t.Logf("%s: %s: type %s key %q", strings.SplitN(tc.path, "&from=", 2)[0], p.table, p.typ, p.key)
 				}
 				n := len(strings.Split(p.partitions, ","))
 				if p.partitions == "" || n >= parts[p.table] {

@@ -98,7 +98,7 @@ type LogEntry struct {
 	Message       string    `json:"message"`
 }
 
-var knownFlow = map[string]bool{"from": true, "to": true}
+var knownFlow = map[string]bool{"from": true, "to": true, "tz": true}
 
 // flowRange is where a flow looks for its Call-ID: from/to when given
 // (at most FlowLookback long), else the last FlowLookback.

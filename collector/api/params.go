@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -59,21 +60,41 @@ func parseTimeIn(name, s string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, errBad("%s: %q is not an RFC 3339 time (e.g. 2026-03-10T09:15Z, seconds and a fraction optional) or Unix seconds", name, s)
 }
 
-// parseRange reads from and to: defaults to the last def before now (or
+// human writes a duration in days and hours when it has them ("7d",
+// "1d2h", "90m0s" stays as Go writes it).
+func human(d time.Duration) string {
+	if d >= 24*time.Hour && d%time.Hour == 0 {
+		days, h := d/(24*time.Hour), (d%(24*time.Hour))/time.Hour
+		if h == 0 {
+			return fmt.Sprintf("%dd", days)
+		}
+		return fmt.Sprintf("%dd%dh", days, h)
+	}
+	return d.String()
+}
+
+// parseRange reads from and to (zone-less times in the zone named by tz,
+// default UTC): defaults to the last def before now (or
 // before to), refuses to before from and ranges longer than max.
 func parseRange(q url.Values, now time.Time, def, max time.Duration) (timeRange, error) {
 	var r timeRange
 	var err error
+	loc := time.UTC
+	if tz := q.Get("tz"); tz != "" {
+		if loc, err = time.LoadLocation(tz); err != nil || tz == "Local" {
+			return r, errBad("tz: %q is not an IANA time zone (e.g. Europe/Berlin)", tz)
+		}
+	}
 	hasFrom, hasTo := q.Get("from") != "", q.Get("to") != ""
 	if hasTo {
-		if r.To, err = parseTime("to", q.Get("to")); err != nil {
+		if r.To, err = parseTimeIn("to", q.Get("to"), loc); err != nil {
 			return r, err
 		}
 	} else {
 		r.To = now.UTC()
 	}
 	if hasFrom {
-		if r.From, err = parseTime("from", q.Get("from")); err != nil {
+		if r.From, err = parseTimeIn("from", q.Get("from"), loc); err != nil {
 			return r, err
 		}
 	} else {
@@ -83,23 +104,114 @@ func parseRange(q url.Values, now time.Time, def, max time.Duration) (timeRange,
 		return r, errBad("to (%s) is before from (%s)", r.To.Format(time.RFC3339Nano), r.From.Format(time.RFC3339Nano))
 	}
 	if r.To.Sub(r.From) > max {
-		return r, errBad("time range %v is longer than the maximum %v", r.To.Sub(r.From), max)
+		return r, errBad("time range %s is longer than the maximum %s (--api-max-range): narrow it, or search the days one by one", human(r.To.Sub(r.From)), human(max))
 	}
 	return r, nil
 }
 
-// filter is one validated search condition on a generated column.
+// filter is one validated search condition: col (or, for the "any
+// party" search, any of cols) op one of args. Columns are the generated
+// ones both backends have, or the JSON-only keys in jsonCols.
 type filter struct {
 	col    string
-	op     string // "=" or "LIKE"
-	arg    any
-	sipCol bool // only SIP tables have the column
+	cols   []string // any of these columns (party search); col is ""
+	op     string   // "=" or "LIKE"
+	args   []any    // any of these values (a number with and without "+")
+	sipCol bool     // only SIP tables have the column
 }
+
+// columns returns the columns f tests.
+func (f filter) columns() []string {
+	if f.col != "" {
+		return []string{f.col}
+	}
+	return f.cols
+}
+
+// render writes f as "(c1 op ? OR c1 op ? OR c2 op ? ...)" with the
+// column expressions of colExpr and returns its arguments.
+func (f filter) render(b *strings.Builder, colExpr func(string) string) []any {
+	var args []any
+	b.WriteByte('(')
+	n := 0
+	for _, c := range f.columns() {
+		for _, a := range f.args {
+			if n > 0 {
+				b.WriteString(" OR ")
+			}
+			n++
+			b.WriteString(colExpr(c))
+			b.WriteByte(' ')
+			b.WriteString(f.op)
+			b.WriteString(" ?")
+			args = append(args, a)
+		}
+	}
+	b.WriteByte(')')
+	return args
+}
+
+// jsonCols are searchable SIP fields without a generated column: read
+// from protocol_header by each backend (not index-backed: the time range
+// prunes partitions, then rows are scanned; combine with an indexed field
+// on busy systems).
+var jsonCols = map[string]bool{"pid_user": true, "diversion_user": true}
 
 // stringParams are the string search parameters: name → column.
 var stringParams = []string{
 	"callid", "correlation_id", "from_user", "to_user", "ruri_user",
 	"from_domain", "to_domain", "ruri_domain", "user_agent", "method",
+	"pid_user", "diversion_user",
+}
+
+// userParams take wildcards (*), and a number matches with or without a
+// leading "+"; domainParams take wildcards.
+var (
+	userParams   = map[string]bool{"from_user": true, "to_user": true, "ruri_user": true, "pid_user": true, "diversion_user": true, "party": true}
+	domainParams = map[string]bool{"from_domain": true, "to_domain": true, "ruri_domain": true}
+)
+
+// partyCols are the columns of the "any party" search (party=): From, To,
+// request-URI and P-Asserted-Identity users.
+var partyCols = []string{"from_user", "to_user", "ruri_user", "pid_user"}
+
+// likeEscape escapes LIKE's metacharacters in s.
+var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// userFilter returns the condition for a user or domain value: with "*"
+// a LIKE pattern ("*4989*" contains, "4989*" prefix, "*4989" suffix);
+// with prefix a prefix LIKE; a number ("4989", "+4989") both with and
+// without its "+"; else exact.
+func userFilter(v string, prefix, user bool) (op string, args []any) {
+	if strings.Contains(v, "*") {
+		parts := strings.Split(v, "*")
+		for i, p := range parts {
+			parts[i] = likeEscape.Replace(p)
+		}
+		return "LIKE", []any{strings.Join(parts, "%")}
+	}
+	if prefix {
+		return "LIKE", []any{likePrefix(v)}
+	}
+	if user && isNumber(v) {
+		bare := strings.TrimPrefix(v, "+")
+		return "=", []any{bare, "+" + bare}
+	}
+	return "=", []any{v}
+}
+
+// isNumber reports a phone-number-like value: digits, optionally after "+".
+func isNumber(v string) bool {
+	d := strings.TrimPrefix(v, "+")
+	if d == "" {
+		return false
+	}
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // search is a parsed search request.
@@ -113,7 +225,7 @@ type search struct {
 
 // knownSearch are the parameters the search endpoints accept.
 var knownSearch = map[string]bool{
-	"from": true, "to": true, "limit": true, "offset": true, "prefix": true,
+	"from": true, "to": true, "limit": true, "offset": true, "prefix": true, "party": true, "tz": true,
 	"status": true, "src_ip": true, "dst_ip": true, "src_port": true, "dst_port": true, "node": true,
 }
 
@@ -156,7 +268,7 @@ func (a *API) parseSearch(q url.Values) (*search, error) {
 	default:
 		return nil, errBad("prefix: %q is not 0 or 1", q.Get("prefix"))
 	}
-	for _, p := range stringParams {
+	for _, p := range append(stringParams, "party") {
 		v := q.Get(p)
 		if v == "" {
 			continue
@@ -164,9 +276,18 @@ func (a *API) parseSearch(q url.Values) (*search, error) {
 		if len(v) > 255 {
 			return nil, errBad("%s: longer than 255 bytes", p)
 		}
-		f := filter{col: p, op: "=", arg: v, sipCol: p != "correlation_id"}
-		if prefix && p != "method" {
-			f.op, f.arg = "LIKE", likePrefix(v)
+		f := filter{col: p, op: "=", args: []any{v}, sipCol: p != "correlation_id"}
+		switch {
+		case userParams[p] || domainParams[p]:
+			if strings.Trim(v, "*") == "" {
+				return nil, errBad("%s: %q matches everything; leave it empty instead", p, v)
+			}
+			f.op, f.args = userFilter(v, prefix, userParams[p])
+		case prefix && p != "method":
+			f.op, f.args = "LIKE", []any{likePrefix(v)}
+		}
+		if p == "party" {
+			f.col, f.cols = "", partyCols
 		}
 		s.filters = append(s.filters, f)
 	}
@@ -175,11 +296,11 @@ func (a *API) parseSearch(q url.Values) (*search, error) {
 		if err != nil || n < 0 || n > 999 {
 			return nil, errBad("status: %q is not a response code (0-999)", v)
 		}
-		s.filters = append(s.filters, filter{col: "status", op: "=", arg: n, sipCol: true})
+		s.filters = append(s.filters, filter{col: "status", op: "=", args: []any{n}, sipCol: true})
 		if n > 0 {
 			// status has no index; a response's method column holds its
 			// code as a string (HOMER's convention), and method has one.
-			s.filters = append(s.filters, filter{col: "method", op: "=", arg: strconv.Itoa(n), sipCol: true})
+			s.filters = append(s.filters, filter{col: "method", op: "=", args: []any{strconv.Itoa(n)}, sipCol: true})
 		}
 	}
 	for _, p := range []string{"src_ip", "dst_ip"} {
@@ -191,7 +312,7 @@ func (a *API) parseSearch(q url.Values) (*search, error) {
 		if err != nil {
 			return nil, errBad("%s: %q is not an IP address", p, v)
 		}
-		s.filters = append(s.filters, filter{col: p, op: "=", arg: ip.Unmap().String()})
+		s.filters = append(s.filters, filter{col: p, op: "=", args: []any{ip.Unmap().String()}})
 	}
 	for _, p := range []string{"src_port", "dst_port"} {
 		v := q.Get(p)
@@ -202,7 +323,7 @@ func (a *API) parseSearch(q url.Values) (*search, error) {
 		if err != nil || n < 0 || n > 65535 {
 			return nil, errBad("%s: %q is not a port (0-65535)", p, v)
 		}
-		s.filters = append(s.filters, filter{col: p, op: "=", arg: n})
+		s.filters = append(s.filters, filter{col: p, op: "=", args: []any{n}})
 	}
 	if v := q.Get("node"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -232,23 +353,25 @@ func (a *API) parseSearch(q url.Values) (*search, error) {
 }
 
 // likePrefix escapes s for LIKE and appends the wildcard.
-func likePrefix(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s) + "%"
+func likePrefix(s string) string { return likeEscape.Replace(s) + "%" }
+
+// mysqlCol is a filter column's expression on MySQL/MariaDB.
+func mysqlCol(c string) string {
+	if jsonCols[c] {
+		return "JSON_VALUE(protocol_header,'$." + c + "')"
+	}
+	return c
 }
 
-// where builds the WHERE clause of s (time range first) and its arguments.
+// where builds the MySQL WHERE clause of s (time range first) and its
+// arguments.
 func (s *search) where() (string, []any) {
 	var b strings.Builder
 	args := []any{s.From, s.To}
 	b.WriteString("create_date BETWEEN ? AND ?")
 	for _, f := range s.filters {
 		b.WriteString(" AND ")
-		b.WriteString(f.col)
-		b.WriteByte(' ')
-		b.WriteString(f.op)
-		b.WriteString(" ?")
-		args = append(args, f.arg)
+		args = append(args, f.render(&b, mysqlCol)...)
 	}
 	if s.node >= 0 {
 		b.WriteString(" AND gid = ?")

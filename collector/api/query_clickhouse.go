@@ -71,12 +71,20 @@ func (c *clickhouseQ) chWhere(s *search, table string) (string, []any) {
 	tc, args := chTime(s.From, s.To)
 	b.WriteString(tc)
 	for _, f := range s.filters {
-		fmt.Fprintf(&b, " AND %s %s ?", f.col, f.op)
-		args = append(args, f.arg)
-		if role, ok := userRoles[f.col]; ok && table != "" {
-			fmt.Fprintf(&b, " AND callid IN (SELECT callid FROM `%s` WHERE role = %d AND user %s ? AND %s)",
-				c.usersTable(table), role, f.op, tc)
-			args = append(args, f.arg)
+		b.WriteString(" AND ")
+		args = append(args, f.render(&b, chCol)...)
+		// A filter on user columns only also narrows the Call-IDs through
+		// the user index (the table's sort key then finds the rows).
+		var roles []string
+		for _, col := range f.columns() {
+			if role, ok := userRoles[col]; ok {
+				roles = append(roles, fmt.Sprint(role))
+			}
+		}
+		if table != "" && len(roles) > 0 && len(roles) == len(f.columns()) {
+			fmt.Fprintf(&b, " AND callid IN (SELECT callid FROM `%s` WHERE role IN (%s) AND ", c.usersTable(table), strings.Join(roles, ","))
+			args = append(args, filter{col: "user", op: f.op, args: f.args}.render(&b, func(string) string { return "user" })...)
+			fmt.Fprintf(&b, " AND %s)", tc)
 			_, ta := chTime(s.From, s.To)
 			args = append(args, ta...)
 		}
@@ -86,6 +94,15 @@ func (c *clickhouseQ) chWhere(s *search, table string) (string, []any) {
 		args = append(args, s.node)
 	}
 	return b.String(), args
+}
+
+// chCol is a filter column's expression on ClickHouse: JSON-only fields
+// from the protocol_header string.
+func chCol(c string) string {
+	if jsonCols[c] {
+		return "visitParamExtractString(protocol_header, '" + c + "')"
+	}
+	return c
 }
 
 // usersTable is the user index a shard reads: in a cluster the query runs

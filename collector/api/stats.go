@@ -27,7 +27,7 @@ type Bucket struct {
 // maxBuckets bounds the buckets of one stats answer.
 const maxBuckets = 2000
 
-var knownStats = map[string]bool{"from": true, "to": true, "step": true}
+var knownStats = map[string]bool{"from": true, "to": true, "step": true, "tz": true}
 
 func (a *API) stats(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()

@@ -31,6 +31,10 @@ func TestParseRange(t *testing.T) {
 		{"from=2026-03-10+11:00%2B01:00", now.Add(-2 * time.Hour), now, ""},
 		{"from=2026-03-10", now.Add(-12 * time.Hour), now, ""},
 		{"from=2026-03-10T11Z", time.Time{}, time.Time{}, "not an RFC 3339 time"},
+		// A user's time zone for zone-less input; a zone in the value wins.
+		{"from=2026-03-10T12:00&to=2026-03-10T12:30&tz=Europe/Berlin", now.Add(-time.Hour), now.Add(-30 * time.Minute), ""},
+		{"from=2026-03-10T11:00Z&tz=Asia/Tokyo", now.Add(-time.Hour), now, ""},
+		{"from=2026-03-10T11:00&tz=Mars/Base", time.Time{}, time.Time{}, "not an IANA time zone"},
 		{"from=-5", time.Time{}, time.Time{}, "not an RFC 3339 time"},
 		{"to=1e300", time.Time{}, time.Time{}, "not an RFC 3339 time"},
 	} {

@@ -64,6 +64,15 @@ func TestPackageInstallAndMonitor(t *testing.T) {
 			t.Skipf("%s not found (scripts/deps.sh installs what is missing)", tool)
 		}
 	}
+	// One run at a time on a machine (packages and ports are global).
+	lock, err := os.OpenFile("/tmp/xhep-package-test.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
 	pkgs := []string{"xhep-agent", "xhep-collector", "xhep-bench"}
 	for _, p := range pkgs {
 		if out, _ := exec.Command("dpkg-query", "-W", "-f=${Status}", p).Output(); strings.Contains(string(out), "installed") {
@@ -165,7 +174,7 @@ func TestPackageInstallAndMonitor(t *testing.T) {
 	collector := startService(t, "collector", []string{"--bounding-set=-all"}, "/usr/bin/xhep-collector",
 		"--config", "/etc/xhep/collector.yaml",
 		"--listen", fmt.Sprintf("udp://127.0.0.1:%d", pkgHEPPort), "--listen", fmt.Sprintf("tcp://127.0.0.1:%d", pkgHEPPort+1),
-		"--mysql", dsn, "--database", db, "--http", fmt.Sprintf("127.0.0.1:%d", pkgHTTPPort), "--spill-dir", stateDir("spill"),
+		"--mysql", dsn, "--database", db, "--http", fmt.Sprintf("127.0.0.1:%d", pkgHTTPPort), "--journal-dir", stateDir("journal"),
 		"--alias", "10.0.0.30=trunk-gw", "--alias", "10.0.0.20=pbx-1", "--alias", "10.1.0.0/16=phones")
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", pkgHTTPPort), collector)
 

@@ -22,7 +22,7 @@ func TestExampleConfig(t *testing.T) {
 		Listen: []string{"udp://0.0.0.0:9060", "tcp://0.0.0.0:9061"},
 		MySQL:  "xhep:xhep@tcp(127.0.0.1:3306)/", Database: "xhep",
 		Retention: "call=14d,registration=3d,default=7d", PartitionsAhead: 2,
-		SpillDir: "/var/lib/xhep-collector/spill", SpillMax: 1 << 30, HTTP: "127.0.0.1:9080",
+		JournalDir: "/var/lib/xhep-collector/journal", JournalMax: 1 << 30, HTTP: "127.0.0.1:9080",
 		Aliases:     []string{"192.0.2.0/24=carrier-a", "198.51.100.10=carrier-b"},
 		KPIMaxPeers: 64, KPIMaxNodes: 64, KPIWindow: 2 * time.Minute, KPICallTimeout: 4 * time.Hour,
 	})

@@ -152,9 +152,12 @@ type collectorProcess struct {
 }
 
 // startCollector runs the binary and waits for its two "listening" lines.
-func startCollector(t *testing.T, bin string, args []string) *collectorProcess {
+func startCollector(t *testing.T, bin string, args []string, mods ...func(*exec.Cmd)) *collectorProcess {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
+	for _, m := range mods {
+		m(cmd)
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -17,8 +17,14 @@ import (
 //	go test -run '^$' -bench BenchmarkWrite -benchtime 200000x ./collector/store/clickhouse/
 func BenchmarkWrite(b *testing.B) {
 	be := newTestBackend(b, Config{})
+	// XHEP_BENCH_CONNS and XHEP_BENCH_BATCH_ROWS override the writer
+	// count and the batch size (default the collector's 50,000).
 	conns, _ := strconv.Atoi(os.Getenv("XHEP_BENCH_CONNS"))
-	s := openStore(b, be, store.Config{Conns: conns, BatchRows: 50_000, BatchBytes: 64 << 20, FlushInterval: time.Second, QueueRows: 400_000})
+	rowsPerBatch, _ := strconv.Atoi(os.Getenv("XHEP_BENCH_BATCH_ROWS"))
+	if rowsPerBatch == 0 {
+		rowsPerBatch = 50_000
+	}
+	s := openStore(b, be, store.Config{Conns: conns, BatchRows: rowsPerBatch, BatchBytes: 64 << 20, FlushInterval: time.Second, QueueRows: 400_000})
 	flush(b, s)
 	rows := make([]store.Row, 1000)
 	now := time.Now()

@@ -72,7 +72,7 @@ func waitFor(t *testing.T, ctx context.Context, cond string) {
 	}
 }
 
-// screenshot saves a PNG of the whole page to XHEP_UI_SHOT_DIR/name when
+// screenshot saves a PNG of the window to XHEP_UI_SHOT_DIR/name when
 // that is set (the README's screenshots come from there).
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
@@ -80,7 +80,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()) // the viewport (1400x1000), PNG
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -91,7 +91,8 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 
 // typeDateTime types a time into a datetime-local input the way a user
 // does in an en-US Chromium: month, day, year, then (after the year
-// field, which takes up to six digits) hour, minute, second and AM/PM.
+// field, which takes up to six digits) hour, minute, second, millisecond
+// (the inputs have step 0.001) and AM/PM.
 func typeDateTime(t *testing.T, ctx context.Context, sel string, tm time.Time) {
 	t.Helper()
 	h := tm.Hour() % 12
@@ -102,7 +103,7 @@ func typeDateTime(t *testing.T, ctx context.Context, sel string, tm time.Time) {
 	if tm.Hour() >= 12 {
 		ampm = "PM"
 	}
-	keys := fmt.Sprintf("%02d%02d%04d%s%02d%02d%02d%s", tm.Month(), tm.Day(), tm.Year(), kb.ArrowRight, h, tm.Minute(), tm.Second(), ampm)
+	keys := fmt.Sprintf("%02d%02d%04d%s%02d%02d%02d%03d%s", tm.Month(), tm.Day(), tm.Year(), kb.ArrowRight, h, tm.Minute(), tm.Second(), tm.Nanosecond()/1e6, ampm)
 	do(t, ctx, "type into "+sel, chromedp.Focus(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), keys))
 }
 

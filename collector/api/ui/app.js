@@ -151,13 +151,37 @@ function svg(tag, attrs = {}, text) {
 
 function pad(n, w = 2) { return String(n).padStart(w, "0"); }
 
-// fmtTime formats a time in microseconds since the epoch as UTC.
-function fmtTime(us, withDate = true) {
-  const d = new Date(Math.floor(us / 1000));
-  const t = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds()) + "." + pad(((us % 1000000) + 1000000) % 1000000, 6);
-  if (!withDate) return t;
-  return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " + t;
+// The user's time zone ("" = UTC) for display and input; UTC is always
+// on hover (title) beside a time.
+function userTZ() { return (me && me.settings && me.settings.tz) || ""; }
+
+const tzFormats = {};
+// wallParts returns the wall-clock fields of ms in tz ("" = UTC) as
+// zero-padded strings.
+function wallParts(ms, tz) {
+  if (!tz) {
+    const d = new Date(ms);
+    return { y: String(d.getUTCFullYear()), mo: pad(d.getUTCMonth() + 1), d: pad(d.getUTCDate()), h: pad(d.getUTCHours()), mi: pad(d.getUTCMinutes()), s: pad(d.getUTCSeconds()) };
+  }
+  const f = tzFormats[tz] || (tzFormats[tz] = new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }));
+  const p = {};
+  for (const x of f.formatToParts(new Date(ms))) p[x.type] = x.value;
+  return { y: p.year, mo: p.month, d: p.day, h: p.hour, mi: p.minute, s: p.second };
 }
+
+// fmtTime formats a time in microseconds since the epoch in the user's
+// time zone (tz "" = UTC).
+function fmtTime(us, withDate = true, tz = userTZ()) {
+  const p = wallParts(Math.floor(us / 1000), tz);
+  const t = p.h + ":" + p.mi + ":" + p.s + "." + pad(((us % 1000000) + 1000000) % 1000000, 6);
+  return withDate ? p.y + "-" + p.mo + "-" + p.d + " " + t : t;
+}
+
+function fmtUTC(us) { return fmtTime(us, true, "") + " UTC"; }
+
+// timeTd is a table cell with a time, UTC on hover.
+function timeTd(us, withDate = true) { return el("td", { class: "mono time", title: fmtUTC(us) }, fmtTime(us, withDate)); }
 
 function usOf(iso) { return Date.parse(iso) * 1000; }
 
@@ -182,19 +206,34 @@ function table(t, head, rows) {
   t.append(tb);
 }
 
-// datetime-local inputs hold UTC here: "YYYY-MM-DDTHH:MM[:SS[.fff]]" —
-// browsers drop the seconds when they are zero; the API takes any of it.
+// datetime-local inputs hold wall time in the user's zone (UTC by
+// default): "YYYY-MM-DDTHH:MM[:SS[.fff]]" — browsers drop the seconds
+// when they are zero; the API takes any of it, zone-less times with tz=.
 function toLocalInput(ms) {
-  const s = new Date(ms).toISOString();
-  return s.slice(17, 23) === "00.000" ? s.slice(0, 16) : s.endsWith(".000Z") ? s.slice(0, 19) : s.slice(0, 23);
+  const p = wallParts(ms, userTZ());
+  const base = p.y + "-" + p.mo + "-" + p.d + "T" + p.h + ":" + p.mi;
+  const frac = ((ms % 1000) + 1000) % 1000;
+  if (p.s === "00" && !frac) return base;
+  return base + ":" + p.s + (frac ? "." + pad(frac, 3) : "");
 }
-function fromLocalInput(v) { return v ? v + "Z" : ""; }
+function fromLocalInput(v) { return !v ? "" : userTZ() ? v : v + "Z"; }
 // inputOf turns a time from a deep link (anything the API accepts) back
-// into the input's form, or "" when it cannot be read.
+// into the input's form, or "" when it cannot be read. A zone-less time
+// is already in the user's zone.
 function inputOf(v) {
   if (/^\d+(\.\d+)?$/.test(v)) return toLocalInput(Number(v) * 1000);
-  const ms = Date.parse(/[zZ]|[+-]\d\d:\d\d$/.test(v) ? v : v + "Z");
+  if (!/[zZ]|[+-]\d\d:\d\d$/.test(v)) {
+    if (userTZ()) return /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v) ? v.replace(" ", "T") : "";
+    v += "Z";
+  }
+  const ms = Date.parse(v);
   return isNaN(ms) ? "" : toLocalInput(ms);
+}
+
+function showZone() {
+  const tz = userTZ() || "UTC";
+  $("timelegend").textContent = "Time (" + tz + ")";
+  $("timelegend").title = "times are shown and typed in " + tz + "; hover a time for UTC";
 }
 
 // ---- search view --------------------------------------------------------------
@@ -219,6 +258,7 @@ function searchQuery() {
   if ($("range").value) setRange();
   q.set("from", fromLocalInput($("from").value));
   q.set("to", fromLocalInput($("to").value));
+  if (userTZ()) q.set("tz", userTZ());
   return q;
 }
 
@@ -230,7 +270,7 @@ $("searchform").addEventListener("submit", (ev) => {
   location.hash = "search=" + encodeURIComponent(q.toString());
 });
 
-async function runSearch(qs) {
+async function runSearch(qs, quiet) {
   const q = new URLSearchParams(qs);
   const what = q.get("what") || "calls";
   q.delete("what");
@@ -244,7 +284,10 @@ async function runSearch(qs) {
   const res = $("results");
   try {
     const body = await api(`/api/v1/${what}?` + q.toString());
-    res.replaceChildren(what === "calls" ? callsTable(body, q) : messagesTable(body, q), pager(body, q, what));
+    const rows = what === "calls" ? body.calls : body.messages;
+    res.replaceChildren(toolbar(what, what === "calls" ? callCols : msgCols, rows, what),
+      what === "calls" ? callsTable(body, q) : messagesTable(body, q), pager(body, q, what));
+    res.dataset.refreshes = String(refresh.count);
     status("");
     stats(q);
   } catch (e) {
@@ -275,43 +318,155 @@ function callLink(callid) {
   return "#" + q.toString();
 }
 
-function callsTable(body) {
-  const t = el("table", { class: "list", id: "calls" });
-  const rows = body.calls.map((c) => {
-    const tr = el("tr", { class: "click", "data-callid": c.callid, onclick: () => { location.hash = callLink(c.callid); } },
-      el("td", { class: "mono" }, fmtTime(usOf(c.first))),
-      el("td", { class: "mono" }, c.callid),
-      el("td", {}, c.from_user), el("td", {}, c.to_user), el("td", {}, c.ruri_user),
-      el("td", {}, c.method),
-      el("td", { class: statusClass(c.final_status) === "r2" ? "st2" : c.final_status >= 300 ? "st3" : "st1" }, c.final_status || "—"),
-      el("td", {}, (c.duration_ms / 1000).toFixed(1) + " s"),
-      el("td", {}, c.talk_ms ? (c.talk_ms / 1000).toFixed(1) + " s" : ""),
-      el("td", {}, c.messages),
-      el("td", { class: "mono" }, c.src_ip + " → " + c.dst_ip));
-    return tr;
-  });
-  table(t, ["first", "Call-ID", "from", "to", "R-URI", "method", "final", "duration", "talk", "msgs", "route"], rows);
+// ---- results grid: sortable columns, column chooser, CSV -------------------
+
+// A column: key, title, td (the cell), val (sort and CSV value).
+const callCols = [
+  { key: "first", title: "first", td: (c) => timeTd(usOf(c.first)), val: (c) => usOf(c.first), csv: (c) => c.first },
+  { key: "callid", title: "Call-ID", td: (c) => el("td", { class: "mono" }, c.callid), val: (c) => c.callid },
+  { key: "from", title: "from", td: (c) => el("td", {}, c.from_user), val: (c) => c.from_user },
+  { key: "to", title: "to", td: (c) => el("td", {}, c.to_user), val: (c) => c.to_user },
+  { key: "ruri", title: "R-URI", td: (c) => el("td", {}, c.ruri_user), val: (c) => c.ruri_user },
+  { key: "method", title: "method", td: (c) => el("td", {}, c.method), val: (c) => c.method },
+  { key: "final", title: "final", td: (c) => el("td", { class: statusClass(c.final_status) === "r2" ? "st2" : c.final_status >= 300 ? "st3" : "st1" }, c.final_status || "—"), val: (c) => c.final_status },
+  { key: "duration", title: "duration", td: (c) => el("td", {}, (c.duration_ms / 1000).toFixed(1) + " s"), val: (c) => c.duration_ms },
+  { key: "talk", title: "talk", td: (c) => el("td", {}, c.talk_ms ? (c.talk_ms / 1000).toFixed(1) + " s" : ""), val: (c) => c.talk_ms || 0 },
+  { key: "msgs", title: "msgs", td: (c) => el("td", {}, c.messages), val: (c) => c.messages },
+  { key: "route", title: "route", td: (c) => el("td", { class: "mono" }, c.src_ip + " → " + c.dst_ip), val: (c) => c.src_ip + " → " + c.dst_ip },
+  { key: "ua", title: "User-Agent", td: (c) => el("td", {}, c.user_agent || ""), val: (c) => c.user_agent || "", hidden: true },
+];
+
+const msgCols = [
+  { key: "time", title: "time", td: (m) => timeTd(m.time_us), val: (m) => m.time_us, csv: (m) => m.time },
+  { key: "what", title: "method/status", td: (m) => el("td", { class: statusClass(m.status) === "req" ? "" : "st" + statusClass(m.status).slice(1) }, m.status ? m.status : m.method), val: (m) => (m.status ? String(m.status) : m.method) },
+  { key: "route", title: "src → dst", td: (m) => el("td", { class: "mono" }, hostPort(m.src_ip, m.src_port) + " → " + hostPort(m.dst_ip, m.dst_port)), val: (m) => hostPort(m.src_ip, m.src_port) + " → " + hostPort(m.dst_ip, m.dst_port) },
+  { key: "from", title: "from", td: (m) => el("td", {}, m.from_user), val: (m) => m.from_user },
+  { key: "to", title: "to", td: (m) => el("td", {}, m.to_user), val: (m) => m.to_user },
+  { key: "ruri", title: "R-URI", td: (m) => el("td", {}, m.ruri_user), val: (m) => m.ruri_user },
+  { key: "callid", title: "Call-ID", td: (m) => el("td", { class: "mono" }, m.callid), val: (m) => m.callid },
+  { key: "ua", title: "User-Agent", td: (m) => el("td", {}, m.user_agent || ""), val: (m) => m.user_agent || "" },
+  { key: "node", title: "node", td: (m) => el("td", {}, m.node), val: (m) => m.node, hidden: true },
+  { key: "transport", title: "transport", td: (m) => el("td", {}, m.transport), val: (m) => m.transport, hidden: true },
+];
+
+// gridState: per grid id, the sort (key, direction) and hidden columns
+// (kept in localStorage).
+const gridState = {};
+function gridOf(id, cols) {
+  if (!gridState[id]) {
+    let hidden;
+    try { hidden = JSON.parse(localStorage.getItem("xhep.cols." + id) || "null"); } catch (e) { hidden = null; }
+    gridState[id] = { sort: null, dir: 1, hidden: new Set(hidden || cols.filter((c) => c.hidden).map((c) => c.key)) };
+  }
+  return gridState[id];
+}
+
+function cmpVal(a, b) {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return String(a).localeCompare(String(b), undefined, { numeric: true });
+}
+
+// grid draws rows (objects) as a table with the visible columns, sorted
+// when a header was clicked; rowOf gives each row's tr attributes.
+function grid(id, cols, rows, rowOf) {
+  const st = gridOf(id, cols);
+  const vis = cols.filter((c) => !st.hidden.has(c.key));
+  let data = rows.slice();
+  if (st.sort) {
+    const c = cols.find((x) => x.key === st.sort);
+    if (c) data.sort((a, b) => st.dir * cmpVal(c.val(a), c.val(b)));
+  }
+  const t = el("table", { class: "list grid", id });
+  if (!data.length) {
+    t.append(el("tbody", {}, el("tr", {}, el("td", { class: "empty" }, "none"))));
+  } else {
+    t.append(el("thead", {}, el("tr", {}, ...vis.map((c) => {
+      const th = el("th", { "data-col": c.key, class: "sortable" + (st.sort === c.key ? (st.dir > 0 ? " asc" : " desc") : ""), title: "sort by " + c.title }, c.title);
+      th.addEventListener("click", () => {
+        st.dir = st.sort === c.key ? -st.dir : 1;
+        st.sort = c.key;
+        t.replaceWith(grid(id, cols, rows, rowOf));
+      });
+      return th;
+    }))));
+    const tb = el("tbody");
+    for (const r of data) tb.append(el("tr", rowOf(r), ...vis.map((c) => c.td(r))));
+    t.append(tb);
+  }
   return t;
 }
 
-function messagesTable(body) {
-  const t = el("table", { class: "list", id: "messages" });
-  const rows = body.messages.map((m) => el("tr", { class: "click", onclick: () => { location.hash = callLink(m.callid); } },
-    el("td", { class: "mono" }, fmtTime(m.time_us)),
-    el("td", { class: statusClass(m.status) === "req" ? "" : "st" + statusClass(m.status).slice(1) }, m.status ? m.status : m.method),
-    el("td", { class: "mono" }, hostPort(m.src_ip, m.src_port) + " → " + hostPort(m.dst_ip, m.dst_port)),
-    el("td", {}, m.from_user), el("td", {}, m.to_user), el("td", {}, m.ruri_user),
-    el("td", { class: "mono" }, m.callid), el("td", {}, m.user_agent || "")));
-  table(t, ["time", "method/status", "src → dst", "from", "to", "R-URI", "Call-ID", "User-Agent"], rows);
-  return t;
+// toolbar: the column chooser, CSV download and auto-refresh of a result.
+function toolbar(id, cols, rows, what) {
+  const st = gridOf(id, cols);
+  const chooser = el("details", { class: "cols" }, el("summary", {}, "columns"),
+    ...cols.map((c) => {
+      const cb = el("input", { type: "checkbox", "data-col": c.key });
+      cb.checked = !st.hidden.has(c.key);
+      cb.addEventListener("change", () => {
+        if (cb.checked) st.hidden.delete(c.key); else st.hidden.add(c.key);
+        localStorage.setItem("xhep.cols." + id, JSON.stringify([...st.hidden]));
+        $(id).replaceWith(grid(id, cols, rows, what === "calls" ? callRow : msgRow));
+      });
+      return el("label", { class: "check" }, cb, c.title);
+    }));
+  const csvBtn = el("button", { type: "button", id: "csv", onclick: () => {
+    const vis = cols.filter((c) => !st.hidden.has(c.key));
+    const data = rows.slice();
+    if (st.sort) { const c = cols.find((x) => x.key === st.sort); data.sort((a, b) => st.dir * cmpVal(c.val(a), c.val(b))); }
+    const lines = [vis.map((c) => csvField(c.title))].concat(data.map((r) => vis.map((c) => csvField((c.csv || c.val)(r)))));
+    const blob = new Blob([lines.map((l) => l.join(",")).join("\r\n") + "\r\n"], { type: "text/csv" });
+    const a = el("a", { href: URL.createObjectURL(blob), download: "xhep-" + what + ".csv" });
+    document.body.append(a);
+    a.click();
+    setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+  } }, "CSV");
+  const auto = el("input", { type: "checkbox", id: "autorefresh" });
+  auto.checked = !!refresh.timer;
+  const every = el("select", { id: "refreshevery" }, ...[5, 10, 30, 60].map((n) => { const o = el("option", { value: n }, n + " s"); if (n === refresh.secs) o.selected = true; return o; }));
+  const arm = () => { refresh.secs = Number(every.value); setRefresh(auto.checked); };
+  auto.addEventListener("change", arm);
+  every.addEventListener("change", arm);
+  return el("div", { class: "toolbar" }, chooser, csvBtn, el("label", { class: "check", title: "re-run the search with the range moved to now" }, auto, "auto-refresh every"), every);
 }
+
+function csvField(v) {
+  const s = v == null ? "" : String(v);
+  return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+}
+
+// refresh re-runs the shown search every secs seconds, the "Last …"
+// range moved to now (a fixed custom range is re-read as it is).
+const refresh = { timer: null, secs: 10, count: 0 };
+function setRefresh(on) {
+  clearInterval(refresh.timer);
+  refresh.timer = null;
+  if (!on) return;
+  refresh.timer = setInterval(() => {
+    if ($("search").hidden) return;
+    const cur = new URLSearchParams(new URLSearchParams(location.hash.slice(1)).get("search") || "");
+    const what = cur.get("what") || "calls";
+    const r = $("range").value;
+    const q = searchQuery();
+    q.set("what", what);
+    refresh.count++;
+    $("range").value = r;
+    runSearch(q.toString(), true);
+  }, refresh.secs * 1000);
+}
+
+function callRow(c) { return { class: "click", "data-callid": c.callid, onclick: () => { location.hash = callLink(c.callid); } }; }
+function msgRow(m) { return { class: "click", "data-callid": m.callid, onclick: () => { location.hash = callLink(m.callid); } }; }
+
+function callsTable(body) { return grid("calls", callCols, body.calls, callRow); }
+function messagesTable(body) { return grid("messages", msgCols, body.messages, msgRow); }
 
 // stats draws message counts per bucket as stacked bars: requests, then
 // responses.
 async function stats(q) {
   const box = $("statschart");
   const sq = new URLSearchParams();
-  for (const k of ["from", "to"]) if (q.get(k)) sq.set(k, q.get(k));
+  for (const k of ["from", "to", "tz"]) if (q.get(k)) sq.set(k, q.get(k));
   let st;
   try { st = await api("/api/v1/stats?" + sq.toString()); } catch (e) { box.replaceChildren(); return; }
   const W = 900, H = 120, L = 40, B = 18;
@@ -342,7 +497,7 @@ async function showCall(callid, q) {
   $("raw").textContent = "Click a message to see its raw text.";
   status("loading call…");
   const fq = new URLSearchParams();
-  for (const k of ["from", "to"]) if (q.get(k)) fq.set(k, q.get(k));
+  for (const k of ["from", "to", "tz"]) if (q.get(k)) fq.set(k, q.get(k));
   const suffix = fq.toString() ? "?" + fq.toString() : "";
   const base = "/api/v1/calls/" + encodeURIComponent(callid);
   let f;
@@ -356,7 +511,7 @@ async function showCall(callid, q) {
   }
   currentFlow = f;
   status("");
-  $("callsummary").textContent = `${f.messages.length} SIP messages in ${f.legs.length} leg(s), ${fmtTime(usOf(f.first))} – ${fmtTime(usOf(f.last), false)} UTC` +
+  $("callsummary").textContent = `${f.messages.length} SIP messages in ${f.legs.length} leg(s), ${fmtTime(usOf(f.first))} – ${fmtTime(usOf(f.last), false)} ${userTZ() || "UTC"}` +
     (f.truncated ? " (more legs linked than shown)" : "");
   $("pcap").onclick = () => download(base + "/pcap" + suffix, callid.replace(/[^A-Za-z0-9@._-]/g, "_") + ".pcap");
   $("text").onclick = async () => {
@@ -366,10 +521,10 @@ async function showCall(callid, q) {
   ladder(f);
   rtcp(f);
   table($("dns"), ["time", "src → dst", "name", "type", "kind", "rcode"], f.dns.map((d) => el("tr", {},
-    el("td", { class: "mono" }, fmtTime(d.time_us)), el("td", { class: "mono" }, hostPort(d.src_ip, d.src_port) + " → " + hostPort(d.dst_ip, d.dst_port)),
+    timeTd(d.time_us), el("td", { class: "mono" }, hostPort(d.src_ip, d.src_port) + " → " + hostPort(d.dst_ip, d.dst_port)),
     el("td", { class: "mono" }, d.qname), el("td", {}, qtype(d.qtype)), el("td", {}, d.qr ? "response" : "query"), el("td", {}, d.rcode))));
   table($("logs"), ["time", "correlation id", "message"], f.logs.map((l) => el("tr", {},
-    el("td", { class: "mono" }, fmtTime(l.time_us)), el("td", { class: "mono" }, l.correlation_id), el("td", {}, l.message))));
+    timeTd(l.time_us), el("td", { class: "mono" }, l.correlation_id), el("td", {}, l.message))));
 }
 
 function qtype(n) { return { 1: "A", 28: "AAAA", 33: "SRV", 35: "NAPTR", 5: "CNAME", 12: "PTR", 2: "NS", 6: "SOA" }[n] || n; }
@@ -390,7 +545,7 @@ function legs(f) {
   table($("legs"), ["", "Call-ID", "linked by", "to", "messages", "first", "last"], f.legs.map((l, i) => el("tr", { class: "click", onclick: () => { location.hash = callLink(l.callid); } },
     el("td", {}, el("span", { style: `display:inline-block;width:10px;height:10px;background:${legColors[i % legColors.length]}` })),
     el("td", { class: "mono" }, l.callid), el("td", {}, l.linked_by || "(this call)"), el("td", { class: "mono" }, l.linked_to || ""),
-    el("td", {}, l.messages), el("td", { class: "mono" }, fmtTime(usOf(l.first), false)), el("td", { class: "mono" }, fmtTime(usOf(l.last), false)))));
+    el("td", {}, l.messages), timeTd(usOf(l.first), false), timeTd(usOf(l.last), false))));
 }
 
 // ladder draws one column per host:port (in order of first appearance) and
@@ -425,7 +580,9 @@ function ladder(f) {
     const g = svg("g", { class: "msg " + cls, "data-idx": j, "data-from": from, "data-to": to, "data-callid": m.callid, "data-method": m.status ? String(m.status) : m.method });
     g.append(svg("rect", { class: "hit", x: 0, y: y - 18, width: W, height: DY }));
     g.append(svg("rect", { x: 4, y: y - 14, width: 5, height: 18, fill: legColors[(legIdx[m.callid] || 0) % legColors.length] }));
-    g.append(svg("text", { class: "time", x: 14, y: y }, fmtTime(m.time_us, false)));
+    const tt = svg("text", { class: "time", x: 14, y: y }, fmtTime(m.time_us, false));
+    tt.append(svg("title", {}, fmtUTC(m.time_us)));
+    g.append(tt);
     const label = m.status ? (m.first_line || String(m.status)).replace(/^SIP\/2\.0\s+/, "") : m.method;
     if (a === b) {
       g.append(svg("path", { d: `M ${x(a)} ${y - 6} h 40 v 12 h -38` }));
@@ -498,6 +655,7 @@ async function route() {
     return;
   }
   show("search");
+  showZone();
   if (mode === "accounts") loadSaved();
   if (me && me.settings && me.settings.page_size && !q.get("search")) $("searchform").querySelector('input[name="limit"]').value = me.settings.page_size;
   if (q.get("search") != null) {
@@ -542,7 +700,7 @@ async function loadTokens() {
   let res;
   try { res = await api("/api/v1/tokens"); } catch (e) { status(e.message); return; }
   table($("tokens"), ["name", "created", "last used", ""], res.tokens.map((t) => el("tr", { "data-token": t.id },
-    el("td", {}, t.name), el("td", { class: "mono" }, fmtTime(usOf(t.created))), el("td", { class: "mono" }, t.last_used ? fmtTime(usOf(t.last_used)) : "never"),
+    el("td", {}, t.name), timeTd(usOf(t.created)), el("td", { class: "mono" }, t.last_used ? fmtTime(usOf(t.last_used)) : "never"),
     el("td", {}, el("button", { onclick: async () => { try { await api("/api/v1/tokens/" + t.id, { method: "DELETE" }); loadTokens(); } catch (e) { status(e.message); } } }, "Revoke")))));
 }
 
@@ -567,7 +725,7 @@ async function showAdmin() {
     sel.addEventListener("change", async () => {
       try { await api("/api/v1/users/" + encodeURIComponent(u.name), { method: "PATCH", json: { role: sel.value } }); showAdmin(); } catch (e) { $("usermsg").textContent = e.message; showAdmin(); }
     });
-    return el("tr", { "data-user": u.name }, el("td", {}, u.name), el("td", {}, sel), el("td", {}, u.source), el("td", { class: "mono" }, fmtTime(usOf(u.created))),
+    return el("tr", { "data-user": u.name }, el("td", {}, u.name), el("td", {}, sel), el("td", {}, u.source), timeTd(usOf(u.created)),
       el("td", {}, el("button", { onclick: async () => {
         if (!confirm("Delete user " + u.name + "?")) return;
         try { await api("/api/v1/users/" + encodeURIComponent(u.name), { method: "DELETE" }); showAdmin(); } catch (e) { $("usermsg").textContent = e.message; }
@@ -579,7 +737,7 @@ async function showAdmin() {
     $("aliasconf").textContent = al2.configured.length ? "from --alias (fixed): " + al2.configured.map((x) => x.prefix + "=" + x.name).join(", ") : "";
   } catch (e) { $("aliasmsg").textContent = e.message; }
   table($("audit"), ["time", "user", "action", "detail", "from"], al.entries.map((e) => el("tr", { "data-action": e.action },
-    el("td", { class: "mono" }, fmtTime(usOf(e.time))), el("td", {}, e.user), el("td", {}, e.action), el("td", { class: "mono" }, e.detail), el("td", { class: "mono" }, e.remote))));
+    timeTd(usOf(e.time)), el("td", {}, e.user), el("td", {}, e.action), el("td", { class: "mono" }, e.detail), el("td", { class: "mono" }, e.remote))));
 }
 
 $("usernew").addEventListener("submit", async (ev) => {

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -297,5 +298,58 @@ func TestKPIProxyLegs(t *testing.T) {
 	e.m.callDuration.WithLabelValues("1", "trunk-a").(prometheus.Metric).Write(&m)
 	if n, sum := m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum(); n != 1 || sum != 10 {
 		t.Errorf("trunk leg duration: %d samples, sum %v; want 1 and 10", n, sum)
+	}
+}
+
+// BenchmarkKPIObserve measures the KPI tables per SIP message over whole
+// calls (INVITE, 100, 180, 200, ACK, BYE, 200; unique Call-IDs, so no
+// message is a retransmission): ns per message, and allocations (the
+// INVITE and call entries allocate, once per call).
+func BenchmarkKPIObserve(b *testing.B) {
+	const calls = 2000
+	type item struct {
+		msg hep.Message
+		sip *sip.Message
+	}
+	var items []item
+	phone, trunk := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("192.0.2.2")
+	for i := range calls {
+		id := "bench-" + strconv.Itoa(i)
+		for _, m := range []struct {
+			first, cseq, tag, branch string
+			req                      bool
+		}{
+			{"INVITE sip:b@h SIP/2.0", "1 INVITE", "", "i", true}, {"SIP/2.0 100 Trying", "1 INVITE", "", "i", false},
+			{"SIP/2.0 180 Ringing", "1 INVITE", "x", "i", false}, {"SIP/2.0 200 OK", "1 INVITE", "x", "i", false},
+			{"ACK sip:b@h SIP/2.0", "1 ACK", "x", "a", true}, {"BYE sip:b@h SIP/2.0", "2 BYE", "x", "b", true},
+			{"SIP/2.0 200 OK", "2 BYE", "x", "b", false},
+		} {
+			var s sip.Message
+			if err := s.DecodeFromBytes(sipFull(m.first, id, m.cseq, m.tag, m.branch+id)); err != nil {
+				b.Fatal(err)
+			}
+			h := hep.Message{SrcIP: phone, DstIP: trunk, SrcPort: 5060, DstPort: 5060, NodeID: 1}
+			if !m.req {
+				h.SrcIP, h.DstIP = trunk, phone
+			}
+			items = append(items, item{h, &s})
+		}
+	}
+	aliases, _ := alias.Parse([]string{"192.0.2.0/24=trunk-a"})
+	cfg := kpiConfig{Aliases: aliases, MaxPeers: 64, MaxNodes: 64, Window: time.Minute, CallTimeout: time.Hour, Max: 200_000}
+	m := newMetrics(prometheus.NewRegistry())
+	at := time.Unix(1700000000, 0)
+	var key []byte
+	b.ReportAllocs()
+	tab := newKPITable(cfg, m)
+	i := 0
+	for b.Loop() {
+		if i == len(items) {
+			b.StopTimer()
+			tab, i = newKPITable(cfg, m), 0
+			b.StartTimer()
+		}
+		key = tab.observe(&items[i].msg, items[i].sip, at, key)
+		i++
 	}
 }

@@ -3,6 +3,7 @@
 //
 //	xhep-bench [suite flags]        the benchmark suite (the default)
 //	xhep-bench gen --out FILE ...   generate traffic (see gen.go)
+//	xhep-bench replay --read FILE ...  play a pcap through a veth pair (replay_linux.go)
 package main
 
 import (
@@ -49,5 +50,8 @@ func usage(w io.Writer) {
   xhep-bench [flags]            run the benchmark suite and print the results table
   xhep-bench gen --out FILE     write a pcap of generated SIP/RTCP/DNS traffic
                                 (xhep-bench gen --help lists its flags)
+  xhep-bench replay --read FILE --iface IF --peer IF --local PREFIXES [--pps N]
+                                play a pcap through a veth pair in wire direction, paced in batches
+  xhep-bench --peer heplify=PATH  the suite with heplify side by side (ratios xhep ÷ peer)
 `)
 }

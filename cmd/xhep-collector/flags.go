@@ -179,6 +179,7 @@ func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.
 	fs.Var(&listFlag{loading: loading, v: &cfg.Aliases}, "alias", "name a peer or trunk for the SIP KPIs: PREFIX=NAME, e.g. 10.1.0.0/24=carrier-a (repeatable)")
 	fs.IntVar(&cfg.KPIMaxPeers, "kpi-max-peers", 64, "peer label values of the SIP KPIs; further aliases count as \"other\"")
 	fs.IntVar(&cfg.KPIMaxNodes, "kpi-max-nodes", 64, "capture node label values of the KPIs; further nodes count as \"other\"")
+	fs.IntVar(&cfg.KPIMax, "kpi-max", 200_000, "entries per SIP KPI table (open INVITEs, answered calls, retransmission keys); beyond it new ones are refused and counted")
 	fs.DurationVar(&cfg.KPICallTimeout, "kpi-call-timeout", 4*time.Hour, "an answered call without BYE stops counting as active after this long")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	// Acknowledged delivery and durability.

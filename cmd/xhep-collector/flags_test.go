@@ -35,6 +35,9 @@ func defaults(c collector.Config) collector.Config {
 	if c.KPIMaxNodes == 0 {
 		c.KPIMaxNodes = 64
 	}
+	if c.KPIMax == 0 {
+		c.KPIMax = 200_000
+	}
 	if c.KPICallTimeout == 0 {
 		c.KPICallTimeout = 4 * time.Hour
 	}
@@ -97,9 +100,9 @@ func TestParseFlags(t *testing.T) {
 		{
 			name: "KPI aliases and bounds",
 			args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--alias", "10.1.0.0/24=carrier-a", "--alias", "192.0.2.7=pbx",
-				"--kpi-max-peers", "8", "--kpi-max-nodes", "4", "--kpi-call-timeout", "2h", "--kpi-window", "1m"},
+				"--kpi-max-peers", "8", "--kpi-max-nodes", "4", "--kpi-call-timeout", "2h", "--kpi-window", "1m", "--kpi-max", "1000"},
 			want: collector.Config{Listen: []string{"udp://:9060"}, MySQL: dsn, Aliases: []string{"10.1.0.0/24=carrier-a", "192.0.2.7=pbx"},
-				KPIMaxPeers: 8, KPIMaxNodes: 4, KPICallTimeout: 2 * time.Hour, KPIWindow: time.Minute},
+				KPIMaxPeers: 8, KPIMaxNodes: 4, KPICallTimeout: 2 * time.Hour, KPIWindow: time.Minute, KPIMax: 1000},
 		},
 		{
 			name: "offline print",

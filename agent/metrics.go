@@ -126,6 +126,11 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		counter("replayed_total", "Messages sent from the disk spool.", q.Replayed, "queue", q.Name)
 		gauge("spool_records", "Messages in the disk spool.", float64(q.SpoolRecords), "queue", q.Name)
 		gauge("spool_bytes", "Bytes of the disk spool.", float64(q.SpoolBytes), "queue", q.Name)
+		counter("acked_total", "Messages the collector acknowledged as durable (tcp/tls to xhep-collector).", q.Acked, "queue", q.Name)
+		counter("resent_total", "Messages sent again because a connection broke before their ack.", q.Resent, "queue", q.Name)
+		counter("unconfirmed_total", "Messages sent to a collector that does not acknowledge (plain HEP: heplify-server, Kamailio).", q.Unconfirmed, "queue", q.Name)
+		counter("ack_fallbacks_total", "Connections that fell back to plain HEP (no ack within --ack-timeout).", q.Fallbacks, "queue", q.Name)
+		gauge("unacked", "Messages sent and waiting for the collector's ack.", float64(q.Unacked), "queue", q.Name)
 		for reason, v := range map[string]uint64{
 			"queue_full": q.DropQueueFull, "spool_full": q.DropSpoolFull, "spool_error": q.DropSpoolError,
 			"after_close": q.DropClosed, "undelivered": q.Undelivered,

@@ -208,8 +208,9 @@ func (s *Service) waitRoom(transport string) bool {
 
 // deliveryMetrics are the collector's side of the delivery counters.
 type deliveryMetrics struct {
-	duplicates   prometheus.Counter
-	backpressure prometheus.Counter
+	duplicates    prometheus.Counter
+	backpressure  prometheus.Counter
+	replaySkipped prometheus.Counter
 }
 
 func newDeliveryMetrics(reg prometheus.Registerer, s *Service) deliveryMetrics {
@@ -223,7 +224,11 @@ func newDeliveryMetrics(reg prometheus.Registerer, s *Service) deliveryMetrics {
 			Help: "Times a TCP/TLS reader stopped reading because the store had no room (its agent queues or spools meanwhile).",
 		}),
 	}
-	reg.MustRegister(m.duplicates, m.backpressure)
+	m.replaySkipped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "xhep_collector_journal_replay_stored_total",
+		Help: "Journal records skipped at replay because the database already held their rows (the batch's mark).",
+	})
+	reg.MustRegister(m.duplicates, m.backpressure, m.replaySkipped)
 	if s.jr != nil {
 		reg.MustRegister(journalCollector{s.jr})
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/xhep/xhep/collector/ingest"
 	"github.com/xhep/xhep/collector/journal"
 	"github.com/xhep/xhep/collector/store"
+	"github.com/xhep/xhep/collector/store/backend"
 	"github.com/xhep/xhep/hep"
 )
 
@@ -46,6 +47,7 @@ type Service struct {
 
 	ingest  *ingest.Server
 	jr      *journal.Journal // nil without --journal-dir
+	jmu     sync.Mutex       // journal mode: append + store write in record order
 	facker  *flushAcker      // acks without a journal
 	dm      deliveryMetrics
 	quit    chan struct{} // closed when shutdown begins: stop waiting for room
@@ -79,6 +81,12 @@ type Service struct {
 // handling a message does not allocate.
 type worker struct {
 	writeFailed bool // the last process call's row was not taken by the store
+	// journal mode: the message's stream and sequence, the record it
+	// became (0: not yet), and, replaying, the ranges already stored.
+	stream, seq uint64
+	jsn         uint64
+	dup         bool
+	replay      *storedMarks
 	msg         hep.Message
 	row         store.Row
 	d           *dissect.Dissector
@@ -172,6 +180,14 @@ func New(cfg Config) (s *Service, err error) {
 		s.fwd = append(s.fwd, fw)
 	}
 
+	var markStream uint64
+	if cfg.JournalDir != "" {
+		s.jr, err = journal.Open(journal.Config{Dir: cfg.JournalDir, MaxBytes: cfg.JournalMax, SyncInterval: cfg.JournalSync})
+		if err != nil {
+			return nil, fmt.Errorf("open journal: %w", err)
+		}
+		markStream = s.jr.ID()
+	}
 	switch {
 	case cfg.Print:
 		out := cfg.Output
@@ -180,7 +196,11 @@ func New(cfg Config) (s *Service, err error) {
 		}
 		s.out = newPrinter(out)
 	case cfg.HasStore():
-		st, err := openStore(cfg, s.reg)
+		var durable func(context.Context, uint64) error
+		if s.jr != nil {
+			durable = s.jr.WaitSynced
+		}
+		st, err := openStore(cfg, s.reg, markStream, durable)
 		if err != nil {
 			return nil, err
 		}
@@ -188,12 +208,7 @@ func New(cfg Config) (s *Service, err error) {
 		s.closer = func(ctx context.Context) error { return st.Close() }
 	}
 
-	if cfg.JournalDir != "" {
-		s.jr, err = journal.Open(journal.Config{Dir: cfg.JournalDir, MaxBytes: cfg.JournalMax, SyncInterval: cfg.JournalSync})
-		if err != nil {
-			return nil, fmt.Errorf("open journal: %w", err)
-		}
-	} else {
+	if s.jr == nil {
 		s.facker = newFlushAcker(s.store)
 	}
 	s.dm = newDeliveryMetrics(s.reg, s)
@@ -468,30 +483,124 @@ func (s *Service) Close() error {
 }
 
 // replayJournal stores, in order, what the journal holds past its
-// checkpoint (received before a crash, not known committed).
+// checkpoint (received before a crash, not known committed), skipping the
+// records whose rows the store already holds (their batch's mark).
 func (s *Service) replayJournal(ctx context.Context) error {
-	if s.jr == nil {
+	if s.jr == nil || s.jr.Stats().Pending == 0 {
 		return nil
 	}
-	n := 0
+	marks := &storedMarks{}
+	if s.store != nil {
+		ms, err := s.loadMarks(ctx, s.jr.Stats().Checkpoint)
+		if err != nil {
+			return err
+		}
+		marks.add(ms)
+	}
+	n, skipped := 0, 0
 	w := s.pool.Get().(*worker)
 	defer s.pool.Put(w)
+	w.replay = marks
+	defer func() { w.replay = nil }()
 	err := s.jr.Replay(func(jsn, stream, seq uint64, data []byte) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		s.jr.Begin(jsn)
+		w.jsn, w.stream, w.seq, w.dup = jsn, stream, seq, false
 		s.process(w, data, transportJournal)
+		if w.dup {
+			skipped++
+		}
 		if !w.writeFailed {
 			s.jr.Done(jsn)
 		}
 		n++
 		return nil
 	})
-	if n > 0 {
-		s.log.Info("journal replayed", "records", n)
-	}
+	s.log.Info("journal replayed", "records", n, "already_stored", skipped, "stored_ranges", marks.n, "checkpoint", s.jr.Stats().Checkpoint)
+	s.dm.replaySkipped.Add(float64(skipped))
 	return err
+}
+
+// loadMarks reads the store's marks, waiting for the database.
+func (s *Service) loadMarks(ctx context.Context, above uint64) ([]backend.TableMark, error) {
+	for {
+		ms, err := s.store.Marks(ctx, above)
+		if err == nil || errors.Is(err, store.ErrNoMarks) {
+			return ms, nil
+		}
+		s.log.Warn("journal replay waits for the database to read what is stored", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.quit:
+			return nil, errors.New("stopped before the journal was replayed")
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// writeRow hands the dissected row to the store. With a journal, the
+// message is appended to the journal and the row written under one lock,
+// so rows reach each table in record order and a batch's mark is a
+// contiguous range; replaying, a record already stored is skipped.
+func (s *Service) writeRow(w *worker, b []byte, transport string) error {
+	if s.jr == nil || transport == ingest.UDP && s.store != nil && s.store.Full() {
+		return s.out.Write(&w.row)
+	}
+	if w.replay != nil {
+		if w.replay.has(w.row.Table, w.jsn) {
+			w.dup = true
+			return nil
+		}
+		w.row.Mark = w.jsn
+		return s.out.Write(&w.row)
+	}
+	s.jmu.Lock()
+	defer s.jmu.Unlock()
+	// Under the lock nobody else fills the store: room now is room at
+	// the Write below.
+	if !s.waitRoom(transport) {
+		return errNoRoom
+	}
+	jsn, dup, err := s.jr.AppendNew(b, w.stream, w.seq)
+	if dup {
+		w.dup = true
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	w.jsn = jsn
+	w.row.Mark = jsn
+	err = s.out.Write(&w.row)
+	return err
+}
+
+// storedMarks are the stored ranges by table, for the replay.
+type storedMarks struct {
+	by map[string][][2]uint64
+	n  int
+}
+
+func (m *storedMarks) add(ms []backend.TableMark) {
+	if m.by == nil {
+		m.by = map[string][][2]uint64{}
+	}
+	for _, x := range ms {
+		m.by[x.Table] = append(m.by[x.Table], [2]uint64{x.Lo, x.Hi})
+	}
+	m.n += len(ms)
+}
+
+func (m *storedMarks) has(table string, jsn uint64) bool {
+	for _, r := range m.by[table] {
+		if jsn >= r[0] && jsn <= r[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // transportJournal labels messages replayed from the journal.
@@ -505,27 +614,30 @@ func (s *Service) handle(b []byte, from netip.AddrPort, transport string) {
 	stream, seq, sequenced := hep.SeqOf(b)
 	switch {
 	case s.jr != nil:
-		if transport == ingest.UDP && s.store != nil && s.store.Full() {
-			// Not journaled: the store would drop it (counted there).
-			s.process(w, b, transport)
-			return
-		}
 		if !sequenced {
 			stream, seq = 0, 0
 		}
-		jsn, dup, err := s.jr.AppendNew(b, stream, seq)
-		if dup {
+		if stream != 0 && seq <= s.jr.Seen(stream) {
 			s.dm.duplicates.Inc()
 			return
 		}
-		if err != nil {
-			// Closed: shutting down; not acknowledged, the agent resends.
-			s.m.writeErrors.Inc()
-			return
-		}
+		w.stream, w.seq, w.jsn, w.dup = stream, seq, 0, false
 		s.process(w, b, transport)
-		if !w.writeFailed {
-			s.jr.Done(jsn)
+		if w.jsn == 0 && !w.dup && !w.writeFailed && stream != 0 {
+			// No row (keep-alive, not HEP, auth): journal the sequence
+			// alone so the stream's ack moves past it.
+			s.jmu.Lock()
+			jsn, dup, err := s.jr.AppendNew(nil, stream, seq)
+			s.jmu.Unlock()
+			if err == nil && !dup {
+				s.jr.Done(jsn)
+			}
+		}
+		if w.dup {
+			s.dm.duplicates.Inc()
+		}
+		if w.jsn != 0 && !w.writeFailed {
+			s.jr.Done(w.jsn)
 		}
 	case sequenced:
 		if !s.facker.accept(stream, seq) {
@@ -548,6 +660,7 @@ var errAuth = errors.New("HEP auth key missing or wrong")
 // decodes as HEP is stored, malformed payloads included.
 func (s *Service) process(w *worker, b []byte, transport string) error {
 	w.writeFailed = false
+	w.row.Mark = 0
 	if len(b) == 0 {
 		// An empty datagram: agents (ours included) probe a UDP collector
 		// with one to learn whether the port is open. A keep-alive.
@@ -584,7 +697,7 @@ func (s *Service) process(w *worker, b []byte, transport string) error {
 	if s.out != nil {
 		err := errNoRoom
 		if s.waitRoom(transport) {
-			err = s.out.Write(&w.row)
+			err = s.writeRow(w, b, transport)
 		}
 		if err != nil {
 			s.m.writeErrors.Inc()

@@ -16,7 +16,7 @@ import (
 
 // openStore opens the store (MySQL/MariaDB, or ClickHouse) from the
 // storage settings.
-func openStore(cfg Config, reg prometheus.Registerer) (*store.Store, error) {
+func openStore(cfg Config, reg prometheus.Registerer, markStream uint64, markDurable func(context.Context, uint64) error) (*store.Store, error) {
 	scfg := store.Config{
 		DSN:                  cfg.MySQL,
 		Database:             cfg.Database,
@@ -29,6 +29,8 @@ func openStore(cfg Config, reg prometheus.Registerer) (*store.Store, error) {
 		DrainTimeout:         cfg.DrainTimeout,
 		Logger:               cfg.Logger,
 		Registerer:           reg,
+		MarkStream:           markStream,
+		MarkDurable:          markDurable,
 	}
 	if cfg.Retention != "" {
 		r, err := store.ParseRetention(cfg.Retention)

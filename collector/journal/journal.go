@@ -1,6 +1,8 @@
 package journal
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -94,6 +96,7 @@ type mark struct {
 // use; Replay is called once, after Open and before the first Append.
 type Journal struct {
 	cfg Config
+	id  uint64
 
 	mu       sync.Mutex
 	room     *sync.Cond
@@ -156,6 +159,9 @@ func Open(cfg Config) (*Journal, error) {
 		kick:    make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	j.room = sync.NewCond(&j.mu)
+	if err := j.readID(); err != nil {
+		return nil, err
+	}
 	if err := j.readCheckpoint(); err != nil {
 		return nil, err
 	}
@@ -471,6 +477,35 @@ func (j *Journal) Synced() uint64 {
 	return j.synced
 }
 
+// WaitSynced returns once record jsn is on disk and fsynced, or when ctx
+// ends. The collector's store calls it before committing rows of those
+// records: a row is never in the database while its record could still
+// be lost, so record numbers are never reused after a crash.
+func (j *Journal) WaitSynced(ctx context.Context, jsn uint64) error {
+	for {
+		j.mu.Lock()
+		if j.synced >= jsn {
+			j.mu.Unlock()
+			return nil
+		}
+		if j.closed && len(j.buf) == 0 {
+			j.mu.Unlock()
+			return ErrClosed
+		}
+		ch := j.changed
+		j.mu.Unlock()
+		select {
+		case j.kick <- struct{}{}:
+		default:
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Last is the highest JSN appended.
 func (j *Journal) Last() uint64 {
 	j.mu.Lock()
@@ -730,6 +765,41 @@ func (j *Journal) readCheckpoint() error {
 		}
 	}
 	j.st.Checkpoint = j.ckpt
+	return nil
+}
+
+// ID is the journal's own stream id: random, made when the directory was
+// first used and kept in its "id" file. Rows stored from this journal
+// carry marks under it (see collector/store Row.Mark).
+func (j *Journal) ID() uint64 { return j.id }
+
+func (j *Journal) readID() error {
+	p := filepath.Join(j.cfg.Dir, "id")
+	b, err := os.ReadFile(p)
+	if err == nil && len(b) == 8 && binary.LittleEndian.Uint64(b) != 0 {
+		j.id = binary.LittleEndian.Uint64(b)
+		return nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("open journal: %w", err)
+	}
+	if err == nil {
+		return fmt.Errorf("%w: id file %s", ErrCorrupt, p)
+	}
+	var r [8]byte
+	for j.id == 0 {
+		if _, err := rand.Read(r[:]); err != nil {
+			return fmt.Errorf("open journal: %w", err)
+		}
+		j.id = binary.LittleEndian.Uint64(r[:])
+	}
+	if err := writeSync(p+".tmp", r[:]); err != nil {
+		return fmt.Errorf("open journal: %w", err)
+	}
+	if err := os.Rename(p+".tmp", p); err != nil {
+		return fmt.Errorf("open journal: %w", err)
+	}
+	syncDir(j.cfg.Dir)
 	return nil
 }
 

@@ -38,6 +38,7 @@ type batch struct {
 	fromSpill bool      // read back from the spill: the spill still holds it
 	tried     bool      // written at least once (the attempt may have committed)
 	onDone    func()    // called once when stored, dropped or spilled
+	lo, hi    uint64    // Row.Mark range of the rows (0: none); not in the record
 }
 
 const batchVersion = 1
@@ -54,6 +55,7 @@ const maxField = 1<<24 - 1
 func (b *batch) reset(t *table, id uint64) {
 	b.t, b.id, b.rows = t, id, 0
 	b.fromSpill, b.onDone, b.seq, b.tried = false, nil, 0, false
+	b.lo, b.hi = 0, 0
 	b.buf = append(b.buf[:0], batchVersion)
 	b.buf = binary.LittleEndian.AppendUint64(b.buf, id)
 	b.buf = append(b.buf, byte(len(t.name)))
@@ -74,6 +76,12 @@ func (b *batch) add(r *Row, micros int64) {
 	}
 	b.rows++
 	binary.LittleEndian.PutUint32(b.buf[b.countOff():], uint32(b.rows))
+	if r.Mark != 0 {
+		if b.lo == 0 {
+			b.lo = r.Mark
+		}
+		b.hi = r.Mark
+	}
 }
 
 // rowView is one decoded row; its slices alias the record.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,14 @@ type Config struct {
 	// Backend is the database. nil: the MySQL/MariaDB backend built from
 	// DSN, Database and Method below (package collector/store/mysql).
 	Backend backend.Backend
+	// MarkStream, when not 0, makes batches carry the range of Row.Mark
+	// they hold, stored by a backend.Marker backend with the rows.
+	MarkStream uint64
+	// MarkDurable, when set, is called before a batch with marks is
+	// committed and must return once every Row.Mark up to hi is durable
+	// upstream (the collector's journal fsync): a committed row's record
+	// can then never be lost and its number reused.
+	MarkDurable func(ctx context.Context, hi uint64) error
 
 	// DSN is a go-sql-driver/mysql DSN, with or without a database name,
 	// for example "xhep:xhep@tcp(127.0.0.1:3306)/".

@@ -18,4 +18,10 @@ type Row struct {
 	ProtocolHeader []byte    // JSON: the searchable summary fields of the payload protocol
 	Payload        []byte    // JSON: the full dissection (or {"error":...} for malformed input)
 	Raw            []byte    // the payload as received
+	// Mark, when not 0, is the row's number in Config.MarkStream (the
+	// collector's journal record number); rows of a table must be written
+	// in increasing Mark order. Batches carry the range they hold
+	// (backend.Mark) so that a restarted collector can tell what is
+	// stored ([Store.Marks]).
+	Mark uint64
 }

@@ -179,6 +179,19 @@ func (s *Store) Database() string {
 // Backend returns the store's backend.
 func (s *Store) Backend() backend.Backend { return s.be }
 
+// ErrNoMarks: the backend does not keep marks (backend.Marker).
+var ErrNoMarks = errors.New("store backend keeps no marks")
+
+// Marks returns the marks stored for Config.MarkStream with Hi above
+// above: by table, the Row.Mark ranges whose rows are committed.
+func (s *Store) Marks(ctx context.Context, above uint64) ([]backend.TableMark, error) {
+	m, ok := s.be.(backend.Marker)
+	if !ok {
+		return nil, ErrNoMarks
+	}
+	return m.Marks(ctx, s.cfg.MarkStream, above)
+}
+
 func (s *Store) lookup(name string) *table { return (*s.tables.Load())[name] }
 
 func (s *Store) addTable(name string) *table {

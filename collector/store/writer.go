@@ -171,6 +171,14 @@ func (s *Store) writeBatch(w *writer, b *batch, part uint32) error {
 	bb := backend.Batch{ID: h.id, Part: part, Table: h.table, Rows: h.rows, Body: h.body,
 		Retry: b.tried || b.fromSpill || part > 0}
 	b.tried = true
+	if part == 0 && b.hi != 0 && s.cfg.MarkStream != 0 {
+		bb.Mark = backend.Mark{Stream: s.cfg.MarkStream, Lo: b.lo, Hi: b.hi}
+	}
+	if b.hi != 0 && s.cfg.MarkDurable != nil {
+		if err := s.cfg.MarkDurable(ctx, b.hi); err != nil {
+			return fmt.Errorf("wait for the journal: %w", err)
+		}
+	}
 	return w.bw.WriteBatch(ctx, &bb)
 }
 
@@ -192,6 +200,10 @@ func (s *Store) writeRepaired(w *writer, b *batch) {
 	fixed.id = h.id
 	fixed.reset(b.t, h.id)
 	fixed.tried = true // the same id was tried as b
+	// The repaired whole batch carries the original's mark; rows written
+	// one by one (parts) carry none, so a crash in the middle of that
+	// rare path can store those rows again after a journal replay.
+	fixed.lo, fixed.hi = b.lo, b.hi
 	body := h.body
 	var v rowView
 	repaired := 0

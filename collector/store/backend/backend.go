@@ -118,8 +118,35 @@ type Policy struct {
 	MaxFuture time.Duration
 }
 
+// Mark is the range of one producer's sequence numbers whose rows of
+// this batch's table the batch holds: every row of Batch.Table with a
+// sequence in [Lo, Hi] from Stream is in this batch. It is how a
+// collector that crashed learns exactly which of its journaled messages
+// are stored (see collector/journal): the rows of one table reach the
+// store in sequence order, so a batch covers a contiguous range of them.
+type Mark struct {
+	Stream uint64 // 0: the batch carries no mark
+	Lo, Hi uint64
+}
+
+// TableMark is a stored Mark with its table.
+type TableMark struct {
+	Table  string
+	Lo, Hi uint64
+}
+
+// Marker is implemented by backends that keep marks. WriteBatch of a
+// batch with Mark.Stream set (part 0 only) stores (Stream, Table, Lo, Hi)
+// atomically with the rows: the mark is stored if and only if the rows
+// are. Marks is what was stored for stream with Hi above above; marks
+// older than the batch log's retention may be pruned.
+type Marker interface {
+	Marks(ctx context.Context, stream, above uint64) ([]TableMark, error)
+}
+
 // Batch is the rows of one table written together.
 type Batch struct {
+	Mark  Mark   // see Marker; zero for none
 	ID    uint64 // random per process start, then +1 per batch
 	Part  uint32 // 0: the whole batch; i: its row i-1 alone (repair)
 	Table string // hep_proto_<type>_<class>, valid (ValidTable)

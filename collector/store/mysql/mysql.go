@@ -191,6 +191,9 @@ func (b *Backend) Setup(ctx context.Context, tables []string) error {
 	if _, err := b.db.ExecContext(ctx, batchLogSQL); err != nil {
 		return fmt.Errorf("create batch log: %w", err)
 	}
+	if _, err := b.db.ExecContext(ctx, markLogSQL); err != nil {
+		return fmt.Errorf("create mark log: %w", err)
+	}
 	for _, t := range tables {
 		if err := b.EnsureTable(ctx, t); err != nil {
 			return err
@@ -308,3 +311,24 @@ func isDup(err error) bool {
 	var me *gomysql.MySQLError
 	return errors.As(err, &me) && me.Number == 1062
 }
+
+// Marks implements backend.Marker: the marks stored in xhep_mark_log for
+// stream with hi above above.
+func (b *Backend) Marks(ctx context.Context, stream, above uint64) ([]backend.TableMark, error) {
+	rows, err := b.db.QueryContext(ctx, "SELECT tbl, lo, hi FROM xhep_mark_log WHERE stream = ? AND hi > ? ORDER BY tbl, lo", stream, above)
+	if err != nil {
+		return nil, fmt.Errorf("read marks: %w", err)
+	}
+	defer rows.Close()
+	var out []backend.TableMark
+	for rows.Next() {
+		var m backend.TableMark
+		if err := rows.Scan(&m.Table, &m.Lo, &m.Hi); err != nil {
+			return nil, fmt.Errorf("read marks: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+var _ backend.Marker = (*Backend)(nil)

@@ -132,6 +132,9 @@ func (b *Backend) Maintain(ctx context.Context, pol backend.Policy) error {
 			errs = append(errs, err)
 		}
 	}
+	if _, err := b.db.ExecContext(ctx, "DELETE FROM xhep_mark_log WHERE created < UTC_TIMESTAMP() - INTERVAL 7 DAY"); err != nil {
+		b.env.Logger.Warn("prune mark log", "err", err)
+	}
 	if _, err := b.db.ExecContext(ctx, "DELETE FROM xhep_batch_log WHERE created < UTC_TIMESTAMP() - INTERVAL 7 DAY"); err != nil {
 		errs = append(errs, fmt.Errorf("prune batch log: %w", err))
 	}

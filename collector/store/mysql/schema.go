@@ -144,6 +144,20 @@ const batchLogSQL = "CREATE TABLE IF NOT EXISTS `xhep_batch_log` (\n" +
 	"  KEY idx_created (created)\n" +
 	") ENGINE=InnoDB"
 
+// markLogSQL keeps the marks of batches (backend.Marker): per producer
+// stream and table, the sequence range a committed batch holds. Written in
+// the batch's transaction; pruned with the batch log.
+const markLogSQL = "CREATE TABLE IF NOT EXISTS `xhep_mark_log` (\n" +
+	"  stream BIGINT UNSIGNED NOT NULL,\n" +
+	"  tbl VARCHAR(64) NOT NULL,\n" +
+	"  lo BIGINT UNSIGNED NOT NULL,\n" +
+	"  hi BIGINT UNSIGNED NOT NULL,\n" +
+	"  created DATETIME NOT NULL,\n" +
+	"  PRIMARY KEY (stream, tbl, lo),\n" +
+	"  KEY idx_hi (stream, hi),\n" +
+	"  KEY idx_created (created)\n" +
+	") ENGINE=InnoDB"
+
 // QuoteDatabase returns name in backquotes, or an error when it holds
 // characters other than letters, digits, '_' and '$'.
 func QuoteDatabase(name string) (string, error) {

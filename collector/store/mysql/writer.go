@@ -61,6 +61,12 @@ func (w *Writer) WriteBatch(ctx context.Context, b *backend.Batch) error {
 		}
 		return fmt.Errorf("log batch: %w", err)
 	}
+	if m := b.Mark; m.Stream != 0 && b.Part == 0 {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO xhep_mark_log (stream, tbl, lo, hi, created) VALUES (?, ?, ?, ?, UTC_TIMESTAMP())",
+			m.Stream, b.Table, m.Lo, m.Hi); err != nil {
+			return fmt.Errorf("log batch mark: %w", err)
+		}
+	}
 	if !w.b.useLoad.Load() {
 		err = w.insertRows(ctx, tx, b)
 	} else {

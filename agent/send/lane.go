@@ -291,6 +291,9 @@ func (l *lane) run() {
 				l.setDown()
 				if closing {
 					if pending && time.Now().Before(deadline) {
+						if l.sp != nil {
+							l.sealSpool() // nothing is appended after close
+						}
 						t := time.NewTimer(min(backoff, time.Until(deadline)))
 						<-t.C
 						backoff = min(2*backoff, l.cfg.BackoffMax)

@@ -25,6 +25,7 @@ import (
 	"github.com/xhep/xhep/collector/dissect"
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/collector/store/clickhouse"
+	"github.com/xhep/xhep/collector/store/clickhouse/chtest"
 	"github.com/xhep/xhep/hep"
 )
 
@@ -120,15 +121,21 @@ func openTestStore(t testing.TB, backend string) *store.Store {
 	case "mysql":
 		dsn := testDSN(t)
 		cfg.DSN, cfg.Database = dsn, testDatabase(t, dsn)
-	case "clickhouse":
+	case "clickhouse", "clickhouse-cluster":
 		addr := os.Getenv("XHEP_TEST_CLICKHOUSE")
 		if addr == "" {
 			t.Skip("XHEP_TEST_CLICKHOUSE is not set: start a server with scripts/clickhouse.sh start and export XHEP_TEST_CLICKHOUSE=<the address it prints>")
 		}
+		cluster := ""
+		if backend == "clickhouse-cluster" {
+			// Two shards of their own on loopback.
+			shards := chtest.Cluster(t, "xhep_api", 25940, 25950)
+			addr, cluster = shards[0].Addr, "xhep_api"
+		}
 		var r [4]byte
 		_, _ = rand.Read(r[:])
 		name := "xhep_api_t_" + hex.EncodeToString(r[:])
-		be, err := clickhouse.New(clickhouse.Config{Addrs: []string{addr}, Database: name, Username: "xhep", Password: "xhep"})
+		be, err := clickhouse.New(clickhouse.Config{Addrs: []string{addr}, Database: name, Username: "xhep", Password: "xhep", Cluster: cluster})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,6 +349,9 @@ func hepMessage(p hep.ProtoType, src, dst netip.AddrPort, transport string, ts t
 func server(t testing.TB, f *fixture, mod func(*Config)) (*httptest.Server, *API) {
 	t.Helper()
 	cfg := Config{DB: f.st.DB(), Backend: f.backend, Now: func() time.Time { return genStart.Add(2 * time.Hour) }}
+	if f.backend == "clickhouse-cluster" {
+		cfg.Backend, cfg.Cluster = "clickhouse", true
+	}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -82,7 +82,7 @@ func (c *clickhouseQ) chWhere(s *search, table string) (string, []any) {
 			}
 		}
 		if table != "" && len(roles) > 0 && len(roles) == len(f.columns()) {
-			fmt.Fprintf(&b, " AND callid IN (SELECT callid FROM `%s` WHERE role IN (%s) AND ", c.usersTable(table), strings.Join(roles, ","))
+			fmt.Fprintf(&b, " AND callid %s (SELECT callid FROM `%s` WHERE role IN (%s) AND ", c.in(), usersTable(table), strings.Join(roles, ","))
 			args = append(args, filter{col: "user", op: f.op, args: f.args}.render(&b, func(string) string { return "user" })...)
 			fmt.Fprintf(&b, " AND %s)", tc)
 			_, ta := chTime(s.From, s.To)
@@ -105,14 +105,18 @@ func chCol(c string) string {
 	return c
 }
 
-// usersTable is the user index a shard reads: in a cluster the query runs
-// on every shard and a call's rows and user index rows share its shard,
-// so the local table is the one to read.
-func (c *clickhouseQ) usersTable(table string) string {
+// usersTable is a table's user index (Distributed in a cluster).
+func usersTable(table string) string { return table + "_users" }
+
+// in is the user index subquery's IN: in a cluster GLOBAL IN, so that the
+// subquery runs once over the Distributed user index and its Call-IDs go
+// to every shard (a shard's own session has no default database to
+// resolve a local table name in).
+func (c *clickhouseQ) in() string {
 	if c.a.cfg.Cluster {
-		return table + "_users_local"
+		return "GLOBAL IN"
 	}
-	return table + "_users"
+	return "IN"
 }
 
 func (c *clickhouseQ) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {

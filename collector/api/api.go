@@ -160,6 +160,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/calls/{callid}/pcap", a.guard(auth.Operator, "pcap", a.pcap))
 	mux.Handle("GET /api/v1/calls/{callid}/text", a.guard(auth.Operator, "text", a.text))
 	mux.Handle("GET /api/v1/stats", a.guard(auth.ReadOnly, "", a.stats))
+	mux.Handle("GET /api/v1/registrations", a.guard(auth.ReadOnly, "search", a.registrations))
 	a.registerAccounts(mux)
 	mux.Handle("/api/v1/", a.guard("", "", func(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound("no such endpoint: " + r.Method + " " + r.URL.Path)

@@ -70,6 +70,8 @@ func TestConformance(t *testing.T) {
 		"/messages?" + q("pid_user", "*1*"),
 		"/messages?" + q("diversion_user", "*1*"),
 		"/calls?" + q("party", "*0*"),
+		"/registrations?" + q(),
+		"/registrations?" + q("to_user", "*0*"),
 		"/messages?" + q("status", "200"),
 		"/messages?" + q("src_ip", invite.SrcIP),
 		"/messages?" + q("dst_ip", invite.DstIP, "dst_port", strconv.Itoa(invite.DstPort)),

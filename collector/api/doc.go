@@ -16,6 +16,8 @@
 //	GET /api/v1/calls/{callid}/pcap the call as a pcap file
 //	GET /api/v1/calls/{callid}/text the call as a plain-text ladder and raw messages
 //	GET /api/v1/stats               message counts by method and response code per bucket
+//	GET /api/v1/registrations       REGISTER traffic per address of record: registered now,
+//	                                contact, registrar, counts of challenges and failures
 //
 // Search parameters (messages, calls): from, to (RFC 3339 with any
 // precision — minutes, seconds or a fraction; no zone means UTC — or Unix

@@ -96,6 +96,8 @@ func TestExplain(t *testing.T) {
 		{"/api/v1/messages?diversion_user=4989555&" + win, false, 2},
 		{"/api/v1/messages?party=4989123456&" + win, false, 2},
 		{"/api/v1/messages?party=*4989*&from_user=1001&" + win, true, 2},
+		{"/api/v1/registrations?to_user=1020&" + win, true, 1},
+		{"/api/v1/registrations?" + win, false, 1},
 	} {
 		mu.Lock()
 		queries = nil

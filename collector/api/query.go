@@ -42,6 +42,10 @@ type querier interface {
 	dnsOf(ctx context.Context, hosts []string, domains map[string]bool, from, to time.Time) ([]DNSEntry, error)
 	// rtcpRaw returns the binary RTCP packets correlated with ids.
 	rtcpRaw(ctx context.Context, ids []string, from, to time.Time) ([]packet, error)
+	// registerRows returns the rows of the registration table within s's
+	// range and filters, in capture order (ties by id); more than max is
+	// a 422 error.
+	registerRows(ctx context.Context, s *search, max int) ([]regRow, error)
 	// statsCounts counts SIP messages within [from, to] by bucket (secs
 	// seconds from from), status and method.
 	statsCounts(ctx context.Context, from, to time.Time, secs int64) ([]statCount, error)
@@ -53,4 +57,20 @@ type statCount struct {
 	status int
 	method string
 	count  int64
+}
+
+// regRow is one message of the registration table: a REGISTER or a
+// response to one.
+type regRow struct {
+	time             time.Time
+	callid           string
+	cseq             int64
+	method           string // REGISTER, or the status code
+	status           int
+	toUser, toDomain string // the address of record
+	contactUser      string
+	expires          int64 // -1: no Expires header
+	userAgent        string
+	srcIP, dstIP     string
+	srcPort, dstPort int
 }

@@ -527,3 +527,34 @@ func (c *clickhouseQ) statsCounts(ctx context.Context, from, to time.Time, secs 
 	}
 	return out, nil
 }
+
+func (c *clickhouseQ) registerRows(ctx context.Context, s *search, max int) ([]regRow, error) {
+	where, args := c.chWhere(s, registrationTable)
+	q := fmt.Sprintf("SELECT ts, callid, toInt64(visitParamExtractUInt(protocol_header, 'cseq_num')), method, toInt64(status), to_user, to_domain, "+
+		"visitParamExtractString(protocol_header, 'contact_user'), "+
+		"if(visitParamHas(protocol_header, 'expires'), visitParamExtractInt(protocol_header, 'expires'), toInt64(-1)), "+
+		"user_agent, src_ip, toInt64(src_port), dst_ip, toInt64(dst_port) FROM `%s` WHERE %s ORDER BY ts, id LIMIT %d", registrationTable, where, max+1)
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query registrations: %w", err)
+	}
+	defer rows.Close()
+	var out []regRow
+	for rows.Next() {
+		var r regRow
+		var ts int64
+		if err := rows.Scan(&ts, &r.callid, &r.cseq, &r.method, &r.status, &r.toUser, &r.toDomain, &r.contactUser,
+			&r.expires, &r.userAgent, &r.srcIP, &r.srcPort, &r.dstIP, &r.dstPort); err != nil {
+			return nil, fmt.Errorf("scan registration: %w", err)
+		}
+		r.time = time.UnixMicro(ts).UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read registrations: %w", err)
+	}
+	if len(out) > max {
+		return nil, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("more than %d REGISTER messages in the range: narrow it or filter by user", max)}
+	}
+	return out, nil
+}

@@ -484,3 +484,37 @@ func (my *mysqlQ) statsCounts(ctx context.Context, from, to time.Time, secs int6
 	}
 	return out, nil
 }
+
+const registrationTable = "hep_proto_1_registration"
+
+// regCols are the columns of registerRows, read by scanReg.
+const mysqlRegCols = "create_date, COALESCE(callid,''), COALESCE(JSON_VALUE(protocol_header,'$.cseq_num'),0), COALESCE(method,''), COALESCE(status,0), " +
+	"COALESCE(to_user,''), COALESCE(to_domain,''), COALESCE(JSON_VALUE(protocol_header,'$.contact_user'),''), " +
+	"COALESCE(JSON_VALUE(protocol_header,'$.expires'),-1), COALESCE(user_agent,''), COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0)"
+
+func (my *mysqlQ) registerRows(ctx context.Context, s *search, max int) ([]regRow, error) {
+	where, args := s.where()
+	q := fmt.Sprintf("SELECT %s FROM `%s` WHERE %s ORDER BY create_date, id LIMIT %d", mysqlRegCols, registrationTable, where, max+1)
+	rows, err := my.a.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query registrations: %w", err)
+	}
+	defer rows.Close()
+	var out []regRow
+	for rows.Next() {
+		var r regRow
+		if err := rows.Scan(&r.time, &r.callid, &r.cseq, &r.method, &r.status, &r.toUser, &r.toDomain, &r.contactUser,
+			&r.expires, &r.userAgent, &r.srcIP, &r.srcPort, &r.dstIP, &r.dstPort); err != nil {
+			return nil, fmt.Errorf("scan registration: %w", err)
+		}
+		r.time = r.time.UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read registrations: %w", err)
+	}
+	if len(out) > max {
+		return nil, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("more than %d REGISTER messages in the range: narrow it or filter by user", max)}
+	}
+	return out, nil
+}

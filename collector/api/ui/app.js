@@ -100,7 +100,7 @@ function can(role) {
   return !!me && rank[me.role] >= rank[role];
 }
 
-const views = ["login", "search", "call", "settings", "admin"];
+const views = ["login", "search", "call", "settings", "admin", "registrations"];
 function show(view) { for (const v of views) $(v).hidden = v !== view; }
 
 function showLogin() {
@@ -650,6 +650,7 @@ async function route() {
   if (h === "settings" && mode === "accounts") { show("settings"); showSettings(); return; }
   if (h === "admin" && can("admin") && mode === "accounts") { show("admin"); showAdmin(); return; }
   const q = new URLSearchParams(h);
+  if (q.get("registrations") != null || h === "registrations") { show("registrations"); showRegistrations(q.get("registrations") || ""); return; }
   if (q.get("call")) {
     showCall(q.get("call"), q);
     return;
@@ -666,6 +667,49 @@ async function route() {
     runSearch(searchQuery().toString() + "&what=calls");
     $("range").value = r; // the default range stays "last …", not custom
   }
+}
+
+// ---- registrations ------------------------------------------------------------
+
+$("regform").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const q = new URLSearchParams();
+  if ($("reguser").value.trim()) q.set("to_user", $("reguser").value.trim());
+  q.set("last", $("regrange").value);
+  location.hash = "registrations=" + encodeURIComponent(q.toString());
+});
+
+async function showRegistrations(qs) {
+  const q = new URLSearchParams(qs);
+  const secs = Number(q.get("last") || 86400);
+  $("regrange").value = String(secs);
+  $("reguser").value = q.get("to_user") || "";
+  const aq = new URLSearchParams();
+  if (q.get("to_user")) aq.set("to_user", q.get("to_user"));
+  if (q.get("from")) {
+    // A deep link with its own range (and zone).
+    for (const k of ["from", "to", "tz"]) if (q.get(k)) aq.set(k, q.get(k));
+  } else {
+    const now = Date.now();
+    aq.set("from", new Date(now - secs * 1000).toISOString());
+    aq.set("to", new Date(now).toISOString());
+  }
+  aq.set("limit", "1000");
+  let res;
+  try { res = await api("/api/v1/registrations?" + aq.toString()); } catch (e) { $("regsummary").textContent = e.message; $("regs").replaceChildren(); return; }
+  const live = res.registrations.filter((r) => r.registered).length;
+  $("regsummary").textContent = `${res.total} addresses of record, ${live} registered at ${fmtTime(usOf(res.at))} ${userTZ() || "UTC"}`;
+  table($("regs"), ["user", "domain", "state", "contact (UA address)", "registrar", "expires", "last OK", "User-Agent", "REGISTERs", "2xx", "401/407", "failed", "last failure"],
+    res.registrations.map((r) => el("tr", { "data-user": r.user, class: r.registered ? "reg" : "unreg" },
+      el("td", {}, r.user), el("td", {}, r.domain),
+      el("td", { class: r.registered ? "st2" : "st3" }, r.registered ? "registered" : r.last_ok ? "expired" : "not registered"),
+      el("td", { class: "mono" }, r.contact || ""), el("td", { class: "mono" }, r.registrar || ""),
+      el("td", { title: r.expires_at ? fmtUTC(usOf(r.expires_at)) : "" }, r.last_ok ? r.expires + " s" : ""),
+      r.last_ok ? timeTd(usOf(r.last_ok)) : el("td", {}, ""),
+      el("td", {}, r.user_agent || ""), el("td", {}, r.attempts), el("td", {}, r.accepted), el("td", {}, r.challenges),
+      el("td", { class: r.failures ? "st3" : "" }, r.failures),
+      r.last_failure ? el("td", { class: "st3", title: fmtUTC(usOf(r.last_failure_time)) }, r.last_failure + " at " + fmtTime(usOf(r.last_failure_time))) : el("td", {}, ""))));
+  $("regs").dataset.done = qs;
 }
 
 // ---- settings, tokens ---------------------------------------------------------

@@ -29,7 +29,9 @@ import (
 //   - per answered call: active calls (200 OK until BYE or the call
 //     timeout) and the session duration (RFC 6076 SDT: 200 OK to BYE), whose
 //     mean is the ACD;
-//   - REGISTER outcomes (success, challenge, failure).
+//   - REGISTER outcomes (success, challenge, failure) and the registration
+//     request delay (RFC 6076 RRD: first REGISTER of a registration, through
+//     its 401/407 challenges, to the 2xx).
 //
 // Cardinality is bounded: peers are the names of the alias map (at most
 // maxPeers, the rest and unknown addresses fold into "other"), nodes the
@@ -60,6 +62,7 @@ type kpiTable struct {
 	mu      sync.Mutex
 	invites map[string]*inviteEntry // inviteKey: Call-ID, CSeq, top Via branch, node
 	calls   map[string]*callEntry   // callKey: Call-ID, node, peer of answered calls
+	regs    map[string]*inviteEntry // callKey: Call-ID, node, peer of registrations in progress
 	// Retransmission keys in two generations, rotated every retransWindow:
 	// a key is remembered between one and two windows.
 	retrans, retransOld map[uint64]struct{}
@@ -102,6 +105,7 @@ type labelSet struct {
 	outcomes   [numOutcomes]prometheus.Counter
 	register   [3]prometheus.Counter // success, challenge, failure
 	srd        prometheus.Observer
+	rrd        prometheus.Observer
 	answer     prometheus.Observer
 	duration   prometheus.Observer
 	active     prometheus.Gauge
@@ -157,6 +161,7 @@ func newKPITable(cfg kpiConfig, m *metrics) *kpiTable {
 		cfg: cfg, m: m,
 		invites:    make(map[string]*inviteEntry),
 		calls:      make(map[string]*callEntry),
+		regs:       make(map[string]*inviteEntry),
 		retrans:    make(map[uint64]struct{}),
 		retransOld: make(map[uint64]struct{}),
 		rotated:    time.Now(),
@@ -263,6 +268,7 @@ func (t *kpiTable) labels(node, peer uint16) *labelSet {
 		ls.register[i] = m.register.WithLabelValues(o, n, p)
 	}
 	ls.srd = m.srd.WithLabelValues(n, p)
+	ls.rrd = m.rrd.WithLabelValues(n, p)
 	ls.answer = m.invite200.WithLabelValues(n, p)
 	ls.duration = m.callDuration.WithLabelValues(n, p)
 	ls.active = m.callsActive.WithLabelValues(n, p)
@@ -333,10 +339,11 @@ const (
 	tabInvites = iota
 	tabCalls
 	tabRetrans
+	tabRegisters
 	numTables
 )
 
-var tableNames = [numTables]string{"invites", "calls", "retransmissions"}
+var tableNames = [numTables]string{"invites", "calls", "retransmissions", "registrations"}
 
 // inviteKey appends the transaction key of a message to buf: Call-ID, CSeq
 // number, top Via branch and node. A proxy's two legs share Call-ID and
@@ -405,6 +412,16 @@ func (t *kpiTable) observe(msg *hep.Message, s *sip.Message, at time.Time, key [
 			}
 			t.invites[string(key)] = &inviteEntry{at: at, seen: now, ls: ls, lk: lk}
 			ls.attempts.Inc()
+		case 4: // REGISTER: the first of a registration (challenges reuse the Call-ID) starts the RRD
+			key = callKey(key, s, lk)
+			if _, ok := t.regs[string(key)]; ok {
+				return key
+			}
+			if len(t.regs) >= t.cfg.Max {
+				t.m.kpiEvicted[tabRegisters].Inc()
+				return key
+			}
+			t.regs[string(key)] = &inviteEntry{at: at, seen: now, ls: ls, lk: lk}
 		case 2: // BYE
 			key = callKey(key, s, lk)
 			c := t.calls[string(key)]
@@ -439,6 +456,18 @@ func (t *kpiTable) observe(msg *hep.Message, s *sip.Message, at time.Time, key [
 			ls.register[1].Inc()
 		case code >= 300:
 			ls.register[2].Inc()
+		}
+		if code < 200 || code == 401 || code == 407 {
+			return key // the registration goes on
+		}
+		key = callKey(key, s, lk)
+		e := t.regs[string(key)]
+		if e == nil {
+			return key
+		}
+		delete(t.regs, string(key))
+		if d := at.Sub(e.at).Seconds(); code < 300 && d >= 0 {
+			e.ls.rrd.Observe(d)
 		}
 	case 0: // INVITE
 		key = inviteKey(key, s, lk.node)
@@ -488,6 +517,12 @@ func (t *kpiTable) expire(now time.Time) {
 			delete(t.invites, k)
 		}
 	}
+	for k, e := range t.regs {
+		if now.Sub(e.seen) > t.cfg.Window {
+			t.m.kpiEvicted[tabRegisters].Inc()
+			delete(t.regs, k)
+		}
+	}
 	for k, c := range t.calls {
 		if now.Sub(c.seen) > t.cfg.CallTimeout {
 			t.m.kpiEvicted[tabCalls].Inc()
@@ -506,6 +541,8 @@ func (t *kpiTable) entries(table int) int {
 		return len(t.invites)
 	case tabCalls:
 		return len(t.calls)
+	case tabRegisters:
+		return len(t.regs)
 	}
 	return len(t.retrans) + len(t.retransOld)
 }

@@ -228,10 +228,24 @@ func TestKPIRegister(t *testing.T) {
 	e := newKPIEnv(t, kpiConfig{})
 	t0 := time.Unix(1700000000, 0)
 	const phone, reg = "10.0.0.1", "203.0.113.5"
-	e.send(9, reg, phone, sipFull("SIP/2.0 401 Unauthorized", "r1", "1 REGISTER", "t", "r1"), t0)
-	e.send(9, reg, phone, sipFull("SIP/2.0 200 OK", "r1", "2 REGISTER", "t", "r1b"), t0)
-	e.send(9, reg, phone, sipFull("SIP/2.0 200 OK", "r1", "2 REGISTER", "t", "r1b"), t0) // retransmission: once
-	e.send(9, reg, phone, sipFull("SIP/2.0 403 Forbidden", "r2", "1 REGISTER", "t", "r2"), t0)
+	ms := func(d int) time.Time { return t0.Add(time.Duration(d) * time.Millisecond) }
+	// r1: challenged, then registered 800 ms after the first REGISTER.
+	e.send(9, phone, reg, sipFull("REGISTER sip:h SIP/2.0", "r1", "1 REGISTER", "", "r1"), t0)
+	e.send(9, reg, phone, sipFull("SIP/2.0 401 Unauthorized", "r1", "1 REGISTER", "t", "r1"), ms(100))
+	e.send(9, phone, reg, sipFull("REGISTER sip:h SIP/2.0", "r1", "2 REGISTER", "", "r1b"), ms(500))
+	e.send(9, reg, phone, sipFull("SIP/2.0 200 OK", "r1", "2 REGISTER", "t", "r1b"), ms(800))
+	e.send(9, reg, phone, sipFull("SIP/2.0 200 OK", "r1", "2 REGISTER", "t", "r1b"), ms(900)) // retransmission: once
+	// r2: refused; no RRD.
+	e.send(9, phone, reg, sipFull("REGISTER sip:h SIP/2.0", "r2", "1 REGISTER", "", "r2"), t0)
+	e.send(9, reg, phone, sipFull("SIP/2.0 403 Forbidden", "r2", "1 REGISTER", "t", "r2"), ms(50))
+	var hm dto.Metric
+	e.m.rrd.WithLabelValues("9", "trunk-c").(prometheus.Metric).Write(&hm)
+	if n, sum := hm.GetHistogram().GetSampleCount(), hm.GetHistogram().GetSampleSum(); n != 1 || sum < 0.8-1e-9 || sum > 0.8+1e-9 {
+		t.Errorf("RRD: %d samples, sum %v; want 1 and 0.8", n, sum)
+	}
+	if n := e.tab.entries(tabRegisters); n != 0 {
+		t.Errorf("%d registrations left in the table", n)
+	}
 	got := map[string]float64{}
 	for _, o := range []string{"success", "challenge", "failure"} {
 		got[o] = value(e.m.register.WithLabelValues(o, "9", "trunk-c"))

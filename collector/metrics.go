@@ -30,6 +30,7 @@ type metrics struct {
 	inviteAttempts *prometheus.CounterVec   //
 	inviteOutcomes *prometheus.CounterVec   // outcome
 	srd            *prometheus.HistogramVec //
+	rrd            *prometheus.HistogramVec //
 	invite200      *prometheus.HistogramVec //
 	callDuration   *prometheus.HistogramVec //
 	callsActive    *prometheus.GaugeVec     //
@@ -124,6 +125,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Session request delay (RFC 6076 SRD, post-dial delay at the capture point): initial INVITE to its first 18x or final response (100 Trying excluded), by capture timestamps.",
 			Buckets: setup,
 		}, []string{"node", "peer"}),
+		rrd: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "xhep_sip_rrd_seconds",
+			Help:    "Registration request delay (RFC 6076 RRD): first REGISTER of a registration (same Call-ID, through 401/407 challenges) to its 2xx, by capture timestamps.",
+			Buckets: setup,
+		}, []string{"node", "peer"}),
 		invite200: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "xhep_sip_invite_answer_seconds",
 			Help:    "Time from an initial INVITE to its 2xx, by capture timestamps.",
@@ -196,7 +202,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	reg.MustRegister(m.messages, m.decodeErrors, m.dissectErrs, m.authRejects, m.writeErrors, m.noPayload,
 		m.forwarded, m.forwardDrops, m.sipRequests, m.sipResponses, m.sipRetrans, m.inviteAttempts,
-		m.inviteOutcomes, m.srd, m.invite200, m.callDuration, m.callsActive, m.register, evicted, overflow,
+		m.inviteOutcomes, m.srd, m.rrd, m.invite200, m.callDuration, m.callsActive, m.register, evicted, overflow,
 		m.rtcpJitter, m.rtcpLoss, m.rtcpRTT, m.rtcpMOS, m.rtcpReports)
 	return m
 }

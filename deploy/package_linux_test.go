@@ -309,7 +309,7 @@ scrape_configs:
 		`sum(xhep_sip_invite_outcomes_total{outcome="failed",peer="trunk-gw"})`, `sum(xhep_sip_invite_outcomes_total{outcome="cancelled"})`,
 		`sum(xhep_sip_invite_outcomes_total{outcome="user"})`, `sum(xhep_sip_invite_attempts_total{peer="pbx-1"})`,
 		`sum(xhep_sip_register_responses_total{outcome="success"})`, `sum(xhep_sip_register_responses_total{outcome="challenge"})`,
-		`sum(xhep_sip_call_duration_seconds_count)`, `sum(xhep_sip_srd_seconds_count)`, `sum(xhep_rtcp_mos_count{node="pkg-edge"})`,
+		`sum(xhep_sip_call_duration_seconds_count)`, `sum(xhep_sip_srd_seconds_count)`, `sum(xhep_sip_rrd_seconds_count)`, `sum(xhep_rtcp_mos_count{node="pkg-edge"})`,
 		`sum(xhep_rtcp_jitter_seconds_count)`, `sum(xhep_store_rows_written_total)`,
 	} {
 		res, err := promQuery(promURL, expr)

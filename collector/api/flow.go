@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -26,6 +27,9 @@ type Flow struct {
 	Logs     []LogEntry  `json:"logs"`
 	// Truncated is set when the leg closure stopped at Config.MaxLegs.
 	Truncated bool `json:"truncated,omitempty"`
+	// Aliases names the flow's addresses that an alias prefix covers
+	// (--alias, and with accounts the stored ones): IP → name.
+	Aliases map[string]string `json:"aliases,omitempty"`
 }
 
 // Leg is one Call-ID of a flow and how it was linked.
@@ -134,6 +138,32 @@ func (a *API) flow(w http.ResponseWriter, r *http.Request) error {
 	f, err := a.requestFlow(r)
 	if err != nil {
 		return err
+	}
+	am, err := a.aliasMap(r.Context())
+	if err != nil {
+		return err
+	}
+	if am.Len() > 0 {
+		f.Aliases = map[string]string{}
+		add := func(ip string) {
+			if addr, err := netip.ParseAddr(ip); err == nil {
+				if n, ok := am.Lookup(addr); ok {
+					f.Aliases[ip] = n
+				}
+			}
+		}
+		for _, m := range f.Messages {
+			add(m.SrcIP)
+			add(m.DstIP)
+		}
+		for _, e := range f.RTCP {
+			add(e.SrcIP)
+			add(e.DstIP)
+		}
+		for _, d := range f.DNS {
+			add(d.SrcIP)
+			add(d.DstIP)
+		}
 	}
 	writeJSON(w, http.StatusOK, f)
 	return nil
@@ -302,8 +332,11 @@ func forDomain(qname string, domains map[string]bool) bool {
 // rtcpReport is the part of the stored RTCP JSON (package hep/rtcp) the
 // stream series use.
 type rtcpReport struct {
-	SSRC   uint32 `json:"ssrc"`
-	Blocks []struct {
+	SSRC uint32 `json:"ssrc"`
+	// ReportCount, when present, is the header's RC: 0 means the blocks
+	// listed (some JSON senders write an all-zero one) are not reports.
+	ReportCount *int `json:"report_count"`
+	Blocks      []struct {
 		SourceSSRC   uint32 `json:"source_ssrc"`
 		FractionLost uint32 `json:"fraction_lost"`
 		PacketsLost  int64  `json:"packets_lost"`
@@ -322,7 +355,13 @@ func streams(entries []RTCPEntry) []Stream {
 		if json.Unmarshal(e.Report, &r) != nil {
 			continue
 		}
+		if r.ReportCount != nil && *r.ReportCount == 0 {
+			continue // an SR without report blocks: sender info only
+		}
 		for _, b := range r.Blocks {
+			if b.SourceSSRC == 0 && b.FractionLost == 0 && b.PacketsLost == 0 && b.Jitter == 0 && b.LSR == 0 && b.DLSR == 0 {
+				continue // a placeholder block, not a report "on SSRC 0"
+			}
 			k := [2]uint32{r.SSRC, b.SourceSSRC}
 			i, ok := idx[k]
 			if !ok {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -128,5 +129,28 @@ func TestNTPMiddle(t *testing.T) {
 	sec := uint32((1773136800 + 2208988800) & 0xffff)
 	if want := sec<<16 | 0x8000; got != want {
 		t.Errorf("ntpMiddle = %#x, want %#x", got, want)
+	}
+}
+
+// TestStreamsNoReportBlocks: an SR without report blocks (report_count 0,
+// as heplify's JSON and ours write it, sometimes with an all-zero block)
+// makes no stream "on 0"; the RR's block is a stream.
+func TestStreamsNoReportBlocks(t *testing.T) {
+	ts := time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)
+	e := func(report string) RTCPEntry {
+		return RTCPEntry{Time: ts, TimeUS: ts.UnixMicro(), SrcIP: "10.0.0.1", SrcPort: 4001, DstIP: "10.0.0.2", DstPort: 5001, Report: []byte(report)}
+	}
+	got := streams([]RTCPEntry{
+		e(`{"ssrc":1111,"type":200,"report_count":0,"report_blocks":[]}`),
+		e(`{"ssrc":1111,"type":200,"report_count":0,"report_blocks":[{"source_ssrc":0,"fraction_lost":0,"packets_lost":0,"ia_jitter":0,"lsr":0,"dlsr":0}]}`),
+		e(`{"ssrc":2222,"type":201,"report_blocks":[{"source_ssrc":0,"fraction_lost":0,"packets_lost":0,"ia_jitter":0,"lsr":0,"dlsr":0}]}`),
+		e(`{"ssrc":3333,"type":201,"report_count":1,"report_blocks":[{"source_ssrc":1111,"fraction_lost":64,"packets_lost":3,"ia_jitter":80,"lsr":0,"dlsr":0}]}`),
+	})
+	var keys []string
+	for _, s := range got {
+		keys = append(keys, fmt.Sprintf("%d on %d: %d points", s.ReporterSSRC, s.SourceSSRC, len(s.Points)))
+	}
+	if diff := cmp.Diff([]string{"3333 on 1111: 1 points"}, keys); diff != "" {
+		t.Errorf("streams (-want +got):\n%s", diff)
 	}
 }

@@ -92,6 +92,7 @@ function updateNav() {
   const ro = me.role === "read-only";
   $("pcap").hidden = ro;
   $("text").hidden = ro;
+  $("textdl").hidden = ro;
 }
 
 function can(role) {
@@ -517,8 +518,11 @@ async function showCall(callid, q) {
   $("text").onclick = async () => {
     try { $("raw").textContent = await api(base + "/text" + suffix, { text: true }); } catch (e) { status(e.message); }
   };
+  $("textdl").onclick = () => download(base + "/text" + suffix, callid.replace(/[^A-Za-z0-9@._-]/g, "_") + ".txt");
   legs(f);
+  ladderControls(f);
   ladder(f);
+  qos(f);
   rtcp(f);
   table($("dns"), ["time", "src → dst", "name", "type", "kind", "rcode"], f.dns.map((d) => el("tr", {},
     timeTd(d.time_us), el("td", { class: "mono" }, hostPort(d.src_ip, d.src_port) + " → " + hostPort(d.dst_ip, d.dst_port)),
@@ -548,42 +552,102 @@ function legs(f) {
     el("td", {}, l.messages), timeTd(usOf(l.first), false), timeTd(usOf(l.last), false))));
 }
 
-// ladder draws one column per host:port (in order of first appearance) and
-// one arrow per message, top to bottom in capture order.
+// ---- ladder -----------------------------------------------------------------
+
+// combine is how addresses become ladder columns: "port" (host:port),
+// "ip" (one column per address, so ephemeral TCP ports do not split a
+// box) or "alias" (one per alias name, else per address). Kept in
+// localStorage.
+function combine() { return localStorage.getItem("xhep.combine") || "port"; }
+
+function aliasOf(f, ip) { return (f.aliases && f.aliases[ip]) || ""; }
+
+// colKey is the ladder column of an address under the combine mode.
+function colKey(f, ip, port) {
+  switch (combine()) {
+    case "ip": return ip;
+    case "alias": return aliasOf(f, ip) || ip;
+  }
+  return hostPort(ip, port);
+}
+
+function hasSDP(m) { return /\r?\n\r?\nv=0/.test(m.raw || "") || /^content-type:\s*application\/sdp/im.test(m.raw || ""); }
+
+// what a message is for the method/response filter: its method, or its
+// status class (1xx..6xx).
+function kindOf(m) { return m.status ? Math.floor(m.status / 100) + "xx" : m.method; }
+
+const hiddenKinds = new Set();
+
+function ladderControls(f) {
+  const kinds = [...new Set(f.messages.map(kindOf))];
+  const sel = el("select", { id: "combine", title: "one column per host:port, per IP, or per alias name" },
+    ...[["port", "host:port"], ["ip", "IP"], ["alias", "alias"]].map(([v, t]) => { const o = el("option", { value: v }, "columns by " + t); if (v === combine()) o.selected = true; return o; }));
+  sel.addEventListener("change", () => { localStorage.setItem("xhep.combine", sel.value); ladder(f); });
+  const boxes = kinds.map((k) => {
+    const cb = el("input", { type: "checkbox", "data-kind": k });
+    cb.checked = !hiddenKinds.has(k);
+    cb.addEventListener("change", () => { if (cb.checked) hiddenKinds.delete(k); else hiddenKinds.add(k); ladder(f); });
+    return el("label", { class: "check" }, cb, k);
+  });
+  $("laddercontrols").replaceChildren(sel, el("span", { class: "kinds" }, "show:", ...boxes));
+}
+
+// ladder draws one column per address (see combine), in order of first
+// appearance, and one arrow per shown message, top to bottom in capture
+// order, with the time, the delta to the previous message shown and to
+// the first INVITE, and an SDP marker.
 function ladder(f) {
   const s = $("ladder");
   s.replaceChildren();
+  const msgs = f.messages.filter((m) => !hiddenKinds.has(kindOf(m)));
   const cols = [];
   const colOf = {};
-  for (const m of f.messages) {
-    for (const hp of [hostPort(m.src_ip, m.src_port), hostPort(m.dst_ip, m.dst_port)]) {
-      if (!(hp in colOf)) { colOf[hp] = cols.length; cols.push(hp); }
+  const members = {};
+  for (const m of msgs) {
+    for (const [ip, port] of [[m.src_ip, m.src_port], [m.dst_ip, m.dst_port]]) {
+      const k = colKey(f, ip, port);
+      if (!(k in colOf)) { colOf[k] = cols.length; cols.push(k); members[k] = new Set(); }
+      members[k].add(hostPort(ip, port));
     }
   }
   const legIdx = {};
   f.legs.forEach((l, i) => { legIdx[l.callid] = i; });
-  const X0 = 190, DX = 200, Y0 = 50, DY = 30;
-  const W = X0 + Math.max(1, cols.length - 1) * DX + 120, H = Y0 + f.messages.length * DY + 20;
+  const invite = f.messages.find((m) => m.method === "INVITE" && !m.status);
+  const X0 = 250, DX = 200, Y0 = 50, DY = 30;
+  const W = X0 + Math.max(1, cols.length - 1) * DX + 120, H = Y0 + msgs.length * DY + 20;
   s.setAttribute("width", W);
   s.setAttribute("height", H);
   s.setAttribute("viewBox", `0 0 ${W} ${H}`);
   const x = (i) => X0 + i * DX;
-  cols.forEach((hp, i) => {
-    s.append(svg("text", { class: "host", x: x(i), y: 20, "text-anchor": "middle", "data-col": hp }, hp));
+  cols.forEach((k, i) => {
+    const ip = k.replace(/^\[/, "").replace(/\]:\d+$/, "").replace(/:\d+$/, "");
+    const name = combine() === "alias" ? k : aliasOf(f, ip) ? aliasOf(f, ip) + " " + k : k;
+    const t = svg("text", { class: "host", x: x(i), y: 20, "text-anchor": "middle", "data-col": k }, name);
+    t.append(svg("title", {}, [...members[k]].join(", ")));
+    s.append(t);
     s.append(svg("line", { class: "life", x1: x(i), y1: 28, x2: x(i), y2: H - 10 }));
   });
-  f.messages.forEach((m, j) => {
+  let prev = null;
+  msgs.forEach((m, j) => {
     const from = hostPort(m.src_ip, m.src_port), to = hostPort(m.dst_ip, m.dst_port);
-    const a = colOf[from], b = colOf[to];
+    const a = colOf[colKey(f, m.src_ip, m.src_port)], b = colOf[colKey(f, m.dst_ip, m.dst_port)];
     const y = Y0 + j * DY;
     const cls = statusClass(m.status);
-    const g = svg("g", { class: "msg " + cls, "data-idx": j, "data-from": from, "data-to": to, "data-callid": m.callid, "data-method": m.status ? String(m.status) : m.method });
+    const sdp = hasSDP(m);
+    const g = svg("g", { class: "msg " + cls, "data-sdp": sdp ? "1" : "0", "data-idx": j, "data-from": from, "data-to": to, "data-callid": m.callid, "data-method": m.status ? String(m.status) : m.method });
     g.append(svg("rect", { class: "hit", x: 0, y: y - 18, width: W, height: DY }));
     g.append(svg("rect", { x: 4, y: y - 14, width: 5, height: 18, fill: legColors[(legIdx[m.callid] || 0) % legColors.length] }));
-    const tt = svg("text", { class: "time", x: 14, y: y }, fmtTime(m.time_us, false));
+    const tt = svg("text", { class: "time", x: 14, y: y - 3 }, fmtTime(m.time_us, false));
     tt.append(svg("title", {}, fmtUTC(m.time_us)));
     g.append(tt);
-    const label = m.status ? (m.first_line || String(m.status)).replace(/^SIP\/2\.0\s+/, "") : m.method;
+    const dPrev = prev ? (m.time_us - prev.time_us) / 1000 : 0;
+    const dInv = invite ? (m.time_us - invite.time_us) / 1000 : 0;
+    g.append(svg("text", { class: "delta", x: 14, y: y + 9, "data-dprev": dPrev.toFixed(3), "data-dinvite": dInv.toFixed(3) },
+      "+" + fmtMS(dPrev) + (invite ? "  Σ " + fmtMS(dInv) : "")));
+    prev = m;
+    let label = m.status ? (m.first_line || String(m.status)).replace(/^SIP\/2\.0\s+/, "") : m.method;
+    if (sdp) label += " (SDP)";
     if (a === b) {
       g.append(svg("path", { d: `M ${x(a)} ${y - 6} h 40 v 12 h -38` }));
       g.append(svg("polygon", { points: `${x(a)},${y + 6} ${x(a) + 8},${y + 2} ${x(a) + 8},${y + 10}` }));
@@ -597,10 +661,46 @@ function ladder(f) {
     g.addEventListener("click", () => {
       for (const o of s.querySelectorAll(".msg.sel")) o.classList.remove("sel");
       g.classList.add("sel");
-      $("raw").textContent = `${fmtTime(m.time_us)}  ${m.transport.toUpperCase()} ${from} → ${to}  Call-ID ${m.callid}\n\n` + m.raw;
+      showMessage(f, m);
     });
     s.append(g);
   });
+}
+
+function fmtMS(ms) { return ms >= 1000 ? (ms / 1000).toFixed(3) + " s" : ms.toFixed(1) + " ms"; }
+
+// showMessage shows a message's raw text and its parsed header table.
+function showMessage(f, m) {
+  const from = hostPort(m.src_ip, m.src_port), to = hostPort(m.dst_ip, m.dst_port);
+  const an = (ip) => aliasOf(f, ip) ? " (" + aliasOf(f, ip) + ")" : "";
+  $("raw").textContent = `${fmtTime(m.time_us)}  ${m.transport.toUpperCase()} ${from}${an(m.src_ip)} → ${to}${an(m.dst_ip)}  Call-ID ${m.callid}  node ${m.node}\n\n` + m.raw;
+  const head = (m.raw || "").split(/\r?\n\r?\n/)[0].split(/\r?\n/).slice(1);
+  table($("headers"), ["header", "value"], head.filter((l) => l.includes(":")).map((l) => {
+    const i = l.indexOf(":");
+    return el("tr", {}, el("td", { class: "hname" }, l.slice(0, i).trim()), el("td", { class: "mono" }, l.slice(i + 1).trim()));
+  }));
+}
+
+// qos draws the per-stream RTCP table: who reports about whom (hosts and
+// aliases, direction), reports, packets lost, max and mean jitter and
+// loss, mean RTT.
+function qos(f) {
+  const name = (hp) => {
+    const ip = hp.replace(/^\[/, "").replace(/\]:\d+$/, "").replace(/:\d+$/, "");
+    return aliasOf(f, ip) ? aliasOf(f, ip) + " (" + hp + ")" : hp;
+  };
+  table($("qos"), ["reporter → about (direction of the media reported)", "reports", "packets lost", "max jitter", "mean jitter", "max loss", "mean RTT"],
+    f.rtcp_streams.map((st) => {
+      const pts = st.points;
+      const jit = pts.map((p) => p.jitter_ms), loss = pts.map((p) => p.loss_pct), rtt = pts.filter((p) => p.rtt_ms != null).map((p) => p.rtt_ms);
+      const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+      const lost = pts.length ? pts[pts.length - 1].packets_lost : 0;
+      return el("tr", { "data-reporter": st.reporter_ssrc, "data-source": st.source_ssrc, title: `SSRC ${st.reporter_ssrc.toString(16)} reports on ${st.source_ssrc.toString(16)}` },
+        el("td", { class: "mono" }, `${name(st.src)} reports on media from ${name(st.dst)}`),
+        el("td", {}, pts.length), el("td", {}, lost),
+        el("td", {}, Math.max(...jit).toFixed(2) + " ms"), el("td", {}, mean(jit).toFixed(2) + " ms"),
+        el("td", {}, Math.max(...loss).toFixed(1) + " %"), el("td", {}, rtt.length ? mean(rtt).toFixed(1) + " ms" : "—"));
+    }));
 }
 
 // rtcp draws one jitter and one loss line chart per stream.
@@ -613,7 +713,7 @@ function rtcp(f) {
   for (const [key, unit, title] of [["jitter_ms", "ms", "Jitter"], ["loss_pct", "%", "Loss"], ["rtt_ms", "ms", "Round-trip time"]]) {
     const series = f.rtcp_streams.map((s) => s.points.filter((p) => p[key] != null).map((p) => [p.time_us, p[key]]));
     if (!series.some((p) => p.length)) continue;
-    box.append(lineChart(title, unit, series, f.rtcp_streams.map((s) => `${s.reporter_ssrc.toString(16)} on ${s.source_ssrc.toString(16)} (${s.src} → ${s.dst})`), t0, t1));
+    box.append(lineChart(title, unit, series, f.rtcp_streams.map((s) => `${s.src} → ${s.dst} (SSRC ${s.reporter_ssrc.toString(16)} on ${s.source_ssrc.toString(16)})`), t0, t1));
   }
 }
 

@@ -10,6 +10,7 @@
  * redirects matching frames into the AF_XDP socket of their rx queue.
  */
 #include "filter.h"
+#include "rtp.h"
 
 char __license[] SEC("license") = "Dual MIT/GPL";
 
@@ -415,8 +416,11 @@ int xhep_xdp(struct xdp_md *ctx)
 	c->c[C_SEEN]++;
 
 	__u8 m = frame_match(ctx, 1, c);
-	if (!m)
+	if (!m) {
+		if (rtp_enabled)
+			rtp_track(DATA(ctx), DATA_END(ctx));
 		return miss;
+	}
 	count_match(c, m);
 	if (afxdp_mode) {
 		long act = bpf_redirect_map(&xsks, ctx->rx_queue_index, 0);
@@ -441,8 +445,11 @@ int xhep_tc(struct __sk_buff *skb)
 	c->c[C_SEEN]++;
 
 	__u8 m = frame_match(skb, 0, c);
-	if (!m)
+	if (!m) {
+		if (rtp_enabled)
+			rtp_track(DATA(skb), DATA_END(skb));
 		return TC_ACT_OK;
+	}
 	count_match(c, m);
 	xhep_emit_skb(skb, m, c);
 	return TC_ACT_OK;

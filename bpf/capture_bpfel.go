@@ -64,6 +64,65 @@ type captureLpmKey struct {
 	Addr      [4]uint32
 }
 
+type captureRtpEp struct {
+	_        structs.HostLayout
+	Call     uint64
+	PtMask   [4]uint32
+	Clock    uint32
+	DvBounds [10]uint32
+	DtmfPt   uint8
+	Pad      [3]uint8
+}
+
+type captureRtpKey struct {
+	_     structs.HostLayout
+	Saddr [4]uint32
+	Daddr [4]uint32
+	Sport uint16
+	Dport uint16
+	Ssrc  uint32
+}
+
+type captureRtpStream struct {
+	_             structs.HostLayout
+	Packets       uint64
+	Bytes         uint64
+	FirstNs       uint64
+	LastNs        uint64
+	MaxDelta      uint64
+	Window        uint64
+	JitterSum16   uint64
+	Call          uint64
+	BaseSeq       uint32
+	Cycles        uint32
+	BadSeq        uint32
+	Received      uint32
+	PriorExpected uint32
+	PriorReceived uint32
+	Duplicates    uint32
+	OutOfOrder    uint32
+	SeqResets     uint32
+	BadJumps      uint32
+	Jitter16      uint32
+	MaxJitter16   uint32
+	JitterSamples uint32
+	PrevTransit   uint32
+	MinTransit    uint32
+	PtChanges     uint32
+	Markers       uint32
+	DtmfPkts      uint32
+	DtmfEvents    uint32
+	LastDtmfTs    uint32
+	Bursts        [10]uint32
+	Dv            [11]uint32
+	MaxSeq        uint16
+	HaveTransit   uint8
+	LastPt        uint8
+	Dir           uint8
+	Pad           [3]uint8
+	_             [4]byte
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -78,6 +137,9 @@ const (
 	captureMapFragSkip        = "frag_skip"
 	captureMapFrags           = "frags"
 	captureMapPerfEvents      = "perf_events"
+	captureMapRtpCounters     = "rtp_counters"
+	captureMapRtpEndpoints    = "rtp_endpoints"
+	captureMapRtpStreams      = "rtp_streams"
 	captureMapXsks            = "xsks"
 	captureProgXhepTc         = "xhep_tc"
 	captureProgXhepXdp        = "xhep_xdp"
@@ -96,6 +158,9 @@ const (
 	captureVarPerfMode        = "perf_mode"
 	captureVarPortClass       = "port_class"
 	captureVarRtcpHeuristic   = "rtcp_heuristic"
+	captureVarRtpEnabled      = "rtp_enabled"
+	captureVarRtpTestNow      = "rtp_test_now"
+	captureVarRtpZero         = "rtp_zero"
 	captureVarSipByContent    = "sip_by_content"
 	captureVarSnaplen         = "snaplen"
 	captureVarUnusedEvent     = "unused_event"
@@ -153,17 +218,20 @@ type captureProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
-	Allow      *ebpf.MapSpec `ebpf:"allow"`
-	Counters   *ebpf.MapSpec `ebpf:"counters"`
-	Deny       *ebpf.MapSpec `ebpf:"deny"`
-	Events     *ebpf.MapSpec `ebpf:"events"`
-	Exclude    *ebpf.MapSpec `ebpf:"exclude"`
-	Flows      *ebpf.MapSpec `ebpf:"flows"`
-	FragEarly  *ebpf.MapSpec `ebpf:"frag_early"`
-	FragSkip   *ebpf.MapSpec `ebpf:"frag_skip"`
-	Frags      *ebpf.MapSpec `ebpf:"frags"`
-	PerfEvents *ebpf.MapSpec `ebpf:"perf_events"`
-	Xsks       *ebpf.MapSpec `ebpf:"xsks"`
+	Allow        *ebpf.MapSpec `ebpf:"allow"`
+	Counters     *ebpf.MapSpec `ebpf:"counters"`
+	Deny         *ebpf.MapSpec `ebpf:"deny"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	Exclude      *ebpf.MapSpec `ebpf:"exclude"`
+	Flows        *ebpf.MapSpec `ebpf:"flows"`
+	FragEarly    *ebpf.MapSpec `ebpf:"frag_early"`
+	FragSkip     *ebpf.MapSpec `ebpf:"frag_skip"`
+	Frags        *ebpf.MapSpec `ebpf:"frags"`
+	PerfEvents   *ebpf.MapSpec `ebpf:"perf_events"`
+	RtpCounters  *ebpf.MapSpec `ebpf:"rtp_counters"`
+	RtpEndpoints *ebpf.MapSpec `ebpf:"rtp_endpoints"`
+	RtpStreams   *ebpf.MapSpec `ebpf:"rtp_streams"`
+	Xsks         *ebpf.MapSpec `ebpf:"xsks"`
 }
 
 // captureVariableSpecs contains global variables before they are loaded into the kernel.
@@ -185,6 +253,9 @@ type captureVariableSpecs struct {
 	PerfMode        *ebpf.VariableSpec `ebpf:"perf_mode"`
 	PortClass       *ebpf.VariableSpec `ebpf:"port_class"`
 	RtcpHeuristic   *ebpf.VariableSpec `ebpf:"rtcp_heuristic"`
+	RtpEnabled      *ebpf.VariableSpec `ebpf:"rtp_enabled"`
+	RtpTestNow      *ebpf.VariableSpec `ebpf:"rtp_test_now"`
+	RtpZero         *ebpf.VariableSpec `ebpf:"rtp_zero"`
 	SipByContent    *ebpf.VariableSpec `ebpf:"sip_by_content"`
 	Snaplen         *ebpf.VariableSpec `ebpf:"snaplen"`
 	UnusedEvent     *ebpf.VariableSpec `ebpf:"unused_event"`
@@ -212,17 +283,20 @@ func (o *captureObjects) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
-	Allow      *ebpf.Map `ebpf:"allow"`
-	Counters   *ebpf.Map `ebpf:"counters"`
-	Deny       *ebpf.Map `ebpf:"deny"`
-	Events     *ebpf.Map `ebpf:"events"`
-	Exclude    *ebpf.Map `ebpf:"exclude"`
-	Flows      *ebpf.Map `ebpf:"flows"`
-	FragEarly  *ebpf.Map `ebpf:"frag_early"`
-	FragSkip   *ebpf.Map `ebpf:"frag_skip"`
-	Frags      *ebpf.Map `ebpf:"frags"`
-	PerfEvents *ebpf.Map `ebpf:"perf_events"`
-	Xsks       *ebpf.Map `ebpf:"xsks"`
+	Allow        *ebpf.Map `ebpf:"allow"`
+	Counters     *ebpf.Map `ebpf:"counters"`
+	Deny         *ebpf.Map `ebpf:"deny"`
+	Events       *ebpf.Map `ebpf:"events"`
+	Exclude      *ebpf.Map `ebpf:"exclude"`
+	Flows        *ebpf.Map `ebpf:"flows"`
+	FragEarly    *ebpf.Map `ebpf:"frag_early"`
+	FragSkip     *ebpf.Map `ebpf:"frag_skip"`
+	Frags        *ebpf.Map `ebpf:"frags"`
+	PerfEvents   *ebpf.Map `ebpf:"perf_events"`
+	RtpCounters  *ebpf.Map `ebpf:"rtp_counters"`
+	RtpEndpoints *ebpf.Map `ebpf:"rtp_endpoints"`
+	RtpStreams   *ebpf.Map `ebpf:"rtp_streams"`
+	Xsks         *ebpf.Map `ebpf:"xsks"`
 }
 
 func (m *captureMaps) Close() error {
@@ -237,6 +311,9 @@ func (m *captureMaps) Close() error {
 		m.FragSkip,
 		m.Frags,
 		m.PerfEvents,
+		m.RtpCounters,
+		m.RtpEndpoints,
+		m.RtpStreams,
 		m.Xsks,
 	)
 }
@@ -260,6 +337,9 @@ type captureVariables struct {
 	PerfMode        *ebpf.Variable `ebpf:"perf_mode"`
 	PortClass       *ebpf.Variable `ebpf:"port_class"`
 	RtcpHeuristic   *ebpf.Variable `ebpf:"rtcp_heuristic"`
+	RtpEnabled      *ebpf.Variable `ebpf:"rtp_enabled"`
+	RtpTestNow      *ebpf.Variable `ebpf:"rtp_test_now"`
+	RtpZero         *ebpf.Variable `ebpf:"rtp_zero"`
 	SipByContent    *ebpf.Variable `ebpf:"sip_by_content"`
 	Snaplen         *ebpf.Variable `ebpf:"snaplen"`
 	UnusedEvent     *ebpf.Variable `ebpf:"unused_event"`

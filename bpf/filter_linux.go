@@ -88,6 +88,13 @@ type Config struct {
 	// clsact. The environment variable XHEP_BPF_LEGACY=1 does the same.
 	Legacy bool
 
+	// RTPStreams bounds the in-kernel RTP stream table (LRU; 0 turns RTP
+	// statistics off) and RTPEndpoints the SDP media endpoints pushed into
+	// the kernel (0 with RTPStreams set: 4 per stream slot's quarter,
+	// see rtp_linux.go).
+	RTPStreams   int
+	RTPEndpoints int
+
 	// slowPathOnly sends every frame through the full parser, skipping
 	// the fast path for common frames (tests compare the two).
 	slowPathOnly bool
@@ -207,6 +214,7 @@ func Load(cfg Config) (*Filter, error) {
 		"wakeup_bytes":    perCPUWakeup(cfg.WakeupBytes),
 		"port_class":      ports[:],
 		"exclude_n":       uint32(len(cfg.Exclude)),
+		"rtp_enabled":     b2u(cfg.RTPStreams > 0),
 	}
 	var inline [4]captureAddrPort // EXCLUDE_INLINE in filter.h
 	if len(cfg.Exclude) <= len(inline) {
@@ -226,6 +234,7 @@ func Load(cfg Config) (*Filter, error) {
 	}
 	spec.Maps["events"].MaxEntries = uint32(cfg.RingBytes)
 	spec.Maps["xsks"].MaxEntries = uint32(cfg.Queues)
+	sizeRTPMaps(spec, cfg)
 	if buf != BufferRing {
 		// The ring buffer code is dead (perf_mode is a load-time
 		// constant the verifier sees), but the map it names

@@ -1,0 +1,285 @@
+//go:build linux
+
+package bpf
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/xhep/xhep/hep/rtp"
+)
+
+func rtpCfg(streams int) Config {
+	cfg := defaultCfg()
+	cfg.RTPStreams = streams
+	cfg.RTPEndpoints = 16
+	return cfg
+}
+
+// rtpPayload: 80|M PT | seq | ts | ssrc | n bytes of payload
+func rtpPayload(m bool, pt uint8, seq uint16, ts, ssrc uint32, n int) []byte {
+	b := make([]byte, 12+n)
+	b[0] = 0x80
+	b[1] = pt
+	if m {
+		b[1] |= 0x80
+	}
+	binary.BigEndian.PutUint16(b[2:], seq)
+	binary.BigEndian.PutUint32(b[4:], ts)
+	binary.BigEndian.PutUint32(b[8:], ssrc)
+	return b
+}
+
+type rtpArrival struct {
+	seq uint16
+	ts  uint32
+	at  uint64
+	pt  uint8
+	m   bool
+}
+
+// rtpScenario is 300 packets of 20 ms G.711 with a seeded delay of 0..35
+// ms, losses (single and a run of 12), a duplicate, a swap, a DTMF event
+// of 6 packets and a sequence wrap.
+func rtpScenario() []rtpArrival {
+	var as []rtpArrival
+	x := uint32(7)
+	for i := 0; i < 300; i++ {
+		switch {
+		case i == 40, i == 41, i == 90, i >= 200 && i < 212:
+			continue
+		}
+		x = x*1664525 + 1013904223
+		a := rtpArrival{seq: 65400 + uint16(i), ts: uint32(i) * 160, at: 5e9 + uint64(i)*20e6 + uint64(x>>16%35)*1e6}
+		if i >= 120 && i < 126 {
+			a.pt, a.ts = 101, 120*160
+			a.m = i == 120
+		}
+		as = append(as, a)
+		if i == 60 {
+			as = append(as, a) // duplicate
+		}
+	}
+	as[150], as[151] = as[151], as[150]
+	return as
+}
+
+func TestRTPStatsMatchReference(t *testing.T) {
+	requireBPF(t)
+	for _, tc := range []struct {
+		name string
+		tc   bool
+		v6   bool
+		from bool // packets come from the announced endpoint
+	}{
+		{"xdp v4 to endpoint", false, false, false},
+		{"tc v4 from endpoint", true, false, true},
+		{"xdp v6 to endpoint", false, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Load(rtpCfg(64))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			src, dst := "10.0.0.1", "10.0.0.2"
+			if tc.v6 {
+				src, dst = "2001:db8::1", "2001:db8::2"
+			}
+			ep := netip.AddrPortFrom(netip.MustParseAddr(dst), 30002)
+			if tc.from {
+				ep = netip.AddrPortFrom(netip.MustParseAddr(src), 30000)
+			}
+			e := RTPEndpoint{Call: 42, Clock: 8000, DTMFPT: 101}
+			e.AddPT(0)
+			e.AddPT(101)
+			if err := f.PutRTPEndpoint(ep, e); err != nil {
+				t.Fatal(err)
+			}
+			prog := f.XDPProgram()
+			if tc.tc {
+				prog = f.TCProgram()
+			}
+			p := rtp.NewParams(8000, 101)
+			var want rtp.State
+			for _, a := range rtpScenario() {
+				pl := rtpPayload(a.m, a.pt, a.seq, a.ts, 0xabcdef01, 160)
+				var frame []byte
+				if tc.v6 {
+					frame = ethFrame(0x86dd, ipv6Pkt(src, dst, 17, udpPkt(30000, 30002, pl)))
+				} else {
+					frame = ethFrame(0x0800, ipv4Pkt(src, dst, 17, udpPkt(30000, 30002, pl), v4opts{}))
+				}
+				if err := f.setRTPTestNow(a.at); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := prog.Run(&ebpf.RunOptions{Data: frame}); err != nil {
+					t.Fatal(err)
+				}
+				var h rtp.Header
+				if err := h.DecodeFromBytes(pl); err != nil {
+					t.Fatal(err)
+				}
+				want.Update(&p, &h, uint32(len(pl)), a.at)
+			}
+			var got []RTPStream
+			if err := f.RTPStreams(func(s *RTPStream) bool { got = append(got, *s); return true }); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d streams, want 1: %+v", len(got), got)
+			}
+			wantKey := RTPStreamKey{Src: netip.AddrPortFrom(netip.MustParseAddr(src), 30000),
+				Dst: netip.AddrPortFrom(netip.MustParseAddr(dst), 30002), SSRC: 0xabcdef01}
+			if d := cmp.Diff(wantKey, got[0].Key, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); d != "" {
+				t.Errorf("key (-want +got)\n%s", d)
+			}
+			wantDir := uint8(0)
+			if tc.from {
+				wantDir = 1
+			}
+			if got[0].Call != 42 || got[0].Dir != wantDir {
+				t.Errorf("call %d dir %d, want 42 %d", got[0].Call, got[0].Dir, wantDir)
+			}
+			if d := cmp.Diff(want, got[0].State); d != "" {
+				t.Errorf("kernel state (-Go reference +kernel)\n%s", d)
+			}
+			// the scenario exercised what it meant to
+			if want.Lost() != 15-1 || want.Duplicates != 1 || want.OutOfOrder != 1 || want.DTMFEvents != 1 ||
+				want.Cycles != 65536 || want.Jitter16 == 0 || want.Bursts[9] != 1 {
+				t.Errorf("scenario: lost %d dup %d ooo %d dtmf %d cycles %d jitter16 %d bursts %v",
+					want.Lost(), want.Duplicates, want.OutOfOrder, want.DTMFEvents, want.Cycles, want.Jitter16, want.Bursts)
+			}
+			c, err := f.RTPCounters()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Packets != want.Packets || c.Streams != 1 || c.NotRTP != 0 {
+				t.Errorf("counters %+v, want %d packets, 1 stream", c, want.Packets)
+			}
+		})
+	}
+}
+
+func TestRTPNotTracked(t *testing.T) {
+	requireBPF(t)
+	f, err := Load(rtpCfg(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	e := RTPEndpoint{Clock: 8000}
+	e.AddPT(8)
+	if err := f.PutRTPEndpoint(netip.MustParseAddrPort("10.0.0.2:30002"), e); err != nil {
+		t.Fatal(err)
+	}
+	frames := []struct {
+		name   string
+		pl     []byte
+		dport  uint16
+		notRTP bool
+	}{
+		{"pt not announced", rtpPayload(false, 0, 1, 0, 1, 160), 30002, true},
+		{"version 1", append([]byte{0x40}, rtpPayload(false, 8, 1, 0, 1, 160)[1:]...), 30002, true},
+		{"csrc beyond the datagram", append([]byte{0x8f}, rtpPayload(false, 8, 1, 0, 1, 20)[1:]...), 30002, true},
+		{"other port", rtpPayload(false, 8, 1, 0, 1, 160), 30004, false},
+		{"short", []byte{0x80, 8, 0, 1}, 30002, false},
+	}
+	for _, fr := range frames {
+		frame := ethFrame(0x0800, ipv4Pkt("10.0.0.1", "10.0.0.2", 17, udpPkt(30000, fr.dport, fr.pl), v4opts{}))
+		if _, err := f.XDPProgram().Run(&ebpf.RunOptions{Data: frame}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	if err := f.RTPStreams(func(*RTPStream) bool { n++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := f.RTPCounters()
+	if n != 0 || c.Packets != 0 || c.NotRTP != 3 {
+		t.Errorf("%d streams, counters %+v; want none and 3 not-RTP", n, c)
+	}
+	// and once removed, the endpoint matches nothing
+	if err := f.DeleteRTPEndpoint(netip.MustParseAddrPort("10.0.0.2:30002")); err != nil {
+		t.Fatal(err)
+	}
+	frame := ethFrame(0x0800, ipv4Pkt("10.0.0.1", "10.0.0.2", 17, udpPkt(30000, 30002, rtpPayload(false, 8, 1, 0, 1, 160)), v4opts{}))
+	f.XDPProgram().Run(&ebpf.RunOptions{Data: frame})
+	if c2, _ := f.RTPCounters(); c2 != c {
+		t.Errorf("after delete: %+v, was %+v", c2, c)
+	}
+}
+
+// TestRTPEvictions: a 4-stream table and 10 SSRCs: the LRU keeps 4, the
+// counters say 10 were created, so 6 were evicted.
+func TestRTPEvictions(t *testing.T) {
+	requireBPF(t)
+	f, err := Load(rtpCfg(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	e := RTPEndpoint{Clock: 8000}
+	e.AddPT(0)
+	f.PutRTPEndpoint(netip.MustParseAddrPort("10.0.0.2:30002"), e)
+	for ssrc := uint32(1); ssrc <= 10; ssrc++ {
+		frame := ethFrame(0x0800, ipv4Pkt("10.0.0.1", "10.0.0.2", 17, udpPkt(30000, 30002, rtpPayload(false, 0, 1, 0, ssrc, 160)), v4opts{}))
+		if _, err := f.XDPProgram().Run(&ebpf.RunOptions{Data: frame}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	f.RTPStreams(func(*RTPStream) bool { n++; return true })
+	c, _ := f.RTPCounters()
+	// The LRU hash of a small map keeps per-CPU free lists: it may hold
+	// fewer than max_entries, never more.
+	if n > 4 || n == 0 || c.Streams != 10 || c.Packets != 10 {
+		t.Errorf("%d streams present, counters %+v; want ≤4 present, 10 created", n, c)
+	}
+	t.Logf("present %d, created %d, evicted %d", n, c.Streams, int(c.Streams)-n)
+}
+
+// BenchmarkRTP: the in-kernel cost per RTP packet with the statistics
+// update against the same frame when RTP statistics are off (the
+// non-matching path).
+func BenchmarkRTP(b *testing.B) {
+	pl := rtpPayload(false, 0, 1, 160, 7, 160)
+	frame := ethFrame(0x0800, ipv4Pkt("10.0.0.1", "10.0.0.2", 17, udpPkt(30000, 30002, pl), v4opts{}))
+	for _, c := range []struct {
+		name    string
+		streams int
+		ep      bool
+	}{
+		{"xdp/rtp-off", 0, false},
+		{"xdp/rtp-on-no-endpoint", 1024, false},
+		{"xdp/rtp-on-tracked", 1024, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			requireBPF(b)
+			f, err := Load(rtpCfg(c.streams))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			if c.ep {
+				e := RTPEndpoint{Clock: 8000}
+				e.AddPT(0)
+				f.PutRTPEndpoint(netip.MustParseAddrPort("10.0.0.2:30002"), e)
+			}
+			var ds []time.Duration
+			for b.Loop() {
+				_, d, err := f.XDPProgram().Benchmark(frame, 10000, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, d)
+			}
+			reportPerPacket(b, ds)
+		})
+	}
+}

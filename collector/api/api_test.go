@@ -620,3 +620,18 @@ func TestLongCall(t *testing.T) {
 		t.Errorf("calls: %+v, want the long call with 7 messages and talk time 14h58m59s", calls.Calls)
 	}
 }
+
+// TestPcapRTCPJSON: RTCP that arrived as JSON (heplify, xhep-agent) is in
+// the call's pcap, re-encoded as binary RTCP: as many RTCP frames as the
+// call has reports, none malformed for tshark.
+func TestPcapRTCPJSON(t *testing.T) {
+	fixtureRTCPJSON = true
+	f := newFixture(t)
+	fixtureRTCPJSON = false
+	var n int
+	if err := f.st.DB().QueryRow("SELECT COUNT(*) FROM hep_proto_5_default WHERE raw LIKE '{%'").Scan(&n); err == nil && n == 0 {
+		t.Fatal("fixture RTCP not stored as JSON")
+	}
+	srv, _ := server(t, f, nil)
+	checkPcap(t, f, srv.URL+"/api/v1")
+}

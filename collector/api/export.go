@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"fmt"
+	"github.com/xhep/xhep/hep/rtcp"
 	"hash/fnv"
 	"net"
 	"net/http"
@@ -237,4 +238,23 @@ func writeText(b *strings.Builder, f *Flow) {
 			b.WriteString("\n")
 		}
 	}
+}
+
+// rtcpBinary returns an RTCP payload as binary RTCP: raw itself, or what
+// arrived as JSON (heplify, xhep-agent) re-encoded ([rtcp.Packet.AppendBinary]:
+// SR/RR with report blocks, SDES, BYE); ok false when it is neither.
+func rtcpBinary(raw []byte) ([]byte, bool) {
+	t := bytes.TrimLeft(raw, " \t\r\n")
+	if len(t) == 0 {
+		return nil, false
+	}
+	if t[0] != '{' {
+		return raw, true
+	}
+	var p rtcp.Packet
+	if p.DecodeJSON(t) != nil {
+		return nil, false
+	}
+	b := p.AppendBinary(nil)
+	return b, rtcp.Valid(b)
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/xhep/xhep/collector/store/clickhouse"
 	"github.com/xhep/xhep/collector/store/clickhouse/chtest"
 	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/rtcp"
 )
 
 // testDSN returns the DSN of the test server or skips.
@@ -65,6 +66,10 @@ func testDatabase(tb testing.TB, dsn string) string {
 	})
 	return name
 }
+
+// fixtureRTCPJSON, set by a test (none runs in parallel), stores the
+// fixture's RTCP as JSON instead of binary.
+var fixtureRTCPJSON bool
 
 // genStart is the capture time of the generated traffic.
 var genStart = time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)
@@ -274,7 +279,16 @@ func newFixtureOn(t testing.TB, backend string, mod func(*gen.Config), extra []g
 		write(m)
 	}
 	for _, r := range tr.RTCP {
-		m := hepMessage(hep.ProtoRTCP, r.Src, r.Dst, "udp", r.TS, r.Raw)
+		raw := r.Raw
+		if fixtureRTCPJSON {
+			// As heplify and xhep-agent send it: the report as JSON.
+			var p rtcp.Packet
+			if err := p.DecodeFromBytes(raw); err != nil {
+				t.Fatalf("generated RTCP: %v", err)
+			}
+			raw = p.AppendJSON(nil)
+		}
+		m := hepMessage(hep.ProtoRTCP, r.Src, r.Dst, "udp", r.TS, raw)
 		m.CorrelationID = []byte(r.CallID)
 		write(m)
 	}

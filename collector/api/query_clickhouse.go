@@ -8,7 +8,6 @@ package api
 // LIMIT offset, n, no DateTime64.
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -479,8 +478,8 @@ func (c *clickhouseQ) rtcpRaw(ctx context.Context, ids []string, from, to time.T
 		if err := rows.Scan(&ts, &proto, &sip, &sp, &dip, &dp, &raw); err != nil {
 			return nil, fmt.Errorf("scan rtcp packet: %w", err)
 		}
-		rb := []byte(raw)
-		if len(rb) == 0 || bytes.TrimLeft(rb, " \t\r\n")[0] == '{' {
+		rb, ok := rtcpBinary([]byte(raw))
+		if !ok {
 			continue
 		}
 		p, err := toPacket(time.UnixMicro(ts).UTC(), proto, sip, sp, dip, dp, rb)

@@ -4,7 +4,6 @@ package api
 // handlers, against the store's tables and their generated columns.
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -419,8 +418,8 @@ func (my *mysqlQ) correlated(ctx context.Context, table, cols string, ids []stri
 	return my.a.query(ctx, q, args...)
 }
 
-// rtcpRaw returns the binary RTCP payloads correlated with ids (RTCP that
-// arrived as JSON has no packet to rebuild and is left out).
+// rtcpRaw returns the RTCP payloads correlated with ids as binary RTCP
+// (what arrived as JSON re-encoded by rtcpBinary).
 func (my *mysqlQ) rtcpRaw(ctx context.Context, ids []string, from, to time.Time) ([]packet, error) {
 	rows, err := my.correlated(ctx, "hep_proto_5_default", "create_date, COALESCE(JSON_EXTRACT(hep_header,'$.protocol'),17), COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0), raw", ids, from, to)
 	if err != nil {
@@ -436,7 +435,8 @@ func (my *mysqlQ) rtcpRaw(ctx context.Context, ids []string, from, to time.Time)
 		if err := rows.Scan(&ts, &proto, &sip, &sp, &dip, &dp, &raw); err != nil {
 			return nil, fmt.Errorf("scan rtcp packet: %w", err)
 		}
-		if len(raw) == 0 || bytes.TrimLeft(raw, " \t\r\n")[0] == '{' {
+		raw, ok := rtcpBinary(raw)
+		if !ok {
 			continue
 		}
 		p, err := toPacket(ts.UTC(), proto, sip, sp, dip, dp, raw)

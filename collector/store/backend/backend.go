@@ -17,12 +17,23 @@
 //	Size(ctx)                       any time (benchmarks, the size limit)
 //	Close()                         once, after the writers are gone
 //
+//	Marks(ctx, stream, above)       optional ([Marker]): at a journal replay
+//
 // Exactly once: WriteBatch stores all rows of a batch, or none, keyed by
 // (Batch.ID, Batch.Part). A second WriteBatch of the same key (a lost
 // commit ack, a spill replay after a crash) must store nothing and return
 // [ErrStored]. The store relies on this: it retries a batch until it is
 // stored, never guessing whether an attempt committed. Part 0 is a whole
 // batch; parts 1..n are its rows written one by one by the repair path.
+//
+// Exactly once across a collector crash (with --journal-dir): a batch may
+// carry a [Mark], the range of journal record numbers of its rows. A
+// backend that implements [Marker] stores the mark if and only if it
+// stores the rows (MySQL: xhep_mark_log in the batch's transaction), and
+// returns the stored marks at the next start, so that the journal replay
+// skips rows already stored. A backend without Marker (ClickHouse today)
+// still works; its journal replay may store rows committed after the last
+// journal checkpoint (at most about a second of traffic) a second time.
 package backend
 
 import (

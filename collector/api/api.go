@@ -82,6 +82,9 @@ type Config struct {
 	// collector/alias): host names in the console, beside those an admin
 	// keeps in the database (with Accounts).
 	Aliases []string
+	// ShareKey signs share links (HMAC-SHA256; at least 16 bytes). Empty:
+	// a random key made at New, so links last until a restart.
+	ShareKey []byte
 	// SecureCookie marks the session cookie Secure even on plain HTTP
 	// requests (behind a TLS-terminating proxy); over TLS it always is.
 	SecureCookie bool
@@ -92,6 +95,8 @@ type API struct {
 	cfg Config
 	q   querier
 	ui  http.Handler
+	// shareKey signs share links (Config.ShareKey or made at New).
+	shareKey []byte
 	// trace, set only by tests before use, sees every query.
 	trace func(q string, args []any)
 	// logins limits failed logins per user name and per client address.
@@ -140,7 +145,12 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ui files: %w", err)
 	}
-	a := &API{cfg: cfg, ui: http.FileServerFS(sub), logins: newLoginLimiter()}
+	a := &API{cfg: cfg, ui: http.FileServerFS(sub), logins: newLoginLimiter(), shareKey: cfg.ShareKey}
+	if len(a.shareKey) == 0 {
+		a.shareKey = newShareKey()
+	} else if len(a.shareKey) < 16 {
+		return nil, fmt.Errorf("%w: share key shorter than 16 bytes", ErrConfig)
+	}
 	switch cfg.Backend {
 	case "", "mysql":
 		a.q = &mysqlQ{a}
@@ -161,6 +171,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/calls/{callid}/text", a.guard(auth.Operator, "text", a.text))
 	mux.Handle("GET /api/v1/stats", a.guard(auth.ReadOnly, "", a.stats))
 	mux.Handle("GET /api/v1/registrations", a.guard(auth.ReadOnly, "search", a.registrations))
+	mux.Handle("POST /api/v1/calls/{callid}/share", a.guard(auth.Operator, "", a.share))
+	mux.Handle("GET /api/v1/shared/{token}/flow", a.guardShared(a.sharedFlow))
 	a.registerAccounts(mux)
 	mux.Handle("/api/v1/", a.guard("", "", func(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound("no such endpoint: " + r.Method + " " + r.URL.Path)

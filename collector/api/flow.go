@@ -139,6 +139,11 @@ func (a *API) flow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return a.writeFlow(w, r, f)
+}
+
+// writeFlow adds the aliases of f's addresses and writes it.
+func (a *API) writeFlow(w http.ResponseWriter, r *http.Request, f *Flow) error {
 	am, err := a.aliasMap(r.Context())
 	if err != nil {
 		return err

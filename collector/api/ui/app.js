@@ -93,6 +93,8 @@ function updateNav() {
   $("pcap").hidden = ro;
   $("text").hidden = ro;
   $("textdl").hidden = ro;
+  $("share").hidden = ro;
+  $("sharettl").hidden = ro;
 }
 
 function can(role) {
@@ -492,9 +494,15 @@ async function stats(q) {
 
 let currentFlow = null;
 
-async function showCall(callid, q) {
+// showCall shows a call's flow; with share (a share link's token) the
+// flow comes through the link, read-only, without a login.
+async function showCall(callid, q, share) {
   show("call");
-  $("calltitle").textContent = callid;
+  $("calltitle").textContent = callid || "shared call";
+  for (const b of ["pcap", "text", "textdl", "share", "sharettl"]) $(b).hidden = !!share;
+  if (!share) updateNav();
+  $("sharebox").hidden = true;
+  $("sharednote").hidden = !share;
   $("raw").textContent = "Click a message to see its raw text.";
   status("loading call…");
   const fq = new URLSearchParams();
@@ -503,7 +511,7 @@ async function showCall(callid, q) {
   const base = "/api/v1/calls/" + encodeURIComponent(callid);
   let f;
   try {
-    f = await api(base + "/flow" + suffix);
+    f = await api(share ? "/api/v1/shared/" + encodeURIComponent(share) + "/flow" : base + "/flow" + suffix);
   } catch (e) {
     $("callsummary").textContent = e.message;
     $("ladder").replaceChildren();
@@ -512,6 +520,21 @@ async function showCall(callid, q) {
   }
   currentFlow = f;
   status("");
+  if (share) {
+    $("calltitle").textContent = f.callid;
+    try {
+      const p = JSON.parse(atob(share.split(".")[0].replace(/-/g, "+").replace(/_/g, "/")));
+      $("sharednote").textContent = "shared link, read-only, valid until " + fmtTime(p.e * 1e6) + " " + (userTZ() || "UTC");
+    } catch (e) { $("sharednote").textContent = "shared link, read-only"; }
+  }
+  $("share").onclick = async () => {
+    try {
+      const r = await api(base + "/share" + suffix, { method: "POST", json: { ttl: $("sharettl").value } });
+      $("sharebox").hidden = false;
+      $("sharelink").value = location.origin + r.link;
+      $("sharelink").select();
+    } catch (e) { status(e.message); }
+  };
   $("callsummary").textContent = `${f.messages.length} SIP messages in ${f.legs.length} leg(s), ${fmtTime(usOf(f.first))} – ${fmtTime(usOf(f.last), false)} ${userTZ() || "UTC"}` +
     (f.truncated ? " (more legs linked than shown)" : "");
   $("pcap").onclick = () => download(base + "/pcap" + suffix, callid.replace(/[^A-Za-z0-9@._-]/g, "_") + ".pcap");
@@ -745,8 +768,10 @@ function lineChart(title, unit, series, names, t0, t1) {
 
 async function route() {
   if (!mode) await loadSession();
-  if (mode === "accounts" && !me) { showLogin(); return; }
   const h = location.hash.replace(/^#/, "");
+  const sq = new URLSearchParams(h);
+  if (sq.get("share")) { showCall("", sq, sq.get("share")); return; }
+  if (mode === "accounts" && !me) { showLogin(); return; }
   if (h === "settings" && mode === "accounts") { show("settings"); showSettings(); return; }
   if (h === "admin" && can("admin") && mode === "accounts") { show("admin"); showAdmin(); return; }
   const q = new URLSearchParams(h);

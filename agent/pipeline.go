@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xhep/xhep/agent/correlate"
+	"github.com/xhep/xhep/agent/media"
 	"github.com/xhep/xhep/agent/packet"
 	"github.com/xhep/xhep/agent/send"
 	"github.com/xhep/xhep/agent/source"
@@ -37,6 +38,14 @@ type Config struct {
 	Decoder   packet.Config
 	Correlate correlate.Config
 	Send      send.Config
+
+	// Media, if set, gets the SDP and call ends of the SIP seen and, for
+	// frames the decoder does not classify, their UDP payloads (RTP); its
+	// reports are sent as HEP type 34 every ExpireEvery of capture time
+	// and at the end of the input. MediaClock gives the kernel's
+	// CLOCK_MONOTONIC for the streams kept in the kernel (nil: none).
+	Media      *media.Tracker
+	MediaClock func() int64
 
 	// Sink replaces the senders built from Send (tests, benchmarks).
 	Sink Sink
@@ -88,6 +97,11 @@ type Pipeline struct {
 	largeSplit       atomic.Uint64 // payloads too large even compressed, sent in parts
 	splitParts       atomic.Uint64 // the parts sent
 	drops            [numDrops]atomic.Uint64
+	mediaReports     atomic.Uint64 // HEP type 34 reports sent
+
+	mediaMu  sync.Mutex // the report scratch: reports may come from a ticker goroutine
+	mediaHM  hep.Message
+	mediaOut []byte
 
 	pubMu    sync.Mutex
 	decStats packet.Stats
@@ -107,6 +121,9 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.CompressOver < 0 {
 		return nil, fmt.Errorf("new pipeline: negative compress threshold %d", cfg.CompressOver)
+	}
+	if cfg.Media != nil && cfg.Decoder.Unclassified == nil {
+		cfg.Decoder.Unclassified = cfg.Media.Packet
 	}
 	dec, err := packet.NewDecoder(cfg.Decoder)
 	if err != nil {
@@ -128,6 +145,7 @@ func New(cfg Config) (*Pipeline, error) {
 	p.hm.NodeID = cfg.NodeID
 	p.hm.NodeName = []byte(cfg.NodeName)
 	p.hm.AuthKey = []byte(cfg.AuthKey)
+	p.mediaHM = p.hm
 	p.json = make([]byte, 0, 4096)
 	p.out = make([]byte, 0, 16<<10)
 	return p, nil
@@ -187,6 +205,7 @@ func (p *Pipeline) Process(f *source.Frame) {
 		if p.lastExp != 0 {
 			p.dec.Expire(f.TS, p.emitFn)
 			p.corr.Expire(f.TS)
+			p.MediaTick(f.TS, false)
 		}
 		p.lastExp = f.TS
 		p.publish()
@@ -202,6 +221,7 @@ func (p *Pipeline) Process(f *source.Frame) {
 func (p *Pipeline) flush() {
 	far := p.lastTS + int64(24*time.Hour)
 	p.dec.Expire(far, p.emitFn)
+	p.MediaTick(p.lastTS, true)
 	p.publish()
 }
 
@@ -226,16 +246,7 @@ func (p *Pipeline) publish() {
 // 0x12 VLAN, 0x13 node name.
 func (p *Pipeline) emit(m *packet.Message) {
 	hm := &p.hm
-	src, dst := m.Src.Addr().Unmap(), m.Dst.Addr().Unmap()
-	hm.IPFamily = 2
-	if src.Is6() {
-		hm.IPFamily = 10
-	}
-	hm.IPProto = m.IPProto
-	hm.SrcIP, hm.DstIP = src, dst
-	hm.SrcPort, hm.DstPort = m.Src.Port(), m.Dst.Port()
-	hm.TsSec = uint32(m.TS / 1e9)
-	hm.TsUsec = uint32(m.TS % 1e9 / 1e3)
+	setAddrs(hm, m.IPProto, m.Src, m.Dst, m.TS)
 	hm.VLAN = m.VLAN
 	hm.CorrelationID = nil
 	var key []byte
@@ -251,9 +262,15 @@ func (p *Pipeline) emit(m *packet.Message) {
 		key = h.callID
 		if len(h.body) > 0 && correlate.IsSDP(h.ctype) {
 			p.corr.ObserveSDP(h.callID, h.body, m.TS)
+			if p.cfg.Media != nil {
+				p.cfg.Media.ObserveSDP(h.callID, h.body, m.TS)
+			}
 		}
 		if correlate.Ends(h.request, h.method, h.status, h.cseqMethod) {
 			p.corr.End(h.callID, m.TS)
+			if p.cfg.Media != nil {
+				p.cfg.Media.End(h.callID, m.TS)
+			}
 		}
 	case packet.ClassRTCP:
 		if err := p.rtcpPkt.DecodeFromBytes(m.Payload); err != nil {
@@ -347,4 +364,57 @@ func (p *Pipeline) Close() error {
 // not capture them (LiveConfig.Exclude).
 func Excluded(cfg send.Config) ([]netip.AddrPort, error) {
 	return send.ResolveTargets(cfg.Collectors)
+}
+
+// MediaTick sends the media reports due at capture time now (all of them,
+// final, when final is set). The pipeline calls it every ExpireEvery of
+// capture time and at the end of the input; a live agent whose RTP is
+// counted in the kernel also calls it on a wall-clock ticker. Safe for
+// concurrent use.
+func (p *Pipeline) MediaTick(now int64, final bool) {
+	if p.cfg.Media == nil {
+		return
+	}
+	var kt int64
+	if p.cfg.MediaClock != nil {
+		kt = p.cfg.MediaClock()
+	}
+	p.mediaMu.Lock()
+	defer p.mediaMu.Unlock()
+	p.cfg.Media.Tick(now, kt, final, p.sendReport)
+}
+
+// sendReport encodes one media report as HEP type 34 (chunk 0x0b = 34,
+// the rtpagent JSON in 0x0f, the Call-ID in 0x11, the stream's addresses
+// and ports) and sends it keyed by the Call-ID.
+func (p *Pipeline) sendReport(r *media.Report) {
+	hm := &p.mediaHM
+	setAddrs(hm, 17, r.Src, r.Dst, r.TimeNs)
+	hm.VLAN = 0
+	hm.Proto = hep.ProtoMOSFull
+	hm.Payload = r.JSON
+	hm.CorrelationID = r.CallID
+	hm.Compress = false
+	out, err := hm.AppendTo(p.mediaOut[:0])
+	if err != nil {
+		p.drops[DropEncode].Add(1)
+		return
+	}
+	p.mediaOut = out
+	p.sink.Send(out, r.CallID)
+	p.mediaReports.Add(1)
+}
+
+// setAddrs fills the address, port and time chunks of hm.
+func setAddrs(hm *hep.Message, ipProto uint8, srcAP, dstAP netip.AddrPort, ts int64) {
+	src, dst := srcAP.Addr().Unmap(), dstAP.Addr().Unmap()
+	hm.IPFamily = 2
+	if src.Is6() {
+		hm.IPFamily = 10
+	}
+	hm.IPProto = ipProto
+	hm.SrcIP, hm.DstIP = src, dst
+	hm.SrcPort, hm.DstPort = srcAP.Port(), dstAP.Port()
+	hm.TsSec = uint32(ts / 1e9)
+	hm.TsUsec = uint32(ts % 1e9 / 1e3)
 }

@@ -179,3 +179,25 @@ func (f *Filter) RTPCounters() (RTPCounters, error) {
 // setRTPTestNow drives the programs' arrival clock (tests only; 0 gives
 // it back to bpf_ktime_get_ns).
 func (f *Filter) setRTPTestNow(ns uint64) error { return f.objs.RtpTestNow.Set(ns) }
+
+// RTPKernel adapts a Filter to agent/media's Kernel interface (same
+// method set, no import of agent code here).
+type RTPKernel struct{ F *Filter }
+
+// PutEndpoint pushes one SDP endpoint.
+func (k RTPKernel) PutEndpoint(ap netip.AddrPort, call uint64, pts [4]uint32, clock uint32, dtmfPT uint8) error {
+	return k.F.PutRTPEndpoint(ap, RTPEndpoint{Call: call, PTs: pts, Clock: clock, DTMFPT: dtmfPT})
+}
+
+// DeleteEndpoint removes one SDP endpoint.
+func (k RTPKernel) DeleteEndpoint(ap netip.AddrPort) error { return k.F.DeleteRTPEndpoint(ap) }
+
+// Streams reads every stream.
+func (k RTPKernel) Streams(fn func(src, dst netip.AddrPort, ssrc uint32, dir uint8, st *rtp.State) bool) error {
+	return k.F.RTPStreams(func(s *RTPStream) bool { return fn(s.Key.Src, s.Key.Dst, s.Key.SSRC, s.Dir, &s.State) })
+}
+
+// DeleteStream removes one stream.
+func (k RTPKernel) DeleteStream(src, dst netip.AddrPort, ssrc uint32) error {
+	return k.F.DeleteRTPStream(RTPStreamKey{Src: src, Dst: dst, SSRC: ssrc})
+}

@@ -24,7 +24,7 @@ import (
 //  2. either port in DNSPorts: DNS (at least the 12-byte header);
 //  3. SIPByContent and a SIP first line: SIP;
 //  4. RTCP and a valid RTCP compound packet: RTCP;
-//  5. otherwise Unclassified.
+//  5. otherwise Unclassified (UDP handed to Config.Unclassified if set).
 func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit func(*Message)) {
 	c := &d.cfg
 	switch {
@@ -54,6 +54,9 @@ func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit 
 		d.deliver(ClassRTCP, proto, src, dst, b, d.frame, emit)
 	default:
 		d.st.Unclassified++
+		if c.Unclassified != nil && proto == 17 && d.frame != nil {
+			c.Unclassified(src, dst, b, d.frame.TS)
+		}
 	}
 }
 

@@ -28,6 +28,10 @@ type Config struct {
 	// RTCP: UDP payloads on any port that pass the RTCP compound check
 	// (version 2, packet types 200-207, lengths adding up) are RTCP.
 	RTCP bool
+	// Unclassified, if set, is given every UDP payload that matched
+	// nothing above (the RTP statistics of agent/media), with the frame's
+	// capture time. It must not keep b.
+	Unclassified func(src, dst netip.AddrPort, b []byte, ts int64)
 
 	// IP defragmentation bounds. MaxFragments datagrams may be in
 	// reassembly at once, holding at most MaxFragBytes bytes together; the

@@ -77,6 +77,8 @@ func filterConfig(cfg LiveConfig) (bpf.Config, error) {
 		Allow:         cfg.Allow,
 		Deny:          cfg.Deny,
 		Exclude:       cfg.Exclude,
+		RTPStreams:    cfg.RTPStreams,
+		RTPEndpoints:  cfg.RTPEndpoints,
 	}, nil
 }
 

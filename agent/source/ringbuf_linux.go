@@ -135,6 +135,9 @@ func (s *ringbufSource) Close() error {
 // are attached.
 func (s *ringbufSource) Variant() bpf.Variant { return s.filter.Variant() }
 
+// Filter is the loaded BPF filter (its RTP stream table, for agent/media).
+func (s *ringbufSource) Filter() *bpf.Filter { return s.filter }
+
 // Counters returns the kernel counters.
 func (s *ringbufSource) Counters() (bpf.Counters, error) { return s.filter.Counters() }
 

@@ -66,4 +66,9 @@ type LiveConfig struct {
 	// these is never captured, so the agent does not capture its own output
 	// even when a collector listens on a SIP port.
 	Exclude []netip.AddrPort
+
+	// RTPStreams > 0 turns on the kernel's RTP statistics (ringbuf mode):
+	// the stream table's size; RTPEndpoints bounds the SDP endpoints.
+	RTPStreams   int
+	RTPEndpoints int
 }

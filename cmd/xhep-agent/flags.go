@@ -76,6 +76,13 @@ type config struct {
 	CorrelateMax int
 	CorrelateTTL time.Duration
 
+	RTPStats          bool
+	RTPReportInterval time.Duration
+	RTPIdle           time.Duration
+	RTPMaxStreams     int
+	RTPMaxEndpoints   int
+	RTPJitterBuffer   int
+
 	Metrics  string
 	LogLevel string
 	Config   string
@@ -225,6 +232,13 @@ func newFlagSet(c *config, lists map[string]*listFlag, out io.Writer) (fs *flag.
 
 	fs.IntVar(&c.CorrelateMax, "correlate-max", 65536, "media endpoints tracked for RTCP correlation")
 	fs.DurationVar(&c.CorrelateTTL, "correlate-ttl", 10*time.Minute, "life of a media endpoint without SDP or RTCP")
+
+	fs.BoolVar(&c.RTPStats, "rtp-stats", false, "measure the RTP of SDP-announced media (in the kernel when live in ringbuf mode) and send HEP type 34 quality reports")
+	fs.DurationVar(&c.RTPReportInterval, "rtp-report-interval", 5*time.Second, "--rtp-stats: a report per stream every `DURATION`")
+	fs.DurationVar(&c.RTPIdle, "rtp-idle", 15*time.Second, "--rtp-stats: a stream without packets this long gets its final report")
+	fs.IntVar(&c.RTPMaxStreams, "rtp-max-streams", 16384, "--rtp-stats: RTP streams tracked at once, `N` (kernel LRU table and userspace)")
+	fs.IntVar(&c.RTPMaxEndpoints, "rtp-max-endpoints", 65536, "--rtp-stats: SDP media endpoints tracked, `N`")
+	fs.IntVar(&c.RTPJitterBuffer, "rtp-jitter-buffer", 60, "--rtp-stats: fixed jitter buffer of the MOS estimate, `MS` (late packets count as lost)")
 
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (e.g. :9096) at /metrics")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "`LEVEL`: debug, info, warn or error")

@@ -25,6 +25,7 @@ func defaults() config {
 		RTCP: true, SIPByContent: true,
 		Collectors: []string{"udp://127.0.0.1:9060"}, SendMode: "all", Queue: 65536, SpoolMax: 1 << 30,
 		DrainTimeout: 30 * time.Second, CorrelateMax: 65536, CorrelateTTL: 10 * time.Minute, LogLevel: "info",
+		RTPReportInterval: 5 * time.Second, RTPIdle: 15 * time.Second, RTPMaxStreams: 16384, RTPMaxEndpoints: 65536, RTPJitterBuffer: 60,
 	}
 }
 
@@ -51,6 +52,8 @@ func TestParseFlags(t *testing.T) {
 				"--spool-dir", "/var/spool/xhep", "--spool-max", "512M", "--tls-ca", "/ca.pem", "--tls-insecure",
 				"--drain-timeout", "5s", "--correlate-max", "100", "--correlate-ttl", "1h", "--metrics", ":9096",
 				"--log-level", "debug",
+				"--rtp-stats", "--rtp-report-interval", "2s", "--rtp-idle", "9s", "--rtp-max-streams", "64",
+				"--rtp-max-endpoints", "128", "--rtp-jitter-buffer", "100",
 			},
 			func(c *config) {
 				*c = config{
@@ -65,6 +68,8 @@ func TestParseFlags(t *testing.T) {
 					Collectors: []string{"udp://a:9060", "tls://b:9061"}, SendMode: "hash", Queue: 1000,
 					SpoolDir: "/var/spool/xhep", SpoolMax: 512 << 20, TLSCA: "/ca.pem", TLSInsecure: true,
 					DrainTimeout: 5 * time.Second, CorrelateMax: 100, CorrelateTTL: time.Hour, Metrics: ":9096", LogLevel: "debug",
+					RTPStats: true, RTPReportInterval: 2 * time.Second, RTPIdle: 9 * time.Second, RTPMaxStreams: 64,
+					RTPMaxEndpoints: 128, RTPJitterBuffer: 100,
 				}
 			},
 		},

@@ -29,6 +29,9 @@ func openLive(c config, exclude []netip.AddrPort) (source.Source, []prometheus.C
 		Deny:          c.Deny,
 		Exclude:       exclude,
 	}
+	if c.RTPStats && (c.Mode == "" || c.Mode == "ringbuf") {
+		lc.RTPStreams, lc.RTPEndpoints = c.RTPMaxStreams, c.RTPMaxEndpoints
+	}
 	src, err := source.OpenLive(lc)
 	if err != nil {
 		return nil, nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/xhep/xhep/agent"
 	"github.com/xhep/xhep/agent/correlate"
+	"github.com/xhep/xhep/agent/media"
 	"github.com/xhep/xhep/agent/packet"
 	"github.com/xhep/xhep/agent/send"
 	"github.com/xhep/xhep/agent/source"
@@ -119,7 +120,23 @@ func pipelineConfig(c config) (agent.Config, error) {
 	sc.Block = c.Read != ""
 	sc.NoAck, sc.AckTimeout = c.NoAck, c.AckTimeout
 
+	var tracker *media.Tracker
+	if c.RTPStats {
+		if c.RTPJitterBuffer < 0 {
+			return agent.Config{}, fmt.Errorf("--rtp-jitter-buffer %d: want 0 or more ms", c.RTPJitterBuffer)
+		}
+		mc := media.DefaultConfig()
+		mc.Interval, mc.Idle = c.RTPReportInterval, c.RTPIdle
+		mc.MaxStreams, mc.MaxEndpoints = c.RTPMaxStreams, c.RTPMaxEndpoints
+		mc.Model.JitterBuffer = uint32(c.RTPJitterBuffer)
+		if tracker, err = media.New(mc, nil); err != nil {
+			return agent.Config{}, err
+		}
+	}
+
 	return agent.Config{
+		Media:        tracker,
+		MediaClock:   monotonic,
 		NodeID:       c.NodeID,
 		NodeName:     c.NodeName,
 		AuthKey:      c.AuthKey,
@@ -173,6 +190,23 @@ func runAgent(ctx context.Context, c config, log *slog.Logger, stdout io.Writer)
 			}
 		}
 		src = live
+		if kernelMedia(pcfg.Media, live) {
+			log.Info("rtp statistics in the kernel", "max_streams", c.RTPMaxStreams, "max_endpoints", c.RTPMaxEndpoints)
+		}
+		if pcfg.Media != nil {
+			go func() {
+				tk := time.NewTicker(time.Second)
+				defer tk.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case now := <-tk.C:
+						p.MediaTick(now.UnixNano(), false)
+					}
+				}
+			}()
+		}
 		log.Info("capturing", "ifaces", c.Ifaces, "mode", c.Mode, "collectors", c.Collectors, "excluded", exclude)
 		if v := liveVariant(live); v != "" {
 			log.Info("bpf variant", "variant", v)

@@ -13,6 +13,7 @@ const (
 	TypePeriodic = "PERIODIC" // every --rtp-report-interval
 	TypeHangup   = "HANGUP"   // the call ended (BYE, CANCEL)
 	TypeTimeout  = "TIMEOUT"  // the stream went idle
+	TypeEnd      = "END"      // the capture ended (end of a --read file, agent stop)
 )
 
 // Report is one HEP type 34 quality report of one stream: the figures of

@@ -58,9 +58,9 @@ t() {
   fi
 }
 # Program load, prog.Run filter tests, records through both buffers.
-t bpf ./bpf.test -test.run '^(TestLoad|TestBuffers|TestPerfDrops|TestFilter.*|TestExclude|TestAttach.*|TestChooseBuffer)\$'
+t bpf ./bpf.test -test.run '^(TestLoad|TestBuffers|TestPerfDrops|TestFilter.*|TestExclude|TestAttach.*|TestChooseBuffer|TestRTP.*)\$'
 # The Linux 5.4 feature set forced: perf buffer, netlink XDP, clsact.
-XHEP_BPF_LEGACY=1 t bpf-legacy-5.4 ./bpf.test -test.run '^(TestLoad|TestFilterMatch|TestFilterFragments|TestFilterFlow|TestAttach.*)\$'
+XHEP_BPF_LEGACY=1 t bpf-legacy-5.4 ./bpf.test -test.run '^(TestLoad|TestFilterMatch|TestFilterFragments|TestFilterFlow|TestAttach.*|TestRTP.*)\$'
 # Live capture over veth between two namespaces: ringbuf, perf, legacy, afxdp.
 t live ./source.test -test.run '^(TestLiveCapture|TestLiveXDPBusy|TestLiveCollectors|TestLiveFlowsAndFragments|TestLiveFragmentsAnyOrder)\$'
 exit \$rc

@@ -361,7 +361,15 @@ func (o *own) kill9() {
 	if err != nil {
 		o.t.Fatal(err)
 	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		o.t.Fatalf("pid file %s: %q", filepath.Join(o.dir, "mysqld.pid"), b)
+	}
+	// Only ever the server of this test: its command line names its datadir.
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if !strings.Contains(string(cmdline), o.dir) {
+		o.t.Fatalf("pid %d is not this test's server (%q)", pid, cmdline)
+	}
 	syscall.Kill(pid, syscall.SIGKILL)
 	for range 100 {
 		if syscall.Kill(pid, 0) != nil {

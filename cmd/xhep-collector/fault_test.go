@@ -484,10 +484,13 @@ func TestFaultTable(t *testing.T) {
 	}
 }
 
-// TestFaultDatabase kills and stops a MariaDB of the test's own.
+// TestFaultDatabase kills and stops a MariaDB of the test's own (on a free port).
 func TestFaultDatabase(t *testing.T) {
 	faultDSN(t)
-	srv := startOwnDB(t, 22306)
+	// An ephemeral port: other runs of this test may hold any fixed one.
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	p, _ := strconv.Atoi(port)
+	srv := startOwnDB(t, p)
 	cases := []faultCase{
 		{name: "database kill -9 mid-run, journal", journal: true, calls: 2000, fault: func(t *testing.T, f *faultRun) {
 			f.waitReceived(10000)

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 
@@ -44,6 +45,11 @@ type metrics struct {
 	rtcpRTT     *prometheus.HistogramVec
 	rtcpMOS     *prometheus.HistogramVec
 	rtcpReports *prometheus.CounterVec
+
+	// RTP quality from the agents' HEP type 34 final reports (one per stream).
+	rtpMOS     prometheus.Histogram
+	rtpLoss    prometheus.Histogram
+	rtpReports *prometheus.CounterVec // type
 
 	// caches: [transport][proto]
 	msgC [3][256]atomic.Pointer[prometheus.Counter]
@@ -172,7 +178,24 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "xhep_rtcp_reports_total",
 			Help: "RTCP packets with a report block or XR VoIP metrics (what the RTCP histograms observe), by node.",
 		}, []string{"node"}),
+		rtpMOS: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "xhep_rtp_stream_mos",
+			Help:    "MEAN_MOS of each RTP stream at its final HEP type 34 report (agent --rtp-stats, G.107 E-model).",
+			Buckets: []float64{1, 2, 2.5, 3, 3.5, 3.6, 3.8, 4, 4.2, 4.4, 4.5},
+		}),
+		rtpLoss: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "xhep_rtp_stream_loss_ratio",
+			Help:    "Lost / expected packets (0-1) of each RTP stream at its final HEP type 34 report.",
+			Buckets: []float64{0, .001, .005, .01, .02, .05, .1, .2, .5, 1},
+		}),
+		rtpReports: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xhep_rtp_reports_total",
+			Help: "HEP type 34 RTP quality reports received, by TYPE (PERIODIC, HANGUP, TIMEOUT, END, invalid).",
+		}, []string{"type"}),
 		dissectC: make(map[string]prometheus.Counter),
+	}
+	for _, t := range []string{"PERIODIC", "HANGUP", "TIMEOUT", "END", "invalid"} {
+		m.rtpReports.WithLabelValues(t)
 	}
 	evicted := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "xhep_sip_kpi_evicted_total",
@@ -203,7 +226,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	reg.MustRegister(m.messages, m.decodeErrors, m.dissectErrs, m.authRejects, m.writeErrors, m.noPayload,
 		m.forwarded, m.forwardDrops, m.sipRequests, m.sipResponses, m.sipRetrans, m.inviteAttempts,
 		m.inviteOutcomes, m.srd, m.rrd, m.invite200, m.callDuration, m.callsActive, m.register, evicted, overflow,
-		m.rtcpJitter, m.rtcpLoss, m.rtcpRTT, m.rtcpMOS, m.rtcpReports)
+		m.rtcpJitter, m.rtcpLoss, m.rtcpRTT, m.rtcpMOS, m.rtcpReports, m.rtpMOS, m.rtpLoss, m.rtpReports)
 	return m
 }
 
@@ -229,4 +252,39 @@ func (m *metrics) dissectError(reason string) {
 	}
 	m.mu.Unlock()
 	c.Inc()
+}
+
+// rtpReport is what the RTP histograms read of a HEP type 34 report.
+type rtpReport struct {
+	Type     string  `json:"TYPE"`
+	MeanMOS  float64 `json:"MEAN_MOS"`
+	Expected float64 `json:"EXPECTED_PK"`
+	Lost     float64 `json:"PACKET_LOSS"`
+}
+
+// observeRTP counts one HEP type 34 report; a final one (not PERIODIC)
+// feeds the per-stream MOS and loss histograms. Reports are rare (one per
+// stream every few seconds): decoding them with encoding/json is fine.
+func (m *metrics) observeRTP(payload []byte) {
+	var r rtpReport
+	if json.Unmarshal(payload, &r) != nil || r.Type == "" {
+		m.rtpReports.WithLabelValues("invalid").Inc()
+		return
+	}
+	switch r.Type {
+	case "PERIODIC", "HANGUP", "TIMEOUT", "END":
+	default:
+		m.rtpReports.WithLabelValues("invalid").Inc()
+		return
+	}
+	m.rtpReports.WithLabelValues(r.Type).Inc()
+	if r.Type == "PERIODIC" {
+		return
+	}
+	if r.MeanMOS >= 1 && r.MeanMOS <= 5 {
+		m.rtpMOS.Observe(r.MeanMOS)
+	}
+	if r.Expected > 0 {
+		m.rtpLoss.Observe(min(max(r.Lost/r.Expected, 0), 1))
+	}
 }

@@ -694,6 +694,9 @@ func (s *Service) process(w *worker, b []byte, transport string) error {
 		w.key = s.invites.observe(&w.msg, sm, w.row.CreateDate, w.key)
 	}
 	s.observeRTCP(w)
+	if w.msg.Proto == hep.ProtoMOSFull {
+		s.m.observeRTP(w.msg.Payload)
+	}
 	if s.out != nil {
 		err := errNoRoom
 		if s.waitRoom(transport) {

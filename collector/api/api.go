@@ -170,6 +170,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/calls/{callid}/pcap", a.guard(auth.Operator, "pcap", a.pcap))
 	mux.Handle("GET /api/v1/calls/{callid}/text", a.guard(auth.Operator, "text", a.text))
 	mux.Handle("GET /api/v1/stats", a.guard(auth.ReadOnly, "", a.stats))
+	mux.Handle("GET /api/v1/media/lowmos", a.guard(auth.ReadOnly, "search", a.lowMOSCalls))
 	mux.Handle("GET /api/v1/registrations", a.guard(auth.ReadOnly, "search", a.registrations))
 	mux.Handle("POST /api/v1/calls/{callid}/share", a.guard(auth.Operator, "", a.share))
 	mux.Handle("GET /api/v1/shared/{token}/flow", a.guardShared(a.sharedFlow))

@@ -219,7 +219,7 @@ func (d *Dissector) SIP() *sip.Message {
 // copies it.
 //
 // Routing: SIP (type 1) by CSeq method into call, registration or
-// default; RTCP (5), DNS (53), logs (100) and JSON types (0x32-0x3d) into
+// default; RTCP (5), DNS (53), logs (100), RTP quality reports (34) and JSON types (0x32-0x3d) into
 // hep_proto_<type>_default with their JSON; any other type raw, with
 // {"length": n} as payload. A payload that does not decode returns a
 // [*PayloadError] and the row still holds everything that could be said.
@@ -246,7 +246,8 @@ func (d *Dissector) Dissect(m *hep.Message, row *store.Row) error {
 		err = d.dnsRow(m, row)
 	case m.Proto == hep.ProtoLog:
 		d.logRow(m, row)
-	case m.Proto >= 0x32 && m.Proto <= 0x3d:
+	case m.Proto >= 0x32 && m.Proto <= 0x3d, m.Proto == hep.ProtoMOSFull:
+		// 34: the rtpagent JSON quality reports (agent --rtp-stats)
 		err = d.jsonRow(m, row)
 	default:
 		d.rawRow(m, row)

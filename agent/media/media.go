@@ -305,7 +305,11 @@ func (t *Tracker) Packet(src, dst netip.AddrPort, b []byte, ts int64) {
 			return
 		}
 		s = t.newStream(k, e, dir, h.PT)
-		s.params = rtp.NewParams(e.clock, e.dtmfPT)
+		clock := e.clock // the stream's first payload type's clock rate, else the endpoint's
+		if c, ok := e.codec(h.PT); ok && c.clock != 0 {
+			clock = c.clock
+		}
+		s.params = rtp.NewParams(clock, e.dtmfPT)
 		s.reported = ts // the first periodic report comes one Interval in
 	}
 	s.state.Update(&s.params, h, uint32(len(b)), uint64(ts))

@@ -9,8 +9,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// mediaTable holds the HEP type 34 reports (created by the store when the
-// first one arrives: until then the queries answer nothing).
+// mediaTable holds the HEP type 34 reports (a standard table of the store;
+// a database made before it existed answers nothing until one arrives).
 const mediaTable = "hep_proto_34_default"
 
 // noTable reports MySQL's "table doesn't exist" (1146).

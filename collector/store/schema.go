@@ -15,6 +15,7 @@ var standardTables = []string{
 	"hep_proto_5_default",
 	"hep_proto_53_default",
 	"hep_proto_100_default",
+	"hep_proto_34_default", // RTP quality reports (agent --rtp-stats); the API's flow reads it
 }
 
 // ErrInvalidTable is returned by [Store.Write] for a Row whose Table is

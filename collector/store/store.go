@@ -62,6 +62,12 @@ type Store struct {
 	abandon chan struct{} // closed by Close at the drain deadline
 	bg      sync.WaitGroup
 	writers sync.WaitGroup
+
+	// schemaMu serialises the backend's schema and partition changes
+	// (Setup, EnsureTable, Maintain): the partition manager, the prober,
+	// a writer that found a table missing and a caller's Maintain may
+	// otherwise add the same partition at once.
+	schemaMu sync.Mutex
 }
 
 // table is the write state of one table.
@@ -587,7 +593,10 @@ func (s *Store) setup(ctx context.Context) error {
 	for i, t := range tables {
 		names[i] = t.name
 	}
-	if err := s.be.Setup(ctx, names); err != nil {
+	s.schemaMu.Lock()
+	err := s.be.Setup(ctx, names)
+	s.schemaMu.Unlock()
+	if err != nil {
 		s.setUp(false)
 		return err
 	}
@@ -628,6 +637,8 @@ func (s *Store) runMaintain() {
 }
 
 func (s *Store) maintain(ctx context.Context) error {
+	s.schemaMu.Lock()
+	defer s.schemaMu.Unlock()
 	return s.be.Maintain(ctx, backend.Policy{Retention: s.cfg.Retention, MaxDBSize: s.cfg.MaxDBSize, MaxFuture: s.cfg.MaxFuture})
 }
 

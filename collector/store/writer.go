@@ -106,7 +106,10 @@ func (s *Store) writeRetry(w *writer, b *batch) {
 		case errNoTable:
 			s.m.writeErrs.WithLabelValues("schema").Inc()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			if err := s.be.EnsureTable(ctx, b.t.name); err != nil {
+			s.schemaMu.Lock()
+			err := s.be.EnsureTable(ctx, b.t.name)
+			s.schemaMu.Unlock()
+			if err != nil {
 				s.cfg.Logger.Error("create table", "table", b.t.name, "err", err)
 			}
 			cancel()

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xhep/xhep/agent/media"
 	"github.com/xhep/xhep/hep"
@@ -80,8 +81,30 @@ func TestMediaReportsFromFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Media = tr
-	runFile(t, cfg, p.path)
+	pl, _ := runFile(t, cfg, p.path)
 	got := col.wait(t, 3+2)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(pl.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather metrics: %v", err)
+	}
+	seen := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.Metric {
+			k := mf.GetName()
+			for _, l := range m.Label {
+				k += "/" + l.GetValue()
+			}
+			seen[k] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	for k, v := range map[string]float64{"xhep_agent_rtp_reports_total": 2, "xhep_agent_rtp_packets_total": 594,
+		"xhep_agent_rtp_events_total/not_rtp": 0, "xhep_agent_rtp_streams": 0} {
+		if got, ok := seen[k]; !ok || got != v {
+			t.Errorf("metric %s = %v (present %v), want %v", k, got, ok, v)
+		}
+	}
 	type view struct {
 		Corr, Type, Src  string
 		Total, Exp, Lost float64

@@ -65,6 +65,7 @@ type Stats struct {
 	Packets            uint64 // RTP packets counted in userspace
 	Reports            uint64 // reports emitted
 	KernelErrors       uint64 // failed kernel map operations
+	KernelOrphans      uint64 // kernel streams dropped unreported: their endpoint was gone or its call had ended
 }
 
 type codec struct {
@@ -226,10 +227,17 @@ func (t *Tracker) ObserveSDP(callID, body []byte, now int64) {
 		if e.clock == 0 {
 			e.clock = 8000
 		}
-		if old, ok := t.eps[ap]; !ok && len(t.eps) >= t.cfg.MaxEndpoints {
+		old, ok := t.eps[ap]
+		switch {
+		case ok && !old.ended && string(old.callID) == string(callID):
+			// The same call again (200 after INVITE, re-INVITE, UPDATE):
+			// its streams go on; the codecs are the latest offer's.
+			old.codecs, old.pts, old.dtmfPT, old.clock, old.expires = e.codecs, e.pts, e.dtmfPT, e.clock, e.expires
+			e = old
+		case ok:
+			old.ended = true // another call took the endpoint: the old one's streams end
+		case len(t.eps) >= t.cfg.MaxEndpoints:
 			t.evictEndpoint()
-		} else if ok {
-			old.ended = true // streams keep their Call-ID; new ones take the new endpoint
 		}
 		t.eps[ap] = e
 		if t.k != nil {
@@ -270,10 +278,17 @@ func (t *Tracker) dropEndpoint(ap netip.AddrPort) {
 func (t *Tracker) End(callID []byte, now int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, e := range t.eps {
+	for ap, e := range t.eps {
 		if !e.ended && string(e.callID) == string(callID) {
 			e.ended = true
 			e.expires = now + int64(t.cfg.EndTTL)
+			// The kernel stops counting it; the streams get their final
+			// report from what it counted so far.
+			if t.k != nil {
+				if err := t.k.DeleteEndpoint(ap); err != nil {
+					t.st.KernelErrors++
+				}
+			}
 		}
 	}
 }
@@ -286,9 +301,9 @@ func (t *Tracker) Packet(src, dst netip.AddrPort, b []byte, ts int64) {
 	defer t.mu.Unlock()
 	var dir uint8
 	e := t.eps[dst]
-	if e == nil {
-		if e = t.eps[src]; e == nil {
-			return
+	if e == nil || e.ended {
+		if e = t.eps[src]; e == nil || e.ended {
+			return // unknown, or media after the call ended
 		}
 		dir = 1
 	}

@@ -128,3 +128,35 @@ func ssrcChg(m map[string]any) string {
 	}
 	return "?"
 }
+
+// TestTrackerSameCallAgain: the 200 OK (or a re-INVITE) repeating an
+// endpoint of the same call does not end its streams; another call taking
+// the endpoint does; media after BYE is not counted.
+func TestTrackerSameCallAgain(t *testing.T) {
+	tr, err := New(Config{Interval: time.Hour}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := netip.MustParseAddrPort("198.51.100.7:40000")
+	dst := netip.MustParseAddrPort("192.0.2.10:30000")
+	tr.ObserveSDP([]byte("c1"), []byte(sdpBody), 1e9)
+	for i := 0; i < 10; i++ {
+		tr.Packet(src, dst, rtpPkt(0, uint16(i), uint32(i)*160, 5), 1e9+int64(i)*20e6)
+	}
+	tr.ObserveSDP([]byte("c1"), []byte(sdpBody), 2e9) // re-INVITE
+	var got []map[string]any
+	tr.Tick(2e9, 0, false, collect(&got))
+	if len(got) != 0 {
+		t.Fatalf("the same call's SDP again ended its stream: %v", got)
+	}
+	tr.ObserveSDP([]byte("c2"), []byte(sdpBody), 3e9) // another call on the same endpoint
+	tr.Tick(3e9, 0, false, collect(&got))
+	if len(got) != 1 || got[0]["TYPE"] != "HANGUP" || got[0]["_callid"] != "c1" || got[0]["TOTAL_PK"] != 10.0 {
+		t.Fatalf("reports %v, want c1's final one with 10 packets", got)
+	}
+	tr.End([]byte("c2"), 4e9)
+	tr.Packet(src, dst, rtpPkt(0, 50, 8000, 6), 4e9+1)
+	if st := tr.Stats(); st.Streams != 0 || st.Packets != 10 {
+		t.Errorf("after BYE: %+v", st)
+	}
+}

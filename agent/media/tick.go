@@ -77,6 +77,7 @@ func (t *Tracker) Tick(now, kernelNow int64, final bool, emit func(*Report)) {
 // pullKernel copies the kernel's stream states into the table, adding the
 // streams it does not know yet.
 func (t *Tracker) pullKernel() {
+	var orphans []streamKey
 	err := t.k.Streams(func(src, dst netip.AddrPort, ssrc uint32, dir uint8, st *rtp.State) bool {
 		k := streamKey{src, dst, ssrc}
 		s := t.streams[k]
@@ -86,8 +87,11 @@ func (t *Tracker) pullKernel() {
 				ap = src
 			}
 			e := t.eps[ap]
-			if e == nil {
-				return true // its endpoint is gone and it was reported: left to the LRU
+			if e == nil || e.ended {
+				// Its endpoint is gone (expired, evicted) or its call
+				// ended and it was reported: packets that came after.
+				orphans = append(orphans, k)
+				return true
 			}
 			s = t.newStream(k, e, dir, st.LastPT)
 			s.params = rtp.NewParams(e.clock, e.dtmfPT)
@@ -98,6 +102,12 @@ func (t *Tracker) pullKernel() {
 	})
 	if err != nil {
 		t.st.KernelErrors++
+	}
+	for _, k := range orphans {
+		if err := t.k.DeleteStream(k.src, k.dst, k.ssrc); err != nil {
+			t.st.KernelErrors++
+		}
+		t.st.KernelOrphans++
 	}
 }
 

@@ -35,7 +35,6 @@ func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return sum
 }
 
-
 func waitUp(t *testing.T, reg *prometheus.Registry, up float64) {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {

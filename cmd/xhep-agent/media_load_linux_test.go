@@ -33,6 +33,17 @@ func cpuTicks(pid int) (int64, error) {
 	return u + s, nil
 }
 
+// vmRSS is a process's resident set ("VmRSS: N kB").
+func vmRSS(pid int) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			return strings.Join(strings.Fields(l), " ")
+		}
+	}
+	return "VmRSS: ?"
+}
+
 // TestLiveAgentRTPLoad: 200 calls (an INVITE with SDP each), then 500
 // RTP packets per call as fast as one sender goroutine goes, then BYE:
 // every INVITE and BYE is captured, every stream gets one HANGUP report
@@ -122,6 +133,7 @@ func TestLiveAgentRTPLoad(t *testing.T) {
 	}
 	var rtpDur time.Duration
 	var cpu0, cpu1 int64
+	var rss string
 	inNS(t, b, func() {
 		sc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 197, 0, 2), Port: 5060})
 		if err != nil {
@@ -160,6 +172,7 @@ func TestLiveAgentRTPLoad(t *testing.T) {
 		rtpDur = time.Since(start)
 		time.Sleep(2500 * time.Millisecond) // a periodic round over all streams
 		cpu1, _ = cpuTicks(cmd.Process.Pid)
+		rss = vmRSS(cmd.Process.Pid)
 		for i := range calls {
 			sc.WriteTo(sip("BYE sip:b@10.197.0.1 SIP/2.0", fmt.Sprintf("load-%d@x", i), "2 BYE", ""), proxy)
 			time.Sleep(200 * time.Microsecond)
@@ -185,8 +198,8 @@ func TestLiveAgentRTPLoad(t *testing.T) {
 	pps := float64(calls*perCall) / rtpDur.Seconds()
 	cpuSec := float64(cpu1-cpu0) / 100 // USER_HZ
 	window := rtpDur.Seconds() + 2.5
-	t.Logf("RTP %d packets in %v (%.0f pkts/s, one sender); agent CPU %.2f s over the %.1f s burst+report window (%.1f %% of a core, %.2f %% per 100k pkts/s); SIP captured %d of %d; HANGUP reports %d of %d, %d with all %d packets",
-		calls*perCall, rtpDur.Round(time.Millisecond), pps, cpuSec, window, 100*cpuSec/window, 100*cpuSec/window/(pps/1e5), sipN, 2*calls, len(hangups), calls, full, perCall)
+	t.Logf("RTP %d packets in %v (%.0f pkts/s, one sender); agent CPU %.2f s over the %.1f s burst+report window (%.1f %% of a core, %.2f %% per 100k pkts/s); agent %s; SIP captured %d of %d; HANGUP reports %d of %d, %d with all %d packets",
+		calls*perCall, rtpDur.Round(time.Millisecond), pps, cpuSec, window, 100*cpuSec/window, 100*cpuSec/window/(pps/1e5), rss, sipN, 2*calls, len(hangups), calls, full, perCall)
 	if sipN != 2*calls || len(hangups) != calls {
 		t.Errorf("SIP captured %d of %d, HANGUP reports %d of %d\nstderr:\n%s", sipN, 2*calls, len(hangups), calls, stderr.String())
 	}

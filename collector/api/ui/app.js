@@ -613,7 +613,37 @@ function ladderControls(f) {
     cb.addEventListener("change", () => { if (cb.checked) hiddenKinds.delete(k); else hiddenKinds.add(k); ladder(f); });
     return el("label", { class: "check" }, cb, k);
   });
-  $("laddercontrols").replaceChildren(sel, el("span", { class: "kinds" }, "show:", ...boxes));
+  const nodes = [...new Set(f.messages.map((m) => String(m.node)))];
+  const nsel = el("select", { id: "nodefilter", title: "messages captured at this node" }, el("option", { value: "" }, "all nodes"),
+    ...nodes.map((n) => { const o = el("option", { value: n }, "node " + n); if (n === nodeFilter) o.selected = true; return o; }));
+  nsel.addEventListener("change", () => { nodeFilter = nsel.value; ladder(f); });
+  const dd = el("input", { type: "checkbox", id: "dedup" });
+  dd.checked = dedupOn;
+  dd.addEventListener("change", () => { dedupOn = dd.checked; ladder(f); });
+  $("laddercontrols").replaceChildren(sel, nsel, el("label", { class: "check", title: "the same message captured at several nodes shown once" }, dd, "one arrow per message"),
+    el("span", { class: "kinds" }, "show:", ...boxes));
+}
+
+// dedup merges the same message captured at several nodes: same raw
+// text, addresses and ports within one second; the first capture stays,
+// with every node (and its delay) in nodes.
+let dedupOn = true;
+let nodeFilter = "";
+function dedup(msgs) {
+  const out = [];
+  const open = new Map();
+  for (const m of msgs) {
+    const k = m.src_ip + "|" + m.src_port + "|" + m.dst_ip + "|" + m.dst_port + "|" + (m.raw || m.first_line || m.method + m.status);
+    const o = open.get(k);
+    if (dedupOn && o && m.time_us - o.time_us <= 1e6 && !o.nodes.some((n) => n.node === m.node)) {
+      o.nodes.push({ node: m.node, delay_us: m.time_us - o.time_us });
+      continue;
+    }
+    const c = Object.assign({}, m, { nodes: [{ node: m.node, delay_us: 0 }] });
+    open.set(k, c);
+    out.push(c);
+  }
+  return out;
 }
 
 // ladder draws one column per address (see combine), in order of first
@@ -623,7 +653,7 @@ function ladderControls(f) {
 function ladder(f) {
   const s = $("ladder");
   s.replaceChildren();
-  const msgs = f.messages.filter((m) => !hiddenKinds.has(kindOf(m)));
+  const msgs = dedup(f.messages).filter((m) => !hiddenKinds.has(kindOf(m)) && (!nodeFilter || m.nodes.some((n) => String(n.node) === nodeFilter)));
   const cols = [];
   const colOf = {};
   const members = {};
@@ -658,11 +688,11 @@ function ladder(f) {
     const y = Y0 + j * DY;
     const cls = statusClass(m.status);
     const sdp = hasSDP(m);
-    const g = svg("g", { class: "msg " + cls, "data-sdp": sdp ? "1" : "0", "data-idx": j, "data-from": from, "data-to": to, "data-callid": m.callid, "data-method": m.status ? String(m.status) : m.method });
+    const g = svg("g", { class: "msg " + cls, "data-sdp": sdp ? "1" : "0", "data-nodes": m.nodes.map((n) => n.node).join(","), "data-idx": j, "data-from": from, "data-to": to, "data-callid": m.callid, "data-method": m.status ? String(m.status) : m.method });
     g.append(svg("rect", { class: "hit", x: 0, y: y - 18, width: W, height: DY }));
     g.append(svg("rect", { x: 4, y: y - 14, width: 5, height: 18, fill: legColors[(legIdx[m.callid] || 0) % legColors.length] }));
-    const tt = svg("text", { class: "time", x: 14, y: y - 3 }, fmtTime(m.time_us, false));
-    tt.append(svg("title", {}, fmtUTC(m.time_us)));
+    const tt = svg("text", { class: "time", x: 14, y: y - 3 }, fmtTime(m.time_us, false) + (m.nodes.length > 1 ? " ×" + m.nodes.length : ""));
+    tt.append(svg("title", {}, fmtUTC(m.time_us) + "\ncaptured at node " + m.nodes.map((n) => n.node + (n.delay_us ? " (+" + (n.delay_us / 1000).toFixed(3) + " ms)" : "")).join(", ")));
     g.append(tt);
     const dPrev = prev ? (m.time_us - prev.time_us) / 1000 : 0;
     const dInv = invite ? (m.time_us - invite.time_us) / 1000 : 0;

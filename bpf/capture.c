@@ -99,7 +99,7 @@ static __always_inline int xhep_classify(void *data, void *end, struct pkt *k, s
 		m |= MATCH_DNS;
 	if (!m && k->l4 != IPPROTO_SCTP) {
 		if (k->have_w) {
-			if (sip_by_content && is_sip(k->w))
+			if (sip_by_content && is_sip(data, end, k))
 				m = MATCH_SIP_CONTENT;
 			else if (rtcp_heuristic && k->l4 == IPPROTO_UDP && is_rtcp(k->w, k->payload_len))
 				m = MATCH_RTCP;

@@ -228,6 +228,7 @@ struct pkt {
 	__u32 payload_len; /* L4 payload length from the IP/UDP lengths */
 	__u32 next_off;    /* tunnels: offset of the inner header */
 	__u32 l3_off;      /* offset of the (innermost) IP header */
+	__u32 poff;        /* offset of the L4 payload, when have_w */
 	__u16 sport;
 	__u16 dport;
 	__u8 l4;    /* IPPROTO_* of the innermost transport */
@@ -597,6 +598,7 @@ static __always_inline int parse_l3(void *ctx, int is_xdp, void *data, void *end
 	if (poff > 0x3fff)
 		return r;
 	void *w = data + poff;
+	k->poff = poff;
 	if (w + 8 <= end) {
 		k->w = *(__u64 *)w;
 		k->have_w = 1;
@@ -659,51 +661,88 @@ static __attribute__((noinline)) int xhep_l3_skb(struct __sk_buff *ctx, struct p
 	})
 
 /*
- * SIP request or status line (RFC 3261): "METHOD SP" or "SIP/2.0 SP".
- * w is the first eight payload bytes in memory order, read as a
- * little-endian u64; shorter methods are compared under a mask.
+ * SIP request or status line (RFC 3261), by structure, not by a name list:
+ *
+ *   status:  "SIP/2.0 "
+ *   request: method SP scheme ":"   method: 1..SIP_METHOD_MAX token chars
+ *                                   scheme: "sip", "sips" or "tel", any case
+ *
+ * token = ALPHA / DIGIT / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
+ * (RFC 3261 §25.1; the agent's hep/sip.StartsWithStartLine accepts the same
+ * methods, with any Request-URI and the " SIP/2.0" at the line's end). The
+ * scheme keeps HTTP ("GET / HTTP/1.1"), RTSP and other text protocols out.
+ *
+ * sip_maybe is the cheap first step on w, the first eight payload bytes in
+ * memory order read as a little-endian u64: the status line, or a token
+ * char first and either a token char or SP second. RTP/RTCP (first byte
+ * 0x80..0xbf) and most binary data stop there. is_sip then reads the
+ * method and scheme from the packet, byte by byte under data_end.
  */
 #define S8(a, b, c, d, e, f, g, h)                                                  \
 	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 |          \
 	 (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
-#define M4 0xffffffffULL
-#define M5 0xffffffffffULL
-#define M6 0xffffffffffffULL
-#define M7 0xffffffffffffffULL
-#define M8 0xffffffffffffffffULL
+#define SIP_METHOD_MAX 32
 
-static __always_inline int is_sip(__u64 w)
+static __always_inline int sip_token(__u8 c)
 {
-	switch ((__u32)w) {
-	case S8('S', 'I', 'P', '/', 0, 0, 0, 0):
-		return w == S8('S', 'I', 'P', '/', '2', '.', '0', ' ');
-	case S8('I', 'N', 'V', 'I', 0, 0, 0, 0):
-		return (w & M7) == S8('I', 'N', 'V', 'I', 'T', 'E', ' ', 0);
-	case S8('A', 'C', 'K', ' ', 0, 0, 0, 0):
-	case S8('B', 'Y', 'E', ' ', 0, 0, 0, 0):
+	__u8 l = c | 0x20;
+	if ((l >= 'a' && l <= 'z') || (c >= '0' && c <= '9'))
 		return 1;
-	case S8('C', 'A', 'N', 'C', 0, 0, 0, 0):
-		return (w & M7) == S8('C', 'A', 'N', 'C', 'E', 'L', ' ', 0);
-	case S8('R', 'E', 'G', 'I', 0, 0, 0, 0):
-		return w == S8('R', 'E', 'G', 'I', 'S', 'T', 'E', 'R');
-	case S8('O', 'P', 'T', 'I', 0, 0, 0, 0):
-		return w == S8('O', 'P', 'T', 'I', 'O', 'N', 'S', ' ');
-	case S8('P', 'R', 'A', 'C', 0, 0, 0, 0):
-		return (w & M6) == S8('P', 'R', 'A', 'C', 'K', ' ', 0, 0);
-	case S8('S', 'U', 'B', 'S', 0, 0, 0, 0):
-		return w == S8('S', 'U', 'B', 'S', 'C', 'R', 'I', 'B');
-	case S8('N', 'O', 'T', 'I', 0, 0, 0, 0):
-		return (w & M7) == S8('N', 'O', 'T', 'I', 'F', 'Y', ' ', 0);
-	case S8('P', 'U', 'B', 'L', 0, 0, 0, 0):
-		return w == S8('P', 'U', 'B', 'L', 'I', 'S', 'H', ' ');
-	case S8('I', 'N', 'F', 'O', 0, 0, 0, 0):
-		return (w & M5) == S8('I', 'N', 'F', 'O', ' ', 0, 0, 0);
-	case S8('R', 'E', 'F', 'E', 0, 0, 0, 0):
-		return (w & M6) == S8('R', 'E', 'F', 'E', 'R', ' ', 0, 0);
-	case S8('M', 'E', 'S', 'S', 0, 0, 0, 0):
-		return w == S8('M', 'E', 'S', 'S', 'A', 'G', 'E', ' ');
-	case S8('U', 'P', 'D', 'A', 0, 0, 0, 0):
-		return (w & M7) == S8('U', 'P', 'D', 'A', 'T', 'E', ' ', 0);
+	return c == '-' || c == '.' || c == '!' || c == '%' || c == '*' || c == '_' || c == '+' ||
+	       c == '`' || c == '\'' || c == '~';
+}
+
+static __always_inline int sip_maybe(__u64 w)
+{
+	if (w == S8('S', 'I', 'P', '/', '2', '.', '0', ' '))
+		return 1;
+	__u8 b1 = (w >> 8) & 0xff;
+	return sip_token(w & 0xff) && (b1 == ' ' || sip_token(b1));
+}
+
+/* sip_scheme: the bytes at p (p + 5 <= end checked) start "sip:", "sips:"
+ * or "tel:" in any case. */
+static __always_inline int sip_scheme(__u8 *p)
+{
+	__u32 s = ((__u32)p[0] | (__u32)p[1] << 8 | (__u32)p[2] << 16 | (__u32)p[3] << 24) |
+		  0x00202020;
+	if (s == ('s' | 'i' << 8 | 'p' << 16 | ':' << 24) ||
+	    s == ('t' | 'e' << 8 | 'l' << 16 | ':' << 24))
+		return 1;
+	return s == ('s' | 'i' << 8 | 'p' << 16 | ('s' | 0x20) << 24) && p[4] == ':';
+}
+
+/*
+ * is_sip: k's payload starts a SIP start line (see above). Reads the
+ * linear data only; when the payload goes on beyond it (a TC frame whose
+ * payload is not linear, where w came from bpf_skb_load_bytes), a method
+ * that runs up to there counts, so nothing the agent would keep is lost
+ * (the agent checks the whole line again).
+ */
+static __always_inline int is_sip(void *data, void *end, struct pkt *k)
+{
+	__u64 w = k->w;
+	if (!sip_maybe(w))
+		return 0;
+	if (w == S8('S', 'I', 'P', '/', '2', '.', '0', ' '))
+		return 1;
+	__u32 o = k->poff;
+	asm volatile("%0 &= 0x3fff" : "+r"(o));
+	__u8 *p = data + o;
+	/* 1: the payload ends in the linear data, so bytes past end are none. */
+	int whole = o + k->payload_len <= (__u32)(end - data);
+#pragma unroll
+	for (int i = 1; i <= SIP_METHOD_MAX; i++) {
+		if ((void *)(p + i + 1) > end)
+			return !whole;
+		__u8 c = p[i];
+		if (c == ' ') {
+			if ((void *)(p + i + 6) > end)
+				return !whole;
+			return sip_scheme(p + i + 1);
+		}
+		if (!sip_token(c))
+			return 0;
 	}
 	return 0;
 }
@@ -804,10 +843,11 @@ static __always_inline int fast_parse(void *data, void *end, struct pkt *k)
 	}
 	if (!((port_class[bound16(sport)] | port_class[bound16(dport)]) & (PORT_SIP | PORT_DNS)) &&
 	    !flows_active &&
-	    !(have_w && sip_by_content && is_sip(w)) &&
+	    !(have_w && sip_by_content && sip_maybe(w)) &&
 	    !(have_w && rtcp_heuristic && proto == IPPROTO_UDP && is_rtcp(w, plen)))
 		return FP_REJECT;
 	k->l3_off = 14;
+	k->poff = poff;
 	k->l4 = proto;
 	k->frag = FRAG_NONE;
 	k->sport = sport;

@@ -547,6 +547,7 @@ async function showCall(callid, q, share) {
   ladder(f);
   qos(f);
   rtcp(f);
+  media(f);
   table($("dns"), ["time", "src → dst", "name", "type", "kind", "rcode"], f.dns.map((d) => el("tr", {},
     timeTd(d.time_us), el("td", { class: "mono" }, hostPort(d.src_ip, d.src_port) + " → " + hostPort(d.dst_ip, d.dst_port)),
     el("td", { class: "mono" }, d.qname), el("td", {}, qtype(d.qtype)), el("td", {}, d.qr ? "response" : "query"), el("td", {}, d.rcode))));
@@ -770,11 +771,84 @@ function rtcp(f) {
   }
 }
 
+// mediaStreams groups the flow's RTP quality reports (HEP type 34) by
+// stream: leg (correlation id), source, destination and SSRC, reports in
+// capture order.
+function mediaStreams(f) {
+  const by = new Map();
+  for (const m of f.media || []) {
+    const k = [m.correlation_id, hostPort(m.src_ip, m.src_port), hostPort(m.dst_ip, m.dst_port), m.ssrc].join("|");
+    if (!by.has(k)) by.set(k, { callid: m.correlation_id, src: hostPort(m.src_ip, m.src_port), dst: hostPort(m.dst_ip, m.dst_port),
+      srcIP: m.src_ip, dstIP: m.dst_ip, srcPort: m.src_port, dstPort: m.dst_port, ssrc: m.ssrc, reports: [] });
+    by.get(k).reports.push(m);
+  }
+  return [...by.values()];
+}
+
+// rtcpFor finds the RTCP stream reporting on the same media as an RTP
+// stream: first the same SSRC (the RTCP block's source SSRC is the RTP
+// SSRC), else the same endpoints — the RTCP comes from the RTP stream's
+// receiver (its IP, at the RTP port with rtcp-mux or port+1) and is sent
+// to the RTP sender's IP. Each RTCP stream is matched at most once.
+function rtcpFor(f, st, used) {
+  const hp = (s) => { const m = s.match(/^\[?(.*?)\]?:(\d+)$/); return m ? [m[1], +m[2]] : [s, 0]; };
+  const free = f.rtcp_streams.filter((r) => !used.has(r));
+  let r = free.find((r) => r.source_ssrc === st.ssrc);
+  if (!r) r = free.find((r) => {
+    const [rip, rport] = hp(r.src), [dip] = hp(r.dst);
+    return rip === st.dstIP && dip === st.srcIP && (rport === st.dstPort || rport === st.dstPort + 1);
+  });
+  if (r) used.add(r);
+  return r;
+}
+
+// media draws the per-stream RTP quality table (the agent's reports: last
+// report's packets, lost %, max/mean jitter, MOS) with the matching RTCP
+// stream's figures in the row below, and a MOS and loss chart per stream.
+function media(f) {
+  const box = $("mediacharts");
+  box.replaceChildren();
+  $("medianote").textContent = f.media_note || "";
+  $("medianote").hidden = !f.media_note;
+  const name = (ip, hp) => aliasOf(f, ip) ? aliasOf(f, ip) + " (" + hp + ")" : hp;
+  const legIdx = Object.fromEntries(f.legs.map((l, i) => [l.callid, i]));
+  const streams = mediaStreams(f), used = new Set(), rows = [];
+  const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+  streams.forEach((st, i) => {
+    const last = st.reports[st.reports.length - 1];
+    const label = `${name(st.srcIP, st.src)} → ${name(st.dstIP, st.dst)}`;
+    const dir = last.dir ? "from SDP endpoint" : "to SDP endpoint";
+    const leg = el("td", { class: "mono", title: st.callid }, String.fromCharCode(65 + (legIdx[st.callid] ?? 25)) + "-leg");
+    rows.push(el("tr", { "data-stream": i, "data-src": "RTP", "data-ssrc": st.ssrc, title: `Call-ID ${st.callid}, SSRC ${st.ssrc.toString(16)}, ${st.reports.length} report(s)` },
+      leg, el("td", { class: "mono" }, label), el("td", {}, dir), el("td", {}, "RTP"), el("td", {}, last.codec || ("PT " + last.pt)),
+      el("td", {}, last.packets + " / " + last.expected), el("td", {}, last.lost_pct.toFixed(2) + " %"),
+      el("td", {}, last.max_jitter_ms.toFixed(2) + " ms"), el("td", {}, last.mean_jitter_ms.toFixed(2) + " ms"),
+      el("td", { class: last.mos < 3.6 ? "bad" : "" }, last.mos.toFixed(2) + " (mean " + last.mean_mos.toFixed(2) + ")"),
+      el("td", {}, last.type + " " + fmtTime(last.time_us, false))));
+    const r = rtcpFor(f, st, used);
+    if (r) {
+      const pts = r.points, jit = pts.map((p) => p.jitter_ms), loss = pts.map((p) => p.loss_pct);
+      rows.push(el("tr", { class: "rtcprow", "data-stream": i, "data-src": "RTCP", title: `RTCP from ${r.src}: SSRC ${r.reporter_ssrc.toString(16)} reports on ${r.source_ssrc.toString(16)}` },
+        el("td", {}, ""), el("td", { class: "mono" }, `${name(r.src.replace(/^\[?(.*?)\]?:\d+$/, "$1"), r.src)} reports on it`), el("td", {}, ""), el("td", {}, "RTCP"), el("td", {}, "—"),
+        el("td", {}, (pts.length ? pts[pts.length - 1].packets_lost : 0) + " lost"), el("td", {}, mean(loss).toFixed(2) + " %"),
+        el("td", {}, Math.max(...jit).toFixed(2) + " ms"), el("td", {}, mean(jit).toFixed(2) + " ms"), el("td", {}, "—"),
+        el("td", {}, pts.length + " report(s)")));
+    }
+    const t0 = st.reports[0].time_us, t1 = last.time_us;
+    const fig = el("div", { class: "mediastream", "data-stream": i }, el("div", { class: "mono" }, `${String.fromCharCode(65 + (legIdx[st.callid] ?? 25))}-leg ${label}`),
+      lineChart("MOS", "1–5", [st.reports.map((m) => [m.time_us, m.mos])], ["MOS per report"], t0, t1, 300, 140, 5),
+      lineChart("Lost", "%", [st.reports.map((m) => [m.time_us, m.lost_pct])], ["lost % per report"], t0, t1, 300, 140));
+    box.append(fig);
+  });
+  table($("media"), ["leg", "stream", "direction", "source", "codec", "packets / expected", "lost %", "max jitter", "mean jitter", "MOS", "last report"], rows);
+  if (!streams.length && !f.media_note) box.append(el("p", { class: "empty" }, "no RTP quality reports for this call"));
+}
+
 const seriesColors = ["#1f5fbf", "#c0392b", "#1b8a3a", "#b7791f", "#6b46c1", "#2c7a7b", "#97266d", "#4a5568"];
 
-function lineChart(title, unit, series, names, t0, t1) {
-  const W = 460, H = 200, L = 46, R = 10, T = 14, B = 24;
-  const ymax = Math.max(1e-9, ...series.flat().map((p) => p[1])) * 1.1;
+function lineChart(title, unit, series, names, t0, t1, W = 460, H = 200, fixedMax) {
+  const L = 46, R = 10, T = 14, B = 24;
+  const ymax = fixedMax || Math.max(1e-9, ...series.flat().map((p) => p[1])) * 1.1;
   const sx = (t) => L + (t1 > t0 ? ((t - t0) / (t1 - t0)) * (W - L - R) : (W - L - R) / 2);
   const sy = (v) => H - B - (v / ymax) * (H - T - B);
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "linechart", "data-title": title });

@@ -18,9 +18,14 @@ import (
 func BenchmarkWrite(b *testing.B) {
 	be := newTestBackend(b, Config{})
 	// XHEP_BENCH_CONNS and XHEP_BENCH_BATCH_ROWS override the writer
-	// count and the batch size (default the collector's 50,000).
+	// count and the batch size (default the collector's 50,000),
+	// XHEP_BENCH_BLOCK_ROWS the rows per native block (blockRows).
 	conns, _ := strconv.Atoi(os.Getenv("XHEP_BENCH_CONNS"))
 	rowsPerBatch, _ := strconv.Atoi(os.Getenv("XHEP_BENCH_BATCH_ROWS"))
+	if n, _ := strconv.Atoi(os.Getenv("XHEP_BENCH_BLOCK_ROWS")); n > 0 {
+		defer func(old int) { blockRows = old }(blockRows)
+		blockRows = n
+	}
 	if rowsPerBatch == 0 {
 		rowsPerBatch = 50_000
 	}

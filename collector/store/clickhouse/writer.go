@@ -27,6 +27,16 @@ var (
 	sipSizes = []int{255, 255, 32, 0, 255, 128, 128, 128, 128, 128, 128, 255}
 )
 
+// blockRows is how many rows go into one native data block: a batch is
+// sent as one INSERT of blocks of this many rows (Flush between them), so
+// clickhouse-go's column buffers grow once to a block's size and are then
+// reused (Reset keeps their capacity) instead of growing, copying and
+// zeroing to the whole batch's size (collector CPU per row 13 → 7.5 µs;
+// the server's CPU per row measured unchanged). An INSERT that stopped
+// after some blocks is found and deleted on retry like any other partial
+// batch (see the package doc).
+var blockRows = 8192
+
 // Writer is one writer goroutine's state.
 type Writer struct {
 	b          *Backend
@@ -194,6 +204,7 @@ func (w *Writer) writeShard(ctx context.Context, b *backend.Batch, s *shard, i i
 	body := b.Body
 	var v backend.RowView
 	sip := backend.IsSIP(b.Table)
+	inBlock := 0
 	for r := range b.Rows {
 		if body, err = backend.NextRow(body, &v); err != nil {
 			return err
@@ -201,6 +212,13 @@ func (w *Writer) writeShard(ctx context.Context, b *backend.Batch, s *shard, i i
 		if w.shardOf[r] != i {
 			continue
 		}
+		if inBlock == blockRows {
+			if err := bat.Flush(); err != nil {
+				return fmt.Errorf("insert into %s: %w", table, err)
+			}
+			inBlock = 0
+		}
+		inBlock++
 		idx := uint64(r)
 		if b.Part > 0 {
 			idx = uint64(b.Part - 1)

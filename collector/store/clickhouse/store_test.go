@@ -70,6 +70,9 @@ func TestWriteAndColumns(t *testing.T) {
 // stored; a partial batch (a crash between the days of one block) is
 // deleted and written whole.
 func TestExactlyOnce(t *testing.T) {
+	// Blocks of 3 rows: the batch goes as one INSERT of four blocks.
+	defer func(old int) { blockRows = old }(blockRows)
+	blockRows = 3
 	b := newTestBackend(t, Config{})
 	s := openStore(t, b, store.Config{})
 	flush(t, s)

@@ -383,12 +383,22 @@ func accountOf(r *http.Request) (*principal, error) {
 	return p, nil
 }
 
-func (a *API) putSettings(w http.ResponseWriter, r *http.Request) error {
+// ownAccount is the account store and the logged-in user of a request
+// that acts on the user's own settings, tokens or searches.
+func (a *API) ownAccount(r *http.Request) (*auth.Store, *principal, error) {
 	st, err := a.accounts()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	p, err := accountOf(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, p, nil
+}
+
+func (a *API) putSettings(w http.ResponseWriter, r *http.Request) error {
+	st, p, err := a.ownAccount(r)
 	if err != nil {
 		return err
 	}
@@ -415,11 +425,7 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) password(w http.ResponseWriter, r *http.Request) error {
-	st, err := a.accounts()
-	if err != nil {
-		return err
-	}
-	p, err := accountOf(r)
+	st, p, err := a.ownAccount(r)
 	if err != nil {
 		return err
 	}
@@ -452,11 +458,7 @@ func pathID(r *http.Request) (int64, error) {
 }
 
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
-	st, err := a.accounts()
-	if err != nil {
-		return err
-	}
-	p, err := accountOf(r)
+	st, p, err := a.ownAccount(r)
 	if err != nil {
 		return err
 	}
@@ -469,11 +471,7 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) newToken(w http.ResponseWriter, r *http.Request) error {
-	st, err := a.accounts()
-	if err != nil {
-		return err
-	}
-	p, err := accountOf(r)
+	st, p, err := a.ownAccount(r)
 	if err != nil {
 		return err
 	}
@@ -495,11 +493,7 @@ func (a *API) newToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) error {
-	st, err := a.accounts()
-	if err != nil {
-		return err
-	}
-	p, err := accountOf(r)
+	st, p, err := a.ownAccount(r)
 	if err != nil {
 		return err
 	}
@@ -518,11 +512,7 @@ func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listSearches(w http.ResponseWriter, r *http.Request) error {
-	st, err := a.accounts()
-	if err != nil {
-		return err
-	}
-	p, err := accountOf(r)
+	st, p, err := a.ownAccount(r)
 	if err != nil {
 		return err
 	}
@@ -535,11 +525,7 @@ func (a *API) listSearches(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) saveSearch(w http.ResponseWriter, r *http.Request) error {
-	st, err := a.accounts()
-	if err != nil {
-		return err
-	}
-	p, err := accountOf(r)
+	st, p, err := a.ownAccount(r)
 	if err != nil {
 		return err
 	}
@@ -570,11 +556,7 @@ func (a *API) saveSearch(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteSearch(w http.ResponseWriter, r *http.Request) error {
-	st, err := a.accounts()
-	if err != nil {
-		return err
-	}
-	p, err := accountOf(r)
+	st, p, err := a.ownAccount(r)
 	if err != nil {
 		return err
 	}

@@ -195,29 +195,39 @@ func sipRowsSample(n int) ([]store.Row, error) {
 		if len(rows) == cap(rows) {
 			break
 		}
-		m := sampleHEP(sm.Raw)
-		m.SrcIP, m.DstIP, m.SrcPort, m.DstPort = sm.Src.Addr(), sm.Dst.Addr(), sm.Src.Port(), sm.Dst.Port()
-		m.TsSec, m.TsUsec = uint32(sm.TS.Unix()), uint32(sm.TS.Nanosecond()/1000)
-		wire, err := m.AppendTo(nil)
+		r, err := sipRow(d, sm)
 		if err != nil {
 			return nil, err
 		}
-		var dm hep.Message
-		if err := dm.DecodeFromBytes(wire); err != nil {
-			return nil, err
-		}
-		var r store.Row
-		if err := d.Dissect(&dm, &r); err != nil {
-			return nil, err
-		}
-		// Keep private copies: the row aliases the decoder's buffers.
-		r.HepHeader = append([]byte(nil), r.HepHeader...)
-		r.ProtocolHeader = append([]byte(nil), r.ProtocolHeader...)
-		r.Payload = append([]byte(nil), r.Payload...)
-		r.Raw = append([]byte(nil), r.Raw...)
 		rows = append(rows, r)
 	}
 	return rows, nil
+}
+
+// sipRow is one generated SIP message as the collector stores it: HEP
+// encoded, decoded and dissected, with private copies of the row's bytes
+// (the row aliases the decoder's buffers).
+func sipRow(d *dissect.Dissector, sm gen.SIPMessage) (store.Row, error) {
+	m := sampleHEP(sm.Raw)
+	m.SrcIP, m.DstIP, m.SrcPort, m.DstPort = sm.Src.Addr(), sm.Dst.Addr(), sm.Src.Port(), sm.Dst.Port()
+	m.TsSec, m.TsUsec = uint32(sm.TS.Unix()), uint32(sm.TS.Nanosecond()/1000)
+	wire, err := m.AppendTo(nil)
+	if err != nil {
+		return store.Row{}, err
+	}
+	var dm hep.Message
+	if err := dm.DecodeFromBytes(wire); err != nil {
+		return store.Row{}, err
+	}
+	var r store.Row
+	if err := d.Dissect(&dm, &r); err != nil {
+		return store.Row{}, err
+	}
+	r.HepHeader = append([]byte(nil), r.HepHeader...)
+	r.ProtocolHeader = append([]byte(nil), r.ProtocolHeader...)
+	r.Payload = append([]byte(nil), r.Payload...)
+	r.Raw = append([]byte(nil), r.Raw...)
+	return r, nil
 }
 
 // storeRows writes dissected SIP rows through collector/store into the

@@ -31,7 +31,6 @@ import (
 	"github.com/xhep/xhep/collector/dissect"
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/collector/store/clickhouse"
-	"github.com/xhep/xhep/hep"
 )
 
 // storageRows generates realistic SIP traffic (calls with B2BUA legs,
@@ -65,25 +64,10 @@ func storageRows(n int) (*storageSample, error) {
 		if len(out.rows) == n {
 			break
 		}
-		m := sampleHEP(sm.Raw)
-		m.SrcIP, m.DstIP, m.SrcPort, m.DstPort = sm.Src.Addr(), sm.Dst.Addr(), sm.Src.Port(), sm.Dst.Port()
-		m.TsSec, m.TsUsec = uint32(sm.TS.Unix()), uint32(sm.TS.Nanosecond()/1000)
-		wire, err := m.AppendTo(nil)
+		r, err := sipRow(d, sm)
 		if err != nil {
 			return nil, err
 		}
-		var dm hep.Message
-		if err := dm.DecodeFromBytes(wire); err != nil {
-			return nil, err
-		}
-		var r store.Row
-		if err := d.Dissect(&dm, &r); err != nil {
-			return nil, err
-		}
-		r.HepHeader = append([]byte(nil), r.HepHeader...)
-		r.ProtocolHeader = append([]byte(nil), r.ProtocolHeader...)
-		r.Payload = append([]byte(nil), r.Payload...)
-		r.Raw = append([]byte(nil), r.Raw...)
 		out.rows = append(out.rows, r)
 		if !seenC[sm.CallID] && sm.Method == "INVITE" {
 			seenC[sm.CallID] = true

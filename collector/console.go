@@ -2,9 +2,13 @@ package collector
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/xhep/xhep/collector/auth"
@@ -39,6 +43,10 @@ type ConsoleConfig struct {
 	LDAPGroupBase        string   `yaml:"ldap-group-base"`
 	LDAPGroupFilter      string   `yaml:"ldap-group-filter"`
 	LDAPRoles            []string `yaml:"ldap-role"`
+	// ShareKeyFile holds the key that signs share links, so links survive
+	// a restart and several collectors behind one name accept each
+	// other's links (LoadShareKey). Empty: a key made at each start.
+	ShareKeyFile string `yaml:"share-key-file"`
 }
 
 // validate checks the console settings of c.
@@ -133,4 +141,46 @@ func (c *Config) OpenAccounts(ctx context.Context, db *sql.DB, getenv func(strin
 	}
 	created, err := st.EnsureAdmin(ctx, name, pw)
 	return st, created, err
+}
+
+// minShareKey is the shortest share-link key accepted from a file.
+const minShareKey = 32
+
+// LoadShareKey returns the share-link key of --share-key-file: the file's
+// first line (surrounding whitespace removed, at least 32 characters),
+// or, when the file does not exist yet, a new random key (64 hex digits)
+// written to it with mode 0600 (created exclusively, so two collectors
+// starting at once agree on one key). No file configured: nil (the API
+// then makes a key per start).
+func (c *Config) LoadShareKey() ([]byte, error) {
+	path := c.Console.ShareKeyFile
+	if path == "" {
+		return nil, nil
+	}
+	s, err := readSecret(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		var k [32]byte
+		rand.Read(k[:])
+		s = hex.EncodeToString(k[:])
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			return c.LoadShareKey() // another process made it just now
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--share-key-file: creating it: %w", err)
+		}
+		_, werr := f.WriteString(s + "\n")
+		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+			os.Remove(path)
+			return nil, fmt.Errorf("--share-key-file: writing it: %w", err)
+		}
+		return []byte(s), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--share-key-file: %w", err)
+	}
+	if len(s) < minShareKey {
+		return nil, fmt.Errorf("--share-key-file: %s holds %d characters, want at least %d (delete it to have a new one made)", path, len(s), minShareKey)
+	}
+	return []byte(s), nil
 }

@@ -84,3 +84,43 @@ func openTestDB(dsn, name string) (*sql.DB, error) {
 	dc.DBName, dc.ParseTime, dc.Loc = name, true, time.UTC
 	return sql.Open("mysql", dc.FormatDSN())
 }
+
+// TestLoadShareKey: --share-key-file is made (0600, 64 hex digits) when
+// missing, then read back unchanged; a short key is refused.
+func TestLoadShareKey(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "share.key")
+	cfg := Config{Console: ConsoleConfig{ShareKeyFile: path}}
+	k1, err := cfg.LoadShareKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k1) != 64 {
+		t.Errorf("made key of %d characters, want 64", len(k1))
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, want 0600", st.Mode().Perm())
+	}
+	k2, err := cfg.LoadShareKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(k1) != string(k2) {
+		t.Errorf("second load %q, want the file's %q", k2, k1)
+	}
+	os.WriteFile(path, []byte("short\n"), 0o600)
+	if _, err := cfg.LoadShareKey(); err == nil || !strings.Contains(err.Error(), "at least 32") {
+		t.Errorf("short key: %v, want a refusal", err)
+	}
+	if k, err := (&Config{}).LoadShareKey(); k != nil || err != nil {
+		t.Errorf("no file configured: %q, %v; want nil, nil", k, err)
+	}
+	cfg.Console.ShareKeyFile = filepath.Join(dir, "no", "such", "dir", "key")
+	if _, err := cfg.LoadShareKey(); err == nil || !strings.Contains(err.Error(), "--share-key-file") {
+		t.Errorf("uncreatable file: %v, want an error naming the flag", err)
+	}
+}

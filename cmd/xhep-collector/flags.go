@@ -157,6 +157,7 @@ func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.
 	fs.StringVar(&k.LDAPGroupBase, "ldap-group-base", "", "where groups are searched (default --ldap-base-dn)")
 	fs.StringVar(&k.LDAPGroupFilter, "ldap-group-filter", "", "group search filter, {dn} = user DN, {user} = login (default (|(member={dn})(uniqueMember={dn})(memberUid={user})))")
 	fs.Var(&listFlag{loading: loading, v: &k.LDAPRoles}, "ldap-role", "map an LDAP group (DN or cn) to a role: GROUP=admin|operator|read-only (repeatable; highest wins)")
+	fs.StringVar(&k.ShareKeyFile, "share-key-file", "", "key that signs console share links, so they survive a restart (made, mode 0600, when the file does not exist; default: a new key each start)")
 	fs.StringVar(&cfg.MySQL, "mysql", "", "MySQL/MariaDB DSN, e.g. user:pass@tcp(127.0.0.1:3306)/")
 	fs.StringVar(&cfg.Database, "database", "", "database name (default: the DSN's, else xhep)")
 	fs.IntVar(&cfg.MySQLPageCompression, "mysql-page-compression", 0, "MariaDB: create tables with InnoDB page compression at this zlib level, 1-9 (1: 4x smaller SIP rows, more server CPU; 0: off)")

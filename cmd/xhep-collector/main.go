@@ -85,7 +85,13 @@ func run(args []string) int {
 			}
 			accounts = st
 		}
-		a, err := api.New(api.Config{DB: db, Backend: cfg.StoreBackend(), Cluster: cfg.ClickHouseCluster != "",
+		shareKey, err := cfg.LoadShareKey()
+		if err != nil {
+			svc.Close()
+			log.Error("share key", "err", err)
+			return 2
+		}
+		a, err := api.New(api.Config{DB: db, ShareKey: shareKey, Backend: cfg.StoreBackend(), Cluster: cfg.ClickHouseCluster != "",
 			Accounts: accounts, SecureCookie: cfg.Console.CookieSecure, Aliases: cfg.Aliases,
 			Unavailable: svc.Unavailable, Token: cfg.APIToken, Hosts: cfg.HTTPHosts,
 			DefaultRange: cfg.APIDefaultRange, MaxRange: cfg.APIMaxRange,

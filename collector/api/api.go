@@ -83,7 +83,8 @@ type Config struct {
 	// keeps in the database (with Accounts).
 	Aliases []string
 	// ShareKey signs share links (HMAC-SHA256; at least 16 bytes). Empty:
-	// a random key made at New, so links last until a restart.
+	// a random key made at New, so links last until a restart (the
+	// collector's --share-key-file keeps one in a file).
 	ShareKey []byte
 	// SecureCookie marks the session cookie Secure even on plain HTTP
 	// requests (behind a TLS-terminating proxy); over TLS it always is.

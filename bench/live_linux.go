@@ -87,7 +87,7 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	open := func() error {
 		var err error
 		src, err = source.OpenLive(source.LiveConfig{Ifaces: []string{iface}, Mode: mode, XDPMode: "generic",
-			SIPByContent: true, RTCP: true, Exclude: []netip.AddrPort{exclude}})
+			Config: bpf.Config{Rules: bpf.DefaultRules(), Exclude: []netip.AddrPort{exclude}}})
 		return err
 	}
 	if nsName != "" {

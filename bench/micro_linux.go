@@ -19,7 +19,7 @@ import (
 // a goroutine drains meanwhile.
 func (s *suite) microFilter() {
 	const sec = "micro"
-	cfg := bpf.Config{SIPByContent: true, RTCP: true, RingBytes: 64 << 20}
+	cfg := bpf.Config{Rules: bpf.DefaultRules(), RingBytes: 64 << 20}
 	f, err := bpf.Load(cfg)
 	if err != nil {
 		s.skip(sec, "in-kernel filter (XDP, prog.Benchmark)", "BPF not permitted or not supported here: "+err.Error())

@@ -30,103 +30,6 @@ var (
 	ErrClosed = errors.New("bpf filter closed")
 )
 
-// XDPMode selects how the XDP program is attached.
-type XDPMode string
-
-// XDP attach modes.
-const (
-	XDPAuto    XDPMode = "auto"    // native (driver) mode where the driver has it, else generic
-	XDPNative  XDPMode = "native"  // driver mode only
-	XDPGeneric XDPMode = "generic" // generic (skb) mode
-)
-
-// Config configures [Load]. Zero fields take the defaults noted beside
-// them: the zero Config matches SIP on 5060-5061 and DNS on 53 only.
-type Config struct {
-	SIPPorts     []PortRange // default 5060-5061
-	DNSPorts     []PortRange // default 53
-	SIPByContent bool        // match SIP request/status lines on any TCP/UDP port
-	RTCP         bool        // match RTCP by heuristics on any UDP port
-
-	Snaplen   int // bytes copied per frame, 1..MaxSnaplen; default MaxSnaplen
-	RingBytes int // ring buffer size, a power of two and multiple of the page size; default 64 MiB
-
-	AFXDP         bool // redirect matching frames into AF_XDP sockets instead of the ring
-	Queues        int  // AF_XDP: size of the socket map (highest queue id + 1); default 64
-	DropUnmatched bool // AF_XDP: drop frames that do not match instead of passing them
-
-	Allow   []netip.Prefix   // when set, only traffic with an address in one of these
-	Deny    []netip.Prefix   // never traffic with an address in one of these
-	Exclude []netip.AddrPort // never traffic to or from these (the agent's own HEP output)
-
-	VXLANPort uint16 // UDP port decapsulated as VXLAN; default 4789
-
-	// WakeupBytes: the programs wake the ring buffer reader only about
-	// once per this many bytes written (each CPU once it has written
-	// WakeupBytes divided by the number of online CPUs since its last
-	// wakeup), so a busy reader is not woken per frame; the reader must
-	// then also poll on a timer (a deadline). 0 leaves it to the kernel, which wakes the reader for
-	// every record written while it had caught up.
-	WakeupBytes int
-
-	// FragEarlyRate bounds the UDP fragments captured before their
-	// datagram's first fragment (trains in reverse order): at most this
-	// many per CPU per second; their first fragment is then captured too.
-	// 0 means the default, 10,000; -1 disables it (later fragments are
-	// then captured only after a matched first fragment).
-	FragEarlyRate int
-
-	// Buffer selects the record buffer: auto (the default) takes the BPF
-	// ring buffer where the kernel has one (5.8+) and a perf event array
-	// below; Legacy makes auto mean perf.
-	Buffer Buffer
-	// PerfBytes is the size of each CPU's perf buffer (perf only), a
-	// power of two of at least a page; default 4 MiB.
-	PerfBytes int
-	// Legacy forces the Linux 5.4 feature set on any kernel: perf buffer
-	// (unless Buffer says ringbuf), XDP through netlink, TC through
-	// clsact. The environment variable XHEP_BPF_LEGACY=1 does the same.
-	Legacy bool
-
-	// RTPStreams bounds the in-kernel RTP stream table (LRU; 0 turns RTP
-	// statistics off) and RTPEndpoints the SDP media endpoints pushed into
-	// the kernel (0 with RTPStreams set: 4 per stream slot's quarter,
-	// see rtp_linux.go).
-	RTPStreams   int
-	RTPEndpoints int
-
-	// slowPathOnly sends every frame through the full parser, skipping
-	// the fast path for common frames (tests compare the two).
-	slowPathOnly bool
-}
-
-func (c *Config) setDefaults() {
-	if c.SIPPorts == nil {
-		c.SIPPorts = []PortRange{{5060, 5061}}
-	}
-	if c.DNSPorts == nil {
-		c.DNSPorts = []PortRange{{53, 53}}
-	}
-	if c.Snaplen == 0 {
-		c.Snaplen = MaxSnaplen
-	}
-	if c.RingBytes == 0 {
-		c.RingBytes = 64 << 20
-	}
-	if c.Queues == 0 {
-		c.Queues = 64
-	}
-	if c.FragEarlyRate == 0 {
-		c.FragEarlyRate = 10000
-	}
-	if c.PerfBytes == 0 {
-		c.PerfBytes = 4 << 20
-	}
-	if c.VXLANPort == 0 {
-		c.VXLANPort = 4789
-	}
-}
-
 // Filter is the loaded capture programs and their maps. Its methods may be
 // called from several goroutines.
 type Filter struct {
@@ -179,14 +82,12 @@ func Load(cfg Config) (*Filter, error) {
 		return nil, fmt.Errorf("load capture spec: %w", err)
 	}
 	var ports [65536]uint8
-	for _, r := range cfg.SIPPorts {
-		for p := int(r.Lo); p <= int(r.Hi); p++ {
-			ports[p] |= 1
+	for p := range ports {
+		if cfg.SIPPorts.Has(uint16(p)) {
+			ports[p] |= 1 // PORT_SIP
 		}
-	}
-	for _, r := range cfg.DNSPorts {
-		for p := int(r.Lo); p <= int(r.Hi); p++ {
-			ports[p] |= 2
+		if cfg.DNSPorts.Has(uint16(p)) {
+			ports[p] |= 2 // PORT_DNS
 		}
 	}
 	for _, ap := range cfg.Exclude {

@@ -100,10 +100,12 @@ func one(frame []byte, class uint8, egress bool) []captured {
 
 func defaultCfg() Config {
 	return Config{
-		SIPPorts:     []PortRange{{5060, 5061}, {5080, 5090}},
-		DNSPorts:     []PortRange{{53, 53}},
-		SIPByContent: true,
-		RTCP:         true,
+		Rules: Rules{
+			SIPPorts:     MustParsePorts("5060-5061,5080-5090"),
+			DNSPorts:     MustParsePorts("53"),
+			SIPByContent: true,
+			RTCP:         true,
+		},
 		Exclude:      []netip.AddrPort{netip.MustParseAddrPort("10.9.9.9:5060")},
 		RingBytes:    1 << 20,
 	}
@@ -464,37 +466,6 @@ func TestFilterAFXDPNoSocket(t *testing.T) {
 		c, _ := h.f.Counters()
 		if c.RedirectErrors != 1 {
 			t.Errorf("RedirectErrors = %d, want 1", c.RedirectErrors)
-		}
-	}
-}
-
-func TestParsePorts(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    []PortRange
-		wantErr bool
-	}{
-		{"5060", []PortRange{{5060, 5060}}, false},
-		{"5060-5090,5260", []PortRange{{5060, 5090}, {5260, 5260}}, false},
-		{" 53 , 5353 ", []PortRange{{53, 53}, {5353, 5353}}, false},
-		{"", nil, false},
-		{"0", nil, true},
-		{"70000", nil, true},
-		{"5090-5060", nil, true},
-		{"a-b", nil, true},
-		{"5060,", nil, true},
-	}
-	for _, tc := range tests {
-		got, err := ParsePorts(tc.in)
-		if (err != nil) != tc.wantErr {
-			t.Errorf("ParsePorts(%q) error %v, wantErr %v", tc.in, err, tc.wantErr)
-			continue
-		}
-		if err != nil && !errors.Is(err, ErrBadPorts) {
-			t.Errorf("ParsePorts(%q) error %v is not ErrBadPorts", tc.in, err)
-		}
-		if diff := cmp.Diff(tc.want, got); diff != "" {
-			t.Errorf("ParsePorts(%q) (-want +got):\n%s", tc.in, diff)
 		}
 	}
 }

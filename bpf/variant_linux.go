@@ -12,16 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Buffer selects how the programs hand records to userspace.
-type Buffer string
-
-// Record buffers.
-const (
-	BufferAuto Buffer = "auto"    // the ring buffer where the kernel has one (5.8+), else perf
-	BufferRing Buffer = "ringbuf" // one BPF ring buffer shared by all CPUs (Linux 5.8+)
-	BufferPerf Buffer = "perf"    // a perf event array, one buffer per CPU (any supported kernel)
-)
-
 // LegacyEnv, set to 1 in the environment, forces the Linux 5.4 feature
 // set on any kernel, as [Config].Legacy does: a perf event array instead of
 // the ring buffer, XDP attached through netlink instead of a bpf_link, and

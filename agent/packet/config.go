@@ -5,29 +5,29 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/xhep/xhep/bpf"
 )
 
 // Config configures a [Decoder]. Start from [DefaultConfig].
 type Config struct {
-	// SIPPorts: UDP, TCP and SCTP traffic with either port in this set is
-	// SIP. On these ports CRLF keep-alives and tiny non-SIP datagrams are
-	// counted as keep-alives and anything else that is not SIP as junk;
-	// neither is emitted.
-	SIPPorts PortSet
-	// DNSPorts: UDP and TCP traffic with either port in this set is DNS.
-	DNSPorts PortSet
+	// Rules are the capture filter's rules, shared with the kernel
+	// programs and the classic BPF of the live sources (package bpf; unset
+	// port sets take their defaults). In the decoder: UDP, TCP and SCTP
+	// with either port in SIPPorts is SIP, and there CRLF keep-alives and
+	// tiny non-SIP datagrams are counted as keep-alives and anything else
+	// that is not SIP as junk, neither emitted; UDP and TCP with either
+	// port in DNSPorts is DNS; with SIPByContent, SIP on any port is
+	// recognised by its first line (a request line ending in "SIP/2.0",
+	// any token as method, or a status line "SIP/2.0 NNN "); with RTCP,
+	// UDP payloads on any port that pass the RTCP compound check (version
+	// 2, packet types 200-207, lengths adding up) are RTCP.
+	bpf.Rules
 	// WebSocketPorts: TCP streams on these ports are followed even before
 	// their HTTP Upgrade is seen. Streams on any port are followed once an
 	// HTTP request with "Upgrade: websocket" (or its 101 answer) is seen, so
 	// this set is needed only for captures that start after the handshake.
-	WebSocketPorts PortSet
-	// SIPByContent: SIP on any port is recognised by its first line (a
-	// request line with a known method ending in "SIP/2.0", or a status
-	// line starting "SIP/2.0 ").
-	SIPByContent bool
-	// RTCP: UDP payloads on any port that pass the RTCP compound check
-	// (version 2, packet types 200-207, lengths adding up) are RTCP.
-	RTCP bool
+	WebSocketPorts bpf.PortSet
 	// Unclassified, if set, is given every UDP payload that matched
 	// nothing above (the RTP statistics of agent/media), with the frame's
 	// capture time. It must not keep b.
@@ -66,17 +66,14 @@ type Config struct {
 	DropPayload [][]byte
 }
 
-// DefaultConfig returns the agent's defaults: SIP on 5060-5061, DNS on 53,
-// SIP by content and RTCP heuristics on, 1024 datagrams / 16 MiB for
+// DefaultConfig returns the agent's defaults: [bpf.DefaultRules] (SIP on
+// 5060-5061, DNS on 53, SIP by content and RTCP heuristics on), 1024 datagrams / 16 MiB for
 // defragmentation with a 30 s timeout, 65536 TCP directions of at most
 // 256 KiB each and 256 MiB in total, idle after 5 minutes, gaps skipped
 // after 2 s.
 func DefaultConfig() Config {
 	return Config{
-		SIPPorts:            MustParsePorts("5060-5061"),
-		DNSPorts:            MustParsePorts("53"),
-		SIPByContent:        true,
-		RTCP:                true,
+		Rules:               bpf.DefaultRules(),
 		MaxFragments:        1024,
 		MaxFragBytes:        16 << 20,
 		FragTimeout:         30 * time.Second,

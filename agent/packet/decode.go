@@ -67,6 +67,7 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("new decoder: %w", err)
 	}
+	cfg.Rules = cfg.Rules.WithDefaults()
 	d := &Decoder{cfg: cfg, sctpMsgs: make(map[sctpKey]*sctpMsg)}
 	d.frag = newDefragger(&d.cfg, &d.st)
 	d.tcp = newTCPTable(d)

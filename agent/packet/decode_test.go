@@ -425,43 +425,6 @@ func TestDecodeMalformed(t *testing.T) {
 	}
 }
 
-func TestParsePorts(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    string
-		wantErr bool
-	}{
-		{"5060", "5060", false},
-		{"5060-5090, 5260", "5060-5090,5260", false},
-		{"", "", false},
-		{"1,2,3,5", "1-3,5", false},
-		{"65535", "65535", false},
-		{"0", "", true},
-		{"65536", "", true},
-		{"10-5", "", true},
-		{"a", "", true},
-		{"5060-", "", true},
-	}
-	for _, tt := range tests {
-		ps, err := ParsePorts(tt.in)
-		if (err != nil) != tt.wantErr {
-			t.Errorf("ParsePorts(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
-			continue
-		}
-		if got := ps.String(); got != tt.want {
-			t.Errorf("ParsePorts(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-	ps := MustParsePorts("5060-5061")
-	if !ps.Has(5060) || !ps.Has(5061) || ps.Has(5062) || ps.Has(0) || ps.Empty() {
-		t.Errorf("Has/Empty wrong for %v", ps)
-	}
-	var zero PortSet
-	if zero.Has(5060) || !zero.Empty() {
-		t.Errorf("zero PortSet not empty")
-	}
-}
-
 func TestNewDecoderBadConfig(t *testing.T) {
 	for _, mod := range []func(*Config){
 		func(c *Config) { c.MaxFragments = 0 },

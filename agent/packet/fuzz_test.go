@@ -2,6 +2,7 @@ package packet
 
 import (
 	"fmt"
+	"github.com/xhep/xhep/bpf"
 	"math"
 	"os"
 	"path/filepath"
@@ -85,7 +86,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, link uint16, in []byte) {
 		cfg := DefaultConfig()
-		cfg.WebSocketPorts = MustParsePorts("8080")
+		cfg.WebSocketPorts = bpf.MustParsePorts("8080")
 		cfg.MaxFragBytes = 64 << 10
 		cfg.MaxStreamBytes = 16 << 10
 		cfg.MaxTotalStreamBytes = 64 << 10

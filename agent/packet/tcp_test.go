@@ -2,6 +2,7 @@ package packet
 
 import (
 	"bytes"
+	"github.com/xhep/xhep/bpf"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -77,7 +78,7 @@ func TestTCP(t *testing.T) {
 	cfgBytes.MaxTotalStreamBytes = 2000
 	big := sipMsg("INVITE", "", 3000)
 	cfgWS := DefaultConfig()
-	cfgWS.WebSocketPorts = MustParsePorts("8080")
+	cfgWS.WebSocketPorts = bpf.MustParsePorts("8080")
 	upgrade := []byte("GET /ws HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sip\r\nSec-WebSocket-Version: 13\r\n\r\n")
 	switching := []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -441,7 +442,7 @@ func testRandomSegmentation(t *testing.T, trial int, lossy, ws bool) {
 	var stream []byte
 	if ws {
 		port = 8080
-		cfg.WebSocketPorts = MustParsePorts("8080")
+		cfg.WebSocketPorts = bpf.MustParsePorts("8080")
 		stream = []byte("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: sip\r\n\r\n")
 	}
 	{

@@ -556,7 +556,7 @@ func classicFilter(cfg bpf.Config) ([]unix.SockFilter, error) {
 
 	// L4, X = IP header length, M[0] = protocol.
 	a.label("l4")
-	ranges := append(append([]bpf.PortRange{}, cfg.SIPPorts...), cfg.DNSPorts...)
+	ranges := append(cfg.SIPPorts.Ranges(), cfg.DNSPorts.Ranges()...)
 	for k, off := range []uint32{14, 16} {
 		a.add(cbpf.LoadIndirect{Off: off, Size: 2})
 		for i, r := range ranges {

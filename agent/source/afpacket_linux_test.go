@@ -59,10 +59,12 @@ func frame6(src, dst string, sp, dp uint16, payload string) []byte {
 
 func TestClassicFilter(t *testing.T) {
 	cfg := bpf.Config{
-		SIPPorts:     []bpf.PortRange{{Lo: 5060, Hi: 5061}, {Lo: 5080, Hi: 5090}},
-		DNSPorts:     []bpf.PortRange{{Lo: 53, Hi: 53}},
-		SIPByContent: true,
-		RTCP:         true,
+		Rules: bpf.Rules{
+			SIPPorts:     bpf.MustParsePorts("5060-5061,5080-5090"),
+			DNSPorts:     bpf.MustParsePorts("53"),
+			SIPByContent: true,
+			RTCP:         true,
+		},
 		Snaplen:      1500,
 		Exclude: []netip.AddrPort{netip.MustParseAddrPort("10.9.9.9:5060"),
 			netip.MustParseAddrPort("[2001:db8::99]:9060")},

@@ -120,7 +120,7 @@ func liveFragments(t *testing.T, legacy bool) {
 	err = vethns.Do(p.A, func() error {
 		var err error
 		src, err = source.OpenLive(source.LiveConfig{Ifaces: []string{"xfrg0"}, XDPMode: "generic",
-			RingBytes: 1 << 22, Legacy: legacy})
+			Config: bpf.Config{RingBytes: 1 << 22, Legacy: legacy}})
 		return err
 	})
 	if err != nil {

@@ -42,44 +42,16 @@ func OpenLive(cfg LiveConfig) (Source, error) {
 	return nil, fmt.Errorf("%w: unknown mode %q (ringbuf, afxdp or afpacket)", ErrBadLiveConfig, cfg.Mode)
 }
 
-// filterConfig turns a LiveConfig into the BPF loader's configuration.
+// filterConfig checks a LiveConfig's filter configuration and returns it
+// with the defaults applied and the fields OpenLive sets cleared.
 func filterConfig(cfg LiveConfig) (bpf.Config, error) {
-	sipPorts := cfg.SIPPorts
-	if sipPorts == "" {
-		sipPorts = "5060-5061"
+	fc := cfg.Config
+	if fc.Snaplen < 0 || fc.Snaplen > bpf.MaxSnaplen {
+		return bpf.Config{}, fmt.Errorf("%w: snap length %d outside 64..%d", ErrBadLiveConfig, fc.Snaplen, bpf.MaxSnaplen)
 	}
-	dnsPorts := cfg.DNSPorts
-	if dnsPorts == "" {
-		dnsPorts = "53"
-	}
-	sp, err := bpf.ParsePorts(sipPorts)
-	if err != nil {
-		return bpf.Config{}, fmt.Errorf("%w: SIP ports: %w", ErrBadLiveConfig, err)
-	}
-	dp, err := bpf.ParsePorts(dnsPorts)
-	if err != nil {
-		return bpf.Config{}, fmt.Errorf("%w: DNS ports: %w", ErrBadLiveConfig, err)
-	}
-	if cfg.Snaplen < 0 || cfg.Snaplen > bpf.MaxSnaplen {
-		return bpf.Config{}, fmt.Errorf("%w: snap length %d outside 64..%d", ErrBadLiveConfig, cfg.Snaplen, bpf.MaxSnaplen)
-	}
-	return bpf.Config{
-		SIPPorts:      sp,
-		DNSPorts:      dp,
-		Buffer:        bpf.Buffer(cfg.Buffer),
-		PerfBytes:     cfg.PerfBytes,
-		Legacy:        cfg.Legacy,
-		SIPByContent:  cfg.SIPByContent,
-		RTCP:          cfg.RTCP,
-		Snaplen:       cfg.Snaplen,
-		RingBytes:     cfg.RingBytes,
-		DropUnmatched: cfg.DropUnmatched,
-		Allow:         cfg.Allow,
-		Deny:          cfg.Deny,
-		Exclude:       cfg.Exclude,
-		RTPStreams:    cfg.RTPStreams,
-		RTPEndpoints:  cfg.RTPEndpoints,
-	}, nil
+	fc.Rules = fc.Rules.WithDefaults()
+	fc.AFXDP, fc.Queues, fc.WakeupBytes = false, 0, 0
+	return fc, nil
 }
 
 func ifaceIndexes(names []string) ([]int, error) {

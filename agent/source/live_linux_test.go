@@ -200,10 +200,10 @@ func TestLiveCapture(t *testing.T) {
 		{"ringbuf-generic", LiveConfig{Mode: "ringbuf", XDPMode: "generic"}, true},
 		// The perf event array instead of the ring buffer; then the whole
 		// Linux 5.4 feature set (perf buffer, netlink XDP, clsact).
-		{"ringbuf-perf", LiveConfig{Mode: "ringbuf", Buffer: "perf"}, true},
-		{"ringbuf-legacy", LiveConfig{Mode: "ringbuf", Legacy: true}, true},
+		{"ringbuf-perf", LiveConfig{Mode: "ringbuf", Config: bpf.Config{Buffer: "perf"}}, true},
+		{"ringbuf-legacy", LiveConfig{Mode: "ringbuf", Config: bpf.Config{Legacy: true}}, true},
 		{"afxdp", LiveConfig{Mode: "afxdp", XDPMode: "generic"}, false},
-		{"afxdp-legacy", LiveConfig{Mode: "afxdp", XDPMode: "generic", Legacy: true}, false},
+		{"afxdp-legacy", LiveConfig{Mode: "afxdp", XDPMode: "generic", Config: bpf.Config{Legacy: true}}, false},
 		{"afpacket", LiveConfig{Mode: "afpacket"}, true},
 	}
 	for _, m := range modes {
@@ -275,12 +275,12 @@ func TestLiveXDPBusy(t *testing.T) {
 			tp := newTopo(t)
 			var first, second Source
 			var err error
-			inNS(t, tp.a, func() { first, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}, Legacy: c.first}) })
+			inNS(t, tp.a, func() { first, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}, Config: bpf.Config{Legacy: c.first}}) })
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer first.Close()
-			inNS(t, tp.a, func() { second, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}, Legacy: c.second}) })
+			inNS(t, tp.a, func() { second, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}, Config: bpf.Config{Legacy: c.second}}) })
 			if err == nil {
 				second.Close()
 				t.Fatal("second OpenLive on the same interface succeeded, want a foreign XDP program error")
@@ -320,8 +320,8 @@ func TestLiveBadConfig(t *testing.T) {
 	for _, cfg := range []LiveConfig{
 		{},
 		{Ifaces: []string{"lo"}, Mode: "pcap"},
-		{Ifaces: []string{"lo"}, SIPPorts: "5060-"},
-		{Ifaces: []string{"lo"}, DNSPorts: "x"},
+		{Ifaces: []string{"lo"}, Config: bpf.Config{Snaplen: bpf.MaxSnaplen + 1}},
+		{Ifaces: []string{"lo"}, Config: bpf.Config{Snaplen: -1}},
 		{Ifaces: []string{"lo"}, XDPMode: "turbo"},
 		{Ifaces: []string{"xbpf-no-such-if"}},
 	} {
@@ -352,7 +352,7 @@ func sipPair(t *testing.T, cfg LiveConfig) (a, b *net.UDPConn, src Source) {
 func TestLiveCollectors(t *testing.T) {
 	for _, mode := range []string{"ringbuf", "afxdp", "afpacket"} {
 		t.Run(mode, func(t *testing.T) {
-			a, b, src := sipPair(t, LiveConfig{Mode: mode, XDPMode: "generic", RingBytes: 1 << 20})
+			a, b, src := sipPair(t, LiveConfig{Mode: mode, XDPMode: "generic", Config: bpf.Config{RingBytes: 1 << 20}})
 			reg := prometheus.NewPedanticRegistry()
 			for _, c := range LiveCollectors(src) {
 				if err := reg.Register(c); err != nil {
@@ -432,7 +432,7 @@ func TestLiveFlowsAndFragments(t *testing.T) {
 	var src Source
 	var err error
 	inNS(t, tp.a, func() {
-		src, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}, SIPByContent: true, RingBytes: 1 << 22})
+		src, err = OpenLive(LiveConfig{Ifaces: []string{"xbpf0"}, Config: bpf.Config{Rules: bpf.Rules{SIPByContent: true}, RingBytes: 1 << 22}})
 	})
 	if err != nil {
 		t.Fatal(err)

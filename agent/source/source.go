@@ -4,7 +4,7 @@
 package source
 
 import (
-	"net/netip"
+	"github.com/xhep/xhep/bpf"
 )
 
 // Link types, as pcap's LINKTYPE_* numbers, that a [Frame] can carry.
@@ -47,28 +47,15 @@ type LiveConfig struct {
 	Mode    string   // "ringbuf" (default), "afxdp" or "afpacket"
 	XDPMode string   // "auto" (default), "native" or "generic"
 
-	SIPPorts     string // port list and ranges, e.g. "5060-5090,5260" (default "5060-5061")
-	DNSPorts     string // default "53"
-	RTCP         bool   // match RTCP by heuristics on any UDP port (default true in the agent)
-	SIPByContent bool   // match SIP by its first bytes on any port (default true in the agent)
-
-	Snaplen       int    // bytes copied per frame; default 9216
-	RingBytes     int    // BPF ring buffer size in bytes, power of two; default 64 MiB
-	Buffer        string // ringbuf mode: record buffer "auto" (default: ring buffer on 5.8+, else perf), "ringbuf" or "perf"
-	PerfBytes     int    // perf buffer: bytes per CPU, power of two; default 4 MiB
-	Legacy        bool   // force the Linux 5.4 feature set: perf buffer, netlink XDP attach, clsact (also XHEP_BPF_LEGACY=1)
-	DropUnmatched bool   // afxdp: drop what does not match instead of passing it
-
-	Allow []netip.Prefix // when set, only traffic with an address in one of these is captured
-	Deny  []netip.Prefix // traffic with an address in one of these is never captured
-
-	// Exclude lists the agent's own HEP destinations: traffic to or from
-	// these is never captured, so the agent does not capture its own output
-	// even when a collector listens on a SIP port.
-	Exclude []netip.AddrPort
-
-	// RTPStreams > 0 turns on the kernel's RTP statistics (ringbuf mode):
-	// the stream table's size; RTPEndpoints bounds the SDP endpoints.
-	RTPStreams   int
-	RTPEndpoints int
+	// Config is the BPF filter's configuration, as [bpf.Load] takes it:
+	// its Rules (ports, SIP by content, RTCP; unset port sets take their
+	// defaults) drive the eBPF programs of ringbuf and afxdp mode and the
+	// classic BPF of afpacket mode alike. Snaplen, RingBytes (the BPF
+	// ring, or each TPACKET ring in afpacket mode), Buffer, PerfBytes,
+	// Legacy, DropUnmatched (afxdp), Allow, Deny, Exclude (the agent's
+	// own HEP destinations: never captured, even when a collector listens
+	// on a SIP port) and RTPStreams/RTPEndpoints (ringbuf mode) apply as
+	// documented there; AFXDP, Queues and WakeupBytes are OpenLive's to
+	// set and ignored.
+	bpf.Config
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/xhep/xhep/bpf"
 )
 
 // config is everything the command line and the YAML file can say.
@@ -176,8 +178,8 @@ func newFlagSet(c *config, lists map[string]*listFlag, out io.Writer) (fs *flag.
 	list("iface", &c.Ifaces, "capture on interface `IF` (repeatable)")
 	fs.StringVar(&c.Mode, "mode", "ringbuf", "live capture: `ringbuf` (XDP+TC into a BPF ring buffer), afxdp or afpacket")
 	fs.StringVar(&c.XDPMode, "xdp-mode", "auto", "XDP attach mode: `auto`, native or generic")
-	fs.StringVar(&c.SIPPorts, "sip-ports", "5060-5061", "SIP port `LIST` (ranges allowed, e.g. 5060-5090,5260)")
-	fs.StringVar(&c.DNSPorts, "dns-ports", "53", "DNS port `LIST`")
+	fs.StringVar(&c.SIPPorts, "sip-ports", bpf.DefaultSIPPorts, "SIP port `LIST` (ranges allowed, e.g. 5060-5090,5260)")
+	fs.StringVar(&c.DNSPorts, "dns-ports", bpf.DefaultDNSPorts, "DNS port `LIST`")
 	fs.IntVar(&c.Snaplen, "snaplen", 9216, "live capture: bytes copied per frame")
 	fs.Var(bytesFlag{&c.RingSize}, "ring-size", "live capture: kernel ring `BYTES`, a power of two (default 64M; ringbuf: about 0.45 s of 200,000 600-byte frames/s; kernel memory, counted twice in the agent's RSS because the ring is mapped twice)")
 	fs.StringVar(&c.BPFBuffer, "bpf-buffer", "auto", "ringbuf mode: record buffer `auto` (BPF ring buffer on Linux 5.8+, else perf event array), ringbuf or perf")

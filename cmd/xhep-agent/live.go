@@ -8,26 +8,27 @@ import (
 	"github.com/xhep/xhep/bpf"
 )
 
-// openLive opens the live capture the flags describe. exclude holds the
-// collectors' addresses, so the agent never captures its own HEP output.
-func openLive(c config, exclude []netip.AddrPort) (source.Source, []prometheus.Collector, error) {
+// openLive opens the live capture the flags describe, matching what rules
+// say (the decoder's, so the kernel and the decoder agree). exclude holds
+// the collectors' addresses, so the agent never captures its own HEP
+// output.
+func openLive(c config, rules bpf.Rules, exclude []netip.AddrPort) (source.Source, []prometheus.Collector, error) {
 	lc := source.LiveConfig{
-		Ifaces:        c.Ifaces,
-		Mode:          c.Mode,
-		XDPMode:       c.XDPMode,
-		SIPPorts:      c.SIPPorts,
-		DNSPorts:      c.DNSPorts,
-		RTCP:          c.RTCP,
-		SIPByContent:  c.SIPByContent,
-		Snaplen:       c.Snaplen,
-		RingBytes:     int(c.RingSize),
-		Buffer:        c.BPFBuffer,
-		PerfBytes:     int(c.PerfSize),
-		Legacy:        c.BPFLegacy,
-		DropUnmatched: c.DropUnmatched,
-		Allow:         c.Allow,
-		Deny:          c.Deny,
-		Exclude:       exclude,
+		Ifaces:  c.Ifaces,
+		Mode:    c.Mode,
+		XDPMode: c.XDPMode,
+		Config: bpf.Config{
+			Rules:         rules,
+			Snaplen:       c.Snaplen,
+			RingBytes:     int(c.RingSize),
+			Buffer:        bpf.Buffer(c.BPFBuffer),
+			PerfBytes:     int(c.PerfSize),
+			Legacy:        c.BPFLegacy,
+			DropUnmatched: c.DropUnmatched,
+			Allow:         c.Allow,
+			Deny:          c.Deny,
+			Exclude:       exclude,
+		},
 	}
 	if c.RTPStats && (c.Mode == "" || c.Mode == "ringbuf") {
 		lc.RTPStreams, lc.RTPEndpoints = c.RTPMaxStreams, c.RTPMaxEndpoints

@@ -26,6 +26,7 @@ import (
 	"github.com/xhep/xhep/agent/packet"
 	"github.com/xhep/xhep/agent/send"
 	"github.com/xhep/xhep/agent/source"
+	"github.com/xhep/xhep/bpf"
 	"github.com/xhep/xhep/cmd/internal/version"
 )
 
@@ -65,15 +66,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func pipelineConfig(c config) (agent.Config, error) {
 	dec := packet.DefaultConfig()
 	var err error
-	if dec.SIPPorts, err = packet.ParsePorts(c.SIPPorts); err != nil {
+	// The decoder and the live capture's filters share these Rules
+	// (openLive takes them from here).
+	if dec.SIPPorts, err = bpf.ParsePorts(c.SIPPorts); err != nil {
 		return agent.Config{}, fmt.Errorf("--sip-ports: %w", err)
 	}
-	if dec.DNSPorts, err = packet.ParsePorts(c.DNSPorts); err != nil {
+	if dec.DNSPorts, err = bpf.ParsePorts(c.DNSPorts); err != nil {
 		return agent.Config{}, fmt.Errorf("--dns-ports: %w", err)
 	}
 	dec.SIPByContent, dec.RTCP = c.SIPByContent, c.RTCP
 	if c.WSPorts != "" {
-		if dec.WebSocketPorts, err = packet.ParsePorts(c.WSPorts); err != nil {
+		if dec.WebSocketPorts, err = bpf.ParsePorts(c.WSPorts); err != nil {
 			return agent.Config{}, fmt.Errorf("--ws-ports: %w", err)
 		}
 	}
@@ -179,7 +182,7 @@ func runAgent(ctx context.Context, c config, log *slog.Logger, stdout io.Writer)
 		}
 		log.Info("reading capture file", "file", c.Read, "loops", c.Loop, "speed", c.Speed, "collectors", c.Collectors)
 	} else {
-		live, cols, err := openLive(c, exclude)
+		live, cols, err := openLive(c, pcfg.Decoder.Rules, exclude)
 		if err != nil {
 			return fmt.Errorf("open live capture: %w", err)
 		}

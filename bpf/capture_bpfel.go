@@ -65,13 +65,18 @@ type captureLpmKey struct {
 }
 
 type captureRtpEp struct {
-	_        structs.HostLayout
-	Call     uint64
-	PtMask   [4]uint32
-	Clock    uint32
-	DvBounds [10]uint32
-	DtmfPt   uint8
-	Pad      [3]uint8
+	_      structs.HostLayout
+	Call   uint64
+	Clocks [4]struct {
+		_    structs.HostLayout
+		NsQ8 uint64
+		Hz   uint32
+		Pad  uint32
+	}
+	PtMask  [4]uint32
+	PtClock [128]uint8
+	DtmfPt  uint8
+	Pad     [7]uint8
 }
 
 type captureRtpKey struct {
@@ -91,7 +96,8 @@ type captureRtpStream struct {
 	LastNs        uint64
 	MaxDelta      uint64
 	Window        uint64
-	JitterSum16   uint64
+	MaxJitterNs   uint64
+	JitterSumNs   uint64
 	Call          uint64
 	BaseSeq       uint32
 	Cycles        uint32
@@ -104,7 +110,7 @@ type captureRtpStream struct {
 	SeqResets     uint32
 	BadJumps      uint32
 	Jitter16      uint32
-	MaxJitter16   uint32
+	Clock         uint32
 	JitterSamples uint32
 	PrevTransit   uint32
 	MinTransit    uint32

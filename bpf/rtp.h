@@ -9,8 +9,12 @@
  * State.Update, integer for integer (the Go tests run both on the same
  * packets): RFC 3550 A.1 sequence tracking without probation, A.3 loss,
  * A.8 jitter ×16 in timestamp units, a 64-packet window for duplicates,
- * loss runs and delay variation in buckets whose bounds (timestamp units)
- * come with the endpoint, so no division by the clock rate happens here.
+ * loss runs and delay variation in buckets. Each payload type has its
+ * clock (pt_clock indexes the endpoint's clocks): jitter is kept in the
+ * units of the packet's type's clock, rescaled when the clock changes; max
+ * and mean jitter and the delay variation are turned into ns by a
+ * multiplication with the clock's ns per unit ×256, so no division by the
+ * clock rate happens here beyond the arrival time's.
  *
  * Old verifiers: bounded unrolled loops, indices checked against the array
  * length before use, helpers of Linux 4.x only (map lookup/update,
@@ -25,19 +29,30 @@
 #define RTP_MAX_DROPOUT 3000
 #define RTP_MAX_MISORDER 100
 #define RTP_SEQ_MOD 65536
+#define RTP_CLOCKS 4 /* hep/rtp.MaxClocks */
 
 /* 1: look frames up in rtp_endpoints (set by the loader when enabled). */
 volatile const __u8 rtp_enabled = 0;
 
+/* An RTP clock rate (hep/rtp.Clock). */
+struct rtp_clock {
+	__u64 ns_q8; /* ns per timestamp unit ×256 */
+	__u32 hz;
+	__u32 _pad;
+};
+
 /* A media endpoint announced in SDP (c= address, m= port). */
 struct rtp_ep {
-	__u64 call;                     /* FNV-1a 64 of the Call-ID */
-	__u32 pt_mask[4];               /* bit n of word n/32: payload type n announced */
-	__u32 clock;                    /* RTP clock rate, Hz */
-	__u32 dv_bounds[RTP_DV - 1];    /* hep/rtp.DVBoundsMS in timestamp units */
-	__u8 dtmf_pt;                   /* telephone-event payload type, 0 if none */
-	__u8 _pad[3];
+	__u64 call;                          /* FNV-1a 64 of the Call-ID */
+	struct rtp_clock clocks[RTP_CLOCKS]; /* [0]: the default */
+	__u32 pt_mask[4];                    /* bit n of word n/32: payload type n announced */
+	__u8 pt_clock[128];                  /* index in clocks of payload type n's clock */
+	__u8 dtmf_pt;                        /* telephone-event payload type, 0 if none */
+	__u8 _pad[7];
 };
+
+/* hep/rtp.DVBoundsMS in ns. */
+#define RTP_DV_NS(i) ((__u64)((i) < 6 ? 10 * ((i) + 1) : (i) == 6 ? 80 : (i) == 7 ? 100 : (i) == 8 ? 150 : 200) * 1000000ULL)
 
 struct rtp_key {
 	__u32 saddr[4];
@@ -55,7 +70,8 @@ struct rtp_stream {
 	__u64 last_ns;
 	__u64 max_delta;
 	__u64 window;
-	__u64 jitter_sum16;
+	__u64 max_jitter_ns;
+	__u64 jitter_sum_ns;
 	__u64 call;
 	__u32 base_seq;
 	__u32 cycles;
@@ -68,7 +84,7 @@ struct rtp_stream {
 	__u32 seq_resets;
 	__u32 bad_jumps;
 	__u32 jitter16;
-	__u32 max_jitter16;
+	__u32 clock; /* Hz of jitter16's units */
 	__u32 jitter_samples;
 	__u32 prev_transit;
 	__u32 min_transit;
@@ -197,12 +213,26 @@ static __always_inline void rtp_dtmf(struct rtp_stream *s, struct rtp_ep *ep, __
 	}
 }
 
-/* rtp_jitter: RFC 3550 A.8, J16 += |D| - (J16 + 8) >> 4. */
+/* rtp_jitter: RFC 3550 A.8, J16 += |D| - (J16 + 8) >> 4, in the units of
+ * the packet's payload type's clock. */
 static __always_inline void rtp_jitter(struct rtp_stream *s, struct rtp_ep *ep, __u8 pt, __u32 ts, __u64 now)
 {
 	if (ep->dtmf_pt && pt == ep->dtmf_pt)
 		return;
-	__u32 arrival = (__u32)((now - s->first_ns) * ep->clock / 1000000000ULL);
+	struct rtp_clock *c = &ep->clocks[ep->pt_clock[pt & 127] & (RTP_CLOCKS - 1)];
+	__u32 hz = c->hz;
+	__u64 q8 = c->ns_q8;
+	if (!hz) {
+		hz = 8000;
+		q8 = 32000000;
+	}
+	if (hz != s->clock) {
+		if (s->clock)
+			s->jitter16 = (__u32)((__u64)s->jitter16 * hz / s->clock);
+		s->clock = hz;
+		s->have_transit = 0;
+	}
+	__u32 arrival = (__u32)((now - s->first_ns) * hz / 1000000000ULL);
 	__u32 transit = arrival - ts;
 	if (!s->have_transit) {
 		s->have_transit = 1;
@@ -216,17 +246,18 @@ static __always_inline void rtp_jitter(struct rtp_stream *s, struct rtp_ep *ep, 
 	if (d < 0)
 		d = -d;
 	s->jitter16 += (__u32)d - ((s->jitter16 + 8) >> 4);
-	if (s->jitter16 > s->max_jitter16)
-		s->max_jitter16 = s->jitter16;
-	s->jitter_sum16 += s->jitter16;
+	__u64 jns = ((__u64)s->jitter16 * q8) >> 12;
+	if (jns > s->max_jitter_ns)
+		s->max_jitter_ns = jns;
+	s->jitter_sum_ns += jns;
 	s->jitter_samples++;
 	if ((__s32)(transit - s->min_transit) < 0)
 		s->min_transit = transit;
-	__u32 rel = transit - s->min_transit;
+	__u64 rel = ((__u64)(transit - s->min_transit) * q8) >> 8;
 	__u32 n = 0;
 #pragma unroll
 	for (int i = 0; i < RTP_DV - 1; i++)
-		if (rel > ep->dv_bounds[i])
+		if (rel > RTP_DV_NS(i))
 			n = i + 1;
 	if (n < RTP_DV)
 		s->dv[n]++;

@@ -28,13 +28,12 @@ func sizeRTPMaps(spec *ebpf.CollectionSpec, cfg Config) {
 }
 
 // RTPEndpoint is what the kernel needs of a media endpoint announced in
-// SDP: the Call-ID's hash, the payload types announced, the clock rate of
-// the audio (or video) codec and the telephone-event type.
+// SDP: the Call-ID's hash, the payload types announced and each one's
+// clock rate with the telephone-event type (Params).
 type RTPEndpoint struct {
 	Call   uint64    // FNV-1a 64 of the Call-ID
 	PTs    [4]uint32 // bit n%32 of word n/32: payload type n announced
-	Clock  uint32    // Hz
-	DTMFPT uint8     // 0: none
+	Params rtp.Params
 }
 
 // AddPT marks payload type pt as announced.
@@ -49,8 +48,10 @@ func (f *Filter) PutRTPEndpoint(ap netip.AddrPort, e RTPEndpoint) error {
 	if f.cfg.RTPStreams <= 0 {
 		return ErrRTPOff
 	}
-	p := rtp.NewParams(e.Clock, e.DTMFPT)
-	v := captureRtpEp{Call: e.Call, PtMask: e.PTs, Clock: p.Clock, DvBounds: p.DVBounds, DtmfPt: e.DTMFPT}
+	v := captureRtpEp{Call: e.Call, PtMask: e.PTs, PtClock: e.Params.PTClock, DtmfPt: e.Params.DTMFPT}
+	for i, c := range e.Params.Clocks {
+		v.Clocks[i].NsQ8, v.Clocks[i].Hz = c.NsQ8, c.Hz
+	}
 	k := captureAddrPort{Addr: v6key(ap.Addr().Unmap()), Port: ap.Port()}
 	if err := f.objs.RtpEndpoints.Put(&k, &v); err != nil {
 		return fmt.Errorf("put rtp endpoint %s: %w", ap, err)
@@ -106,7 +107,7 @@ func (s *RTPStream) from(k *captureRtpKey, v *captureRtpStream) {
 		BaseSeq: v.BaseSeq, MaxSeq: v.MaxSeq, Cycles: v.Cycles, BadSeq: v.BadSeq, Received: v.Received,
 		PriorExpected: v.PriorExpected, PriorReceived: v.PriorReceived,
 		Window: v.Window, Duplicates: v.Duplicates, OutOfOrder: v.OutOfOrder, SeqResets: v.SeqResets, BadJumps: v.BadJumps,
-		Jitter16: v.Jitter16, MaxJitter16: v.MaxJitter16, JitterSum16: v.JitterSum16, JitterSamples: v.JitterSamples,
+		Jitter16: v.Jitter16, Clock: v.Clock, MaxJitterNs: v.MaxJitterNs, JitterSumNs: v.JitterSumNs, JitterSamples: v.JitterSamples,
 		PrevTransit: v.PrevTransit, MinTransit: v.MinTransit, HaveTransit: v.HaveTransit,
 		LastPT: v.LastPt, PTChanges: v.PtChanges, Markers: v.Markers, DTMFPkts: v.DtmfPkts, DTMFEvents: v.DtmfEvents,
 		LastDTMFTS: v.LastDtmfTs, Bursts: v.Bursts, DV: v.Dv,
@@ -185,8 +186,8 @@ func (f *Filter) setRTPTestNow(ns uint64) error { return f.objs.RtpTestNow.Set(n
 type RTPKernel struct{ F *Filter }
 
 // PutEndpoint pushes one SDP endpoint.
-func (k RTPKernel) PutEndpoint(ap netip.AddrPort, call uint64, pts [4]uint32, clock uint32, dtmfPT uint8) error {
-	return k.F.PutRTPEndpoint(ap, RTPEndpoint{Call: call, PTs: pts, Clock: clock, DTMFPT: dtmfPT})
+func (k RTPKernel) PutEndpoint(ap netip.AddrPort, call uint64, pts [4]uint32, p *rtp.Params) error {
+	return k.F.PutRTPEndpoint(ap, RTPEndpoint{Call: call, PTs: pts, Params: *p})
 }
 
 // DeleteEndpoint removes one SDP endpoint.

@@ -69,17 +69,49 @@ func rtpScenario() []rtpArrival {
 	return as
 }
 
+// rtpMixedScenario is Opus (PT 111, 48 kHz) switching to PCMA (PT 8,
+// 8 kHz) with its own timestamp base and back, a DTMF event (PT 101,
+// 8 kHz) inside the PCMA part, seeded delays of 0..30 ms, two losses.
+func rtpMixedScenario() []rtpArrival {
+	var as []rtpArrival
+	x := uint32(11)
+	var ts uint32
+	for i := 0; i < 300; i++ {
+		pt, step := uint8(111), uint32(960)
+		if i >= 100 && i < 200 {
+			pt, step = 8, 160
+		}
+		if i == 100 || i == 200 {
+			ts = uint32(i) * 7777
+		}
+		x = x*1664525 + 1013904223
+		a := rtpArrival{seq: uint16(i), ts: ts, pt: pt, at: 5e9 + uint64(i)*20e6 + uint64(x>>16%30)*1e6}
+		ts += step
+		if i >= 150 && i < 154 {
+			a.pt, a.ts, a.m = 101, 150*160, i == 150
+		}
+		if i == 50 || i == 250 {
+			continue
+		}
+		as = append(as, a)
+	}
+	return as
+}
+
 func TestRTPStatsMatchReference(t *testing.T) {
 	requireBPF(t)
 	for _, tc := range []struct {
-		name string
-		tc   bool
-		v6   bool
-		from bool // packets come from the announced endpoint
+		name  string
+		tc    bool
+		v6    bool
+		from  bool // packets come from the announced endpoint
+		mixed bool // rtpMixedScenario: payload types with their own clocks
 	}{
-		{"xdp v4 to endpoint", false, false, false},
-		{"tc v4 from endpoint", true, false, true},
-		{"xdp v6 to endpoint", false, true, false},
+		{"xdp v4 to endpoint", false, false, false, false},
+		{"tc v4 from endpoint", true, false, true, false},
+		{"xdp v6 to endpoint", false, true, false, false},
+		{"xdp v4 opus pcma dtmf clocks", false, false, false, true},
+		{"tc v6 opus pcma dtmf clocks", true, true, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := Load(rtpCfg(64))
@@ -95,9 +127,18 @@ func TestRTPStatsMatchReference(t *testing.T) {
 			if tc.from {
 				ep = netip.AddrPortFrom(netip.MustParseAddr(src), 30000)
 			}
-			e := RTPEndpoint{Call: 42, Clock: 8000, DTMFPT: 101}
+			e := RTPEndpoint{Call: 42, Params: rtp.NewParams(8000, 101)}
 			e.AddPT(0)
 			e.AddPT(101)
+			scen := rtpScenario()
+			if tc.mixed {
+				e = RTPEndpoint{Call: 42, Params: rtp.NewParams(48000, 101)}
+				for _, pc := range [][2]uint32{{111, 48000}, {8, 8000}, {101, 8000}} {
+					e.AddPT(uint8(pc[0]))
+					e.Params.SetPT(uint8(pc[0]), pc[1])
+				}
+				scen = rtpMixedScenario()
+			}
 			if err := f.PutRTPEndpoint(ep, e); err != nil {
 				t.Fatal(err)
 			}
@@ -105,9 +146,9 @@ func TestRTPStatsMatchReference(t *testing.T) {
 			if tc.tc {
 				prog = f.TCProgram()
 			}
-			p := rtp.NewParams(8000, 101)
+			p := e.Params
 			var want rtp.State
-			for _, a := range rtpScenario() {
+			for _, a := range scen {
 				pl := rtpPayload(a.m, a.pt, a.seq, a.ts, 0xabcdef01, 160)
 				var frame []byte
 				if tc.v6 {
@@ -150,7 +191,12 @@ func TestRTPStatsMatchReference(t *testing.T) {
 				t.Errorf("kernel state (-Go reference +kernel)\n%s", d)
 			}
 			// the scenario exercised what it meant to
-			if want.Lost() != 15-1 || want.Duplicates != 1 || want.OutOfOrder != 1 || want.DTMFEvents != 1 ||
+			if tc.mixed {
+				if want.PTChanges != 2 || want.Clock != 48000 || want.DTMFEvents != 1 || want.Lost() != 2 || want.MaxJitterNs < 3e6 {
+					t.Errorf("scenario: pt changes %d clock %d dtmf %d lost %d max jitter %d ns",
+						want.PTChanges, want.Clock, want.DTMFEvents, want.Lost(), want.MaxJitterNs)
+				}
+			} else if want.Lost() != 15-1 || want.Duplicates != 1 || want.OutOfOrder != 1 || want.DTMFEvents != 1 ||
 				want.Cycles != 65536 || want.Jitter16 == 0 || want.Bursts[9] != 1 {
 				t.Errorf("scenario: lost %d dup %d ooo %d dtmf %d cycles %d jitter16 %d bursts %v",
 					want.Lost(), want.Duplicates, want.OutOfOrder, want.DTMFEvents, want.Cycles, want.Jitter16, want.Bursts)
@@ -173,7 +219,7 @@ func TestRTPNotTracked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	e := RTPEndpoint{Clock: 8000}
+	e := RTPEndpoint{Params: rtp.NewParams(8000, 0)}
 	e.AddPT(8)
 	if err := f.PutRTPEndpoint(netip.MustParseAddrPort("10.0.0.2:30002"), e); err != nil {
 		t.Fatal(err)
@@ -224,7 +270,7 @@ func TestRTPEvictions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	e := RTPEndpoint{Clock: 8000}
+	e := RTPEndpoint{Params: rtp.NewParams(8000, 0)}
 	e.AddPT(0)
 	f.PutRTPEndpoint(netip.MustParseAddrPort("10.0.0.2:30002"), e)
 	for ssrc := uint32(1); ssrc <= 10; ssrc++ {
@@ -267,7 +313,7 @@ func BenchmarkRTP(b *testing.B) {
 			}
 			defer f.Close()
 			if c.ep {
-				e := RTPEndpoint{Clock: 8000}
+				e := RTPEndpoint{Params: rtp.NewParams(8000, 0)}
 				e.AddPT(0)
 				f.PutRTPEndpoint(netip.MustParseAddrPort("10.0.0.2:30002"), e)
 			}

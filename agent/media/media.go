@@ -50,7 +50,7 @@ var ErrConfig = errors.New("invalid media config")
 // FNV-1a 64 hash of the Call-ID; pts has bit n%32 of word n/32 set for each
 // announced payload type n.
 type Kernel interface {
-	PutEndpoint(ap netip.AddrPort, call uint64, pts [4]uint32, clock uint32, dtmfPT uint8) error
+	PutEndpoint(ap netip.AddrPort, call uint64, pts [4]uint32, p *rtp.Params) error
 	DeleteEndpoint(ap netip.AddrPort) error
 	Streams(fn func(src, dst netip.AddrPort, ssrc uint32, dir uint8, st *rtp.State) bool) error
 	DeleteStream(src, dst netip.AddrPort, ssrc uint32) error
@@ -66,6 +66,7 @@ type Stats struct {
 	Reports            uint64 // reports emitted
 	KernelErrors       uint64 // failed kernel map operations
 	KernelOrphans      uint64 // kernel streams dropped unreported: their endpoint was gone or its call had ended
+	ClocksRefused      uint64 // payload types given the default clock: more than rtp.MaxClocks clock rates in one m= line
 }
 
 type codec struct {
@@ -79,8 +80,7 @@ type endpoint struct {
 	call    uint64
 	codecs  []codec
 	pts     [4]uint32
-	dtmfPT  uint8
-	clock   uint32
+	params  rtp.Params // each payload type's clock, the telephone-event type
 	expires int64
 	ended   bool
 }
@@ -103,7 +103,7 @@ type stream struct {
 	ep       *endpoint // nil once the endpoint is gone
 	callID   []byte
 	dir      uint8
-	params   rtp.Params
+	params   rtp.Params // the endpoint's when the stream was last reported
 	state    rtp.State
 	rep      rtp.Reporter
 	pt       uint8
@@ -213,26 +213,31 @@ func (t *Tracker) ObserveSDP(callID, body []byte, now int64) {
 			continue
 		}
 		e := &endpoint{callID: append([]byte(nil), callID...), call: HashCallID(callID), expires: now + int64(t.cfg.TTL)}
+		var def uint32 // the first codec's clock is the default of types without one
+		var dtmf uint8
 		for _, c := range md.Codecs {
 			rate := uint32(c.Rate)
 			name := string(c.Name)
 			e.pts[(c.PT>>5)&3] |= 1 << (c.PT & 31)
 			if equalFold(name, "telephone-event") {
-				e.dtmfPT = c.PT
-			} else if e.clock == 0 && rate != 0 {
-				e.clock = rate
+				dtmf = c.PT
+			} else if def == 0 && rate != 0 {
+				def = rate
 			}
 			e.codecs = append(e.codecs, codec{pt: c.PT, name: name, clock: rate})
 		}
-		if e.clock == 0 {
-			e.clock = 8000
+		e.params = rtp.NewParams(def, dtmf)
+		for _, c := range e.codecs {
+			if c.clock != 0 && !e.params.SetPT(c.pt, c.clock) {
+				t.st.ClocksRefused++
+			}
 		}
 		old, ok := t.eps[ap]
 		switch {
 		case ok && !old.ended && string(old.callID) == string(callID):
 			// The same call again (200 after INVITE, re-INVITE, UPDATE):
 			// its streams go on; the codecs are the latest offer's.
-			old.codecs, old.pts, old.dtmfPT, old.clock, old.expires = e.codecs, e.pts, e.dtmfPT, e.clock, e.expires
+			old.codecs, old.pts, old.params, old.expires = e.codecs, e.pts, e.params, e.expires
 			e = old
 		case ok:
 			old.ended = true // another call took the endpoint: the old one's streams end
@@ -241,7 +246,7 @@ func (t *Tracker) ObserveSDP(callID, body []byte, now int64) {
 		}
 		t.eps[ap] = e
 		if t.k != nil {
-			if err := t.k.PutEndpoint(ap, e.call, e.pts, e.clock, e.dtmfPT); err != nil {
+			if err := t.k.PutEndpoint(ap, e.call, e.pts, &e.params); err != nil {
 				t.st.KernelErrors++
 			}
 		}
@@ -320,20 +325,16 @@ func (t *Tracker) Packet(src, dst netip.AddrPort, b []byte, ts int64) {
 			return
 		}
 		s = t.newStream(k, e, dir, h.PT)
-		clock := e.clock // the stream's first payload type's clock rate, else the endpoint's
-		if c, ok := e.codec(h.PT); ok && c.clock != 0 {
-			clock = c.clock
-		}
-		s.params = rtp.NewParams(clock, e.dtmfPT)
 		s.reported = ts // the first periodic report comes one Interval in
 	}
-	s.state.Update(&s.params, h, uint32(len(b)), uint64(ts))
+	// the endpoint's latest SDP: a re-INVITE's codecs apply from then on
+	s.state.Update(&e.params, h, uint32(len(b)), uint64(ts))
 	s.last = ts
 	t.st.Packets++
 }
 
 func (t *Tracker) newStream(k streamKey, e *endpoint, dir uint8, pt uint8) *stream {
-	s := &stream{ep: e, callID: e.callID, dir: dir, pt: pt}
+	s := &stream{ep: e, callID: e.callID, dir: dir, pt: pt, params: e.params}
 	if c, ok := e.codec(pt); ok {
 		s.codec = c.name
 	}

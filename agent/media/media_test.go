@@ -160,3 +160,43 @@ func TestTrackerSameCallAgain(t *testing.T) {
 		t.Errorf("after BYE: %+v", st)
 	}
 }
+
+// TestTrackerPerPTClock: an m= line with Opus at 48 kHz, PCMA and
+// telephone-event at 8 kHz; the stream switches from Opus to PCMA (a
+// re-INVITE): the report names the codec and clock of the latest payload
+// type, counts the change, and a 20 ms steady PCMA stream has no jitter
+// (with one 48 kHz clock for all it would read 6× too slow a clock).
+func TestTrackerPerPTClock(t *testing.T) {
+	tr, err := New(Config{Interval: time.Hour}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n" +
+		"m=audio 30000 RTP/AVP 111 8 101\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n"
+	tr.ObserveSDP([]byte("c1"), []byte(body), 0)
+	src := netip.MustParseAddrPort("198.51.100.7:40000")
+	dst := netip.MustParseAddrPort("192.0.2.10:30000")
+	for i := 0; i < 100; i++ {
+		pt, ts := uint8(111), uint32(i)*960
+		if i >= 50 {
+			pt, ts = 8, 1234+uint32(i-50)*160
+		}
+		tr.Packet(src, dst, rtpPkt(pt, uint16(i), ts, 5), 1e9+int64(i)*20e6)
+	}
+	var got []map[string]any
+	tr.Tick(4e9, 0, true, collect(&got))
+	if len(got) != 1 {
+		t.Fatalf("%d reports", len(got))
+	}
+	type view struct {
+		Codec            string
+		PT, Clock, PTChg float64
+		Jitter, MaxJ     float64
+	}
+	m := got[0]
+	v := view{m["CODEC_NAME"].(string), m["CODEC_PT"].(float64), m["CLOCK"].(float64), m["PT_CHANGES"].(float64),
+		m["JITTER"].(float64), m["MAX_JITTER"].(float64)}
+	if d := cmp.Diff(view{"PCMA", 8, 8000, 1, 0, 0}, v); d != "" {
+		t.Errorf("report (-want +got)\n%s", d)
+	}
+}

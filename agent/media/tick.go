@@ -94,7 +94,6 @@ func (t *Tracker) pullKernel() {
 				return true
 			}
 			s = t.newStream(k, e, dir, st.LastPT)
-			s.params = rtp.NewParams(e.clock, e.dtmfPT)
 			s.kernel = true
 		}
 		s.state = *st
@@ -112,6 +111,13 @@ func (t *Tracker) pullKernel() {
 }
 
 func (t *Tracker) report(r *Report, k streamKey, s *stream, typ string, now int64) {
+	if s.ep != nil {
+		s.params = s.ep.params
+		// the codec now: a stream can change payload type (re-INVITE)
+		if c, ok := s.ep.codec(s.state.LastPT); ok && s.state.Packets > 0 && s.state.LastPT != s.params.DTMFPT {
+			s.pt, s.codec = c.pt, c.name
+		}
+	}
 	c := rtp.CodecFor([]byte(s.codec), s.pt)
 	rr := rtp.Report{CallID: s.callID, Type: typ, TimeNs: now, Src: k.src, Dst: k.dst, SSRC: k.ssrc,
 		PT: s.pt, Codec: []byte(s.codec), Dir: s.dir, Params: s.params, State: s.state, Model: t.cfg.Model}

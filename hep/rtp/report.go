@@ -126,7 +126,7 @@ func (r *Report) AppendJSON(dst []byte, ssrcChanges uint32) []byte {
 	dst = appendU(dst, `,"OUT_ORDER":`, uint64(s.OutOfOrder))
 	dst = appendU(dst, `,"SSRC_CHG":`, uint64(ssrcChanges))
 	dst = appendU(dst, `,"CODEC_PT":`, uint64(r.PT))
-	dst = appendU(dst, `,"CLOCK":`, uint64(clock(p)))
+	dst = appendU(dst, `,"CLOCK":`, uint64(s.ClockHz(p)))
 	dst = append(dst, `,"CODEC_NAME":`...)
 	dst = jsonw.AppendString(dst, r.Codec)
 	dst = appendU(dst, `,"DIR":`, uint64(r.Dir))

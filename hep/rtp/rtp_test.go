@@ -185,7 +185,7 @@ func TestJitterAgainstFloat(t *testing.T) {
 		}
 		s := run(p, cas)
 		j, maxJ := floatJitter(float64(clock), cas)
-		got, gotMax := float64(s.Jitter16)/16, float64(s.MaxJitter16)/16
+		got, gotMax := float64(s.Jitter16)/16, float64(s.MaxJitterNs)*float64(clock)/1e9
 		// integer truncation of arrival (1 unit) and of the ×16 update
 		if math.Abs(got-j) > 1.5 || math.Abs(gotMax-maxJ) > 1.5 {
 			t.Errorf("clock %d: jitter %.2f max %.2f, float reference %.2f max %.2f", clock, got, gotMax, j, maxJ)
@@ -196,11 +196,92 @@ func TestJitterAgainstFloat(t *testing.T) {
 	}
 }
 
+// floatJitterPT is floatJitter with each packet at its payload type's
+// clock: a change of clock restarts the transit and rescales J.
+func floatJitterPT(clockOf func(pt uint8) float64, as []arrival) (jMS, maxMS float64) {
+	var prev, j, c float64
+	for _, a := range as {
+		ci := clockOf(a.pt)
+		transit := float64(a.at)/1e9*ci - float64(a.ts)
+		if ci != c {
+			if c != 0 {
+				j = j * ci / c
+			}
+			c = ci
+		} else {
+			d := math.Abs(transit - prev)
+			j += (d - j) / 16
+			maxMS = math.Max(maxMS, j*1000/c)
+		}
+		prev = transit
+	}
+	return j * 1000 / c, maxMS
+}
+
+// TestJitterPerPTClock: Opus (48 kHz) switching to PCMA (8 kHz) and back,
+// with telephone-event (8 kHz) in between: the jitter of each packet is
+// in its payload type's clock, the ms figures match a float reference.
+func TestJitterPerPTClock(t *testing.T) {
+	p := NewParams(48000, 101)
+	if !p.SetPT(111, 48000) || !p.SetPT(8, 8000) || !p.SetPT(101, 8000) || !p.SetPT(96, 90000) || !p.SetPT(9, 16000) {
+		t.Fatal("SetPT refused a 4th clock")
+	}
+	if p.SetPT(97, 44100) {
+		t.Error("SetPT took a 5th clock")
+	}
+	if got := [5]uint32{p.ClockOf(111).Hz, p.ClockOf(8).Hz, p.ClockOf(9).Hz, p.ClockOf(97).Hz, p.ClockOf(0).Hz}; got != [5]uint32{48000, 8000, 16000, 48000, 48000} {
+		t.Errorf("clocks of 111, 8, 9, 97, 0: %v", got)
+	}
+	x := uint32(99)
+	var as []arrival
+	var ts uint32
+	for i := 0; i < 600; i++ {
+		pt, step := uint8(111), uint32(960)
+		if i >= 200 && i < 400 {
+			pt, step = 8, 160
+		}
+		if i == 200 || i == 400 {
+			ts = uint32(i) * 7777 // a new timestamp base with the codec
+		}
+		x = x*1664525 + 1013904223
+		a := arrival{seq: uint16(i), ts: ts, pt: pt, at: uint64(i)*20e6 + uint64(x>>16%30)*1e6}
+		ts += step
+		if i >= 300 && i < 305 {
+			a.pt, a.ts = 101, 300*160 // one DTMF event: no jitter sample
+		}
+		as = append(as, a)
+	}
+	clockOf := func(pt uint8) float64 { return float64(p.ClockOf(pt).Hz) }
+	var noDTMF []arrival
+	for _, a := range as {
+		if a.pt != 101 {
+			noDTMF = append(noDTMF, a)
+		}
+	}
+	s := run(p, as)
+	j, maxJ := floatJitterPT(clockOf, noDTMF)
+	if s.PTChanges != 2 || s.Clock != 48000 || s.DTMFEvents != 1 {
+		t.Errorf("pt changes %d clock %d dtmf %d, want 2 48000 1", s.PTChanges, s.Clock, s.DTMFEvents)
+	}
+	// truncation: one timestamp unit of arrival, ±1 of the ×16 update
+	if got := s.JitterMS(&p); math.Abs(got-j) > 0.1 {
+		t.Errorf("jitter %.3f ms, float reference %.3f", got, j)
+	}
+	if got := s.MaxJitterMS(&p); math.Abs(got-maxJ) > 0.2 || maxJ < 3 {
+		t.Errorf("max jitter %.3f ms, float reference %.3f", got, maxJ)
+	}
+	// one clock for all (the old behaviour) would be far off: the test can fail
+	one := NewParams(48000, 101)
+	if s1 := run(one, as); math.Abs(s1.MaxJitterMS(&one)-maxJ) < 1 {
+		t.Errorf("one 48 kHz clock gives max jitter %.3f, per-PT reference %.3f: the scenario does not tell them apart", s1.MaxJitterMS(&one), maxJ)
+	}
+}
+
 func TestJitterSteady(t *testing.T) {
 	p := NewParams(8000, 0)
 	s := run(p, audio(0, 100))
-	if s.Jitter16 != 0 || s.MaxJitter16 != 0 || s.DV[0] != 100 {
-		t.Errorf("steady stream: jitter16 %d max %d dv %v", s.Jitter16, s.MaxJitter16, s.DV)
+	if s.Jitter16 != 0 || s.MaxJitterNs != 0 || s.DV[0] != 100 {
+		t.Errorf("steady stream: jitter16 %d max %d ns dv %v", s.Jitter16, s.MaxJitterNs, s.DV)
 	}
 	if s.MaxDelta != 20e6 {
 		t.Errorf("max delta %d, want 20 ms", s.MaxDelta)

@@ -21,28 +21,86 @@ var DVBoundsMS = [DVBuckets - 1]uint32{10, 20, 30, 40, 50, 60, 80, 100, 150, 200
 // DVBuckets is the number of delay-variation buckets.
 const DVBuckets = 11
 
-// Params are what the SDP says about a stream, in the form the per-packet
-// update needs: no division happens per packet.
-type Params struct {
-	Clock  uint32 // RTP clock rate in Hz (8000 for G.711); 0 means 8000
-	DTMFPT uint8  // the telephone-event payload type (RFC 4733), 0 if none announced
-	// DVBounds are DVBoundsMS in timestamp units (ms × Clock / 1000), set by
-	// [NewParams].
-	DVBounds [DVBuckets - 1]uint32
+// MaxClocks is the number of distinct clock rates one endpoint's payload
+// types can have (bpf/rtp.h RTP_CLOCKS): the default and three more.
+const MaxClocks = 4
+
+// Clock is one RTP clock rate in the form the per-packet update needs.
+type Clock struct {
+	Hz uint32
+	// NsQ8 is the length of one timestamp unit in ns ×256 (1e9×256/Hz,
+	// rounded): jitter and delay variation are turned into ns by a
+	// multiplication, so no division by the clock rate happens per packet
+	// beyond the arrival time's.
+	NsQ8 uint64
 }
 
-// NewParams returns the Params of a stream with the given clock rate and
-// telephone-event payload type.
+// MinClock is the smallest clock rate kept (smaller ones, and 0, are
+// taken as 8000): it bounds NsQ8 so that the ns figures cannot overflow.
+const MinClock = 1000
+
+func newClock(hz uint32) Clock {
+	if hz < MinClock {
+		hz = 8000
+	}
+	return Clock{Hz: hz, NsQ8: (uint64(1e9)<<8 + uint64(hz)/2) / uint64(hz)}
+}
+
+// Params are what the SDP says about a stream, in the form the per-packet
+// update needs: each payload type's clock rate (a=rtpmap, RFC 3551 static
+// types) as an index into Clocks, and the telephone-event type.
+type Params struct {
+	DTMFPT uint8 // the telephone-event payload type (RFC 4733), 0 if none announced
+	// Clocks[0] is the default clock (the first codec's), for payload
+	// types without one of their own.
+	Clocks [MaxClocks]Clock
+	// PTClock[pt] is the index in Clocks of payload type pt's clock.
+	PTClock [128]uint8
+}
+
+// NewParams returns the Params of a stream whose payload types all have
+// the given clock rate (0 means 8000), with telephone-event type dtmfPT.
 func NewParams(clock uint32, dtmfPT uint8) Params {
-	if clock == 0 {
-		clock = 8000
-	}
-	p := Params{Clock: clock, DTMFPT: dtmfPT}
-	for i, ms := range DVBoundsMS {
-		p.DVBounds[i] = uint32(uint64(ms) * uint64(clock) / 1000)
-	}
+	p := Params{DTMFPT: dtmfPT}
+	p.Clocks[0] = newClock(clock)
 	return p
 }
+
+// SetPT gives payload type pt its own clock rate. It reports false, and pt
+// keeps the default clock, when MaxClocks different rates are taken.
+func (p *Params) SetPT(pt uint8, hz uint32) bool {
+	c := newClock(hz)
+	for i := range p.Clocks {
+		if p.Clocks[i].Hz == c.Hz {
+			p.PTClock[pt&127] = uint8(i)
+			return true
+		}
+		if p.Clocks[i].Hz == 0 {
+			p.Clocks[i] = c
+			p.PTClock[pt&127] = uint8(i)
+			return true
+		}
+	}
+	p.PTClock[pt&127] = 0
+	return false
+}
+
+// ClockOf is payload type pt's clock.
+func (p *Params) ClockOf(pt uint8) Clock {
+	c := p.Clocks[p.PTClock[pt&127]&(MaxClocks-1)]
+	if c.Hz == 0 {
+		return newClock(0)
+	}
+	return c
+}
+
+// dvBoundsNs are DVBoundsMS in ns.
+var dvBoundsNs = func() (b [DVBuckets - 1]uint64) {
+	for i, ms := range DVBoundsMS {
+		b[i] = uint64(ms) * 1e6
+	}
+	return b
+}()
 
 // State is the per-stream state, field for field what the kernel keeps
 // (struct rtp_stream in bpf/rtp.h), all integers. The zero State is a
@@ -70,10 +128,13 @@ type State struct {
 	SeqResets  uint32 // restarts confirmed by two packets after a large jump (A.1)
 	BadJumps   uint32 // packets after a large jump that were not (yet) confirmed
 
-	// RFC 3550 A.8 interarrival jitter, ×16 in timestamp units.
+	// RFC 3550 A.8 interarrival jitter, ×16 in units of Clock (the clock
+	// of the payload type of the latest packet that had a jitter sample;
+	// a payload type with another clock rescales it).
 	Jitter16      uint32
-	MaxJitter16   uint32
-	JitterSum16   uint64 // sum of Jitter16 after each sample, for the mean
+	Clock         uint32
+	MaxJitterNs   uint64 // the largest Jitter16 seen, in ns
+	JitterSumNs   uint64 // sum of the jitter after each sample in ns, for the mean
 	JitterSamples uint32
 	PrevTransit   uint32 // arrival in timestamp units minus the RTP timestamp
 	MinTransit    uint32 // the smallest transit so far (as a signed offset from the first)
@@ -196,12 +257,23 @@ func (s *State) dtmf(p *Params, h *Header) {
 	}
 }
 
-// jitter is RFC 3550 A.8 in integer form: J16 += |D| - (J16+8)>>4.
+// jitter is RFC 3550 A.8 in integer form, J16 += |D| - (J16+8)>>4, in
+// units of the packet's payload type's clock.
 func (s *State) jitter(p *Params, h *Header, arrivalNs uint64) {
 	if p.DTMFPT != 0 && h.PT == p.DTMFPT {
 		return // event timestamps are the event start, not the packet's
 	}
-	arrival := uint32((arrivalNs - s.FirstNs) * uint64(p.Clock) / 1e9)
+	c := p.ClockOf(h.PT)
+	if c.Hz != s.Clock {
+		// Another clock: another timestamp base, and the jitter so far
+		// in the new units (one division, at the change only).
+		if s.Clock != 0 {
+			s.Jitter16 = uint32(uint64(s.Jitter16) * uint64(c.Hz) / uint64(s.Clock))
+		}
+		s.Clock = c.Hz
+		s.HaveTransit = 0
+	}
+	arrival := uint32((arrivalNs - s.FirstNs) * uint64(c.Hz) / 1e9)
 	transit := arrival - h.Timestamp
 	if s.HaveTransit == 0 {
 		s.HaveTransit = 1
@@ -216,17 +288,18 @@ func (s *State) jitter(p *Params, h *Header, arrivalNs uint64) {
 		d = -d
 	}
 	s.Jitter16 += uint32(d) - (s.Jitter16+8)>>4
-	if s.Jitter16 > s.MaxJitter16 {
-		s.MaxJitter16 = s.Jitter16
+	jns := uint64(s.Jitter16) * c.NsQ8 >> 12
+	if jns > s.MaxJitterNs {
+		s.MaxJitterNs = jns
 	}
-	s.JitterSum16 += uint64(s.Jitter16)
+	s.JitterSumNs += jns
 	s.JitterSamples++
 	if int32(transit-s.MinTransit) < 0 {
 		s.MinTransit = transit
 	}
-	rel := transit - s.MinTransit
+	rel := uint64(transit-s.MinTransit) * c.NsQ8 >> 8
 	i := 0
-	for i < len(p.DVBounds) && rel > p.DVBounds[i] {
+	for i < len(dvBoundsNs) && rel > dvBoundsNs[i] {
 		i++
 	}
 	s.DV[i]++
@@ -278,24 +351,30 @@ func (s *State) Discards(bufMS uint32) uint32 {
 }
 
 // JitterMS is the current interarrival jitter in milliseconds.
-func (s *State) JitterMS(p *Params) float64 { return ts2ms(s.Jitter16, p) / 16 }
+func (s *State) JitterMS(p *Params) float64 {
+	hz := s.Clock
+	if hz == 0 {
+		hz = p.ClockOf(s.LastPT).Hz
+	}
+	return float64(s.Jitter16) / 16 * 1000 / float64(hz)
+}
 
 // MaxJitterMS is the largest interarrival jitter seen, in milliseconds.
-func (s *State) MaxJitterMS(p *Params) float64 { return ts2ms(s.MaxJitter16, p) / 16 }
+func (s *State) MaxJitterMS(*Params) float64 { return float64(s.MaxJitterNs) / 1e6 }
 
 // MeanJitterMS is the mean of the jitter after each sample, in milliseconds.
-func (s *State) MeanJitterMS(p *Params) float64 {
+func (s *State) MeanJitterMS(*Params) float64 {
 	if s.JitterSamples == 0 {
 		return 0
 	}
-	return float64(s.JitterSum16) / float64(s.JitterSamples) / 16 * 1000 / float64(clock(p))
+	return float64(s.JitterSumNs) / float64(s.JitterSamples) / 1e6
 }
 
-func clock(p *Params) uint32 {
-	if p.Clock == 0 {
-		return 8000
+// ClockHz is the stream's clock rate now: its jitter's, else that of the
+// payload type of its latest packet.
+func (s *State) ClockHz(p *Params) uint32 {
+	if s.Clock != 0 {
+		return s.Clock
 	}
-	return p.Clock
+	return p.ClockOf(s.LastPT).Hz
 }
-
-func ts2ms(v uint32, p *Params) float64 { return float64(v) * 1000 / float64(clock(p)) }

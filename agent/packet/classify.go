@@ -32,7 +32,7 @@ func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit 
 		k := sip.KeepAliveLen(b) // stray line ends before a message are dropped
 		switch {
 		case sip.LooksLikeSIP(b[k:]) || sip.StartsWithStartLine(b[k:]):
-			d.deliver(ClassSIP, proto, src, dst, b[k:], d.frame, emit)
+			d.deliver(ClassSIP, proto, src, dst, d.vlan, b[k:], d.frame, emit)
 		case isKeepAlive(b):
 			d.st.KeepAlives++
 		default:
@@ -43,15 +43,15 @@ func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit 
 			d.bad(ReasonBadDNS)
 			return
 		}
-		d.deliver(ClassDNS, proto, src, dst, b, d.frame, emit)
+		d.deliver(ClassDNS, proto, src, dst, d.vlan, b, d.frame, emit)
 	case c.SIPByContent && sipFirstLine(b):
-		d.deliver(ClassSIP, proto, src, dst, b, d.frame, emit)
+		d.deliver(ClassSIP, proto, src, dst, d.vlan, b, d.frame, emit)
 	case c.RTCP && rtcp.Valid(b):
 		if n := rtcp.Trailing(b); n > 0 {
 			d.st.RTCPTrailing++
 			d.st.RTCPTrailingBytes += uint64(n)
 		}
-		d.deliver(ClassRTCP, proto, src, dst, b, d.frame, emit)
+		d.deliver(ClassRTCP, proto, src, dst, d.vlan, b, d.frame, emit)
 	default:
 		d.st.Unclassified++
 		if c.Unclassified != nil && proto == 17 && d.frame != nil {
@@ -61,7 +61,7 @@ func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit 
 }
 
 // deliver applies the filters and emits one message.
-func (d *Decoder) deliver(class Class, proto uint8, src, dst netip.AddrPort, b []byte, f *source.Frame, emit func(*Message)) {
+func (d *Decoder) deliver(class Class, proto uint8, src, dst netip.AddrPort, vlan uint16, b []byte, f *source.Frame, emit func(*Message)) {
 	c := &d.cfg
 	if len(c.DropIPs) > 0 {
 		sa, da := src.Addr(), dst.Addr()
@@ -92,7 +92,7 @@ func (d *Decoder) deliver(class Class, proto uint8, src, dst netip.AddrPort, b [
 	m.TS = f.TS
 	m.IPProto = proto
 	m.Src, m.Dst = src, dst
-	m.VLAN = d.vlan
+	m.VLAN = vlan
 	m.Class = class
 	m.Payload = b
 	m.Frame = f

@@ -29,14 +29,24 @@
 // drop the datagram for IPv6 (RFC 5722). SCTP user messages split over
 // several DATA chunks are reassembled by TSN.
 //
-// TCP streams carrying SIP are reassembled per direction: out-of-order
-// segments are held (bounded), retransmitted bytes dropped, a capture that
-// starts mid-stream or a hole that does not fill within GapTimeout resyncs
-// at the next SIP start line; messages are framed by Content-Length
-// (hep/sip.FrameLength, compact "l" too), several per segment or one over
-// many. SIP over WebSocket (RFC 7118) is followed through the HTTP Upgrade
-// (masked frames, 16/64-bit lengths, fragmented messages); DNS over TCP is
-// framed by its length prefix. FIN and RST close streams.
+// TCP is reassembled per direction in two parts, as gopacket's reassembly
+// package separates its Assembler from a Stream. The assembler (tcp.go)
+// owns sequence numbers: out-of-order segments are held (bounded),
+// retransmitted bytes dropped, a hole that does not fill within GapTimeout
+// is skipped, streams are bounded in bytes and number (LRU eviction), idle
+// ones flushed, FIN and RST close them, and every byte it drops is counted.
+// It hands in-order bytes to the stream's framer (framer.go), chosen when
+// the stream starts, with the metadata of the segment that brought them
+// (addresses, VLAN, capture time); the framer cuts messages and returns
+// them, and the assembler delivers each with that metadata. Framers: SIP by
+// Content-Length (hep/sip.FrameLength, compact "l" too; several messages
+// per segment or one over many; a mid-stream start or a skipped hole
+// resyncs at the next start line), DNS by its 2-byte length prefix, SIP
+// over WebSocket (RFC 7118) through the HTTP Upgrade (masked frames,
+// 16/64-bit lengths, fragmented messages). A framer that cannot resync
+// after a hole (DNS, WebSocket) loses its stream, which is then followed
+// but not framed until it closes. A new stream format is one framer type
+// and a case in streamFramer.
 //
 // # Classification and filters
 //

@@ -1,29 +1,31 @@
 package packet
 
 import (
-	"bytes"
-	"errors"
 	"net/netip"
 	"slices"
 
 	"github.com/xhep/xhep/agent/source"
-	"github.com/xhep/xhep/hep/sip"
 )
 
-// TCP reassembly.
+// TCP reassembly: the assembler.
 //
-// Each direction of a followed connection is a stream, keyed by its source
+// The assembler follows sequence numbers and knows nothing of the bytes'
+// format: it hands in-order bytes to the stream's framer (framer.go) with
+// the metadata of the segment that brought them, and the framer hands back
+// whole messages. Each direction of a followed connection is a stream, keyed by its source
 // and destination address and port. A stream starts at the SYN when it is
-// seen, otherwise at the first segment seen (mid-stream start: a SIP stream
-// then scans forward to the first SIP start line, a resync). In-order
+// seen, otherwise at the first segment seen (mid-stream start: the framer
+// is told, and a SIP framer scans forward to the first SIP start line, a
+// resync). In-order
 // bytes are framed into messages as soon as they complete; a segment ahead
 // of the next expected sequence number is kept (copied, bounded) until the
 // hole is filled; bytes already seen (retransmissions) are dropped. A hole
 // still open after GapTimeout, or when the stream would exceed
 // MaxStreamBytes, is skipped: the incomplete message before it is dropped
-// and a SIP stream resyncs at the next start line after it. A WebSocket or
-// DNS stream cannot find its framing again after a hole: it is followed no
-// further (its bytes are dropped and counted) until it closes.
+// and the framer is told (a SIP framer resyncs at the next start line after
+// it). A framer that cannot find its framing again after a hole
+// (WebSocket, DNS) loses the stream: it is followed no further (its bytes
+// are dropped and counted) until it closes.
 //
 // FIN closes a direction once every byte before it has arrived; RST closes
 // both directions at once. Expire flushes idle streams. Closing or
@@ -32,25 +34,19 @@ import (
 
 type streamKey struct{ src, dst netip.AddrPort }
 
-type streamMode uint8
-
-const (
-	modeSIP  streamMode = iota // SIP framed by Content-Length
-	modeHTTP                   // HTTP headers before a WebSocket upgrade
-	modeWS                     // WebSocket frames carrying SIP
-	modeDNS                    // DNS with a 2-byte length prefix (RFC 1035 §4.2.2)
-	modeLost                   // framing lost (gap in a WebSocket or DNS stream, not an upgrade): ignored
-)
-
 // segment is an out-of-order segment waiting for a hole to fill.
 type segment struct {
 	seq  uint32
 	data []byte // pooled copy
 }
 
+// stream is one direction of a followed connection: the assembler's state
+// (sequence numbers, buffered bytes, holes, bounds) and its framer.
 type stream struct {
 	key  streamKey
-	mode streamMode
+	kind framerKind
+	fr   framer
+	lost bool // framing lost (a hole in a WebSocket or DNS stream, not an upgrade): bytes followed, dropped
 
 	next     uint32    // next expected sequence number
 	buf      []byte    // in-order bytes not yet framed: buf[off:]
@@ -58,15 +54,12 @@ type stream struct {
 	ooo      []segment // out-of-order segments, sorted by seq, not overlapping next
 	oooBytes int       //
 	gapSince int64     // timestamp of the first segment waiting behind a hole, 0 if none
-	resync   bool      // SIP: skip to the next start line
 	fresh    bool      // no payload seen yet
 	live     bool      // in the table (false once removed)
 	fin      bool      // FIN seen at finSeq
 	finSeq   uint32    //
 
-	wsMsg []byte // WebSocket: fragmented message being assembled
-	wsOp  byte   // its opcode (1 text, 2 binary), 0 when none
-
+	// The last segment's metadata, for what Expire and RST emit.
 	last    int64 // timestamp of the last segment
 	vlan    uint16
 	ifIndex int
@@ -77,7 +70,7 @@ type stream struct {
 }
 
 // used returns the bytes the stream holds against the bounds.
-func (s *stream) used() int { return len(s.buf) - s.off + s.oooBytes + len(s.wsMsg) }
+func (s *stream) used() int { return len(s.buf) - s.off + s.oooBytes + s.fr.held() }
 
 // tcpTable holds the followed streams in a map and an LRU list (front: most
 // recently used).
@@ -89,6 +82,8 @@ type tcpTable struct {
 	free    []*stream
 	segFree [][]byte
 	gaps    int // streams with gapSince != 0
+	framers framerPool
+	m       meta // handed to framers (one segment at a time)
 }
 
 // Pool bounds: buffers larger than maxPooledBuf are not kept for reuse.
@@ -104,6 +99,7 @@ const (
 
 func newTCPTable(d *Decoder) *tcpTable {
 	t := &tcpTable{d: d, streams: make(map[streamKey]*stream)}
+	t.framers.d = d
 	t.lru.next_, t.lru.prev = &t.lru, &t.lru
 	return t
 }
@@ -135,7 +131,7 @@ func (t *tcpTable) account(s *stream) {
 	s.size = u
 }
 
-func (t *tcpTable) newStream(k streamKey, mode streamMode) *stream {
+func (t *tcpTable) newStream(k streamKey, kind framerKind, mid bool) *stream {
 	d := t.d
 	for len(t.streams) >= d.cfg.MaxStreams {
 		t.evict(t.lru.prev)
@@ -147,7 +143,8 @@ func (t *tcpTable) newStream(k streamKey, mode streamMode) *stream {
 	} else {
 		s = &stream{}
 	}
-	s.key, s.mode, s.fresh, s.live = k, mode, true, true
+	s.key, s.fresh, s.live = k, true, true
+	t.setFramer(s, kind, mid)
 	t.streams[k] = s
 	t.pushFront(s)
 	d.st.TCPStreams++
@@ -166,18 +163,33 @@ func (t *tcpTable) remove(s *stream) {
 	delete(t.streams, s.key)
 	t.unlink(s)
 	t.bytes -= s.size
-	buf, ooo, ws := s.buf[:0], s.ooo[:0], s.wsMsg[:0]
+	t.framers.put(s.kind, s.fr)
+	buf, ooo := s.buf[:0], s.ooo[:0]
 	*s = stream{}
 	if len(t.free) < maxFreeStreams {
 		if cap(buf) <= maxPooledBuf {
 			s.buf = buf
 		}
-		if cap(ws) <= maxPooledBuf {
-			s.wsMsg = ws
-		}
 		s.ooo = ooo
 		t.free = append(t.free, s)
 	}
+}
+
+// setFramer gives s a framer of kind k (returning the one it had).
+func (t *tcpTable) setFramer(s *stream, k framerKind, mid bool) {
+	if s.fr != nil {
+		t.framers.put(s.kind, s.fr)
+	}
+	s.kind, s.fr = k, t.framers.get(k)
+	s.fr.begin(mid)
+}
+
+// meta fills the table's meta for bytes of s framed now: its addresses
+// and the metadata of its last segment, with frame f.
+func (t *tcpTable) meta(s *stream, f *source.Frame) *meta {
+	m := &t.m
+	m.src, m.dst, m.vlan, m.frame = s.key.src, s.key.dst, s.vlan, f
+	return m
 }
 
 func (t *tcpTable) evict(s *stream) {
@@ -262,19 +274,17 @@ func (d *Decoder) tcpSegment(src, dst netip.Addr, b []byte, emit func(*Message))
 		if flags&fRST != 0 || (len(p) == 0 && flags&fSYN == 0) {
 			return
 		}
-		mode, ok := d.streamMode(k, p)
+		kind, ok := d.streamFramer(k, p)
 		if !ok {
 			if len(p) > 0 {
 				d.st.Unclassified++
 			}
 			return
 		}
-		s = t.newStream(k, mode)
+		s = t.newStream(k, kind, flags&fSYN == 0)
 		s.next = seq
 		if flags&fSYN != 0 {
 			s.next++
-		} else if mode == modeSIP {
-			s.resync = true // mid-stream start
 		}
 	} else {
 		t.touch(s)
@@ -289,12 +299,12 @@ func (d *Decoder) tcpSegment(src, dst netip.Addr, b []byte, emit func(*Message))
 		seq++
 	}
 	if len(p) > 0 {
-		t.data(s, seq, p, emit)
+		t.data(s, seq, p, t.meta(s, d.frame), emit)
 	}
 	if flags&fRST != 0 {
-		t.close(s, emit)
+		t.close(s, t.meta(s, d.frame), emit)
 		if r := t.streams[streamKey{k.dst, k.src}]; r != nil {
-			t.close(r, emit)
+			t.close(r, t.meta(r, d.frame), emit)
 		}
 		return
 	}
@@ -303,75 +313,16 @@ func (d *Decoder) tcpSegment(src, dst netip.Addr, b []byte, emit func(*Message))
 		s.finSeq = seq + uint32(len(p))
 	}
 	if s.live && s.fin && !seqLT(s.next, s.finSeq) {
-		t.close(s, emit)
+		t.close(s, t.meta(s, d.frame), emit)
 	}
 }
 
-// streamMode decides whether a new stream is followed, and how.
-func (d *Decoder) streamMode(k streamKey, p []byte) (streamMode, bool) {
-	c := &d.cfg
-	sp, dp := k.src.Port(), k.dst.Port()
-	switch {
-	case isUpgrade(p): // WebSocket on any port, SIP ports included
-		return modeHTTP, true
-	case c.SIPPorts.Has(sp) || c.SIPPorts.Has(dp):
-		return modeSIP, true
-	case c.DNSPorts.Has(sp) || c.DNSPorts.Has(dp):
-		return modeDNS, true
-	case c.WebSocketPorts.Has(sp) || c.WebSocketPorts.Has(dp):
-		if bytes.HasPrefix(p, []byte("GET ")) || bytes.HasPrefix(p, []byte("HTTP/")) {
-			return modeHTTP, true
-		}
-		if len(p) > 0 {
-			return modeWS, true // joined after the handshake
-		}
-		return modeHTTP, true
-	case c.SIPByContent && sipFirstLine(p):
-		return modeSIP, true
-	}
-	return 0, false
-}
-
-// isUpgrade reports whether p starts an HTTP request asking for a
-// WebSocket upgrade, or a 101 response to one.
-func isUpgrade(p []byte) bool {
-	h := p[:min(len(p), maxHTTPHeader)]
-	switch {
-	case bytes.HasPrefix(p, []byte("GET ")):
-		return containsFold(h, "\nupgrade:") && containsFold(h, "websocket")
-	case bytes.HasPrefix(p, []byte("HTTP/1.1 101")), bytes.HasPrefix(p, []byte("HTTP/1.0 101")):
-		return containsFold(h, "websocket") // not an h2c or other upgrade
-	}
-	return false
-}
-
-// containsFold reports whether b contains the lower-case ASCII string s,
-// ignoring case.
-func containsFold(b []byte, s string) bool {
-	n := len(s)
-	for i := 0; i+n <= len(b); i++ {
-		j := 0
-		for j < n && lower(b[i+j]) == s[j] {
-			j++
-		}
-		if j == n {
-			return true
-		}
-	}
-	return false
-}
-
-func lower(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-// data places payload p at sequence number seq in stream s.
-func (t *tcpTable) data(s *stream, seq uint32, p []byte, emit func(*Message)) {
+// data places payload p at sequence number seq in stream s; m is the
+// metadata of the segment it came in.
+func (t *tcpTable) data(s *stream, seq uint32, p []byte, m *meta, emit func(*Message)) {
 	d := t.d
-	if s.mode == modeLost {
+	ts := m.frame.TS
+	if s.lost {
 		d.st.TCPDroppedBytes += uint64(len(p))
 		if seqLT(s.next, seq+uint32(len(p))) {
 			s.next = seq + uint32(len(p))
@@ -380,8 +331,10 @@ func (t *tcpTable) data(s *stream, seq uint32, p []byte, emit func(*Message)) {
 	}
 	if s.fresh {
 		s.fresh = false
-		if s.mode == modeSIP && seq == s.next && isUpgrade(p) { // WebSocket on a SIP port
-			s.mode, s.resync = modeHTTP, false
+		if seq == s.next {
+			if k := firstBytes(s.kind, p); k != s.kind {
+				t.setFramer(s, k, false)
+			}
 		}
 	}
 	end := seq + uint32(len(p))
@@ -397,40 +350,40 @@ func (t *tcpTable) data(s *stream, seq uint32, p []byte, emit func(*Message)) {
 	if seq != s.next {
 		t.ahead(s, seq, p)
 		if s.gapSince == 0 {
-			s.gapSince = d.frame.TS
+			s.gapSince = ts
 			t.gaps++
 		}
-		if d.frame.TS-s.gapSince > int64(d.cfg.GapTimeout) {
+		if ts-s.gapSince > int64(d.cfg.GapTimeout) {
 			t.skipGap(s)
-			t.frame(s, d.frame, emit)
+			t.frame(s, m, emit)
 		}
 		for s.used() > d.cfg.MaxStreamBytes && len(s.ooo) > 0 {
 			t.skipGap(s)
-			t.frame(s, d.frame, emit)
+			t.frame(s, m, emit)
 		}
 		t.account(s)
 		t.bound(s)
 		return
 	}
 	s.next = end
-	if s.off == len(s.buf) && len(s.ooo) == 0 && s.mode != modeWS && s.mode != modeHTTP {
+	if s.off == len(s.buf) && len(s.ooo) == 0 && !s.fr.inPlace() {
 		// Fast path: frame straight from the segment, keep only the rest.
 		s.buf, s.off = s.buf[:0], 0
-		n := t.frameFrom(s, p, d.frame, emit)
+		n := t.frameFrom(s, p, m, emit)
 		if s.live && n < len(p) {
 			s.buf = append(s.buf, p[n:]...)
 		}
 	} else {
 		s.buf = append(s.buf, p...)
 		t.drain(s)
-		t.frame(s, d.frame, emit)
+		t.frame(s, m, emit)
 	}
 	if !s.live {
 		return
 	}
-	if s.gapSince != 0 && d.frame.TS-s.gapSince > int64(d.cfg.GapTimeout) {
+	if s.gapSince != 0 && ts-s.gapSince > int64(d.cfg.GapTimeout) {
 		t.skipGap(s)
-		t.frame(s, d.frame, emit)
+		t.frame(s, m, emit)
 	}
 	t.account(s)
 	t.bound(s)
@@ -500,7 +453,8 @@ func (t *tcpTable) drain(s *stream) {
 }
 
 // skipGap jumps over the first hole: the incomplete message before it is
-// dropped, and the stream resyncs after it.
+// dropped, and the framer is told (a SIP stream resyncs after it, one
+// whose framer cannot is lost).
 func (t *tcpTable) skipGap(s *stream) {
 	if len(s.ooo) == 0 {
 		return
@@ -509,16 +463,12 @@ func (t *tcpTable) skipGap(s *stream) {
 	d.st.TCPGaps++
 	d.st.TCPDroppedBytes += uint64(len(s.buf) - s.off)
 	s.buf, s.off = s.buf[:0], 0
-	s.wsMsg, s.wsOp = s.wsMsg[:0], 0
 	s.next = s.ooo[0].seq
-	switch s.mode {
-	case modeSIP:
-		s.resync = true
-	default:
-		s.mode = modeLost
+	if !s.fr.gap() {
+		s.lost = true
 	}
 	t.drain(s)
-	if s.mode == modeLost {
+	if s.lost {
 		d.st.TCPDroppedBytes += uint64(len(s.buf))
 		s.buf = s.buf[:0]
 		for len(s.ooo) > 0 { // drop the rest, keep following sequence numbers
@@ -538,11 +488,8 @@ func (t *tcpTable) bound(s *stream) {
 		d.bad(ReasonStreamOverflow)
 		d.st.TCPDroppedBytes += uint64(len(s.buf) - s.off)
 		s.buf, s.off = s.buf[:0], 0
-		s.wsMsg, s.wsOp = s.wsMsg[:0], 0
-		if s.mode == modeSIP {
-			s.resync = true
-		} else {
-			s.mode = modeLost
+		if !s.fr.gap() {
+			s.lost = true
 		}
 		t.account(s)
 	}
@@ -553,8 +500,8 @@ func (t *tcpTable) bound(s *stream) {
 
 // close closes a direction: holes are skipped, complete messages emitted,
 // the rest dropped.
-func (t *tcpTable) close(s *stream, emit func(*Message)) {
-	t.flush(s, t.d.frame, emit)
+func (t *tcpTable) close(s *stream, m *meta, emit func(*Message)) {
+	t.flush(s, m, emit)
 	if s.live {
 		t.d.st.TCPStreamsClosed++
 		t.remove(s)
@@ -562,20 +509,20 @@ func (t *tcpTable) close(s *stream, emit func(*Message)) {
 }
 
 // flush skips every hole of s and frames what follows.
-func (t *tcpTable) flush(s *stream, f *source.Frame, emit func(*Message)) {
+func (t *tcpTable) flush(s *stream, m *meta, emit func(*Message)) {
 	for len(s.ooo) > 0 && s.live {
 		t.skipGap(s)
-		t.frame(s, f, emit)
+		t.frame(s, m, emit)
 	}
 }
 
 // frame frames the in-order bytes buffered in s.
-func (t *tcpTable) frame(s *stream, f *source.Frame, emit func(*Message)) {
+func (t *tcpTable) frame(s *stream, m *meta, emit func(*Message)) {
 	if s.off == len(s.buf) {
 		s.buf, s.off = s.buf[:0], 0
 		return
 	}
-	n := t.frameFrom(s, s.buf[s.off:], f, emit)
+	n := t.frameFrom(s, s.buf[s.off:], m, emit)
 	if !s.live {
 		return
 	}
@@ -592,168 +539,75 @@ func (t *tcpTable) frame(s *stream, f *source.Frame, emit func(*Message)) {
 	}
 }
 
-// frameFrom frames messages at the start of b for stream s and returns how
-// many bytes it consumed.
-func (t *tcpTable) frameFrom(s *stream, b []byte, f *source.Frame, emit func(*Message)) int {
+// frameFrom hands b, in-order bytes of s, to its framer and returns how
+// many bytes were consumed. Once the framing is lost, the rest is dropped.
+func (t *tcpTable) frameFrom(s *stream, b []byte, m *meta, emit func(*Message)) int {
+	if len(b) == 0 {
+		return 0
+	}
+	if s.lost {
+		t.d.st.TCPDroppedBytes += uint64(len(b))
+		return len(b)
+	}
+	d := t.d
 	n := 0
 	for n < len(b) {
-		var k int
-		switch s.mode {
-		case modeSIP:
-			k = t.frameSIP(s, b[n:], f, emit)
-		case modeDNS:
-			k = t.frameDNS(s, b[n:], f, emit)
-		case modeHTTP:
-			k = t.frameHTTP(s, b[n:])
-		case modeWS:
-			k = t.frameWS(s, b[n:], f, emit)
-		case modeLost:
-			t.d.st.TCPDroppedBytes += uint64(len(b) - n)
+		k, msg, class, ok := s.fr.next(b[n:])
+		n += k
+		if msg != nil {
+			d.st.TCPMessages++
+			d.deliver(class, 6, m.src, m.dst, m.vlan, msg, m.frame, emit)
+		}
+		if !ok {
+			s.lost = true
+			d.st.TCPDroppedBytes += uint64(len(b) - n)
 			return len(b)
 		}
 		if k == 0 {
-			if s.mode == modeLost {
-				continue // framing lost just now: the rest is dropped
-			}
 			break
 		}
-		n += k
 	}
 	return n
 }
 
-// frameSIP frames one SIP message (or skips keep-alives or junk) at the
-// start of b; 0 means more bytes are needed.
-func (t *tcpTable) frameSIP(s *stream, b []byte, f *source.Frame, emit func(*Message)) int {
-	d := t.d
-	if s.resync {
-		i := findSIPStart(b)
-		if i < 0 {
-			// Keep a short tail that may hold the start of a start line.
-			keep := min(len(b), resyncKeep)
-			if k := len(b) - keep; k > 0 {
-				d.st.TCPDroppedBytes += uint64(k)
-				return k
-			}
-			return 0
-		}
-		s.resync = false
-		if i > 0 {
-			d.st.TCPResyncs++
-			d.st.Junk++
-			d.st.TCPDroppedBytes += uint64(i)
-			return i
-		}
-	}
-	if k := sip.KeepAliveLen(b); k > 0 {
-		if k == len(b) || b[k-1] == '\n' {
-			d.st.KeepAlives++
-		}
-		return k
-	}
-	n, err := sip.FrameLength(b)
-	switch {
-	case err == nil:
-		d.st.TCPMessages++
-		k := s.key
-		d.vlan = s.vlan
-		d.deliver(ClassSIP, 6, k.src, k.dst, b[:n], f, emit)
-		return n
-	case errors.Is(err, sip.ErrIncomplete):
-		return 0
-	case errors.Is(err, sip.ErrMalformed):
-		d.st.Junk++
-	default: // bad Content-Length, too large: cannot frame past it
-		d.bad(ReasonBadSIPFraming)
-	}
-	s.resync = true
-	d.st.TCPDroppedBytes++
-	return 1 // skip past this start and look for the next one
-}
-
-// findSIPStart returns the offset of the first SIP start line in b (a
-// request line ending in SIP/2.0 or a status line), or -1. Messages on a
-// stream follow each other without a separator, so a start line may begin
-// anywhere, not only after a line end. A candidate whose line end has not
-// arrived yet counts when it starts like SIP (framing checks it again).
-// Extension methods (any token) are found at line starts; a known method
-// inside such a token wins (a body that ran into the next request line).
-func findSIPStart(b []byte) int {
-	for i := 0; i < len(b); i++ {
-		if knownSIPStart(b, i) {
-			return i
-		}
-		if i > 0 && b[i-1] == '\n' && sip.StartsWithStartLine(b[i:]) {
-			sp := i + bytes.IndexByte(b[i:], ' ')
-			for j := i + 1; j < sp; j++ {
-				if knownSIPStart(b, j) {
-					return j
+// Expire drops IP fragments older than FragTimeout, skips TCP holes older
+// than GapTimeout and flushes TCP streams idle for StreamIdle, all measured
+// against now (Unix ns: the wall clock for live capture, the last frame's
+// timestamp when reading a file). Messages that complete are emitted with a
+// Decoder-owned Frame (see [Message]). Call it about once a second; call
+// it with math.MaxInt64 at the end of a file to flush everything.
+func (d *Decoder) Expire(now int64, emit func(*Message)) {
+	d.frag.expire(now)
+	d.sctpExpire(now)
+	t := d.tcp
+	if t.gaps > 0 {
+		for s := t.lru.next_; s != &t.lru; {
+			nx := s.next_
+			if s.gapSince != 0 && now-s.gapSince > int64(d.cfg.GapTimeout) {
+				t.skipGap(s)
+				t.frame(s, t.meta(s, d.expireFrame(s)), emit)
+				if s.live {
+					t.account(s)
 				}
 			}
-			return i
+			s = nx
 		}
 	}
-	return -1
-}
-
-// knownSIPStart reports whether a known method or a status line starts at
-// b[i:].
-func knownSIPStart(b []byte, i int) bool {
-	switch b[i] {
-	case 'I', 'A', 'B', 'C', 'R', 'O', 'P', 'S', 'N', 'M', 'U':
-	default:
-		return false
-	}
-	if !sip.LooksLikeSIP(b[i:]) {
-		return false
-	}
-	return bytes.IndexByte(b[i:min(len(b), i+maxFirstLine)], '\n') < 0 || sipFirstLine(b[i:])
-}
-
-// frameDNS frames one length-prefixed DNS message:
-//
-//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//	|        Message length         |  DNS message (length bytes)...
-//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-func (t *tcpTable) frameDNS(s *stream, b []byte, f *source.Frame, emit func(*Message)) int {
-	d := t.d
-	if len(b) < 2 {
-		return 0
-	}
-	n := int(be16(b[0:2]))
-	if n < 12 {
-		d.bad(ReasonBadDNS)
-		s.mode = modeLost
-		return 0
-	}
-	if len(b) < 2+n {
-		return 0
-	}
-	d.st.TCPMessages++
-	d.vlan = s.vlan
-	d.deliver(ClassDNS, 6, s.key.src, s.key.dst, b[2:2+n], f, emit)
-	return 2 + n
-}
-
-// frameHTTP consumes the HTTP header block of a WebSocket upgrade request
-// or its 101 answer; after it the stream carries WebSocket frames. Any
-// other HTTP message ends the following of the stream.
-func (t *tcpTable) frameHTTP(s *stream, b []byte) int {
-	d := t.d
-	i := bytes.Index(b, []byte("\r\n\r\n"))
-	if i < 0 {
-		if len(b) > maxHTTPHeader {
-			d.st.Unclassified++
-			s.mode = modeLost
+	for s := t.lru.prev; s != &t.lru; {
+		pv := s.prev
+		if now-s.last <= int64(d.cfg.StreamIdle) {
+			break
 		}
-		return 0
+		t.flush(s, t.meta(s, d.expireFrame(s)), emit)
+		if s.live {
+			d.st.TCPStreamsIdle++
+			t.remove(s)
+		}
+		s = pv
 	}
-	if !isUpgrade(b[:i+4]) {
-		d.st.Unclassified++
-		s.mode = modeLost
-		return 0
-	}
-	d.st.WebSocketUpgrades++
-	s.mode = modeWS
-	return i + 4
+}
+
+func (d *Decoder) expireFrame(s *stream) *source.Frame {
+	d.expFrame = source.Frame{TS: s.last, IfIndex: s.ifIndex, Egress: s.egress}
+	return &d.expFrame
 }

@@ -376,6 +376,29 @@ func TestTCP(t *testing.T) {
 			stats: map[string]uint64{"WebSocketUpgrades": 1, "Junk": 0},
 		},
 		{
+			// Closed streams and their framers are reused: the second
+			// connection starts with a fresh framer of its own kind (an
+			// upgrade again, then a SIP stream that must not resync).
+			name: "websocket, sip, websocket again on one 4-tuple: framers reused from the pool start afresh",
+			frames: func() []source.Frame {
+				w := wsFrame(true, 1, key, inv)
+				up := uint32(len(upgrade))
+				return []source.Frame{
+					tcpC(0, 8080, isn-1, fSYN, nil),
+					tcpC(1, 8080, isn, fACK, upgrade),
+					tcpC(2, 8080, isn+up, fACK|fFIN, w),
+					tcpC(3, 5060, 5000-1, fSYN, nil),
+					tcpC(4, 5060, 5000, fACK|fFIN, bye),
+					tcpC(5, 8080, 7000-1, fSYN, nil),
+					tcpC(6, 8080, 7000, fACK, upgrade),
+					tcpC(7, 8080, 7000+up, fACK, w[:10]),
+					tcpC(8, 8080, 7000+up+10, fACK|fFIN, w[10:]),
+				}
+			}(),
+			want:  []got{wantC(2, 8080, inv), wantC(4, 5060, bye), wantC(8, 8080, inv)},
+			stats: map[string]uint64{"WebSocketUpgrades": 2, "TCPStreamsClosed": 3, "TCPResyncs": 0, "Junk": 0},
+		},
+		{
 			name: "websocket: gap loses the framing; compressed frame counted",
 			frames: []source.Frame{
 				tcpC(0, 8080, isn, fACK, upgrade),

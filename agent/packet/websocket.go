@@ -1,13 +1,73 @@
 package packet
 
 import (
+	"bytes"
 	"encoding/binary"
 
-	"github.com/xhep/xhep/agent/source"
 	"github.com/xhep/xhep/hep/sip"
 )
 
-// frameWS decodes one WebSocket frame (RFC 6455 §5.2) at the start of b,
+// wsFramer follows SIP over WebSocket (RFC 7118): with handshake set it
+// first consumes the HTTP header block of the upgrade request or its 101
+// answer (any other HTTP message loses the framing), then WebSocket frames,
+// each message carrying one SIP message. WebSocket has no marker to find
+// its framing again after a hole.
+type wsFramer struct {
+	d         *Decoder
+	upgrade   bool   // started with the HTTP upgrade (kind frameHTTP)
+	handshake bool   // HTTP headers before the frames
+	msg       []byte // fragmented message being assembled
+	op        byte   // its opcode (1 text, 2 binary), 0 when none
+}
+
+func (f *wsFramer) begin(bool)    {}
+func (f *wsFramer) held() int     { return len(f.msg) }
+func (f *wsFramer) inPlace() bool { return true }
+
+func (f *wsFramer) gap() bool {
+	f.msg, f.op = f.msg[:0], 0
+	return false
+}
+
+func (f *wsFramer) reset() {
+	f.handshake = f.upgrade
+	f.msg, f.op = f.msg[:0], 0
+	if cap(f.msg) > maxPooledBuf {
+		f.msg = nil
+	}
+}
+
+func (f *wsFramer) next(b []byte) (int, []byte, Class, bool) {
+	if f.handshake {
+		n, ok := f.http(b)
+		return n, nil, 0, ok
+	}
+	return f.one(b)
+}
+
+// http consumes the HTTP header block of a WebSocket upgrade request or
+// its 101 answer; after it the stream carries WebSocket frames. Any other
+// HTTP message ends the following of the stream.
+func (f *wsFramer) http(b []byte) (int, bool) {
+	d := f.d
+	i := bytes.Index(b, []byte("\r\n\r\n"))
+	if i < 0 {
+		if len(b) > maxHTTPHeader {
+			d.st.Unclassified++
+			return 0, false
+		}
+		return 0, true
+	}
+	if !isUpgrade(b[:i+4]) {
+		d.st.Unclassified++
+		return 0, false
+	}
+	d.st.WebSocketUpgrades++
+	f.handshake = false
+	return i + 4, true
+}
+
+// one decodes one WebSocket frame (RFC 6455 §5.2) at the start of b,
 // which is the stream's own buffer (masked payloads are unmasked in place):
 //
 //	 0                   1                   2                   3
@@ -31,10 +91,10 @@ import (
 // may come between them. Each message carries one SIP message (RFC 7118).
 // Frames with RSV bits (permessage-deflate) cannot be read and are counted
 // as bad. It returns the bytes consumed, 0 when more are needed.
-func (t *tcpTable) frameWS(s *stream, b []byte, f *source.Frame, emit func(*Message)) int {
-	d := t.d
+func (f *wsFramer) one(b []byte) (int, []byte, Class, bool) {
+	d := f.d
 	if len(b) < 2 {
-		return 0
+		return 0, nil, 0, true
 	}
 	fin, rsv, op := b[0]&0x80 != 0, b[0]&0x70, b[0]&0x0f
 	masked := b[1]&0x80 != 0
@@ -43,31 +103,30 @@ func (t *tcpTable) frameWS(s *stream, b []byte, f *source.Frame, emit func(*Mess
 	switch n {
 	case 126:
 		if len(b) < 4 {
-			return 0
+			return 0, nil, 0, true
 		}
 		n, h = uint64(be16(b[2:4])), 4
 	case 127:
 		if len(b) < 10 {
-			return 0
+			return 0, nil, 0, true
 		}
 		n, h = binary.BigEndian.Uint64(b[2:10]), 10
 	}
 	if n > uint64(d.cfg.MaxStreamBytes) {
 		d.bad(ReasonBadWebSocket)
-		s.mode = modeLost
-		return 0
+		return 0, nil, 0, false
 	}
 	var key [4]byte
 	if masked {
 		if len(b) < h+4 {
-			return 0
+			return 0, nil, 0, true
 		}
 		copy(key[:], b[h:h+4])
 		h += 4
 	}
 	end := h + int(n)
 	if len(b) < end {
-		return 0
+		return 0, nil, 0, true
 	}
 	p := b[h:end]
 	if masked {
@@ -83,89 +142,47 @@ func (t *tcpTable) frameWS(s *stream, b []byte, f *source.Frame, emit func(*Mess
 		}
 	case rsv != 0 || op > 2:
 		d.bad(ReasonBadWebSocket)
-		s.wsMsg, s.wsOp = s.wsMsg[:0], 0
+		f.msg, f.op = f.msg[:0], 0
 	case op == 0:
-		if s.wsOp == 0 {
+		if f.op == 0 {
 			d.bad(ReasonBadWebSocket) // continuation of nothing
 			break
 		}
-		s.wsMsg = append(s.wsMsg, p...)
+		f.msg = append(f.msg, p...)
 		if fin {
-			t.wsMessage(s, s.wsMsg, f, emit)
-			s.wsMsg, s.wsOp = s.wsMsg[:0], 0
-			if cap(s.wsMsg) > maxPooledBuf {
-				s.wsMsg = nil
+			// The message keeps the buffer's bytes until the next call.
+			msg := f.msg
+			f.msg, f.op = f.msg[:0], 0
+			if cap(f.msg) > maxPooledBuf {
+				f.msg = nil
 			}
+			return f.message(end, msg)
 		}
 	default: // text or binary
-		if s.wsOp != 0 {
+		if f.op != 0 {
 			d.bad(ReasonBadWebSocket) // new message before the last ended
-			s.wsMsg, s.wsOp = s.wsMsg[:0], 0
+			f.msg, f.op = f.msg[:0], 0
 		}
 		if fin {
-			t.wsMessage(s, p, f, emit)
-		} else {
-			s.wsMsg, s.wsOp = append(s.wsMsg[:0], p...), op
+			return f.message(end, p)
 		}
+		f.msg, f.op = append(f.msg[:0], p...), op
 	}
-	return end
+	return end, nil, 0, true
 }
 
-// wsMessage emits a whole WebSocket message as SIP.
-func (t *tcpTable) wsMessage(s *stream, p []byte, f *source.Frame, emit func(*Message)) {
-	d := t.d
+// message returns a whole WebSocket message p, ending at end, as SIP.
+func (f *wsFramer) message(end int, p []byte) (int, []byte, Class, bool) {
+	d := f.d
 	switch {
 	case sip.LooksLikeSIP(p) || sip.StartsWithStartLine(p):
-		d.st.TCPMessages++
-		d.vlan = s.vlan
-		d.deliver(ClassSIP, 6, s.key.src, s.key.dst, p, f, emit)
+		return end, p, ClassSIP, true
 	case sip.KeepAliveLen(p) == len(p):
 		d.st.KeepAlives++
 	default:
 		d.st.Unclassified++
 	}
-}
-
-// Expire drops IP fragments older than FragTimeout, skips TCP holes older
-// than GapTimeout and flushes TCP streams idle for StreamIdle, all measured
-// against now (Unix ns: the wall clock for live capture, the last frame's
-// timestamp when reading a file). Messages that complete are emitted with a
-// Decoder-owned Frame (see [Message]). Call it about once a second; call
-// it with math.MaxInt64 at the end of a file to flush everything.
-func (d *Decoder) Expire(now int64, emit func(*Message)) {
-	d.frag.expire(now)
-	d.sctpExpire(now)
-	t := d.tcp
-	if t.gaps > 0 {
-		for s := t.lru.next_; s != &t.lru; {
-			nx := s.next_
-			if s.gapSince != 0 && now-s.gapSince > int64(d.cfg.GapTimeout) {
-				t.skipGap(s)
-				t.frame(s, d.expireFrame(s), emit)
-				if s.live {
-					t.account(s)
-				}
-			}
-			s = nx
-		}
-	}
-	for s := t.lru.prev; s != &t.lru; {
-		pv := s.prev
-		if now-s.last <= int64(d.cfg.StreamIdle) {
-			break
-		}
-		t.flush(s, d.expireFrame(s), emit)
-		if s.live {
-			d.st.TCPStreamsIdle++
-			t.remove(s)
-		}
-		s = pv
-	}
-}
-
-func (d *Decoder) expireFrame(s *stream) *source.Frame {
-	d.expFrame = source.Frame{TS: s.last, IfIndex: s.ifIndex, Egress: s.egress}
-	return &d.expFrame
+	return end, nil, 0, true
 }
 
 // unmask XORs p in place with the repeating 4-byte masking key, eight

@@ -11,6 +11,10 @@
 //	    compressed in chunk 0x10 over Config.CompressOver bytes)
 //	  → send.Group (queues, spool, collectors)
 //
+// The HEP type of each class is its descriptor's in hep/proto
+// (proto.ByClass); the payload is written by the class's entry in the
+// encoders array (pipeline.go), the agent half of that descriptor.
+//
 // A [Pipeline] runs on one goroutine ([Pipeline.Run]); the decoder, the
 // correlation table and the encoder buffers are reused, so steady-state
 // processing does not allocate. Counters are exported to Prometheus by

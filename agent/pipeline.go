@@ -17,6 +17,7 @@ import (
 	"github.com/xhep/xhep/agent/source"
 	"github.com/xhep/xhep/hep"
 	"github.com/xhep/xhep/hep/dns"
+	"github.com/xhep/xhep/hep/proto"
 	"github.com/xhep/xhep/hep/rtcp"
 )
 
@@ -245,57 +246,17 @@ func (p *Pipeline) publish() {
 // 0x0f payload or 0x10 compressed, 0x11 correlation id (RTCP: Call-ID),
 // 0x12 VLAN, 0x13 node name.
 func (p *Pipeline) emit(m *packet.Message) {
+	desc := proto.ByClass(m.Class)
+	if desc == nil {
+		return
+	}
 	hm := &p.hm
 	setAddrs(hm, m.IPProto, m.Src, m.Dst, m.TS)
 	hm.VLAN = m.VLAN
 	hm.CorrelationID = nil
-	var key []byte
-	switch m.Class {
-	case packet.ClassSIP:
-		hm.Proto = hep.ProtoSIP
-		hm.Payload = m.Payload
-		h := &p.sip
-		if !h.scan(m.Payload) || len(h.callID) == 0 {
-			p.sipNoCallID.Add(1)
-			break
-		}
-		key = h.callID
-		if len(h.body) > 0 && correlate.IsSDP(h.ctype) {
-			p.corr.ObserveSDP(h.callID, h.body, m.TS)
-			if p.cfg.Media != nil {
-				p.cfg.Media.ObserveSDP(h.callID, h.body, m.TS)
-			}
-		}
-		if correlate.Ends(h.request, h.method, h.status, h.cseqMethod) {
-			p.corr.End(h.callID, m.TS)
-			if p.cfg.Media != nil {
-				p.cfg.Media.End(h.callID, m.TS)
-			}
-		}
-	case packet.ClassRTCP:
-		if err := p.rtcpPkt.DecodeFromBytes(m.Payload); err != nil {
-			p.drops[DropRTCPDecode].Add(1)
-			return
-		}
-		p.json = p.rtcpPkt.AppendJSON(p.json[:0])
-		hm.Proto = hep.ProtoRTCP
-		hm.Payload = p.json
-		if id, ok := p.corr.Lookup(m.Src, m.Dst, m.TS); ok {
-			hm.CorrelationID = id
-			key = id
-			p.rtcpCorrelated.Add(1)
-		} else {
-			p.rtcpUncorrelated.Add(1)
-		}
-	case packet.ClassDNS:
-		if err := p.dnsMsg.DecodeFromBytes(m.Payload); err != nil {
-			p.drops[DropDNSDecode].Add(1)
-			return
-		}
-		p.json = p.dnsMsg.AppendJSON(p.json[:0])
-		hm.Proto = hep.ProtoDNS
-		hm.Payload = p.json
-	default:
+	hm.Proto = desc.Type
+	key, ok := encoders[m.Class](p, m, hm)
+	if !ok {
 		return
 	}
 	hm.Compress = p.cfg.CompressOver > 0 && len(hm.Payload) > p.cfg.CompressOver
@@ -319,6 +280,68 @@ func (p *Pipeline) emit(m *packet.Message) {
 	p.out = out
 	p.hepOut[m.Class].Add(1)
 	p.sink.Send(out, key)
+}
+
+// encoders writes the HEP payload of each agent class and returns the
+// send key (false: dropped, counted): the agent half of hep/proto's
+// descriptors, which give the HEP type (hm.Proto is set already).
+var encoders = [packet.NumClasses]func(p *Pipeline, m *packet.Message, hm *hep.Message) (key []byte, ok bool){
+	packet.ClassSIP:  (*Pipeline).sipPayload,
+	packet.ClassRTCP: (*Pipeline).rtcpPayload,
+	packet.ClassDNS:  (*Pipeline).dnsPayload,
+}
+
+// sipPayload sends SIP as captured, keyed by its Call-ID, and feeds its
+// SDP and call ends to the correlation table (and the media tracker).
+func (p *Pipeline) sipPayload(m *packet.Message, hm *hep.Message) ([]byte, bool) {
+	hm.Payload = m.Payload
+	h := &p.sip
+	if !h.scan(m.Payload) || len(h.callID) == 0 {
+		p.sipNoCallID.Add(1)
+		return nil, true
+	}
+	if len(h.body) > 0 && correlate.IsSDP(h.ctype) {
+		p.corr.ObserveSDP(h.callID, h.body, m.TS)
+		if p.cfg.Media != nil {
+			p.cfg.Media.ObserveSDP(h.callID, h.body, m.TS)
+		}
+	}
+	if correlate.Ends(h.request, h.method, h.status, h.cseqMethod) {
+		p.corr.End(h.callID, m.TS)
+		if p.cfg.Media != nil {
+			p.cfg.Media.End(h.callID, m.TS)
+		}
+	}
+	return h.callID, true
+}
+
+// rtcpPayload sends RTCP as JSON with the Call-ID of its media endpoint
+// in chunk 0x11 when the correlation table knows it.
+func (p *Pipeline) rtcpPayload(m *packet.Message, hm *hep.Message) ([]byte, bool) {
+	if err := p.rtcpPkt.DecodeFromBytes(m.Payload); err != nil {
+		p.drops[DropRTCPDecode].Add(1)
+		return nil, false
+	}
+	p.json = p.rtcpPkt.AppendJSON(p.json[:0])
+	hm.Payload = p.json
+	if id, ok := p.corr.Lookup(m.Src, m.Dst, m.TS); ok {
+		hm.CorrelationID = id
+		p.rtcpCorrelated.Add(1)
+		return id, true
+	}
+	p.rtcpUncorrelated.Add(1)
+	return nil, true
+}
+
+// dnsPayload sends DNS as JSON.
+func (p *Pipeline) dnsPayload(m *packet.Message, hm *hep.Message) ([]byte, bool) {
+	if err := p.dnsMsg.DecodeFromBytes(m.Payload); err != nil {
+		p.drops[DropDNSDecode].Add(1)
+		return nil, false
+	}
+	p.json = p.dnsMsg.AppendJSON(p.json[:0])
+	hm.Payload = p.json
+	return nil, true
 }
 
 // maxSplitPart is the payload of each part of a message that does not fit

@@ -45,15 +45,17 @@
 // over WebSocket (RFC 7118) through the HTTP Upgrade (masked frames,
 // 16/64-bit lengths, fragmented messages). A framer that cannot resync
 // after a hole (DNS, WebSocket) loses its stream, which is then followed
-// but not framed until it closes. A new stream format is one framer type
-// and a case in streamFramer.
+// but not framed until it closes. A new stream format is one framer type,
+// its proto.Framer kind in hep/proto and a case in classFramer.
 //
 // # Classification and filters
 //
 // SIP by port ([Config].SIPPorts) or, on any port, by its first line; RTCP
 // by the compound-packet check of hep/rtcp.Valid; DNS by port. On SIP ports
 // keep-alives (CRLFs, tiny datagrams) and junk are counted, not emitted.
-// Filters drop by SIP method, IP prefix or payload substring.
+// Filters drop by SIP method, IP prefix or payload substring. [Class] is
+// hep/proto's: a class's descriptor gives the HEP type the agent sends it
+// as and the framer its TCP streams use (streamFramer reads it).
 //
 // # Use
 //

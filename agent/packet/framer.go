@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/xhep/xhep/agent/source"
+	"github.com/xhep/xhep/hep/proto"
 	"github.com/xhep/xhep/hep/sip"
 )
 
@@ -115,7 +116,9 @@ func (p *framerPool) put(k framerKind, f framer) {
 }
 
 // streamFramer decides whether a new stream is followed, and with which
-// framer, from its ports and its first payload p (empty for a SYN).
+// framer, from its ports and its first payload p (empty for a SYN): the
+// ports (or, with SIPByContent, the first bytes) select a class, and the
+// class's descriptor in hep/proto its framer (classFramer).
 func (d *Decoder) streamFramer(k streamKey, p []byte) (framerKind, bool) {
 	c := &d.cfg
 	sp, dp := k.src.Port(), k.dst.Port()
@@ -123,9 +126,9 @@ func (d *Decoder) streamFramer(k streamKey, p []byte) (framerKind, bool) {
 	case isUpgrade(p): // WebSocket on any port, SIP ports included
 		return frameHTTP, true
 	case c.SIPPorts.Has(sp) || c.SIPPorts.Has(dp):
-		return frameSIP, true
+		return classFramer(ClassSIP)
 	case c.DNSPorts.Has(sp) || c.DNSPorts.Has(dp):
-		return frameDNS, true
+		return classFramer(ClassDNS)
 	case c.WebSocketPorts.Has(sp) || c.WebSocketPorts.Has(dp):
 		if bytes.HasPrefix(p, []byte("GET ")) || bytes.HasPrefix(p, []byte("HTTP/")) {
 			return frameHTTP, true
@@ -135,7 +138,19 @@ func (d *Decoder) streamFramer(k streamKey, p []byte) (framerKind, bool) {
 		}
 		return frameHTTP, true
 	case c.SIPByContent && sipFirstLine(p):
+		return classFramer(ClassSIP)
+	}
+	return 0, false
+}
+
+// classFramer is the framer of the kind hep/proto's descriptor gives class
+// c; ok is false for a class not followed over TCP.
+func classFramer(c Class) (framerKind, bool) {
+	switch proto.ByClass(c).Framer {
+	case proto.FramerSIP:
 		return frameSIP, true
+	case proto.FramerLength:
+		return frameDNS, true
 	}
 	return 0, false
 }

@@ -1,22 +1,24 @@
 package packet
 
-import "reflect"
+import (
+	"reflect"
 
-// Class is what a [Message] carries.
-type Class uint8
-
-// Classes.
-const (
-	ClassUnknown Class = iota
-	ClassSIP
-	ClassRTCP
-	ClassDNS
-	NumClasses // number of classes, for arrays indexed by Class
+	"github.com/xhep/xhep/hep/proto"
 )
 
-var classNames = [NumClasses]string{"unknown", "sip", "rtcp", "dns"}
+// Class is what a [Message] carries: the agent class of a descriptor in
+// hep/proto's registry, which says the HEP type it is sent as and its TCP
+// framer.
+type Class = proto.Class
 
-func (c Class) String() string { return enumName(classNames[:], c, "class?") }
+// Classes (hep/proto's).
+const (
+	ClassUnknown = proto.ClassUnknown
+	ClassSIP     = proto.ClassSIP
+	ClassRTCP    = proto.ClassRTCP
+	ClassDNS     = proto.ClassDNS
+	NumClasses   = proto.NumClasses // number of classes, for arrays indexed by Class
+)
 
 // Link identifies a link-layer type in [Stats].Link.
 type Link uint8

@@ -2,6 +2,9 @@
 // messages and calls, call flows across linked legs with their RTCP, DNS
 // and log entries, pcap and text export, and message statistics.
 //
+// Every table the API reads is named by hep/proto's registry (tables.go):
+// no table name is written here.
+//
 // [New] takes a [Config] with the store's database handle;
 // [API.Register] mounts the JSON API under /api/v1/ and the UI (static
 // files embedded from ui/, no build step, no CDN) at /.

@@ -9,10 +9,6 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// mediaTable holds the HEP type 34 reports (a standard table of the store;
-// a database made before it existed answers nothing until one arrives).
-const mediaTable = "hep_proto_34_default"
-
 // noTable reports MySQL's "table doesn't exist" (1146).
 func noTable(err error) bool {
 	var me *mysql.MySQLError

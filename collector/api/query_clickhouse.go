@@ -376,7 +376,7 @@ func (c *clickhouseQ) correlated(ctx context.Context, table, cols string, ids []
 }
 
 func (c *clickhouseQ) rtcpOf(ctx context.Context, ids []string, from, to time.Time) ([]RTCPEntry, error) {
-	rows, err := c.correlated(ctx, "hep_proto_5_default", "ts, correlation_id, src_ip, toInt64(src_port), dst_ip, toInt64(dst_port), payload", ids, from, to)
+	rows, err := c.correlated(ctx, rtcpTable, "ts, correlation_id, src_ip, toInt64(src_port), dst_ip, toInt64(dst_port), payload", ids, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("query rtcp: %w", err)
 	}
@@ -400,7 +400,7 @@ func (c *clickhouseQ) rtcpOf(ctx context.Context, ids []string, from, to time.Ti
 }
 
 func (c *clickhouseQ) logsOf(ctx context.Context, ids []string, from, to time.Time) ([]LogEntry, error) {
-	rows, err := c.correlated(ctx, "hep_proto_100_default", "ts, correlation_id, src_ip, dst_ip, visitParamExtractString(payload, 'message')", ids, from, to)
+	rows, err := c.correlated(ctx, logTable, "ts, correlation_id, src_ip, dst_ip, visitParamExtractString(payload, 'message')", ids, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("query logs: %w", err)
 	}
@@ -429,7 +429,7 @@ func (c *clickhouseQ) dnsOf(ctx context.Context, hosts []string, domains map[str
 	in := placeholders(len(hosts))
 	tc, args := chTime(from, to)
 	q := fmt.Sprintf("SELECT id, ts, src_ip, toInt64(src_port), dst_ip, toInt64(dst_port), qname, toInt64(qtype), qr, toInt64(rcode), payload"+
-		" FROM hep_proto_53_default WHERE %s AND (src_ip IN (%s) OR dst_ip IN (%s)) ORDER BY ts, id", tc, in, in)
+		" FROM %s WHERE %s AND (src_ip IN (%s) OR dst_ip IN (%s)) ORDER BY ts, id", dnsTable, tc, in, in)
 	for range 2 {
 		for _, h := range hosts {
 			args = append(args, h)
@@ -464,7 +464,7 @@ func (c *clickhouseQ) dnsOf(ctx context.Context, hosts []string, domains map[str
 }
 
 func (c *clickhouseQ) rtcpRaw(ctx context.Context, ids []string, from, to time.Time) ([]packet, error) {
-	rows, err := c.correlated(ctx, "hep_proto_5_default", "ts, toInt64(if(proto = 0, 17, proto)), src_ip, toInt64(src_port), dst_ip, toInt64(dst_port), raw", ids, from, to)
+	rows, err := c.correlated(ctx, rtcpTable, "ts, toInt64(if(proto = 0, 17, proto)), src_ip, toInt64(src_port), dst_ip, toInt64(dst_port), raw", ids, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("query rtcp packets: %w", err)
 	}

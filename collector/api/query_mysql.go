@@ -311,7 +311,7 @@ func (my *mysqlQ) hostsOf(ctx context.Context, ids []string, from, to time.Time,
 }
 
 func (my *mysqlQ) rtcpOf(ctx context.Context, ids []string, from, to time.Time) ([]RTCPEntry, error) {
-	rows, err := my.correlated(ctx, "hep_proto_5_default", "create_date, correlation_id, COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0), payload", ids, from, to)
+	rows, err := my.correlated(ctx, rtcpTable, "create_date, correlation_id, COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0), payload", ids, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("query rtcp: %w", err)
 	}
@@ -335,7 +335,7 @@ func (my *mysqlQ) rtcpOf(ctx context.Context, ids []string, from, to time.Time) 
 }
 
 func (my *mysqlQ) logsOf(ctx context.Context, ids []string, from, to time.Time) ([]LogEntry, error) {
-	rows, err := my.correlated(ctx, "hep_proto_100_default", "create_date, correlation_id, COALESCE(src_ip,''), COALESCE(dst_ip,''), COALESCE(JSON_UNQUOTE(JSON_EXTRACT(payload,'$.message')),'')", ids, from, to)
+	rows, err := my.correlated(ctx, logTable, "create_date, correlation_id, COALESCE(src_ip,''), COALESCE(dst_ip,''), COALESCE(JSON_UNQUOTE(JSON_EXTRACT(payload,'$.message')),'')", ids, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("query logs: %w", err)
 	}
@@ -369,8 +369,8 @@ func (my *mysqlQ) dnsOf(ctx context.Context, hosts []string, domains map[string]
 	cols := "id, create_date, COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0), " +
 		"COALESCE(JSON_UNQUOTE(JSON_EXTRACT(protocol_header,'$.qname')),''), COALESCE(JSON_EXTRACT(protocol_header,'$.qtype'),0), " +
 		"COALESCE(JSON_EXTRACT(protocol_header,'$.qr'),'false'), COALESCE(JSON_EXTRACT(protocol_header,'$.rcode'),0), payload"
-	q := fmt.Sprintf("SELECT %[1]s FROM hep_proto_53_default WHERE create_date BETWEEN ? AND ? AND src_ip IN (%[2]s)"+
-		" UNION SELECT %[1]s FROM hep_proto_53_default WHERE create_date BETWEEN ? AND ? AND dst_ip IN (%[2]s) ORDER BY 2, 1", cols, in)
+	q := fmt.Sprintf("SELECT %[1]s FROM %[3]s WHERE create_date BETWEEN ? AND ? AND src_ip IN (%[2]s)"+
+		" UNION SELECT %[1]s FROM %[3]s WHERE create_date BETWEEN ? AND ? AND dst_ip IN (%[2]s) ORDER BY 2, 1", cols, in, dnsTable)
 	var args []any
 	for range 2 {
 		args = append(args, from, to)
@@ -421,7 +421,7 @@ func (my *mysqlQ) correlated(ctx context.Context, table, cols string, ids []stri
 // rtcpRaw returns the RTCP payloads correlated with ids as binary RTCP
 // (what arrived as JSON re-encoded by rtcpBinary).
 func (my *mysqlQ) rtcpRaw(ctx context.Context, ids []string, from, to time.Time) ([]packet, error) {
-	rows, err := my.correlated(ctx, "hep_proto_5_default", "create_date, COALESCE(JSON_EXTRACT(hep_header,'$.protocol'),17), COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0), raw", ids, from, to)
+	rows, err := my.correlated(ctx, rtcpTable, "create_date, COALESCE(JSON_EXTRACT(hep_header,'$.protocol'),17), COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0), raw", ids, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("query rtcp packets: %w", err)
 	}
@@ -484,8 +484,6 @@ func (my *mysqlQ) statsCounts(ctx context.Context, from, to time.Time, secs int6
 	}
 	return out, nil
 }
-
-const registrationTable = "hep_proto_1_registration"
 
 // regCols are the columns of registerRows, read by scanReg.
 const mysqlRegCols = "create_date, COALESCE(callid,''), COALESCE(JSON_VALUE(protocol_header,'$.cseq_num'),0), COALESCE(method,''), COALESCE(status,0), " +

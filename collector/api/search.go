@@ -9,11 +9,6 @@ import (
 	"time"
 )
 
-// sipTables are searched by /messages; /calls reads only the call table.
-var sipTables = []string{"hep_proto_1_call", "hep_proto_1_registration", "hep_proto_1_default"}
-
-const callTable = "hep_proto_1_call"
-
 // Message is one SIP message in search results and call flows.
 type Message struct {
 	ID            uint64    `json:"id"`

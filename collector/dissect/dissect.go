@@ -13,15 +13,9 @@ import (
 	"github.com/xhep/xhep/hep"
 	"github.com/xhep/xhep/hep/dns"
 	"github.com/xhep/xhep/hep/jsonw"
+	"github.com/xhep/xhep/hep/proto"
 	"github.com/xhep/xhep/hep/rtcp"
 	"github.com/xhep/xhep/hep/sip"
-)
-
-// Table classes (the suffix of the table name and the "transaction" key).
-const (
-	ClassCall         = "call"
-	ClassRegistration = "registration"
-	ClassDefault      = "default"
 )
 
 // DefaultALegHeaders is the A-leg header list when [Config.ALegHeaders] is
@@ -92,8 +86,6 @@ type Dissector struct {
 	nameCache map[string]bool
 	maxCache  int
 
-	tables [256][3]string // [proto][class]
-
 	maxFuture time.Duration
 	now       func() time.Time
 	// futureBound is the clock at its last reading plus maxFuture: a
@@ -150,11 +142,6 @@ func New(cfg Config) (*Dissector, error) {
 		}
 		d.alegRe = re
 	}
-	for p := range d.tables {
-		for c, class := range []string{ClassDefault, ClassCall, ClassRegistration} {
-			d.tables[p][c] = store.TableFor(uint8(p), class)
-		}
-	}
 	return d, nil
 }
 
@@ -167,7 +154,6 @@ func (d *Dissector) Clone() *Dissector {
 		alegRe:    d.alegRe,
 		nameCache: make(map[string]bool),
 		maxCache:  d.maxCache,
-		tables:    d.tables,
 		maxFuture: d.maxFuture,
 		now:       d.now,
 	}
@@ -192,17 +178,6 @@ func (d *Dissector) clampFuture(row *store.Row) {
 	}
 }
 
-// table returns the table for proto and class.
-func (d *Dissector) table(p hep.ProtoType, class string) string {
-	switch class {
-	case ClassCall:
-		return d.tables[p][1]
-	case ClassRegistration:
-		return d.tables[p][2]
-	}
-	return d.tables[p][0]
-}
-
 // SIP returns the SIP message decoded by the last Dissect, or nil when it
 // was not SIP or its start line did not decode. It is valid until the next
 // Dissect and aliases that call's input.
@@ -218,11 +193,14 @@ func (d *Dissector) SIP() *sip.Message {
 // The row is valid until m's input or the row is reused; store.Store.Write
 // copies it.
 //
-// Routing: SIP (type 1) by CSeq method into call, registration or
-// default; RTCP (5), DNS (53), logs (100), RTP quality reports (34) and JSON types (0x32-0x3d) into
-// hep_proto_<type>_default with their JSON; any other type raw, with
-// {"length": n} as payload. A payload that does not decode returns a
-// [*PayloadError] and the row still holds everything that could be said.
+// Routing reads the type's descriptor (package hep/proto): its decoder
+// (bound in [rowFuncs]) for PayloadDecoded types — SIP into call,
+// registration or default by CSeq method; RTCP, DNS, logs into their
+// default table —, the JSON as sent for PayloadJSON types (RTP quality
+// reports 34, the JSON event types 0x32-0x3d), and for any other type
+// {"length": n} with the bytes in raw. A payload that does not decode
+// returns a [*PayloadError] and the row still holds everything that could
+// be said.
 func (d *Dissector) Dissect(m *hep.Message, row *store.Row) error {
 	d.sipOK, d.rtcpOK = false, false
 	row.GID = m.NodeID
@@ -235,24 +213,9 @@ func (d *Dissector) Dissect(m *hep.Message, row *store.Row) error {
 	}
 	row.Raw = m.Payload
 
-	var err error
-	class := ClassDefault
-	switch {
-	case m.Proto == hep.ProtoSIP:
-		class, err = d.sipRow(m, row)
-	case m.Proto == hep.ProtoRTCP:
-		err = d.rtcpRow(m, row)
-	case m.Proto == hep.ProtoDNS:
-		err = d.dnsRow(m, row)
-	case m.Proto == hep.ProtoLog:
-		d.logRow(m, row)
-	case m.Proto >= 0x32 && m.Proto <= 0x3d, m.Proto == hep.ProtoMOSFull:
-		// 34: the rtpagent JSON quality reports (agent --rtp-stats)
-		err = d.jsonRow(m, row)
-	default:
-		d.rawRow(m, row)
-	}
-	row.Table = d.table(m.Proto, class)
+	desc := proto.Of(m.Proto)
+	class, err := rowFuncs[m.Proto](d, m, row)
+	row.Table = desc.Table(class)
 	d.hepHeader(m, row)
 	return err
 }

@@ -11,7 +11,10 @@
 // MariaDB's JSON_VALID accepts, whatever bytes arrive: invalid UTF-8
 // becomes U+FFFD in JSON (the raw column keeps the bytes).
 //
-// Routing:
+// Routing reads hep/proto's registry: each type's descriptor says how its
+// payload is written (raw, the JSON as sent, or its decoder, bound to the
+// type in this package's decoders map — registry.go), whether SIP's split
+// into call, registration and default applies, and the table name. Today:
 //
 //	type 1 (SIP)       hep_proto_1_call          CSeq INVITE ACK BYE CANCEL UPDATE PRACK REFER INFO
 //	                   hep_proto_1_registration  CSeq REGISTER
@@ -19,7 +22,8 @@
 //	type 5 (RTCP)      hep_proto_5_default       binary RTCP or RTCP JSON, one JSON shape
 //	type 53 (DNS)      hep_proto_53_default      binary DNS or DNS JSON
 //	type 100 (logs)    hep_proto_100_default     {"message": text}
-//	0x32-0x3d (JSON)   hep_proto_<N>_default     the JSON as sent, when valid
+//	type 34 (RTP)      hep_proto_34_default      the rtpagent JSON report as sent, when valid
+//	0x32-0x3d (JSON)   hep_proto_<N>_default     the JSON as sent, when valid (one entry each)
 //	any other          hep_proto_<N>_default     {"length": n}, the bytes in raw
 //
 // The SIP protocol_header starts with the keys the database indexes, in

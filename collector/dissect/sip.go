@@ -7,6 +7,7 @@ import (
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/hep"
 	"github.com/xhep/xhep/hep/jsonw"
+	"github.com/xhep/xhep/hep/proto"
 	"github.com/xhep/xhep/hep/sip"
 )
 
@@ -46,31 +47,31 @@ var errNoCallID = errors.New("sip: no Call-ID header")
 // Class returns the table class of a SIP message with the given CSeq
 // method: call for INVITE, ACK, BYE, CANCEL, UPDATE, PRACK, REFER and INFO,
 // registration for REGISTER, default for anything else.
-func Class(cseqMethod []byte) string {
+func Class(cseqMethod []byte) proto.TableClass {
 	switch string(cseqMethod) { // no allocation: the compiler compares in place
 	case "INVITE", "ACK", "BYE", "CANCEL", "UPDATE", "PRACK", "REFER", "INFO":
-		return ClassCall
+		return proto.Call
 	case "REGISTER":
-		return ClassRegistration
+		return proto.Registration
 	}
-	return ClassDefault
+	return proto.Default
 }
 
 // sipRow dissects a SIP payload. A start line that does not decode sends
 // the row to the default table with {"error": ...}; a message that decoded
 // in part is routed as usual, its payload carries "error" and a
 // [*PayloadError] is returned.
-func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (string, error) {
+func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (proto.TableClass, error) {
 	if len(m.Payload) == 0 {
 		row.ProtocolHeader = append(row.ProtocolHeader[:0], `{"transaction":"default"}`...)
 		d.errorPayload(row, errEmpty, 0)
-		return ClassDefault, &PayloadError{Proto: m.Proto, Reason: "sip_empty", Err: errEmpty}
+		return proto.Default, &PayloadError{Proto: m.Proto, Reason: "sip_empty", Err: errEmpty}
 	}
 	err := d.msg.DecodeFromBytes(m.Payload)
 	if errors.Is(err, sip.ErrMalformed) {
 		row.ProtocolHeader = append(row.ProtocolHeader[:0], `{"transaction":"default"}`...)
 		d.errorPayload(row, err, len(m.Payload))
-		return ClassDefault, &PayloadError{Proto: m.Proto, Reason: "sip_malformed", Err: err}
+		return proto.Default, &PayloadError{Proto: m.Proto, Reason: "sip_malformed", Err: err}
 	}
 	d.sipOK = true
 	s := &d.msg
@@ -133,7 +134,7 @@ func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (string, error) {
 	}
 	b = appendSNE(b, `,"reason_header":`, s.ReasonHeader)
 	b = append(b, `,"transaction":"`...)
-	b = append(b, class...)
+	b = append(b, class.String()...)
 	row.ProtocolHeader = append(b, '"', '}')
 
 	// payload: the start line, the body length and the SDP summary. The

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/xhep/xhep/collector/store/backend"
+	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/proto"
 )
 
 // A batch is the rows of one table handed to a writer together, written
@@ -146,7 +148,7 @@ func checkRecord(rec []byte) (recordHeader, error) {
 // backend.Batch (for backends' tests). Each row's CreateDate is clamped
 // as Write clamps it.
 func EncodeRows(rows []Row) []byte {
-	t := &table{name: "hep_proto_1_call"}
+	t := &table{name: proto.Table(hep.ProtoSIP, proto.Call)} // any valid name: only the rows are returned
 	b := &batch{}
 	b.reset(t, 0)
 	for i := range rows {

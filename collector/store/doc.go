@@ -12,8 +12,9 @@
 // starts the writers and the partition manager. [Store.Write] copies a
 // [Row] into its table's batch and never blocks in steady state;
 // [Store.Flush] waits until everything written is committed (or spilled
-// while the database is down); [Store.Close] drains. [TableFor] is the one
-// place table names are built; Write accepts only names matching
+// while the database is down); [Store.Close] drains. Table names come from
+// hep/proto's registry (proto.Table, the one place they are built; the
+// standard tables are its Standard entries'); Write accepts only names matching
 // ^hep_proto_[0-9]{1,3}_(call|registration|default)$ ([ErrInvalidTable]).
 //
 // # Tables
@@ -21,8 +22,10 @@
 // One table per HEP protocol type and class, named hep_proto_<type>_<class>:
 // hep_proto_1_call, hep_proto_1_registration, hep_proto_1_default,
 // hep_proto_5_default (RTCP), hep_proto_53_default (DNS),
-// hep_proto_100_default (logs), and hep_proto_<N>_default for any other
-// type seen (created on its first row). Every table has
+// hep_proto_100_default (logs), hep_proto_34_default (RTP quality
+// reports), and hep_proto_<N>_default for any other type seen (created on
+// its first row). Which tables have the SIP columns is the type's schema
+// in hep/proto (backend.IsSIP reads it). Every table has
 //
 //	id              BIGINT UNSIGNED AUTO_INCREMENT
 //	gid             INT UNSIGNED      -- HEP capture node id

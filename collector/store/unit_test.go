@@ -10,31 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestTableFor(t *testing.T) {
-	tests := []struct {
-		proto uint8
-		class string
-		want  string
-	}{
-		{1, "call", "hep_proto_1_call"},
-		{1, "registration", "hep_proto_1_registration"},
-		{1, "default", "hep_proto_1_default"},
-		{5, "", "hep_proto_5_default"},
-		{53, "whatever", "hep_proto_53_default"},
-		{100, "default", "hep_proto_100_default"},
-		{255, "call", "hep_proto_255_call"},
-	}
-	for _, tt := range tests {
-		got := TableFor(tt.proto, tt.class)
-		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("TableFor(%d, %q) (-want +got):\n%s", tt.proto, tt.class, diff)
-		}
-		if !validTable(got) {
-			t.Errorf("TableFor(%d, %q) = %q is not a valid table", tt.proto, tt.class, got)
-		}
-	}
-}
-
 func TestValidTable(t *testing.T) {
 	tests := []struct {
 		name string

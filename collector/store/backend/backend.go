@@ -42,8 +42,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
+
+	"github.com/xhep/xhep/hep/proto"
 )
 
 // Backend is one database. See the package doc for the call order.
@@ -210,40 +211,22 @@ func NextRow(body []byte, v *RowView) ([]byte, error) {
 
 // ValidTable reports whether name matches
 // ^hep_proto_[0-9]{1,3}_(call|registration|default)$: the only table
-// names a backend is ever given.
+// names a backend is ever given (hep/proto builds and parses them).
 func ValidTable(name string) bool {
-	rest, ok := strings.CutPrefix(name, "hep_proto_")
-	if !ok {
-		return false
-	}
-	n := 0
-	for n < len(rest) && n < 4 && rest[n] >= '0' && rest[n] <= '9' {
-		n++
-	}
-	if n == 0 || n > 3 || n >= len(rest) || rest[n] != '_' {
-		return false
-	}
-	switch rest[n+1:] {
-	case "call", "registration", "default":
-		return true
-	}
-	return false
+	_, _, ok := proto.ParseTable(name)
+	return ok
 }
 
 // ClassOf returns the retention class of a valid table name: "call",
 // "registration" or "default".
 func ClassOf(table string) string {
-	switch {
-	case strings.HasSuffix(table, "_call"):
-		return "call"
-	case strings.HasSuffix(table, "_registration"):
-		return "registration"
-	}
-	return "default"
+	_, c, _ := proto.ParseTable(table)
+	return c.String()
 }
 
-// IsSIP reports whether table holds SIP (hep_proto_1_*).
-func IsSIP(table string) bool { return strings.HasPrefix(table, "hep_proto_1_") }
+// IsSIP reports whether table has the SIP columns (its HEP type's
+// descriptor has proto.SchemaSIP: hep_proto_1_*).
+func IsSIP(table string) bool { return proto.SchemaOf(table) == proto.SchemaSIP }
 
 // UTCDay truncates t to its UTC midnight.
 func UTCDay(t time.Time) time.Time {

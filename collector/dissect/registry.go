@@ -1,0 +1,54 @@
+package dissect
+
+import (
+	"fmt"
+
+	"github.com/xhep/xhep/collector/store"
+	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/proto"
+)
+
+// rowFunc writes a row's protocol_header and payload for one HEP type and
+// returns the table class (proto.Default unless the type is split).
+type rowFunc func(d *Dissector, m *hep.Message, row *store.Row) (proto.TableClass, error)
+
+// decoders binds each descriptor with proto.PayloadDecoded (hep/proto's
+// registry) to its decoder: the collector half of the descriptor.
+var decoders = map[hep.ProtoType]rowFunc{
+	hep.ProtoSIP:  (*Dissector).sipRow,
+	hep.ProtoRTCP: defaultClass((*Dissector).rtcpRow),
+	hep.ProtoDNS:  defaultClass((*Dissector).dnsRow),
+	hep.ProtoLog:  defaultClass(func(d *Dissector, m *hep.Message, row *store.Row) error { d.logRow(m, row); return nil }),
+}
+
+// rowFuncs is the row function of every HEP type, from its descriptor.
+var rowFuncs [256]rowFunc
+
+func init() {
+	for t := range rowFuncs {
+		desc := proto.Of(hep.ProtoType(t))
+		f, bound := decoders[desc.Type]
+		switch desc.Payload {
+		case proto.PayloadDecoded:
+			if !bound {
+				panic(fmt.Sprintf("dissect: HEP type %d (%s) is PayloadDecoded in hep/proto but has no decoder", t, desc.Type))
+			}
+			rowFuncs[t] = f
+			continue
+		case proto.PayloadJSON:
+			rowFuncs[t] = defaultClass((*Dissector).jsonRow)
+		default:
+			rowFuncs[t] = defaultClass(func(d *Dissector, m *hep.Message, row *store.Row) error { d.rawRow(m, row); return nil })
+		}
+		if bound {
+			panic(fmt.Sprintf("dissect: HEP type %d (%s) has a decoder but is not PayloadDecoded in hep/proto", t, desc.Type))
+		}
+	}
+}
+
+// defaultClass adapts a decoder of a type stored in its default table.
+func defaultClass(f func(d *Dissector, m *hep.Message, row *store.Row) error) rowFunc {
+	return func(d *Dissector, m *hep.Message, row *store.Row) (proto.TableClass, error) {
+		return proto.Default, f(d, m, row)
+	}
+}

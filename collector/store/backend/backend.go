@@ -31,9 +31,12 @@
 // backend that implements [Marker] stores the mark if and only if it
 // stores the rows (MySQL: xhep_mark_log in the batch's transaction), and
 // returns the stored marks at the next start, so that the journal replay
-// skips rows already stored. A backend without Marker (ClickHouse today)
-// still works; its journal replay may store rows committed after the last
-// journal checkpoint (at most about a second of traffic) a second time.
+// skips rows already stored. ClickHouse, without transactions, keeps the
+// mark in every row of the batch with the batch's row count: a mark is
+// stored when all its rows are, and Marks deletes the rows of a batch cut
+// short. A backend without Marker still works; its journal replay may
+// store rows committed after the last journal checkpoint (at most about a
+// second of traffic) a second time.
 package backend
 
 import (

@@ -34,6 +34,10 @@
 // releases both accept: MergeTree with PARTITION BY/ORDER BY, no
 // DateTime64, no LowCardinality, no codecs or skip indexes, no
 // insert_deduplication_token, no ON CLUSTER.
+//
+// Journal marks (backend.Marker): every row of a marked batch carries
+// the mark and the batch's row count; a mark is stored when all its rows
+// are (see marks.go).
 package clickhouse
 
 import (
@@ -289,6 +293,9 @@ func (b *Backend) EnsureTable(ctx context.Context, table string) error {
 				return fmt.Errorf("create table %s on shard %d %s: %w", table, s.num, s.addr, err)
 			}
 		}
+		if err := b.addMarkCols(ctx, s, b.dataTable(table)); err != nil {
+			return err
+		}
 	}
 	if b.cfg.Cluster != "" {
 		dist := []string{b.distributedSQL(table+"_local", table)}
@@ -300,6 +307,9 @@ func (b *Backend) EnsureTable(ctx context.Context, table string) error {
 				if err := s.conn.Exec(ctx, q); err != nil {
 					return fmt.Errorf("create distributed table %s on shard %d %s: %w", table, s.num, s.addr, err)
 				}
+			}
+			if err := b.addMarkCols(ctx, s, table); err != nil {
+				return err
 			}
 		}
 	}

@@ -17,13 +17,19 @@ type col struct {
 // same time in whole seconds, for the daily partitions and pruning); id
 // is unique per row ((batch id << 20) + row, in write order within a
 // process); batch and bpart are the batch key that makes writes exactly
-// once (see writer.go).
+// once (see writer.go); mark_* are the batch's journal mark
+// (backend.Marker, see marks.go): the same in every row of a marked
+// batch, zero otherwise (a constant column per part: next to no bytes).
 var commonCols = []col{
 	{"ts", "Int64"},
 	{"create_date", "DateTime"},
 	{"id", "UInt64"},
 	{"batch", "UInt64"},
 	{"bpart", "UInt32"},
+	{"mark_stream", "UInt64"},
+	{"mark_lo", "UInt64"},
+	{"mark_hi", "UInt64"},
+	{"mark_rows", "UInt32"},
 	{"gid", "UInt32"},
 	{"proto", "UInt8"},
 	{"src_ip", "String"},

@@ -50,6 +50,7 @@ type Writer struct {
 	i64       int64
 	sec       int64
 	u64       uint64
+	mark      [3]uint64
 	u32       uint32
 	u16       uint16
 	u8        uint8
@@ -251,6 +252,20 @@ func (w *Writer) appendRow(v *backend.RowView, b *backend.Batch, idx uint64, sip
 	}
 	w.u64, w.u32 = b.ID, b.Part
 	if err := errors.Join(next(&w.u64), next(&w.u32)); err != nil {
+		return err
+	}
+	// The mark (part 0 only, as backend.Marker says): in every row, so it
+	// is stored exactly when the rows are (Marks counts them).
+	m := b.Mark
+	if b.Part != 0 || m.Stream == 0 {
+		m = backend.Mark{}
+	}
+	w.u32 = 0
+	if m.Stream != 0 {
+		w.u32 = uint32(b.Rows)
+	}
+	w.mark = [3]uint64{m.Stream, m.Lo, m.Hi}
+	if err := errors.Join(next(&w.mark[0]), next(&w.mark[1]), next(&w.mark[2]), next(&w.u32)); err != nil {
 		return err
 	}
 	w.u32 = v.GID

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/sip"
 )
 
 // sharedPcaps holds public captures (see its INDEX.md); tests that read it
@@ -95,12 +96,12 @@ func (c *collect) Send(msg, _ []byte) {
 	if m.DecodeFromBytes(msg) != nil || m.Proto != hep.ProtoSIP {
 		return
 	}
-	var h sipHead
-	h.scan(m.Payload)
+	var h sip.Head
+	h.Scan(m.Payload)
 	c.keys = append(c.keys, sipKey{
 		TSus: int64(m.TsSec)*1e6 + int64(m.TsUsec),
 		Src:  netip.AddrPortFrom(m.SrcIP, m.SrcPort).String(), Dst: netip.AddrPortFrom(m.DstIP, m.DstPort).String(),
-		CallID: string(h.callID), CSeq: string(h.cseqMethod),
+		CallID: string(h.CallID), CSeq: string(h.CSeqMethod),
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/xhep/xhep/hep/sip"
 	"io"
 	"net/netip"
 	"sync"
@@ -80,7 +81,7 @@ type Pipeline struct {
 
 	// per-message scratch, pipeline goroutine only
 	hm       hep.Message
-	sip      sipHead
+	sip      sip.Head
 	rtcpPkt  rtcp.Packet
 	dnsMsg   dns.Msg
 	json     []byte
@@ -296,23 +297,23 @@ var encoders = [packet.NumClasses]func(p *Pipeline, m *packet.Message, hm *hep.M
 func (p *Pipeline) sipPayload(m *packet.Message, hm *hep.Message) ([]byte, bool) {
 	hm.Payload = m.Payload
 	h := &p.sip
-	if !h.scan(m.Payload) || len(h.callID) == 0 {
+	if !h.Scan(m.Payload) || len(h.CallID) == 0 {
 		p.sipNoCallID.Add(1)
 		return nil, true
 	}
-	if len(h.body) > 0 && correlate.IsSDP(h.ctype) {
-		p.corr.ObserveSDP(h.callID, h.body, m.TS)
+	if h.HasSDP() {
+		p.corr.ObserveSDP(h.CallID, h.Body, m.TS)
 		if p.cfg.Media != nil {
-			p.cfg.Media.ObserveSDP(h.callID, h.body, m.TS)
+			p.cfg.Media.ObserveSDP(h.CallID, h.Body, m.TS)
 		}
 	}
-	if correlate.Ends(h.request, h.method, h.status, h.cseqMethod) {
-		p.corr.End(h.callID, m.TS)
+	if h.EndsCall() {
+		p.corr.End(h.CallID, m.TS)
 		if p.cfg.Media != nil {
-			p.cfg.Media.End(h.callID, m.TS)
+			p.cfg.Media.End(h.CallID, m.TS)
 		}
 	}
-	return h.callID, true
+	return h.CallID, true
 }
 
 // rtcpPayload sends RTCP as JSON with the Call-ID of its media endpoint

@@ -291,7 +291,7 @@ func (t *Table) End(callID []byte, now int64) bool {
 // Lookup returns the Call-ID of the call whose media uses src or dst (src
 // is tried first), at capture time now. A hit on a call that has not ended
 // renews the endpoint's life. The returned slice aliases the table and is
-// valid until the next call that changes it (Add, ObserveSIP, Expire);
+// valid until the next call that changes it (Add, ObserveSDP, End, Expire);
 // copy it to keep it. Lookup does not allocate.
 func (t *Table) Lookup(src, dst netip.AddrPort, now int64) ([]byte, bool) {
 	for _, ap := range [2]netip.AddrPort{src, dst} {
@@ -342,22 +342,6 @@ func (t *Table) Expire(now int64) int {
 	return n
 }
 
-// ObserveSIP learns from one decoded SIP message at capture time now:
-//   - a message with an application/sdp body (INVITE, 18x, 200, UPDATE,
-//     ACK, PRACK, ...) goes to [Table.ObserveSDP];
-//   - a message for which [Ends] holds ends the call ([Table.End]).
-func (t *Table) ObserveSIP(m *sip.Message, now int64) {
-	if len(m.CallID) == 0 {
-		return
-	}
-	if len(m.Body) > 0 && IsSDP(m.ContentType) {
-		t.ObserveSDP(m.CallID, m.Body, now)
-	}
-	if Ends(m.IsRequest, m.Method, m.StatusCode, m.CSeqMethod) {
-		t.End(m.CallID, now)
-	}
-}
-
 // ObserveSDP adds the RTCP endpoint of every enabled m= section of an SDP
 // body, and its RTP endpoint as well with rtcp-mux, under callID. SDP with
 // lines that do not decode is counted (Stats.BadSDP); the media sections
@@ -388,52 +372,4 @@ func (t *Table) ObserveSDP(callID, body []byte, now int64) {
 			}
 		}
 	}
-}
-
-// Ends reports whether a SIP message ends its call's media: BYE and CANCEL,
-// a final error response (>= 300) to INVITE other than 491 Request Pending,
-// and 481 Call/Transaction Does Not Exist to anything.
-func Ends(request bool, method []byte, status int, cseqMethod []byte) bool {
-	switch {
-	case request:
-		return equalFold(method, "BYE") || equalFold(method, "CANCEL")
-	case status == 481:
-		return true
-	default:
-		return status >= 300 && status != 491 && equalFold(cseqMethod, "INVITE")
-	}
-}
-
-// IsSDP reports whether a Content-Type value names application/sdp
-// (parameters and case ignored).
-func IsSDP(ct []byte) bool {
-	const want = "application/sdp"
-	for len(ct) > 0 && (ct[0] == ' ' || ct[0] == '\t') {
-		ct = ct[1:]
-	}
-	if len(ct) < len(want) || !equalFold(ct[:len(want)], want) {
-		return false
-	}
-	rest := ct[len(want):]
-	return len(rest) == 0 || rest[0] == ';' || rest[0] == ' ' || rest[0] == '\t'
-}
-
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		d := s[i]
-		if 'A' <= d && d <= 'Z' {
-			d += 'a' - 'A'
-		}
-		if c != d {
-			return false
-		}
-	}
-	return true
 }

@@ -245,14 +245,22 @@ func TestNewConfig(t *testing.T) {
 	}
 }
 
-func sipMsg(t testing.TB, lines ...string) *sip.Message {
+// observe feeds one SIP message to tb the way the agent's pipeline does:
+// sip.Head finds the Call-ID, an SDP body goes to ObserveSDP, a message
+// that ends the call to End.
+func observe(t testing.TB, tb *Table, now int64, lines ...string) {
 	t.Helper()
 	raw := strings.Join(lines, "\r\n")
-	var m sip.Message
-	if err := m.DecodeFromBytes([]byte(raw)); err != nil {
-		t.Fatalf("decode SIP: %v\n%s", err, raw)
+	var h sip.Head
+	if !h.Scan([]byte(raw)) || len(h.CallID) == 0 {
+		t.Fatalf("scan SIP: no start line or Call-ID\n%s", raw)
 	}
-	return &m
+	if h.HasSDP() {
+		tb.ObserveSDP(h.CallID, h.Body, now)
+	}
+	if h.EndsCall() {
+		tb.End(h.CallID, now)
+	}
 }
 
 func withSDP(head []string, sdp ...string) []string {
@@ -281,19 +289,19 @@ var (
 	}
 )
 
-func TestObserveSIP(t *testing.T) {
+func TestObserveSIPMessages(t *testing.T) {
 	tb := newTable(t, Config{MaxEntries: 16, TTL: time.Minute, EndTTL: 2 * time.Second})
 	// Offer: audio with a=rtcp on another address, video on RTP+1, a
 	// disabled stream.
-	tb.ObserveSIP(sipMsg(t, withSDP(inviteHead,
+	observe(t, tb, base, withSDP(inviteHead,
 		"v=0", "o=- 1 1 IN IP4 10.0.0.1", "s=-", "c=IN IP4 10.0.0.1", "t=0 0",
 		"m=audio 4000 RTP/AVP 0", "a=rtcp:4501 IN IP4 10.0.0.11",
 		"m=video 4002 RTP/AVP 96",
-		"m=audio 0 RTP/AVP 0")...), base)
+		"m=audio 0 RTP/AVP 0")...)
 	// Answer with rtcp-mux over IPv6.
-	tb.ObserveSIP(sipMsg(t, withSDP(okHead,
+	observe(t, tb, base+sec, withSDP(okHead,
 		"v=0", "o=- 2 2 IN IP6 fd00::2", "s=-", "c=IN IP6 fd00::2", "t=0 0",
-		"m=audio 6000 RTP/AVP 0", "a=rtcp-mux", "a=rtcp:6000")...), base+sec)
+		"m=audio 6000 RTP/AVP 0", "a=rtcp-mux", "a=rtcp:6000")...)
 
 	lookups := []struct{ src, dst, want string }{
 		{"10.0.0.11:4501", "[fd00::2]:6000", "call-1@10.0.0.1"}, // offerer's RTCP → answerer
@@ -313,14 +321,14 @@ func TestObserveSIP(t *testing.T) {
 	}
 
 	// BYE ends the call: late RTCP still matches for EndTTL, then not.
-	tb.ObserveSIP(sipMsg(t,
+	observe(t, tb, base+10*sec,
 		"BYE sip:bob@10.0.0.2 SIP/2.0",
 		"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK2",
 		"From: <sip:alice@10.0.0.1>;tag=1",
 		"To: <sip:bob@10.0.0.2>;tag=2",
 		"Call-ID: call-1@10.0.0.1",
 		"CSeq: 2 BYE",
-		"Content-Length: 0", "", ""), base+10*sec)
+		"Content-Length: 0", "", "")
 	if got, _ := tb.Lookup(ap("[fd00::2]:6000"), ap("10.0.0.1:9"), base+11*sec); string(got) != "call-1@10.0.0.1" {
 		t.Errorf("late RTCP = %q", got)
 	}
@@ -330,7 +338,7 @@ func TestObserveSIP(t *testing.T) {
 	checkInvariants(t, tb)
 }
 
-func TestObserveSIPEnds(t *testing.T) {
+func TestObserveSIPMessagesEnd(t *testing.T) {
 	resp := func(status, cseq string) []string {
 		return []string{"SIP/2.0 " + status, "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1",
 			"From: <sip:a@10.0.0.1>;tag=1", "To: <sip:b@10.0.0.2>;tag=2", "Call-ID: c1", "CSeq: " + cseq,
@@ -360,27 +368,12 @@ func TestObserveSIPEnds(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tb := newTable(t, Config{MaxEntries: 4, TTL: time.Minute, EndTTL: time.Second})
 			tb.Add(ap("10.0.0.1:4001"), []byte("c1"), base)
-			tb.ObserveSIP(sipMsg(t, tt.lines...), base)
+			observe(t, tb, base, tt.lines...)
 			_, ok := tb.Lookup(ap("10.0.0.1:4001"), ap("10.0.0.2:1"), base+2*sec)
 			if ok == tt.ended {
 				t.Errorf("found after 2s = %v, want %v", ok, !tt.ended)
 			}
 		})
-	}
-}
-
-func TestIsSDP(t *testing.T) {
-	for ct, want := range map[string]bool{
-		"application/sdp":                true,
-		"Application/SDP":                true,
-		" application/sdp;charset=utf-8": true,
-		"application/sdpx":               false,
-		"multipart/mixed;boundary=x":     false,
-		"":                               false,
-	} {
-		if got := IsSDP([]byte(ct)); got != want {
-			t.Errorf("IsSDP(%q) = %v", ct, got)
-		}
 	}
 }
 
@@ -409,14 +402,14 @@ func BenchmarkLookup(b *testing.B) {
 	})
 }
 
-func BenchmarkObserveSIP(b *testing.B) {
+func BenchmarkObserveSDP(b *testing.B) {
 	tb := newTable(b, DefaultConfig())
-	m := sipMsg(b, withSDP(inviteHead,
-		"v=0", "o=- 1 1 IN IP4 10.0.0.1", "s=-", "c=IN IP4 10.0.0.1", "t=0 0",
-		"m=audio 4000 RTP/AVP 0 8 101", "a=rtpmap:101 telephone-event/8000", "a=rtcp-mux")...)
+	body := []byte(strings.Join([]string{"v=0", "o=- 1 1 IN IP4 10.0.0.1", "s=-", "c=IN IP4 10.0.0.1", "t=0 0",
+		"m=audio 4000 RTP/AVP 0 8 101", "a=rtpmap:101 telephone-event/8000", "a=rtcp-mux", ""}, "\r\n"))
+	id := []byte("call-1@10.0.0.1")
 	b.ReportAllocs()
 	for b.Loop() {
-		tb.ObserveSIP(m, base)
+		tb.ObserveSDP(id, body, base)
 	}
 }
 
@@ -433,28 +426,4 @@ func TestExpireIncremental(t *testing.T) {
 		t.Errorf("removed per call (-want +got):\n%s", diff)
 	}
 	checkInvariants(t, tb)
-}
-
-func TestEnds(t *testing.T) {
-	tests := []struct {
-		req    bool
-		method string
-		status int
-		cseq   string
-		want   bool
-	}{
-		{true, "BYE", 0, "BYE", true},
-		{true, "cancel", 0, "CANCEL", true},
-		{true, "INVITE", 0, "INVITE", false},
-		{false, "", 486, "INVITE", true},
-		{false, "", 491, "INVITE", false},
-		{false, "", 481, "UPDATE", true},
-		{false, "", 404, "OPTIONS", false},
-		{false, "", 200, "INVITE", false},
-	}
-	for _, tt := range tests {
-		if got := Ends(tt.req, []byte(tt.method), tt.status, []byte(tt.cseq)); got != tt.want {
-			t.Errorf("Ends(%v, %q, %d, %q) = %v", tt.req, tt.method, tt.status, tt.cseq, got)
-		}
-	}
 }

@@ -2,10 +2,13 @@
 // their media.
 //
 // A [Table] learns media endpoints from the SDP bodies of SIP messages
-// ([Table.ObserveSIP]: INVITE, 18x, 200, UPDATE, ACK, PRACK — any message
+// ([Table.ObserveSDP]: INVITE, 18x, 200, UPDATE, ACK, PRACK — any message
 // with an application/sdp body) and maps each RTCP endpoint (the a=rtcp
 // port, the RTP port with rtcp-mux, else the RTP port + 1) to the dialog's
-// Call-ID. [Table.Lookup] then finds the Call-ID of an RTCP packet from
+// Call-ID. The agent's pipeline finds the Call-ID, the body and whether a
+// message ends its call with hep/sip's fast path (sip.Head: Scan, HasSDP,
+// EndsCall) and calls ObserveSDP and [Table.End]; this package holds no
+// SIP rules of its own. [Table.Lookup] then finds the Call-ID of an RTCP packet from
 // either direction: its source or its destination is a known endpoint. The
 // pipeline sends that Call-ID in HEP chunk 0x11 (correlation id).
 //

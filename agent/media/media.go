@@ -14,6 +14,7 @@ package media
 import (
 	"errors"
 	"fmt"
+	"github.com/xhep/xhep/hep/ascii"
 	"hash/fnv"
 	"net/netip"
 	"sync"
@@ -219,7 +220,7 @@ func (t *Tracker) ObserveSDP(callID, body []byte, now int64) {
 			rate := uint32(c.Rate)
 			name := string(c.Name)
 			e.pts[(c.PT>>5)&3] |= 1 << (c.PT & 31)
-			if equalFold(name, "telephone-event") {
+			if ascii.EqualFold(name, "telephone-event") {
 				dtmf = c.PT
 			} else if def == 0 && rate != 0 {
 				def = rate
@@ -341,17 +342,4 @@ func (t *Tracker) newStream(k streamKey, e *endpoint, dir uint8, pt uint8) *stre
 	t.streams[k] = s
 	t.tuples[[2]netip.AddrPort{k.src, k.dst}]++
 	return s
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i]|0x20, b[i]|0x20
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

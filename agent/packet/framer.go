@@ -3,6 +3,7 @@ package packet
 import (
 	"bytes"
 	"errors"
+	"github.com/xhep/xhep/hep/ascii"
 	"net/netip"
 
 	"github.com/xhep/xhep/agent/source"
@@ -137,7 +138,7 @@ func (d *Decoder) streamFramer(k streamKey, p []byte) (framerKind, bool) {
 			return frameWS, true // joined after the handshake
 		}
 		return frameHTTP, true
-	case c.SIPByContent && sipFirstLine(p):
+	case c.SIPByContent && sip.HasStartLine(p):
 		return classFramer(ClassSIP)
 	}
 	return 0, false
@@ -171,34 +172,11 @@ func isUpgrade(p []byte) bool {
 	h := p[:min(len(p), maxHTTPHeader)]
 	switch {
 	case bytes.HasPrefix(p, []byte("GET ")):
-		return containsFold(h, "\nupgrade:") && containsFold(h, "websocket")
+		return ascii.ContainsFold(h, "\nupgrade:") && ascii.ContainsFold(h, "websocket")
 	case bytes.HasPrefix(p, []byte("HTTP/1.1 101")), bytes.HasPrefix(p, []byte("HTTP/1.0 101")):
-		return containsFold(h, "websocket") // not an h2c or other upgrade
+		return ascii.ContainsFold(h, "websocket") // not an h2c or other upgrade
 	}
 	return false
-}
-
-// containsFold reports whether b contains the lower-case ASCII string s,
-// ignoring case.
-func containsFold(b []byte, s string) bool {
-	n := len(s)
-	for i := 0; i+n <= len(b); i++ {
-		j := 0
-		for j < n && lower(b[i+j]) == s[j] {
-			j++
-		}
-		if j == n {
-			return true
-		}
-	}
-	return false
-}
-
-func lower(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
 
 // sipFramer frames SIP messages by Content-Length (hep/sip.FrameLength),
@@ -296,7 +274,7 @@ func knownSIPStart(b []byte, i int) bool {
 	if !sip.LooksLikeSIP(b[i:]) {
 		return false
 	}
-	return bytes.IndexByte(b[i:min(len(b), i+maxFirstLine)], '\n') < 0 || sipFirstLine(b[i:])
+	return bytes.IndexByte(b[i:min(len(b), i+sip.MaxStartLine)], '\n') < 0 || sip.HasStartLine(b[i:])
 }
 
 // dnsFramer frames length-prefixed DNS messages:

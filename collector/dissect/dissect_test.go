@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -405,14 +406,7 @@ func TestSIPKeyOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var m hep.Message
-			if err := m.DecodeFromBytes(encode(t, hep.ProtoSIP, tt.msg, nil)); err != nil {
-				t.Fatal(err)
-			}
-			var row store.Row
-			if err := d.Dissect(&m, &row); err != nil {
-				t.Fatal(err)
-			}
+			row := dissectSIP(t, d, tt.msg)
 			if diff := cmp.Diff(tt.want, keys(t, row.ProtocolHeader)); diff != "" {
 				t.Errorf("protocol_header keys (-want +got):\n%s", diff)
 			}
@@ -421,4 +415,46 @@ func TestSIPKeyOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSDPContentType: the SDP summary is written for application/sdp only,
+// by the same strict test the agent's correlation uses (sip.IsSDP); a
+// media type that merely starts with it is not SDP.
+func TestSDPContentType(t *testing.T) {
+	d := newDissector(t, Config{})
+	body := "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+	tests := []struct {
+		ctype   string
+		payload []string
+	}{
+		{"application/sdp", []string{"start_line", "body_length", "sdp"}},
+		{"Application/SDP;charset=utf-8", []string{"start_line", "body_length", "sdp"}},
+		{"application/sdpfoo", []string{"start_line", "body_length"}},
+		{"application/sdp-x", []string{"start_line", "body_length"}},
+		{"text/plain", []string{"start_line", "body_length"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ctype, func(t *testing.T) {
+			msg := "INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\n" +
+				"Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Type: " + tt.ctype + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+			row := dissectSIP(t, d, []byte(msg))
+			if diff := cmp.Diff(tt.payload, keys(t, row.Payload)); diff != "" {
+				t.Errorf("payload keys (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// dissectSIP sends one SIP message through HEP encode, decode and Dissect.
+func dissectSIP(t *testing.T, d *Dissector, msg []byte) store.Row {
+	t.Helper()
+	var m hep.Message
+	if err := m.DecodeFromBytes(encode(t, hep.ProtoSIP, msg, nil)); err != nil {
+		t.Fatal(err)
+	}
+	var row store.Row
+	if err := d.Dissect(&m, &row); err != nil {
+		t.Fatal(err)
+	}
+	return row
 }

@@ -3,6 +3,7 @@ package dissect
 import (
 	"bytes"
 	"errors"
+	"github.com/xhep/xhep/hep/ascii"
 
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/hep"
@@ -144,10 +145,10 @@ func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (proto.TableClass, er
 		line = line[:i]
 	}
 	w := &d.w
-	w.b = appendS(row.Payload[:0], `{"start_line":`, trimCR(line))
+	w.b = appendS(row.Payload[:0], `{"start_line":`, ascii.TrimCR(line))
 	w.b = jsonw.AppendInt(w.b, `,"body_length":`, int64(len(s.Body)))
 	w.first = false
-	if len(s.Body) > 0 && isSDP(s.ContentType) {
+	if len(s.Body) > 0 && sip.IsSDP(s.ContentType) {
 		d.appendSDP(s.Body)
 	}
 	if err != nil {
@@ -159,23 +160,6 @@ func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (proto.TableClass, er
 		return class, &PayloadError{Proto: m.Proto, Reason: sipReason(err), Err: err}
 	}
 	return class, nil
-}
-
-// trimCR drops the CRs at the end of b (bytes.TrimRight(b, "\r")
-// without its set lookup).
-func trimCR(b []byte) []byte {
-	n := len(b)
-	for n > 0 && b[n-1] == '\r' {
-		n--
-	}
-	return b[:n]
-}
-
-// isSDP reports whether a Content-Type is application/sdp (any case,
-// parameters allowed).
-func isSDP(ct []byte) bool {
-	const sdp = "application/sdp"
-	return len(ct) >= len(sdp) && equalFold(ct[:len(sdp)], sdp)
 }
 
 // appendSDP writes "sdp": {"conn": ..., "media": [...]} into the open
@@ -250,7 +234,7 @@ func (d *Dissector) aleg(s *sip.Message) []byte {
 
 func (d *Dissector) isALeg(name []byte) bool {
 	for _, p := range d.alegPlain {
-		if equalFold(name, p) {
+		if ascii.EqualFold(name, p) {
 			return true
 		}
 	}
@@ -265,24 +249,4 @@ func (d *Dissector) isALeg(name []byte) bool {
 		d.nameCache[string(name)] = v
 	}
 	return v
-}
-
-// equalFold reports whether b equals s, ASCII case-insensitively.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

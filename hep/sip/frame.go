@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/xhep/xhep/hep/ascii"
 )
 
 // Limits applied by [FrameLength] and [Message.DecodeFromBytes].
@@ -82,20 +83,101 @@ func LooksLikeSIP(b []byte) bool {
 	if len(b) < 4 {
 		return false
 	}
-	switch b[0] {
-	case 'I', 'A', 'B', 'C', 'R', 'O', 'P', 'S', 'N', 'M', 'U':
-	default:
-		return false
+	return hasPrefix(b, statusPrefix) || methodLen(b) > 0
+}
+
+// methodLen returns the length of the known method b starts with (not
+// counting the space after it), or 0.
+func methodLen(b []byte) int {
+	if len(b) == 0 {
+		return 0
 	}
-	if hasPrefix(b, statusPrefix) {
-		return true
+	switch b[0] {
+	case 'I', 'A', 'B', 'C', 'R', 'O', 'P', 'S', 'N', 'U', 'M':
+	default:
+		return 0
 	}
 	for _, m := range methods {
 		if m[0] == b[0] && hasPrefix(b, m) {
-			return true
+			return len(m) - 1
 		}
 	}
-	return false
+	return 0
+}
+
+// MaxStartLine bounds the search for the end of a start line in
+// [HasStartLine].
+const MaxStartLine = 2048
+
+// HasStartLine is the content test for traffic that is not on a SIP port,
+// stricter than [LooksLikeSIP]: a status line "SIP/2.0 NNN " (12 bytes at
+// least), or a request line ending in " SIP/2.0" (any case, as ABNF
+// literals are) and LF within [MaxStartLine] bytes — a known method with
+// any Request-URI, or any other token as the method when the line is a
+// well-formed request line ([StartsWithStartLine]; the first byte must be
+// a letter, so RTP and binary protocols fail at once). It does not
+// allocate.
+func HasStartLine(b []byte) bool {
+	if len(b) < 12 {
+		return false
+	}
+	if hasPrefix(b, statusPrefix) {
+		return isDigit(b[8]) && isDigit(b[9]) && isDigit(b[10]) && b[11] == ' '
+	}
+	lim := b[:min(len(b), MaxStartLine)]
+	if methodLen(b) == 0 {
+		if c := ascii.Lower(b[0]); c < 'a' || c > 'z' {
+			return false // RTP (0x80...) and binary protocols end here
+		}
+		return bytes.IndexByte(lim, '\n') > 0 && StartsWithStartLine(lim)
+	}
+	i := bytes.IndexByte(lim, '\n')
+	if i < 0 {
+		return false
+	}
+	line := ascii.TrimCR(lim[:i])
+	return len(line) > 8 && ascii.EqualFold(line[len(line)-8:], " SIP/2.0")
+}
+
+// MethodOf returns the method of a SIP request (a known method, or the
+// token of a well-formed request line), or for a response the method of
+// its CSeq header ("CSeq: 1 INVITE"); nil if none is found before the
+// blank line. It aliases b and does not allocate; it is the agent's
+// method filter (--drop-method).
+func MethodOf(b []byte) []byte {
+	if n := methodLen(b); n > 0 {
+		return b[:n]
+	}
+	if !hasPrefix(b, statusPrefix) && StartsWithStartLine(b) {
+		return b[:bytes.IndexByte(b, ' ')] // an extension method
+	}
+	// Find a CSeq header line (the name is case-insensitive and has no
+	// compact form).
+	for i := 0; i < len(b); {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return nil
+		}
+		line := b[i : i+j]
+		i += j + 1
+		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
+			return nil // end of headers
+		}
+		if len(line) < 5 || !ascii.EqualFold(line[:4], "cseq") {
+			continue
+		}
+		rest := bytes.TrimLeft(line[4:], " \t")
+		if len(rest) == 0 || rest[0] != ':' {
+			continue
+		}
+		_, rest = field(rest[1:]) // the number
+		m, _ := field(rest)
+		if len(m) == 0 {
+			return nil
+		}
+		return m
+	}
+	return nil
 }
 
 // StartsWithStartLine reports whether the first line of b (up to its LF,
@@ -113,7 +195,7 @@ func StartsWithStartLine(b []byte) bool {
 	if nl <= 0 {
 		return false
 	}
-	line := trimCR(b[:nl])
+	line := ascii.TrimCR(b[:nl])
 	if hasPrefix(line, statusPrefix) {
 		return validStatusLine(line)
 	}
@@ -171,7 +253,7 @@ func FrameLength(b []byte) (n int, err error) {
 		}
 		return 0, ErrIncomplete
 	}
-	if !validStartLine(trimCR(b[:nl])) {
+	if !validStartLine(ascii.TrimCR(b[:nl])) {
 		return 0, ErrMalformed
 	}
 	clen := -1
@@ -193,7 +275,7 @@ func FrameLength(b []byte) (n int, err error) {
 			}
 			return 0, ErrIncomplete
 		}
-		line := trimCR(b[i : i+e])
+		line := ascii.TrimCR(b[i : i+e])
 		i += e + 1
 		if len(line) == 0 {
 			break // end of headers
@@ -236,11 +318,11 @@ func contentLengthLine(line []byte) ([]byte, bool) {
 	if colon <= 0 {
 		return nil, false
 	}
-	name := trimRightWS(line[:colon])
-	if !(len(name) == 1 && lower(name[0]) == 'l') && !equalFold(name, "content-length") {
+	name := ascii.TrimRightWS(line[:colon])
+	if !(len(name) == 1 && ascii.Lower(name[0]) == 'l') && !ascii.EqualFold(name, "content-length") {
 		return nil, false
 	}
-	return trimWS(line[colon+1:]), true
+	return ascii.TrimWS(line[colon+1:]), true
 }
 
 // validStartLine reports whether line (without its line end) is a SIP
@@ -354,88 +436,6 @@ func isToken(b []byte) bool {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-func lower(c byte) byte { return lowerTable[c] }
-
-var lowerTable = func() (t [256]byte) {
-	for i := range t {
-		t[i] = byte(i)
-	}
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = byte(c - 'A' + 'a')
-	}
-	return t
-}()
-
-// equalFold compares b with the lower-case ASCII string s, ignoring case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if lower(b[i]) != s[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// equalFoldStr compares two strings of any case, ASCII only.
-func equalFoldStr(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if lower(b[i]) != lower(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func trimCR(b []byte) []byte {
-	if len(b) > 0 && b[len(b)-1] == '\r' {
-		return b[:len(b)-1]
-	}
-	return b
-}
-
-func isWS(c byte) bool { return c <= ' ' && (c == ' ' || c == '\t' || c == '\r' || c == '\n') }
-
-// trimWS, trimRightWS and trimLeftWSOnly return b itself, inlined, when
-// there is nothing to trim (the common case); the loops run otherwise.
-func trimWS(b []byte) []byte {
-	if n := len(b); n > 0 && min(b[0], b[n-1]) <= ' ' {
-		return trimWSSlow(b)
-	}
-	return b
-}
-
-func trimWSSlow(b []byte) []byte {
-	i, j := 0, len(b)
-	for i < j && isWS(b[i]) {
-		i++
-	}
-	for j > i && isWS(b[j-1]) {
-		j--
-	}
-	return b[i:j]
-}
-
-func trimRightWS(b []byte) []byte {
-	if len(b) == 0 || b[len(b)-1] > ' ' {
-		return b
-	}
-	return trimRightWSSlow(b)
-}
-
-func trimRightWSSlow(b []byte) []byte {
-	j := len(b)
-	for j > 0 && isWS(b[j-1]) {
-		j--
-	}
-	return b[:j]
-}
-
 // parseUint parses a non-empty run of decimal digits; values above limit
 // fail.
 func parseUint(b []byte, limit int) (int, bool) {
@@ -453,57 +453,4 @@ func parseUint(b []byte, limit int) (int, bool) {
 		}
 	}
 	return n, true
-}
-
-// CallID returns the value of the first Call-ID (compact "i") header of
-// the SIP message at the start of b, trimmed, or nil if there is none
-// before the blank line. It is the agent's shortcut for hashing a message
-// to a collector without a full [Message.DecodeFromBytes]: it scans header
-// lines only, aliases b and does not allocate. A Call-ID cannot contain
-// whitespace, so a value folded onto the next line is taken from there.
-func CallID(b []byte) []byte {
-	b = b[KeepAliveLen(b):]
-	nl := bytes.IndexByte(b, '\n')
-	if nl < 0 {
-		return nil
-	}
-	for i := nl + 1; i < len(b); {
-		e := bytes.IndexByte(b[i:], '\n')
-		end := len(b)
-		if e >= 0 {
-			end = i + e
-		}
-		line := trimCR(b[i:end])
-		i = end + 1
-		if len(line) == 0 {
-			return nil // end of headers
-		}
-		switch line[0] {
-		case 'c', 'C', 'i', 'I':
-		default:
-			continue
-		}
-		colon := indexByte(line, ':')
-		if colon <= 0 {
-			continue
-		}
-		name := trimRightWS(line[:colon])
-		if !(len(name) == 1 && lower(name[0]) == 'i') && !equalFold(name, "call-id") {
-			continue
-		}
-		v := trimWS(line[colon+1:])
-		if len(v) == 0 && i < len(b) && (b[i] == ' ' || b[i] == '\t') {
-			// Folded: the value is on the continuation line.
-			e := bytes.IndexByte(b[i:], '\n')
-			if e < 0 {
-				e = len(b) - i
-			}
-			v = trimWS(b[i : i+e])
-		}
-		if len(v) == 0 {
-			return nil
-		}
-		return v
-	}
-	return nil
 }

@@ -141,31 +141,57 @@ func BenchmarkLooksLikeSIP(b *testing.B) {
 
 var _ = bytes.Equal
 
-func TestCallID(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{testInvite, "a84b4c76e66710@pc33.atlanta.example.com"},
-		{"SIP/2.0 200 OK\ni:  compact@x \n\n", "compact@x"},
-		{"\r\nBYE sip:a SIP/2.0\r\nCALL-ID: upper\r\nCall-ID: second\r\n\r\n", "upper"},
-		{"BYE sip:a SIP/2.0\r\nCall-ID:\r\n folded@x\r\n\r\n", "folded@x"},
-		{"BYE sip:a SIP/2.0\r\nCSeq: 1 BYE\r\nContact: <sip:x>\r\n\r\nCall-ID: in-body\r\n", ""},
-		{"BYE sip:a SIP/2.0\r\nX-Call-ID: nope\r\nCall-IDs: nope\r\n\r\n", ""},
-		{"BYE sip:a SIP/2.0\r\nCall-ID:\r\n\r\n", ""},
-		{"no line end", ""},
-		{"", ""},
+func TestHasStartLine(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"INVITE sip:bob@example.com SIP/2.0\r\n", true},
+		{"INVITE sip:with space SIP/2.0\r\n", true},            // a known method tolerates the URI
+		{"INVITE sip:bob@example.com sip/2.0\n", true},         // ABNF literals ignore case
+		{"FOOBAR sip:bob@example.com SIP/2.0\r\n", true},       // extension method, well formed
+		{"FOOBAR sip:with space SIP/2.0\r\n", false},           // extension method, URI with a space
+		{"SIP/2.0 200 OK\r\n", true},                           // status line: no line end needed
+		{"SIP/2.0 200\r\n\r\n", false},                         // no SP after the code
+		{"SIP/2.0 2x0 OK\r\n", false},                          //
+		{"INVITE sip:bob@example.com SIP/2.0", false},          // no line end
+		{"INVITE sip:bob@example.com HTTP/1.1\r\n", false},     //
+		{"\x80\x00\x00\x01 SIP/2.0 RTP-looking\r\n", false},    // binary first byte
+		{"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n", false}, //
+		{"BYE x SIP/2.0\n", true},                              // 14 bytes
+		{"SIP/2.0 200", false},                                 // under 12 bytes
 	}
 	for _, tt := range tests {
-		if got := string(CallID([]byte(tt.in))); got != tt.want {
-			t.Errorf("CallID(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := HasStartLine([]byte(tt.in)); got != tt.want {
+			t.Errorf("HasStartLine(%q) = %v, want %v", tt.in, got, tt.want)
 		}
+	}
+	long := "INVITE sip:" + strings.Repeat("a", MaxStartLine) + " SIP/2.0\r\n"
+	if HasStartLine([]byte(long)) {
+		t.Errorf("HasStartLine accepts a start line longer than MaxStartLine")
 	}
 }
 
-func BenchmarkCallID(b *testing.B) {
-	msg := []byte(testInvite)
-	b.ReportAllocs()
-	for b.Loop() {
-		if CallID(msg) == nil {
-			b.Fatal()
+func TestMethodOf(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"INVITE sip:a SIP/2.0\r\nCSeq: 1 INVITE\r\n\r\n", "INVITE"},
+		{"OPTIONS sip:a SIP/2.0\r\n\r\n", "OPTIONS"},
+		{"FOOBAR sip:a SIP/2.0\r\n\r\n", "FOOBAR"},
+		{"SIP/2.0 200 OK\r\nVia: x\r\ncseq :\t 7   REGISTER \r\n\r\n", "REGISTER"},
+		{"SIP/2.0 200 OK\nCSeq: 7 BYE\n\n", "BYE"},
+		{"SIP/2.0 200 OK\r\nCSeq: 7\r\n\r\n", ""},
+		{"SIP/2.0 200 OK\r\nCSeqs: 7 BYE\r\n\r\n", ""},
+		{"SIP/2.0 200 OK\r\n\r\nCSeq: 7 BYE\r\n", ""}, // in the body
+		{"junk", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := string(MethodOf([]byte(tt.in))); got != tt.want {
+			t.Errorf("MethodOf(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+	resp := []byte("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\nCSeq: 1 INVITE\r\n\r\n")
+	if n := testing.AllocsPerRun(100, func() { MethodOf(resp) }); n != 0 {
+		t.Errorf("MethodOf allocates %v times, want 0", n)
 	}
 }

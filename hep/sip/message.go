@@ -3,6 +3,7 @@ package sip
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/xhep/xhep/hep/ascii"
 	"math/bits"
 )
 
@@ -301,9 +302,9 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 	var start []byte
 	i := len(b)
 	if nl < 0 {
-		start = trimCR(b)
+		start = ascii.TrimCR(b)
 	} else {
-		start = trimCR(b[:nl])
+		start = ascii.TrimCR(b[:nl])
 		i = nl + 1
 	}
 	if !m.decodeStartLine(start) {
@@ -347,11 +348,11 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 			i = next
 			continue
 		}
-		line := trimCR(b[i:lineEnd])
+		line := ascii.TrimCR(b[i:lineEnd])
 		colon := indexColon(line)
 		var name []byte
 		if colon >= 0 {
-			name = trimRightWS(line[:colon])
+			name = ascii.TrimRightWS(line[:colon])
 		}
 		if len(name) == 0 {
 			if lineErr == nil {
@@ -368,8 +369,8 @@ func (m *Message) DecodeFromBytes(b []byte) error {
 			i = next
 			continue
 		}
-		raw := trimLeftWSOnly(line[colon+1:])
-		value := trimRightWS(raw)
+		raw := ascii.TrimLeftWS(line[colon+1:])
+		value := ascii.TrimRightWS(raw)
 		if next < len(b) && (b[next] == ' ' || b[next] == '\t') {
 			value, next = foldedValue(b, i+len(line)-len(raw), len(value), next)
 		}
@@ -421,9 +422,9 @@ func foldedValue(b []byte, start, n, next int) ([]byte, int) {
 		if e := bytes.IndexByte(b[next:], '\n'); e >= 0 {
 			lineEnd = next + e
 		}
-		line := trimCR(b[next:lineEnd])
-		if cont := trimWS(line); len(cont) > 0 {
-			contStart := next + len(line) - len(trimLeftWSOnly(line))
+		line := ascii.TrimCR(b[next:lineEnd])
+		if cont := ascii.TrimWS(line); len(cont) > 0 {
+			contStart := next + len(line) - len(ascii.TrimLeftWS(line))
 			if end == start {
 				start = contStart
 			}
@@ -549,21 +550,6 @@ func (m *Message) decodeField(k hdr, v []byte) error {
 	return nil
 }
 
-func trimLeftWSOnly(b []byte) []byte {
-	if len(b) == 0 || b[0] > ' ' {
-		return b
-	}
-	return trimLeftWSSlow(b)
-}
-
-func trimLeftWSSlow(b []byte) []byte {
-	i := 0
-	for i < len(b) && isWS(b[i]) {
-		i++
-	}
-	return b[i:]
-}
-
 // decodeStartLine decodes
 //
 //	Request-Line = Method SP Request-URI SP SIP-Version
@@ -575,7 +561,7 @@ func (m *Message) decodeStartLine(line []byte) bool {
 		}
 		m.StatusCode = int(line[8]-'0')*100 + int(line[9]-'0')*10 + int(line[10]-'0')
 		if len(line) > 12 {
-			m.Reason = trimWS(line[12:])
+			m.Reason = ascii.TrimWS(line[12:])
 		} else {
 			m.Reason = line[len(line):]
 		}
@@ -587,7 +573,7 @@ func (m *Message) decodeStartLine(line []byte) bool {
 	}
 	m.IsRequest = true
 	m.Method = line[:sp]
-	uri := trimWS(line[sp+1 : last])
+	uri := ascii.TrimWS(line[sp+1 : last])
 	decodeURI(uri, &m.RequestURI)
 	return true
 }
@@ -616,7 +602,7 @@ func decodeURI(raw []byte, u *URI) bool {
 			return false
 		}
 		scheme, rest = raw[:colon], raw[colon+1:]
-		if equalFold(scheme, "tel") {
+		if ascii.EqualFold(scheme, "tel") {
 			end := indexAny2(rest, ';', '?')
 			if end == 0 {
 				return false
@@ -829,7 +815,7 @@ func indexAny2(s []byte, a, b byte) int {
 //	addr-spec  = SIP-URI / SIPS-URI / absoluteURI        *( SEMI param )
 //	display-name = *(token LWS) / quoted-string
 func decodeNameAddr(v []byte, na *NameAddr) bool {
-	v = trimWS(v)
+	v = ascii.TrimWS(v)
 	*na = NameAddr{}
 	na.Raw = v
 	rest := v
@@ -853,7 +839,7 @@ func decodeNameAddr(v []byte, na *NameAddr) bool {
 	var uri, params []byte
 	if lt >= 0 {
 		if na.Display == nil {
-			na.Display = trimWS(rest[:lt])
+			na.Display = ascii.TrimWS(rest[:lt])
 			if len(na.Display) == 0 {
 				na.Display = nil
 			}
@@ -862,9 +848,9 @@ func decodeNameAddr(v []byte, na *NameAddr) bool {
 		if gt < 0 {
 			return false
 		}
-		uri, params = trimWS(rest[lt+1:lt+gt]), rest[lt+gt+1:]
+		uri, params = ascii.TrimWS(rest[lt+1:lt+gt]), rest[lt+gt+1:]
 	} else {
-		rest = trimWS(rest)
+		rest = ascii.TrimWS(rest)
 		semi := indexByte(rest, ';')
 		if semi < 0 {
 			semi = len(rest)
@@ -893,7 +879,7 @@ func quotedEnd(s []byte) int {
 // starts at the first ';'), name lower case; nil if absent, empty for a
 // parameter without value. Quoted values lose their quotes.
 func param(params []byte, name string) []byte {
-	if k := 1 + len(name); len(params) > k && params[0] == ';' && params[k] == '=' && equalFold(params[1:k], name) {
+	if k := 1 + len(name); len(params) > k && params[0] == ';' && params[k] == '=' && ascii.EqualFold(params[1:k], name) {
 		// The first parameter is the one, the common case ";branch=..."
 		// or ";tag=...": its value ends at the next ';' unless it holds a
 		// quote, which the general loop below handles.
@@ -902,7 +888,7 @@ func param(params []byte, name string) []byte {
 			v = v[:end]
 		}
 		if indexByte(v, '"') < 0 {
-			return trimWS(v)
+			return ascii.TrimWS(v)
 		}
 	}
 	quoted := indexByte(params, '"') >= 0
@@ -941,9 +927,9 @@ func param(params []byte, name string) []byte {
 		params = params[end:]
 		n, val := p, p[len(p):]
 		if eq := indexByte(p, '='); eq >= 0 {
-			n, val = p[:eq], trimWS(p[eq+1:])
+			n, val = p[:eq], ascii.TrimWS(p[eq+1:])
 		}
-		if equalFold(trimWS(n), name) {
+		if ascii.EqualFold(ascii.TrimWS(n), name) {
 			if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
 				val = val[1 : len(val)-1]
 			}
@@ -958,7 +944,7 @@ func param(params []byte, name string) []byte {
 // element and the remainder after the comma.
 func cutList(v []byte) (first, rest []byte) {
 	if indexByte(v, ',') < 0 {
-		return trimWS(v), nil // the common case, found with the vector search
+		return ascii.TrimWS(v), nil // the common case, found with the vector search
 	}
 	inQ, inA := false, false
 	for k := 0; k < len(v); k++ {
@@ -973,10 +959,10 @@ func cutList(v []byte) (first, rest []byte) {
 		case c == '>':
 			inA = false
 		case c == ',' && !inA:
-			return trimWS(v[:k]), v[k+1:]
+			return ascii.TrimWS(v[:k]), v[k+1:]
 		}
 	}
-	return trimWS(v), nil
+	return ascii.TrimWS(v), nil
 }
 
 // decodeCSeq parses "CSeq: 4711 INVITE".
@@ -989,8 +975,8 @@ func (m *Message) decodeCSeq(v []byte) bool {
 	if !ok {
 		return false
 	}
-	meth := trimWS(v[k:])
-	if k == len(v) || !isWS(v[k]) || !isToken(meth) {
+	meth := ascii.TrimWS(v[k:])
+	if k == len(v) || !ascii.IsWS(v[k]) || !isToken(meth) {
 		return false
 	}
 	m.CSeqNum, m.CSeqMethod = uint32(n), meth
@@ -1029,14 +1015,14 @@ func decodeVia(one []byte, via *Via) bool {
 	rest := one
 	// protocol-name "/" version "/" transport, LWS allowed around slashes.
 	if len(one) > 8 && binary.LittleEndian.Uint64(one)|sipVersionMask == sipVersionWord {
-		rest = trimLeftWSOnly(one[8:]) // "SIP/2.0/" in any case, the common form
+		rest = ascii.TrimLeftWS(one[8:]) // "SIP/2.0/" in any case, the common form
 	} else {
 		for slash := 0; slash < 2; slash++ {
 			k := indexByte(rest, '/')
 			if k < 0 {
 				return false
 			}
-			rest = trimLeftWSOnly(rest[k+1:])
+			rest = ascii.TrimLeftWS(rest[k+1:])
 		}
 	}
 	k := 0
@@ -1047,7 +1033,7 @@ func decodeVia(one []byte, via *Via) bool {
 		return false
 	}
 	via.Transport = rest[:k]
-	rest = trimLeftWSOnly(rest[k:])
+	rest = ascii.TrimLeftWS(rest[k:])
 	if h := skipHostBytes(rest, 0); h > 0 && rest[0] != '[' {
 		// The common "host", "host;params", "host:port" or
 		// "host:port;params", in one scan: what the general steps below
@@ -1076,19 +1062,19 @@ func decodeVia(one []byte, via *Via) bool {
 	if end < 0 {
 		end = len(rest)
 	}
-	hp := trimRightWS(rest[:end])
+	hp := ascii.TrimRightWS(rest[:end])
 	c := indexByte(hp, ':')
 	switch {
 	case c < 0 && len(hp) > 0 && hp[0] != '[':
 		via.Host = hp // a name or IPv4 address without port: splitHostPort's answer
-	case c > 0 && (isWS(hp[c-1]) || c+1 < len(hp) && isWS(hp[c+1])):
+	case c > 0 && (ascii.IsWS(hp[c-1]) || c+1 < len(hp) && ascii.IsWS(hp[c+1])):
 		// "host : port": only legal for a name or bracketed address.
-		p, ok := parseUint(trimWS(rest[c+1:end]), 65535)
+		p, ok := parseUint(ascii.TrimWS(rest[c+1:end]), 65535)
 		if !ok {
 			return false
 		}
 		via.Port = uint16(p)
-		host, _, ok := splitHostPort(trimRightWS(hp[:c])) // no colon: no port
+		host, _, ok := splitHostPort(ascii.TrimRightWS(hp[:c])) // no colon: no port
 		if !ok {
 			return false
 		}
@@ -1112,7 +1098,7 @@ func decodeVia(one []byte, via *Via) bool {
 func authUser(v []byte) []byte {
 	// Skip the auth scheme token.
 	k := 0
-	for k < len(v) && !isWS(v[k]) {
+	for k < len(v) && !ascii.IsWS(v[k]) {
 		k++
 	}
 	rest := v[k:]
@@ -1123,8 +1109,8 @@ func authUser(v []byte) []byte {
 		if eq < 0 {
 			continue
 		}
-		if equalFold(trimWS(p[:eq]), "username") {
-			val := trimWS(p[eq+1:])
+		if ascii.EqualFold(ascii.TrimWS(p[:eq]), "username") {
+			val := ascii.TrimWS(p[eq+1:])
 			if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
 				val = val[1 : len(val)-1]
 			}
@@ -1142,14 +1128,14 @@ func (m *Message) Header(name string) []byte {
 	var compact byte
 	full := name
 	if len(name) == 1 {
-		c := lower(name[0])
+		c := ascii.Lower(name[0])
 		compact = c
 		if c >= 'a' && c <= 'z' && compactForms[c-'a'] != "" {
 			full = compactForms[c-'a']
 		}
 	} else {
 		for k, f := range compactForms {
-			if f != "" && len(f) == len(name) && equalFoldStrings(f, name) {
+			if f != "" && len(f) == len(name) && ascii.EqualFold(f, name) {
 				compact = byte('a' + k)
 				break
 			}
@@ -1158,26 +1144,14 @@ func (m *Message) Header(name string) []byte {
 	for k := range m.Headers {
 		n := m.Headers[k].Name
 		if len(n) == 1 {
-			if compact != 0 && lower(n[0]) == compact {
+			if compact != 0 && ascii.Lower(n[0]) == compact {
 				return m.Headers[k].Value
 			}
 			continue
 		}
-		if equalFoldStr(n, full) {
+		if ascii.EqualFold(n, full) {
 			return m.Headers[k].Value
 		}
 	}
 	return nil
-}
-
-func equalFoldStrings(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if lower(a[i]) != lower(b[i]) {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bytes"
+	"github.com/xhep/xhep/hep/ascii"
 	"net/netip"
 	"unsafe"
 )
@@ -122,7 +123,7 @@ func (s *SDP) DecodeFromBytes(body []byte) error {
 		} else {
 			line, body = body, nil
 		}
-		line = trimCR(line)
+		line = ascii.TrimCR(line)
 		if len(line) == 0 {
 			continue
 		}
@@ -201,7 +202,7 @@ func decodeMediaLine(v []byte, m *Media) bool {
 	if len(m.Type) == 0 || len(m.Proto) == 0 {
 		return false
 	}
-	m.Formats = trimWS(v)
+	m.Formats = ascii.TrimWS(v)
 	fm := m.Formats
 	for len(fm) > 0 && len(m.Codecs) < MaxCodecs {
 		f, fm = field(fm)
@@ -225,10 +226,10 @@ func decodeConn(v []byte) (netip.Addr, bool) {
 	nt, v := field(v)
 	at, v := field(v)
 	addr, _ := field(v)
-	if !equalFold(nt, "in") || len(addr) == 0 {
+	if !ascii.EqualFold(nt, "in") || len(addr) == 0 {
 		return netip.Addr{}, false
 	}
-	if !equalFold(at, "ip4") && !equalFold(at, "ip6") {
+	if !ascii.EqualFold(at, "ip4") && !ascii.EqualFold(at, "ip6") {
 		return netip.Addr{}, false
 	}
 	if slash := indexByte(addr, '/'); slash >= 0 {
@@ -255,14 +256,14 @@ func decodeAttr(v []byte, m *Media) bool {
 			return false
 		}
 		m.RTCPPort = uint16(p)
-		if rest = trimWS(rest); len(rest) > 0 {
+		if rest = ascii.TrimWS(rest); len(rest) > 0 {
 			if a, ok := decodeConn(rest); ok {
 				m.RTCPConn = a
 			} else {
 				return false
 			}
 		}
-	case equalFold(trimWS(v), "rtcp-mux"):
+	case ascii.EqualFold(ascii.TrimWS(v), "rtcp-mux"):
 		m.RTCPMux = true
 	case hasPrefix(v, "rtpmap:"):
 		ptb, rest := field(v[7:])
@@ -297,9 +298,9 @@ func decodeAttr(v []byte, m *Media) bool {
 
 // field returns the first space-separated field of v and the rest.
 func field(v []byte) (f, rest []byte) {
-	v = trimLeftWSOnly(v)
+	v = ascii.TrimLeftWS(v)
 	k := 0
-	for k < len(v) && !isWS(v[k]) {
+	for k < len(v) && !ascii.IsWS(v[k]) {
 		k++
 	}
 	return v[:k], v[k:]

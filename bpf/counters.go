@@ -1,7 +1,7 @@
 package bpf
 
 // Counters are the kernel counters, summed over CPUs. Indices follow
-// enum counter in filter.h.
+// enum counter in filter.h (pinned by TestCEnumsMatchGo).
 type Counters struct {
 	Seen           uint64 // frames the programs saw
 	SIP            uint64 // matched by SIP port
@@ -27,13 +27,46 @@ type Counters struct {
 	FragEarlyLimited uint64
 }
 
-const numCounters = 18
+// Counter indices, enum counter in filter.h by name (C_SEEN is cSeen).
+const (
+	cSeen = iota
+	cSIP
+	cSIPContent
+	cRTCP
+	cDNS
+	cFlow
+	cFragment
+	cCaptured
+	cRingDrop
+	cFragTracked
+	cFlowTracked
+	cParseErr
+	cExcluded
+	cFiltered
+	cTruncated
+	cRedirectErr
+	cFragEarly
+	cFragEarlyLimited
+	numCounters // C_MAX
+)
 
 func countersFrom(c *[numCounters]uint64) Counters {
 	return Counters{
-		Seen: c[0], SIP: c[1], SIPContent: c[2], RTCP: c[3], DNS: c[4], Flow: c[5],
-		Fragment: c[6], Captured: c[7], RingDrops: c[8], FragTracked: c[9],
-		FlowTracked: c[10], ParseErrors: c[11], Excluded: c[12], Filtered: c[13],
-		Truncated: c[14], RedirectErrors: c[15], FragEarly: c[16], FragEarlyLimited: c[17],
+		Seen: c[cSeen], SIP: c[cSIP], SIPContent: c[cSIPContent], RTCP: c[cRTCP], DNS: c[cDNS],
+		Flow: c[cFlow], Fragment: c[cFragment], Captured: c[cCaptured], RingDrops: c[cRingDrop],
+		FragTracked: c[cFragTracked], FlowTracked: c[cFlowTracked], ParseErrors: c[cParseErr],
+		Excluded: c[cExcluded], Filtered: c[cFiltered], Truncated: c[cTruncated],
+		RedirectErrors: c[cRedirectErr], FragEarly: c[cFragEarly], FragEarlyLimited: c[cFragEarlyLimited],
 	}
 }
+
+// Port classes, the bits of port_class[port] in filter.h.
+const (
+	portSIP     = 1 // PORT_SIP
+	portDNS     = 2 // PORT_DNS
+	portExclude = 4 // PORT_EXCLUDE: some exclude entry has this port
+)
+
+// excludeInline is EXCLUDE_INLINE in filter.h: exclude entries compared
+// inline from .rodata (exclude_list) rather than through the map.
+const excludeInline = 4

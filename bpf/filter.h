@@ -26,7 +26,7 @@
 #define PORT_DNS 2
 #define PORT_EXCLUDE 4 /* some exclude entry has this port: look the address up */
 
-/* Match classes: event.class and the counters. */
+/* Match classes: event.class (bpf.Class*, TestCEnumsMatchGo) and the counters. */
 enum match_class {
 	MATCH_SIP = 1,          /* SIP port */
 	MATCH_SIP_CONTENT = 2,  /* SIP request or status line on any port */
@@ -38,7 +38,7 @@ enum match_class {
 				    * or that first fragment completing such a train */
 };
 
-/* Counter indices; must match the Go side (bpf/counters.go). */
+/* Counter indices; Go mirrors them by name (bpf/counters.go, TestCEnumsMatchGo). */
 enum counter {
 	C_SEEN = 0,
 	C_SIP,

@@ -84,14 +84,14 @@ func Load(cfg Config) (*Filter, error) {
 	var ports [65536]uint8
 	for p := range ports {
 		if cfg.SIPPorts.Has(uint16(p)) {
-			ports[p] |= 1 // PORT_SIP
+			ports[p] |= portSIP
 		}
 		if cfg.DNSPorts.Has(uint16(p)) {
-			ports[p] |= 2 // PORT_DNS
+			ports[p] |= portDNS
 		}
 	}
 	for _, ap := range cfg.Exclude {
-		ports[ap.Port()] |= 4 // PORT_EXCLUDE
+		ports[ap.Port()] |= portExclude
 	}
 	b2u := func(b bool) uint8 {
 		if b {
@@ -117,7 +117,7 @@ func Load(cfg Config) (*Filter, error) {
 		"exclude_n":       uint32(len(cfg.Exclude)),
 		"rtp_enabled":     b2u(cfg.RTPStreams > 0),
 	}
-	var inline [4]captureAddrPort // EXCLUDE_INLINE in filter.h
+	var inline [excludeInline]captureAddrPort
 	if len(cfg.Exclude) <= len(inline) {
 		for i, ap := range cfg.Exclude {
 			inline[i] = captureAddrPort{Addr: v6key(ap.Addr().Unmap()), Port: ap.Port()}

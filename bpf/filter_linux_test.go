@@ -106,8 +106,8 @@ func defaultCfg() Config {
 			SIPByContent: true,
 			RTCP:         true,
 		},
-		Exclude:      []netip.AddrPort{netip.MustParseAddrPort("10.9.9.9:5060")},
-		RingBytes:    1 << 20,
+		Exclude:   []netip.AddrPort{netip.MustParseAddrPort("10.9.9.9:5060")},
+		RingBytes: 1 << 20,
 	}
 }
 

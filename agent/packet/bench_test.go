@@ -2,11 +2,13 @@ package packet
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strconv"
 	"testing"
 
 	"github.com/xhep/xhep/agent/source"
+	"github.com/xhep/xhep/bpf"
 )
 
 // sipOfSize is a SIP INVITE of exactly n bytes (n >= 400).
@@ -67,6 +69,25 @@ func BenchmarkDecodeUDPSIP(b *testing.B) {
 	for _, size := range []int{600, 400, 1400} {
 		b.Run(strconv.Itoa(size), func(b *testing.B) {
 			f := frame(source.LinkEthernet, ts0, eth(0x0800, sipUDP4(sipOfSize(size))))
+			benchDecode(b, []source.Frame{f}, 1, nil)
+		})
+	}
+	// As from the ring buffer: the kernel's match class on the frame.
+	b.Run("600-kernel-match", func(b *testing.B) {
+		f := frame(source.LinkEthernet, ts0, eth(0x0800, sipUDP4(sipOfSize(600))))
+		f.Match = bpf.ClassSIP
+		benchDecode(b, []source.Frame{f}, 1, nil)
+	})
+}
+
+// BenchmarkDecodeRTCP: one RTCP SR+SDES compound packet over
+// Ethernet/IPv4/UDP per frame, on ports that are no SIP or DNS ports, with
+// and without the kernel's match class.
+func BenchmarkDecodeRTCP(b *testing.B) {
+	for _, match := range []uint8{0, bpf.ClassRTCP} {
+		b.Run(fmt.Sprintf("match=%d", match), func(b *testing.B) {
+			f := frame(source.LinkEthernet, ts0, eth(0x0800, ip4(17, "10.0.0.1", "10.0.0.2", udp(20001, 30001, rtcpSRSDES))))
+			f.Match = match
 			benchDecode(b, []source.Frame{f}, 1, nil)
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/xhep/xhep/agent/source"
+	"github.com/xhep/xhep/bpf"
 	"github.com/xhep/xhep/hep/rtcp"
 	"github.com/xhep/xhep/hep/sip"
 )
@@ -25,10 +26,21 @@ import (
 //  3. SIPByContent and a SIP first line: SIP;
 //  4. RTCP and a valid RTCP compound packet: RTCP;
 //  5. otherwise Unclassified (UDP handed to Config.Unclassified if set).
+//
+// For a datagram the kernel filter classified ([source.Frame].Match, not
+// reassembled, not inside a tunnel), the port tests of 1 and 2 are its
+// bits, and 3 is skipped for one it matched as RTCP only.
 func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit func(*Message)) {
 	c := &d.cfg
+	// The kernel filter classified this very datagram by the same Rules
+	// (kernel): its port bits are the port tests. One it matched as RTCP
+	// only failed the kernel's SIP start-line test first, and so fails
+	// sip.HasStartLine (its first byte, version 2, is no token character):
+	// the content test is skipped. Each test runs only when reached.
+	m := d.match & (bpf.ClassSIP | bpf.ClassDNS | bpf.ClassSIPContent | bpf.ClassRTCP)
+	kernel := m != 0
 	switch {
-	case c.SIPPorts.Has(src.Port()) || c.SIPPorts.Has(dst.Port()):
+	case kernel && m&bpf.ClassSIP != 0, !kernel && (c.SIPPorts.Has(src.Port()) || c.SIPPorts.Has(dst.Port())):
 		k := sip.KeepAliveLen(b) // stray line ends before a message are dropped
 		switch {
 		case sip.LooksLikeSIP(b[k:]) || sip.StartsWithStartLine(b[k:]):
@@ -38,13 +50,13 @@ func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit 
 		default:
 			d.st.Junk++
 		}
-	case c.DNSPorts.Has(src.Port()) || c.DNSPorts.Has(dst.Port()):
+	case kernel && m&bpf.ClassDNS != 0, !kernel && (c.DNSPorts.Has(src.Port()) || c.DNSPorts.Has(dst.Port())):
 		if len(b) < 12 {
 			d.bad(ReasonBadDNS)
 			return
 		}
 		d.deliver(ClassDNS, proto, src, dst, d.vlan, b, d.frame, emit)
-	case c.SIPByContent && sip.HasStartLine(b):
+	case c.SIPByContent && m != bpf.ClassRTCP && sip.HasStartLine(b):
 		d.deliver(ClassSIP, proto, src, dst, d.vlan, b, d.frame, emit)
 	case c.RTCP && rtcp.Valid(b):
 		if n := rtcp.Trailing(b); n > 0 {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/xhep/xhep/agent/source"
+	"github.com/xhep/xhep/bpf"
 )
 
 // Message is one application message found by a [Decoder]: a whole SIP
@@ -48,6 +49,10 @@ type Decoder struct {
 	vlan  uint16        // inner-most VLAN id so far
 	tags  int           // VLAN tags seen in this frame
 	depth int           // encapsulations entered in this frame
+	// match: the kernel filter's bpf.Class* bits of the frame while they
+	// describe the datagram being decoded: cleared on entering a tunnel
+	// and for datagrams reassembled from fragments (see datagram).
+	match uint8
 
 	frag *defragger
 	tcp  *tcpTable
@@ -93,6 +98,10 @@ func (d *Decoder) Decode(f *source.Frame, emit func(*Message)) {
 	d.st.Frames++
 	d.frame = f
 	d.vlan, d.tags, d.depth = 0, 0, 0
+	d.match = f.Match
+	if d.match&(bpf.ClassFragment|bpf.ClassFragmentEarly) != 0 {
+		d.match = 0
+	}
 	b := f.Data
 	switch f.LinkType {
 	case source.LinkEthernet:
@@ -132,6 +141,7 @@ func (d *Decoder) bad(r Reason) { d.st.Errors[r]++ }
 // allows it.
 func (d *Decoder) enter(t Tunnel) bool {
 	d.depth++
+	d.match = 0
 	if d.depth > maxDepth {
 		d.bad(ReasonTunnelDepth)
 		return false
@@ -410,6 +420,7 @@ func (d *Decoder) ipv4(b []byte, emit func(*Message)) {
 		k.dst = dst.As16()
 		k.id = uint32(be16(b[4:6]))
 		k.proto = proto
+		d.match = 0
 		dg := d.frag.add(k, int(fo&0x1fff)*8, fo&0x2000 != 0, p, d.frame.TS)
 		if dg == nil {
 			return
@@ -525,6 +536,7 @@ func (d *Decoder) ipv6Ext(nh uint8, src, dst netip.Addr, b []byte, reassembled b
 			k.id = be32(b[4:8])
 			k.proto = next
 			k.v6 = true
+			d.match = 0
 			dg := d.frag.add(k, off, more, b[8:], d.frame.TS)
 			if dg == nil {
 				return

@@ -65,7 +65,7 @@ func TestClassicFilter(t *testing.T) {
 			SIPByContent: true,
 			RTCP:         true,
 		},
-		Snaplen:      1500,
+		Snaplen: 1500,
 		Exclude: []netip.AddrPort{netip.MustParseAddrPort("10.9.9.9:5060"),
 			netip.MustParseAddrPort("[2001:db8::99]:9060")},
 	}

@@ -115,6 +115,7 @@ func (s *ringbufSource) Read(f *Frame) error {
 			OrigLen:  int(h.OrigLen),
 			IfIndex:  int(h.IfIndex),
 			Egress:   h.Egress,
+			Match:    h.Class,
 		}
 		return nil
 	}

@@ -30,6 +30,13 @@ type Frame struct {
 	OrigLen  int    // length on the wire; >= len(Data)
 	IfIndex  int    // interface index for live sources, 0 for files
 	Egress   bool   // true when captured on the way out (TC egress)
+	// Match is what the kernel's filter matched the frame as, the
+	// bpf.Class* bits of its ring buffer record (ringbuf mode); 0 when no
+	// eBPF filter classified it (files, afpacket, afxdp). The filter ran
+	// on the Rules the decoder is given (the agent builds both from one
+	// bpf.Rules), and agent/packet uses the bits instead of classifying
+	// such a frame again where they say all it needs.
+	Match uint8
 }
 
 // Source yields frames. Read fills f and returns io.EOF when a finite source

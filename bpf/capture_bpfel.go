@@ -88,6 +88,14 @@ type captureRtpKey struct {
 	Ssrc  uint32
 }
 
+type captureRtpLock struct {
+	_ structs.HostLayout
+	L struct {
+		_   structs.HostLayout
+		Val uint32
+	}
+}
+
 type captureRtpStream struct {
 	_             structs.HostLayout
 	Packets       uint64
@@ -145,6 +153,7 @@ const (
 	captureMapPerfEvents      = "perf_events"
 	captureMapRtpCounters     = "rtp_counters"
 	captureMapRtpEndpoints    = "rtp_endpoints"
+	captureMapRtpLocks        = "rtp_locks"
 	captureMapRtpStreams      = "rtp_streams"
 	captureMapXsks            = "xsks"
 	captureProgXhepTc         = "xhep_tc"
@@ -236,6 +245,7 @@ type captureMapSpecs struct {
 	PerfEvents   *ebpf.MapSpec `ebpf:"perf_events"`
 	RtpCounters  *ebpf.MapSpec `ebpf:"rtp_counters"`
 	RtpEndpoints *ebpf.MapSpec `ebpf:"rtp_endpoints"`
+	RtpLocks     *ebpf.MapSpec `ebpf:"rtp_locks"`
 	RtpStreams   *ebpf.MapSpec `ebpf:"rtp_streams"`
 	Xsks         *ebpf.MapSpec `ebpf:"xsks"`
 }
@@ -301,6 +311,7 @@ type captureMaps struct {
 	PerfEvents   *ebpf.Map `ebpf:"perf_events"`
 	RtpCounters  *ebpf.Map `ebpf:"rtp_counters"`
 	RtpEndpoints *ebpf.Map `ebpf:"rtp_endpoints"`
+	RtpLocks     *ebpf.Map `ebpf:"rtp_locks"`
 	RtpStreams   *ebpf.Map `ebpf:"rtp_streams"`
 	Xsks         *ebpf.Map `ebpf:"xsks"`
 }
@@ -319,6 +330,7 @@ func (m *captureMaps) Close() error {
 		m.PerfEvents,
 		m.RtpCounters,
 		m.RtpEndpoints,
+		m.RtpLocks,
 		m.RtpStreams,
 		m.Xsks,
 	)

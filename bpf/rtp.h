@@ -17,9 +17,13 @@
  * clock rate happens here beyond the arrival time's.
  *
  * Old verifiers: bounded unrolled loops, indices checked against the array
- * length before use, helpers of Linux 4.x only (map lookup/update,
- * ktime_get_ns). Updates from two CPUs to one stream at the same instant
- * can lose one of them (no lock): RSS keeps a stream on one queue.
+ * length before use, helpers of Linux 4.x (map lookup/update, ktime_get_ns)
+ * and bpf_spin_lock (5.1). Two CPUs may update one stream (RPS, a flow
+ * spread over queues, XDP and TC at once): the update runs under one of
+ * RTP_LOCKS spin locks in an array chosen by the stream key's hash
+ * (lock striping: an LRU hash cannot hold a bpf_spin_lock on 5.10 and
+ * 6.1, an array can since 5.1). The critical section has no helper call
+ * and no packet access.
  */
 #ifndef XHEP_RTP_H
 #define XHEP_RTP_H
@@ -30,6 +34,7 @@
 #define RTP_MAX_MISORDER 100
 #define RTP_SEQ_MOD 65536
 #define RTP_CLOCKS 4 /* hep/rtp.MaxClocks */
+#define RTP_LOCKS 1024 /* power of two */
 
 /* 1: look frames up in rtp_endpoints (set by the loader when enabled). */
 volatile const __u8 rtp_enabled = 0;
@@ -131,6 +136,22 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64[RTP_C_MAX]);
 } rtp_counters SEC(".maps");
+
+/* linux/bpf.h's (headers/ has only the forward declaration). */
+struct bpf_spin_lock {
+	__u32 val;
+};
+
+struct rtp_lock {
+	struct bpf_spin_lock l;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RTP_LOCKS);
+	__type(key, __u32);
+	__type(value, struct rtp_lock);
+} rtp_locks SEC(".maps");
 
 /* Tests set this to drive the arrival clock (prog.Run); 0: bpf_ktime_get_ns. */
 __u64 rtp_test_now = 0;
@@ -384,7 +405,14 @@ static __always_inline void rtp_track(void *data, void *end)
 		}
 		s->dir = dir;
 	}
+	__u32 li = k.ssrc ^ k.saddr[3] ^ k.daddr[3] ^ ((__u32)k.sport << 16 | k.dport);
+	li = (li ^ (li >> 16)) & (RTP_LOCKS - 1);
+	struct rtp_lock *l = bpf_map_lookup_elem(&rtp_locks, &li);
+	if (!l)
+		return;
+	bpf_spin_lock(&l->l);
 	rtp_update(s, ep, b1, seq, ts, ulen - 8, now);
+	bpf_spin_unlock(&l->l);
 	rtp_count(RTP_C_PACKETS);
 }
 

@@ -5,14 +5,13 @@ import (
 	"math"
 	"net/netip"
 	"os/exec"
-	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/xhep/xhep/agent/media"
 	"github.com/xhep/xhep/bench/gen"
+	"github.com/xhep/xhep/bench/tshark"
 	"github.com/xhep/xhep/hep"
 	"github.com/xhep/xhep/hep/rtp"
 )
@@ -42,12 +41,6 @@ func sipMsg(first, callID, cseq, body string) []byte {
 		"Call-ID: " + callID + "\r\nCSeq: " + cseq + "\r\n" + ct + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
 }
 
-// tsharkStream is one line of tshark -z rtp,streams.
-type tsharkStream struct {
-	pkts, lost            int
-	maxJitter, meanJitter float64
-}
-
 // TestMediaAgainstTshark: four generated calls (G.711 A-law with loss in
 // runs of 3, reordering, duplicates and 0-30 ms jitter; Opus at 48 kHz
 // with random loss; G.729 with an SSRC change; G.711 µ-law whose sequence
@@ -58,7 +51,7 @@ type tsharkStream struct {
 // generator; max and mean jitter within 0.5 ms or 5 % of tshark's (the
 // agent keeps jitter in integer timestamp units, tshark in floating ms).
 func TestMediaAgainstTshark(t *testing.T) {
-	tshark, err := exec.LookPath("tshark")
+	tsharkBin, err := exec.LookPath("tshark")
 	if err != nil {
 		t.Skip("tshark is not installed (scripts/deps.sh installs it)")
 	}
@@ -131,11 +124,10 @@ func TestMediaAgainstTshark(t *testing.T) {
 	p.f.Close()
 
 	// tshark's view
-	out, err := exec.Command(tshark, "-n", "-r", p.path, "-q", "-o", "rtp.heuristic_rtp:TRUE", "-z", "rtp,streams").CombinedOutput()
+	ts, err := tshark.RTPStreams(tsharkBin, p.path)
 	if err != nil {
-		t.Fatalf("tshark: %v\n%s", err, out)
+		t.Fatal(err)
 	}
-	ts := parseTsharkStreams(t, string(out))
 
 	// the agent's view, from --read
 	col := newCollector(t, "udp")
@@ -173,7 +165,7 @@ func TestMediaAgainstTshark(t *testing.T) {
 		pk, lost := int(j["TOTAL_PK"].(float64)), int(j["PACKET_LOSS"].(float64))
 		maxJ, meanJ := j["MAX_JITTER"].(float64), j["MEAN_JITTER"].(float64)
 		t.Logf("%s %s: agent pkts %d lost %d max jitter %.3f mean %.3f | tshark %d %d %.3f %.3f | MOS %.2f",
-			key, j["CODEC_NAME"], pk, lost, maxJ, meanJ, th.pkts, th.lost, th.maxJitter, th.meanJitter, j["MEAN_MOS"])
+			key, j["CODEC_NAME"], pk, lost, maxJ, meanJ, th.Pkts, th.Lost, th.MaxJitter, th.MeanJitter, j["MEAN_MOS"])
 		if math.Abs(maxJ-r.MaxJitterMS(&prm)) > 0.001 || math.Abs(meanJ-r.MeanJitterMS(&prm)) > 0.001 || int64(lost) != r.Lost() {
 			t.Errorf("%s: agent jitter %.3f/%.3f lost %d, reference %.3f/%.3f lost %d", key, maxJ, meanJ, lost, r.MaxJitterMS(&prm), r.MeanJitterMS(&prm), r.Lost())
 		}
@@ -189,19 +181,19 @@ func TestMediaAgainstTshark(t *testing.T) {
 			if want := int64(tg.Lost[0x4000] - tg.Duplicated[0x4000]); r.Lost() != want {
 				t.Errorf("%s: lost %d, generator: %d dropped − %d duplicated = %d", key, r.Lost(), tg.Lost[0x4000], tg.Duplicated[0x4000], want)
 			}
-			if pk != th.pkts || lost != th.lost || r.DTMFEvents != 1 || r.Cycles != 65536 {
-				t.Errorf("%s: packets %d lost %d (tshark %d %d), DTMF events %d, cycles %d", key, pk, lost, th.pkts, th.lost, r.DTMFEvents, r.Cycles)
+			if pk != th.Pkts || lost != th.Lost || r.DTMFEvents != 1 || r.Cycles != 65536 {
+				t.Errorf("%s: packets %d lost %d (tshark %d %d), DTMF events %d, cycles %d", key, pk, lost, th.Pkts, th.Lost, r.DTMFEvents, r.Cycles)
 			}
 			continue
 		}
-		if pk != th.pkts || pk != int(r.Packets) {
-			t.Errorf("%s: packets agent %d, tshark %d, reference %d", key, pk, th.pkts, r.Packets)
+		if pk != th.Pkts || pk != int(r.Packets) {
+			t.Errorf("%s: packets agent %d, tshark %d, reference %d", key, pk, th.Pkts, r.Packets)
 		}
-		if lost != th.lost || int64(lost) != r.Lost() {
-			t.Errorf("%s: lost agent %d, tshark %d, reference %d", key, lost, th.lost, r.Lost())
+		if lost != th.Lost || int64(lost) != r.Lost() {
+			t.Errorf("%s: lost agent %d, tshark %d, reference %d", key, lost, th.Lost, r.Lost())
 		}
-		if !jitterClose(maxJ, th.maxJitter) || !jitterClose(meanJ, th.meanJitter) {
-			t.Errorf("%s: jitter agent max %.3f mean %.3f, tshark %.3f %.3f: beyond 0.5 ms or 5 %%", key, maxJ, meanJ, th.maxJitter, th.meanJitter)
+		if !jitterClose(maxJ, th.MaxJitter) || !jitterClose(meanJ, th.MeanJitter) {
+			t.Errorf("%s: jitter agent max %.3f mean %.3f, tshark %.3f %.3f: beyond 0.5 ms or 5 %%", key, maxJ, meanJ, th.MaxJitter, th.MeanJitter)
 		}
 	}
 	if n != wantStreams {
@@ -219,29 +211,3 @@ func TestMediaAgainstTshark(t *testing.T) {
 var tsharkDiffers = map[string]bool{"10.0.4.2:33000>10.0.4.1:43000/16384": true}
 
 func jitterClose(a, b float64) bool { d := math.Abs(a - b); return d <= 0.5 || d <= 0.05*math.Abs(b) }
-
-var tsharkLine = regexp.MustCompile(`^\s*[\d.]+\s+[\d.]+\s+(\S+)\s+(\d+)\s+(\S+)\s+(\d+)\s+0x([0-9A-Fa-f]+)\s+(.+?)\s+(\d+)\s+(-?\d+)\s+\(.*?\)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)`)
-
-// parseTsharkStreams reads tshark 4.0's rtp,streams table:
-//
-//	Start time  End time  Src IP addr  Port  Dest IP addr  Port  SSRC  Payload  Pkts  Lost  Min Delta(ms)  Mean Delta(ms)
-//	Max Delta(ms)  Min Jitter(ms)  Mean Jitter(ms)  Max Jitter(ms)  Problem?
-func parseTsharkStreams(t *testing.T, out string) map[string]tsharkStream {
-	m := map[string]tsharkStream{}
-	for _, l := range strings.Split(out, "\n") {
-		g := tsharkLine.FindStringSubmatch(l)
-		if g == nil {
-			continue
-		}
-		ssrc, _ := strconv.ParseUint(g[5], 16, 32)
-		pk, _ := strconv.Atoi(g[7])
-		lost, _ := strconv.Atoi(g[8])
-		meanJ, _ := strconv.ParseFloat(g[13], 64)
-		maxJ, _ := strconv.ParseFloat(g[14], 64)
-		m[g[1]+":"+g[2]+">"+g[3]+":"+g[4]+"/"+strconv.FormatUint(ssrc, 10)] = tsharkStream{pk, lost, maxJ, meanJ}
-	}
-	if len(m) == 0 {
-		t.Fatalf("no stream in tshark's output:\n%s", out)
-	}
-	return m
-}

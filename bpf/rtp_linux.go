@@ -181,24 +181,52 @@ func (f *Filter) RTPCounters() (RTPCounters, error) {
 // it back to bpf_ktime_get_ns).
 func (f *Filter) setRTPTestNow(ns uint64) error { return f.objs.RtpTestNow.Set(ns) }
 
-// RTPKernel adapts a Filter to agent/media's Kernel interface (same
-// method set, no import of agent code here).
-type RTPKernel struct{ F *Filter }
+// RTPKernel adapts Filters to agent/media's Kernel interface (same method
+// set, no import of agent code here): one per interface in afxdp mode, one
+// for all interfaces in ringbuf mode. Endpoints go into every filter,
+// streams are read from every filter (a flow crossing two captured
+// interfaces is two streams with one key: the tracker sees the one read
+// last), deleted from each.
+type RTPKernel []*Filter
 
 // PutEndpoint pushes one SDP endpoint.
 func (k RTPKernel) PutEndpoint(ap netip.AddrPort, call uint64, pts [4]uint32, p *rtp.Params) error {
-	return k.F.PutRTPEndpoint(ap, RTPEndpoint{Call: call, PTs: pts, Params: *p})
+	var errs []error
+	for _, f := range k {
+		errs = append(errs, f.PutRTPEndpoint(ap, RTPEndpoint{Call: call, PTs: pts, Params: *p}))
+	}
+	return errors.Join(errs...)
 }
 
 // DeleteEndpoint removes one SDP endpoint.
-func (k RTPKernel) DeleteEndpoint(ap netip.AddrPort) error { return k.F.DeleteRTPEndpoint(ap) }
+func (k RTPKernel) DeleteEndpoint(ap netip.AddrPort) error {
+	var errs []error
+	for _, f := range k {
+		errs = append(errs, f.DeleteRTPEndpoint(ap))
+	}
+	return errors.Join(errs...)
+}
 
 // Streams reads every stream.
 func (k RTPKernel) Streams(fn func(src, dst netip.AddrPort, ssrc uint32, dir uint8, st *rtp.State) bool) error {
-	return k.F.RTPStreams(func(s *RTPStream) bool { return fn(s.Key.Src, s.Key.Dst, s.Key.SSRC, s.Dir, &s.State) })
+	more := true
+	for _, f := range k {
+		err := f.RTPStreams(func(s *RTPStream) bool {
+			more = fn(s.Key.Src, s.Key.Dst, s.Key.SSRC, s.Dir, &s.State)
+			return more
+		})
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeleteStream removes one stream.
 func (k RTPKernel) DeleteStream(src, dst netip.AddrPort, ssrc uint32) error {
-	return k.F.DeleteRTPStream(RTPStreamKey{Src: src, Dst: dst, SSRC: ssrc})
+	var errs []error
+	for _, f := range k {
+		errs = append(errs, f.DeleteRTPStream(RTPStreamKey{Src: src, Dst: dst, SSRC: ssrc}))
+	}
+	return errors.Join(errs...)
 }

@@ -475,7 +475,8 @@ func (a *casm) assemble() ([]unix.SockFilter, error) {
 // snap length) Ethernet frames carrying
 //   - IPv4 or IPv6 UDP/TCP/SCTP with a port in the SIP or DNS ranges,
 //   - UDP/TCP whose payload starts with a SIP method or "SIP/" (SIPByContent),
-//   - UDP whose payload looks like RTCP: V=2, PT 200..207 (RTCP),
+//   - UDP whose payload looks like RTCP: V=2, PT 200..207 (RTCP), or
+//     any V=2 UDP payload with RTP statistics on (cfg.RTPStreams > 0),
 //   - IPv4 later fragments of UDP and IPv6 frames with extension headers
 //     (the pipeline decides about those), and frames with in-band VLAN tags,
 //
@@ -576,14 +577,22 @@ func classicFilter(cfg bpf.Config) ([]unix.SockFilter, error) {
 			a.jump(eq, w, "accept", "")
 		}
 	}
-	if cfg.RTCP {
+	switch {
+	case cfg.RTPStreams > 0:
+		// RTP statistics: every UDP datagram with V=2 (RTP and RTCP) goes
+		// to userspace, where the media tracker keeps those to or from an
+		// SDP endpoint (no map lookups in classic BPF)
+		a.add(cbpf.LoadIndirect{Off: 22, Size: 1})
+		a.add(cbpf.ALUOpConstant{Op: cbpf.ALUOpAnd, Val: 0xc0})
+		a.jump(eq, 0x80, "accept", "reject")
+	case cfg.RTCP:
 		a.add(cbpf.LoadIndirect{Off: 22, Size: 1})
 		a.add(cbpf.ALUOpConstant{Op: cbpf.ALUOpAnd, Val: 0xc0})
 		a.jump(ne, 0x80, "reject", "")
 		a.add(cbpf.LoadIndirect{Off: 23, Size: 1})
 		a.jump(lt, 200, "reject", "")
 		a.jump(le, 207, "accept", "reject")
-	} else {
+	default:
 		a.add(cbpf.RetConstant{Val: 0})
 	}
 	a.label("tcp")

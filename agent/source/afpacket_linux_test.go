@@ -118,6 +118,41 @@ func TestClassicFilter(t *testing.T) {
 			t.Errorf("%s: accepts %d bytes, want the snap length 1500", tc.name, n)
 		}
 	}
+
+	// RTP statistics on: every V=2 UDP payload passes (the media tracker
+	// in userspace keeps those of SDP endpoints), other UDP does not.
+	cfg.RTPStreams = 64
+	if prog, err = classicFilter(cfg); err != nil {
+		t.Fatal(err)
+	}
+	ins = ins[:0]
+	for _, p := range prog {
+		ins = append(ins, cbpf.RawInstruction{Op: p.Code, Jt: p.Jt, Jf: p.Jf, K: p.K}.Disassemble())
+	}
+	if vm, err = cbpf.NewVM(ins); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		want  bool
+	}{
+		{"rtp", frame4("10.0.0.1", "10.0.0.2", 17, 30000, 30002, "\x80\x00\x12\x34abcdefgh"), true},
+		{"rtp marker pt 111", frame4("10.0.0.1", "10.0.0.2", 17, 30000, 30002, "\x80\xef\x12\x34abcdefgh"), true},
+		{"rtcp", frame4("10.0.0.1", "10.0.0.2", 17, 30001, 30003, "\x80\xc8\x00\x06abcd"), true},
+		{"ipv6 rtp", frame6("2001:db8::1", "2001:db8::2", 40000, 30000, "\x80\x08\x00\x01abcdefgh"), true},
+		{"udp not v2", frame4("10.0.0.1", "10.0.0.2", 17, 41000, 42000, "hello"), false},
+		{"tcp v2-looking", frame4("10.0.0.1", "10.0.0.2", 6, 41000, 42000, "\x80\x00\x12\x34abcdefgh"), false},
+		{"sip still", frame4("10.0.0.1", "10.0.0.2", 17, 40000, 5060, sip), true},
+	} {
+		n, err := vm.Run(tc.frame)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := n > 0; got != tc.want {
+			t.Errorf("rtp on, %s: accepted %v (%d bytes), want %v", tc.name, got, n, tc.want)
+		}
+	}
 }
 
 func TestAdmit(t *testing.T) {

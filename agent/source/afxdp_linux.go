@@ -196,6 +196,10 @@ func (s *afxdpSource) Read(f *Frame) error {
 }
 
 // Close detaches the program, closes the sockets and unblocks Read.
+// Filters are the BPF filters, one per interface (RTP statistics read
+// their stream tables).
+func (s *afxdpSource) Filters() []*bpf.Filter { return s.filters }
+
 func (s *afxdpSource) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)

@@ -61,7 +61,9 @@ type LiveConfig struct {
 	// ring, or each TPACKET ring in afpacket mode), Buffer, PerfBytes,
 	// Legacy, DropUnmatched (afxdp), Allow, Deny, Exclude (the agent's
 	// own HEP destinations: never captured, even when a collector listens
-	// on a SIP port) and RTPStreams/RTPEndpoints (ringbuf mode) apply as
+	// on a SIP port) and RTPStreams/RTPEndpoints (ringbuf and afxdp: the
+	// kernel's stream table; afpacket: the socket filter passes every V=2
+	// UDP payload to userspace) apply as
 	// documented there; AFXDP, Queues and WakeupBytes are OpenLive's to
 	// set and ignored.
 	bpf.Config

@@ -30,7 +30,9 @@ func openLive(c config, rules bpf.Rules, exclude []netip.AddrPort) (source.Sourc
 			Exclude:       exclude,
 		},
 	}
-	if c.RTPStats && (c.Mode == "" || c.Mode == "ringbuf") {
+	if c.RTPStats {
+		// ringbuf, afxdp: the kernel's stream table; afpacket: the socket
+		// filter passes RTP to the userspace tracker
 		lc.RTPStreams, lc.RTPEndpoints = c.RTPMaxStreams, c.RTPMaxEndpoints
 	}
 	src, err := source.OpenLive(lc)

@@ -63,49 +63,56 @@ func inNS(t *testing.T, ns netns.NsHandle, fn func()) {
 	}
 }
 
-// TestLiveAgent runs xhep-agent --iface on one end of a veth pair between
-// two namespaces it creates: SIP sent from the other end is captured and
-// delivered to a collector that listens on a SIP port (5060) across the
-// same veth, and the agent does not capture its own HEP output (the
-// collector's address is excluded).
-func TestLiveAgent(t *testing.T) {
+// liveRig is an xhep-agent run (the test binary re-executed) in namespace
+// A of a veth pair between two namespaces the test creates, with a HEP
+// collector in namespace B: the setup the live agent tests share.
+type liveRig struct {
+	pair           *vethns.Pair
+	B              netns.NsHandle
+	cmd            *exec.Cmd
+	stdout, stderr syncBuf
+	done           chan error
+}
+
+// rigConfig: names from id (namespaces id+"a-PID"/id+"b-PID", interfaces
+// id+"0" in A and id+"1" in B), addresses 10.<net>.0.1 (A) and .2 (B), a
+// UDP collector on 10.<net>.0.2:<port> handing each datagram to onHEP
+// (from the collector's goroutine), the agent's flags besides --iface and
+// --collector, and the text on its stderr that says it is ready.
+type rigConfig struct {
+	id    string
+	net   byte
+	port  int
+	onHEP func(p []byte)
+	args  []string
+	ready string
+}
+
+// startRig sets the rig up; t.Cleanup takes it down (agent killed if still
+// running, collector closed, namespaces removed), also on failure. It
+// skips when the veth pair cannot be made.
+func startRig(t *testing.T, c rigConfig) *liveRig {
+	t.Helper()
 	requireBPF(t)
-	na := fmt.Sprintf("xagta-%d", os.Getpid())
+	na := fmt.Sprintf("%sa-%d", c.id, os.Getpid())
 	pair, err := vethns.New(vethns.Config{
-		NameA: na, NameB: fmt.Sprintf("xagtb-%d", os.Getpid()),
-		IfA: "xagt0", IfB: "xagt1", AddrA: "10.198.0.1/24", AddrB: "10.198.0.2/24",
+		NameA: na, NameB: fmt.Sprintf("%sb-%d", c.id, os.Getpid()),
+		IfA: c.id + "0", IfB: c.id + "1",
+		AddrA: fmt.Sprintf("10.%d.0.1/24", c.net), AddrB: fmt.Sprintf("10.%d.0.2/24", c.net),
 	})
 	if err != nil {
 		t.Skipf("skipping: cannot create the veth pair between network namespaces: %v", err)
 	}
 	t.Cleanup(func() { pair.Close() })
-	b := pair.B
-
-	// The collector in namespace b, on the SIP port.
-	var (
-		mu   sync.Mutex
-		msgs []string
-		bad  int
-	)
+	r := &liveRig{pair: pair, B: pair.B, done: make(chan error, 1)}
+	collector := fmt.Sprintf("udp://10.%d.0.2:%d", c.net, c.port)
 	var srv *ingest.Server
-	inNS(t, b, func() {
+	inNS(t, r.B, func() {
 		srv, err = ingest.New(ingest.Config{
-			Listen:    []string{"udp://10.198.0.2:5060"},
+			Listen:    []string{collector},
 			Readers:   1,
 			NewFramer: func(r io.Reader, max int) ingest.Framer { return hep.NewFramer(r, max) },
-		}, func(p []byte, _ netip.AddrPort, _ string) {
-			if len(p) == 0 {
-				return // the agent's UDP probe
-			}
-			var m hep.Message
-			mu.Lock()
-			defer mu.Unlock()
-			if m.DecodeFromBytes(p) != nil || m.Proto != hep.ProtoSIP {
-				bad++
-				return
-			}
-			msgs = append(msgs, string(m.Payload))
-		})
+		}, func(p []byte, _ netip.AddrPort, _ string) { c.onHEP(p) })
 		if err == nil {
 			err = srv.Start()
 		}
@@ -114,46 +121,78 @@ func TestLiveAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-
-	// The agent in namespace a.
-	var stdout, stderr syncBuf
-	cmd := exec.Command("ip", "netns", "exec", na, os.Args[0],
-		"--iface", "xagt0", "--mode", "ringbuf", "--xdp-mode", "generic",
-		"--collector", "udp://10.198.0.2:5060", "--node-id", "9", "--drain-timeout", "5s")
-	cmd.Env = append(os.Environ(), "XHEP_AGENT_EXEC=1")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
+	args := append([]string{"netns", "exec", na, os.Args[0], "--iface", c.id + "0", "--collector", collector}, c.args...)
+	r.cmd = exec.Command("ip", args...)
+	r.cmd.Env = append(os.Environ(), "XHEP_AGENT_EXEC=1")
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { r.done <- r.cmd.Wait() }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
+		r.cmd.Process.Kill()
+		<-r.done
 	})
-	// Wait until the agent captures (it logs "capturing").
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(stderr.String(), "capturing") {
+	r.waitLog(t, c.ready)
+	return r
+}
+
+// waitLog waits up to 15 s for text on the agent's stderr.
+func (r *liveRig) waitLog(t *testing.T, text string) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(r.stderr.String(), text); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("agent did not start:\n%s", stderr.String())
+			t.Fatalf("agent did not log %q:\n%s", text, r.stderr.String())
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// stop sends SIGINT and returns the agent's exit (an error after 20 s).
+func (r *liveRig) stop() error {
+	r.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-r.done:
+		r.done <- nil // for the cleanup
+		return err
+	case <-time.After(20 * time.Second):
+		return fmt.Errorf("agent did not stop on SIGINT")
+	}
+}
+
+// TestLiveAgent runs xhep-agent --iface on one end of a veth pair between
+// two namespaces it creates: SIP sent from the other end is captured and
+// delivered to a collector that listens on a SIP port (5060) across the
+// same veth, and the agent does not capture its own HEP output (the
+// collector's address is excluded).
+func TestLiveAgent(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		msgs []string
+		bad  int
+	)
+	rig := startRig(t, rigConfig{id: "xagt", net: 198, port: 5060, onHEP: func(p []byte) {
+		if len(p) == 0 {
+			return // the agent's UDP probe
+		}
+		var m hep.Message
+		mu.Lock()
+		defer mu.Unlock()
+		if m.DecodeFromBytes(p) != nil || m.Proto != hep.ProtoSIP {
+			bad++
+			return
+		}
+		msgs = append(msgs, string(m.Payload))
+	}, args: []string{"--mode", "ringbuf", "--xdp-mode", "generic", "--node-id", "9", "--drain-timeout", "5s"}, ready: "capturing"})
 	// It logs the BPF variant it chose on this kernel.
-	for !strings.Contains(stderr.String(), "bpf variant") {
-		if time.Now().After(deadline) {
-			t.Fatalf("agent did not log its BPF variant:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if s := stderr.String(); !strings.Contains(s, "buffer=") || !strings.Contains(s, "xdp=generic/") {
+	rig.waitLog(t, "bpf variant")
+	if s := rig.stderr.String(); !strings.Contains(s, "buffer=") || !strings.Contains(s, "xdp=generic/") {
 		t.Errorf("variant log line lacks the buffer or XDP attach:\n%s", s)
 	}
 
 	// SIP from b to a, captured by XDP on xagt0.
 	const n = 50
 	var want []string
-	inNS(t, b, func() {
+	inNS(t, rig.B, func() {
 		// Unconnected: nothing listens on 10.198.0.1:5060, and the ICMP
 		// port unreachable must not fail the next write.
 		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 198, 0, 2)})
@@ -171,30 +210,17 @@ func TestLiveAgent(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	})
-	waitMsgs := func(k int) []string {
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			mu.Lock()
-			got := len(msgs)
-			mu.Unlock()
-			if got >= k {
-				break
-			}
-		}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), msgs...)
-	}
-	waitMsgs(n)
-	cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("agent exit: %v\nstderr:\n%s", err, stderr.String())
+		got := len(msgs)
+		mu.Unlock()
+		if got >= n {
+			break
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("agent did not stop on SIGINT")
 	}
-	done <- nil // for the cleanup
+	if err := rig.stop(); err != nil {
+		t.Errorf("agent exit: %v\nstderr:\n%s", err, rig.stderr.String())
+	}
 	time.Sleep(100 * time.Millisecond)
 	mu.Lock()
 	got, nbad := append([]string(nil), msgs...), bad
@@ -208,13 +234,24 @@ func TestLiveAgent(t *testing.T) {
 			break
 		}
 	}
-	out := stdout.String()
+	out := rig.stdout.String()
 	// The agent's own HEP to 10.198.0.2:5060 left through xagt0 but was
 	// not captured: the decoder saw the SIP frames only.
 	if !strings.Contains(out, fmt.Sprintf("read:        %d frames", n)) || !strings.Contains(out, fmt.Sprintf("sip %d,", n)) ||
 		!strings.Contains(out, "dropped:     none") {
-		t.Errorf("summary:\n%s\nstderr:\n%s", out, stderr.String())
+		t.Errorf("summary:\n%s\nstderr:\n%s", out, rig.stderr.String())
 	}
+}
+
+// sipMsg is a SIP request from the rig's namespace B (host) with an SDP
+// body if body is set.
+func sipMsg(first, host, callID, cseq, body string) []byte {
+	ct := ""
+	if body != "" {
+		ct = "Content-Type: application/sdp\r\n"
+	}
+	return []byte(first + "\r\nVia: SIP/2.0/UDP " + host + ";branch=z9hG4bK" + cseq[:1] + "\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: " +
+		callID + "\r\nCSeq: " + cseq + "\r\n" + ct + fmt.Sprintf("Content-Length: %d\r\n\r\n", len(body)) + body)
 }
 
 // syncBuf is a buffer the command writes while the test reads it.

@@ -10,14 +10,26 @@ import (
 )
 
 // kernelMedia moves the tracker's streams into the kernel when the live
-// source has a BPF filter with RTP statistics (ringbuf mode). It reports
-// whether it did.
+// source has BPF filters with RTP statistics (ringbuf: one filter; afxdp:
+// one per interface). It reports whether it did; afpacket has none, and
+// its RTP reaches the tracker in userspace (the socket filter passes RTP).
 func kernelMedia(t *media.Tracker, src source.Source) bool {
-	f, ok := src.(interface{ Filter() *bpf.Filter })
-	if t == nil || !ok || f.Filter() == nil {
+	if t == nil {
 		return false
 	}
-	t.SetKernel(bpf.RTPKernel{F: f.Filter()})
+	var k bpf.RTPKernel
+	switch f := src.(type) {
+	case interface{ Filters() []*bpf.Filter }:
+		k = f.Filters()
+	case interface{ Filter() *bpf.Filter }:
+		if f.Filter() != nil {
+			k = bpf.RTPKernel{f.Filter()}
+		}
+	}
+	if len(k) == 0 {
+		return false
+	}
+	t.SetKernel(k)
 	return true
 }
 

@@ -4,11 +4,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/netip"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xhep/xhep/bench/vethns"
-	"github.com/xhep/xhep/collector/ingest"
 	"github.com/xhep/xhep/hep"
 )
 
@@ -45,37 +40,37 @@ func vmRSS(pid int) string {
 }
 
 // TestLiveAgentRTPLoad: 200 calls (an INVITE with SDP each), then 500
-// RTP packets per call as fast as one sender goroutine goes, then BYE:
-// every INVITE and BYE is captured, every stream gets one HANGUP report
-// with all its packets, and the agent's CPU time during the RTP burst is
-// logged (the kernel counts; the agent reads the map once a second). No
-// timing assertion: the figures are measurements under this machine's load.
+// RTP packets per call as fast as one sender goroutine goes, then BYE, in
+// each capture mode: every INVITE and BYE is captured, every stream gets
+// one HANGUP report with all its packets, and the agent's CPU time during
+// the RTP burst is logged (ringbuf and afxdp: the kernel counts, the
+// agent reads the map once a second; afpacket: every RTP packet is read
+// and counted in userspace). No timing assertion: the figures are
+// measurements under this machine's load.
 func TestLiveAgentRTPLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	requireBPF(t)
-	na := fmt.Sprintf("xrtla-%d", os.Getpid())
-	pair, err := vethns.New(vethns.Config{
-		NameA: na, NameB: fmt.Sprintf("xrtlb-%d", os.Getpid()),
-		IfA: "xrtl0", IfB: "xrtl1", AddrA: "10.197.0.1/24", AddrB: "10.197.0.2/24",
-	})
-	if err != nil {
-		t.Skipf("skipping: cannot create the veth pair between network namespaces: %v", err)
+	for _, c := range []struct {
+		mode, id string
+		net      byte
+	}{{"ringbuf", "xrtl", 197}, {"afxdp", "xrtlx", 194}, {"afpacket", "xrtlp", 193}} {
+		t.Run(c.mode, func(t *testing.T) { rtpLoad(t, c.mode, c.id, c.net) })
 	}
-	t.Cleanup(func() { pair.Close() })
-	b := pair.B
+}
+
+func rtpLoad(t *testing.T, mode, id string, nb byte) {
 	var (
 		mu      sync.Mutex
 		sipN    int
 		hangups = map[string]float64{}
 	)
-	var srv *ingest.Server
-	inNS(t, b, func() {
-		srv, err = ingest.New(ingest.Config{
-			Listen: []string{"udp://10.197.0.2:9060"}, Readers: 1,
-			NewFramer: func(r io.Reader, max int) ingest.Framer { return hep.NewFramer(r, max) },
-		}, func(p []byte, _ netip.AddrPort, _ string) {
+	args := []string{"--mode", mode, "--drain-timeout", "5s", "--rtp-stats", "--rtp-report-interval", "2s", "--rtp-idle", "60s"}
+	if mode != "afpacket" {
+		args = append(args, "--xdp-mode", "generic")
+	}
+	rig := startRig(t, rigConfig{id: id, net: nb, port: 9060, ready: "capturing", args: args,
+		onHEP: func(p []byte) {
 			var m hep.Message
 			if len(p) == 0 || m.DecodeFromBytes(p) != nil {
 				return
@@ -91,59 +86,24 @@ func TestLiveAgentRTPLoad(t *testing.T) {
 					hangups[string(m.CorrelationID)] = j["TOTAL_PK"].(float64)
 				}
 			}
-		})
-		if err == nil {
-			err = srv.Start()
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-
-	var stdout, stderr syncBuf
-	cmd := exec.Command("ip", "netns", "exec", na, os.Args[0],
-		"--iface", "xrtl0", "--mode", "ringbuf", "--xdp-mode", "generic",
-		"--collector", "udp://10.197.0.2:9060", "--drain-timeout", "5s",
-		"--rtp-stats", "--rtp-report-interval", "2s", "--rtp-idle", "60s")
-	cmd.Env = append(os.Environ(), "XHEP_AGENT_EXEC=1")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-	})
-	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(stderr.String(), "rtp statistics in the kernel"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("agent did not start:\n%s", stderr.String())
-		}
-	}
+		}})
+	cmd, stderr, b := rig.cmd, &rig.stderr, rig.B
 	const calls, perCall = 200, 500
-	sip := func(first, callID, cseq, body string) []byte {
-		ct := ""
-		if body != "" {
-			ct = "Content-Type: application/sdp\r\n"
-		}
-		return []byte(first + "\r\nVia: SIP/2.0/UDP 10.197.0.2;branch=z9hG4bK" + cseq[:1] + "\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: " +
-			callID + "\r\nCSeq: " + cseq + "\r\n" + ct + fmt.Sprintf("Content-Length: %d\r\n\r\n", len(body)) + body)
-	}
+	a1, b2 := fmt.Sprintf("10.%d.0.1", nb), fmt.Sprintf("10.%d.0.2", nb)
+	sip := func(first, callID, cseq, body string) []byte { return sipMsg(first, b2, callID, cseq, body) }
 	var rtpDur time.Duration
 	var cpu0, cpu1 int64
 	var rss string
 	inNS(t, b, func() {
-		sc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 197, 0, 2), Port: 5060})
+		sc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, nb, 0, 2), Port: 5060})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer sc.Close()
-		proxy := &net.UDPAddr{IP: net.IPv4(10, 197, 0, 1), Port: 5060}
+		proxy := &net.UDPAddr{IP: net.IPv4(10, nb, 0, 1), Port: 5060}
 		for i := range calls {
-			sdp := fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 10.197.0.2\r\ns=-\r\nc=IN IP4 10.197.0.2\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\n", 20000+2*i)
-			sc.WriteTo(sip("INVITE sip:b@10.197.0.1 SIP/2.0", fmt.Sprintf("load-%d@x", i), "1 INVITE", sdp), proxy)
+			sdp := fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\n", b2, b2, 20000+2*i)
+			sc.WriteTo(sip("INVITE sip:b@"+a1+" SIP/2.0", fmt.Sprintf("load-%d@x", i), "1 INVITE", sdp), proxy)
 			time.Sleep(200 * time.Microsecond)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -151,12 +111,12 @@ func TestLiveAgentRTPLoad(t *testing.T) {
 		// one unconnected socket bound to each source port instead.
 		socks := make([]*net.UDPConn, calls)
 		for i := range socks {
-			if socks[i], err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 197, 0, 2), Port: 20000 + 2*i}); err != nil {
+			if socks[i], err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, nb, 0, 2), Port: 20000 + 2*i}); err != nil {
 				t.Fatal(err)
 			}
 			defer socks[i].Close()
 		}
-		to := &net.UDPAddr{IP: net.IPv4(10, 197, 0, 1), Port: 40000}
+		to := &net.UDPAddr{IP: net.IPv4(10, nb, 0, 1), Port: 40000}
 		pkt := make([]byte, 12+160)
 		pkt[0] = 0x80
 		cpu0, _ = cpuTicks(cmd.Process.Pid)
@@ -174,7 +134,7 @@ func TestLiveAgentRTPLoad(t *testing.T) {
 		cpu1, _ = cpuTicks(cmd.Process.Pid)
 		rss = vmRSS(cmd.Process.Pid)
 		for i := range calls {
-			sc.WriteTo(sip("BYE sip:b@10.197.0.1 SIP/2.0", fmt.Sprintf("load-%d@x", i), "2 BYE", ""), proxy)
+			sc.WriteTo(sip("BYE sip:b@"+a1+" SIP/2.0", fmt.Sprintf("load-%d@x", i), "2 BYE", ""), proxy)
 			time.Sleep(200 * time.Microsecond)
 		}
 	})
@@ -198,9 +158,9 @@ func TestLiveAgentRTPLoad(t *testing.T) {
 	pps := float64(calls*perCall) / rtpDur.Seconds()
 	cpuSec := float64(cpu1-cpu0) / 100 // USER_HZ
 	window := rtpDur.Seconds() + 2.5
-	t.Logf("RTP %d packets in %v (%.0f pkts/s, one sender); agent CPU %.2f s over the %.1f s burst+report window (%.1f %% of a core, %.2f %% per 100k pkts/s); agent %s; SIP captured %d of %d; HANGUP reports %d of %d, %d with all %d packets",
-		calls*perCall, rtpDur.Round(time.Millisecond), pps, cpuSec, window, 100*cpuSec/window, 100*cpuSec/window/(pps/1e5), rss, sipN, 2*calls, len(hangups), calls, full, perCall)
-	if sipN != 2*calls || len(hangups) != calls {
-		t.Errorf("SIP captured %d of %d, HANGUP reports %d of %d\nstderr:\n%s", sipN, 2*calls, len(hangups), calls, stderr.String())
+	t.Logf("%s: RTP %d packets in %v (%.0f pkts/s, one sender); agent CPU %.2f s over the %.1f s burst+report window (%.1f %% of a core, %.2f %% per 100k pkts/s); agent %s; SIP captured %d of %d; HANGUP reports %d of %d, %d with all %d packets",
+		mode, calls*perCall, rtpDur.Round(time.Millisecond), pps, cpuSec, window, 100*cpuSec/window, 100*cpuSec/window/(pps/1e5), rss, sipN, 2*calls, len(hangups), calls, full, perCall)
+	if sipN != 2*calls || len(hangups) != calls || full != calls {
+		t.Errorf("SIP captured %d of %d, HANGUP reports %d of %d, %d with all packets\nstderr:\n%s", sipN, 2*calls, len(hangups), calls, full, stderr.String())
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"io"
@@ -240,5 +241,19 @@ func TestAuthKeyFromFileOrEnv(t *testing.T) {
 	}
 	if _, err := parseFlags(append(base, "--auth-key", "a", "--auth-key-file", p), io.Discard); err == nil {
 		t.Error("--auth-key and --auth-key-file both accepted")
+	}
+}
+
+// TestVersionFlag: --version prints the agent's name, build and BPF
+// objects and exits 0 before any other flag is looked at.
+func TestVersionFlag(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"--mode", "bogus", "--version"}} {
+		var out, errOut strings.Builder
+		if code := run(context.Background(), args, &out, &errOut); code != 0 {
+			t.Errorf("run(%q) = %d, want 0 (stderr %q)", args, code, errOut.String())
+		}
+		if s := out.String(); !strings.HasPrefix(s, "xhep-agent ") || !strings.Contains(s, "commit:") || !strings.Contains(s, "bpf objects:") {
+			t.Errorf("run(%q) printed %q", args, s)
+		}
 	}
 }

@@ -69,3 +69,16 @@ func TestSuiteHelp(t *testing.T) {
 		t.Errorf("bad section: exit %d, want 2", code)
 	}
 }
+
+// TestVersionFlag: --version prints the bench's name and build, exit 0.
+func TestVersionFlag(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-version"}} {
+		var out, errOut bytes.Buffer
+		if code := run(args, &out, &errOut); code != 0 {
+			t.Errorf("run(%q) = %d, want 0 (stderr %q)", args, code, errOut.String())
+		}
+		if s := out.String(); !strings.HasPrefix(s, "xhep-bench ") || !strings.Contains(s, "commit:") {
+			t.Errorf("run(%q) printed %q", args, s)
+		}
+	}
+}

@@ -6,117 +6,26 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/xhep/xhep/cmd/internal/cli"
 	"github.com/xhep/xhep/collector"
 )
 
-// listFlag is a repeatable flag. Values from the config file are replaced,
-// not extended, by the first use on the command line.
-type listFlag struct {
-	v        *[]string
-	loading  *bool // the config file is being applied
-	fromFile bool
+// flagValues is what the flags bind to.
+type flagValues struct {
+	collector.Config
+	configFile string
 }
 
-func (l *listFlag) String() string {
-	if l.v == nil {
-		return ""
-	}
-	return strings.Join(*l.v, ",")
-}
-
-func (l *listFlag) Set(s string) error {
-	if l.fromFile && !*l.loading {
-		*l.v, l.fromFile = nil, false
-	}
-	if *l.loading {
-		l.fromFile = true
-	}
-	*l.v = append(*l.v, s)
-	return nil
-}
-
-// sizeFlag is a byte count with an optional K, M, G or T suffix (powers of
-// 1024): "512M", "10G", "1048576".
-type sizeFlag struct{ v *int64 }
-
-func (f sizeFlag) String() string {
-	if f.v == nil {
-		return "0"
-	}
-	return strconv.FormatInt(*f.v, 10)
-}
-
-func (f sizeFlag) Set(s string) error {
-	n, err := parseSize(s)
-	if err != nil {
-		return err
-	}
-	*f.v = n
-	return nil
-}
-
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	if s != "" {
-		switch strings.ToUpper(s[len(s)-1:]) {
-		case "K":
-			mult = 1 << 10
-		case "M":
-			mult = 1 << 20
-		case "G":
-			mult = 1 << 30
-		case "T":
-			mult = 1 << 40
-		}
-		if mult != 1 {
-			s = strings.TrimSuffix(strings.TrimSuffix(s[:len(s)-1], "i"), "I")
-		} else {
-			s = strings.TrimSuffix(strings.ToUpper(s), "B")
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("size %q: want a number of bytes with an optional K, M, G or T suffix", s)
-	}
-	return n * mult, nil
-}
-
-// intSize adapts sizeFlag to an int field.
-type intSize struct{ v *int }
-
-func (f intSize) String() string {
-	if f.v == nil {
-		return "0"
-	}
-	return strconv.Itoa(*f.v)
-}
-
-func (f intSize) Set(s string) error {
-	n, err := parseSize(s)
-	if err != nil {
-		return err
-	}
-	*f.v = int(n)
-	return nil
-}
-
-// newFlagSet declares every flag, bound to cfg. *loading is true while
-// the config file's values are applied.
-func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.FlagSet {
-	fs := flag.NewFlagSet("xhep-collector", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(configFile, "config", "", "YAML file with any of these flags by name; flags given here override it")
-	fs.Var(&listFlag{loading: loading, v: &cfg.Listen}, "listen", "receive HEP on udp://ADDR, tcp://ADDR or tls://ADDR (repeatable)")
+// defineFlags declares every flag on fs, bound to v.
+func defineFlags(fs *cli.FlagSet, v *flagValues) {
+	cfg := &v.Config
+	fs.StringVar(&v.configFile, "config", "", "YAML file with any of these flags by name; flags given here override it")
+	fs.List(&cfg.Listen, "listen", "receive HEP on udp://ADDR, tcp://ADDR or tls://ADDR (repeatable)", false)
 	fs.IntVar(&cfg.Readers, "udp-readers", 0, "SO_REUSEPORT sockets and readers per UDP address (0: one per CPU)")
 	fs.BoolVar(&cfg.UDPSharePort, "udp-share-port", false, "bind a UDP address another process already holds (SO_REUSEPORT splits the stream between them); refused without it")
-	fs.Var(intSize{&cfg.RcvBuf}, "udp-rcvbuf", "UDP receive buffer to ask for, e.g. 32M (default 32M)")
+	fs.IntSize(&cfg.RcvBuf, "udp-rcvbuf", "UDP receive buffer to ask for, e.g. 32M (default 32M)")
 	fs.DurationVar(&cfg.TCPIdle, "tcp-idle", 5*time.Minute, "close TCP/TLS connections silent this long")
 	fs.IntVar(&cfg.TCPMaxConns, "tcp-max-conns", 0, "open TCP/TLS connections at most (0: 10000, lowered to fit the open-file limit; -1: no limit)")
 	fs.IntVar(&cfg.TCPMaxConnsPerSource, "tcp-max-conns-per-source", 0, "open TCP/TLS connections per source address at most (0: 512; -1: no limit)")
@@ -124,15 +33,15 @@ func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for tls:// listeners")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key for tls:// listeners")
 	fs.StringVar(&cfg.AuthKey, "auth-key", "", "drop (and count) HEP messages without this auth key (chunk 0x0e)")
-	fs.Var(&listFlag{loading: loading, v: &cfg.Forward}, "forward", "copy every accepted HEP message, unchanged, to udp://HOST:PORT (repeatable)")
+	fs.List(&cfg.Forward, "forward", "copy every accepted HEP message, unchanged, to udp://HOST:PORT (repeatable)", false)
 	fs.IntVar(&cfg.ForwardQueue, "forward-queue", 4096, "messages queued per forward destination before drops")
-	fs.Var(&listFlag{loading: loading, v: &cfg.ALegHeaders}, "aleg-header", "SIP header (name or regular expression) holding the A-leg Call-ID (repeatable; default X-CID)")
+	fs.List(&cfg.ALegHeaders, "aleg-header", "SIP header (name or regular expression) holding the A-leg Call-ID (repeatable; default X-CID)", false)
 	fs.StringVar(&cfg.HTTP, "http", "", "serve /metrics, and with --mysql the API (/api/v1/) and UI (/), on this address, e.g. :9096")
 	fs.StringVar(&cfg.APIToken, "api-token", "", "bearer token the HTTP API requires (empty: API for loopback clients only)")
 	fs.StringVar(&cfg.APITokenFile, "api-token-file", "", "read --api-token from this file (or set $"+collector.EnvAPIToken+"), not the command line")
 	fs.StringVar(&cfg.AuthKeyFile, "auth-key-file", "", "read --auth-key from this file (or set $"+collector.EnvAuthKey+")")
 	fs.StringVar(&cfg.MySQLPasswordFile, "mysql-password-file", "", "read the --mysql DSN's password from this file (or set $"+collector.EnvMySQLPassword+")")
-	fs.Var(&listFlag{loading: loading, v: &cfg.HTTPHosts}, "http-host", "Host name served without --api-token besides localhost and loopback addresses (repeatable; DNS rebinding guard)")
+	fs.List(&cfg.HTTPHosts, "http-host", "Host name served without --api-token besides localhost and loopback addresses (repeatable; DNS rebinding guard)", false)
 	fs.StringVar(&cfg.MetricsAuth, "metrics-auth", "", "/metrics access: open or token (the --api-token as bearer); default token when --api-token is set, else open")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this address instead of --http")
 	fs.StringVar(&cfg.HTTPCert, "http-cert", "", "PEM certificate: serve --http over TLS (with --http-key)")
@@ -156,12 +65,12 @@ func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.
 	fs.StringVar(&k.LDAPUserFilter, "ldap-user-filter", "", "user search filter, {user} = the login name (default (|(uid={user})(sAMAccountName={user})))")
 	fs.StringVar(&k.LDAPGroupBase, "ldap-group-base", "", "where groups are searched (default --ldap-base-dn)")
 	fs.StringVar(&k.LDAPGroupFilter, "ldap-group-filter", "", "group search filter, {dn} = user DN, {user} = login (default (|(member={dn})(uniqueMember={dn})(memberUid={user})))")
-	fs.Var(&listFlag{loading: loading, v: &k.LDAPRoles}, "ldap-role", "map an LDAP group (DN or cn) to a role: GROUP=admin|operator|read-only (repeatable; highest wins)")
+	fs.List(&k.LDAPRoles, "ldap-role", "map an LDAP group (DN or cn) to a role: GROUP=admin|operator|read-only (repeatable; highest wins)", false)
 	fs.StringVar(&k.ShareKeyFile, "share-key-file", "", "key that signs console share links, so they survive a restart (made, mode 0600, when the file does not exist; default: a new key each start)")
 	fs.StringVar(&cfg.MySQL, "mysql", "", "MySQL/MariaDB DSN, e.g. user:pass@tcp(127.0.0.1:3306)/")
 	fs.StringVar(&cfg.Database, "database", "", "database name (default: the DSN's, else xhep)")
 	fs.IntVar(&cfg.MySQLPageCompression, "mysql-page-compression", 0, "MariaDB: create tables with InnoDB page compression at this zlib level, 1-9 (1: 4x smaller SIP rows, more server CPU; 0: off)")
-	fs.Var(&listFlag{loading: loading, v: &cfg.ClickHouse}, "clickhouse", "store in ClickHouse instead of MySQL: native address HOST:PORT (repeatable; a cluster's: any server)")
+	fs.List(&cfg.ClickHouse, "clickhouse", "store in ClickHouse instead of MySQL: native address HOST:PORT (repeatable; a cluster's: any server)", false)
 	fs.StringVar(&cfg.ClickHouseCluster, "clickhouse-cluster", "", "ClickHouse cluster (remote_servers): local tables on every shard, Distributed tables over them")
 	fs.StringVar(&cfg.ClickHouseUser, "clickhouse-user", "", "ClickHouse user (default: default)")
 	fs.StringVar(&cfg.ClickHousePassword, "clickhouse-password", "", "ClickHouse password (default: $XHEP_CLICKHOUSE_PASSWORD)")
@@ -169,15 +78,15 @@ func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.
 	fs.StringVar(&cfg.ClickHouseCA, "clickhouse-ca", "", "PEM CA bundle for --clickhouse-tls (default: the system's)")
 	fs.IntVar(&cfg.PartitionsAhead, "partitions-ahead", 2, "daily partitions created ahead of today")
 	fs.StringVar(&cfg.Retention, "retention", "", "retention per table class, e.g. call=14d,registration=3d,default=7d")
-	fs.Var(sizeFlag{&cfg.MaxDBSize}, "max-db-size", "drop the oldest partitions beyond this database size, e.g. 50G (0: no limit)")
+	fs.Size(&cfg.MaxDBSize, "max-db-size", "drop the oldest partitions beyond this database size, e.g. 50G (0: no limit)")
 	fs.DurationVar(&cfg.MaxFuture, "max-future", 0, "capture times further ahead of this clock are stored at the receive time, and such rows removed from the database (0: 1h; negative: no bound)")
 	fs.StringVar(&cfg.SpillDir, "spill-dir", "", "directory of the on-disk queue used while the database is away")
-	fs.Var(sizeFlag{&cfg.SpillMax}, "spill-max", "bound of the on-disk queue, e.g. 1G (default 1G)")
+	fs.Size(&cfg.SpillMax, "spill-max", "bound of the on-disk queue, e.g. 1G (default 1G)")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long to wait for the database before spilling the rest to --spill-dir")
 	fs.StringVar(&cfg.Read, "read", "", "decode the HEP carried in this pcap/pcapng file (with --print or --mysql) and exit")
 	fs.BoolVar(&cfg.Print, "print", false, "with --read: print one JSON row per message to stdout instead of storing")
 	fs.DurationVar(&cfg.KPIWindow, "kpi-window", 2*time.Minute, "how long an INVITE waits for responses in the SIP timing metrics")
-	fs.Var(&listFlag{loading: loading, v: &cfg.Aliases}, "alias", "name a peer or trunk for the SIP KPIs: PREFIX=NAME, e.g. 10.1.0.0/24=carrier-a (repeatable)")
+	fs.List(&cfg.Aliases, "alias", "name a peer or trunk for the SIP KPIs: PREFIX=NAME, e.g. 10.1.0.0/24=carrier-a (repeatable)", false)
 	fs.IntVar(&cfg.KPIMaxPeers, "kpi-max-peers", 64, "peer label values of the SIP KPIs; further aliases count as \"other\"")
 	fs.IntVar(&cfg.KPIMaxNodes, "kpi-max-nodes", 64, "capture node label values of the KPIs; further nodes count as \"other\"")
 	fs.IntVar(&cfg.KPIMax, "kpi-max", 200_000, "entries per SIP KPI table (open INVITEs, answered calls, retransmission keys); beyond it new ones are refused and counted")
@@ -185,46 +94,27 @@ func newFlagSet(cfg *collector.Config, configFile *string, loading *bool) *flag.
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	// Acknowledged delivery and durability.
 	fs.StringVar(&cfg.JournalDir, "journal-dir", "", "durable receive journal: what is received survives kill -9 and is stored on the next start (replaces --spill-dir)")
-	fs.Var(sizeFlag{&cfg.JournalMax}, "journal-max", "bound of the journal, e.g. 1G (default 1G); beyond it TCP/TLS are not read")
+	fs.Size(&cfg.JournalMax, "journal-max", "bound of the journal, e.g. 1G (default 1G); beyond it TCP/TLS are not read")
 	fs.DurationVar(&cfg.JournalSync, "journal-sync", 0, "journal fsync window: the most a power loss can take of what was received, none of it acknowledged (default 10ms)")
 	fs.BoolVar(&cfg.NoAck, "no-ack", false, "do not acknowledge agents (they fall back to plain HEP)")
 	fs.DurationVar(&cfg.AckFlush, "ack-flush", 0, "without --journal-dir: how often the store is flushed to acknowledge what it committed (default 200ms)")
 	fs.DurationVar(&cfg.DrainGrace, "drain-grace", 0, "on SIGTERM, how long open TCP/TLS connections are read to their quiet end (default 5s)")
-	return fs
 }
 
 // parseFlags turns the command line (without the program name) into the
-// collector configuration: the --config YAML file first, then the flags.
+// collector configuration: the --config YAML file first, then the flags
+// (cli.Parse).
 func parseFlags(args []string) (collector.Config, error) {
-	var cfg collector.Config
-	var configFile string
-	var loading bool
-	fs := newFlagSet(&cfg, &configFile, &loading)
-
-	// Find --config first: the file's values are the base the flags override.
-	var ignored collector.Config
-	var path string
-	var ploading bool
-	pfs := newFlagSet(&ignored, &path, &ploading)
-	if err := pfs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cfg, err
-		}
+	v, err := cli.Parse("xhep-collector", args, func(fs *cli.FlagSet, v *flagValues) func() error {
+		defineFlags(fs, v)
+		return nil
+	})
+	cfg := v.Config
+	if errors.Is(err, flag.ErrHelp) {
+		return cfg, err
+	}
+	if err != nil {
 		return cfg, fmt.Errorf("parse flags: %w", err)
-	}
-	if path != "" {
-		loading = true
-		err := loadFile(fs, path)
-		loading = false
-		if err != nil {
-			return cfg, err
-		}
-	}
-	if err := fs.Parse(args); err != nil {
-		return cfg, fmt.Errorf("parse flags: %w", err)
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	switch cfg.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -240,43 +130,11 @@ func parseFlags(args []string) (collector.Config, error) {
 	return cfg, nil
 }
 
-// loadFile applies a YAML file whose keys are flag names: scalars as the
-// flag's value, sequences for repeatable flags.
-func loadFile(fs *flag.FlagSet, path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read config: %w", err)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return fmt.Errorf("parse config %s: %w", path, err)
-	}
-	for k, v := range doc {
-		if k == "config" || fs.Lookup(k) == nil {
-			return fmt.Errorf("config %s: unknown key %q", path, k)
-		}
-		vals := []any{v}
-		if list, ok := v.([]any); ok {
-			vals = list
-		}
-		for _, e := range vals {
-			if _, isMap := e.(map[string]any); isMap {
-				return fmt.Errorf("config %s: key %q: want a value or a list of values", path, k)
-			}
-			if err := fs.Set(k, fmt.Sprint(e)); err != nil {
-				return fmt.Errorf("config %s: key %q: %w", path, k, err)
-			}
-		}
-	}
-	return nil
-}
-
 // usage writes the flag list.
 func usage(w io.Writer) {
-	var cfg collector.Config
-	var s string
-	var loading bool
-	fs := newFlagSet(&cfg, &s, &loading)
+	var v flagValues
+	fs := cli.NewFlagSet("xhep-collector")
+	defineFlags(fs, &v)
 	fmt.Fprintf(w, "Usage: xhep-collector --listen udp://:9060 --mysql DSN [flags]\n       xhep-collector --read FILE.pcap --print\n\nFlags:\n")
 	fs.SetOutput(w)
 	fs.PrintDefaults()

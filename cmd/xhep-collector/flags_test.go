@@ -123,7 +123,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "ldap without accounts", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--ldap-url", "ldap://h:389"}, wantErr: "need --accounts"},
 		{name: "ldap without roles", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--http", ":1", "--accounts", "--ldap-url", "ldap://h:389", "--ldap-base-dn", "dc=x"}, wantErr: "no group maps to a role"},
 		{name: "bad ldap role", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--http", ":1", "--accounts", "--ldap-url", "ldap://h:389", "--ldap-base-dn", "dc=x", "--ldap-role", "g=root"}, wantErr: "--ldap-role"},
-		{name: "stray argument", args: []string{"--read", "x.pcap", "--print", "extra"}, wantErr: "unexpected arguments"},
+		{name: "stray argument", args: []string{"--read", "x.pcap", "--print", "extra"}, wantErr: "unexpected argument"},
 		{name: "bad log level", args: []string{"--read", "x.pcap", "--print", "--log-level", "loud"}, wantErr: "--log-level"},
 	}
 	for _, tt := range tests {
@@ -195,24 +195,6 @@ http: ":9096"
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64
-		err  bool
-	}{
-		{"0", 0, false}, {"1024", 1024, false}, {"4K", 4 << 10, false}, {"32M", 32 << 20, false},
-		{"10G", 10 << 30, false}, {"1T", 1 << 40, false}, {"2GiB", 0, true}, {"-1", 0, true}, {"x", 0, true},
-		{"100B", 100, false},
-	}
-	for _, tt := range tests {
-		got, err := parseSize(tt.in)
-		if (err != nil) != tt.err || got != tt.want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.err)
-		}
-	}
-}
-
 // TestSecretsFromFilesAndEnv: the API token, the HEP auth key and the
 // DSN's password come from files or the environment, so they need not be
 // on the command line (visible in ps); twice is an error.
@@ -276,6 +258,20 @@ func TestSecretsFromFilesAndEnv(t *testing.T) {
 	} {
 		if _, err := parseFlags(append(base, tc.args...)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestVersionFlag: --version prints the collector's name and build and
+// exits 0 before any other flag is looked at.
+func TestVersionFlag(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"--listen", "bogus", "--version"}} {
+		var out strings.Builder
+		if code := run(args, &out); code != 0 {
+			t.Errorf("run(%q) = %d, want 0", args, code)
+		}
+		if !strings.HasPrefix(out.String(), "xhep-collector ") || !strings.Contains(out.String(), "commit:") {
+			t.Errorf("run(%q) printed %q", args, out.String())
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -23,16 +24,16 @@ import (
 	"github.com/xhep/xhep/collector/ingest"
 )
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() { os.Exit(run(os.Args[1:], os.Stdout)) }
 
-func run(args []string) int {
+func run(args []string, stdout io.Writer) int {
 	if version.Requested(args) {
-		fmt.Print(version.String("xhep-collector", false))
+		fmt.Fprint(stdout, version.String("xhep-collector", false))
 		return 0
 	}
 	cfg, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
-		usage(os.Stdout)
+		usage(stdout)
 		return 0
 	}
 	if err != nil {

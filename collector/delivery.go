@@ -214,21 +214,15 @@ type deliveryMetrics struct {
 }
 
 func newDeliveryMetrics(reg prometheus.Registerer, s *Service) deliveryMetrics {
+	f := families{reg}
 	m := deliveryMetrics{
-		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "xhep_collector_duplicates_dropped_total",
-			Help: "Messages an agent sent again that were already stored or journaled (dropped by the stream's high-water mark).",
-		}),
-		backpressure: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "xhep_collector_backpressure_waits_total",
-			Help: "Times a TCP/TLS reader stopped reading because the store had no room (its agent queues or spools meanwhile).",
-		}),
+		duplicates: f.counter("xhep_collector_duplicates_dropped_total",
+			"Messages an agent sent again that were already stored or journaled (dropped by the stream's high-water mark)."),
+		backpressure: f.counter("xhep_collector_backpressure_waits_total",
+			"Times a TCP/TLS reader stopped reading because the store had no room (its agent queues or spools meanwhile)."),
+		replaySkipped: f.counter("xhep_collector_journal_replay_stored_total",
+			"Journal records skipped at replay because the database already held their rows (the batch's mark)."),
 	}
-	m.replaySkipped = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "xhep_collector_journal_replay_stored_total",
-		Help: "Journal records skipped at replay because the database already held their rows (the batch's mark).",
-	})
-	reg.MustRegister(m.duplicates, m.backpressure, m.replaySkipped)
 	if s.jr != nil {
 		reg.MustRegister(journalCollector{s.jr})
 	}

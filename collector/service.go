@@ -163,11 +163,8 @@ func New(cfg Config) (s *Service, err error) {
 		s.authKey = []byte(cfg.AuthKey)
 	}
 	s.pool.New = func() any { return &worker{d: proto.Clone()} }
-	s.futureClamped = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "xhep_collector_future_clamped_total",
-		Help: "Messages whose capture time was more than --max-future ahead of the collector's clock, stored at the receive time (the capture time kept in hep_header).",
-	})
-	s.reg.MustRegister(s.futureClamped)
+	s.futureClamped = families{s.reg}.counter("xhep_collector_future_clamped_total",
+		"Messages whose capture time was more than --max-future ahead of the collector's clock, stored at the receive time (the capture time kept in hep_header).")
 	if err := s.mountMetrics(); err != nil {
 		return nil, err
 	}

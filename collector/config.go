@@ -13,6 +13,7 @@ import (
 	"github.com/xhep/xhep/collector/dissect"
 	"github.com/xhep/xhep/collector/ingest"
 	"github.com/xhep/xhep/collector/store"
+	"github.com/xhep/xhep/collector/store/backend"
 )
 
 // Config holds every setting of the collector; cmd/xhep-collector fills it
@@ -54,6 +55,10 @@ type Config struct {
 	// ALegHeaders: SIP header names or regular expressions whose value is
 	// the A-leg Call-ID (default X-CID).
 	ALegHeaders []string `yaml:"aleg-header"`
+	// SearchHeaders: SIP headers (e.g. X-Account) extracted at ingest and
+	// searchable in the API and console (an indexed column of the SIP
+	// tables on MySQL/MariaDB, a materialized column on ClickHouse).
+	SearchHeaders []string `yaml:"search-header"`
 
 	// HTTP is the address serving /metrics (and the API when mounted).
 	HTTP string `yaml:"http"`
@@ -244,6 +249,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateConsole(); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := backend.SearchHeaders(c.SearchHeaders); err != nil {
+		errs = append(errs, fmt.Errorf("--search-header: %w", err))
 	}
 	if _, err := alias.Parse(c.Aliases); err != nil {
 		errs = append(errs, fmt.Errorf("--alias: %w", err))

@@ -128,7 +128,7 @@ func New(cfg Config) (s *Service, err error) {
 		cfg.DrainGrace = 5 * time.Second
 	}
 	// Fail early on a bad A-leg expression; workers clone this one.
-	proto, err := dissect.New(dissect.Config{ALegHeaders: cfg.ALegHeaders, MaxFuture: cfg.MaxFuture})
+	proto, err := dissect.New(dissect.Config{ALegHeaders: cfg.ALegHeaders, SearchHeaders: cfg.SearchHeaders, MaxFuture: cfg.MaxFuture})
 	if err != nil {
 		return nil, err
 	}

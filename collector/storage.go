@@ -25,6 +25,7 @@ func openStore(cfg Config, reg prometheus.Registerer, markStream uint64, markDur
 		PartitionsAhead:      cfg.PartitionsAhead,
 		MaxDBSize:            cfg.MaxDBSize,
 		MySQLPageCompression: cfg.MySQLPageCompression,
+		SearchHeaders:        cfg.SearchHeaders,
 		MaxFuture:            cfg.maxFuture(),
 		DrainTimeout:         cfg.DrainTimeout,
 		Logger:               cfg.Logger,
@@ -68,6 +69,8 @@ func clickhouseBackend(cfg Config) (*clickhouse.Backend, error) {
 		Username: cfg.ClickHouseUser,
 		Password: cfg.ClickHousePassword,
 		Cluster:  cfg.ClickHouseCluster,
+
+		SearchHeaders: cfg.SearchHeaders,
 	}
 	if ccfg.Password == "" {
 		ccfg.Password = os.Getenv("XHEP_CLICKHOUSE_PASSWORD")

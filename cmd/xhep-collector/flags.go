@@ -36,6 +36,7 @@ func defineFlags(fs *cli.FlagSet, v *flagValues) {
 	fs.List(&cfg.Forward, "forward", "copy every accepted HEP message, unchanged, to udp://HOST:PORT (repeatable)", false)
 	fs.IntVar(&cfg.ForwardQueue, "forward-queue", 4096, "messages queued per forward destination before drops")
 	fs.List(&cfg.ALegHeaders, "aleg-header", "SIP header (name or regular expression) holding the A-leg Call-ID (repeatable; default X-CID)", false)
+	fs.List(&cfg.SearchHeaders, "search-header", "SIP header (e.g. X-Account) stored searchable: an indexed column, the API parameter hdr_<name> and a console search field (repeatable)", false)
 	fs.StringVar(&cfg.HTTP, "http", "", "serve /metrics, and with --mysql the API (/api/v1/) and UI (/), on this address, e.g. :9096")
 	fs.StringVar(&cfg.APIToken, "api-token", "", "bearer token the HTTP API requires (empty: API for loopback clients only)")
 	fs.StringVar(&cfg.APITokenFile, "api-token-file", "", "read --api-token from this file (or set $"+collector.EnvAPIToken+"), not the command line")

@@ -93,7 +93,7 @@ func run(args []string, stdout io.Writer) int {
 			return 2
 		}
 		a, err := api.New(api.Config{DB: db, ShareKey: shareKey, Backend: cfg.StoreBackend(), Cluster: cfg.ClickHouseCluster != "",
-			Accounts: accounts, SecureCookie: cfg.Console.CookieSecure, Aliases: cfg.Aliases,
+			Accounts: accounts, SecureCookie: cfg.Console.CookieSecure, Aliases: cfg.Aliases, SearchHeaders: cfg.SearchHeaders,
 			Unavailable: svc.Unavailable, Token: cfg.APIToken, Hosts: cfg.HTTPHosts,
 			DefaultRange: cfg.APIDefaultRange, MaxRange: cfg.APIMaxRange,
 			FlowLookback: cfg.APIFlowLookback, FlowMargin: cfg.APIFlowMargin, MaxLegs: cfg.APIMaxLegs})

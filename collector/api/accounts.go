@@ -292,6 +292,25 @@ type SessionInfo struct {
 	CSRF     string        `json:"csrf,omitempty"`
 	Settings auth.Settings `json:"settings"`
 	LDAP     bool          `json:"ldap"`
+	// SearchHeaders are the configured --search-header names and their
+	// search parameters (the console's search fields).
+	SearchHeaders []SearchHeader `json:"search_headers"`
+}
+
+// SearchHeader is a configured search header: its name and the search
+// parameter (hdr_...) that finds messages by its value.
+type SearchHeader struct {
+	Name  string `json:"name"`
+	Param string `json:"param"`
+}
+
+// searchHeaders lists the configured search headers for SessionInfo.
+func (a *API) searchHeaders() []SearchHeader {
+	out := make([]SearchHeader, len(a.hdrs))
+	for i, h := range a.hdrs {
+		out[i] = SearchHeader{Name: h.Name, Param: h.Column}
+	}
+	return out
 }
 
 func (a *API) login(w http.ResponseWriter, r *http.Request) error {
@@ -336,7 +355,8 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", Expires: exp, MaxAge: int(st.SessionTTL() / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || a.cfg.SecureCookie})
-	writeJSON(w, http.StatusOK, SessionInfo{Accounts: true, User: u.Name, Role: u.Role, Via: "session", CSRF: csrf, Settings: u.Settings, LDAP: st.LDAPEnabled()})
+	writeJSON(w, http.StatusOK, SessionInfo{Accounts: true, User: u.Name, Role: u.Role, Via: "session", CSRF: csrf, Settings: u.Settings, LDAP: st.LDAPEnabled(),
+		SearchHeaders: a.searchHeaders()})
 	return nil
 }
 
@@ -363,14 +383,14 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 func (a *API) session(w http.ResponseWriter, r *http.Request) error {
 	p := who(r)
 	if a.cfg.Accounts == nil {
-		writeJSON(w, http.StatusOK, SessionInfo{Role: p.role, Via: p.via})
+		writeJSON(w, http.StatusOK, SessionInfo{Role: p.role, Via: p.via, SearchHeaders: a.searchHeaders()})
 		return nil
 	}
 	if p.via == "" {
 		return errStatus(http.StatusUnauthorized, "login required")
 	}
 	writeJSON(w, http.StatusOK, SessionInfo{Accounts: true, User: p.name, Role: p.role, Via: p.via, CSRF: p.csrf,
-		Settings: p.user.Settings, LDAP: a.cfg.Accounts.LDAPEnabled()})
+		Settings: p.user.Settings, LDAP: a.cfg.Accounts.LDAPEnabled(), SearchHeaders: a.searchHeaders()})
 	return nil
 }
 
@@ -544,7 +564,7 @@ func (a *API) saveSearch(w http.ResponseWriter, r *http.Request) error {
 	q.Del("from")
 	q.Del("to")
 	q.Del("range")
-	if err := checkParams(q, knownSearch); err != nil {
+	if err := a.checkSearchParams(q); err != nil {
 		return err
 	}
 	ss, err := st.SaveSearch(r.Context(), p.user.ID, body.Name, body.Query)

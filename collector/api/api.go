@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/xhep/xhep/collector/auth"
+	"github.com/xhep/xhep/collector/store/backend"
 )
 
 //go:embed ui
@@ -82,6 +83,10 @@ type Config struct {
 	// collector/alias): host names in the console, beside those an admin
 	// keeps in the database (with Accounts).
 	Aliases []string
+	// SearchHeaders are the collector's --search-header names: the SIP
+	// tables have a column per header (backend.SearchHeaders names it),
+	// searched by the parameter of that name (hdr_x_account=...).
+	SearchHeaders []string
 	// ShareKey signs share links (HMAC-SHA256; at least 16 bytes). Empty:
 	// a random key made at New, so links last until a restart (the
 	// collector's --share-key-file keeps one in a file).
@@ -100,6 +105,8 @@ type API struct {
 	shareKey []byte
 	// trace, set only by tests before use, sees every query.
 	trace func(q string, args []any)
+	// hdrs are Config.SearchHeaders.
+	hdrs []backend.SearchHeader
 	// logins limits failed logins per user name and per client address.
 	logins *loginLimiter
 }
@@ -151,6 +158,9 @@ func New(cfg Config) (*API, error) {
 		a.shareKey = newShareKey()
 	} else if len(a.shareKey) < 16 {
 		return nil, fmt.Errorf("%w: share key shorter than 16 bytes", ErrConfig)
+	}
+	if a.hdrs, err = backend.SearchHeaders(cfg.SearchHeaders); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	switch cfg.Backend {
 	case "", "mysql":

@@ -96,6 +96,12 @@ func TestExplain(t *testing.T) {
 		{"/api/v1/messages?diversion_user=4989555&" + win, false, 2},
 		{"/api/v1/messages?party=4989123456&" + win, false, 2},
 		{"/api/v1/messages?party=*4989*&from_user=1001&" + win, true, 2},
+		// Search headers (--search-header): an indexed generated column
+		// each; exact and prefix use it, contains scans the pruned partitions.
+		{"/api/v1/messages?hdr_x_cid=" + url.QueryEscape(f.aLeg) + "&" + win, true, 2},
+		{"/api/v1/messages?hdr_x_account=acct-4711&" + win, true, 2},
+		{"/api/v1/calls?hdr_x_account=acct*&" + win, true, 1},
+		{"/api/v1/messages?hdr_x_account=*4711*&" + win, false, 2},
 		{"/api/v1/registrations?to_user=1020&" + win, true, 1},
 		{"/api/v1/registrations?" + win, false, 1},
 	} {
@@ -117,7 +123,10 @@ func TestExplain(t *testing.T) {
 				if !strings.HasPrefix(p.table, "hep_proto_") {
 					continue // <union...>, <derived...>
 				}
-				if strings.Contains(tc.path, "4989") && strings.HasPrefix(q.q, "(SELECT") {
+				if tc.indexed && strings.Contains(tc.path, "hdr_") && sizes[p.table] >= 1000 && !strings.Contains(p.key, "hdr_") {
+					t.Errorf("%s: %s uses key %q, not the search header's index\n%s", tc.path, p.table, p.key, q.q)
+				}
+				if (strings.Contains(tc.path, "4989") || strings.Contains(tc.path, "hdr_")) && strings.HasPrefix(q.q, "(SELECT") {
 					t.Logf("%s: %s: type %s key %q", strings.SplitN(tc.path, "&from=", 2)[0], p.table, p.typ, p.key)
 				}
 				n := len(strings.Split(p.partitions, ","))

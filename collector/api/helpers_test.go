@@ -118,14 +118,32 @@ func testBackend() string {
 	return "mysql"
 }
 
+// fixtureSearchHeaders are the --search-header names of every test store,
+// dissector and API.
+var fixtureSearchHeaders = []string{"X-Account", "X-CID"}
+
 // openTestStore opens a store on a fresh database of backend.
 func openTestStore(t testing.TB, backend string) *store.Store {
 	t.Helper()
-	cfg := store.Config{Now: func() time.Time { return genStart }}
+	st, _ := openTestStoreOn(t, backend, "", fixtureSearchHeaders)
+	return st
+}
+
+// openTestStoreOn opens a store of backend on database name (empty: a
+// fresh one, dropped at cleanup) with the search headers hdrs; it
+// returns the store and the database name.
+func openTestStoreOn(t testing.TB, backend, name string, hdrs []string) (*store.Store, string) {
+	t.Helper()
+	cfg := store.Config{Now: func() time.Time { return genStart }, SearchHeaders: hdrs}
+	fresh := name == ""
 	switch backend {
 	case "mysql":
 		dsn := testDSN(t)
-		cfg.DSN, cfg.Database = dsn, testDatabase(t, dsn)
+		cfg.DSN, cfg.Database = dsn, name
+		if fresh {
+			cfg.Database = testDatabase(t, dsn)
+		}
+		name = cfg.Database
 	case "clickhouse", "clickhouse-cluster":
 		addr := os.Getenv("XHEP_TEST_CLICKHOUSE")
 		if addr == "" {
@@ -137,15 +155,21 @@ func openTestStore(t testing.TB, backend string) *store.Store {
 			shards := chtest.Cluster(t, "xhep_api", 25940, 25950)
 			addr, cluster = shards[0].Addr, "xhep_api"
 		}
-		var r [4]byte
-		_, _ = rand.Read(r[:])
-		name := "xhep_api_t_" + hex.EncodeToString(r[:])
-		be, err := clickhouse.New(clickhouse.Config{Addrs: []string{addr}, Database: name, Username: "xhep", Password: "xhep", Cluster: cluster})
+		if fresh {
+			var r [4]byte
+			_, _ = rand.Read(r[:])
+			name = "xhep_api_t_" + hex.EncodeToString(r[:])
+		}
+		be, err := clickhouse.New(clickhouse.Config{Addrs: []string{addr}, Database: name, Username: "xhep", Password: "xhep", Cluster: cluster,
+			SearchHeaders: hdrs})
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.Backend = be
 		t.Cleanup(func() {
+			if !fresh {
+				return
+			}
 			db := sql.OpenDB(chstd.Connector(&chstd.Options{Addr: []string{addr}, Auth: chstd.Auth{Username: "xhep", Password: "xhep"}}))
 			defer db.Close()
 			if _, err := db.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
@@ -160,7 +184,7 @@ func openTestStore(t testing.TB, backend string) *store.Store {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return st
+	return st, name
 }
 
 // newFixtureOn is newFixtureWith on the given backend.
@@ -259,7 +283,7 @@ func newFixtureOn(t testing.TB, backend string, mod func(*gen.Config), extra []g
 		{bFirst.Add(4 * time.Millisecond), f.cLeg, "ivr leg " + f.cLeg + " started"},
 	}
 
-	d, err := dissect.New(dissect.Config{})
+	d, err := dissect.New(dissect.Config{SearchHeaders: fixtureSearchHeaders})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +386,8 @@ func hepMessage(p hep.ProtoType, src, dst netip.AddrPort, transport string, ts t
 // server runs the API on a loopback listener.
 func server(t testing.TB, f *fixture, mod func(*Config)) (*httptest.Server, *API) {
 	t.Helper()
-	cfg := Config{DB: f.st.DB(), Backend: f.backend, Now: func() time.Time { return genStart.Add(2 * time.Hour) }}
+	cfg := Config{DB: f.st.DB(), Backend: f.backend, Now: func() time.Time { return genStart.Add(2 * time.Hour) },
+		SearchHeaders: fixtureSearchHeaders}
 	if f.backend == "clickhouse-cluster" {
 		cfg.Backend, cfg.Cluster = "clickhouse", true
 	}

@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/xhep/xhep/collector/store/backend"
 )
 
 // timeRange is a validated, closed range [From, To] of capture times.
@@ -235,6 +238,26 @@ func init() {
 	}
 }
 
+// isHeaderCol reports a search header's column (hdr_...).
+func isHeaderCol(c string) bool { return strings.HasPrefix(c, "hdr_") }
+
+// checkSearchParams refuses parameters that are neither search
+// parameters nor a configured search header's (hdr_...).
+func (a *API) checkSearchParams(q url.Values) error {
+	for k := range q {
+		if knownSearch[k] {
+			continue
+		}
+		if !slices.ContainsFunc(a.hdrs, func(h backend.SearchHeader) bool { return h.Column == k }) {
+			if isHeaderCol(k) {
+				return errBad("unknown parameter %q: not a configured --search-header", k)
+			}
+			return errBad("unknown parameter %q", k)
+		}
+	}
+	return nil
+}
+
 // checkParams refuses parameters not in known.
 func checkParams(q url.Values, known map[string]bool) error {
 	for k := range q {
@@ -247,7 +270,7 @@ func checkParams(q url.Values, known map[string]bool) error {
 
 // parseSearch validates a search request's parameters.
 func (a *API) parseSearch(q url.Values) (*search, error) {
-	if err := checkParams(q, knownSearch); err != nil {
+	if err := a.checkSearchParams(q); err != nil {
 		return nil, err
 	}
 	for k, v := range q {
@@ -289,6 +312,23 @@ func (a *API) parseSearch(q url.Values) (*search, error) {
 		if p == "party" {
 			f.col, f.cols = "", partyCols
 		}
+		s.filters = append(s.filters, f)
+	}
+	for _, h := range a.hdrs {
+		v := q.Get(h.Column)
+		if v == "" {
+			continue
+		}
+		if len(v) > 255 {
+			return nil, errBad("%s: longer than 255 bytes", h.Column)
+		}
+		if strings.Trim(v, "*") == "" {
+			return nil, errBad("%s: %q matches everything; leave it empty instead", h.Column, v)
+		}
+		// Case-insensitive on both backends: MariaDB's utf8mb4 collation
+		// compares so, ClickHouse compares lower case (chCol).
+		f := filter{col: h.Column, sipCol: true}
+		f.op, f.args = userFilter(strings.ToLower(v), prefix, false)
 		s.filters = append(s.filters, f)
 	}
 	if v := q.Get("status"); v != "" {

@@ -96,10 +96,14 @@ func (c *clickhouseQ) chWhere(s *search, table string) (string, []any) {
 }
 
 // chCol is a filter column's expression on ClickHouse: JSON-only fields
-// from the protocol_header string.
+// from the protocol_header string; search headers in lower case (the
+// value searched is lower case too).
 func chCol(c string) string {
 	if jsonCols[c] {
 		return "visitParamExtractString(protocol_header, '" + c + "')"
+	}
+	if isHeaderCol(c) {
+		return "lowerUTF8(" + c + ")" // case-insensitive, as MariaDB's collation
 	}
 	return c
 }

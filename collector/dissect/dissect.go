@@ -31,6 +31,10 @@ type Config struct {
 	// must match the whole name, case-insensitively ("X-CID|X-Leg-ID",
 	// "x-b2b-.*"). Empty means ["X-CID"].
 	ALegHeaders []string
+	// SearchHeaders names SIP headers (--search-header, e.g. X-Account)
+	// whose first value goes into protocol_header under its column name
+	// (see [backend.SearchHeaders]), so that the backends can index it.
+	SearchHeaders []string
 	// MaxNameCache bounds the per-Dissector cache of header names already
 	// tested against the regular expressions (default 4096).
 	MaxNameCache int
@@ -85,6 +89,7 @@ type Dissector struct {
 	alegRe    *regexp.Regexp
 	nameCache map[string]bool
 	maxCache  int
+	search    []searchHeader // Config.SearchHeaders
 
 	maxFuture time.Duration
 	now       func() time.Time
@@ -142,6 +147,9 @@ func New(cfg Config) (*Dissector, error) {
 		}
 		d.alegRe = re
 	}
+	if err := d.setSearchHeaders(cfg.SearchHeaders); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -154,6 +162,7 @@ func (d *Dissector) Clone() *Dissector {
 		alegRe:    d.alegRe,
 		nameCache: make(map[string]bool),
 		maxCache:  d.maxCache,
+		search:    d.search,
 		maxFuture: d.maxFuture,
 		now:       d.now,
 	}

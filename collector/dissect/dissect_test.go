@@ -335,10 +335,12 @@ func BenchmarkDissect(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		sip  []byte
-	}{{"options-600B", options600}, {"invite-sdp-738B", invite}} {
+		hdrs []string // Config.SearchHeaders
+	}{{"options-600B", options600, nil}, {"invite-sdp-738B", invite, nil},
+		{"invite-sdp-738B/search-headers=2", invite, []string{"X-Account", "X-CID"}}} {
 		b.Run(tc.name, func(b *testing.B) {
 			pkt := encode(b, hep.ProtoSIP, tc.sip, func(m *hep.Message) { m.CorrelationID = []byte("a84b4c76e66710@pc33") })
-			d := newDissector(b, Config{})
+			d := newDissector(b, Config{SearchHeaders: tc.hdrs})
 			var m hep.Message
 			var row store.Row
 			b.SetBytes(int64(len(pkt)))

@@ -96,6 +96,7 @@ func (d *Dissector) sipRow(m *hep.Message, row *store.Row) (proto.TableClass, er
 	b = appendS(b, `,"ruri_user":`, s.RequestURI.User)
 	b = appendS(b, `,"from_user":`, s.From.URI.User)
 	b = appendS(b, `,"to_user":`, s.To.URI.User)
+	b = d.appendSearchHeaders(b, s)
 	if !s.IsRequest {
 		b = appendS(b, `,"reason":`, s.Reason)
 	}

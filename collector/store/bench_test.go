@@ -77,7 +77,13 @@ func benchWrite(b *testing.B, table string, m Method) {
 	// BatchRows, to compare writer settings.
 	conns, _ := strconv.Atoi(os.Getenv("XHEP_BENCH_CONNS"))
 	batch, _ := strconv.Atoi(os.Getenv("XHEP_BENCH_BATCH_ROWS"))
-	s := openTest(b, Config{Method: m, Conns: conns, BatchRows: batch})
+	// XHEP_BENCH_SEARCH_HEADERS (comma-separated) adds --search-header
+	// columns (the generated rows do not carry those headers).
+	var hdrs []string
+	if v := os.Getenv("XHEP_BENCH_SEARCH_HEADERS"); v != "" {
+		hdrs = strings.Split(v, ",")
+	}
+	s := openTest(b, Config{Method: m, Conns: conns, BatchRows: batch, SearchHeaders: hdrs})
 	// 1000 distinct prebuilt rows, cycled, so the CPU measured is the
 	// store's and not the row generator's.
 	rows := make([]Row, 1000)

@@ -52,6 +52,9 @@ type Config struct {
 	Method Method
 	// MySQLPageCompression is mysql.Config.PageCompression (0: off).
 	MySQLPageCompression int
+	// SearchHeaders is mysql.Config.SearchHeaders (the --search-header
+	// names; a Backend given in Backend has its own).
+	SearchHeaders []string
 
 	// A table's batch is handed to a writer when it holds BatchRows rows
 	// (default 2000) or BatchBytes bytes (default 4 MiB), or FlushInterval

@@ -81,7 +81,19 @@ async function loadSession() {
   updateNav();
 }
 
+// addHeaderFields adds a search field per configured --search-header
+// (the session lists them), after the Diversion field; once each.
+function addHeaderFields(list) {
+  const after = $("searchform").querySelector('.fields input[name="diversion_user"]').parentElement;
+  for (const h of (list || []).slice().reverse()) {
+    if ($("searchform").querySelector(`.fields input[name="${h.param}"]`)) continue;
+    const inp = el("input", { name: h.param, title: h.name + " header (--search-header; * is a wildcard, case-insensitive)" });
+    after.after(el("label", { class: "hdrfield" }, h.name + " ", inp));
+  }
+}
+
 function updateNav() {
+  if (me && me.search_headers) addHeaderFields(me.search_headers);
   const on = mode === "accounts" && me;
   $("usernav").hidden = !on;
   $("saved").hidden = !on;

@@ -78,6 +78,11 @@ type Config struct {
 	Cluster string
 	// Conns is the number of writer connections per shard (default 4).
 	Conns int
+	// SearchHeaders are the --search-header names: each is a String
+	// column of the SIP tables (backend.SearchHeaders names it),
+	// MATERIALIZED from protocol_header by the server at insert, so the
+	// writer sends nothing more; added to existing tables at EnsureTable.
+	SearchHeaders []string
 }
 
 // shard is one server (single node: the only one).
@@ -89,9 +94,10 @@ type shard struct {
 
 // Backend is the ClickHouse [backend.Backend].
 type Backend struct {
-	cfg Config
-	db  string
-	env backend.Env
+	cfg  Config
+	db   string
+	hdrs []backend.SearchHeader // Config.SearchHeaders
+	env  backend.Env
 
 	mu     sync.Mutex
 	shards []*shard // set by Setup; single node: one
@@ -105,6 +111,42 @@ type Backend struct {
 }
 
 var _ backend.Backend = (*Backend)(nil)
+
+// searchCols adds the search header columns table (a SIP table's data or
+// Distributed table) lacks on shard s. A column no longer configured
+// stays. ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS: system.columns
+// says what is there.
+func (b *Backend) searchCols(ctx context.Context, s *shard, table string) error {
+	if len(b.hdrs) == 0 {
+		return nil
+	}
+	rows, err := s.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", b.db, table)
+	if err != nil {
+		return fmt.Errorf("columns of %s on shard %d %s: %w", table, s.num, s.addr, err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return fmt.Errorf("columns of %s on shard %d %s: %w", table, s.num, s.addr, err)
+		}
+		have[c] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("columns of %s on shard %d %s: %w", table, s.num, s.addr, err)
+	}
+	for _, h := range b.hdrs {
+		if have[h.Column] {
+			continue
+		}
+		if err := s.conn.Exec(ctx, searchColSQL(b.q(table), h.Column)); err != nil {
+			return fmt.Errorf("add search header column %s to %s on shard %d %s: %w", h.Column, table, s.num, s.addr, err)
+		}
+		b.env.Logger.Info("added search header column", "table", table, "column", h.Column, "shard", s.num)
+	}
+	return nil
+}
 
 // New checks cfg; it does not connect.
 func New(cfg Config) (*Backend, error) {
@@ -135,7 +177,11 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.Conns <= 0 {
 		cfg.Conns = 4
 	}
-	b := &Backend{cfg: cfg, db: cfg.Database}
+	hs, err := backend.SearchHeaders(cfg.SearchHeaders)
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{cfg: cfg, db: cfg.Database, hdrs: hs}
 	b.env.Logger = slog.New(slog.DiscardHandler)
 	return b, nil
 }
@@ -296,6 +342,11 @@ func (b *Backend) EnsureTable(ctx context.Context, table string) error {
 		if err := b.addMarkCols(ctx, s, b.dataTable(table)); err != nil {
 			return err
 		}
+		if backend.IsSIP(table) {
+			if err := b.searchCols(ctx, s, b.dataTable(table)); err != nil {
+				return err
+			}
+		}
 	}
 	if b.cfg.Cluster != "" {
 		dist := []string{b.distributedSQL(table+"_local", table)}
@@ -310,6 +361,11 @@ func (b *Backend) EnsureTable(ctx context.Context, table string) error {
 			}
 			if err := b.addMarkCols(ctx, s, table); err != nil {
 				return err
+			}
+			if backend.IsSIP(table) {
+				if err := b.searchCols(ctx, s, table); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -184,3 +184,11 @@ func validCluster(name string) error {
 	}
 	return nil
 }
+
+// searchColSQL adds a search header's column to a table: MATERIALIZED
+// from protocol_header (the key the dissector writes), so inserts need
+// not name it and rows stored before it was added read it from their
+// documents.
+func searchColSQL(table, column string) string {
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s String MATERIALIZED visitParamExtractString(protocol_header, '%s')", table, column, column)
+}

@@ -58,6 +58,10 @@ type Config struct {
 	// counts the files' allocated bytes (InnoDB's DATA_LENGTH does not
 	// see the holes). MariaDB only: MySQL 8 refuses the table option.
 	PageCompression int
+	// SearchHeaders are the --search-header names: each is a VIRTUAL
+	// generated, indexed column of the SIP tables (backend.SearchHeaders
+	// names it), added to existing tables at EnsureTable.
+	SearchHeaders []string
 }
 
 // Backend is the MySQL/MariaDB [backend.Backend].
@@ -68,6 +72,8 @@ type Backend struct {
 	env    backend.Env
 
 	useLoad atomic.Bool // Method is load and the server allows LOAD DATA LOCAL
+
+	hdrCols []genCol // Config.SearchHeaders
 
 	stmtMu sync.Mutex
 	stmts  map[stmtKey]*sql.Stmt
@@ -129,6 +135,9 @@ func New(cfg Config) (*Backend, error) {
 	// writers' explicitly prepared statements are not affected.
 	dc.InterpolateParams = true
 	b := &Backend{cfg: cfg, dbName: name, stmts: make(map[stmtKey]*sql.Stmt)}
+	if b.hdrCols, err = searchCols(cfg.SearchHeaders); err != nil {
+		return nil, err
+	}
 	b.env.Logger = slog.New(slog.DiscardHandler)
 	dc.Logger = driverLog{b}
 	conn, err := gomysql.NewConnector(dc)
@@ -246,14 +255,52 @@ func (b *Backend) EnsureTable(ctx context.Context, table string) error {
 	}
 	today := backend.UTCDay(b.env.Now())
 	last := today.AddDate(0, 0, b.env.PartitionsAhead)
-	if _, err := b.db.ExecContext(ctx, createTableSQL(table, today, last, b.cfg.PageCompression)); err != nil {
+	if _, err := b.db.ExecContext(ctx, createTableSQL(table, today, last, b.cfg.PageCompression, b.hdrCols)); err != nil {
 		return fmt.Errorf("create table %s: %w", table, err)
+	}
+	if err := b.addSearchCols(ctx, table); err != nil {
+		return err
 	}
 	parts, err := b.Partitions(ctx, table)
 	if err != nil {
 		return err
 	}
 	return b.addAhead(ctx, table, parts)
+}
+
+// addSearchCols adds the search header columns a SIP table made before
+// they were configured lacks. A column no longer configured stays.
+func (b *Backend) addSearchCols(ctx context.Context, table string) error {
+	if len(b.hdrCols) == 0 || !backend.IsSIP(table) {
+		return nil
+	}
+	rows, err := b.db.QueryContext(ctx, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", b.dbName, table)
+	if err != nil {
+		return fmt.Errorf("columns of %s: %w", table, err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return fmt.Errorf("columns of %s: %w", table, err)
+		}
+		have[c] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("columns of %s: %w", table, err)
+	}
+	for _, c := range b.hdrCols {
+		if have[c.name] {
+			continue
+		}
+		start := time.Now()
+		if _, err := b.db.ExecContext(ctx, addColumnSQL(table, c)); err != nil {
+			return fmt.Errorf("add search header column %s to %s: %w", c.name, table, err)
+		}
+		b.env.Logger.Info("added search header column", "table", table, "column", c.name, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
 }
 
 // Ping checks the connection.

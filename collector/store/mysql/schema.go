@@ -97,7 +97,7 @@ func dayBound(d time.Time) string {
 // createTableSQL is the DDL of table with partitions p_old (everything
 // before first), one per day from first to last, and pmax (everything
 // after).
-func createTableSQL(table string, first, last time.Time, pageCompression int) string {
+func createTableSQL(table string, first, last time.Time, pageCompression int, extra []genCol) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS `%s` (\n", table)
 	b.WriteString("  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,\n")
@@ -108,6 +108,9 @@ func createTableSQL(table string, first, last time.Time, pageCompression int) st
 	b.WriteString("  payload JSON NOT NULL,\n")
 	b.WriteString("  raw MEDIUMBLOB NOT NULL,\n")
 	cols := generatedCols(table)
+	if backend.IsSIP(table) {
+		cols = append(cols, extra...)
+	}
 	for _, c := range cols {
 		fmt.Fprintf(&b, "  %s %s GENERATED ALWAYS AS (%s) VIRTUAL,\n", c.name, c.sqlType(), c.expr())
 	}
@@ -179,4 +182,27 @@ func GeneratedColumns(table string) []string {
 		out = append(out, c.name)
 	}
 	return out
+}
+
+// searchCols are the generated columns of the search headers: VARCHAR(255)
+// from protocol_header, indexed with create_date like the users (an
+// absent header is NULL, which the index holds at no search cost).
+func searchCols(names []string) ([]genCol, error) {
+	hs, err := backend.SearchHeaders(names)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]genCol, len(hs))
+	for i, h := range hs {
+		out[i] = genCol{h.Column, "protocol_header", h.Column, 255, true}
+	}
+	return out, nil
+}
+
+// addColumnSQL adds a search header's column and its index to a table
+// made before the header was configured (a VIRTUAL column is added in
+// place; the index is built from the existing rows, online).
+func addColumnSQL(table string, c genCol) string {
+	return fmt.Sprintf("ALTER TABLE `%s` ADD COLUMN %s %s GENERATED ALWAYS AS (%s) VIRTUAL, ADD KEY idx_%s (%s, create_date)",
+		table, c.name, c.sqlType(), c.expr(), c.name, c.name)
 }

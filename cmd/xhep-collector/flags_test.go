@@ -92,10 +92,12 @@ func TestParseFlags(t *testing.T) {
 			name: "ingest, auth, forward, a-leg",
 			args: []string{"--listen", "tls://:9062", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tcp-idle", "30s",
 				"--udp-readers", "4", "--udp-rcvbuf", "64M", "--auth-key", "s3cret", "--forward", "udp://10.0.0.9:9060",
-				"--forward", "udp://10.0.0.10:9060", "--aleg-header", "X-CID|X-Leg-ID", "--aleg-header", "^x-b2b-.*", "--mysql", dsn},
+				"--forward", "udp://10.0.0.10:9060", "--aleg-header", "X-CID|X-Leg-ID", "--aleg-header", "^x-b2b-.*", "--mysql", dsn,
+				"--search-header", "X-Account", "--search-header", "X-Tenant", "--share-key-file", "/etc/xhep/share.key"},
 			want: collector.Config{Listen: []string{"tls://:9062"}, TLSCert: "c.pem", TLSKey: "k.pem", TCPIdle: 30 * time.Second,
 				Readers: 4, RcvBuf: 64 << 20, AuthKey: "s3cret", Forward: []string{"udp://10.0.0.9:9060", "udp://10.0.0.10:9060"},
-				ALegHeaders: []string{"X-CID|X-Leg-ID", "^x-b2b-.*"}, MySQL: dsn},
+				ALegHeaders: []string{"X-CID|X-Leg-ID", "^x-b2b-.*"}, MySQL: dsn, SearchHeaders: []string{"X-Account", "X-Tenant"},
+				Console: collector.ConsoleConfig{ShareKeyFile: "/etc/xhep/share.key"}},
 		},
 		{
 			name: "KPI aliases and bounds",
@@ -254,6 +256,7 @@ func TestSecretsFromFilesAndEnv(t *testing.T) {
 		{[]string{"--mysql", dsn, "--api-token-file", filepath.Join(dir, "missing")}, "--api-token-file"},
 		{[]string{"--forward", "udp://127.0.0.1:9", "--mysql-password-file", pw}, "needs --mysql"},
 		{[]string{"--mysql", dsn, "--metrics-auth", "token"}, "--metrics-auth token needs --api-token"},
+		{[]string{"--mysql", dsn, "--search-header", "X Account"}, "--search-header"},
 		{[]string{"--mysql", dsn, "--metrics-auth", "maybe"}, "want open or token"},
 	} {
 		if _, err := parseFlags(append(base, tc.args...)); err == nil || !strings.Contains(err.Error(), tc.want) {

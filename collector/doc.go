@@ -4,6 +4,16 @@
 // [github.com/xhep/xhep/collector/store], with Prometheus metrics, HEP
 // forwarding and an offline mode that reads HEP out of capture files.
 //
+// The offline mode (--read) decodes captures with the agent's own file
+// reader and decoder ([github.com/xhep/xhep/agent/source],
+// [github.com/xhep/xhep/agent/packet] with Config.HEP), not with a second
+// L2-L4 stack: link layers, VLANs, tunnels, IP fragments and TCP
+// reassembly (holes, retransmissions, reordering) behave exactly as in the
+// agent. The collector importing those two agent packages is a sideways
+// edge without a cycle (nothing under agent/ imports collector/ except
+// tests); the decoder did not move lower because it is the agent's hot
+// path and the top-level layout is fixed.
+//
 // # Message path
 //
 // Every message a listener receives runs, in the listener's goroutine,

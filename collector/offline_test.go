@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -127,8 +130,11 @@ func testReadGenerated(t *testing.T, ng bool) {
 	if diff := cmp.Diff([]string{"udp-1", "tcp-1", "tcp-2", "tcp-3"}, callIDs); diff != "" {
 		t.Errorf("rows by Call-ID (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(ReadStats{Packets: 10, HEP: 4, NotHEP: 1, TCPFlows: 1}, st); diff != "" {
+	if diff := cmp.Diff(ReadStats{Packets: 10, HEP: 4, NotHEP: 1, TCPStreams: 1}, st, cmpopts.IgnoreFields(ReadStats{}, "Decoder")); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+	if st.Decoder.TCPRetransmits != 1 || st.Decoder.TCPMessages != 3 {
+		t.Errorf("decoder stats: %d retransmits, %d TCP messages; want 1, 3", st.Decoder.TCPRetransmits, st.Decoder.TCPMessages)
 	}
 }
 
@@ -258,5 +264,232 @@ func TestReadFragmented(t *testing.T) {
 				t.Errorf("reassembled payload differs")
 			}
 		})
+	}
+}
+
+// wire builds Ethernet frames (optionally 802.1Q tagged, IPv4 or IPv6) for
+// the --read tests.
+type wire struct {
+	t    *testing.T
+	vlan uint16 // 0: untagged
+	v6   bool
+}
+
+func (w wire) addrs() (net.IP, net.IP) {
+	if w.v6 {
+		return net.ParseIP("2001:db8::1"), net.ParseIP("2001:db8::2")
+	}
+	return net.IPv4(10, 0, 0, 1).To4(), net.IPv4(10, 0, 0, 2).To4()
+}
+
+// link returns the link layers and the network layer for IP protocol p.
+func (w wire) link(p layers.IPProtocol) ([]gopacket.SerializableLayer, gopacket.NetworkLayer) {
+	src, dst := w.addrs()
+	et := layers.EthernetTypeIPv4
+	var ip gopacket.SerializableLayer = &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: p, SrcIP: src, DstIP: dst}
+	if w.v6 {
+		et = layers.EthernetTypeIPv6
+		ip = &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: p, SrcIP: src, DstIP: dst}
+	}
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: et}
+	ls := []gopacket.SerializableLayer{eth}
+	if w.vlan != 0 {
+		eth.EthernetType = layers.EthernetTypeDot1Q
+		ls = append(ls, &layers.Dot1Q{VLANIdentifier: w.vlan, Type: et})
+	}
+	return append(ls, ip), ip.(gopacket.NetworkLayer)
+}
+
+func (w wire) serialize(ls ...gopacket.SerializableLayer) []byte {
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		w.t.Fatal(err)
+	}
+	return bytes.Clone(buf.Bytes())
+}
+
+// tcp is a segment from 40000 to 9061 at seq with the given flags.
+func (w wire) tcp(seq uint32, syn, fin bool, p []byte) []byte {
+	ls, ip := w.link(layers.IPProtocolTCP)
+	l := &layers.TCP{SrcPort: 40000, DstPort: 9061, Seq: seq, SYN: syn, FIN: fin, ACK: !syn, PSH: len(p) > 0, Window: 65535}
+	l.SetNetworkLayerForChecksum(ip)
+	return w.serialize(append(ls, l, gopacket.Payload(p))...)
+}
+
+// udpFragments is a UDP datagram carrying p, split by IP into pieces of at
+// most size bytes (a multiple of 8).
+func (w wire) udpFragments(p []byte, size int) [][]byte {
+	ls, ip := w.link(layers.IPProtocolUDP)
+	u := &layers.UDP{SrcPort: 40000, DstPort: 9060}
+	u.SetNetworkLayerForChecksum(ip)
+	datagram := w.serialize(u, gopacket.Payload(p))
+	var out [][]byte
+	for off := 0; off < len(datagram); off += size {
+		end := min(off+size, len(datagram))
+		more := end < len(datagram)
+		fl := slices.Clone(ls)
+		switch l := fl[len(fl)-1].(type) {
+		case *layers.IPv4:
+			c := *l
+			c.Protocol, c.Id, c.FragOffset = layers.IPProtocolUDP, 99, uint16(off/8)
+			if more {
+				c.Flags = layers.IPv4MoreFragments
+			}
+			fl[len(fl)-1] = &c
+		case *layers.IPv6:
+			c := *l
+			c.NextHeader = layers.IPProtocolIPv6Fragment
+			fl[len(fl)-1] = &c
+			fl = append(fl, &layers.IPv6Fragment{NextHeader: layers.IPProtocolUDP, FragmentOffset: uint16(off / 8), MoreFragments: more, Identification: 99})
+		}
+		out = append(out, w.serialize(append(fl, gopacket.Payload(datagram[off:end]))...))
+	}
+	return out
+}
+
+// writeCapture writes frames into a pcap file, 1 ms apart.
+func writeCapture(t *testing.T, frames [][]byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "c.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pw := pcapgo.NewWriter(f)
+	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Unix(1700000000, 0)
+	for _, b := range frames {
+		ts = ts.Add(time.Millisecond)
+		if err := pw.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(b), Length: len(b)}, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
+}
+
+// TestReadThroughAgentDecoder: --read decodes captures with the agent's
+// decoder, so what the agent's tests prove of it holds for the collector:
+// TCP segments out of order and retransmitted, a capture that starts in
+// the middle of a stream, a hole that never fills, fragments in any order,
+// VLAN tags and IPv6.
+func TestReadThroughAgentDecoder(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	var stream []byte
+	var ends []int // end offset of each message in stream
+	for _, cid := range []string{"m-1", "m-2", "m-3"} {
+		stream = append(stream, hepMsg(t, hep.ProtoSIP, sipMsg("BYE sip:bob@b.example SIP/2.0", cid, "2 BYE"), now, nil)...)
+		ends = append(ends, len(stream))
+	}
+	const isn = 5000
+	// seg is stream[from:to] at its sequence number.
+	seg := func(w wire, from, to int) []byte { return w.tcp(isn+uint32(from), false, false, stream[from:to]) }
+	syn := func(w wire) []byte { return w.tcp(isn-1, true, false, nil) }
+	fin := func(w wire) []byte { return w.tcp(isn+uint32(len(stream)), false, true, nil) }
+	big := sipMsg("INVITE sip:bob@b.example SIP/2.0", "frag-1", "1 INVITE")
+	big = append(big[:len(big)-2], []byte("X-Big: "+strings.Repeat("y", 2900)+"\r\n\r\n")...)
+	bigHEP := hepMsg(t, hep.ProtoSIP, big, now, nil)
+
+	a, b, c := ends[0], ends[1], ends[2]
+	tests := []struct {
+		name    string
+		frames  func(w wire) [][]byte
+		wire    []wire
+		callIDs []string
+		check   func(t *testing.T, st ReadStats)
+	}{
+		{
+			name: "tcp segments out of order, retransmitted, split inside headers",
+			frames: func(w wire) [][]byte {
+				return [][]byte{syn(w), seg(w, 0, 3), seg(w, a+10, b), seg(w, 3, a+10), seg(w, 3, a+10),
+					seg(w, c-5, c), seg(w, b, c-5), fin(w)}
+			},
+			wire:    []wire{{t: t}, {t: t, vlan: 42}, {t: t, v6: true}, {t: t, v6: true, vlan: 7}},
+			callIDs: []string{"m-1", "m-2", "m-3"},
+			check: func(t *testing.T, st ReadStats) {
+				if st.Decoder.TCPOutOfOrder != 2 || st.Decoder.TCPRetransmits != 1 || st.TCPSkipped != 0 {
+					t.Errorf("out of order %d, retransmits %d, skipped %d; want 2, 1, 0", st.Decoder.TCPOutOfOrder, st.Decoder.TCPRetransmits, st.TCPSkipped)
+				}
+			},
+		},
+		{
+			name: "capture starts mid-stream: resync at the next HEP3",
+			frames: func(w wire) [][]byte {
+				return [][]byte{seg(w, 20, a+7), seg(w, a+7, c), fin(w)}
+			},
+			wire:    []wire{{t: t}, {t: t, v6: true, vlan: 100}},
+			callIDs: []string{"m-2", "m-3"},
+			check: func(t *testing.T, st ReadStats) {
+				if st.TCPSkipped != uint64(a-20) || st.Decoder.TCPResyncs == 0 {
+					t.Errorf("skipped %d bytes (%d resyncs), want %d", st.TCPSkipped, st.Decoder.TCPResyncs, a-20)
+				}
+			},
+		},
+		{
+			name: "a hole that never fills: the cut message is dropped at the end, the next one kept",
+			frames: func(w wire) [][]byte {
+				return [][]byte{syn(w), seg(w, 0, a+30), seg(w, a+60, c)}
+			},
+			wire:    []wire{{t: t}, {t: t, v6: true}},
+			callIDs: []string{"m-1", "m-3"},
+			check: func(t *testing.T, st ReadStats) {
+				if st.Decoder.TCPGaps != 1 || st.TCPSkipped != uint64(b-a-30) {
+					t.Errorf("gaps %d, skipped %d; want 1, %d", st.Decoder.TCPGaps, st.TCPSkipped, b-a-30)
+				}
+			},
+		},
+		{
+			name: "fragments last first",
+			frames: func(w wire) [][]byte {
+				fs := w.udpFragments(bigHEP, 1232)
+				slices.Reverse(fs)
+				return fs
+			},
+			wire:    []wire{{t: t}, {t: t, vlan: 5}, {t: t, v6: true}, {t: t, v6: true, vlan: 5}},
+			callIDs: []string{"frag-1"},
+			check: func(t *testing.T, st ReadStats) {
+				if st.Fragments != 3 || st.Decoder.FragReassembled != 1 {
+					t.Errorf("fragments %d, reassembled %d; want 3, 1", st.Fragments, st.Decoder.FragReassembled)
+				}
+			},
+		},
+		{
+			name: "fragments middle, last, first",
+			frames: func(w wire) [][]byte {
+				fs := w.udpFragments(bigHEP, 1232)
+				return [][]byte{fs[1], fs[2], fs[0]}
+			},
+			wire:    []wire{{t: t}, {t: t, v6: true, vlan: 9}},
+			callIDs: []string{"frag-1"},
+		},
+	}
+	for _, tt := range tests {
+		for _, w := range tt.wire {
+			t.Run(fmt.Sprintf("%s/v6=%v,vlan=%d", tt.name, w.v6, w.vlan), func(t *testing.T) {
+				w.t = t
+				rows, st := readPrint(t, writeCapture(t, tt.frames(w)))
+				var got []string
+				for _, r := range rows {
+					got = append(got, r.ProtocolHeader["callid"].(string))
+				}
+				if diff := cmp.Diff(tt.callIDs, got); diff != "" {
+					t.Errorf("rows by Call-ID (-want +got):\n%s", diff)
+				}
+				if st.DecodeErrors != 0 || st.Undecodable != 0 || st.HEP != len(tt.callIDs) {
+					t.Errorf("stats %+v", st)
+				}
+				if w.vlan != 0 && st.Decoder.VLAN == 0 {
+					t.Errorf("no VLAN-tagged frame counted")
+				}
+				if w.v6 != (st.Decoder.IPv6 > 0) {
+					t.Errorf("IPv6 headers %d, v6 %v", st.Decoder.IPv6, w.v6)
+				}
+				if tt.check != nil {
+					tt.check(t, st)
+				}
+			})
+		}
 	}
 }

@@ -345,7 +345,8 @@ func (s *Service) Run(ctx context.Context) error {
 		st, err := s.readFile(ctx, s.cfg.Read)
 		s.readStats = st
 		s.log.Info("read capture", "file", s.cfg.Read, "packets", st.Packets, "hep", st.HEP,
-			"not_hep", st.NotHEP, "tcp_flows", st.TCPFlows, "ip_fragments", st.Fragments, "errors", st.DecodeErrors)
+			"not_hep", st.NotHEP, "tcp_streams", st.TCPStreams, "tcp_skipped_bytes", st.TCPSkipped,
+			"ip_fragments", st.Fragments, "undecodable", st.Undecodable, "errors", st.DecodeErrors)
 		if cerr := s.Close(); err == nil {
 			err = cerr
 		}

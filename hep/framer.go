@@ -29,6 +29,55 @@ type Framer struct {
 
 var magic = []byte("HEP3")
 
+// ErrIncomplete is returned by [FrameLength] while b is the start of a
+// message that has not all arrived.
+var ErrIncomplete = errors.New("hep: incomplete message")
+
+// FrameLength returns the length of the HEP v3 message at the start of b,
+// a stream's next bytes, for messages of at most maxMsg bytes (maxMsg <= 0
+// or above 65535 means 65535). It returns [ErrIncomplete] while b is a
+// plausible start of a message (fewer than 6 bytes, or fewer than the
+// length says) and [ErrNotHEP] when b does not start one (no "HEP3", or a
+// length below 6 or above maxMsg): the stream then resynchronises at the
+// next "HEP3" ([Resync]). [Framer] and the agent's TCP framer both cut
+// streams with it.
+func FrameLength(b []byte, maxMsg int) (int, error) {
+	if maxMsg <= 0 || maxMsg > MaxMessageLen {
+		maxMsg = MaxMessageLen
+	}
+	if len(b) < hep3HeaderLen {
+		if !bytes.HasPrefix(magic, b[:min(len(b), len(magic))]) {
+			return 0, ErrNotHEP
+		}
+		return 0, ErrIncomplete
+	}
+	if !bytes.HasPrefix(b, magic) {
+		return 0, ErrNotHEP
+	}
+	n := int(b[4])<<8 | int(b[5])
+	if n < hep3HeaderLen || n > maxMsg {
+		return 0, ErrNotHEP
+	}
+	if len(b) < n {
+		return 0, ErrIncomplete
+	}
+	return n, nil
+}
+
+// Resync returns how many bytes of b to skip to reach the next "HEP3" at or
+// after from, keeping a tail that may be the start of one.
+func Resync(b []byte, from int) int {
+	if i := bytes.Index(b[from:], magic); i >= 0 {
+		return from + i
+	}
+	for k := min(len(magic)-1, len(b)-from); k > 0; k-- {
+		if bytes.HasPrefix(magic, b[len(b)-k:]) {
+			return len(b) - k
+		}
+	}
+	return len(b)
+}
+
 // NewFramer returns a Framer reading from r that accepts messages of at
 // most maxMsg bytes (maxMsg <= 0 or above 65535 means 65535).
 func NewFramer(r io.Reader, maxMsg int) *Framer {
@@ -67,20 +116,16 @@ func (f *Framer) Next() ([]byte, error) {
 	for {
 		if f.end-f.start >= hep3HeaderLen {
 			b := f.buf[f.start:f.end]
-			if !bytes.HasPrefix(b, magic) {
-				f.resync(0)
-				continue
-			}
-			n := int(b[4])<<8 | int(b[5])
-			if n < hep3HeaderLen || n > f.max {
-				f.resync(1)
-				continue
-			}
-			if len(b) >= n {
+			n, err := FrameLength(b, f.max)
+			switch {
+			case err == nil:
 				f.start += n
 				return b[:n:n], nil
+			case errors.Is(err, ErrNotHEP):
+				f.skip(Resync(b, 1))
+				continue
 			}
-			if n > len(f.buf) {
+			if n := int(b[4])<<8 | int(b[5]); n > len(f.buf) {
 				f.grow()
 			}
 		}
@@ -89,24 +134,6 @@ func (f *Framer) Next() ([]byte, error) {
 		}
 		f.fill()
 	}
-}
-
-// resync drops buffered bytes up to the next "HEP3" at or after from,
-// keeping a tail that may be the start of one.
-func (f *Framer) resync(from int) {
-	b := f.buf[f.start:f.end]
-	if i := bytes.Index(b[from:], magic); i >= 0 {
-		f.skip(from + i)
-		return
-	}
-	keep := 0
-	for k := min(len(magic)-1, len(b)); k > 0; k-- {
-		if bytes.HasPrefix(magic, b[len(b)-k:]) {
-			keep = k
-			break
-		}
-	}
-	f.skip(len(b) - keep)
 }
 
 func (f *Framer) skip(n int) {
@@ -143,8 +170,8 @@ func (f *Framer) finish() error {
 	// What is left is shorter than a message header or a message. Drop
 	// garbage as usual; a message cut short (or the start of "HEP3") makes
 	// ErrUnexpectedEOF.
-	if !bytes.HasPrefix(f.buf[f.start:f.end], magic) {
-		f.resync(0)
+	if b := f.buf[f.start:f.end]; !bytes.HasPrefix(b, magic) {
+		f.skip(Resync(b, 0))
 	}
 	rest := f.end - f.start
 	f.skipped += uint64(rest)

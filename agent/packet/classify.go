@@ -30,6 +30,8 @@ import (
 // For a datagram the kernel filter classified ([source.Frame].Match, not
 // reassembled, not inside a tunnel), the port tests of 1 and 2 are its
 // bits, and 3 is skipped for one it matched as RTCP only.
+//
+// With Config.HEP every payload is HEP instead (class ClassUnknown).
 func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit func(*Message)) {
 	c := &d.cfg
 	// The kernel filter classified this very datagram by the same Rules
@@ -40,6 +42,12 @@ func (d *Decoder) datagram(proto uint8, src, dst netip.AddrPort, b []byte, emit 
 	m := d.match & (bpf.ClassSIP | bpf.ClassDNS | bpf.ClassSIPContent | bpf.ClassRTCP)
 	kernel := m != 0
 	switch {
+	case c.HEP:
+		if len(b) == 0 {
+			d.st.KeepAlives++ // agents probe a UDP collector with an empty datagram
+			return
+		}
+		d.deliver(ClassUnknown, proto, src, dst, d.vlan, b, d.frame, emit)
 	case kernel && m&bpf.ClassSIP != 0, !kernel && (c.SIPPorts.Has(src.Port()) || c.SIPPorts.Has(dst.Port())):
 		k := sip.KeepAliveLen(b) // stray line ends before a message are dropped
 		switch {

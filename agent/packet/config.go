@@ -28,6 +28,15 @@ type Config struct {
 	// HTTP request with "Upgrade: websocket" (or its 101 answer) is seen, so
 	// this set is needed only for captures that start after the handshake.
 	WebSocketPorts bpf.PortSet
+	// HEP: the traffic is HEP itself (the collector reading a capture of
+	// what agents sent): every UDP payload (an empty one is a keep-alive)
+	// and SCTP user message is one HEP message, every TCP stream on any
+	// port is cut into HEP v3 messages by their length (hep.FrameLength;
+	// bytes before a "HEP3" are junk, a stream resyncs there after a hole),
+	// all emitted as [ClassUnknown] (the HEP type is inside each message,
+	// and hep/proto has a class only per payload type); the SIP, DNS, RTCP
+	// and WebSocket rules are not used.
+	HEP bool
 	// Unclassified, if set, is given every UDP payload that matched
 	// nothing above (the RTP statistics of agent/media), with the frame's
 	// capture time. It must not keep b.

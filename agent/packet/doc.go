@@ -48,6 +48,10 @@
 // but not framed until it closes. A new stream format is one framer type,
 // its proto.Framer kind in hep/proto and a case in classFramer.
 //
+// With [Config].HEP the decoder reads captures of HEP traffic (the
+// collector's --read): every UDP payload is a HEP message and TCP streams
+// on any port are cut by hep.FrameLength, resyncing at the next "HEP3".
+//
 // # Classification and filters
 //
 // SIP by port ([Config].SIPPorts) or, on any port, by its first line; RTCP

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/xhep/xhep/agent/source"
+	"github.com/xhep/xhep/hep"
 	"github.com/xhep/xhep/hep/proto"
 	"github.com/xhep/xhep/hep/sip"
 )
@@ -23,7 +24,8 @@ import (
 // in a [meta]; nothing is passed through the Decoder's per-frame state.
 //
 // Framers: SIP by Content-Length (compact "l" too), DNS by its 2-byte
-// length prefix, WebSocket (its HTTP upgrade, then frames carrying SIP).
+// length prefix, WebSocket (its HTTP upgrade, then frames carrying SIP),
+// HEP v3 by its length field.
 
 // framer cuts the in-order bytes of one TCP stream direction into
 // messages. It returns each message to the assembler, which delivers it
@@ -76,6 +78,7 @@ const (
 	frameDNS                    // DNS with a 2-byte length prefix (RFC 1035 §4.2.2)
 	frameHTTP                   // WebSocket: the HTTP upgrade first, then frames
 	frameWS                     // WebSocket frames, joined after the handshake
+	frameHEP                    // HEP v3 by its length field (Config.HEP)
 	numFramerKinds
 )
 
@@ -88,6 +91,8 @@ func newFramer(d *Decoder, k framerKind) framer {
 		return &wsFramer{d: d, upgrade: true, handshake: true}
 	case frameWS:
 		return &wsFramer{d: d}
+	case frameHEP:
+		return &hepFramer{d: d}
 	default:
 		return &sipFramer{d: d}
 	}
@@ -124,6 +129,8 @@ func (d *Decoder) streamFramer(k streamKey, p []byte) (framerKind, bool) {
 	c := &d.cfg
 	sp, dp := k.src.Port(), k.dst.Port()
 	switch {
+	case c.HEP:
+		return frameHEP, true
 	case isUpgrade(p): // WebSocket on any port, SIP ports included
 		return frameHTTP, true
 	case c.SIPPorts.Has(sp) || c.SIPPorts.Has(dp):
@@ -305,4 +312,32 @@ func (f *dnsFramer) next(b []byte) (int, []byte, Class, bool) {
 		return 0, nil, 0, true
 	}
 	return 2 + n, b[2 : 2+n], ClassDNS, true
+}
+
+// hepFramer cuts HEP v3 messages ("HEP3", a 16-bit total length, chunks;
+// see hep.FrameLength) out of a stream. Bytes that do not start a message
+// are skipped to the next "HEP3" (junk, counted), so a mid-stream start or
+// a hole resyncs there.
+type hepFramer struct{ d *Decoder }
+
+func (f *hepFramer) begin(bool)    {}
+func (f *hepFramer) gap() bool     { return true }
+func (f *hepFramer) held() int     { return 0 }
+func (f *hepFramer) inPlace() bool { return false }
+func (f *hepFramer) reset()        {}
+
+func (f *hepFramer) next(b []byte) (int, []byte, Class, bool) {
+	n, err := hep.FrameLength(b, 0)
+	switch {
+	case err == nil:
+		return n, b[:n], ClassUnknown, true
+	case errors.Is(err, hep.ErrIncomplete):
+		return 0, nil, 0, true
+	}
+	k := hep.Resync(b, 1) // at least 1: b does not start a message
+	d := f.d
+	d.st.TCPResyncs++
+	d.st.Junk++
+	d.st.TCPDroppedBytes += uint64(k)
+	return k, nil, 0, true
 }

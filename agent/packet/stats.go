@@ -119,7 +119,7 @@ type Stats struct {
 	Other   uint64             // frames skipped as not IP, or IP carrying another protocol (ARP, ICMP, ESP...)
 	Tunnels [NumTunnels]uint64 // decapsulations by kind
 
-	Messages     [NumClasses]uint64 // messages emitted by class ([ClassUnknown] is never emitted)
+	Messages     [NumClasses]uint64 // messages emitted by class ([ClassUnknown]: HEP messages, only with Config.HEP)
 	Unclassified uint64             // UDP/SCTP payloads and TCP streams that matched no class
 	KeepAlives   uint64             // CRLF keep-alives and tiny non-SIP datagrams on SIP ports
 	Junk         uint64             // non-SIP payloads on SIP ports, and bytes skipped while resyncing a stream (counted once per skip)
@@ -138,8 +138,8 @@ type Stats struct {
 	TCPOutOfOrder    uint64 // segments that arrived ahead of a hole
 	TCPRetransmits   uint64 // segments (or parts) repeating bytes already seen
 	TCPGaps          uint64 // holes skipped (after GapTimeout, a bound, or a flush)
-	TCPResyncs       uint64 // times a stream found a SIP start line after a gap or mid-stream start
-	TCPMessages      uint64 // messages framed from streams (SIP, WebSocket SIP, DNS)
+	TCPResyncs       uint64 // times a stream found a SIP start line (or "HEP3") after a gap, a mid-stream start or junk
+	TCPMessages      uint64 // messages framed from streams (SIP, WebSocket SIP, DNS, HEP)
 	TCPStreams       uint64 // stream directions opened
 	TCPStreamsClosed uint64 // directions closed by FIN or RST
 	TCPStreamsIdle   uint64 // directions flushed by Expire after StreamIdle

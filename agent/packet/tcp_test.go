@@ -550,3 +550,30 @@ func testRandomSegmentation(t *testing.T, trial int, lossy, ws bool) {
 		}
 	}
 }
+
+// TestHEPMode: with Config.HEP (the collector's --read) every UDP payload
+// on any port is HEP, an empty one a keep-alive, and TCP streams on any
+// port are cut by the HEP3 length, junk before a "HEP3" skipped; SIP on a
+// SIP port is not looked for.
+func TestHEPMode(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.HEP = true
+	m1 := cat([]byte("HEP3"), u16(12), []byte("chunks"))
+	m2 := cat([]byte("HEP3"), u16(7), []byte("x"))
+	stream := cat([]byte("junk!HE"), m1, m2)
+	frames := []source.Frame{
+		frame(source.LinkEthernet, ts0, eth(0x0800, ip4(17, "10.0.0.1", "10.0.0.2", udp(40000, 9999, m1)))),
+		frame(source.LinkEthernet, ts0, eth(0x0800, ip4(17, "10.0.0.1", "10.0.0.2", udp(40000, 9999, nil)))),
+		frame(source.LinkEthernet, ts0, eth(0x0800, ip4(17, "10.0.0.1", "10.0.0.2", udp(5060, 5060, invite)))),
+		tcpC(1, 9061, 100, fACK, stream[:9]),
+		tcpC(2, 9061, 109, fACK, stream[9:]),
+	}
+	out, st, _ := run(t, &cfg, frames...)
+	want := []got{
+		{"unknown", 17, "10.0.0.1:40000", "10.0.0.2:9999", 0, ts0, string(m1)},
+		{"unknown", 17, "10.0.0.1:5060", "10.0.0.2:5060", 0, ts0, string(invite)},
+		{"unknown", 6, "10.0.0.1:40000", "10.0.0.2:9061", 0, ts0 + 2, string(m1)},
+		{"unknown", 6, "10.0.0.1:40000", "10.0.0.2:9061", 0, ts0 + 2, string(m2)},
+	}
+	check(t, want, out, map[string]uint64{"KeepAlives": 1, "Junk": 1, "TCPDroppedBytes": 7, "Messages.unknown": 4, "Messages.sip": 0}, st)
+}

@@ -22,10 +22,12 @@ func TestConformance(t *testing.T) {
 		t.Skip("runs once, in the default pass: it opens every backend itself")
 	}
 	my := newFixtureOn(t, "mysql", nil, nil)
+	mediaAt, _, _ := storeMediaReports(t, my)
 	srvMy, _ := server(t, my, nil)
 	others := map[string]*httptest.Server{}
 	for _, b := range []string{"clickhouse", "clickhouse-cluster"} {
 		f := newFixtureOn(t, b, nil, nil)
+		storeMediaReports(t, f)
 		others[b], _ = server(t, f, nil)
 	}
 	win := "from=" + genStart.Add(-time.Minute).Format(time.RFC3339) + "&to=" + genStart.Add(30*time.Minute).Format(time.RFC3339)
@@ -88,6 +90,12 @@ func TestConformance(t *testing.T) {
 		"/calls?" + q("status", "200"),
 		"/stats?" + win,
 		"/stats?" + win + "&step=10s",
+		"/media/lowmos?" + q("mos", "4"),
+		"/media/lowmos?" + q("mos", "4.5", "limit", "1"),
+		"/media/lowmos?" + q("mos", "1.5"),
+	}
+	if mediaAt.Before(genStart) || mediaAt.After(genStart.Add(30*time.Minute)) {
+		t.Fatalf("media reports at %v, outside the compared window", mediaAt)
 	}
 	for _, id := range []string{my.aLeg, my.bLeg, my.cLeg, my.dLeg, invite.CallID, resp.CallID} {
 		p := "/calls/" + url.PathEscape(id)
@@ -114,7 +122,7 @@ func TestConformance(t *testing.T) {
 }
 
 // normalize decodes a JSON body and drops every "id" key (row ids are
-// the backend's own) and "media_note"; a body that is not JSON (text, pcap) is kept as is.
+// the backend's own); a body that is not JSON (text, pcap) is kept as is.
 func normalize(t *testing.T, b []byte) any {
 	var v any
 	if json.Unmarshal(b, &v) != nil {
@@ -125,9 +133,6 @@ func normalize(t *testing.T, b []byte) any {
 		switch x := x.(type) {
 		case map[string]any:
 			delete(x, "id")
-			// ClickHouse has no media queries yet: its flows say so in
-			// media_note (and media is [] on both for this fixture).
-			delete(x, "media_note")
 			for k, e := range x {
 				x[k] = drop(e)
 			}

@@ -26,10 +26,8 @@ type Flow struct {
 	DNS      []DNSEntry  `json:"dns"`
 	Logs     []LogEntry  `json:"logs"`
 	// Media are the HEP type 34 quality reports of the legs (agent
-	// --rtp-stats), capture order; MediaNote says why there are none when
-	// the backend cannot answer (ClickHouse).
-	Media     []MediaEntry `json:"media"`
-	MediaNote string       `json:"media_note,omitempty"`
+	// --rtp-stats), capture order.
+	Media []MediaEntry `json:"media"`
 	// Truncated is set when the leg closure stopped at Config.MaxLegs.
 	Truncated bool `json:"truncated,omitempty"`
 	// Aliases names the flow's addresses that an alias prefix covers
@@ -239,12 +237,7 @@ func (a *API) buildFlow(ctx context.Context, id string, tr timeRange, withRaw bo
 			return err
 		},
 		func() (err error) {
-			mq, ok := a.mediaQ()
-			if !ok {
-				f.Media, f.MediaNote = []MediaEntry{}, errMediaNotSupported.Error()
-				return nil
-			}
-			f.Media, err = mq.mediaOf(ctx, order, from, to)
+			f.Media, err = a.q.mediaOf(ctx, order, from, to)
 			return err
 		},
 		func() error {

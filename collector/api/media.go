@@ -1,8 +1,6 @@
 package api
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -47,27 +45,6 @@ type LowMOSCall struct {
 	Last    time.Time `json:"last"`
 }
 
-// errMediaNotSupported is what a backend without the media queries
-// answers (ClickHouse for now); the flow then carries MediaNote instead.
-var errMediaNotSupported = errors.New("media quality reports are not supported by this backend (ClickHouse): use MySQL/MariaDB")
-
-// mediaQuerier is implemented by the backends that store HEP type 34
-// reports (MySQL/MariaDB). Kept apart from querier so a backend without
-// it still is one.
-type mediaQuerier interface {
-	// mediaOf returns the reports correlated with ids within [from, to],
-	// in capture order.
-	mediaOf(ctx context.Context, ids []string, from, to time.Time) ([]MediaEntry, error)
-	// lowMOS returns the calls with a report whose MOS is below max within
-	// [from, to], worst first, at most limit.
-	lowMOS(ctx context.Context, max float64, from, to time.Time, limit int) ([]LowMOSCall, error)
-}
-
-func (a *API) mediaQ() (mediaQuerier, bool) {
-	m, ok := a.q.(mediaQuerier)
-	return m, ok
-}
-
 var knownLowMOS = map[string]bool{"from": true, "to": true, "tz": true, "mos": true, "limit": true}
 
 // lowMOSCalls serves GET /api/v1/media/lowmos?mos=3.5[&from&to&limit]: the
@@ -94,11 +71,7 @@ func (a *API) lowMOSCalls(w http.ResponseWriter, r *http.Request) error {
 			return errBad("limit: %q is not a number between 1 and 10000", s)
 		}
 	}
-	mq, ok := a.mediaQ()
-	if !ok {
-		return &httpError{http.StatusNotImplemented, errMediaNotSupported.Error()}
-	}
-	calls, err := mq.lowMOS(r.Context(), max, tr.From, tr.To, limit)
+	calls, err := a.q.lowMOS(r.Context(), max, tr.From, tr.To, limit)
 	if err != nil {
 		return err
 	}

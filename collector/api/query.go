@@ -46,6 +46,12 @@ type querier interface {
 	// range and filters, in capture order (ties by id); more than max is
 	// a 422 error.
 	registerRows(ctx context.Context, s *search, max int) ([]regRow, error)
+	// mediaOf returns the HEP type 34 quality reports correlated with ids
+	// within [from, to], in capture order (none when the table is missing).
+	mediaOf(ctx context.Context, ids []string, from, to time.Time) ([]MediaEntry, error)
+	// lowMOS returns the calls with a report whose MOS is below max within
+	// [from, to], worst first, at most limit.
+	lowMOS(ctx context.Context, max float64, from, to time.Time, limit int) ([]LowMOSCall, error)
 	// statsCounts counts SIP messages within [from, to] by bucket (secs
 	// seconds from from), status and method.
 	statsCounts(ctx context.Context, from, to time.Time, secs int64) ([]statCount, error)

@@ -10,9 +10,7 @@ package api
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 )
@@ -44,20 +42,6 @@ const (
 	chMsgOut = "id, ts, gid, callid, callid_aleg, correlation_id, method, status_i, cseq_method, " +
 		"from_user, to_user, ruri_user, user_agent, proto_i, src_ip, src_port_i, dst_ip, dst_port_i"
 )
-
-func chScanMessage(rows *sql.Rows, m *Message, lead []any, extra ...any) error {
-	var ts, proto int64
-	dest := append(lead, &m.ID, &ts, &m.Node, &m.CallID, &m.CallIDALeg, &m.CorrelationID,
-		&m.Method, &m.Status, &m.CSeqMethod, &m.FromUser, &m.ToUser, &m.RURIUser, &m.UserAgent,
-		&proto, &m.SrcIP, &m.SrcPort, &m.DstIP, &m.DstPort)
-	if err := rows.Scan(append(dest, extra...)...); err != nil {
-		return err
-	}
-	m.Time = time.UnixMicro(ts).UTC()
-	m.TimeUS = ts
-	m.Transport = transportName(int(proto))
-	return nil
-}
 
 // userRoles: the user index's role of each user column.
 var userRoles = map[string]int{"from_user": 1, "to_user": 2, "ruri_user": 3}
@@ -162,18 +146,8 @@ func (c *clickhouseQ) searchMessages(ctx context.Context, s *search, tables []st
 			if err != nil {
 				return fmt.Errorf("query messages: %w", err)
 			}
-			defer rows.Close()
-			for rows.Next() {
-				var m Message
-				if err := chScanMessage(rows, &m, []any{&m.Table}); err != nil {
-					return fmt.Errorf("scan message: %w", err)
-				}
-				msgs = append(msgs, m)
-			}
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("read messages: %w", err)
-			}
-			return nil
+			msgs, err = readMessages(rows, "message", false, false)
+			return err
 		})
 	return msgs, total, err
 }
@@ -197,16 +171,8 @@ func (c *clickhouseQ) pageCalls(ctx context.Context, s *search) ([]string, int64
 			if err != nil {
 				return fmt.Errorf("query calls: %w", err)
 			}
-			defer rows.Close()
-			for rows.Next() {
-				var id string
-				var last int64
-				if err := rows.Scan(&id, &last); err != nil {
-					return fmt.Errorf("scan call: %w", err)
-				}
-				ids = append(ids, id)
-			}
-			return rows.Err()
+			ids, err = readCallIDs(rows)
+			return err
 		})
 	return ids, total, err
 }
@@ -239,33 +205,7 @@ func (c *clickhouseQ) messagesOf(ctx context.Context, tables, ids []string, from
 	if err != nil {
 		return nil, fmt.Errorf("query call messages: %w", err)
 	}
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		var m Message
-		var ord int64
-		var rawS string
-		ex := []any{}
-		if raw {
-			ex = append(ex, &rawS)
-		}
-		if err := chScanMessage(rows, &m, []any{&m.Table, &ord}, ex...); err != nil {
-			return nil, fmt.Errorf("scan call message: %w", err)
-		}
-		if raw {
-			m.Raw = rawS
-			line, _, _ := strings.Cut(m.Raw, "\n")
-			m.FirstLine = strings.TrimRight(line, "\r")
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read call messages: %w", err)
-	}
-	if max > 0 && len(out) > max {
-		return nil, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("call has more than %d SIP messages", max)}
-	}
-	return out, nil
+	return readFlowMessages(rows, raw, max)
 }
 
 func (c *clickhouseQ) span(ctx context.Context, ids []string, tr timeRange) (first, last time.Time, ok bool, err error) {
@@ -316,24 +256,7 @@ func (c *clickhouseQ) links(ctx context.Context, frontier []string, from, to tim
 	if err != nil {
 		return nil, fmt.Errorf("query linked legs: %w", err)
 	}
-	defer rows.Close()
-	var out [][3]string
-	seen := map[[3]string]bool{}
-	for rows.Next() {
-		var l [3]string
-		if err := rows.Scan(&l[0], &l[1], &l[2]); err != nil {
-			return nil, fmt.Errorf("scan linked leg: %w", err)
-		}
-		if l[0] == "" || l[0] == "null" || seen[l] {
-			continue
-		}
-		seen[l] = true
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read linked legs: %w", err)
-	}
-	return out, nil
+	return readLinks(rows)
 }
 
 func (c *clickhouseQ) hostsOf(ctx context.Context, ids []string, from, to time.Time, hosts, domains map[string]bool) error {
@@ -354,18 +277,7 @@ func (c *clickhouseQ) hostsOf(ctx context.Context, ids []string, from, to time.T
 	if err != nil {
 		return fmt.Errorf("query call hosts: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var d [5]string
-		if err := rows.Scan(&d[0], &d[1], &d[2], &d[3], &d[4]); err != nil {
-			return fmt.Errorf("scan call hosts: %w", err)
-		}
-		addHosts(d, hosts, domains)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read call hosts: %w", err)
-	}
-	return nil
+	return readHosts(rows, hosts, domains)
 }
 
 // correlated queries cols of table's rows correlated with ids within
@@ -384,23 +296,7 @@ func (c *clickhouseQ) rtcpOf(ctx context.Context, ids []string, from, to time.Ti
 	if err != nil {
 		return nil, fmt.Errorf("query rtcp: %w", err)
 	}
-	defer rows.Close()
-	out := []RTCPEntry{}
-	for rows.Next() {
-		var e RTCPEntry
-		var ts int64
-		var p string
-		if err := rows.Scan(&ts, &e.CorrelationID, &e.SrcIP, &e.SrcPort, &e.DstIP, &e.DstPort, &p); err != nil {
-			return nil, fmt.Errorf("scan rtcp: %w", err)
-		}
-		e.Time, e.TimeUS = time.UnixMicro(ts).UTC(), ts
-		e.Report = json.RawMessage(p)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read rtcp: %w", err)
-	}
-	return out, nil
+	return readRTCP(rows)
 }
 
 func (c *clickhouseQ) logsOf(ctx context.Context, ids []string, from, to time.Time) ([]LogEntry, error) {
@@ -408,21 +304,7 @@ func (c *clickhouseQ) logsOf(ctx context.Context, ids []string, from, to time.Ti
 	if err != nil {
 		return nil, fmt.Errorf("query logs: %w", err)
 	}
-	defer rows.Close()
-	out := []LogEntry{}
-	for rows.Next() {
-		var e LogEntry
-		var ts int64
-		if err := rows.Scan(&ts, &e.CorrelationID, &e.SrcIP, &e.DstIP, &e.Message); err != nil {
-			return nil, fmt.Errorf("scan log: %w", err)
-		}
-		e.Time, e.TimeUS = time.UnixMicro(ts).UTC(), ts
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read logs: %w", err)
-	}
-	return out, nil
+	return readLogs(rows)
 }
 
 func (c *clickhouseQ) dnsOf(ctx context.Context, hosts []string, domains map[string]bool, from, to time.Time) ([]DNSEntry, error) {
@@ -432,7 +314,7 @@ func (c *clickhouseQ) dnsOf(ctx context.Context, hosts []string, domains map[str
 	}
 	in := placeholders(len(hosts))
 	tc, args := chTime(from, to)
-	q := fmt.Sprintf("SELECT id, ts, src_ip, toInt64(src_port), dst_ip, toInt64(dst_port), qname, toInt64(qtype), qr, toInt64(rcode), payload"+
+	q := fmt.Sprintf("SELECT id, ts, src_ip, toInt64(src_port), dst_ip, toInt64(dst_port), qname, toInt64(qtype), toInt64(qr), toInt64(rcode), payload"+
 		" FROM %s WHERE %s AND (src_ip IN (%s) OR dst_ip IN (%s)) ORDER BY ts, id", dnsTable, tc, in, in)
 	for range 2 {
 		for _, h := range hosts {
@@ -443,28 +325,7 @@ func (c *clickhouseQ) dnsOf(ctx context.Context, hosts []string, domains map[str
 	if err != nil {
 		return nil, fmt.Errorf("query dns: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var e DNSEntry
-		var id uint64
-		var ts int64
-		var qr uint8
-		var p string
-		if err := rows.Scan(&id, &ts, &e.SrcIP, &e.SrcPort, &e.DstIP, &e.DstPort, &e.QName, &e.QType, &qr, &e.RCode, &p); err != nil {
-			return nil, fmt.Errorf("scan dns: %w", err)
-		}
-		if !forDomain(e.QName, domains) {
-			continue
-		}
-		e.Time, e.TimeUS = time.UnixMicro(ts).UTC(), ts
-		e.QR = qr == 1
-		e.Message = json.RawMessage(p)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read dns: %w", err)
-	}
-	return out, nil
+	return readDNS(rows, domains)
 }
 
 func (c *clickhouseQ) rtcpRaw(ctx context.Context, ids []string, from, to time.Time) ([]packet, error) {
@@ -472,30 +333,7 @@ func (c *clickhouseQ) rtcpRaw(ctx context.Context, ids []string, from, to time.T
 	if err != nil {
 		return nil, fmt.Errorf("query rtcp packets: %w", err)
 	}
-	defer rows.Close()
-	var out []packet
-	for rows.Next() {
-		var ts int64
-		var proto, sp, dp int
-		var sip, dip string
-		var raw string
-		if err := rows.Scan(&ts, &proto, &sip, &sp, &dip, &dp, &raw); err != nil {
-			return nil, fmt.Errorf("scan rtcp packet: %w", err)
-		}
-		rb, ok := rtcpBinary([]byte(raw))
-		if !ok {
-			continue
-		}
-		p, err := toPacket(time.UnixMicro(ts).UTC(), proto, sip, sp, dip, dp, rb)
-		if err != nil {
-			continue
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read rtcp packets: %w", err)
-	}
-	return out, nil
+	return readPackets(rows)
 }
 
 func (c *clickhouseQ) statsCounts(ctx context.Context, from, to time.Time, secs int64) ([]statCount, error) {
@@ -516,19 +354,7 @@ func (c *clickhouseQ) statsCounts(ctx context.Context, from, to time.Time, secs 
 	if err != nil {
 		return nil, fmt.Errorf("query stats: %w", err)
 	}
-	defer rows.Close()
-	var out []statCount
-	for rows.Next() {
-		var sc statCount
-		if err := rows.Scan(&sc.bucket, &sc.status, &sc.method, &sc.count); err != nil {
-			return nil, fmt.Errorf("scan stats: %w", err)
-		}
-		out = append(out, sc)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read stats: %w", err)
-	}
-	return out, nil
+	return readStats(rows)
 }
 
 func (c *clickhouseQ) registerRows(ctx context.Context, s *search, max int) ([]regRow, error) {
@@ -541,23 +367,5 @@ func (c *clickhouseQ) registerRows(ctx context.Context, s *search, max int) ([]r
 	if err != nil {
 		return nil, fmt.Errorf("query registrations: %w", err)
 	}
-	defer rows.Close()
-	var out []regRow
-	for rows.Next() {
-		var r regRow
-		var ts int64
-		if err := rows.Scan(&ts, &r.callid, &r.cseq, &r.method, &r.status, &r.toUser, &r.toDomain, &r.contactUser,
-			&r.expires, &r.userAgent, &r.srcIP, &r.srcPort, &r.dstIP, &r.dstPort); err != nil {
-			return nil, fmt.Errorf("scan registration: %w", err)
-		}
-		r.time = time.UnixMicro(ts).UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read registrations: %w", err)
-	}
-	if len(out) > max {
-		return nil, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("more than %d REGISTER messages in the range: narrow it or filter by user", max)}
-	}
-	return out, nil
+	return readRegs(rows, max)
 }

@@ -6,9 +6,7 @@ package api
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 )
@@ -21,27 +19,6 @@ const msgCols = "id, create_date, gid, COALESCE(callid,''), COALESCE(callid_aleg
 	"COALESCE(method,''), COALESCE(status,0), COALESCE(JSON_UNQUOTE(JSON_EXTRACT(protocol_header,'$.cseq_method')),''), " +
 	"COALESCE(from_user,''), COALESCE(to_user,''), COALESCE(ruri_user,''), COALESCE(user_agent,''), " +
 	"COALESCE(JSON_EXTRACT(hep_header,'$.protocol'),0), COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0)"
-
-func scanMessage(rows *sql.Rows, table string, extra ...any) (Message, error) {
-	var m Message
-	var proto int
-	dest := []any{&m.ID, &m.Time, &m.Node, &m.CallID, &m.CallIDALeg, &m.CorrelationID,
-		&m.Method, &m.Status, &m.CSeqMethod, &m.FromUser, &m.ToUser, &m.RURIUser, &m.UserAgent,
-		&proto, &m.SrcIP, &m.SrcPort, &m.DstIP, &m.DstPort}
-	if table == "" {
-		dest = append([]any{&m.Table}, dest...)
-	}
-	if err := rows.Scan(append(dest, extra...)...); err != nil {
-		return m, err
-	}
-	if table != "" {
-		m.Table = table
-	}
-	m.Time = m.Time.UTC()
-	m.TimeUS = m.Time.UnixMicro()
-	m.Transport = transportName(proto)
-	return m, nil
-}
 
 // searchSQL returns the page query and the count query of s over tables.
 func searchSQL(s *search, tables []string) (page string, pageArgs []any, count string, countArgs []any) {
@@ -78,18 +55,8 @@ func (my *mysqlQ) searchMessages(ctx context.Context, s *search, tables []string
 			if err != nil {
 				return fmt.Errorf("query messages: %w", err)
 			}
-			defer rows.Close()
-			for rows.Next() {
-				m, err := scanMessage(rows, "")
-				if err != nil {
-					return fmt.Errorf("scan message: %w", err)
-				}
-				res.Messages = append(res.Messages, m)
-			}
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("read messages: %w", err)
-			}
-			return nil
+			res.Messages, err = readMessages(rows, "message", false, false)
+			return err
 		})
 	if err != nil {
 		return nil, 0, err
@@ -128,42 +95,7 @@ func (my *mysqlQ) messagesOf(ctx context.Context, tables, ids []string, from, to
 	if err != nil {
 		return nil, fmt.Errorf("query call messages: %w", err)
 	}
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		var ord int
-		var rawB []byte
-		ex := []any{}
-		if raw {
-			ex = append(ex, &rawB)
-		}
-		var m Message
-		var tbl string
-		var proto int
-		dest := []any{&tbl, &ord, &m.ID, &m.Time, &m.Node, &m.CallID, &m.CallIDALeg, &m.CorrelationID,
-			&m.Method, &m.Status, &m.CSeqMethod, &m.FromUser, &m.ToUser, &m.RURIUser, &m.UserAgent,
-			&proto, &m.SrcIP, &m.SrcPort, &m.DstIP, &m.DstPort}
-		if err := rows.Scan(append(dest, ex...)...); err != nil {
-			return nil, fmt.Errorf("scan call message: %w", err)
-		}
-		m.Table = tbl
-		m.Time = m.Time.UTC()
-		m.TimeUS = m.Time.UnixMicro()
-		m.Transport = transportName(proto)
-		if raw {
-			m.Raw = string(rawB)
-			line, _, _ := strings.Cut(m.Raw, "\n")
-			m.FirstLine = strings.TrimRight(line, "\r")
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read call messages: %w", err)
-	}
-	if max > 0 && len(out) > max {
-		return nil, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("call has more than %d SIP messages", max)}
-	}
-	return out, nil
+	return readFlowMessages(rows, raw, max)
 }
 
 // pageCalls returns the Call-IDs of the call table's page of s (latest
@@ -186,19 +118,9 @@ func (my *mysqlQ) pageCalls(ctx context.Context, s *search) ([]string, int64, er
 	if err != nil {
 		return nil, 0, fmt.Errorf("query calls: %w", err)
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		var last time.Time
-		if err := rows.Scan(&id, &last); err != nil {
-			rows.Close()
-			return nil, 0, fmt.Errorf("scan call: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("read calls: %w", err)
+	ids, err := readCallIDs(rows)
+	if err != nil {
+		return nil, 0, err
 	}
 	var total int64
 	if err := conn.QueryRowContext(ctx, "SELECT FOUND_ROWS()").Scan(&total); err != nil {
@@ -256,24 +178,7 @@ func (my *mysqlQ) links(ctx context.Context, frontier []string, from, to time.Ti
 	if err != nil {
 		return nil, fmt.Errorf("query linked legs: %w", err)
 	}
-	defer rows.Close()
-	var out [][3]string
-	for rows.Next() {
-		var l [3]string
-		var id sql.NullString
-		if err := rows.Scan(&id, &l[1], &l[2]); err != nil {
-			return nil, fmt.Errorf("scan linked leg: %w", err)
-		}
-		if !id.Valid || id.String == "" || id.String == "null" {
-			continue
-		}
-		l[0] = id.String
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read linked legs: %w", err)
-	}
-	return out, nil
+	return readLinks(rows)
 }
 
 // hostsOf adds the addresses of the legs' SIP messages to hosts and their
@@ -296,18 +201,7 @@ func (my *mysqlQ) hostsOf(ctx context.Context, ids []string, from, to time.Time,
 	if err != nil {
 		return fmt.Errorf("query call hosts: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var d [5]string
-		if err := rows.Scan(&d[0], &d[1], &d[2], &d[3], &d[4]); err != nil {
-			return fmt.Errorf("scan call hosts: %w", err)
-		}
-		addHosts(d, hosts, domains)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read call hosts: %w", err)
-	}
-	return nil
+	return readHosts(rows, hosts, domains)
 }
 
 func (my *mysqlQ) rtcpOf(ctx context.Context, ids []string, from, to time.Time) ([]RTCPEntry, error) {
@@ -315,23 +209,7 @@ func (my *mysqlQ) rtcpOf(ctx context.Context, ids []string, from, to time.Time) 
 	if err != nil {
 		return nil, fmt.Errorf("query rtcp: %w", err)
 	}
-	defer rows.Close()
-	out := []RTCPEntry{}
-	for rows.Next() {
-		var e RTCPEntry
-		var p []byte
-		if err := rows.Scan(&e.Time, &e.CorrelationID, &e.SrcIP, &e.SrcPort, &e.DstIP, &e.DstPort, &p); err != nil {
-			return nil, fmt.Errorf("scan rtcp: %w", err)
-		}
-		e.Time = e.Time.UTC()
-		e.TimeUS = e.Time.UnixMicro()
-		e.Report = json.RawMessage(p)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read rtcp: %w", err)
-	}
-	return out, nil
+	return readRTCP(rows)
 }
 
 func (my *mysqlQ) logsOf(ctx context.Context, ids []string, from, to time.Time) ([]LogEntry, error) {
@@ -339,21 +217,7 @@ func (my *mysqlQ) logsOf(ctx context.Context, ids []string, from, to time.Time) 
 	if err != nil {
 		return nil, fmt.Errorf("query logs: %w", err)
 	}
-	defer rows.Close()
-	out := []LogEntry{}
-	for rows.Next() {
-		var e LogEntry
-		if err := rows.Scan(&e.Time, &e.CorrelationID, &e.SrcIP, &e.DstIP, &e.Message); err != nil {
-			return nil, fmt.Errorf("scan log: %w", err)
-		}
-		e.Time = e.Time.UTC()
-		e.TimeUS = e.Time.UnixMicro()
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read logs: %w", err)
-	}
-	return out, nil
+	return readLogs(rows)
 }
 
 // dnsOf returns the DNS messages sent or received by hosts within
@@ -368,7 +232,7 @@ func (my *mysqlQ) dnsOf(ctx context.Context, hosts []string, domains map[string]
 	in := placeholders(len(hosts))
 	cols := "id, create_date, COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0), " +
 		"COALESCE(JSON_UNQUOTE(JSON_EXTRACT(protocol_header,'$.qname')),''), COALESCE(JSON_EXTRACT(protocol_header,'$.qtype'),0), " +
-		"COALESCE(JSON_EXTRACT(protocol_header,'$.qr'),'false'), COALESCE(JSON_EXTRACT(protocol_header,'$.rcode'),0), payload"
+		"IF(COALESCE(JSON_EXTRACT(protocol_header,'$.qr'),'false') = 'true', 1, 0), COALESCE(JSON_EXTRACT(protocol_header,'$.rcode'),0), payload"
 	q := fmt.Sprintf("SELECT %[1]s FROM %[3]s WHERE create_date BETWEEN ? AND ? AND src_ip IN (%[2]s)"+
 		" UNION SELECT %[1]s FROM %[3]s WHERE create_date BETWEEN ? AND ? AND dst_ip IN (%[2]s) ORDER BY 2, 1", cols, in, dnsTable)
 	var args []any
@@ -382,28 +246,7 @@ func (my *mysqlQ) dnsOf(ctx context.Context, hosts []string, domains map[string]
 	if err != nil {
 		return nil, fmt.Errorf("query dns: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var e DNSEntry
-		var id uint64
-		var qr string
-		var p []byte
-		if err := rows.Scan(&id, &e.Time, &e.SrcIP, &e.SrcPort, &e.DstIP, &e.DstPort, &e.QName, &e.QType, &qr, &e.RCode, &p); err != nil {
-			return nil, fmt.Errorf("scan dns: %w", err)
-		}
-		if !forDomain(e.QName, domains) {
-			continue
-		}
-		e.Time = e.Time.UTC()
-		e.TimeUS = e.Time.UnixMicro()
-		e.QR = qr == "true"
-		e.Message = json.RawMessage(p)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read dns: %w", err)
-	}
-	return out, nil
+	return readDNS(rows, domains)
 }
 
 // correlated queries cols of the rows of table whose correlation id is one
@@ -425,30 +268,7 @@ func (my *mysqlQ) rtcpRaw(ctx context.Context, ids []string, from, to time.Time)
 	if err != nil {
 		return nil, fmt.Errorf("query rtcp packets: %w", err)
 	}
-	defer rows.Close()
-	var out []packet
-	for rows.Next() {
-		var ts time.Time
-		var proto, sp, dp int
-		var sip, dip string
-		var raw []byte
-		if err := rows.Scan(&ts, &proto, &sip, &sp, &dip, &dp, &raw); err != nil {
-			return nil, fmt.Errorf("scan rtcp packet: %w", err)
-		}
-		raw, ok := rtcpBinary(raw)
-		if !ok {
-			continue
-		}
-		p, err := toPacket(ts.UTC(), proto, sip, sp, dip, dp, raw)
-		if err != nil {
-			continue // not an address: nothing to rebuild
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read rtcp packets: %w", err)
-	}
-	return out, nil
+	return readPackets(rows)
 }
 
 // statsCounts counts the SIP messages within [from, to] by bucket of
@@ -464,25 +284,11 @@ func (my *mysqlQ) statsCounts(ctx context.Context, from, to time.Time, secs int6
 			" FROM `%s` WHERE create_date BETWEEN ? AND ? GROUP BY bucket, st, m", secs, t)
 		args = append(args, from, from, to)
 	}
-	var out []statCount
 	rows, err := my.a.query(ctx, b.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("query stats: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var bucket, count int64
-		var status int
-		var method string
-		if err := rows.Scan(&bucket, &status, &method, &count); err != nil {
-			return nil, fmt.Errorf("scan stats: %w", err)
-		}
-		out = append(out, statCount{bucket, status, method, count})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read stats: %w", err)
-	}
-	return out, nil
+	return readStats(rows)
 }
 
 // regCols are the columns of registerRows, read by scanReg.
@@ -497,22 +303,5 @@ func (my *mysqlQ) registerRows(ctx context.Context, s *search, max int) ([]regRo
 	if err != nil {
 		return nil, fmt.Errorf("query registrations: %w", err)
 	}
-	defer rows.Close()
-	var out []regRow
-	for rows.Next() {
-		var r regRow
-		if err := rows.Scan(&r.time, &r.callid, &r.cseq, &r.method, &r.status, &r.toUser, &r.toDomain, &r.contactUser,
-			&r.expires, &r.userAgent, &r.srcIP, &r.srcPort, &r.dstIP, &r.dstPort); err != nil {
-			return nil, fmt.Errorf("scan registration: %w", err)
-		}
-		r.time = r.time.UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read registrations: %w", err)
-	}
-	if len(out) > max {
-		return nil, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("more than %d REGISTER messages in the range: narrow it or filter by user", max)}
-	}
-	return out, nil
+	return readRegs(rows, max)
 }

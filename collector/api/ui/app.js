@@ -820,8 +820,6 @@ function rtcpFor(f, st, used) {
 function media(f) {
   const box = $("mediacharts");
   box.replaceChildren();
-  $("medianote").textContent = f.media_note || "";
-  $("medianote").hidden = !f.media_note;
   const name = (ip, hp) => aliasOf(f, ip) ? aliasOf(f, ip) + " (" + hp + ")" : hp;
   const legIdx = Object.fromEntries(f.legs.map((l, i) => [l.callid, i]));
   const streams = mediaStreams(f), used = new Set(), rows = [];
@@ -853,7 +851,7 @@ function media(f) {
     box.append(fig);
   });
   table($("media"), ["leg", "stream", "direction", "source", "codec", "packets / expected", "lost %", "max jitter", "mean jitter", "MOS", "last report"], rows);
-  if (!streams.length && !f.media_note) box.append(el("p", { class: "empty" }, "no RTP quality reports for this call"));
+  if (!streams.length) box.append(el("p", { class: "empty" }, "no RTP quality reports for this call"));
 }
 
 const seriesColors = ["#1f5fbf", "#c0392b", "#1b8a3a", "#b7791f", "#6b46c1", "#2c7a7b", "#97266d", "#4a5568"];

@@ -24,7 +24,8 @@ import (
 	"github.com/xhep/xhep/hep/sip"
 )
 
-// Config bounds a [Tracker]; zero fields take the defaults of [DefaultConfig].
+// Config bounds a [Tracker]; zero fields take the defaults of [DefaultConfig]
+// (as agent/correlate's Config does).
 type Config struct {
 	MaxEndpoints int
 	MaxStreams   int
@@ -142,8 +143,10 @@ type Tracker struct {
 	st       Stats
 }
 
-// New returns a Tracker; k may be nil (userspace only).
-func New(cfg Config, k Kernel) (*Tracker, error) {
+// withDefaults is cfg with its zero fields taken from [DefaultConfig]:
+// the one place defaults are applied ([New] and the agent's flags both
+// start from DefaultConfig).
+func (cfg Config) withDefaults() Config {
 	d := DefaultConfig()
 	if cfg.MaxEndpoints == 0 {
 		cfg.MaxEndpoints = d.MaxEndpoints
@@ -166,8 +169,26 @@ func New(cfg Config, k Kernel) (*Tracker, error) {
 	if cfg.Model == (rtp.EModel{}) {
 		cfg.Model = d.Model
 	}
-	if cfg.MaxEndpoints < 0 || cfg.MaxStreams < 0 || cfg.Interval < 0 || cfg.Idle < 0 {
-		return nil, fmt.Errorf("new media tracker: %w: negative bound", ErrConfig)
+	return cfg
+}
+
+// MaxJitterBuffer bounds EModel.JitterBuffer (ms): the delay-variation
+// buckets end at 200 ms, and a buffer beyond 1 s is no VoIP setting.
+const MaxJitterBuffer = 1000
+
+// New returns a Tracker; k may be nil (userspace only). Zero fields of cfg
+// take the defaults; out-of-range ones are an error wrapping [ErrConfig].
+func New(cfg Config, k Kernel) (*Tracker, error) {
+	cfg = cfg.withDefaults()
+	switch {
+	case cfg.MaxEndpoints < 1 || cfg.MaxEndpoints > 1<<24:
+		return nil, fmt.Errorf("new media tracker: %w: MaxEndpoints %d not in 1..%d", ErrConfig, cfg.MaxEndpoints, 1<<24)
+	case cfg.MaxStreams < 1 || cfg.MaxStreams > 1<<24:
+		return nil, fmt.Errorf("new media tracker: %w: MaxStreams %d not in 1..%d", ErrConfig, cfg.MaxStreams, 1<<24)
+	case cfg.Interval < 0 || cfg.Idle < 0 || cfg.EndTTL < 0 || cfg.TTL < 0:
+		return nil, fmt.Errorf("new media tracker: %w: negative duration", ErrConfig)
+	case cfg.Model.JitterBuffer > MaxJitterBuffer:
+		return nil, fmt.Errorf("new media tracker: %w: jitter buffer %d ms above %d", ErrConfig, cfg.Model.JitterBuffer, MaxJitterBuffer)
 	}
 	return &Tracker{cfg: cfg, k: k, eps: map[netip.AddrPort]*endpoint{}, streams: map[streamKey]*stream{},
 		tuples: map[[2]netip.AddrPort]uint32{}, buf: make([]byte, 0, 2048)}, nil

@@ -3,11 +3,14 @@ package media
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/xhep/xhep/hep/rtp"
 )
 
 const sdpBody = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n" +
@@ -198,5 +201,27 @@ func TestTrackerPerPTClock(t *testing.T) {
 		m["JITTER"].(float64), m["MAX_JITTER"].(float64)}
 	if d := cmp.Diff(view{"PCMA", 8, 8000, 1, 0, 0}, v); d != "" {
 		t.Errorf("report (-want +got)\n%s", d)
+	}
+}
+
+// TestConfig: zero fields take DefaultConfig's values; out-of-range ones
+// are refused with ErrConfig.
+func TestConfig(t *testing.T) {
+	tr, err := New(Config{MaxStreams: 7}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.MaxStreams = 7
+	if d := cmp.Diff(want, tr.cfg); d != "" {
+		t.Errorf("defaults (-want +got)\n%s", d)
+	}
+	for _, c := range []Config{
+		{MaxStreams: -1}, {MaxEndpoints: -1}, {MaxStreams: 1<<24 + 1}, {Idle: -time.Second},
+		{TTL: -1}, {EndTTL: -1}, {Interval: -1}, {Model: rtp.EModel{Base: 93.2, JitterBuffer: 1001}},
+	} {
+		if _, err := New(c, nil); !errors.Is(err, ErrConfig) {
+			t.Errorf("%+v: err %v, want ErrConfig", c, err)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xhep/xhep/agent/media"
 	"github.com/xhep/xhep/bpf"
 	"github.com/xhep/xhep/cmd/internal/cli"
 )
@@ -162,12 +163,13 @@ func defineFlags(fs *cli.FlagSet, w *flagValues, out io.Writer) (finish func() e
 	fs.IntVar(&c.CorrelateMax, "correlate-max", 65536, "media endpoints tracked for RTCP correlation")
 	fs.DurationVar(&c.CorrelateTTL, "correlate-ttl", 10*time.Minute, "life of a media endpoint without SDP or RTCP")
 
-	fs.BoolVar(&c.RTPStats, "rtp-stats", false, "measure the RTP of SDP-announced media (in the kernel when live in ringbuf mode) and send HEP type 34 quality reports")
-	fs.DurationVar(&c.RTPReportInterval, "rtp-report-interval", 5*time.Second, "--rtp-stats: a report per stream every `DURATION`")
-	fs.DurationVar(&c.RTPIdle, "rtp-idle", 15*time.Second, "--rtp-stats: a stream without packets this long gets its final report")
-	fs.IntVar(&c.RTPMaxStreams, "rtp-max-streams", 16384, "--rtp-stats: RTP streams tracked at once, `N` (kernel LRU table and userspace)")
-	fs.IntVar(&c.RTPMaxEndpoints, "rtp-max-endpoints", 65536, "--rtp-stats: SDP media endpoints tracked, `N`")
-	fs.IntVar(&c.RTPJitterBuffer, "rtp-jitter-buffer", 60, "--rtp-stats: fixed jitter buffer of the MOS estimate, `MS` (late packets count as lost)")
+	fs.BoolVar(&c.RTPStats, "rtp-stats", false, "measure the RTP of SDP-announced media (in the kernel when live in ringbuf or afxdp mode) and send HEP type 34 quality reports")
+	md := media.DefaultConfig() // the tracker's defaults are the flags' defaults
+	fs.DurationVar(&c.RTPReportInterval, "rtp-report-interval", md.Interval, "--rtp-stats: a report per stream every `DURATION`")
+	fs.DurationVar(&c.RTPIdle, "rtp-idle", md.Idle, "--rtp-stats: a stream without packets this long gets its final report")
+	fs.IntVar(&c.RTPMaxStreams, "rtp-max-streams", md.MaxStreams, "--rtp-stats: RTP streams tracked at once, `N` (kernel LRU table and userspace)")
+	fs.IntVar(&c.RTPMaxEndpoints, "rtp-max-endpoints", md.MaxEndpoints, "--rtp-stats: SDP media endpoints tracked, `N`")
+	fs.IntVar(&c.RTPJitterBuffer, "rtp-jitter-buffer", int(md.Model.JitterBuffer), "--rtp-stats: fixed jitter buffer of the MOS estimate, `MS` (late packets count as lost)")
 
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (e.g. :9096) at /metrics")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "`LEVEL`: debug, info, warn or error")

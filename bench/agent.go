@@ -64,7 +64,8 @@ func (s *suite) sipCapture(n int, rate float64) (string, gen.Stats, error) {
 // delivery runs as in production (a peer that sends plain HEP gets none).
 type hepListener struct {
 	srv      *ingest.Server
-	received atomic.Uint64
+	received atomic.Uint64 // every HEP message but media reports (type 34)
+	media    mediaListener
 	bad      atomic.Uint64
 	acks     countAcker
 }
@@ -120,7 +121,11 @@ func newHEPListener(listen ...string) (*hepListener, error) {
 			l.bad.Add(1)
 			return
 		}
-		l.received.Add(1)
+		if m.Proto == hep.ProtoMOSFull {
+			l.media.add(m.Payload)
+		} else {
+			l.received.Add(1)
+		}
 		l.acks.saw(b)
 	})
 	if err != nil {

@@ -58,6 +58,7 @@ var xhepModes = []string{"ringbuf", "afxdp", "afpacket"}
 type agentSpec struct {
 	mode string // xhep's mode; "" for a peer, "none" for no agent at all
 	peer *Peer
+	rtp  *rtpSpec // xhep with --rtp-stats: the SDP sent first, the reports tallied (rtp_linux.go)
 }
 
 func (a agentSpec) String() string {
@@ -92,6 +93,9 @@ func startAgent(exe string, a agentSpec, topo *liveTopo, coll string, logf func(
 		cmd = exec.Command("ip", "netns", "exec", topo.NameA, exe)
 		cmd.Env = append(os.Environ(), LiveChildEnv+"=1", "XHEP_BENCH_NETNS=", "XHEP_BENCH_IFACE=xbench0",
 			"XHEP_BENCH_COLLECTOR="+coll, "XHEP_BENCH_MODE="+a.mode)
+		if a.rtp != nil && !a.rtp.off {
+			cmd.Env = append(cmd.Env, rtpChildEnv+"=1")
+		}
 	}
 	p := &agentProc{spec: a, cmd: cmd, stderr: &strings.Builder{}}
 	var err error
@@ -227,6 +231,7 @@ type step struct {
 	cpuAll   time.Duration // /proc/stat busy time, all CPUs
 	dur      time.Duration
 	child    childReport
+	media    mediaTally // --rtp-stats: the last report of each stream
 }
 
 func (st *step) sent() uint64 {
@@ -358,6 +363,12 @@ func (s *suite) runStep(exe string, topo *liveTopo, a agentSpec, scheme string, 
 			senders = append(senders, sender{li, rs, rs.Close})
 		}
 	}
+	if a.rtp != nil && len(senders) > 0 {
+		// the calls' SDP before the media, so the agent knows the endpoints
+		if err := a.rtp.announce(senders[len(senders)-1].Sender); err != nil {
+			return nil, err
+		}
+	}
 	var cpu0 time.Duration
 	if ap != nil {
 		cpu0, _ = procCPU(ap.pid())
@@ -402,8 +413,14 @@ func (s *suite) runStep(exe string, topo *liveTopo, a agentSpec, scheme string, 
 			st.expected += st.loads[i].Sent
 		}
 	}
+	if a.rtp != nil {
+		st.expected += uint64(len(a.rtp.invites))
+	}
 	if ap != nil {
 		l.settle(st.expected, 5*time.Second)
+	}
+	if a.rtp != nil && !a.rtp.off && ap != nil {
+		st.media = l.media.settle(a.rtp.streams, st.loads[0].Sent, 10*time.Second)
 	}
 	busy1, soft1 := procStat()
 	st.cpuAll, st.softirq = busy1-busy0, soft1-soft0

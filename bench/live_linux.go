@@ -84,10 +84,14 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(fmt.Errorf("collector %q: %w", coll, err))
 	}
 	var src source.Source
+	rtpStats := os.Getenv(rtpChildEnv) == "1"
 	open := func() error {
+		fc := bpf.Config{Rules: bpf.DefaultRules(), Exclude: []netip.AddrPort{exclude}}
+		if rtpStats {
+			fc.RTPStreams, fc.RTPEndpoints = rtpChildStreams, rtpChildStreams
+		}
 		var err error
-		src, err = source.OpenLive(source.LiveConfig{Ifaces: []string{iface}, Mode: mode, XDPMode: "generic",
-			Config: bpf.Config{Rules: bpf.DefaultRules(), Exclude: []netip.AddrPort{exclude}}})
+		src, err = source.OpenLive(source.LiveConfig{Ifaces: []string{iface}, Mode: mode, XDPMode: "generic", Config: fc})
 		return err
 	}
 	if nsName != "" {
@@ -98,7 +102,15 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(fmt.Errorf("open live source: %w", err))
 	}
-	p, err := agent.New(agentConfig(coll, false))
+	acfg := agentConfig(coll, false)
+	if rtpStats {
+		if acfg.Media, err = rtpChildTracker(src); err != nil {
+			src.Close()
+			return fail(err)
+		}
+		acfg.MediaClock = monoNs
+	}
+	p, err := agent.New(acfg)
 	if err != nil {
 		src.Close()
 		return fail(err)
@@ -127,6 +139,9 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	done := make(chan error, 1)
 	go func() { _, err := p.Run(ctx, src); done <- err }()
+	if rtpStats {
+		go rtpChildTicks(ctx, p)
+	}
 	go func() {
 		// Drops while they happen, on stderr (the suite's log shows them).
 		var w agent.DropWatch

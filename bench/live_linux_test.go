@@ -74,3 +74,33 @@ func TestRunQuickLive(t *testing.T) {
 		}
 	}
 }
+
+// TestRunQuickRTP runs `--quick --only rtp`: the ringbuf agent with RTP
+// statistics gets the 64 INVITEs and the RTP flood beside SIP, and its
+// reports name all 64 streams with every RTP packet sent; every SIP
+// message arrives. Rates and CPU are not judged.
+func TestRunQuickRTP(t *testing.T) {
+	if r := liveReason(); r != "" {
+		t.Skip(r)
+	}
+	var log bytes.Buffer
+	rep, err := Run(context.Background(), Options{Quick: true, Only: []string{"rtp"}, WorkDir: t.TempDir(), Log: &log})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, log.String())
+	}
+	if len(rep.Tables) != 1 || len(rep.Tables[0].Rows) != 1 {
+		t.Fatalf("tables %+v\n%s", rep.Tables, log.String())
+	}
+	tb := rep.Tables[0]
+	row := tb.Rows[0]
+	col := func(name string) string { return row[slices.Index(tb.Columns, name)] }
+	if row[0] != "xhep ringbuf --rtp-stats" || col("streams reported") != "64 of 64" || col("RTP sent") != col("RTP packets in the reports") ||
+		col("SIP sent") != col("SIP HEP received") || col("RTP sent") == "0" {
+		t.Errorf("row %q\n%s", row, log.String())
+	}
+	for _, r := range rep.Results {
+		if r.Skipped != "" || (r.Target == "0" && r.Value != 0) {
+			t.Errorf("%s: %v %s (skipped %q)", r.Name, r.Value, r.Unit, r.Skipped)
+		}
+	}
+}

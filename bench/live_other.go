@@ -21,3 +21,7 @@ func (s *suite) live() {
 func (s *suite) mixed() {
 	s.skip("mixed", "mixed RTP + SIP on veth", "live capture needs Linux")
 }
+
+func (s *suite) rtpLive() {
+	s.skip("rtp", "RTP statistics live on veth", "live capture needs Linux")
+}

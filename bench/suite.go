@@ -15,7 +15,7 @@ import (
 )
 
 // Sections are the suite's parts, in the order they run.
-var Sections = []string{"micro", "agent", "live", "mixed", "collector", "e2e", "storage"}
+var Sections = []string{"micro", "agent", "live", "mixed", "rtp", "collector", "e2e", "storage"}
 
 // Options configures Run.
 type Options struct {
@@ -29,7 +29,7 @@ type Options struct {
 	WorkDir string
 	// Log receives progress lines (nil: discarded).
 	Log io.Writer
-	// Modes are the agent's live capture modes the live and mixed
+	// Modes are the agent's live capture modes the live, mixed and rtp
 	// sections run (nil: ringbuf, afxdp and afpacket; --quick: ringbuf).
 	Modes []string
 	// Peers are other capture agents run side by side with xhep in the
@@ -150,6 +150,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			s.live()
 		case "mixed":
 			s.mixed()
+		case "rtp":
+			s.rtpLive() // rtp_linux.go
 		case "collector":
 			s.collector()
 		case "e2e":

@@ -18,7 +18,7 @@ func TestParseRTPStreams(t *testing.T) {
 `
 	got := ParseRTPStreams(out)
 	want := map[string]RTPStream{
-		Key(netip.MustParseAddrPort("10.0.1.2:30000"), netip.MustParseAddrPort("10.0.1.1:40000"), 0x1000):         {1493, 7, 9.12, 4.851},
+		Key(netip.MustParseAddrPort("10.0.1.2:30000"), netip.MustParseAddrPort("10.0.1.1:40000"), 0x1000):           {1493, 7, 9.12, 4.851},
 		Key(netip.MustParseAddrPort("[2001:db8::2]:30002"), netip.MustParseAddrPort("[2001:db8::1]:40002"), 0x2000): {401, -1, 0.031, 0.02},
 	}
 	if d := cmp.Diff(want, got); d != "" {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -201,6 +202,77 @@ func TestZeroAllocs(t *testing.T) {
 		d.Expire(math.MaxInt64, emit) // start each case with fresh streams
 		n = 0
 		if a := testing.AllocsPerRun(1000, c.fn); a != 0 {
+			t.Errorf("%s: %v allocations per run, want 0", c.name, a)
+		}
+		if n != 1001 {
+			t.Errorf("%s: %d messages in 1001 runs", c.name, n)
+		}
+	}
+}
+
+// TestZeroAllocsFramers: the WebSocket framer (masked frame per segment,
+// unmasked in the stream buffer) and the HEP framer of Config.HEP (one
+// message per segment, and one split over two) allocate nothing per
+// packet once warmed up.
+func TestZeroAllocsFramers(t *testing.T) {
+	upgrade := []byte("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: sip\r\n\r\n")
+	w := wsFrame(true, 1, []byte{1, 2, 3, 4}, sipOfSize(600))
+	ws := tcpC(0, 8080, 0, fACK, w)
+	pristine := slices.Clone(ws.Data)
+	hm := cat([]byte("HEP3"), u16(600), make([]byte, 594))
+	whole := tcpC(0, 9061, 0, fACK, hm)
+	split := []source.Frame{tcpC(0, 9061, 0, fACK, hm[:250]), tcpC(0, 9061, 0, fACK, hm[250:])}
+	sp := sipOfSize(600)
+	sipSplit := []source.Frame{tcpC(0, 5060, 0, fACK, sp[:300]), tcpC(0, 5060, 0, fACK, sp[300:])}
+	hepCfg := DefaultConfig()
+	hepCfg.HEP = true
+	setSeq := func(f source.Frame, s uint32) { binary.BigEndian.PutUint32(f.Data[14+20+4:], s) }
+	cases := []struct {
+		name string
+		cfg  Config
+		prep func(d *Decoder)
+		fn   func(d *Decoder, round uint32, emit func(*Message))
+	}{
+		{"websocket", DefaultConfig(), func(d *Decoder) {
+			up := tcpC(0, 8080, 0, fACK, upgrade)
+			d.Decode(&up, func(*Message) {})
+		}, func(d *Decoder, r uint32, emit func(*Message)) {
+			copy(ws.Data, pristine) // a masked frame as captured
+			setSeq(ws, uint32(len(upgrade))+r*uint32(len(w)))
+			d.Decode(&ws, emit)
+		}},
+		{"hep tcp whole", hepCfg, nil, func(d *Decoder, r uint32, emit func(*Message)) {
+			setSeq(whole, r*uint32(len(hm)))
+			d.Decode(&whole, emit)
+		}},
+		{"sip tcp split", DefaultConfig(), nil, func(d *Decoder, r uint32, emit func(*Message)) {
+			setSeq(sipSplit[0], r*uint32(len(sp)))
+			setSeq(sipSplit[1], r*uint32(len(sp))+300)
+			d.Decode(&sipSplit[0], emit)
+			d.Decode(&sipSplit[1], emit)
+		}},
+		{"hep tcp split", hepCfg, nil, func(d *Decoder, r uint32, emit func(*Message)) {
+			setSeq(split[0], r*uint32(len(hm)))
+			setSeq(split[1], r*uint32(len(hm))+250)
+			d.Decode(&split[0], emit)
+			d.Decode(&split[1], emit)
+		}},
+	}
+	for _, c := range cases {
+		d, err := NewDecoder(c.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.prep != nil {
+			c.prep(d)
+		}
+		n, round := 0, uint32(0)
+		emit := func(*Message) { n++ }
+		a := testing.AllocsPerRun(1000, func() {
+			c.fn(d, round, emit)
+			round++
+		})
+		if a != 0 {
 			t.Errorf("%s: %v allocations per run, want 0", c.name, a)
 		}
 		if n != 1001 {

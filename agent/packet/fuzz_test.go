@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/xhep/xhep/agent/source"
+	"github.com/xhep/xhep/hep"
 	"github.com/xhep/xhep/hep/sip"
 )
 
@@ -160,4 +161,50 @@ func TestTruncatedEverywhere(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzDecodeHEP is FuzzDecode in the HEP mode of the collector's --read:
+// no panic, every message non-empty, every TCP one a whole HEP3 message
+// (magic and length), and a final Expire empties every table.
+func FuzzDecodeHEP(f *testing.F) {
+	m := cat([]byte("HEP3"), u16(12), []byte("chunks"))
+	seeds := append(fuzzSeeds(),
+		[]source.Frame{tcpC(0, 9061, 1, fSYN, nil), tcpC(1, 9061, 2, fACK, cat([]byte("xHE"), m, m[:5])), tcpC(2, 9061, 5+uint32(len(m)), fACK, m[5:])},
+		[]source.Frame{tcpC(0, 9061, 7, fACK, m[3:]), tcpC(30e8, 9061, 100, fACK, m), frame(source.LinkEthernet, ts0, eth(0x0800, ip4(17, "10.0.0.1", "10.0.0.2", udp(1, 2, m))))},
+	)
+	for _, fs := range seeds {
+		f.Add(fs[0].LinkType, fuzzRecords(fs...))
+	}
+	f.Fuzz(func(t *testing.T, link uint16, in []byte) {
+		cfg := DefaultConfig()
+		cfg.HEP = true
+		cfg.MaxFragBytes = 64 << 10
+		cfg.MaxStreamBytes = 16 << 10
+		cfg.MaxTotalStreamBytes = 64 << 10
+		d, err := NewDecoder(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(m *Message) {
+			if m.Class != ClassUnknown || len(m.Payload) == 0 || m.Frame == nil || !m.Src.IsValid() || !m.Dst.IsValid() {
+				t.Errorf("bad HEP-mode message: %+v", m)
+			}
+			if m.IPProto == 6 {
+				if n, err := hep.FrameLength(m.Payload, 0); err != nil || n != len(m.Payload) {
+					t.Errorf("TCP message is not one whole HEP3 message (%d, %v): %q", n, err, m.Payload)
+				}
+			}
+		}
+		fs := fuzzFrames(link, in)
+		for i := range fs {
+			d.Decode(&fs[i], check)
+			if _, _, b := d.Sizes(); b > cfg.MaxTotalStreamBytes {
+				t.Fatalf("stream bytes %d above MaxTotalStreamBytes", b)
+			}
+		}
+		d.Expire(math.MaxInt64, check)
+		if fr, s, b := d.Sizes(); fr != 0 || s != 0 || b != 0 {
+			t.Fatalf("Sizes after final Expire = %d, %d, %d", fr, s, b)
+		}
+	})
 }

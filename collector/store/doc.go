@@ -87,7 +87,8 @@
 // PARTITION pmax INTO (new days..., pmax) up to PartitionsAhead days after
 // today (UTC); DROP PARTITION of day partitions whose rows are all older
 // than their class's retention (call, registration, default by the table
-// name's suffix); TRUNCATE PARTITION p_old once its bound is past retention;
+// name's suffix); TRUNCATE PARTITION p_old once its bound is past retention,
+// before that DELETE (in chunks) of its whole days past retention;
 // then, with MaxDBSize set, ANALYZE TABLE and drop whole days, oldest first
 // across all tables, until data+index size is under it (never today's or
 // later partitions, never pmax). Every action is logged and counted.

@@ -71,7 +71,7 @@ func newMetrics(s *Store) *metrics {
 			Name: "xhep_store_db_up", Help: "1 while the database answers and the schema is in place.",
 		}),
 		partitions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "xhep_store_partition_actions_total", Help: "Partition actions, by action: create, drop_retention, drop_size, truncate_old, remove_future.",
+			Name: "xhep_store_partition_actions_total", Help: "Partition actions, by action: create, drop_retention, drop_size, truncate_old, delete_old, remove_future.",
 		}, []string{"action"}),
 	}
 	m.dropInvalid = m.dropped.WithLabelValues(dropInvalidTable)
@@ -80,7 +80,7 @@ func newMetrics(s *Store) *metrics {
 	m.dropClosedC = m.dropped.WithLabelValues(dropClosed)
 	// Fixed label sets exist at 0 from the start (alerts and dashboards
 	// must not read "no data").
-	for _, a := range []string{"create", "drop_retention", "drop_size", "truncate_old"} {
+	for _, a := range []string{"create", "drop_retention", "drop_size", "truncate_old", "delete_old", "remove_future"} {
 		m.partitions.WithLabelValues(a)
 	}
 	for _, k := range []string{"conn", "data", "schema", "spill"} {

@@ -114,7 +114,7 @@ type Env struct {
 	// where the backend creates partitions ahead.
 	PartitionsAhead int
 	// PartitionAction counts one partition action: "create",
-	// "drop_retention", "drop_size", "truncate_old", "remove_future".
+	// "drop_retention", "drop_size", "truncate_old", "delete_old", "remove_future".
 	PartitionAction func(action string)
 }
 

@@ -163,8 +163,11 @@ func (b *Backend) dbTables(ctx context.Context) ([]string, error) {
 }
 
 // retention drops the day partitions whose rows are all older than cutoff
-// and empties p_old once its bound is older than cutoff. pmax is never
-// touched.
+// and empties p_old once its bound is older than cutoff; before that, the
+// whole days of p_old past cutoff (rows captured before the table was
+// made: an old capture read, a backlog) are deleted in chunks, so that
+// retention keeps the same days whatever partition holds them (as the
+// ClickHouse backend's day partitions do). pmax is never touched.
 func (b *Backend) retention(ctx context.Context, table string, parts []Part, cutoff time.Time) error {
 	var drop []string
 	for _, p := range parts {
@@ -173,6 +176,11 @@ func (b *Backend) retention(ctx context.Context, table string, parts []Part, cut
 		}
 		end := p.Day.AddDate(0, 0, 1) // exclusive bound of its rows
 		if end.After(cutoff) {
+			if p.Name == "p_old" {
+				if err := b.deleteOld(ctx, table, backend.UTCDay(cutoff)); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		if p.Name == "p_old" {
@@ -225,18 +233,11 @@ func (b *Backend) removeFuture(ctx context.Context, table string, bound time.Tim
 		}
 		removed = n
 	} else {
-		q := fmt.Sprintf("DELETE FROM `%s` PARTITION (pmax) WHERE create_date >= ? LIMIT %d", table, futureChunk)
-		for {
-			res, err := b.db.ExecContext(ctx, q, bound)
-			if err != nil {
-				return fmt.Errorf("remove future rows of %s: %w", table, err)
-			}
-			n, _ := res.RowsAffected()
-			removed += n
-			if n < futureChunk {
-				break
-			}
+		n, err := b.deleteChunks(ctx, fmt.Sprintf("DELETE FROM `%s` PARTITION (pmax) WHERE create_date >= ? LIMIT %d", table, futureChunk), bound)
+		if err != nil {
+			return fmt.Errorf("remove future rows of %s: %w", table, err)
 		}
+		removed = n
 	}
 	if removed > 0 {
 		b.env.Logger.Warn("rows dated in the far future removed (a sender's clock ahead; the collector stores such messages at their receive time)",
@@ -246,7 +247,43 @@ func (b *Backend) removeFuture(ctx context.Context, table string, bound time.Tim
 	return nil
 }
 
-// futureChunk bounds one DELETE of removeFuture.
+// deleteOld deletes p_old's rows dated before bound, in chunks.
+func (b *Backend) deleteOld(ctx context.Context, table string, bound time.Time) error {
+	var one int
+	err := b.db.QueryRowContext(ctx, fmt.Sprintf("SELECT 1 FROM `%s` PARTITION (p_old) WHERE create_date < ? LIMIT 1", table), bound).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look into %s p_old: %w", table, err)
+	}
+	removed, err := b.deleteChunks(ctx, fmt.Sprintf("DELETE FROM `%s` PARTITION (p_old) WHERE create_date < ? LIMIT %d", table, futureChunk), bound)
+	if err != nil {
+		return fmt.Errorf("delete old rows of %s p_old: %w", table, err)
+	}
+	b.env.Logger.Info("rows past retention deleted from p_old", "table", table, "rows", removed, "before", bound)
+	b.env.PartitionAction("delete_old")
+	return nil
+}
+
+// deleteChunks runs the DELETE ... LIMIT futureChunk q until it deletes
+// fewer rows, and returns how many it deleted.
+func (b *Backend) deleteChunks(ctx context.Context, q string, args ...any) (int64, error) {
+	var removed int64
+	for {
+		res, err := b.db.ExecContext(ctx, q, args...)
+		if err != nil {
+			return removed, err
+		}
+		n, _ := res.RowsAffected()
+		removed += n
+		if n < futureChunk {
+			return removed, nil
+		}
+	}
+}
+
+// futureChunk bounds one DELETE of removeFuture and deleteOld.
 const futureChunk = 10_000
 
 // truncateOld empties p_old if it holds rows.

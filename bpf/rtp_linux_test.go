@@ -318,10 +318,12 @@ func BenchmarkRTP(b *testing.B) {
 		name    string
 		streams int
 		ep      bool
+		noClock bool // rtp_test_now set: no bpf_ktime_get_ns per packet, to tell the clock read's cost apart
 	}{
-		{"xdp/rtp-off", 0, false},
-		{"xdp/rtp-on-no-endpoint", 1024, false},
-		{"xdp/rtp-on-tracked", 1024, true},
+		{"xdp/rtp-off", 0, false, false},
+		{"xdp/rtp-on-no-endpoint", 1024, false, false},
+		{"xdp/rtp-on-tracked", 1024, true, false},
+		{"xdp/rtp-on-tracked-no-clock-read", 1024, true, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			requireBPF(b)
@@ -334,6 +336,11 @@ func BenchmarkRTP(b *testing.B) {
 				e := RTPEndpoint{Params: rtp.NewParams(8000, 0)}
 				e.AddPT(0)
 				f.PutRTPEndpoint(netip.MustParseAddrPort("10.0.0.2:30002"), e)
+			}
+			if c.noClock {
+				if err := f.setRTPTestNow(5e9); err != nil {
+					b.Fatal(err)
+				}
 			}
 			var ds []time.Duration
 			for b.Loop() {

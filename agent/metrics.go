@@ -64,7 +64,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		gauge("rtp_endpoints", "SDP media endpoints tracked for RTP statistics (--rtp-stats).", float64(ms.Endpoints))
 		gauge("rtp_streams", "RTP streams being reported (kernel and userspace).", float64(ms.Streams))
 		counter("rtp_reports_total", "HEP type 34 RTP quality reports sent.", m.p.mediaReports.Load())
-		counter("rtp_packets_total", "RTP packets counted in userspace (--read; live in ringbuf mode the kernel counts them).", ms.Packets)
+		counter("rtp_packets_total", "RTP packets counted in userspace (--read and afpacket mode; live in ringbuf and afxdp mode the kernel counts them).", ms.Packets)
 		const ev = "RTP statistics events by kind: endpoints evicted for room, streams refused (--rtp-max-streams), datagrams to an endpoint that were not RTP of an announced type, kernel map errors, kernel streams dropped unreported, payload types given the default clock (more than 4 clock rates in one m= line)."
 		counter("rtp_events_total", ev, ms.EndpointsEvicted, "event", "endpoint_evicted")
 		counter("rtp_events_total", ev, ms.StreamsRefused, "event", "stream_refused")

@@ -4,7 +4,10 @@ package bpf
 
 import (
 	"encoding/binary"
+	"fmt"
+	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/xhep/xhep/bench/vethns"
 	"github.com/xhep/xhep/hep/rtp"
 )
 
@@ -423,5 +427,107 @@ func TestRTPTwoCPUs(t *testing.T) {
 	if d := cmp.Diff(view{2 * n, 2 * n, 2*n - 1, 2 * n},
 		view{st.Packets, uint64(st.Received), uint64(st.Duplicates), c.Packets}); d != "" {
 		t.Errorf("(-want +got)\n%s", d)
+	}
+}
+
+// TestRTPTwoCPUsLive: the same on the real receive path. XDP (generic)
+// on one end of a veth pair; from the other end two threads pinned to
+// CPUs 0 and 1 send one stream's RTP through one socket, so the veth
+// delivers each packet on its sender's CPU and both CPUs run the program
+// for the stream at once. Every packet sent is counted (sequence numbers
+// interleave: thread 0 the even ones, thread 1 the odd ones). At a
+// socket's rate the two CPUs' updates rarely overlap: this passed with the
+// lock removed too, so it shows the live path; TestRTPTwoCPUs is the test
+// that fails without the lock.
+func TestRTPTwoCPUsLive(t *testing.T) {
+	requireBPF(t)
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs two CPUs")
+	}
+	pair, err := vethns.New(vethns.Config{
+		NameA: fmt.Sprintf("x16ra-%d", os.Getpid()), NameB: fmt.Sprintf("x16rb-%d", os.Getpid()),
+		IfA: "x16r0", IfB: "x16r1", AddrA: "10.216.0.1/24", AddrB: "10.216.0.2/24",
+	})
+	if err != nil {
+		t.Skipf("skipping: cannot create the veth pair between network namespaces: %v", err)
+	}
+	defer pair.Close()
+	f, err := Load(rtpCfg(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	e := RTPEndpoint{Params: rtp.NewParams(8000, 0)}
+	e.AddPT(0)
+	if err := f.PutRTPEndpoint(netip.MustParseAddrPort("10.216.0.2:30000"), e); err != nil {
+		t.Fatal(err)
+	}
+	if err := vethns.Do(pair.A, func() error {
+		ifi, err := net.InterfaceByName("x16r0")
+		if err != nil {
+			return err
+		}
+		return f.AttachXDP(ifi.Index, XDPGeneric)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var conn *net.UDPConn
+	if err := vethns.Do(pair.B, func() (err error) {
+		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 216, 0, 2), Port: 30000})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	to := &net.UDPAddr{IP: net.IPv4(10, 216, 0, 1), Port: 40000}
+	const n = 10000
+	var wg, ready sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, 2)
+	sent := make([]int, 2)
+	for cpu := range 2 {
+		wg.Add(1)
+		ready.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var set unix.CPUSet
+			set.Set(cpu)
+			errs[cpu] = unix.SchedSetaffinity(0, &set)
+			ready.Done()
+			<-start
+			if errs[cpu] != nil {
+				return
+			}
+			for i := range n {
+				seq := uint16(2*i + cpu)
+				if _, err := conn.WriteTo(rtpPayload(false, 0, seq, uint32(seq)*160, 0x77, 160), to); err != nil {
+					errs[cpu] = err
+					return
+				}
+				sent[cpu]++
+			}
+		}()
+	}
+	ready.Wait()
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	var got []RTPStream
+	f.RTPStreams(func(s *RTPStream) bool { got = append(got, *s); return true })
+	if len(got) != 1 {
+		t.Fatalf("%d streams", len(got))
+	}
+	st := got[0].State
+	t.Logf("sent %d+%d; kernel: packets %d, received %d, out of order %d, duplicates %d, expected %d",
+		sent[0], sent[1], st.Packets, st.Received, st.OutOfOrder, st.Duplicates, st.Expected())
+	if st.Packets != 2*n || st.Duplicates != 0 {
+		t.Errorf("packets %d duplicates %d, want %d and 0", st.Packets, st.Duplicates, 2*n)
 	}
 }

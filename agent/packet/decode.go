@@ -55,12 +55,10 @@ type Decoder struct {
 	match uint8
 
 	frag *defragger
-	tcp  *tcpTable
+	tcp  *assembler
 
 	sctpMsgs  map[sctpKey]*sctpMsg // SCTP user messages in reassembly
 	sctpBytes int
-
-	expFrame source.Frame // Frame of messages emitted by Expire
 }
 
 // maxDepth bounds nested encapsulations (tunnels, VLAN tags, MPLS labels
@@ -75,7 +73,7 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 	cfg.Rules = cfg.Rules.WithDefaults()
 	d := &Decoder{cfg: cfg, sctpMsgs: make(map[sctpKey]*sctpMsg)}
 	d.frag = newDefragger(&d.cfg, &d.st)
-	d.tcp = newTCPTable(d)
+	d.tcp = newAssembler(d)
 	return d, nil
 }
 
@@ -618,4 +616,16 @@ func (d *Decoder) udp(src, dst netip.Addr, b []byte, emit func(*Message)) {
 		return
 	}
 	d.datagram(17, netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp), p, emit)
+}
+
+// Expire drops IP fragments older than FragTimeout, skips TCP holes older
+// than GapTimeout and flushes TCP streams idle for StreamIdle, all measured
+// against now (Unix ns: the wall clock for live capture, the last frame's
+// timestamp when reading a file). Messages that complete are emitted with a
+// Decoder-owned Frame (see [Message]). Call it about once a second; call
+// it with math.MaxInt64 at the end of a file to flush everything.
+func (d *Decoder) Expire(now int64, emit func(*Message)) {
+	d.frag.expire(now)
+	d.sctpExpire(now)
+	d.tcp.expire(now, emit)
 }

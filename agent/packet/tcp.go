@@ -72,18 +72,22 @@ type stream struct {
 // used returns the bytes the stream holds against the bounds.
 func (s *stream) used() int { return len(s.buf) - s.off + s.oooBytes + s.fr.held() }
 
-// tcpTable holds the followed streams in a map and an LRU list (front: most
-// recently used).
-type tcpTable struct {
-	d       *Decoder
-	streams map[streamKey]*stream
-	bytes   int    // sum of size over streams
-	lru     stream // sentinel: lru.next_ is the most recent, lru.prev the least
-	free    []*stream
-	segFree [][]byte
-	gaps    int // streams with gapSince != 0
-	framers framerPool
-	m       meta // handed to framers (one segment at a time)
+// assembler is TCP reassembly apart from framing: it holds the followed
+// streams in a map and an LRU list (front: most recently used), keeps
+// their sequence state within the bounds of Config, counts every byte it
+// drops, and hands in-order bytes to each stream's framer. It uses its
+// Decoder only for the Config, the Stats and deliver (filters and emit).
+type assembler struct {
+	d        *Decoder
+	streams  map[streamKey]*stream
+	bytes    int    // sum of size over streams
+	lru      stream // sentinel: lru.next_ is the most recent, lru.prev the least
+	free     []*stream
+	segFree  [][]byte
+	gaps     int // streams with gapSince != 0
+	framers  framerPool
+	m        meta         // handed to framers (one segment at a time)
+	expFrame source.Frame // Frame of messages emitted by expire
 }
 
 // Pool bounds: buffers larger than maxPooledBuf are not kept for reuse.
@@ -97,27 +101,27 @@ const (
 	maxWSControlSize = 125
 )
 
-func newTCPTable(d *Decoder) *tcpTable {
-	t := &tcpTable{d: d, streams: make(map[streamKey]*stream)}
+func newAssembler(d *Decoder) *assembler {
+	t := &assembler{d: d, streams: make(map[streamKey]*stream)}
 	t.framers.d = d
 	t.lru.next_, t.lru.prev = &t.lru, &t.lru
 	return t
 }
 
-func (t *tcpTable) unlink(s *stream) {
+func (t *assembler) unlink(s *stream) {
 	s.prev.next_ = s.next_
 	s.next_.prev = s.prev
 	s.prev, s.next_ = nil, nil
 }
 
-func (t *tcpTable) pushFront(s *stream) {
+func (t *assembler) pushFront(s *stream) {
 	s.prev = &t.lru
 	s.next_ = t.lru.next_
 	t.lru.next_.prev = s
 	t.lru.next_ = s
 }
 
-func (t *tcpTable) touch(s *stream) {
+func (t *assembler) touch(s *stream) {
 	if t.lru.next_ != s {
 		t.unlink(s)
 		t.pushFront(s)
@@ -125,13 +129,13 @@ func (t *tcpTable) touch(s *stream) {
 }
 
 // account brings the table's byte total up to date with s.
-func (t *tcpTable) account(s *stream) {
+func (t *assembler) account(s *stream) {
 	u := s.used()
 	t.bytes += u - s.size
 	s.size = u
 }
 
-func (t *tcpTable) newStream(k streamKey, kind framerKind, mid bool) *stream {
+func (t *assembler) newStream(k streamKey, kind framerKind, mid bool) *stream {
 	d := t.d
 	for len(t.streams) >= d.cfg.MaxStreams {
 		t.evict(t.lru.prev)
@@ -152,7 +156,7 @@ func (t *tcpTable) newStream(k streamKey, kind framerKind, mid bool) *stream {
 }
 
 // remove forgets s, counting what it still buffers as dropped.
-func (t *tcpTable) remove(s *stream) {
+func (t *assembler) remove(s *stream) {
 	t.d.st.TCPDroppedBytes += uint64(s.used())
 	if s.gapSince != 0 {
 		t.gaps--
@@ -176,7 +180,7 @@ func (t *tcpTable) remove(s *stream) {
 }
 
 // setFramer gives s a framer of kind k (returning the one it had).
-func (t *tcpTable) setFramer(s *stream, k framerKind, mid bool) {
+func (t *assembler) setFramer(s *stream, k framerKind, mid bool) {
 	if s.fr != nil {
 		t.framers.put(s.kind, s.fr)
 	}
@@ -186,18 +190,18 @@ func (t *tcpTable) setFramer(s *stream, k framerKind, mid bool) {
 
 // meta fills the table's meta for bytes of s framed now: its addresses
 // and the metadata of its last segment, with frame f.
-func (t *tcpTable) meta(s *stream, f *source.Frame) *meta {
+func (t *assembler) meta(s *stream, f *source.Frame) *meta {
 	m := &t.m
 	m.src, m.dst, m.vlan, m.frame = s.key.src, s.key.dst, s.vlan, f
 	return m
 }
 
-func (t *tcpTable) evict(s *stream) {
+func (t *assembler) evict(s *stream) {
 	t.d.st.TCPEvicted++
 	t.remove(s)
 }
 
-func (t *tcpTable) getSeg(p []byte) []byte {
+func (t *assembler) getSeg(p []byte) []byte {
 	var b []byte
 	if n := len(t.segFree); n > 0 && len(p) <= segmentBufSize {
 		b = t.segFree[n-1][:0]
@@ -208,7 +212,7 @@ func (t *tcpTable) getSeg(p []byte) []byte {
 	return append(b, p...)
 }
 
-func (t *tcpTable) putSeg(b []byte) {
+func (t *assembler) putSeg(b []byte) {
 	if cap(b) == segmentBufSize && len(t.segFree) < maxFreeSegments {
 		t.segFree = append(t.segFree, b)
 	}
@@ -319,7 +323,7 @@ func (d *Decoder) tcpSegment(src, dst netip.Addr, b []byte, emit func(*Message))
 
 // data places payload p at sequence number seq in stream s; m is the
 // metadata of the segment it came in.
-func (t *tcpTable) data(s *stream, seq uint32, p []byte, m *meta, emit func(*Message)) {
+func (t *assembler) data(s *stream, seq uint32, p []byte, m *meta, emit func(*Message)) {
 	d := t.d
 	ts := m.frame.TS
 	if s.lost {
@@ -392,7 +396,7 @@ func (t *tcpTable) data(s *stream, seq uint32, p []byte, m *meta, emit func(*Mes
 // ahead stores an out-of-order segment. Bytes already held win: only the
 // pieces of p that fall into holes between held segments are stored, so
 // held segments stay sorted and never overlap.
-func (t *tcpTable) ahead(s *stream, seq uint32, p []byte) {
+func (t *assembler) ahead(s *stream, seq uint32, p []byte) {
 	added := false
 	i := 0
 	for len(p) > 0 {
@@ -428,7 +432,7 @@ func (t *tcpTable) ahead(s *stream, seq uint32, p []byte) {
 
 // drain appends the out-of-order segments that the hole no longer
 // separates from the in-order bytes.
-func (t *tcpTable) drain(s *stream) {
+func (t *assembler) drain(s *stream) {
 	n := 0
 	for _, g := range s.ooo {
 		if seqLT(s.next, g.seq) {
@@ -455,7 +459,7 @@ func (t *tcpTable) drain(s *stream) {
 // skipGap jumps over the first hole: the incomplete message before it is
 // dropped, and the framer is told (a SIP stream resyncs after it, one
 // whose framer cannot is lost).
-func (t *tcpTable) skipGap(s *stream) {
+func (t *assembler) skipGap(s *stream) {
 	if len(s.ooo) == 0 {
 		return
 	}
@@ -481,7 +485,7 @@ func (t *tcpTable) skipGap(s *stream) {
 }
 
 // bound enforces MaxStreamBytes on s and MaxTotalStreamBytes on the table.
-func (t *tcpTable) bound(s *stream) {
+func (t *assembler) bound(s *stream) {
 	d := t.d
 	if s.live && s.used() > d.cfg.MaxStreamBytes {
 		// Only an in-order message can be this large now: drop it.
@@ -500,7 +504,7 @@ func (t *tcpTable) bound(s *stream) {
 
 // close closes a direction: holes are skipped, complete messages emitted,
 // the rest dropped.
-func (t *tcpTable) close(s *stream, m *meta, emit func(*Message)) {
+func (t *assembler) close(s *stream, m *meta, emit func(*Message)) {
 	t.flush(s, m, emit)
 	if s.live {
 		t.d.st.TCPStreamsClosed++
@@ -509,7 +513,7 @@ func (t *tcpTable) close(s *stream, m *meta, emit func(*Message)) {
 }
 
 // flush skips every hole of s and frames what follows.
-func (t *tcpTable) flush(s *stream, m *meta, emit func(*Message)) {
+func (t *assembler) flush(s *stream, m *meta, emit func(*Message)) {
 	for len(s.ooo) > 0 && s.live {
 		t.skipGap(s)
 		t.frame(s, m, emit)
@@ -517,7 +521,7 @@ func (t *tcpTable) flush(s *stream, m *meta, emit func(*Message)) {
 }
 
 // frame frames the in-order bytes buffered in s.
-func (t *tcpTable) frame(s *stream, m *meta, emit func(*Message)) {
+func (t *assembler) frame(s *stream, m *meta, emit func(*Message)) {
 	if s.off == len(s.buf) {
 		s.buf, s.off = s.buf[:0], 0
 		return
@@ -541,7 +545,7 @@ func (t *tcpTable) frame(s *stream, m *meta, emit func(*Message)) {
 
 // frameFrom hands b, in-order bytes of s, to its framer and returns how
 // many bytes were consumed. Once the framing is lost, the rest is dropped.
-func (t *tcpTable) frameFrom(s *stream, b []byte, m *meta, emit func(*Message)) int {
+func (t *assembler) frameFrom(s *stream, b []byte, m *meta, emit func(*Message)) int {
 	if len(b) == 0 {
 		return 0
 	}
@@ -570,22 +574,18 @@ func (t *tcpTable) frameFrom(s *stream, b []byte, m *meta, emit func(*Message)) 
 	return n
 }
 
-// Expire drops IP fragments older than FragTimeout, skips TCP holes older
-// than GapTimeout and flushes TCP streams idle for StreamIdle, all measured
-// against now (Unix ns: the wall clock for live capture, the last frame's
-// timestamp when reading a file). Messages that complete are emitted with a
-// Decoder-owned Frame (see [Message]). Call it about once a second; call
-// it with math.MaxInt64 at the end of a file to flush everything.
-func (d *Decoder) Expire(now int64, emit func(*Message)) {
-	d.frag.expire(now)
-	d.sctpExpire(now)
-	t := d.tcp
+// expire skips holes older than GapTimeout and flushes streams idle for
+// StreamIdle, measured against now (see [Decoder.Expire]). What completes
+// is emitted with the assembler's own Frame carrying the stream's last
+// segment's TS, IfIndex and Egress.
+func (t *assembler) expire(now int64, emit func(*Message)) {
+	d := t.d
 	if t.gaps > 0 {
 		for s := t.lru.next_; s != &t.lru; {
 			nx := s.next_
 			if s.gapSince != 0 && now-s.gapSince > int64(d.cfg.GapTimeout) {
 				t.skipGap(s)
-				t.frame(s, t.meta(s, d.expireFrame(s)), emit)
+				t.frame(s, t.meta(s, t.expireFrame(s)), emit)
 				if s.live {
 					t.account(s)
 				}
@@ -598,7 +598,7 @@ func (d *Decoder) Expire(now int64, emit func(*Message)) {
 		if now-s.last <= int64(d.cfg.StreamIdle) {
 			break
 		}
-		t.flush(s, t.meta(s, d.expireFrame(s)), emit)
+		t.flush(s, t.meta(s, t.expireFrame(s)), emit)
 		if s.live {
 			d.st.TCPStreamsIdle++
 			t.remove(s)
@@ -607,7 +607,7 @@ func (d *Decoder) Expire(now int64, emit func(*Message)) {
 	}
 }
 
-func (d *Decoder) expireFrame(s *stream) *source.Frame {
-	d.expFrame = source.Frame{TS: s.last, IfIndex: s.ifIndex, Egress: s.egress}
-	return &d.expFrame
+func (t *assembler) expireFrame(s *stream) *source.Frame {
+	t.expFrame = source.Frame{TS: s.last, IfIndex: s.ifIndex, Egress: s.egress}
+	return &t.expFrame
 }

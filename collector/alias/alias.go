@@ -151,3 +151,24 @@ func (m *Map) Len() int {
 	}
 	return len(m.names)
 }
+
+// Prefixes returns the prefixes named name, IPv4 first, each family in
+// address order (nil for an unknown name).
+func (m *Map) Prefixes(name string) []netip.Prefix {
+	if m == nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for p, n := range m.names {
+		if n == name {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return out
+}

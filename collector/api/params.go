@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -230,6 +231,7 @@ type search struct {
 var knownSearch = map[string]bool{
 	"from": true, "to": true, "limit": true, "offset": true, "prefix": true, "party": true, "tz": true,
 	"status": true, "src_ip": true, "dst_ip": true, "src_port": true, "dst_port": true, "node": true,
+	"src_alias": true, "dst_alias": true, "alias": true,
 }
 
 func init() {
@@ -269,7 +271,7 @@ func checkParams(q url.Values, known map[string]bool) error {
 }
 
 // parseSearch validates a search request's parameters.
-func (a *API) parseSearch(q url.Values) (*search, error) {
+func (a *API) parseSearch(ctx context.Context, q url.Values) (*search, error) {
 	if err := a.checkSearchParams(q); err != nil {
 		return nil, err
 	}
@@ -313,6 +315,9 @@ func (a *API) parseSearch(q url.Values) (*search, error) {
 			f.col, f.cols = "", partyCols
 		}
 		s.filters = append(s.filters, f)
+	}
+	if err := a.aliasFilters(ctx, q, s); err != nil {
+		return nil, err
 	}
 	for _, h := range a.hdrs {
 		v := q.Get(h.Column)
@@ -399,6 +404,10 @@ func likePrefix(s string) string { return likeEscape.Replace(s) + "%" }
 func mysqlCol(c string) string {
 	if jsonCols[c] {
 		return "JSON_VALUE(protocol_header,'$." + c + "')"
+	}
+	if ip, ok := strings.CutSuffix(c, hexSuffix); ok {
+		// An IPv6 address column as 32 hex digits ('' for IPv4).
+		return "IF(" + ip + " LIKE '%:%',HEX(INET6_ATON(" + ip + ")),'')"
 	}
 	return c
 }

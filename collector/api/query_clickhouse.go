@@ -86,6 +86,10 @@ func chCol(c string) string {
 	if jsonCols[c] {
 		return "visitParamExtractString(protocol_header, '" + c + "')"
 	}
+	if ip, ok := strings.CutSuffix(c, hexSuffix); ok {
+		// An IPv6 address column as 32 hex digits ('' for IPv4).
+		return "if(position(" + ip + ", ':') > 0, hex(IPv6StringToNum(" + ip + ")), '')"
+	}
 	if isHeaderCol(c) {
 		return "lowerUTF8(" + c + ")" // case-insensitive, as MariaDB's collation
 	}

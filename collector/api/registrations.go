@@ -50,7 +50,7 @@ type RegistrationsResult struct {
 }
 
 func (a *API) registrations(w http.ResponseWriter, r *http.Request) error {
-	s, err := a.parseSearch(r.URL.Query())
+	s, err := a.parseSearch(r.Context(), r.URL.Query())
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ type MessagesResult struct {
 }
 
 func (a *API) messages(w http.ResponseWriter, r *http.Request) error {
-	s, err := a.parseSearch(r.URL.Query())
+	s, err := a.parseSearch(r.Context(), r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ type CallsResult struct {
 }
 
 func (a *API) calls(w http.ResponseWriter, r *http.Request) error {
-	s, err := a.parseSearch(r.URL.Query())
+	s, err := a.parseSearch(r.Context(), r.URL.Query())
 	if err != nil {
 		return err
 	}

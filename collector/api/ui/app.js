@@ -92,6 +92,17 @@ function addHeaderFields(list) {
   }
 }
 
+// loadAliasNames fills the Host alias field's choices, once.
+let aliasNamesLoaded = false;
+async function loadAliasNames() {
+  if (aliasNamesLoaded) return;
+  aliasNamesLoaded = true;
+  let res;
+  try { res = await api("/api/v1/aliases"); } catch (e) { aliasNamesLoaded = false; return; }
+  const names = [...new Set([...res.configured, ...res.stored].map((a) => a.name))].sort();
+  $("aliasnames").replaceChildren(...names.map((n) => el("option", { value: n })));
+}
+
 function updateNav() {
   if (me && me.search_headers) addHeaderFields(me.search_headers);
   const on = mode === "accounts" && me;
@@ -896,6 +907,7 @@ async function route() {
   }
   show("search");
   showZone();
+  loadAliasNames();
   if (mode === "accounts") loadSaved();
   if (me && me.settings && me.settings.page_size && !q.get("search")) $("searchform").querySelector('input[name="limit"]').value = me.settings.page_size;
   if (q.get("search") != null) {

@@ -17,121 +17,122 @@ import (
 )
 
 // Config holds every setting of the collector; cmd/xhep-collector fills it
-// from flags and the YAML file (the yaml tags are the flag names).
+// from its flags and config file (cmd/internal/cli); the field names are
+// what errors of [Config.Validate] name (see [SettingError]).
 type Config struct {
 	// Listen: udp://ADDR, tcp://ADDR or tls://ADDR, repeatable.
-	Listen []string `yaml:"listen"`
+	Listen []string
 	// Readers per UDP address (SO_REUSEPORT); 0 means GOMAXPROCS.
-	Readers int `yaml:"udp-readers"`
+	Readers int
 	// RcvBuf is the UDP receive buffer to ask for, in bytes (default 32 MiB).
-	RcvBuf int `yaml:"udp-rcvbuf"`
+	RcvBuf int
 	// UDPSharePort lets this collector bind a UDP address another process
 	// already holds with SO_REUSEPORT (the kernel then splits the stream
 	// between them); without it such an address is refused.
-	UDPSharePort bool `yaml:"udp-share-port"`
+	UDPSharePort bool
 	// TCPIdle closes TCP/TLS connections silent this long (default 5m).
-	TCPIdle time.Duration `yaml:"tcp-idle"`
+	TCPIdle time.Duration
 	// TCPMaxConns and TCPMaxConnsPerSource bound the open TCP/TLS
 	// connections (defaults 10,000 and 512; negative: no limit); at the
 	// total limit a connection silent for TCPEvictIdle (default 30s) is
 	// closed to make room, otherwise the new one is refused (see
 	// collector/ingest.Config).
-	TCPMaxConns          int           `yaml:"tcp-max-conns"`
-	TCPMaxConnsPerSource int           `yaml:"tcp-max-conns-per-source"`
-	TCPEvictIdle         time.Duration `yaml:"tcp-evict-idle"`
+	TCPMaxConns          int
+	TCPMaxConnsPerSource int
+	TCPEvictIdle         time.Duration
 	// TLSCert and TLSKey are PEM files for tls:// listeners.
-	TLSCert string `yaml:"tls-cert"`
-	TLSKey  string `yaml:"tls-key"`
+	TLSCert string
+	TLSKey  string
 
 	// AuthKey, when set, is required in HEP chunk 0x0e: messages without
 	// it are counted and dropped.
-	AuthKey string `yaml:"auth-key"`
+	AuthKey string
 	// Forward: udp://HOST:PORT collectors that get a copy of every
 	// accepted HEP message, unchanged. Repeatable.
-	Forward []string `yaml:"forward"`
+	Forward []string
 	// ForwardQueue is the per-destination queue length (default 8192);
 	// beyond it copies are dropped and counted.
-	ForwardQueue int `yaml:"forward-queue"`
+	ForwardQueue int
 	// ALegHeaders: SIP header names or regular expressions whose value is
 	// the A-leg Call-ID (default X-CID).
-	ALegHeaders []string `yaml:"aleg-header"`
+	ALegHeaders []string
 	// SearchHeaders: SIP headers (e.g. X-Account) extracted at ingest and
 	// searchable in the API and console (an indexed column of the SIP
 	// tables on MySQL/MariaDB, a materialized column on ClickHouse).
-	SearchHeaders []string `yaml:"search-header"`
+	SearchHeaders []string
 
 	// HTTP is the address serving /metrics (and the API when mounted).
-	HTTP string `yaml:"http"`
+	HTTP string
 	// APIToken, when set, is the bearer token the HTTP API requires; empty
 	// serves the API to loopback clients only (see package collector/api).
-	APIToken string `yaml:"api-token"`
+	APIToken string
 	// APITokenFile, AuthKeyFile and MySQLPasswordFile hold those secrets
 	// instead of the command line (see LoadSecrets).
-	APITokenFile      string `yaml:"api-token-file"`
-	AuthKeyFile       string `yaml:"auth-key-file"`
-	MySQLPasswordFile string `yaml:"mysql-password-file"`
+	APITokenFile      string
+	AuthKeyFile       string
+	MySQLPasswordFile string
 	// HTTPHosts are Host names served without a token besides the
 	// loopback ones (see collector/api.Config.Hosts).
-	HTTPHosts []string `yaml:"http-host"`
+	HTTPHosts []string
 	// MetricsAuth is /metrics' access: "open" or "token" (the API token as
 	// a bearer token). Default: token when APIToken is set, else open.
-	MetricsAuth string `yaml:"metrics-auth"`
+	MetricsAuth string
 	// MetricsAddr, when set, serves /metrics on this address instead of
 	// on HTTP.
-	MetricsAddr string `yaml:"metrics-addr"`
+	MetricsAddr string
 	// HTTPCert and HTTPKey, when set, serve the HTTP address over TLS.
-	HTTPCert string `yaml:"http-cert"`
-	HTTPKey  string `yaml:"http-key"`
+	HTTPCert string
+	HTTPKey  string
 	// API search bounds (zero: the API's defaults; see collector/api.Config).
-	APIDefaultRange time.Duration `yaml:"api-default-range"`
-	APIMaxRange     time.Duration `yaml:"api-max-range"`
-	APIFlowLookback time.Duration `yaml:"api-flow-lookback"`
-	APIFlowMargin   time.Duration `yaml:"api-flow-margin"`
-	APIMaxLegs      int           `yaml:"api-max-legs"`
+	APIDefaultRange time.Duration
+	APIMaxRange     time.Duration
+	APIFlowLookback time.Duration
+	APIFlowMargin   time.Duration
+	APIMaxLegs      int
 	// Console: user accounts of the web console (console.go).
-	Console ConsoleConfig `yaml:",inline"`
+	Console ConsoleConfig
 
 	// Storage.
-	MySQL    string `yaml:"mysql"`    // go-sql-driver DSN
-	Database string `yaml:"database"` // database name (default: from the DSN, else xhep)
+	MySQL    string // go-sql-driver DSN
+	Database string // database name (default: from the DSN, else xhep)
 	// MySQLPageCompression: MariaDB InnoDB page compression level (1-9) for
 	// new tables; 0 off (collector/store/mysql.Config.PageCompression).
-	MySQLPageCompression int    `yaml:"mysql-page-compression"`
-	PartitionsAhead      int    `yaml:"partitions-ahead"` // daily partitions kept ahead (default 2)
-	Retention            string `yaml:"retention"`        // "call=14d,registration=3d,default=7d"
-	MaxDBSize            int64  `yaml:"max-db-size"`      // bytes; 0 = unlimited
-	SpillDir             string `yaml:"spill-dir"`        // on-disk queue while the database is away
-	SpillMax             int64  `yaml:"spill-max"`        // bytes (default 1 GiB)
+	MySQLPageCompression int
+	PartitionsAhead      int    // daily partitions kept ahead (default 2)
+	Retention            string // "call=14d,registration=3d,default=7d"
+	MaxDBSize            int64  // bytes; 0 = unlimited
+	SpillDir             string // on-disk queue while the database is away
+	SpillMax             int64  // bytes (default 1 GiB)
 	// ClickHouse, instead of MySQL: native-protocol addresses host:port
 	// (repeatable; a cluster's: any of its servers). See
 	// collector/store/clickhouse.
-	ClickHouse         []string `yaml:"clickhouse"`
-	ClickHouseCluster  string   `yaml:"clickhouse-cluster"`  // cluster of remote_servers: local tables on every shard + Distributed
-	ClickHouseUser     string   `yaml:"clickhouse-user"`     // default "default"
-	ClickHousePassword string   `yaml:"clickhouse-password"` // or $XHEP_CLICKHOUSE_PASSWORD
-	ClickHouseTLS      bool     `yaml:"clickhouse-tls"`      // TLS to the servers' secure native port
-	ClickHouseCA       string   `yaml:"clickhouse-ca"`       // PEM CA bundle for --clickhouse-tls (default: system roots)
+	ClickHouse         []string
+	ClickHouseCluster  string // cluster of remote_servers: local tables on every shard + Distributed
+	ClickHouseUser     string // default "default"
+	ClickHousePassword string // or $XHEP_CLICKHOUSE_PASSWORD
+	ClickHouseTLS      bool   // TLS to the servers' secure native port
+	ClickHouseCA       string // PEM CA bundle for --clickhouse-tls (default: system roots)
 	// DrainTimeout bounds how long shutdown waits for the database before
 	// spilling what is left to SpillDir (default 30s).
-	DrainTimeout time.Duration `yaml:"drain-timeout"`
+	DrainTimeout time.Duration
 
 	// Acknowledged delivery and durability (see delivery.go).
 	// JournalDir: the durable receive journal; what it holds survives
 	// kill -9 and is stored on the next start. Replaces SpillDir.
-	JournalDir string `yaml:"journal-dir"`
+	JournalDir string
 	// JournalMax bounds the journal in bytes (default 1 GiB); beyond it
 	// TCP/TLS are not read (backpressure).
-	JournalMax int64 `yaml:"journal-max"`
+	JournalMax int64
 	// JournalSync is the fsync window (default 10ms).
-	JournalSync time.Duration `yaml:"journal-sync"`
+	JournalSync time.Duration
 	// NoAck: do not acknowledge (agents fall back to plain HEP).
-	NoAck bool `yaml:"no-ack"`
+	NoAck bool
 	// AckFlush: without a journal, how often the store is flushed to
 	// acknowledge what it committed (default 200ms).
-	AckFlush time.Duration `yaml:"ack-flush"`
+	AckFlush time.Duration
 	// DrainGrace bounds how long SIGTERM reads open connections to their
 	// quiet end (default 5s).
-	DrainGrace time.Duration `yaml:"drain-grace"`
+	DrainGrace time.Duration
 
 	// MaxFuture bounds how far a capture time may be ahead of the
 	// collector's clock: a message further ahead (a sender's clock in
@@ -139,35 +140,35 @@ type Config struct {
 	// hep_header (timeSeconds, and timeAhead in seconds), and rows dated
 	// further ahead found in the database are removed by the partition
 	// manager. 0 means 1h, negative no bound.
-	MaxFuture time.Duration `yaml:"max-future"`
+	MaxFuture time.Duration
 
 	// Offline mode: Read is a pcap or pcapng file whose HEP messages are
 	// dissected; with Print they are written as JSON lines to Output
 	// instead of the database.
-	Read   string    `yaml:"read"`
-	Print  bool      `yaml:"print"`
-	Output io.Writer `yaml:"-"`
+	Read   string
+	Print  bool
+	Output io.Writer
 
 	// KPIWindow bounds how long an INVITE waits for its responses in the
 	// SIP timing metrics (default 2m); KPIMax bounds how many are tracked
 	// (default 200,000).
-	KPIWindow time.Duration `yaml:"kpi-window"`
-	KPIMax    int           `yaml:"kpi-max"`
+	KPIWindow time.Duration
+	KPIMax    int
 	// KPICallTimeout bounds how long an answered call without BYE counts as
 	// active (default 4h).
-	KPICallTimeout time.Duration `yaml:"kpi-call-timeout"`
+	KPICallTimeout time.Duration
 	// Aliases name peers and trunks by address: PREFIX=NAME entries (see
 	// package collector/alias); the SIP KPIs are labelled with them.
-	Aliases []string `yaml:"alias"`
+	Aliases []string
 	// KPIMaxPeers and KPIMaxNodes bound the peer and node label values of
 	// the KPIs (default 64 each); the rest fold into "other".
-	KPIMaxPeers int `yaml:"kpi-max-peers"`
-	KPIMaxNodes int `yaml:"kpi-max-nodes"`
+	KPIMaxPeers int
+	KPIMaxNodes int
 
 	// LogLevel is for the command: debug, info, warn or error.
-	LogLevel string `yaml:"log-level"`
+	LogLevel string
 	// Logger receives service events (default: discard).
-	Logger *slog.Logger `yaml:"-"`
+	Logger *slog.Logger
 }
 
 // Validate checks the configuration without touching the network.
@@ -175,41 +176,41 @@ func (c *Config) Validate() error {
 	var errs []error
 	apiOnly := c.Read == "" && len(c.Listen) == 0 && c.HTTP != "" && c.HasStore()
 	if c.Read == "" && len(c.Listen) == 0 && !apiOnly {
-		errs = append(errs, errors.New("no --listen address and no --read file (an API/UI-only node needs --http and --mysql or --clickhouse)"))
+		errs = append(errs, badSetting(nil, "no {Listen} address and no {Read} file (an API/UI-only node needs {HTTP} and {MySQL} or {ClickHouse})"))
 	}
 	if c.Read != "" && len(c.Listen) > 0 {
-		errs = append(errs, errors.New("--read and --listen do not go together"))
+		errs = append(errs, badSetting(nil, "{Read} and {Listen} do not go together"))
 	}
 	if c.Print && c.Read == "" {
-		errs = append(errs, errors.New("--print needs --read"))
+		errs = append(errs, badSetting(nil, "{Print} needs {Read}"))
 	}
 	if c.Print && c.HasStore() {
-		errs = append(errs, errors.New("--print and --mysql/--clickhouse do not go together"))
+		errs = append(errs, badSetting(nil, "{Print} and {MySQL}/{ClickHouse} do not go together"))
 	}
 	if c.Read != "" && !c.Print && !c.HasStore() {
-		errs = append(errs, errors.New("--read needs --print, --mysql or --clickhouse"))
+		errs = append(errs, badSetting(nil, "{Read} needs {Print}, {MySQL} or {ClickHouse}"))
 	}
 	if c.Read == "" && !c.HasStore() && len(c.Forward) == 0 {
-		errs = append(errs, errors.New("no --mysql, no --clickhouse and no --forward: nothing would be stored"))
+		errs = append(errs, badSetting(nil, "no {MySQL}, no {ClickHouse} and no {Forward}: nothing would be stored"))
 	}
 	if c.MySQL != "" && len(c.ClickHouse) > 0 {
-		errs = append(errs, errors.New("--mysql and --clickhouse do not go together: one store per collector"))
+		errs = append(errs, badSetting(nil, "{MySQL} and {ClickHouse} do not go together: one store per collector"))
 	}
 	if c.MySQLPageCompression != 0 && c.MySQL == "" {
-		errs = append(errs, errors.New("--mysql-page-compression needs --mysql"))
+		errs = append(errs, badSetting(nil, "{MySQLPageCompression} needs {MySQL}"))
 	}
 	if c.MySQLPageCompression < 0 || c.MySQLPageCompression > 9 {
-		errs = append(errs, fmt.Errorf("--mysql-page-compression %d: want 0 (off) to 9", c.MySQLPageCompression))
+		errs = append(errs, badSetting(nil, "{MySQLPageCompression} %d: want 0 (off) to 9", c.MySQLPageCompression))
 	}
 	if c.ClickHouseCluster != "" && len(c.ClickHouse) == 0 {
-		errs = append(errs, errors.New("--clickhouse-cluster needs --clickhouse"))
+		errs = append(errs, badSetting(nil, "{ClickHouseCluster} needs {ClickHouse}"))
 	}
 	if (c.ClickHouseTLS || c.ClickHouseCA != "") && len(c.ClickHouse) == 0 {
-		errs = append(errs, errors.New("--clickhouse-tls and --clickhouse-ca need --clickhouse"))
+		errs = append(errs, badSetting(nil, "{ClickHouseTLS} and {ClickHouseCA} need {ClickHouse}"))
 	}
 	if c.Retention != "" {
 		if _, err := store.ParseRetention(c.Retention); err != nil {
-			errs = append(errs, fmt.Errorf("--retention: %w", err))
+			errs = append(errs, badSetting(err, "{Retention}"))
 		}
 	}
 	tls := false
@@ -221,28 +222,28 @@ func (c *Config) Validate() error {
 		tls = tls || scheme == ingest.TLS
 	}
 	if c.JournalDir != "" && c.SpillDir != "" {
-		errs = append(errs, errors.New("--journal-dir and --spill-dir do not go together: the journal keeps what the database has not taken"))
+		errs = append(errs, badSetting(nil, "{JournalDir} and {SpillDir} do not go together: the journal keeps what the database has not taken"))
 	}
 	if c.JournalMax < 0 || c.JournalSync < 0 || c.AckFlush < 0 || c.DrainGrace < 0 {
 		errs = append(errs, errors.New("negative journal or ack setting"))
 	}
 	if tls && (c.TLSCert == "" || c.TLSKey == "") {
-		errs = append(errs, errors.New("a tls:// listener needs --tls-cert and --tls-key"))
+		errs = append(errs, badSetting(nil, "a tls:// listener needs {TLSCert} and {TLSKey}"))
 	}
 	if (c.HTTPCert == "") != (c.HTTPKey == "") {
-		errs = append(errs, errors.New("--http-cert and --http-key go together"))
+		errs = append(errs, badSetting(nil, "{HTTPCert} and {HTTPKey} go together"))
 	}
 	if (c.HTTPCert != "" || c.APIToken != "") && c.HTTP == "" {
-		errs = append(errs, errors.New("--http-cert and --api-token need --http"))
+		errs = append(errs, badSetting(nil, "{HTTPCert} and {APIToken} need {HTTP}"))
 	}
 	switch c.MetricsAuth {
 	case "", MetricsOpen:
 	case MetricsToken:
 		if c.APIToken == "" {
-			errs = append(errs, errors.New("--metrics-auth token needs --api-token"))
+			errs = append(errs, badSetting(nil, "{MetricsAuth} token needs {APIToken}"))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("--metrics-auth %q: want open or token", c.MetricsAuth))
+		errs = append(errs, badSetting(nil, "{MetricsAuth} %q: want open or token", c.MetricsAuth))
 	}
 	if c.APIDefaultRange < 0 || c.APIMaxRange < 0 || c.APIFlowLookback < 0 || c.APIFlowMargin < 0 || c.APIMaxLegs < 0 {
 		errs = append(errs, errors.New("negative API bound"))
@@ -251,10 +252,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if _, err := backend.SearchHeaders(c.SearchHeaders); err != nil {
-		errs = append(errs, fmt.Errorf("--search-header: %w", err))
+		errs = append(errs, badSetting(err, "{SearchHeaders}"))
 	}
 	if _, err := alias.Parse(c.Aliases); err != nil {
-		errs = append(errs, fmt.Errorf("--alias: %w", err))
+		errs = append(errs, badSetting(err, "{Aliases}"))
 	}
 	if c.KPIMaxPeers < 0 || c.KPIMaxNodes < 0 || c.KPIMax < 0 || c.KPIWindow < 0 || c.KPICallTimeout < 0 {
 		errs = append(errs, errors.New("negative KPI bound"))

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"time"
@@ -22,31 +21,31 @@ const EnvAdminPassword = "XHEP_ADMIN_PASSWORD"
 // collector/api and collector/auth).
 type ConsoleConfig struct {
 	// Accounts turns on user accounts: logins, roles, API tokens, audit log.
-	Accounts bool `yaml:"accounts"`
+	Accounts bool
 	// AdminUser and AdminPasswordFile name the first admin, created only
 	// when no account exists (the password's first line; or
 	// $XHEP_ADMIN_PASSWORD). There is no default password.
-	AdminUser         string `yaml:"admin-user"`
-	AdminPasswordFile string `yaml:"admin-password-file"`
+	AdminUser         string
+	AdminPasswordFile string
 	// SessionTTL is how long a login lasts (default 12h).
-	SessionTTL time.Duration `yaml:"session-ttl"`
+	SessionTTL time.Duration
 	// CookieSecure marks the session cookie Secure on plain HTTP too
 	// (behind a TLS proxy).
-	CookieSecure bool `yaml:"cookie-secure"`
+	CookieSecure bool
 	// LDAP login (see auth.LDAP); LDAPURL empty: local accounts only.
-	LDAPURL              string   `yaml:"ldap-url"`
-	LDAPStartTLS         bool     `yaml:"ldap-starttls"`
-	LDAPBindDN           string   `yaml:"ldap-bind-dn"`
-	LDAPBindPasswordFile string   `yaml:"ldap-bind-password-file"`
-	LDAPBaseDN           string   `yaml:"ldap-base-dn"`
-	LDAPUserFilter       string   `yaml:"ldap-user-filter"`
-	LDAPGroupBase        string   `yaml:"ldap-group-base"`
-	LDAPGroupFilter      string   `yaml:"ldap-group-filter"`
-	LDAPRoles            []string `yaml:"ldap-role"`
+	LDAPURL              string
+	LDAPStartTLS         bool
+	LDAPBindDN           string
+	LDAPBindPasswordFile string
+	LDAPBaseDN           string
+	LDAPUserFilter       string
+	LDAPGroupBase        string
+	LDAPGroupFilter      string
+	LDAPRoles            []string
 	// ShareKeyFile holds the key that signs share links, so links survive
 	// a restart and several collectors behind one name accept each
 	// other's links (LoadShareKey). Empty: a key made at each start.
-	ShareKeyFile string `yaml:"share-key-file"`
+	ShareKeyFile string
 }
 
 // validate checks the console settings of c.
@@ -55,23 +54,23 @@ func (c *Config) validateConsole() error {
 	var errs []error
 	if !k.Accounts {
 		if k.AdminPasswordFile != "" || k.LDAPURL != "" {
-			errs = append(errs, errors.New("--admin-password-file and --ldap-url need --accounts"))
+			errs = append(errs, badSetting(nil, "{Console.AdminPasswordFile} and {Console.LDAPURL} need {Console.Accounts}"))
 		}
 		return errors.Join(errs...)
 	}
 	if c.HTTP == "" {
-		errs = append(errs, errors.New("--accounts needs --http"))
+		errs = append(errs, badSetting(nil, "{Console.Accounts} needs {HTTP}"))
 	}
 	if c.MySQL == "" {
-		errs = append(errs, errors.New("--accounts needs --mysql: the account tables live in MySQL/MariaDB (not supported with the ClickHouse backend alone)"))
+		errs = append(errs, badSetting(nil, "{Console.Accounts} needs {MySQL}: the account tables live in MySQL/MariaDB (not supported with the ClickHouse backend alone)"))
 	}
 	if k.AdminUser != "" {
 		if err := auth.CheckName(k.AdminUser); err != nil {
-			errs = append(errs, fmt.Errorf("--admin-user: %w", err))
+			errs = append(errs, badSetting(err, "{Console.AdminUser}"))
 		}
 	}
 	if k.SessionTTL < 0 {
-		errs = append(errs, errors.New("negative --session-ttl"))
+		errs = append(errs, badSetting(nil, "negative {Console.SessionTTL}"))
 	}
 	if k.LDAPURL != "" {
 		if _, err := k.ldap(); err != nil {
@@ -88,17 +87,17 @@ func (k *ConsoleConfig) ldap() (*auth.LDAP, error) {
 	}
 	roles, err := auth.ParseLDAPRoles(k.LDAPRoles)
 	if err != nil {
-		return nil, fmt.Errorf("--ldap-role: %w", err)
+		return nil, badSetting(err, "{Console.LDAPRoles}")
 	}
 	l := &auth.LDAP{URL: k.LDAPURL, StartTLS: k.LDAPStartTLS, BindDN: k.LDAPBindDN, BaseDN: k.LDAPBaseDN,
 		UserFilter: k.LDAPUserFilter, GroupBase: k.LDAPGroupBase, GroupFilter: k.LDAPGroupFilter, Roles: roles}
 	if k.LDAPBindPasswordFile != "" {
 		if l.BindPassword, err = readSecret(k.LDAPBindPasswordFile); err != nil {
-			return nil, fmt.Errorf("--ldap-bind-password-file: %w", err)
+			return nil, badSetting(err, "{Console.LDAPBindPasswordFile}")
 		}
 	}
 	if err := l.Check(); err != nil {
-		return nil, fmt.Errorf("--ldap-*: %w", err)
+		return nil, badSetting(err, "{Console.LDAPURL} and the other LDAP settings")
 	}
 	return l, nil
 }
@@ -120,7 +119,7 @@ func (c *Config) OpenAccounts(ctx context.Context, db *sql.DB, getenv func(strin
 	pw := ""
 	if k.AdminPasswordFile != "" {
 		if pw, err = readSecret(k.AdminPasswordFile); err != nil {
-			return nil, false, fmt.Errorf("--admin-password-file: %w", err)
+			return nil, false, badSetting(err, "{Console.AdminPasswordFile}")
 		}
 	} else {
 		pw = getenv(EnvAdminPassword)
@@ -135,7 +134,7 @@ func (c *Config) OpenAccounts(ctx context.Context, db *sql.DB, getenv func(strin
 			return nil, false, err
 		}
 		if !has && l == nil {
-			return nil, false, fmt.Errorf("--accounts: no account exists yet; give the first admin's password with --admin-password-file (or $%s)", EnvAdminPassword)
+			return nil, false, badSetting(nil, "{Console.Accounts}: no account exists yet; give the first admin's password with {Console.AdminPasswordFile} (or $%s)", EnvAdminPassword)
 		}
 		return st, false, nil
 	}
@@ -167,20 +166,20 @@ func (c *Config) LoadShareKey() ([]byte, error) {
 			return c.LoadShareKey() // another process made it just now
 		}
 		if err != nil {
-			return nil, fmt.Errorf("--share-key-file: creating it: %w", err)
+			return nil, badSetting(err, "{Console.ShareKeyFile}: creating it")
 		}
 		_, werr := f.WriteString(s + "\n")
 		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
 			os.Remove(path)
-			return nil, fmt.Errorf("--share-key-file: writing it: %w", err)
+			return nil, badSetting(err, "{Console.ShareKeyFile}: writing it")
 		}
 		return []byte(s), nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--share-key-file: %w", err)
+		return nil, badSetting(err, "{Console.ShareKeyFile}")
 	}
 	if len(s) < minShareKey {
-		return nil, fmt.Errorf("--share-key-file: %s holds %d characters, want at least %d (delete it to have a new one made)", path, len(s), minShareKey)
+		return nil, badSetting(nil, "{Console.ShareKeyFile}: %s holds %d characters, want at least %d (delete it to have a new one made)", path, len(s), minShareKey)
 	}
 	return []byte(s), nil
 }

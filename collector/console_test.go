@@ -31,7 +31,7 @@ func TestOpenAccounts(t *testing.T) {
 	ctx := context.Background()
 	noenv := func(string) string { return "" }
 	cfg := Config{HTTP: ":0", MySQL: dsn, Console: ConsoleConfig{Accounts: true}}
-	if _, _, err := cfg.OpenAccounts(ctx, db, noenv); err == nil || !strings.Contains(err.Error(), "--admin-password-file") {
+	if _, _, err := cfg.OpenAccounts(ctx, db, noenv); err == nil || !strings.Contains(err.Error(), "Console.AdminPasswordFile") {
 		t.Fatalf("no account and no password: %v, want a refusal naming --admin-password-file", err)
 	}
 	dir := t.TempDir()
@@ -120,7 +120,7 @@ func TestLoadShareKey(t *testing.T) {
 		t.Errorf("no file configured: %q, %v; want nil, nil", k, err)
 	}
 	cfg.Console.ShareKeyFile = filepath.Join(dir, "no", "such", "dir", "key")
-	if _, err := cfg.LoadShareKey(); err == nil || !strings.Contains(err.Error(), "--share-key-file") {
+	if _, err := cfg.LoadShareKey(); err == nil || !strings.Contains(err.Error(), "Console.ShareKeyFile") {
 		t.Errorf("uncreatable file: %v, want an error naming the flag", err)
 	}
 }

@@ -26,36 +26,38 @@ const (
 // an error, as is an empty file.
 func (c *Config) LoadSecrets(getenv func(string) string) error {
 	var errs []error
-	load := func(val *string, file, flagName, env string) {
+	// load fills *val (the setting named setting) from its file (the
+	// setting fileSetting) or env.
+	load := func(val *string, file, setting, fileSetting, env string) {
 		switch {
 		case file != "" && *val != "":
-			errs = append(errs, fmt.Errorf("--%s and --%s-file both given", flagName, flagName))
+			errs = append(errs, badSetting(nil, "%s and {%s} both given", setting, fileSetting))
 		case file != "":
 			s, err := readSecret(file)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("--%s-file: %w", flagName, err))
+				errs = append(errs, badSetting(err, "{%s}", fileSetting))
 			}
 			*val = s
 		case *val == "":
 			*val = getenv(env)
 		}
 	}
-	load(&c.APIToken, c.APITokenFile, "api-token", EnvAPIToken)
-	load(&c.AuthKey, c.AuthKeyFile, "auth-key", EnvAuthKey)
+	load(&c.APIToken, c.APITokenFile, "{APIToken}", "APITokenFile", EnvAPIToken)
+	load(&c.AuthKey, c.AuthKeyFile, "{AuthKey}", "AuthKeyFile", EnvAuthKey)
 	if c.MySQL != "" {
 		dc, err := mysql.ParseDSN(c.MySQL)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("--mysql: %w", err))
+			errs = append(errs, badSetting(err, "{MySQL}"))
 		} else {
 			pw := dc.Passwd
-			load(&pw, c.MySQLPasswordFile, "mysql-password", EnvMySQLPassword)
+			load(&pw, c.MySQLPasswordFile, "the password in {MySQL}", "MySQLPasswordFile", EnvMySQLPassword)
 			if pw != dc.Passwd {
 				dc.Passwd = pw
 				c.MySQL = dc.FormatDSN()
 			}
 		}
 	} else if c.MySQLPasswordFile != "" {
-		errs = append(errs, errors.New("--mysql-password-file needs --mysql"))
+		errs = append(errs, badSetting(nil, "{MySQLPasswordFile} needs {MySQL}"))
 	}
 	return errors.Join(errs...)
 }

@@ -146,7 +146,7 @@ func New(cfg Config) (s *Service, err error) {
 	s.m = newMetrics(s.reg)
 	aliases, err := alias.Parse(cfg.Aliases)
 	if err != nil {
-		return nil, fmt.Errorf("--alias: %w", err)
+		return nil, badSetting(err, "{Aliases}")
 	}
 	s.invites = newKPITable(kpiConfig{
 		Aliases: aliases, MaxPeers: cfg.KPIMaxPeers, MaxNodes: cfg.KPIMaxNodes,
@@ -189,7 +189,7 @@ func New(cfg Config) (s *Service, err error) {
 	case cfg.Print:
 		out := cfg.Output
 		if out == nil {
-			return nil, errors.New("--print without an output")
+			return nil, badSetting(nil, "{Print} without an output")
 		}
 		s.out = newPrinter(out)
 	case cfg.HasStore():

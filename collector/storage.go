@@ -36,7 +36,7 @@ func openStore(cfg Config, reg prometheus.Registerer, markStream uint64, markDur
 	if cfg.Retention != "" {
 		r, err := store.ParseRetention(cfg.Retention)
 		if err != nil {
-			return nil, fmt.Errorf("--retention: %w", err)
+			return nil, badSetting(err, "{Retention}")
 		}
 		scfg.Retention = r
 	}
@@ -80,18 +80,18 @@ func clickhouseBackend(cfg Config) (*clickhouse.Backend, error) {
 		if cfg.ClickHouseCA != "" {
 			pem, err := os.ReadFile(cfg.ClickHouseCA)
 			if err != nil {
-				return nil, fmt.Errorf("--clickhouse-ca: %w", err)
+				return nil, badSetting(err, "{ClickHouseCA}")
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("--clickhouse-ca %s: no PEM certificate", cfg.ClickHouseCA)
+				return nil, badSetting(nil, "{ClickHouseCA} %s: no PEM certificate", cfg.ClickHouseCA)
 			}
 			ccfg.TLS.RootCAs = pool
 		}
 	}
 	be, err := clickhouse.New(ccfg)
 	if err != nil {
-		return nil, fmt.Errorf("--clickhouse: %w", err)
+		return nil, badSetting(err, "{ClickHouse}")
 	}
 	return be, nil
 }

@@ -123,10 +123,10 @@ func parseFlags(args []string) (collector.Config, error) {
 		return cfg, fmt.Errorf("--log-level %q: want debug, info, warn or error", cfg.LogLevel)
 	}
 	if err := cfg.LoadSecrets(os.Getenv); err != nil {
-		return cfg, err
+		return cfg, flagNamed(err)
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, err
+		return cfg, flagNamed(err)
 	}
 	return cfg, nil
 }

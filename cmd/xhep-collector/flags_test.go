@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -251,7 +253,7 @@ func TestSecretsFromFilesAndEnv(t *testing.T) {
 		want string
 	}{
 		{[]string{"--mysql", dsn, "--api-token", "x", "--api-token-file", tok}, "--api-token and --api-token-file"},
-		{[]string{"--mysql", "xhep:pw@tcp(127.0.0.1:33306)/", "--mysql-password-file", pw}, "--mysql-password and --mysql-password-file"},
+		{[]string{"--mysql", "xhep:pw@tcp(127.0.0.1:33306)/", "--mysql-password-file", pw}, "the password in --mysql and --mysql-password-file both given"},
 		{[]string{"--mysql", dsn, "--auth-key-file", empty}, "is empty"},
 		{[]string{"--mysql", dsn, "--api-token-file", filepath.Join(dir, "missing")}, "--api-token-file"},
 		{[]string{"--forward", "udp://127.0.0.1:9", "--mysql-password-file", pw}, "needs --mysql"},
@@ -276,5 +278,49 @@ func TestVersionFlag(t *testing.T) {
 		if !strings.HasPrefix(out.String(), "xhep-collector ") || !strings.Contains(out.String(), "commit:") {
 			t.Errorf("run(%q) printed %q", args, out.String())
 		}
+	}
+}
+
+// TestSettingFlags: every setting of collector.Config that a flag can set
+// has one, found by settingFlags, so the collector's SettingErrors never
+// reach the command line with a field name; and they do come out with
+// flag names, also joined and wrapped.
+func TestSettingFlags(t *testing.T) {
+	flags := settingFlags()
+	noFlag := map[string]bool{"Output": true, "Logger": true} // set by the command itself
+	var walk func(rt reflect.Type, prefix string)
+	walk = func(rt reflect.Type, prefix string) {
+		for i := range rt.NumField() {
+			f := rt.Field(i)
+			switch {
+			case f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == rt.PkgPath():
+				walk(f.Type, prefix+f.Name+".")
+			case !noFlag[prefix+f.Name] && flags[prefix+f.Name] == "":
+				t.Errorf("setting %s has no flag", prefix+f.Name)
+			}
+		}
+	}
+	walk(reflect.TypeFor[collector.Config](), "")
+	if got := flags["Console.LDAPURL"]; got != "--ldap-url" {
+		t.Errorf("Console.LDAPURL -> %q, want --ldap-url", got)
+	}
+
+	err := (&collector.Config{Read: "x.pcap", Listen: []string{"udp://:1"}, MySQLPageCompression: 3}).Validate()
+	got := flagNamed(err).Error()
+	for _, want := range []string{"--read and --listen do not go together", "--mysql-page-compression needs --mysql"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("flagNamed(Validate) = %q, want it to contain %q", got, want)
+		}
+	}
+	if strings.Contains(got, "MySQLPageCompression") {
+		t.Errorf("flagNamed(Validate) = %q names a field", got)
+	}
+	var se *collector.SettingError
+	if !errors.As(flagNamed(err), &se) {
+		t.Error("flagNamed hides the SettingError from errors.As")
+	}
+	wrapped := fmt.Errorf("start: %w", err)
+	if got := flagNamed(wrapped).Error(); !strings.HasPrefix(got, "start: ") || !strings.Contains(got, "--mysql-page-compression needs --mysql") || strings.Contains(got, "MySQLPageCompression") {
+		t.Errorf("flagNamed(wrapped) = %q", got)
 	}
 }

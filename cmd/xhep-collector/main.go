@@ -69,7 +69,7 @@ func run(args []string, stdout io.Writer) int {
 
 	svc, err := collector.New(cfg)
 	if err != nil {
-		log.Error("start", "err", err)
+		log.Error("start", "err", flagNamed(err))
 		return 2
 	}
 	if db := svc.DB(); db != nil && cfg.HTTP != "" && cfg.Read == "" {
@@ -78,7 +78,7 @@ func run(args []string, stdout io.Writer) int {
 			st, created, err := cfg.OpenAccounts(ctx, db, os.Getenv)
 			if err != nil {
 				svc.Close()
-				log.Error("open accounts", "err", err)
+				log.Error("open accounts", "err", flagNamed(err))
 				return 2
 			}
 			if created {
@@ -89,7 +89,7 @@ func run(args []string, stdout io.Writer) int {
 		shareKey, err := cfg.LoadShareKey()
 		if err != nil {
 			svc.Close()
-			log.Error("share key", "err", err)
+			log.Error("share key", "err", flagNamed(err))
 			return 2
 		}
 		a, err := api.New(api.Config{DB: db, ShareKey: shareKey, Backend: cfg.StoreBackend(), Cluster: cfg.ClickHouseCluster != "",

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -196,6 +197,24 @@ func (fs *FlagSet) apply(name string, v *yaml.Node) error {
 	}
 	return nil
 }
+
+// Target returns the address of the variable flag f is bound to, or 0
+// when it is not known (flag.Func): for the flag package's own kinds
+// (BoolVar, StringVar, DurationVar, ...) and for List, Size and IntSize. A
+// command uses it to name a setting by its flag.
+func Target(f *flag.Flag) uintptr {
+	if t, ok := f.Value.(interface{ target() uintptr }); ok {
+		return t.target()
+	}
+	if v := reflect.ValueOf(f.Value); v.Kind() == reflect.Pointer {
+		return v.Pointer()
+	}
+	return 0
+}
+
+func (l *listValue) target() uintptr   { return reflect.ValueOf(l.dst).Pointer() }
+func (f sizeValue) target() uintptr    { return reflect.ValueOf(f.v).Pointer() }
+func (f intSizeValue) target() uintptr { return reflect.ValueOf(f.v).Pointer() }
 
 // listValue is a repeatable flag. Values from the config file are
 // replaced, not extended, by the first value given on the command line.

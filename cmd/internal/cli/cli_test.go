@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -240,5 +241,27 @@ func TestParseSize(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d, ok %v", tt.in, got, err, tt.want, tt.ok)
 		}
+	}
+}
+
+func TestTarget(t *testing.T) {
+	var c testConfig
+	fs := NewFlagSet("test")
+	define(fs, &c)
+	want := map[string]uintptr{}
+	for name, p := range map[string]any{
+		"config": &c.Config, "name": &c.Name, "count": &c.Count, "wait": &c.Wait, "on": &c.On,
+		"size": &c.Size, "buf": &c.Buf, "iface": &c.Ifaces, "header": &c.Headers,
+	} {
+		want[name] = reflect.ValueOf(p).Pointer()
+	}
+	got := map[string]uintptr{}
+	fs.VisitAll(func(f *flag.Flag) { got[f.Name] = Target(f) })
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Target (-want +got):\n%s", diff)
+	}
+	fs.Func("fn", "a func flag", func(string) error { return nil })
+	if a := Target(fs.Lookup("fn")); a != 0 {
+		t.Errorf("Target of a Func flag = %#x, want 0", a)
 	}
 }

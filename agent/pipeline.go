@@ -408,6 +408,26 @@ func (p *Pipeline) MediaTick(now int64, final bool) {
 	p.cfg.Media.Tick(now, kt, final, p.sendReport)
 }
 
+// MediaTicks calls MediaTick on a wall-clock ticker every d until ctx
+// ends: what a live agent whose RTP the kernel counts runs beside Run
+// (the kernel's streams see no frame that would drive the capture-time
+// ticks).
+func (p *Pipeline) MediaTicks(ctx context.Context, d time.Duration) {
+	if p.cfg.Media == nil {
+		return
+	}
+	tk := time.NewTicker(d)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tk.C:
+			p.MediaTick(now.UnixNano(), false)
+		}
+	}
+}
+
 // sendReport encodes one media report as HEP type 34 (chunk 0x0b = 34,
 // the rtpagent JSON in 0x0f, the Call-ID in 0x11, the stream's addresses
 // and ports) and sends it keyed by the Call-ID.

@@ -139,9 +139,7 @@ func LiveChildMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	done := make(chan error, 1)
 	go func() { _, err := p.Run(ctx, src); done <- err }()
-	if rtpStats {
-		go rtpChildTicks(ctx, p)
-	}
+	go p.MediaTicks(ctx, time.Second) // --rtp-stats: reports from the kernel's table
 	go func() {
 		// Drops while they happen, on stderr (the suite's log shows them).
 		var w agent.DropWatch

@@ -3,7 +3,6 @@
 package bench
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -11,7 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/xhep/xhep/agent"
 	"github.com/xhep/xhep/agent/media"
 	"github.com/xhep/xhep/agent/source"
 	"github.com/xhep/xhep/bench/gen"
@@ -63,27 +61,10 @@ func rtpChildTracker(src source.Source) (*media.Tracker, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch f := src.(type) {
-	case interface{ Filters() []*bpf.Filter }:
-		t.SetKernel(bpf.RTPKernel(f.Filters()))
-	case interface{ Filter() *bpf.Filter }:
-		t.SetKernel(bpf.RTPKernel{f.Filter()})
+	if k := bpf.RTPKernelOf(src); len(k) > 0 {
+		t.SetKernel(k)
 	}
 	return t, nil
-}
-
-// rtpChildTicks reports on a wall-clock ticker, as the agent command does.
-func rtpChildTicks(ctx context.Context, p *agent.Pipeline) {
-	tk := time.NewTicker(time.Second)
-	defer tk.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-tk.C:
-			p.MediaTick(now.UnixNano(), false)
-		}
-	}
 }
 
 // monoNs is CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns.

@@ -189,6 +189,21 @@ func (f *Filter) setRTPTestNow(ns uint64) error { return f.objs.RtpTestNow.Set(n
 // last), deleted from each.
 type RTPKernel []*Filter
 
+// RTPKernelOf is the stream tables of a live source: its Filters()
+// (afxdp: one per interface) or its Filter() (ringbuf), nil for a source
+// without BPF filters (afpacket, a file).
+func RTPKernelOf(src any) RTPKernel {
+	switch f := src.(type) {
+	case interface{ Filters() []*Filter }:
+		return f.Filters()
+	case interface{ Filter() *Filter }:
+		if f.Filter() != nil {
+			return RTPKernel{f.Filter()}
+		}
+	}
+	return nil
+}
+
 // PutEndpoint pushes one SDP endpoint.
 func (k RTPKernel) PutEndpoint(ap netip.AddrPort, call uint64, pts [4]uint32, p *rtp.Params) error {
 	var errs []error

@@ -364,8 +364,6 @@ func BenchmarkRTP(b *testing.B) {
 // update is lost (the spin lock; without it packets and received come
 // out short). The same sequence number again and again: every packet
 // after the first is a duplicate.
-var startAt time.Time
-
 func TestRTPTwoCPUs(t *testing.T) {
 	requireBPF(t)
 	if runtime.NumCPU() < 2 {
@@ -383,39 +381,12 @@ func TestRTPTwoCPUs(t *testing.T) {
 	}
 	frame := ethFrame(0x0800, ipv4Pkt("10.0.0.1", "10.0.0.2", 17, udpPkt(30000, 30002, rtpPayload(false, 0, 1, 160, 7, 160)), v4opts{}))
 	const n = 300000
-	var wg, ready sync.WaitGroup
-	start := make(chan struct{})
-	errs := make([]error, 2)
-	for cpu := range 2 {
-		wg.Add(1)
-		ready.Add(1)
-		go func() {
-			defer wg.Done()
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			var set unix.CPUSet
-			set.Set(cpu)
-			err := unix.SchedSetaffinity(0, &set)
-			ready.Done()
-			<-start
-			if err != nil {
-				errs[cpu] = err
-				return
-			}
-			t0 := time.Now()
-			_, errs[cpu] = f.XDPProgram().Run(&ebpf.RunOptions{Data: frame, Repeat: n})
-			t.Logf("cpu %d: %v from +%v", cpu, time.Since(t0), t0.Sub(startAt))
-		}()
-	}
-	ready.Wait()
-	startAt = time.Now()
-	close(start)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	onCPUs(t, func(cpu int) error {
+		t0 := time.Now()
+		_, err := f.XDPProgram().Run(&ebpf.RunOptions{Data: frame, Repeat: n})
+		t.Logf("cpu %d: %v", cpu, time.Since(t0))
+		return err
+	})
 	var got []RTPStream
 	f.RTPStreams(func(s *RTPStream) bool { got = append(got, *s); return true })
 	if len(got) != 1 {
@@ -481,43 +452,17 @@ func TestRTPTwoCPUsLive(t *testing.T) {
 	defer conn.Close()
 	to := &net.UDPAddr{IP: net.IPv4(10, 216, 0, 1), Port: 40000}
 	const n = 10000
-	var wg, ready sync.WaitGroup
-	start := make(chan struct{})
-	errs := make([]error, 2)
 	sent := make([]int, 2)
-	for cpu := range 2 {
-		wg.Add(1)
-		ready.Add(1)
-		go func() {
-			defer wg.Done()
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			var set unix.CPUSet
-			set.Set(cpu)
-			errs[cpu] = unix.SchedSetaffinity(0, &set)
-			ready.Done()
-			<-start
-			if errs[cpu] != nil {
-				return
+	onCPUs(t, func(cpu int) error {
+		for i := range n {
+			seq := uint16(2*i + cpu)
+			if _, err := conn.WriteTo(rtpPayload(false, 0, seq, uint32(seq)*160, 0x77, 160), to); err != nil {
+				return err
 			}
-			for i := range n {
-				seq := uint16(2*i + cpu)
-				if _, err := conn.WriteTo(rtpPayload(false, 0, seq, uint32(seq)*160, 0x77, 160), to); err != nil {
-					errs[cpu] = err
-					return
-				}
-				sent[cpu]++
-			}
-		}()
-	}
-	ready.Wait()
-	close(start)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
+			sent[cpu]++
 		}
-	}
+		return nil
+	})
 	time.Sleep(100 * time.Millisecond)
 	var got []RTPStream
 	f.RTPStreams(func(s *RTPStream) bool { got = append(got, *s); return true })
@@ -529,5 +474,41 @@ func TestRTPTwoCPUsLive(t *testing.T) {
 		sent[0], sent[1], st.Packets, st.Received, st.OutOfOrder, st.Duplicates, st.Expected())
 	if st.Packets != 2*n || st.Duplicates != 0 {
 		t.Errorf("packets %d duplicates %d, want %d and 0", st.Packets, st.Duplicates, 2*n)
+	}
+}
+
+// onCPUs runs fn(0) and fn(1) at once on two threads pinned to CPUs 0 and
+// 1 (both pinned before either starts) and fails t on their errors.
+func onCPUs(t *testing.T, fn func(cpu int) error) {
+	t.Helper()
+	var wg, ready sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, 2)
+	for cpu := range 2 {
+		wg.Add(1)
+		ready.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var set unix.CPUSet
+			set.Set(cpu)
+			err := unix.SchedSetaffinity(0, &set)
+			ready.Done()
+			<-start
+			if err != nil {
+				errs[cpu] = fmt.Errorf("pin to CPU %d: %w", cpu, err)
+				return
+			}
+			errs[cpu] = fn(cpu)
+		}()
+	}
+	ready.Wait()
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -196,20 +196,7 @@ func runAgent(ctx context.Context, c config, log *slog.Logger, stdout io.Writer)
 		if kernelMedia(pcfg.Media, live) {
 			log.Info("rtp statistics in the kernel", "max_streams", c.RTPMaxStreams, "max_endpoints", c.RTPMaxEndpoints)
 		}
-		if pcfg.Media != nil {
-			go func() {
-				tk := time.NewTicker(time.Second)
-				defer tk.Stop()
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case now := <-tk.C:
-						p.MediaTick(now.UnixNano(), false)
-					}
-				}
-			}()
-		}
+		go p.MediaTicks(ctx, time.Second)
 		log.Info("capturing", "ifaces", c.Ifaces, "mode", c.Mode, "collectors", c.Collectors, "excluded", exclude)
 		if v := liveVariant(live); v != "" {
 			log.Info("bpf variant", "variant", v)

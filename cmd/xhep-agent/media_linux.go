@@ -17,15 +17,7 @@ func kernelMedia(t *media.Tracker, src source.Source) bool {
 	if t == nil {
 		return false
 	}
-	var k bpf.RTPKernel
-	switch f := src.(type) {
-	case interface{ Filters() []*bpf.Filter }:
-		k = f.Filters()
-	case interface{ Filter() *bpf.Filter }:
-		if f.Filter() != nil {
-			k = bpf.RTPKernel{f.Filter()}
-		}
-	}
+	k := bpf.RTPKernelOf(src)
 	if len(k) == 0 {
 		return false
 	}

@@ -457,7 +457,7 @@ func (t *assembler) drain(s *stream) {
 }
 
 // skipGap jumps over the first hole: the incomplete message before it is
-// dropped, and the framer is told (a SIP stream resyncs after it, one
+// dropped (and counted, with what its framer held), and the framer is told (a SIP stream resyncs after it, one
 // whose framer cannot is lost).
 func (t *assembler) skipGap(s *stream) {
 	if len(s.ooo) == 0 {
@@ -465,7 +465,7 @@ func (t *assembler) skipGap(s *stream) {
 	}
 	d := t.d
 	d.st.TCPGaps++
-	d.st.TCPDroppedBytes += uint64(len(s.buf) - s.off)
+	d.st.TCPDroppedBytes += uint64(len(s.buf) - s.off + s.fr.held())
 	s.buf, s.off = s.buf[:0], 0
 	s.next = s.ooo[0].seq
 	if !s.fr.gap() {
@@ -476,9 +476,9 @@ func (t *assembler) skipGap(s *stream) {
 		d.st.TCPDroppedBytes += uint64(len(s.buf))
 		s.buf = s.buf[:0]
 		for len(s.ooo) > 0 { // drop the rest, keep following sequence numbers
-			d.st.TCPDroppedBytes += uint64(len(s.buf))
 			s.next = s.ooo[0].seq
 			t.drain(s)
+			d.st.TCPDroppedBytes += uint64(len(s.buf))
 			s.buf = s.buf[:0]
 		}
 	}
@@ -490,7 +490,7 @@ func (t *assembler) bound(s *stream) {
 	if s.live && s.used() > d.cfg.MaxStreamBytes {
 		// Only an in-order message can be this large now: drop it.
 		d.bad(ReasonStreamOverflow)
-		d.st.TCPDroppedBytes += uint64(len(s.buf) - s.off)
+		d.st.TCPDroppedBytes += uint64(len(s.buf) - s.off + s.fr.held())
 		s.buf, s.off = s.buf[:0], 0
 		if !s.fr.gap() {
 			s.lost = true

@@ -284,6 +284,39 @@ func TestTCP(t *testing.T) {
 			},
 		},
 		{
+			// Every byte of a lost stream is counted: the segments held
+			// behind both holes (one length-prefixed message each).
+			name: "dns over tcp: two holes, the stream is lost and every held byte counted",
+			frames: func() []source.Frame {
+				m := cat(u16(uint16(len(dns1))), dns1) // each message on the wire
+				n := uint32(len(m))
+				return []source.Frame{
+					tcpC(0, 53, isn, fACK, m),
+					tcpC(1, 53, isn+2*n, fACK, m),
+					tcpC(2, 53, isn+4*n, fACK, m),
+				}
+			}(),
+			expire: 3 + gapTimeout,
+			want:   []got{{"dns", 6, "10.0.0.1:40000", "10.0.0.2:53", 0, ts0, string(dns1)}},
+			stats:  map[string]uint64{"TCPGaps": 1, "TCPDroppedBytes": uint64(2 * (2 + len(dns1))), "Messages.dns": 1},
+		},
+		{
+			// A WebSocket message in fragments when a hole is skipped: its
+			// bytes held by the framer are counted as dropped too.
+			name: "websocket: a fragmented message cut by a hole is counted as dropped",
+			frames: func() []source.Frame {
+				up := uint32(len(upgrade))
+				f1 := wsFrame(false, 1, key, inv[:100])
+				return []source.Frame{
+					tcpC(0, 8080, isn, fACK, upgrade),
+					tcpC(1, 8080, isn+up, fACK, f1),
+					tcpC(2, 8080, isn+up+uint32(len(f1))+50, fACK, []byte("after the hole")),
+				}
+			}(),
+			expire: 3 + gapTimeout,
+			stats:  map[string]uint64{"TCPGaps": 1, "TCPDroppedBytes": 100 + 14, "Messages.sip": 0},
+		},
+		{
 			name: "MaxStreams evicts the least recently used",
 			cfg:  &cfgSmall,
 			frames: []source.Frame{

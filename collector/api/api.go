@@ -183,6 +183,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/stats", a.guard(auth.ReadOnly, "", a.stats))
 	mux.Handle("GET /api/v1/media/lowmos", a.guard(auth.ReadOnly, "search", a.lowMOSCalls))
 	mux.Handle("GET /api/v1/registrations", a.guard(auth.ReadOnly, "search", a.registrations))
+	mux.Handle("GET /api/v1/events", a.guard(auth.ReadOnly, "search", a.events))
 	mux.Handle("POST /api/v1/calls/{callid}/share", a.guard(auth.Operator, "", a.share))
 	mux.Handle("GET /api/v1/shared/{token}/flow", a.guardShared(a.sharedFlow))
 	a.registerAccounts(mux)

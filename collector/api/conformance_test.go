@@ -93,6 +93,13 @@ func TestConformance(t *testing.T) {
 		"/media/lowmos?" + q("mos", "4"),
 		"/media/lowmos?" + q("mos", "4.5", "limit", "1"),
 		"/media/lowmos?" + q("mos", "1.5"),
+		"/events?" + q("type", "5"),
+		"/events?" + q("type", "5", "limit", "3"),
+		"/events?" + q("type", "53"),
+		"/events?" + q("type", "34"),
+		"/events?" + q("type", "100"),
+		"/events?" + q("type", "100", "correlation_id", my.aLeg),
+		"/events?" + q("type", "1"),
 	}
 	if mediaAt.Before(genStart) || mediaAt.After(genStart.Add(30*time.Minute)) {
 		t.Fatalf("media reports at %v, outside the compared window", mediaAt)

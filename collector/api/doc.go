@@ -21,6 +21,9 @@
 //	GET /api/v1/stats               message counts by method and response code per bucket
 //	GET /api/v1/registrations       REGISTER traffic per address of record: registered now,
 //	                                contact, registrar, counts of challenges and failures
+//	GET /api/v1/events?type=N       the rows of HEP type N's standard table (RTCP, RTP reports,
+//	                                DNS, logs, ...: every standard, unsplit type of hep/proto)
+//	                                in capture order; correlation_id and limit (<= 1000) optional
 //
 // Search parameters (messages, calls): from, to (RFC 3339 with any
 // precision — minutes, seconds or a fraction; no zone means UTC — or Unix

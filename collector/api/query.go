@@ -52,6 +52,10 @@ type querier interface {
 	// lowMOS returns the calls with a report whose MOS is below max within
 	// [from, to], worst first, at most limit.
 	lowMOS(ctx context.Context, max float64, from, to time.Time, limit int) ([]LowMOSCall, error)
+	// eventsOf returns at most max rows of table (a standard table of a
+	// type other than SIP, named by hep/proto) within tr in capture order
+	// (ties by id), only those with correlation id corrID when not empty.
+	eventsOf(ctx context.Context, table string, tr timeRange, corrID string, max int) ([]Event, error)
 	// statsCounts counts SIP messages within [from, to] by bucket (secs
 	// seconds from from), status and method.
 	statsCounts(ctx context.Context, from, to time.Time, secs int64) ([]statCount, error)

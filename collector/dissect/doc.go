@@ -23,7 +23,9 @@
 //	type 53 (DNS)      hep_proto_53_default      binary DNS or DNS JSON
 //	type 100 (logs)    hep_proto_100_default     {"message": text}
 //	type 34 (RTP)      hep_proto_34_default      the rtpagent JSON report as sent, when valid
-//	0x32-0x3d (JSON)   hep_proto_<N>_default     the JSON as sent, when valid (one entry each)
+//	type 54 (ISUP)     hep_proto_54_default      ISUP JSON as sent; protocol_header: circuit callid,
+//	                                             cic, opc, dpc, msg_name, numbers (isup.go)
+//	0x32-0x3d (JSON)   hep_proto_<N>_default     the other JSON types as sent, when valid (one entry each)
 //	any other          hep_proto_<N>_default     {"length": n}, the bytes in raw
 //
 // The SIP protocol_header starts with the keys the database indexes, in

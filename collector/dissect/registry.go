@@ -15,10 +15,11 @@ type rowFunc func(d *Dissector, m *hep.Message, row *store.Row) (proto.TableClas
 // decoders binds each descriptor with proto.PayloadDecoded (hep/proto's
 // registry) to its decoder: the collector half of the descriptor.
 var decoders = map[hep.ProtoType]rowFunc{
-	hep.ProtoSIP:  (*Dissector).sipRow,
-	hep.ProtoRTCP: defaultClass((*Dissector).rtcpRow),
-	hep.ProtoDNS:  defaultClass((*Dissector).dnsRow),
-	hep.ProtoLog:  defaultClass(func(d *Dissector, m *hep.Message, row *store.Row) error { d.logRow(m, row); return nil }),
+	hep.ProtoSIP:      (*Dissector).sipRow,
+	hep.ProtoRTCP:     defaultClass((*Dissector).rtcpRow),
+	hep.ProtoDNS:      defaultClass((*Dissector).dnsRow),
+	hep.ProtoLog:      defaultClass(func(d *Dissector, m *hep.Message, row *store.Row) error { d.logRow(m, row); return nil }),
+	hep.ProtoM3UAJSON: defaultClass((*Dissector).isupRow),
 }
 
 // rowFuncs is the row function of every HEP type, from its descriptor.

@@ -8,7 +8,8 @@ import (
 )
 
 // Standard tables, created at Open: those of the Standard entries of
-// hep/proto's registry (SIP's three, RTCP, DNS, logs, RTP quality reports).
+// hep/proto's registry (SIP's three, RTCP, DNS, logs, RTP quality reports,
+// ISUP).
 var standardTables = proto.StandardTables()
 
 // ErrInvalidTable is returned by [Store.Write] for a Row whose Table is

@@ -92,7 +92,7 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("ClassUnknown.String() = %q", s)
 	}
 	wantStd := []string{"hep_proto_1_call", "hep_proto_1_registration", "hep_proto_1_default",
-		"hep_proto_5_default", "hep_proto_53_default", "hep_proto_100_default", "hep_proto_34_default"}
+		"hep_proto_5_default", "hep_proto_53_default", "hep_proto_100_default", "hep_proto_34_default", "hep_proto_54_default"}
 	if diff := cmp.Diff(wantStd, StandardTables()); diff != "" {
 		t.Errorf("StandardTables (-want +got):\n%s", diff)
 	}
@@ -113,9 +113,10 @@ func TestRegistry(t *testing.T) {
 		}
 	}
 	// The JSON event types are stored as sent: every type of 0x32-0x3d
-	// but DNS (53, its own decoder), and the RTP reports (34).
+	// but DNS (53) and ISUP (54), which have decoders, and the RTP
+	// reports (34).
 	for n := range 256 {
-		json := n == 34 || n >= 0x32 && n <= 0x3d && n != int(hep.ProtoDNS)
+		json := n == 34 || n >= 0x32 && n <= 0x3d && n != int(hep.ProtoDNS) && n != int(hep.ProtoM3UAJSON)
 		if got := Of(hep.ProtoType(n)).Payload == PayloadJSON; got != json {
 			t.Errorf("type %d: PayloadJSON = %v, want %v", n, got, json)
 		}

@@ -15,6 +15,9 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/proto"
 )
 
 // benchDB is a uniquely named database on the suite's server, dropped by
@@ -73,7 +76,7 @@ func (s *suite) closeDB(b *benchDB) {
 // sipRows counts the rows in the SIP tables.
 func (b *benchDB) sipRows(ctx context.Context) (int64, error) {
 	var total int64
-	for _, t := range []string{"hep_proto_1_call", "hep_proto_1_registration", "hep_proto_1_default"} {
+	for _, t := range proto.Of(hep.ProtoSIP).Tables() {
 		var n int64
 		err := b.db.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM `%s`.`%s`", b.name, t)).Scan(&n)
 		if err != nil {

@@ -3,9 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/xhep/xhep/collector"
+	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/proto"
 )
 
 // e2e replays a generated SIP capture at a fixed offered rate (capture
@@ -80,7 +83,7 @@ func (s *suite) e2e() {
 	s.add(Result{Section: sec, Name: name, Value: float64(truth.Frames) / agentTime.Seconds(), Unit: "pkts/s offered",
 		Note: fmt.Sprintf("agent sent %d HEP, dropped %d; collector received %d datagrams over UDP (the agent's empty probe included), kernel socket drops %d", sum.Send.Sent(), sum.Send.Dropped(), ing.Messages["udp"], ing.UDPDrops)})
 	s.add(Result{Section: sec, Name: "end to end loss (generator's SIP messages − rows counted with SQL)", Value: float64(want - rows), Unit: "rows", Target: "0",
-		Note: fmt.Sprintf("%d SIP messages in the capture, %d rows in hep_proto_1_{call,registration,default}", want, rows)})
+		Note: fmt.Sprintf("%d SIP messages in the capture, %d rows in %s", want, rows, strings.Join(proto.Of(hep.ProtoSIP).Tables(), ", "))})
 	s.add(Result{Section: sec, Name: "end to end rows/s, first frame read to last row committed", Value: float64(rows) / allIn.Seconds(), Unit: "rows/s",
 		Note: fmt.Sprintf("%v; CPU: this process (agent + collector) %.0f%% of a core, mariadbd %s", allIn.Round(time.Millisecond), self*100, coresText(db))})
 }

@@ -31,6 +31,8 @@ import (
 	"github.com/xhep/xhep/collector/dissect"
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/collector/store/clickhouse"
+	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/proto"
 )
 
 // storageRows generates realistic SIP traffic (calls with B2BUA legs,
@@ -324,7 +326,7 @@ func (s *suite) mysqlStorage(level int) (*storageBackend, error) {
 	if err != nil {
 		return nil, err
 	}
-	sipTables := []string{"hep_proto_1_call", "hep_proto_1_registration", "hep_proto_1_default"}
+	sipTables := proto.Of(hep.ProtoSIP).Tables()
 	if level > 0 {
 		return &storageBackend{
 			name: fmt.Sprintf("mysql-page%d", level),
@@ -421,7 +423,7 @@ func (s *suite) clickhouseStorage() (*storageBackend, error) {
 	}
 	size := func(ctx context.Context) (int64, error) {
 		var n int64
-		err := admin.QueryRowContext(ctx, "SELECT toInt64(sum(bytes)) FROM system.parts WHERE database = ? AND active AND table LIKE 'hep_proto_1_%'", name).Scan(&n)
+		err := admin.QueryRowContext(ctx, "SELECT toInt64(sum(bytes)) FROM system.parts WHERE database = ? AND active AND (table IN (?, ?, ?) OR table IN (?, ?, ?))", chSIPTables(name)...).Scan(&n)
 		return n, err
 	}
 	return &storageBackend{
@@ -431,8 +433,8 @@ func (s *suite) clickhouseStorage() (*storageBackend, error) {
 		pid:     clickhousePID(addr),
 		sipSize: size,
 		compact: func(ctx context.Context) error {
-			for _, t := range []string{"hep_proto_1_call", "hep_proto_1_registration", "hep_proto_1_default",
-				"hep_proto_1_call_users", "hep_proto_1_registration_users", "hep_proto_1_default_users"} {
+			for _, t := range chSIPTables("")[1:] {
+				t := t.(string)
 				if _, err := admin.ExecContext(ctx, "OPTIMIZE TABLE `"+name+"`.`"+t+"` FINAL"); err != nil {
 					return fmt.Errorf("optimize %s: %w", t, err)
 				}
@@ -466,4 +468,19 @@ func clickhousePID(addr string) int {
 		}
 	}
 	return 0
+}
+
+// chSIPTables is name (when not empty, for a query's first argument) and
+// the ClickHouse tables of SIP rows: the three SIP tables of hep/proto and
+// the user index of each (<table>_users).
+func chSIPTables(name string) []any {
+	out := []any{name}
+	sip := proto.Of(hep.ProtoSIP).Tables()
+	for _, t := range sip {
+		out = append(out, t)
+	}
+	for _, t := range sip {
+		out = append(out, t+"_users")
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xhep/xhep/collector/store/backend"
 	"github.com/xhep/xhep/collector/store/mysql"
+	"github.com/xhep/xhep/hep/proto"
 )
 
 // Method selects how the MySQL backend writes a batch ([mysql.Method]).
@@ -99,11 +100,11 @@ type Config struct {
 	DrainTimeout time.Duration
 }
 
-// Default retention per class.
+// Default retention per table class (hep/proto's class names).
 var defaultRetention = map[string]time.Duration{
-	"call":         14 * 24 * time.Hour,
-	"registration": 3 * 24 * time.Hour,
-	"default":      7 * 24 * time.Hour,
+	proto.Call.String():         14 * 24 * time.Hour,
+	proto.Registration.String(): 3 * 24 * time.Hour,
+	proto.Default.String():      7 * 24 * time.Hour,
 }
 
 func (c *Config) setDefaults() {
@@ -169,9 +170,7 @@ func ParseRetention(s string) (map[string]time.Duration, error) {
 			return nil, fmt.Errorf("%w: %q: want class=duration", ErrBadRetention, item)
 		}
 		class = strings.TrimSpace(class)
-		switch class {
-		case "call", "registration", "default":
-		default:
+		if _, ok := proto.ParseTableClass(class); !ok {
 			return nil, fmt.Errorf("%w: unknown class %q (want call, registration or default)", ErrBadRetention, class)
 		}
 		d, err := parseDays(strings.TrimSpace(val))

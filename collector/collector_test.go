@@ -514,7 +514,6 @@ func TestHTTPTLSConfigErrors(t *testing.T) {
 	for _, c := range []Config{
 		{Listen: []string{"udp://127.0.0.1:0"}, Forward: []string{"udp://127.0.0.1:9"}, HTTP: "127.0.0.1:0", HTTPCert: "c.pem"},
 		{Listen: []string{"udp://127.0.0.1:0"}, Forward: []string{"udp://127.0.0.1:9"}, HTTPCert: "c.pem", HTTPKey: "k.pem"},
-		{Listen: []string{"udp://127.0.0.1:0"}, Forward: []string{"udp://127.0.0.1:9"}, HTTP: "127.0.0.1:0", APIMaxLegs: -1},
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v: no error", c)

@@ -71,9 +71,6 @@ type Config struct {
 	APITokenFile      string
 	AuthKeyFile       string
 	MySQLPasswordFile string
-	// HTTPHosts are Host names served without a token besides the
-	// loopback ones (see collector/api.Config.Hosts).
-	HTTPHosts []string
 	// MetricsAuth is /metrics' access: "open" or "token" (the API token as
 	// a bearer token). Default: token when APIToken is set, else open.
 	MetricsAuth string
@@ -83,12 +80,6 @@ type Config struct {
 	// HTTPCert and HTTPKey, when set, serve the HTTP address over TLS.
 	HTTPCert string
 	HTTPKey  string
-	// API search bounds (zero: the API's defaults; see collector/api.Config).
-	APIDefaultRange time.Duration
-	APIMaxRange     time.Duration
-	APIFlowLookback time.Duration
-	APIFlowMargin   time.Duration
-	APIMaxLegs      int
 	// Console: user accounts of the web console (console.go).
 	Console ConsoleConfig
 
@@ -165,8 +156,6 @@ type Config struct {
 	KPIMaxPeers int
 	KPIMaxNodes int
 
-	// LogLevel is for the command: debug, info, warn or error.
-	LogLevel string
 	// Logger receives service events (default: discard).
 	Logger *slog.Logger
 }
@@ -244,9 +233,6 @@ func (c *Config) Validate() error {
 		}
 	default:
 		errs = append(errs, badSetting(nil, "{MetricsAuth} %q: want open or token", c.MetricsAuth))
-	}
-	if c.APIDefaultRange < 0 || c.APIMaxRange < 0 || c.APIFlowLookback < 0 || c.APIFlowMargin < 0 || c.APIMaxLegs < 0 {
-		errs = append(errs, errors.New("negative API bound"))
 	}
 	if err := c.validateConsole(); err != nil {
 		errs = append(errs, err)

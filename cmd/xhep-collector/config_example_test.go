@@ -26,7 +26,7 @@ func TestExampleConfig(t *testing.T) {
 		Aliases:     []string{"192.0.2.0/24=carrier-a", "198.51.100.10=carrier-b"},
 		KPIMaxPeers: 64, KPIMaxNodes: 64, KPIWindow: 2 * time.Minute, KPICallTimeout: 4 * time.Hour,
 	})
-	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(collector.Config{}, "Logger", "Output")); diff != "" {
+	if diff := cmp.Diff(want, got.Config, cmpopts.IgnoreFields(collector.Config{}, "Logger", "Output")); diff != "" {
 		t.Errorf("%s (-want +got):\n%s", path, diff)
 	}
 	got, err = parseFlags([]string{"--config", path, "--listen", "udp://127.0.0.1:9999", "--alias", "10.0.0.0/8=lab"})

@@ -12,9 +12,28 @@ import (
 	"github.com/xhep/xhep/collector"
 )
 
+// options is what the command line says: the service's collector.Config,
+// and what the command uses itself.
+type options struct {
+	collector.Config
+	// API: the HTTP API's settings, which main passes to api.New (the
+	// service never reads them).
+	API apiOptions
+	// LogLevel: debug, info, warn or error.
+	LogLevel string
+}
+
+// apiOptions are the HTTP API's bounds and Host names (see
+// collector/api.Config; zero: the API's defaults).
+type apiOptions struct {
+	Hosts                                            []string
+	DefaultRange, MaxRange, FlowLookback, FlowMargin time.Duration
+	MaxLegs                                          int
+}
+
 // flagValues is what the flags bind to.
 type flagValues struct {
-	collector.Config
+	options
 	configFile string
 }
 
@@ -42,16 +61,16 @@ func defineFlags(fs *cli.FlagSet, v *flagValues) {
 	fs.StringVar(&cfg.APITokenFile, "api-token-file", "", "read --api-token from this file (or set $"+collector.EnvAPIToken+"), not the command line")
 	fs.StringVar(&cfg.AuthKeyFile, "auth-key-file", "", "read --auth-key from this file (or set $"+collector.EnvAuthKey+")")
 	fs.StringVar(&cfg.MySQLPasswordFile, "mysql-password-file", "", "read the --mysql DSN's password from this file (or set $"+collector.EnvMySQLPassword+")")
-	fs.List(&cfg.HTTPHosts, "http-host", "Host name served without --api-token besides localhost and loopback addresses (repeatable; DNS rebinding guard)", false)
+	fs.List(&v.API.Hosts, "http-host", "Host name served without --api-token besides localhost and loopback addresses (repeatable; DNS rebinding guard)", false)
 	fs.StringVar(&cfg.MetricsAuth, "metrics-auth", "", "/metrics access: open or token (the --api-token as bearer); default token when --api-token is set, else open")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this address instead of --http")
 	fs.StringVar(&cfg.HTTPCert, "http-cert", "", "PEM certificate: serve --http over TLS (with --http-key)")
 	fs.StringVar(&cfg.HTTPKey, "http-key", "", "PEM private key for --http-cert")
-	fs.DurationVar(&cfg.APIDefaultRange, "api-default-range", 0, "API search range when from/to are absent (default 1h)")
-	fs.DurationVar(&cfg.APIMaxRange, "api-max-range", 0, "longest API search range (default 168h = 7 days; partition-pruned)")
-	fs.DurationVar(&cfg.APIFlowLookback, "api-flow-lookback", 0, "how far back a call flow looks for its Call-ID without from/to (default 336h)")
-	fs.DurationVar(&cfg.APIFlowMargin, "api-flow-margin", 0, "widens a call's span for RTCP, DNS, logs and linked legs (default 30s)")
-	fs.IntVar(&cfg.APIMaxLegs, "api-max-legs", 0, "bound of the linked-leg closure of a call flow (default 16)")
+	fs.DurationVar(&v.API.DefaultRange, "api-default-range", 0, "API search range when from/to are absent (default 1h)")
+	fs.DurationVar(&v.API.MaxRange, "api-max-range", 0, "longest API search range (default 168h = 7 days; partition-pruned)")
+	fs.DurationVar(&v.API.FlowLookback, "api-flow-lookback", 0, "how far back a call flow looks for its Call-ID without from/to (default 336h)")
+	fs.DurationVar(&v.API.FlowMargin, "api-flow-margin", 0, "widens a call's span for RTCP, DNS, logs and linked legs (default 30s)")
+	fs.IntVar(&v.API.MaxLegs, "api-max-legs", 0, "bound of the linked-leg closure of a call flow (default 16)")
 	k := &cfg.Console
 	fs.BoolVar(&k.Accounts, "accounts", false, "console user accounts (needs --mysql): logins with roles, per-user API tokens, audit log")
 	fs.StringVar(&k.AdminUser, "admin-user", "", "name of the first admin, created with --admin-password-file when no account exists (default admin)")
@@ -92,7 +111,7 @@ func defineFlags(fs *cli.FlagSet, v *flagValues) {
 	fs.IntVar(&cfg.KPIMaxNodes, "kpi-max-nodes", 64, "capture node label values of the KPIs; further nodes count as \"other\"")
 	fs.IntVar(&cfg.KPIMax, "kpi-max", 200_000, "entries per SIP KPI table (open INVITEs, answered calls, retransmission keys); beyond it new ones are refused and counted")
 	fs.DurationVar(&cfg.KPICallTimeout, "kpi-call-timeout", 4*time.Hour, "an answered call without BYE stops counting as active after this long")
-	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&v.LogLevel, "log-level", "info", "debug, info, warn or error")
 	// Acknowledged delivery and durability.
 	fs.StringVar(&cfg.JournalDir, "journal-dir", "", "durable receive journal: what is received survives kill -9 and is stored on the next start (replaces --spill-dir)")
 	fs.Size(&cfg.JournalMax, "journal-max", "bound of the journal, e.g. 1G (default 1G); beyond it TCP/TLS are not read")
@@ -105,30 +124,33 @@ func defineFlags(fs *cli.FlagSet, v *flagValues) {
 // parseFlags turns the command line (without the program name) into the
 // collector configuration: the --config YAML file first, then the flags
 // (cli.Parse).
-func parseFlags(args []string) (collector.Config, error) {
+func parseFlags(args []string) (options, error) {
 	v, err := cli.Parse("xhep-collector", args, func(fs *cli.FlagSet, v *flagValues) func() error {
 		defineFlags(fs, v)
 		return nil
 	})
-	cfg := v.Config
+	o := v.options
 	if errors.Is(err, flag.ErrHelp) {
-		return cfg, err
+		return o, err
 	}
 	if err != nil {
-		return cfg, fmt.Errorf("parse flags: %w", err)
+		return o, fmt.Errorf("parse flags: %w", err)
 	}
-	switch cfg.LogLevel {
+	switch o.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return cfg, fmt.Errorf("--log-level %q: want debug, info, warn or error", cfg.LogLevel)
+		return o, fmt.Errorf("--log-level %q: want debug, info, warn or error", o.LogLevel)
 	}
-	if err := cfg.LoadSecrets(os.Getenv); err != nil {
-		return cfg, flagNamed(err)
+	if a := o.API; a.DefaultRange < 0 || a.MaxRange < 0 || a.FlowLookback < 0 || a.FlowMargin < 0 || a.MaxLegs < 0 {
+		return o, errors.New("negative --api-default-range, --api-max-range, --api-flow-lookback, --api-flow-margin or --api-max-legs")
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, flagNamed(err)
+	if err := o.LoadSecrets(os.Getenv); err != nil {
+		return o, flagNamed(err)
 	}
-	return cfg, nil
+	if err := o.Validate(); err != nil {
+		return o, flagNamed(err)
+	}
+	return o, nil
 }
 
 // usage writes the flag list.

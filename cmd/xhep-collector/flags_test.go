@@ -43,9 +43,6 @@ func defaults(c collector.Config) collector.Config {
 	if c.KPICallTimeout == 0 {
 		c.KPICallTimeout = 4 * time.Hour
 	}
-	if c.LogLevel == "" {
-		c.LogLevel = "info"
-	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 30 * time.Second
 	}
@@ -58,6 +55,8 @@ func TestParseFlags(t *testing.T) {
 		name    string
 		args    []string
 		want    collector.Config
+		api     apiOptions // what the command keeps for api.New
+		level   string     // default info
 		wantErr string
 	}{
 		{
@@ -69,8 +68,15 @@ func TestParseFlags(t *testing.T) {
 			name: "HTTP over TLS and API bounds",
 			args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--http", ":443", "--http-cert", "c.pem", "--http-key", "k.pem",
 				"--api-default-range", "2h", "--api-max-range", "48h", "--api-flow-lookback", "72h", "--api-flow-margin", "1m", "--api-max-legs", "8"},
-			want: collector.Config{Listen: []string{"udp://:9060"}, MySQL: dsn, HTTP: ":443", HTTPCert: "c.pem", HTTPKey: "k.pem",
-				APIDefaultRange: 2 * time.Hour, APIMaxRange: 48 * time.Hour, APIFlowLookback: 72 * time.Hour, APIFlowMargin: time.Minute, APIMaxLegs: 8},
+			want: collector.Config{Listen: []string{"udp://:9060"}, MySQL: dsn, HTTP: ":443", HTTPCert: "c.pem", HTTPKey: "k.pem"},
+			api:  apiOptions{DefaultRange: 2 * time.Hour, MaxRange: 48 * time.Hour, FlowLookback: 72 * time.Hour, FlowMargin: time.Minute, MaxLegs: 8},
+		},
+		{
+			name:  "http hosts and log level",
+			args:  []string{"--listen", "udp://:9060", "--mysql", dsn, "--http", ":9096", "--http-host", "hep.example", "--http-host", "b", "--log-level", "debug"},
+			want:  collector.Config{Listen: []string{"udp://:9060"}, MySQL: dsn, HTTP: ":9096"},
+			api:   apiOptions{Hosts: []string{"hep.example", "b"}},
+			level: "debug",
 		},
 		{
 			name: "accounts with LDAP",
@@ -129,6 +135,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad ldap role", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--http", ":1", "--accounts", "--ldap-url", "ldap://h:389", "--ldap-base-dn", "dc=x", "--ldap-role", "g=root"}, wantErr: "--ldap-role"},
 		{name: "stray argument", args: []string{"--read", "x.pcap", "--print", "extra"}, wantErr: "unexpected argument"},
 		{name: "bad log level", args: []string{"--read", "x.pcap", "--print", "--log-level", "loud"}, wantErr: "--log-level"},
+		{name: "negative api bound", args: []string{"--read", "x.pcap", "--print", "--api-max-legs", "-1"}, wantErr: "negative --api-default-range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,8 +149,12 @@ func TestParseFlags(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseFlags: %v", err)
 			}
-			if diff := cmp.Diff(defaults(tt.want), got, cmpopts.IgnoreFields(collector.Config{}, "Logger", "Output")); diff != "" {
-				t.Errorf("config (-want +got):\n%s", diff)
+			want := options{Config: defaults(tt.want), API: tt.api, LogLevel: tt.level}
+			if want.LogLevel == "" {
+				want.LogLevel = "info"
+			}
+			if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(collector.Config{}, "Logger", "Output")); diff != "" {
+				t.Errorf("options (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -178,7 +189,7 @@ http: ":9096"
 		MySQL:  "xhep:xhep@tcp(127.0.0.1:33306)/", Retention: "call=30d", MaxDBSize: 10 << 30,
 		TCPIdle: time.Minute, ALegHeaders: []string{"X-CID"}, HTTP: ":19096",
 	})
-	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(collector.Config{}, "Logger", "Output")); diff != "" {
+	if diff := cmp.Diff(want, got.Config, cmpopts.IgnoreFields(collector.Config{}, "Logger", "Output")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}
 

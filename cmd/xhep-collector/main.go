@@ -31,7 +31,8 @@ func run(args []string, stdout io.Writer) int {
 		fmt.Fprint(stdout, version.String("xhep-collector", false))
 		return 0
 	}
-	cfg, err := parseFlags(args)
+	opts, err := parseFlags(args)
+	cfg := opts.Config
 	if errors.Is(err, flag.ErrHelp) {
 		usage(stdout)
 		return 0
@@ -42,7 +43,7 @@ func run(args []string, stdout io.Writer) int {
 		return 2
 	}
 	var level slog.Level
-	level.UnmarshalText([]byte(cfg.LogLevel)) // checked by parseFlags
+	level.UnmarshalText([]byte(opts.LogLevel)) // checked by parseFlags
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = log
 	if cfg.HasStore() && cfg.Read == "" && cfg.SpillDir == "" {
@@ -94,9 +95,9 @@ func run(args []string, stdout io.Writer) int {
 		}
 		a, err := api.New(api.Config{DB: db, ShareKey: shareKey, Backend: cfg.StoreBackend(), Cluster: cfg.ClickHouseCluster != "",
 			Accounts: accounts, SecureCookie: cfg.Console.CookieSecure, Aliases: cfg.Aliases, SearchHeaders: cfg.SearchHeaders,
-			Unavailable: svc.Unavailable, Token: cfg.APIToken, Hosts: cfg.HTTPHosts,
-			DefaultRange: cfg.APIDefaultRange, MaxRange: cfg.APIMaxRange,
-			FlowLookback: cfg.APIFlowLookback, FlowMargin: cfg.APIFlowMargin, MaxLegs: cfg.APIMaxLegs})
+			Unavailable: svc.Unavailable, Token: cfg.APIToken, Hosts: opts.API.Hosts,
+			DefaultRange: opts.API.DefaultRange, MaxRange: opts.API.MaxRange,
+			FlowLookback: opts.API.FlowLookback, FlowMargin: opts.API.FlowMargin, MaxLegs: opts.API.MaxLegs})
 		if err != nil {
 			svc.Close()
 			log.Error("start HTTP API", "err", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xhep/xhep/collector/ingest"
 	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/proto"
 )
 
 // metrics are the service's Prometheus metrics. Labelled children used
@@ -120,8 +121,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			"bad_chunk_size", "bad_family", "too_large", "decompress", "other"} {
 			m.decodeErrors.WithLabelValues(tr, r)
 		}
-		for _, p := range []hep.ProtoType{hep.ProtoSIP, hep.ProtoRTCP, hep.ProtoDNS, hep.ProtoLog} {
-			m.messages.WithLabelValues(p.String(), tr)
+		for _, d := range proto.All() { // every type with standard tables (hep/proto)
+			if d.Standard {
+				m.messages.WithLabelValues(d.Type.String(), tr)
+			}
 		}
 	}
 	for _, r := range []string{"sip_empty", "sip_malformed", "json_invalid"} {

@@ -29,14 +29,21 @@
 //	                    array, indexed by Class, writes the payload
 //	collector/dissect   Payload; its decoders map binds each PayloadDecoded
 //	                    type to its row function; Table for the row's table
-//	collector/store     StandardTables; backends: ParseTable, SchemaOf
-//	collector/api       Table and Desc.Tables for every table it queries
+//	collector/store     StandardTables; retention class names; backends:
+//	                    ParseTable, SchemaOf (backend.ValidTable, ClassOf, IsSIP)
+//	collector/api       Table and Desc.Tables for every table it queries;
+//	                    GET /api/v1/events serves every Standard, unsplit type
+//	collector           the messages_total series preset for Standard types
+//	bench               the SIP table names
 //
 // Adding a protocol: one entry in entries, plus its decoder — an entry
 // in collector/dissect's decoders map when Payload is PayloadDecoded (an
 // entry that says PayloadDecoded without a decoder, or a decoder for a
 // type that does not, fails at start), and on the agent side an encoder
-// when the entry has a Class. A type without an entry is stored raw in
+// when the entry has a Class. With Standard set its table exists from
+// the start and the API's events endpoint returns its rows. HEP type 54
+// (ISUP as JSON) was added so: its entry, collector/dissect/isup.go and
+// one line in the decoders map. A type without an entry is stored raw in
 // hep_proto_<N>_default, created when its first message arrives.
 //
 // Import graph: proto imports only package hep, so agent and collector

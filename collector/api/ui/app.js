@@ -406,7 +406,8 @@ function grid(id, cols, rows, rowOf) {
   if (!data.length) {
     t.append(el("tbody", {}, el("tr", {}, el("td", { class: "empty" }, "none"))));
   } else {
-    t.append(el("thead", {}, el("tr", {}, ...vis.map((c) => {
+    const pick = id === "calls"; // a checkbox per call: merge the selected into one flow
+    t.append(el("thead", {}, el("tr", {}, ...(pick ? [el("th", { class: "pick", title: "select calls to merge into one flow" }, "")] : []), ...vis.map((c) => {
       const th = el("th", { "data-col": c.key, class: "sortable" + (st.sort === c.key ? (st.dir > 0 ? " asc" : " desc") : ""), title: "sort by " + c.title }, c.title);
       th.addEventListener("click", () => {
         st.dir = st.sort === c.key ? -st.dir : 1;
@@ -416,10 +417,33 @@ function grid(id, cols, rows, rowOf) {
       return th;
     }))));
     const tb = el("tbody");
-    for (const r of data) tb.append(el("tr", rowOf(r), ...vis.map((c) => c.td(r))));
+    for (const r of data) tb.append(el("tr", rowOf(r), ...(pick ? [pickTd(r.callid)] : []), ...vis.map((c) => c.td(r))));
     t.append(tb);
   }
   return t;
+}
+
+// picked are the calls selected in the calls grid for a merged flow.
+const picked = new Set();
+function pickTd(callid) {
+  const cb = el("input", { type: "checkbox", class: "pick", "data-callid": callid, title: "merge into one flow" });
+  cb.checked = picked.has(callid);
+  cb.addEventListener("click", (ev) => ev.stopPropagation());
+  cb.addEventListener("change", () => {
+    if (cb.checked) picked.add(callid); else picked.delete(callid);
+    const b = $("mergebtn");
+    if (b) { b.disabled = picked.size < 2; b.textContent = "Merge " + picked.size + " calls into one flow"; }
+  });
+  return el("td", { class: "pick", onclick: (ev) => ev.stopPropagation() }, cb);
+}
+
+// mergeLink is the deep link of a merged flow: the first call, the
+// others as merge= (repeated).
+function mergeLink(ids) {
+  const q = new URLSearchParams();
+  q.set("call", ids[0]);
+  for (const id of ids.slice(1)) q.append("merge", id);
+  return "#" + q.toString();
 }
 
 // toolbar: the column chooser, CSV download and auto-refresh of a result.
@@ -453,7 +477,14 @@ function toolbar(id, cols, rows, what) {
   const arm = () => { refresh.secs = Number(every.value); setRefresh(auto.checked); };
   auto.addEventListener("change", arm);
   every.addEventListener("change", arm);
-  return el("div", { class: "toolbar" }, chooser, csvBtn, el("label", { class: "check", title: "re-run the search with the range moved to now" }, auto, "auto-refresh every"), every);
+  const extra = [];
+  if (what === "calls") {
+    const mb = el("button", { type: "button", id: "mergebtn", title: "one ladder of the selected calls", onclick: () => { location.hash = mergeLink([...picked]); } },
+      "Merge " + picked.size + " calls into one flow");
+    mb.disabled = picked.size < 2;
+    extra.push(mb);
+  }
+  return el("div", { class: "toolbar" }, chooser, csvBtn, el("label", { class: "check", title: "re-run the search with the range moved to now" }, auto, "auto-refresh every"), every, ...extra);
 }
 
 function csvField(v) {
@@ -532,9 +563,14 @@ async function showCall(callid, q, share) {
   for (const k of ["from", "to", "tz"]) if (q.get(k)) fq.set(k, q.get(k));
   const suffix = fq.toString() ? "?" + fq.toString() : "";
   const base = "/api/v1/calls/" + encodeURIComponent(callid);
+  const merged = share ? [] : q.getAll("merge").filter((id) => id && id !== callid);
   let f;
   try {
     f = await api(share ? "/api/v1/shared/" + encodeURIComponent(share) + "/flow" : base + "/flow" + suffix);
+    if (merged.length) {
+      const more = await Promise.all(merged.map((id) => api("/api/v1/calls/" + encodeURIComponent(id) + "/flow" + suffix)));
+      f = mergeFlows([f, ...more]);
+    }
   } catch (e) {
     $("callsummary").textContent = e.message;
     $("ladder").replaceChildren();
@@ -543,6 +579,10 @@ async function showCall(callid, q, share) {
   }
   currentFlow = f;
   status("");
+  if (merged.length) {
+    $("calltitle").textContent = "merged flow: " + [callid, ...merged].join(", ");
+    for (const b of ["pcap", "text", "textdl", "share", "sharettl"]) $(b).hidden = true; // per call, from its own view
+  }
   if (share) {
     $("calltitle").textContent = f.callid;
     try {
@@ -558,7 +598,7 @@ async function showCall(callid, q, share) {
       $("sharelink").select();
     } catch (e) { status(e.message); }
   };
-  $("callsummary").textContent = `${f.messages.length} SIP messages in ${f.legs.length} leg(s), ${fmtTime(usOf(f.first))} – ${fmtTime(usOf(f.last), false)} ${userTZ() || "UTC"}` +
+  $("callsummary").textContent = (merged.length ? `${merged.length + 1} calls merged: ` : "") + `${f.messages.length} SIP messages in ${f.legs.length} leg(s), ${fmtTime(usOf(f.first))} – ${fmtTime(usOf(f.last), false)} ${userTZ() || "UTC"}` +
     (f.truncated ? " (more legs linked than shown)" : "");
   $("pcap").onclick = () => download(base + "/pcap" + suffix, callid.replace(/[^A-Za-z0-9@._-]/g, "_") + ".pcap");
   $("text").onclick = async () => {
@@ -566,8 +606,10 @@ async function showCall(callid, q, share) {
   };
   $("textdl").onclick = () => download(base + "/text" + suffix, callid.replace(/[^A-Za-z0-9@._-]/g, "_") + ".txt");
   legs(f);
+  collapsedTx.clear();
   ladderControls(f);
   ladder(f);
+  transactions(f);
   qos(f);
   rtcp(f);
   media(f);
@@ -622,6 +664,107 @@ function hasSDP(m) { return /\r?\n\r?\nv=0/.test(m.raw || "") || /^content-type:
 
 // what a message is for the method/response filter: its method, or its
 // status class (1xx..6xx).
+// mergeFlows makes one flow of several: every message, leg, RTCP, DNS,
+// log and media entry once (a leg linked to two of the calls is in both
+// flows), in capture order.
+function mergeFlows(fs) {
+  const uniq = (lists, key) => {
+    const seen = new Set();
+    const out = [];
+    for (const l of lists) for (const x of l || []) { const k = key(x); if (!seen.has(k)) { seen.add(k); out.push(x); } }
+    return out;
+  };
+  const byTime = (a, b) => (a.time_us || 0) - (b.time_us || 0);
+  const f = {
+    callid: fs[0].callid,
+    legs: uniq(fs.map((x) => x.legs), (l) => l.callid),
+    first: fs.map((x) => x.first).sort()[0],
+    last: fs.map((x) => x.last).sort().pop(),
+    messages: uniq(fs.map((x) => x.messages), (m) => m.table + "/" + m.id).sort((a, b) => byTime(a, b) || a.id - b.id),
+    rtcp_streams: uniq(fs.map((x) => x.rtcp_streams), (st) => JSON.stringify(st)),
+    rtcp: uniq(fs.map((x) => x.rtcp), (r) => JSON.stringify(r)).sort(byTime),
+    dns: uniq(fs.map((x) => x.dns), (d) => JSON.stringify(d)).sort(byTime),
+    logs: uniq(fs.map((x) => x.logs), (l) => JSON.stringify(l)).sort(byTime),
+    media: uniq(fs.map((x) => x.media), (m) => JSON.stringify(m)),
+    aliases: Object.assign({}, ...fs.map((x) => x.aliases || {})),
+    truncated: fs.some((x) => x.truncated),
+  };
+  return f;
+}
+
+// ---- transactions: a request and its responses -----------------------------
+
+// txOf parses a message's transaction: the top Via branch and the CSeq
+// number and method (RFC 3261 17: responses and retransmissions share
+// the request's branch and CSeq; CANCEL has the INVITE's branch but is a
+// transaction of its own; the ACK of a non-2xx final response belongs to
+// the INVITE's).
+function txOf(m) {
+  const head = (m.raw || "").split(/\r?\n\r?\n/)[0].split(/\r?\n/);
+  let branch = "", cseq = "";
+  for (const l of head.slice(1)) {
+    const i = l.indexOf(":");
+    if (i < 0) continue;
+    const name = l.slice(0, i).trim().toLowerCase(), v = l.slice(i + 1).trim();
+    if (!branch && (name === "via" || name === "v")) { const b = /;\s*branch=([^;,\s]+)/i.exec(v); branch = b ? b[1] : ""; }
+    if (!cseq && name === "cseq") cseq = v.replace(/\s+/g, " ");
+  }
+  const [num, method] = cseq.split(" ");
+  return { branch, num: num || "", method: (method || m.cseq_method || m.method || "").toUpperCase() };
+}
+
+// transactionsOf groups messages into transactions, in the order of
+// their first message.
+function transactionsOf(msgs) {
+  const txs = [];
+  const byKey = new Map();
+  for (const m of msgs) {
+    const t = txOf(m);
+    let key = m.callid + "|" + t.branch + "|" + t.num + "|" + t.method;
+    if (t.method === "ACK") {
+      const inv = byKey.get(m.callid + "|" + t.branch + "|" + t.num + "|INVITE");
+      if (inv && inv.final && inv.final >= 300) key = inv.key;
+    }
+    let tx = byKey.get(key);
+    if (!tx) {
+      tx = { key, id: "tx" + txs.length, callid: m.callid, branch: t.branch, cseq: t.num + " " + t.method, method: t.method, msgs: [], final: 0 };
+      byKey.set(key, tx);
+      txs.push(tx);
+    }
+    tx.msgs.push(m);
+    if (m.status >= 200 && !tx.final) tx.final = m.status;
+  }
+  return txs;
+}
+
+// collapsedTx are the transactions shown as their first message only.
+const collapsedTx = new Set();
+
+// transactions draws the transaction table: per transaction its request,
+// CSeq, branch, the responses, the final one and how long it took; a
+// click folds it in the ladder (its first message stays, marked +N).
+function transactions(f) {
+  const txs = transactionsOf(dedup(f.messages));
+  const rows = txs.map((tx) => {
+    const first = tx.msgs[0], last = tx.msgs[tx.msgs.length - 1];
+    const resp = tx.msgs.filter((m) => m.status).map((m) => String(m.status));
+    const btn = el("button", { type: "button", class: "txtoggle", "data-tx": tx.key, title: "fold or unfold this transaction in the ladder" }, collapsedTx.has(tx.key) ? "▸" : "▾");
+    btn.addEventListener("click", () => {
+      if (collapsedTx.has(tx.key)) collapsedTx.delete(tx.key); else collapsedTx.add(tx.key);
+      ladder(f);
+      transactions(f);
+    });
+    return el("tr", { "data-tx": tx.key, "data-messages": tx.msgs.length, class: collapsedTx.has(tx.key) ? "folded" : "" },
+      el("td", {}, btn), timeTd(first.time_us), el("td", {}, first.status ? "(response " + first.status + ")" : first.method),
+      el("td", { class: "mono" }, tx.cseq), el("td", { class: "mono" }, tx.branch), el("td", { class: "mono" }, hostPort(first.src_ip, first.src_port) + " → " + hostPort(first.dst_ip, first.dst_port)),
+      el("td", {}, resp.join(" ")), el("td", {}, tx.final ? String(tx.final) : "—"), el("td", {}, String(tx.msgs.length)),
+      el("td", {}, fmtMS((last.time_us - first.time_us) / 1000)));
+  });
+  table($("transactions"), ["", "first", "request", "CSeq", "branch", "from → to", "responses", "final", "messages", "took"], rows);
+  $("txall").onclick = () => { for (const tx of txs) collapsedTx.add(tx.key); ladder(f); transactions(f); };
+  $("txnone").onclick = () => { collapsedTx.clear(); ladder(f); transactions(f); };
+}
+
 function kindOf(m) { return m.status ? Math.floor(m.status / 100) + "xx" : m.method; }
 
 const hiddenKinds = new Set();
@@ -677,7 +820,17 @@ function dedup(msgs) {
 function ladder(f) {
   const s = $("ladder");
   s.replaceChildren();
-  const msgs = dedup(f.messages).filter((m) => !hiddenKinds.has(kindOf(m)) && (!nodeFilter || m.nodes.some((n) => String(n.node) === nodeFilter)));
+  const all = dedup(f.messages);
+  const folded = new Map(); // first message of a folded transaction → messages hidden
+  const hide = new Set();
+  if (collapsedTx.size) {
+    for (const tx of transactionsOf(all)) {
+      if (!collapsedTx.has(tx.key)) continue;
+      folded.set(tx.msgs[0], tx.msgs.length - 1);
+      for (const m of tx.msgs.slice(1)) hide.add(m);
+    }
+  }
+  const msgs = all.filter((m) => !hide.has(m) && !hiddenKinds.has(kindOf(m)) && (!nodeFilter || m.nodes.some((n) => String(n.node) === nodeFilter)));
   const cols = [];
   const colOf = {};
   const members = {};
@@ -725,6 +878,7 @@ function ladder(f) {
     prev = m;
     let label = m.status ? (m.first_line || String(m.status)).replace(/^SIP\/2\.0\s+/, "") : m.method;
     if (sdp) label += " (SDP)";
+    if (folded.get(m)) { label += " [+" + folded.get(m) + "]"; g.setAttribute("data-folded", folded.get(m)); }
     if (a === b) {
       g.append(svg("path", { d: `M ${x(a)} ${y - 6} h 40 v 12 h -38` }));
       g.append(svg("polygon", { points: `${x(a)},${y + 6} ${x(a) + 8},${y + 2} ${x(a) + 8},${y + 10}` }));

@@ -26,25 +26,39 @@ var decoders = map[hep.ProtoType]rowFunc{
 var rowFuncs [256]rowFunc
 
 func init() {
-	for t := range rowFuncs {
-		desc := proto.Of(hep.ProtoType(t))
-		f, bound := decoders[desc.Type]
+	var err error
+	if rowFuncs, err = bind(proto.Of, decoders); err != nil {
+		panic(err)
+	}
+}
+
+// bind gives every HEP type its row function: its decoder for a
+// PayloadDecoded descriptor, jsonRow for PayloadJSON, rawRow otherwise.
+// A PayloadDecoded type without a decoder, or a decoder for a type whose
+// descriptor does not say PayloadDecoded, is an error: descriptor and
+// decoder must agree.
+func bind(of func(hep.ProtoType) *proto.Desc, dec map[hep.ProtoType]rowFunc) ([256]rowFunc, error) {
+	var out [256]rowFunc
+	for t := range out {
+		desc := of(hep.ProtoType(t))
+		f, bound := dec[hep.ProtoType(t)]
 		switch desc.Payload {
 		case proto.PayloadDecoded:
 			if !bound {
-				panic(fmt.Sprintf("dissect: HEP type %d (%s) is PayloadDecoded in hep/proto but has no decoder", t, desc.Type))
+				return out, fmt.Errorf("dissect: HEP type %d (%s) is PayloadDecoded in hep/proto but has no decoder", t, desc.Type)
 			}
-			rowFuncs[t] = f
+			out[t] = f
 			continue
 		case proto.PayloadJSON:
-			rowFuncs[t] = defaultClass((*Dissector).jsonRow)
+			out[t] = defaultClass((*Dissector).jsonRow)
 		default:
-			rowFuncs[t] = defaultClass(func(d *Dissector, m *hep.Message, row *store.Row) error { d.rawRow(m, row); return nil })
+			out[t] = defaultClass(func(d *Dissector, m *hep.Message, row *store.Row) error { d.rawRow(m, row); return nil })
 		}
 		if bound {
-			panic(fmt.Sprintf("dissect: HEP type %d (%s) has a decoder but is not PayloadDecoded in hep/proto", t, desc.Type))
+			return out, fmt.Errorf("dissect: HEP type %d (%s) has a decoder but is not PayloadDecoded in hep/proto", t, desc.Type)
 		}
 	}
+	return out, nil
 }
 
 // defaultClass adapts a decoder of a type stored in its default table.

@@ -23,9 +23,11 @@
 // hep_proto_1_call, hep_proto_1_registration, hep_proto_1_default,
 // hep_proto_5_default (RTCP), hep_proto_53_default (DNS),
 // hep_proto_100_default (logs), hep_proto_34_default (RTP quality
-// reports), hep_proto_54_default (ISUP), and hep_proto_<N>_default for any other type seen (created on
-// its first row). Which tables have the SIP columns is the type's schema
-// in hep/proto (backend.IsSIP reads it). Every table has
+// reports), hep_proto_54_default (ISUP) — the standard tables of
+// hep/proto's registry, created at Open — and hep_proto_<N>_default for
+// any other type seen (created on its first row). Which tables have the
+// SIP columns is the type's schema in hep/proto (backend.IsSIP reads it).
+// Every table has
 //
 //	id              BIGINT UNSIGNED AUTO_INCREMENT
 //	gid             INT UNSIGNED      -- HEP capture node id

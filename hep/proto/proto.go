@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -155,26 +156,16 @@ var (
 )
 
 func init() {
+	if err := check(entries); err != nil {
+		panic(err)
+	}
 	for i := range descs {
 		descs[i].Type = hep.ProtoType(i)
 	}
-	var seen [256]bool
 	for _, e := range entries {
-		if seen[e.Type] {
-			panic("proto: two entries for HEP type " + strconv.Itoa(int(e.Type)))
-		}
-		seen[e.Type] = true
 		descs[e.Type] = e
 		if e.Class != ClassUnknown {
-			if e.Class >= NumClasses || byClass[e.Class] != nil {
-				panic("proto: bad or second entry for class " + strconv.Itoa(int(e.Class)))
-			}
 			byClass[e.Class] = &descs[e.Type]
-		}
-	}
-	for c := ClassUnknown + 1; c < NumClasses; c++ {
-		if byClass[c] == nil {
-			panic("proto: no entry for class " + strconv.Itoa(int(c)))
 		}
 	}
 	for i := range descs {
@@ -182,6 +173,38 @@ func init() {
 			descs[i].tables[c] = tablePrefix + strconv.Itoa(i) + "_" + c.String()
 		}
 	}
+}
+
+// check reports what makes a registry inconsistent: two entries for one
+// HEP type, a class out of range or sent as two types, an agent class
+// without an entry, a split into call/registration without the SIP
+// schema (the class comes from the SIP dissector), or a framer on a type
+// the agent does not send.
+func check(entries []Desc) error {
+	var seen [256]bool
+	var classes [NumClasses]bool
+	for _, e := range entries {
+		switch {
+		case seen[e.Type]:
+			return fmt.Errorf("proto: two entries for HEP type %d", e.Type)
+		case e.Class >= NumClasses:
+			return fmt.Errorf("proto: HEP type %d: class %d out of range", e.Type, e.Class)
+		case e.Class != ClassUnknown && classes[e.Class]:
+			return fmt.Errorf("proto: HEP type %d: class %d is sent as another type already", e.Type, e.Class)
+		case e.Split && e.Schema != SchemaSIP:
+			return fmt.Errorf("proto: HEP type %d: split into call/registration without the SIP schema", e.Type)
+		case e.Framer != FramerNone && e.Class == ClassUnknown:
+			return fmt.Errorf("proto: HEP type %d: a TCP framer but no agent class", e.Type)
+		}
+		seen[e.Type] = true
+		classes[e.Class] = true
+	}
+	for c := ClassUnknown + 1; c < NumClasses; c++ {
+		if !classes[c] {
+			return fmt.Errorf("proto: no entry for class %d", c)
+		}
+	}
+	return nil
 }
 
 // Of returns the descriptor of HEP type t (the zero descriptor, raw and

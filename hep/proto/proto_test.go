@@ -138,3 +138,39 @@ func TestNoAllocs(t *testing.T) {
 	}
 	_ = s
 }
+
+// TestCheck: the registry's consistency rules refuse what would make the
+// agent or the collector disagree with it (init panics on the real one).
+func TestCheck(t *testing.T) {
+	base := func() []Desc { return append([]Desc(nil), entries...) }
+	tests := []struct {
+		name string
+		mod  func([]Desc) []Desc
+		want string // error text; "" for none
+	}{
+		{"the registry", func(e []Desc) []Desc { return e }, ""},
+		{"two entries for a type", func(e []Desc) []Desc { return append(e, Desc{Type: hep.ProtoLog}) }, "proto: two entries for HEP type 100"},
+		{"class out of range", func(e []Desc) []Desc { return append(e, Desc{Type: 200, Class: NumClasses}) }, "proto: HEP type 200: class 4 out of range"},
+		{"class sent as two types", func(e []Desc) []Desc { return append(e, Desc{Type: 200, Class: ClassDNS}) }, "proto: HEP type 200: class 3 is sent as another type already"},
+		{"class without entry", func(e []Desc) []Desc {
+			var out []Desc
+			for _, d := range e {
+				if d.Class != ClassRTCP {
+					out = append(out, d)
+				}
+			}
+			return out
+		}, "proto: no entry for class 2"},
+		{"split without SIP schema", func(e []Desc) []Desc { return append(e, Desc{Type: 200, Split: true}) }, "proto: HEP type 200: split into call/registration without the SIP schema"},
+		{"framer without class", func(e []Desc) []Desc { return append(e, Desc{Type: 200, Framer: FramerLength}) }, "proto: HEP type 200: a TCP framer but no agent class"},
+	}
+	for _, tt := range tests {
+		got := ""
+		if err := check(tt.mod(base())); err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("%s: check = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

@@ -33,6 +33,7 @@ import (
 	"github.com/xhep/xhep/collector/store/clickhouse"
 	"github.com/xhep/xhep/hep"
 	"github.com/xhep/xhep/hep/proto"
+	"github.com/xhep/xhep/hep/sip"
 )
 
 // storageRows generates realistic SIP traffic (calls with B2BUA legs,
@@ -62,6 +63,7 @@ func storageRows(n int) (*storageSample, error) {
 	}
 	out := &storageSample{}
 	seenC, seenU := map[string]bool{}, map[string]bool{}
+	var msg sip.Message
 	for _, sm := range truth.SIP {
 		if len(out.rows) == n {
 			break
@@ -71,14 +73,15 @@ func storageRows(n int) (*storageSample, error) {
 			return nil, err
 		}
 		out.rows = append(out.rows, r)
+		_ = msg.DecodeFromBytes(sm.Raw) // generated: what matters decodes
 		if !seenC[sm.CallID] && sm.Method == "INVITE" {
 			seenC[sm.CallID] = true
 			out.callIDs = append(out.callIDs, sm.CallID)
-			if sipHeader(sm.Raw, "X-CID") != "" {
+			if len(msg.XCID) > 0 {
 				out.legged = append(out.legged, sm.CallID)
 			}
 		}
-		if u := fromUser(sm.Raw); u != "" && !seenU[u] {
+		if u := string(msg.From.URI.User); u != "" && !seenU[u] {
 			seenU[u] = true
 			out.users = append(out.users, u)
 		}
@@ -88,32 +91,6 @@ func storageRows(n int) (*storageSample, error) {
 		out.last = sm.TS
 	}
 	return out, nil
-}
-
-func sipHeader(raw []byte, name string) string {
-	for _, line := range strings.Split(string(raw), "\r\n") {
-		if line == "" {
-			break
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if ok && strings.EqualFold(strings.TrimSpace(k), name) {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
-func fromUser(raw []byte) string {
-	f := sipHeader(raw, "From")
-	_, rest, ok := strings.Cut(f, "sip:")
-	if !ok {
-		return ""
-	}
-	u, _, ok := strings.Cut(rest, "@")
-	if !ok {
-		return ""
-	}
-	return u
 }
 
 // storageBackend is one backend of the side-by-side run.

@@ -174,3 +174,16 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTableClass(t *testing.T) {
+	for c := range NumTableClasses {
+		if got, ok := ParseTableClass(c.String()); !ok || got != c {
+			t.Errorf("ParseTableClass(%q) = %v, %v", c.String(), got, ok)
+		}
+	}
+	for _, s := range []string{"", "Call", "calls", "defaults"} {
+		if _, ok := ParseTableClass(s); ok {
+			t.Errorf("ParseTableClass(%q) ok", s)
+		}
+	}
+}

@@ -82,23 +82,26 @@ func (h *Head) Scan(b []byte) bool {
 			line, rest = cutLine(rest)
 			v = ascii.TrimWS(line)
 		}
-		switch {
-		case isName(name, "call-id", 'i'):
+		switch headName(name) {
+		case 'i':
 			if !haveID {
 				h.CallID, haveID = v, true
 			}
-		case isName(name, "cseq", 0):
+		case 's':
 			if !haveCSeq {
 				haveCSeq = true
-				if sp := bytes.IndexAny(v, " \t"); sp >= 0 {
-					h.CSeqMethod = ascii.TrimWS(v[sp+1:])
+				for i, c := range v {
+					if c == ' ' || c == '\t' {
+						h.CSeqMethod = ascii.TrimWS(v[i+1:])
+						break
+					}
 				}
 			}
-		case isName(name, "content-type", 'c'):
+		case 'c':
 			if !haveCT {
 				h.ContentType, haveCT = v, true
 			}
-		case isName(name, "content-length", 'l'):
+		case 'l':
 			if clen == -1 {
 				clen = -2 // seen, not a number
 				if n, ok := parseUint(v, MaxBodySize<<4); ok {
@@ -154,11 +157,33 @@ func cutLine(b []byte) (line, rest []byte) {
 	return ascii.TrimCR(b[:i]), b[i+1:]
 }
 
-// isName compares a header name with a lower-case long form and its
-// compact letter (0 for none), ignoring case.
-func isName(name []byte, long string, compact byte) bool {
-	if len(name) == 1 {
-		return compact != 0 && ascii.Lower(name[0]) == compact
+// headName tells which of the headers Scan reads name is, by its compact
+// letter ('i' Call-ID, 'c' Content-Type, 'l' Content-Length; 's' CSeq,
+// which has none), or 0. Case is ignored; the length picks the one long
+// form to compare.
+func headName(name []byte) byte {
+	switch len(name) {
+	case 1:
+		switch c := ascii.Lower(name[0]); c {
+		case 'i', 'c', 'l':
+			return c
+		}
+	case 4:
+		if ascii.EqualFold(name, "cseq") {
+			return 's'
+		}
+	case 7:
+		if ascii.EqualFold(name, "call-id") {
+			return 'i'
+		}
+	case 12:
+		if ascii.EqualFold(name, "content-type") {
+			return 'c'
+		}
+	case 14:
+		if ascii.EqualFold(name, "content-length") {
+			return 'l'
+		}
 	}
-	return ascii.EqualFold(name, long)
+	return 0
 }

@@ -48,4 +48,14 @@
 //
 // [Config.HTTP] serves [Service.Mux]: /metrics now; the HTTP API registers
 // /api/v1/ and / on the same mux before Run.
+//
+// # Configuration
+//
+// [Config] holds the settings the service reads and nothing else (the
+// HTTP API's bounds and the log level stay with the command). It knows no
+// flags or file format: cmd/xhep-collector fills it with the one flag and
+// YAML loader of cmd/internal/cli. [Config.Validate], [Config.LoadSecrets]
+// and [New] refuse a setting with a [SettingError], which names settings by
+// their field names ("Read and Listen do not go together"); the command
+// writes them as its flags ("--read and --listen ...").
 package collector

@@ -23,10 +23,18 @@ import (
 // first admin "root".
 func accountServer(t *testing.T, f *fixture, tls bool, mod func(*Config)) (*httptest.Server, *auth.Store) {
 	t.Helper()
+	return accountServerAuth(t, f, auth.Config{}, tls, mod)
+}
+
+// accountServerAuth is accountServer with the account store's config
+// (LDAP) given; its DB is the fixture's.
+func accountServerAuth(t *testing.T, f *fixture, ac auth.Config, tls bool, mod func(*Config)) (*httptest.Server, *auth.Store) {
+	t.Helper()
 	if f.backend != "mysql" {
 		t.Skipf("accounts are stored in MySQL/MariaDB (collector/auth); the store backend here is %s", f.backend)
 	}
-	st, err := auth.Open(context.Background(), auth.Config{DB: f.st.DB()})
+	ac.DB = f.st.DB()
+	st, err := auth.Open(context.Background(), ac)
 	if err != nil {
 		t.Fatal(err)
 	}

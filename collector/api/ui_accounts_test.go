@@ -31,11 +31,7 @@ func TestUIAccounts(t *testing.T) {
 	if eval[bool](t, ctx, `document.getElementById("usernav").offsetParent !== null || document.getElementById("search").offsetParent !== null`) {
 		t.Error("login page shows the user menu or the search form before a login")
 	}
-	login := func(user, pw string) {
-		t.Helper()
-		do(t, ctx, "type login", clearInput("#loginuser"), clearInput("#loginpw"),
-			sendKeys("#loginuser", user), sendKeys("#loginpw", pw), click(`#loginform button[type=submit]`))
-	}
+	login := func(user, pw string) { t.Helper(); uiLogin(t, ctx, user, pw) }
 	login("root", "not my password")
 	waitFor(t, ctx, `document.getElementById("loginerr").textContent !== ""`)
 	if msg := eval[string](t, ctx, `document.getElementById("loginerr").textContent`); msg != "wrong user name or password" {
@@ -144,4 +140,11 @@ func TestUIAccounts(t *testing.T) {
 	do(t, ctx, "clear", click(`button[type=reset]`))
 	do(t, ctx, "pick saved", selectValue("#savedlist", itoa(int(ss[0].ID))))
 	waitFor(t, ctx, `decodeURIComponent(location.hash).includes("from_user=1001")`)
+}
+
+// uiLogin types a user name and password into the login form and submits.
+func uiLogin(t *testing.T, ctx context.Context, user, pw string) {
+	t.Helper()
+	do(t, ctx, "type login", clearInput("#loginuser"), clearInput("#loginpw"),
+		sendKeys("#loginuser", user), sendKeys("#loginpw", pw), click(`#loginform button[type=submit]`))
 }

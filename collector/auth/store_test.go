@@ -13,6 +13,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/xhep/xhep/collector/auth/authtest"
 )
 
 // testDB returns a handle on a fresh database of the test server (dropped
@@ -280,10 +282,10 @@ func TestStore(t *testing.T) {
 // user is created with its groups' role on first login; a local account
 // of the same name wins over LDAP.
 func TestStoreLDAP(t *testing.T) {
-	sl := startSlapd(t)
+	sl := authtest.Slapd(t)
 	db := testDB(t)
 	ctx := context.Background()
-	s, err := Open(ctx, Config{DB: db, LDAP: testLDAP(sl.url)})
+	s, err := Open(ctx, Config{DB: db, LDAP: testLDAP(sl.URL)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,11 @@ package packet
 import (
 	"bytes"
 	"errors"
-	"github.com/xhep/xhep/hep/ascii"
 	"net/netip"
 
 	"github.com/xhep/xhep/agent/source"
 	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/ascii"
 	"github.com/xhep/xhep/hep/proto"
 	"github.com/xhep/xhep/hep/sip"
 )
@@ -19,9 +19,11 @@ import (
 // messages. This is the split of gopacket's reassembly package (Assembler
 // and Stream): the assembler knows sequence numbers, holes, retransmissions,
 // bounds and eviction and nothing of SIP; a framer knows one wire format and
-// nothing of sequence numbers. What a framer needs to know about the frames
-// the bytes came in (addresses, VLAN, capture time) travels with the bytes
-// in a [meta]; nothing is passed through the Decoder's per-frame state.
+// nothing of sequence numbers, addresses or capture times. The metadata of
+// the segment that brought the bytes (addresses, VLAN, frame and capture
+// time, a [meta]) travels with them through the assembler, which delivers
+// each message the framer returns with it; nothing passes through the
+// Decoder's per-frame state.
 //
 // Framers: SIP by Content-Length (compact "l" too), DNS by its 2-byte
 // length prefix, WebSocket (its HTTP upgrade, then frames carrying SIP),

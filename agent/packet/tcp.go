@@ -12,20 +12,20 @@ import (
 // The assembler follows sequence numbers and knows nothing of the bytes'
 // format: it hands in-order bytes to the stream's framer (framer.go) with
 // the metadata of the segment that brought them, and the framer hands back
-// whole messages. Each direction of a followed connection is a stream, keyed by its source
-// and destination address and port. A stream starts at the SYN when it is
-// seen, otherwise at the first segment seen (mid-stream start: the framer
-// is told, and a SIP framer scans forward to the first SIP start line, a
-// resync). In-order
-// bytes are framed into messages as soon as they complete; a segment ahead
-// of the next expected sequence number is kept (copied, bounded) until the
-// hole is filled; bytes already seen (retransmissions) are dropped. A hole
-// still open after GapTimeout, or when the stream would exceed
-// MaxStreamBytes, is skipped: the incomplete message before it is dropped
-// and the framer is told (a SIP framer resyncs at the next start line after
-// it). A framer that cannot find its framing again after a hole
-// (WebSocket, DNS) loses the stream: it is followed no further (its bytes
-// are dropped and counted) until it closes.
+// whole messages. Each direction of a followed connection is a stream,
+// keyed by its source and destination address and port. A stream starts at
+// the SYN when it is seen, otherwise at the first segment seen (mid-stream
+// start: the framer is told, and a SIP framer scans forward to the first
+// SIP start line, a resync). In-order bytes are framed into messages as
+// soon as they complete; a segment ahead of the next expected sequence
+// number is kept (copied, bounded) until the hole is filled; bytes already
+// seen (retransmissions) are dropped. A hole still open after GapTimeout,
+// or when the stream would exceed MaxStreamBytes, is skipped: the
+// incomplete message before it is dropped and the framer is told (a SIP
+// framer resyncs at the next start line after it). A framer that cannot
+// find its framing again after a hole (WebSocket, DNS) loses the stream:
+// it is followed no further (its bytes are dropped and counted) until it
+// closes.
 //
 // FIN closes a direction once every byte before it has arrived; RST closes
 // both directions at once. Expire flushes idle streams. Closing or

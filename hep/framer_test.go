@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 	"testing/iotest"
 
@@ -161,4 +162,55 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	k := copy(p[:min(len(p), r.n)], r.b)
 	r.b = r.b[k:]
 	return k, nil
+}
+
+// TestFrameLength: the slice form of the framing rule, as the agent's TCP
+// framer uses it, and Resync's skip to the next "HEP3".
+func TestFrameLength(t *testing.T) {
+	msg := append([]byte("HEP3\x00\x0a"), "abcd"...)
+	tests := []struct {
+		name string
+		b    []byte
+		max  int
+		n    int
+		err  error
+	}{
+		{"whole", msg, 0, 10, nil},
+		{"whole with more after it", append(slices.Clone(msg), "HEP3"...), 0, 10, nil},
+		{"cut inside the body", msg[:8], 0, 0, ErrIncomplete},
+		{"cut inside the header", msg[:5], 0, 0, ErrIncomplete},
+		{"start of the magic only", []byte("HE"), 0, 0, ErrIncomplete},
+		{"empty", nil, 0, 0, ErrIncomplete},
+		{"garbage shorter than a header", []byte("xHE"), 0, 0, ErrNotHEP},
+		{"garbage", []byte("GET / HTTP/1.1\r\n"), 0, 0, ErrNotHEP},
+		{"HEP v2 (no length)", []byte{2, 16, 2, 17, 0x13, 0xc4, 0x13, 0xc4}, 0, 0, ErrNotHEP},
+		{"length below the header", []byte("HEP3\x00\x05abcd"), 0, 0, ErrNotHEP},
+		{"length above max", msg, 9, 0, ErrNotHEP},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := FrameLength(tt.b, tt.max)
+			if n != tt.n || !errors.Is(err, tt.err) || (tt.err == nil) != (err == nil) {
+				t.Errorf("FrameLength = %d, %v; want %d, %v", n, err, tt.n, tt.err)
+			}
+		})
+	}
+	skips := []struct {
+		b    string
+		from int
+		want int
+	}{
+		{"junkHEP3", 0, 4},
+		{"HEP3HEP3", 1, 4},
+		{"junk", 0, 4},
+		{"junkHE", 0, 4},  // "HE" may start a message
+		{"junkHEP", 1, 4}, // "HEP" too
+		{"x", 1, 1},
+		{"HEP3", 1, 4},
+	}
+	for _, s := range skips {
+		if got := Resync([]byte(s.b), s.from); got != s.want {
+			t.Errorf("Resync(%q, %d) = %d, want %d", s.b, s.from, got, s.want)
+		}
+	}
 }

@@ -563,8 +563,11 @@ func (t *assembler) frameFrom(s *stream, b []byte, m *meta, emit func(*Message))
 			d.deliver(class, 6, m.src, m.dst, m.vlan, msg, m.frame, emit)
 		}
 		if !ok {
+			// The rest, and what the framer held, is dropped: a lost
+			// stream holds nothing but its sequence state.
 			s.lost = true
-			d.st.TCPDroppedBytes += uint64(len(b) - n)
+			d.st.TCPDroppedBytes += uint64(len(b) - n + s.fr.held())
+			s.fr.gap()
 			return len(b)
 		}
 		if k == 0 {

@@ -77,6 +77,8 @@ func TestTCP(t *testing.T) {
 	cfgBytes.MaxStreamBytes = 2000
 	cfgBytes.MaxTotalStreamBytes = 2000
 	big := sipMsg("INVITE", "", 3000)
+	cfgBytesWS := cfgBytes
+	cfgBytesWS.MaxTotalStreamBytes = 1 << 20
 	cfgWS := DefaultConfig()
 	cfgWS.WebSocketPorts = bpf.MustParsePorts("8080")
 	upgrade := []byte("GET /ws HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -97,6 +99,7 @@ func TestTCP(t *testing.T) {
 		expire int64 // if non-zero, Expire(ts0+expire) after the frames
 		want   []got
 		stats  map[string]uint64
+		sizes  bool // the streams hold no bytes after the frames
 	}{
 		{
 			name: "one message split over three segments after a handshake",
@@ -317,6 +320,23 @@ func TestTCP(t *testing.T) {
 			stats:  map[string]uint64{"TCPGaps": 1, "TCPDroppedBytes": 100 + 14, "Messages.sip": 0},
 		},
 		{
+			// Framing lost with a fragmented message held: those bytes are
+			// dropped (and counted) at once, not kept until the stream ends.
+			name: "websocket: a frame beyond MaxStreamBytes loses the framing and drops the held fragment",
+			cfg:  &cfgBytesWS,
+			frames: func() []source.Frame {
+				up := uint32(len(upgrade))
+				f1 := wsFrame(false, 1, nil, inv[:100])
+				huge := cat([]byte{0x80, 126}, u16(3000)) // a 3000-byte frame's header
+				return []source.Frame{
+					tcpC(0, 8080, isn, fACK, upgrade),
+					tcpC(1, 8080, isn+up, fACK, cat(f1, huge)),
+				}
+			}(),
+			sizes: true,
+			stats: map[string]uint64{"Errors.bad_websocket": 1, "TCPDroppedBytes": 100 + 4, "Messages.sip": 0},
+		},
+		{
 			name: "MaxStreams evicts the least recently used",
 			cfg:  &cfgSmall,
 			frames: []source.Frame{
@@ -455,6 +475,9 @@ func TestTCP(t *testing.T) {
 				st = d.Stats()
 			}
 			check(t, tt.want, out, tt.stats, st)
+			if _, _, b := d.Sizes(); tt.sizes && b != 0 {
+				t.Errorf("streams hold %d bytes, want 0", b)
+			}
 			// Everything is released by a final flush.
 			d.Expire(math.MaxInt64, func(*Message) {})
 			if f, s, b := d.Sizes(); f != 0 || s != 0 || b != 0 {

@@ -705,11 +705,11 @@ static __always_inline int sip_maybe(__u64 w)
 static __always_inline int sip_scheme(__u8 *p)
 {
 	__u32 s = ((__u32)p[0] | (__u32)p[1] << 8 | (__u32)p[2] << 16 | (__u32)p[3] << 24) |
-		  0x00202020;
+		  0x20202020; /* ':' has 0x20 set: "SIPS:" folds too */
 	if (s == ('s' | 'i' << 8 | 'p' << 16 | ':' << 24) ||
 	    s == ('t' | 'e' << 8 | 'l' << 16 | ':' << 24))
 		return 1;
-	return s == ('s' | 'i' << 8 | 'p' << 16 | ('s' | 0x20) << 24) && p[4] == ':';
+	return s == ('s' | 'i' << 8 | 'p' << 16 | 's' << 24) && p[4] == ':';
 }
 
 /*

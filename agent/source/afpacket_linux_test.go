@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	cbpf "golang.org/x/net/bpf"
-
 	"github.com/xhep/xhep/bpf"
 )
 
@@ -69,18 +67,7 @@ func TestClassicFilter(t *testing.T) {
 		Exclude: []netip.AddrPort{netip.MustParseAddrPort("10.9.9.9:5060"),
 			netip.MustParseAddrPort("[2001:db8::99]:9060")},
 	}
-	prog, err := classicFilter(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ins := make([]cbpf.Instruction, len(prog))
-	for i, p := range prog {
-		ins[i] = cbpf.RawInstruction{Op: p.Code, Jt: p.Jt, Jf: p.Jf, K: p.K}.Disassemble()
-	}
-	vm, err := cbpf.NewVM(ins)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, vm := ClassicFilter(t, cfg)
 	sip := "INVITE sip:bob@example.com SIP/2.0\r\n\r\n"
 	tests := []struct {
 		name  string
@@ -94,7 +81,10 @@ func TestClassicFilter(t *testing.T) {
 		{"dns", frame4("10.0.0.1", "10.0.0.2", 17, 41000, 53, "\x12\x34"), true},
 		{"sip content udp", frame4("10.0.0.1", "10.0.0.2", 17, 41000, 42000, sip), true},
 		{"sip status content tcp", frame4("10.0.0.1", "10.0.0.2", 6, 41000, 42000, "SIP/2.0 200 OK\r\n"), true},
-		{"rtcp", frame4("10.0.0.1", "10.0.0.2", 17, 30001, 30003, "\x80\xc8\x00\x06abcd"), true},
+		{"rtcp", frame4("10.0.0.1", "10.0.0.2", 17, 30001, 30003, "\x80\xc8\x00\x01abcd"), true},
+		// Its length (7 words) past the datagram: not RTCP, as in the kernel.
+		{"rtcp bad length", frame4("10.0.0.1", "10.0.0.2", 17, 30001, 30003, "\x80\xc8\x00\x06abcd"), false},
+		{"sip extension method", frame4("10.0.0.1", "10.0.0.2", 17, 41000, 42000, "FOO sip:bob@example.com SIP/2.0\r\n\r\n"), true},
 		{"rtp", frame4("10.0.0.1", "10.0.0.2", 17, 30000, 30002, "\x80\x00\x12\x34abcdefgh"), false},
 		{"http", frame4("10.0.0.1", "10.0.0.2", 6, 41000, 80, "GET / HTTP/1.1\r\n"), false},
 		{"exclude dst", frame4("10.0.0.1", "10.9.9.9", 17, 40000, 5060, sip), false},
@@ -122,16 +112,7 @@ func TestClassicFilter(t *testing.T) {
 	// RTP statistics on: every V=2 UDP payload passes (the media tracker
 	// in userspace keeps those of SDP endpoints), other UDP does not.
 	cfg.RTPStreams = 64
-	if prog, err = classicFilter(cfg); err != nil {
-		t.Fatal(err)
-	}
-	ins = ins[:0]
-	for _, p := range prog {
-		ins = append(ins, cbpf.RawInstruction{Op: p.Code, Jt: p.Jt, Jf: p.Jf, K: p.K}.Disassemble())
-	}
-	if vm, err = cbpf.NewVM(ins); err != nil {
-		t.Fatal(err)
-	}
+	_, vm = ClassicFilter(t, cfg)
 	for _, tc := range []struct {
 		name  string
 		frame []byte

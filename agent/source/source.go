@@ -1,6 +1,3 @@
-// Package source holds the agent's packet sources: a pcap/pcapng file
-// reader and the live sources (BPF ring buffer, AF_XDP, AF_PACKET). Every
-// source yields link-layer frames as [Frame] values to the same pipeline.
 package source
 
 import (

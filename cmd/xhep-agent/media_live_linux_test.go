@@ -79,15 +79,15 @@ func liveRTP(t *testing.T, tsharkBin, mode, id string, nb byte, kernel bool, ext
 	// tshark on the agent's interface, from before the INVITE to after the BYE
 	pcap := filepath.Join(t.TempDir(), "live.pcap")
 	var tsErr syncBuf
-	cap := exec.Command("ip", "netns", "exec", rig.pair.NameA, tsharkBin, "-n", "-q", "-i", id+"0", "-f", "udp", "-w", pcap)
-	cap.Stderr = &tsErr
-	if err := cap.Start(); err != nil {
+	dump := exec.Command("ip", "netns", "exec", rig.pair.NameA, tsharkBin, "-n", "-q", "-i", id+"0", "-f", "udp", "-w", pcap)
+	dump.Stderr = &tsErr
+	if err := dump.Start(); err != nil {
 		t.Fatal(err)
 	}
 	capDone := make(chan error, 1)
-	go func() { capDone <- cap.Wait() }()
+	go func() { capDone <- dump.Wait() }()
 	t.Cleanup(func() {
-		cap.Process.Kill()
+		dump.Process.Kill()
 		<-capDone
 	})
 	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(tsErr.String(), "Capturing on"); time.Sleep(20 * time.Millisecond) {
@@ -151,7 +151,7 @@ func liveRTP(t *testing.T, tsharkBin, mode, id string, nb byte, kernel bool, ext
 		}
 		mu.Unlock()
 	}
-	cap.Process.Signal(syscall.SIGINT)
+	dump.Process.Signal(syscall.SIGINT)
 	select {
 	case <-capDone:
 		capDone <- nil

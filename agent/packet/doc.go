@@ -61,6 +61,15 @@
 // hep/proto's: a class's descriptor gives the HEP type the agent sends it
 // as and the framer its TCP streams use (streamFramer reads it).
 //
+// The ports and switches are [Config]'s embedded bpf.Rules, the same value
+// the live capture's kernel and socket filters are built from (the agent
+// parses its flags into one Rules for both), so the filters pass what the
+// decoder keeps (agent/source's TestFiltersAgree). A frame the kernel
+// classified carries its match class (source.Frame.Match): for a datagram
+// of that frame (not reassembled, not inside a tunnel) the port tests are
+// its bits, and the SIP start-line test is skipped for one matched as RTCP
+// only.
+//
 // # Use
 //
 // Call [Decoder.Decode] for every frame and [Decoder.Expire] about once a

@@ -9,8 +9,9 @@ import "net/netip"
 
 // Default port lists: the only place they are written.
 const (
-	DefaultSIPPorts = "5060-5061"
-	DefaultDNSPorts = "53"
+	DefaultSIPPorts  = "5060-5061"
+	DefaultDNSPorts  = "53"
+	DefaultVXLANPort = 4789 // IANA
 )
 
 // Rules say what the capture filter matches. The same Rules drive the
@@ -35,6 +36,9 @@ type Rules struct {
 	// RTCP: UDP payloads on any port that look like RTCP (version 2, packet
 	// type 200-207) are RTCP.
 	RTCP bool
+	// VXLANPort: UDP to this port is decapsulated as VXLAN (the kernel
+	// filter and the decoder look inside). 0: DefaultVXLANPort.
+	VXLANPort uint16
 }
 
 // DefaultRules are the agent's defaults: SIP on DefaultSIPPorts, DNS on
@@ -45,6 +49,7 @@ func DefaultRules() Rules {
 		DNSPorts:     MustParsePorts(DefaultDNSPorts),
 		SIPByContent: true,
 		RTCP:         true,
+		VXLANPort:    DefaultVXLANPort,
 	}
 }
 
@@ -53,14 +58,18 @@ var (
 	defaultDNSPorts = MustParsePorts(DefaultDNSPorts)
 )
 
-// WithDefaults returns r with each unset port set replaced by its default
-// (the booleans have no unset state and stay as they are).
+// WithDefaults returns r with each unset port set and a zero VXLANPort
+// replaced by its default (the booleans have no unset state and stay as
+// they are).
 func (r Rules) WithDefaults() Rules {
 	if !r.SIPPorts.IsSet() {
 		r.SIPPorts = defaultSIPPorts
 	}
 	if !r.DNSPorts.IsSet() {
 		r.DNSPorts = defaultDNSPorts
+	}
+	if r.VXLANPort == 0 {
+		r.VXLANPort = DefaultVXLANPort
 	}
 	return r
 }
@@ -100,8 +109,6 @@ type Config struct {
 	Allow   []netip.Prefix   // when set, only traffic with an address in one of these
 	Deny    []netip.Prefix   // never traffic with an address in one of these
 	Exclude []netip.AddrPort // never traffic to or from these (the agent's own HEP output)
-
-	VXLANPort uint16 // UDP port decapsulated as VXLAN; default 4789
 
 	// WakeupBytes: the programs wake the ring buffer reader only about
 	// once per this many bytes written (each CPU once it has written
@@ -158,8 +165,5 @@ func (c *Config) setDefaults() {
 	}
 	if c.PerfBytes == 0 {
 		c.PerfBytes = 4 << 20
-	}
-	if c.VXLANPort == 0 {
-		c.VXLANPort = 4789
 	}
 }

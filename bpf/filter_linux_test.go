@@ -477,3 +477,20 @@ func TestCountCPUList(t *testing.T) {
 		}
 	}
 }
+
+// TestVXLANPortFromRules: the kernel decapsulates VXLAN on the Rules'
+// port (the decoder reads the same field), and only there.
+func TestVXLANPortFromRules(t *testing.T) {
+	cfg := defaultCfg()
+	cfg.VXLANPort = 8472
+	h := newHarness(t, cfg)
+	inner := sipFrameUDP(400, 5060, 5060)
+	on := ethFrame(0x0800, ipv4Pkt("192.168.0.1", "192.168.0.2", 17, udpPkt(50000, 8472, append(vxlanHdr(), inner...)), v4opts{}))
+	off := ethFrame(0x0800, ipv4Pkt("192.168.0.1", "192.168.0.2", 17, udpPkt(50000, 4789, append(vxlanHdr(), inner...)), v4opts{}))
+	if _, got := h.run(t, on, false); len(got) != 1 || got[0].Class != ClassSIP {
+		t.Errorf("VXLAN to 8472: captured %+v, want one SIP frame", got)
+	}
+	if _, got := h.run(t, off, false); len(got) != 0 {
+		t.Errorf("VXLAN to 4789 with VXLANPort 8472: captured %d frames, want none", len(got))
+	}
+}

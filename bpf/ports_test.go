@@ -95,6 +95,12 @@ func TestRulesDefaults(t *testing.T) {
 	if got := str(empty); got != [2]string{"", ""} {
 		t.Errorf("explicitly empty Rules with defaults = %q, want none", got)
 	}
+	if r := (Rules{}).WithDefaults(); r.VXLANPort != DefaultVXLANPort {
+		t.Errorf("zero Rules' VXLAN port with defaults = %d, want %d", r.VXLANPort, DefaultVXLANPort)
+	}
+	if r := (Rules{VXLANPort: 8472}).WithDefaults(); r.VXLANPort != 8472 {
+		t.Errorf("VXLAN port 8472 with defaults = %d", r.VXLANPort)
+	}
 	var c Config
 	c.setDefaults()
 	if got := str(c.Rules); got != [2]string{DefaultSIPPorts, DefaultDNSPorts} {

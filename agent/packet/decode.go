@@ -577,9 +577,6 @@ func (d *Decoder) l4(proto uint8, src, dst netip.Addr, b []byte, emit func(*Mess
 	}
 }
 
-// vxlanPort is the IANA VXLAN port; UDP to it is decapsulated.
-const vxlanPort = 4789
-
 // udp decodes a UDP header (RFC 768):
 //
 //	 0                   1                   2                   3
@@ -611,7 +608,7 @@ func (d *Decoder) udp(src, dst netip.Addr, b []byte, emit func(*Message)) {
 	d.st.UDP++
 	sp, dp := be16(b[0:2]), be16(b[2:4])
 	p := b[8:n]
-	if dp == vxlanPort {
+	if dp == d.cfg.VXLANPort { // decapsulated, as in the kernel filter
 		d.vxlan(p, emit)
 		return
 	}

@@ -72,6 +72,8 @@ func TestDecode(t *testing.T) {
 	cfgNoContent := DefaultConfig()
 	cfgNoContent.SIPByContent = false
 	cfgNoContent.RTCP = false
+	cfgVXLAN := DefaultConfig()
+	cfgVXLAN.VXLANPort = 8472 // Linux's old default, as the kernel filter's Rules say
 	tests := []struct {
 		name   string
 		cfg    *Config
@@ -223,6 +225,16 @@ func TestDecode(t *testing.T) {
 			frames: []source.Frame{frame(source.LinkEthernet, ts0, eth(0x0800, ip4(17, "192.0.2.1", "192.0.2.2", udp(40000, 4789, cat([]byte{0x08, 0, 0, 0}, u32(100<<8), eth(0x0800, sipUDP4(invite)))))))},
 			want:   []got{want4("sip", 17, 0, invite)},
 			stats:  map[string]uint64{"Tunnels.vxlan": 1, "UDP": 2},
+		},
+		{
+			name: "vxlan on the Rules' port only",
+			cfg:  &cfgVXLAN,
+			frames: []source.Frame{
+				frame(source.LinkEthernet, ts0, eth(0x0800, ip4(17, "192.0.2.1", "192.0.2.2", udp(40000, 8472, cat([]byte{0x08, 0, 0, 0}, u32(100<<8), eth(0x0800, sipUDP4(invite))))))),
+				frame(source.LinkEthernet, ts0, eth(0x0800, ip4(17, "192.0.2.1", "192.0.2.2", udp(40000, 4789, cat([]byte{0x08, 0, 0, 0}, u32(100<<8), eth(0x0800, sipUDP4(invite))))))),
+			},
+			want:  []got{want4("sip", 17, 0, invite)},
+			stats: map[string]uint64{"Tunnels.vxlan": 1, "UDP": 3, "Unclassified": 1},
 		},
 		{
 			name: "ipip, ipv6 in ipv4, ipv4 in ipv6",

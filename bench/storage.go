@@ -48,8 +48,13 @@ type storageSample struct {
 	last    time.Time
 }
 
-func storageRows(n int) (*storageSample, error) {
+func storageRows(n int) (*storageSample, error) { return storageRowsAt(n, time.Time{}) }
+
+// storageRowsAt is storageRows with the traffic starting at start (zero:
+// the generator's default).
+func storageRowsAt(n int, start time.Time) (*storageSample, error) {
 	cfg := gen.DefaultConfig()
+	cfg.Start = start
 	cfg.Calls, cfg.Registrations, cfg.Options = n/9, n/40, n/60
 	cfg.RTCP, cfg.DNS = false, false
 	cfg.Rate = 2000
@@ -113,6 +118,14 @@ type storageFigures struct {
 
 func (s *suite) storage() {
 	const sec = "storage"
+	if s.opt.QueryRows > 0 && !s.opt.Quick {
+		which := s.opt.QueryBackends
+		if len(which) == 0 {
+			which = []string{"mysql", "clickhouse"}
+		}
+		s.storageScale(s.opt.QueryRows, which) // storage_scale.go
+		return
+	}
 	n := s.pick(20_000, 200_000)
 	if v, err := strconv.Atoi(os.Getenv("XHEP_BENCH_STORAGE_ROWS")); err == nil && v > 0 {
 		n = v

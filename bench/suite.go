@@ -35,6 +35,12 @@ type Options struct {
 	// Peers are other capture agents run side by side with xhep in the
 	// live, mixed and replay steps (never fetched or built by the suite).
 	Peers []Peer
+	// QueryRows, when set (not with Quick), makes the storage section fill
+	// each of QueryBackends (nil: mysql and clickhouse) to this many SIP
+	// rows and measure the API's queries at that scale instead of the
+	// side-by-side write run (storage_scale.go).
+	QueryRows     int
+	QueryBackends []string
 }
 
 // ErrSection is returned for an unknown section name.

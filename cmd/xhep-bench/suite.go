@@ -26,6 +26,9 @@ type suiteConfig struct {
 	Quiet bool
 	Peers []bench.Peer
 	Modes []string
+	// QueryRows and QueryBackends: the storage section's query scale run.
+	QueryRows     int
+	QueryBackends []string
 }
 
 // peerFlags collects repeated --peer NAME=PATH flags.
@@ -56,6 +59,8 @@ func parseSuiteFlags(args []string, getenv func(string) string) (suiteConfig, er
 	fs.StringVar(&c.Work, "workdir", "", "directory for generated captures (default $TMPDIR/xhep-bench)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress lines on stderr")
 	modes := fs.String("modes", "", "comma-separated live capture modes for the live and mixed sections (default ringbuf,afxdp,afpacket; ringbuf with --quick)")
+	fs.IntVar(&c.QueryRows, "query-rows", 0, "storage section: fill each backend to this many SIP rows (a day of calls, copied server-side) and measure the API's queries at that scale, instead of the side-by-side write run (not with --quick)")
+	qb := fs.String("query-backends", "", "comma-separated backends of the --query-rows run: mysql, clickhouse (default both)")
 	fs.Var(peerFlags{&c.Peers}, "peer", "NAME=PATH: also run this capture agent (heplify) in the live, mixed and replay steps, side by side, with ratios (repeatable; the binary is yours, the suite never fetches or builds one)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -90,6 +95,18 @@ func parseSuiteFlags(args []string, getenv func(string) string) (suiteConfig, er
 			}
 		}
 	}
+	for _, b := range strings.Split(*qb, ",") {
+		switch b = strings.TrimSpace(b); b {
+		case "mysql", "clickhouse":
+			c.QueryBackends = append(c.QueryBackends, b)
+		case "":
+		default:
+			return c, fmt.Errorf("--query-backends: unknown backend %q (want mysql or clickhouse)", b)
+		}
+	}
+	if c.QueryRows < 0 {
+		return c, fmt.Errorf("--query-rows: %d is negative", c.QueryRows)
+	}
 	if c.MySQL == "" {
 		c.MySQL = getenv("XHEP_TEST_DSN")
 	}
@@ -110,7 +127,8 @@ func runSuite(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opt := bench.Options{Quick: c.Quick, Only: c.Only, MySQL: c.MySQL, WorkDir: c.Work, Log: stderr, Peers: c.Peers, Modes: c.Modes}
+	opt := bench.Options{Quick: c.Quick, Only: c.Only, MySQL: c.MySQL, WorkDir: c.Work, Log: stderr, Peers: c.Peers, Modes: c.Modes,
+		QueryRows: c.QueryRows, QueryBackends: c.QueryBackends}
 	if c.Quiet {
 		opt.Log = nil
 	}

@@ -128,9 +128,14 @@ func (a *casm) assemble() ([]unix.SockFilter, error) {
 	return out, nil
 }
 
-// sipMethodMax is SIP_METHOD_MAX in filter.h: the longest method the
-// start-line test walks.
-const sipMethodMax = 32
+// walkMethodMax is how many method bytes the classic filter walks. The
+// kernel's test walks up to SIP_METHOD_MAX (32) bytes and then wants a URI
+// scheme; unrolled that far the program grows past what an AF_PACKET socket
+// may hold on kernels with the default net.core.optmem_max of 20 KiB
+// (5.10, 6.1: SO_ATTACH_FILTER fails with ENOMEM). So the classic filter
+// checks the first 16 bytes as the kernel does and passes a longer token
+// unchecked: looser, never stricter (the decoder decides).
+const walkMethodMax = 16
 
 // be32 of four bytes, for comparing loaded words.
 func be32s(s string) uint32 { return binary.BigEndian.Uint32([]byte(s)) }
@@ -161,11 +166,12 @@ func (a *casm) tokenByte(ok, fail, tag string) {
 
 // sipStartLine emits the kernel's SIP start-line test (is_sip in
 // filter.h) on the payload at X, which holds at least 8 bytes: "SIP/2.0 ",
-// or a token of up to sipMethodMax bytes, a space and "sip:", "sips:" or
-// "tel:" (in any case), with the five bytes after
-// the space present. A match goes to accept, anything else to nomatch. A
-// load beyond the packet ends the program (no capture), as the kernel's
-// test returns 0 where the bytes run out.
+// or a token, a space and "sip:", "sips:" or "tel:" (in any case), with the
+// five bytes after the space present; a token still going after
+// walkMethodMax bytes passes (see there). A match goes to accept, anything
+// else to nomatch. A load beyond the packet ends the program (no capture),
+// as the kernel's test returns 0 where the bytes run out. One scheme check
+// serves every method length: X moves to the byte after the space.
 func (a *casm) sipStartLine(accept, nomatch string) {
 	eq, ne := cbpf.JumpEqual, cbpf.JumpNotEqual
 	a.add(cbpf.LoadIndirect{Off: 0, Size: 4})
@@ -173,7 +179,7 @@ func (a *casm) sipStartLine(accept, nomatch string) {
 	a.add(cbpf.LoadIndirect{Off: 4, Size: 4})
 	a.when(eq, be32s("2.0 "), accept)
 	a.label("sl_method")
-	for i := uint32(0); i <= sipMethodMax; i++ {
+	for i := uint32(0); i < walkMethodMax; i++ {
 		tag := fmt.Sprintf("_%d", i)
 		next, fail, space := "sl_pos"+fmt.Sprint(i+1), "sl_fail"+tag, "sl_sp"+tag
 		a.add(cbpf.LoadIndirect{Off: i, Size: 1})
@@ -184,26 +190,28 @@ func (a *casm) sipStartLine(accept, nomatch string) {
 		a.label(fail)
 		a.goto_(nomatch)
 		if i > 0 {
-			// The method ends at i: the URI scheme follows.
-			ok, miss, sips := "sl_ok"+tag, "sl_miss"+tag, "sl_sips"+tag
+			// The method ends at i: X to the URI scheme after the space.
 			a.label(space)
-			a.add(cbpf.LoadIndirect{Off: i + 5, Size: 1}) // the kernel wants these five bytes
-			a.add(cbpf.LoadIndirect{Off: i + 1, Size: 4})
-			a.add(cbpf.ALUOpConstant{Op: cbpf.ALUOpOr, Val: 0x20202020}) // ':' has 0x20 set
-			a.jump(eq, be32s("sip:"), ok, "")
-			a.jump(eq, be32s("tel:"), ok, "")
-			a.jump(eq, be32s("sips"), sips, miss)
-			a.label(sips)
-			a.add(cbpf.LoadIndirect{Off: i + 5, Size: 1})
-			a.jump(eq, ':', ok, miss)
-			a.label(ok)
-			a.goto_(accept)
-			a.label(miss)
-			a.goto_(nomatch)
+			a.add(cbpf.TXA{})
+			a.add(cbpf.ALUOpConstant{Op: cbpf.ALUOpAdd, Val: i + 1})
+			a.add(cbpf.TAX{})
+			a.goto_("sl_scheme")
 		}
 		a.label(next)
 	}
-	a.goto_(nomatch) // no space within sipMethodMax bytes
+	a.goto_(accept) // a token longer than walkMethodMax: passed unchecked
+
+	a.label("sl_scheme")
+	a.add(cbpf.LoadIndirect{Off: 4, Size: 1}) // the kernel wants these five bytes
+	a.add(cbpf.LoadIndirect{Off: 0, Size: 4})
+	a.add(cbpf.ALUOpConstant{Op: cbpf.ALUOpOr, Val: 0x20202020}) // ':' has 0x20 set
+	a.when(eq, be32s("sip:"), accept)
+	a.when(eq, be32s("tel:"), accept)
+	a.jump(eq, be32s("sips"), "", "sl_miss")
+	a.add(cbpf.LoadIndirect{Off: 4, Size: 1})
+	a.when(eq, ':', accept)
+	a.label("sl_miss")
+	a.goto_(nomatch)
 }
 
 // classicFilter builds the AF_PACKET socket filter from the same Rules as
@@ -211,7 +219,8 @@ func (a *casm) sipStartLine(accept, nomatch string) {
 // list. It accepts (cut at the snap length) Ethernet frames carrying
 //   - IPv4 or IPv6 UDP/TCP/SCTP with a port in the SIP or DNS port sets,
 //   - UDP/TCP whose payload (at least 8 bytes) passes the kernel's SIP
-//     start-line test (SIPByContent; see sipStartLine),
+//     start-line test (SIPByContent; see sipStartLine; a method token
+//     longer than walkMethodMax passes unchecked),
 //   - UDP whose payload looks like RTCP as in the kernel (is_rtcp): V=2,
 //     PT 200..207, its first packet's length within the datagram (RTCP), or
 //     any V=2 UDP payload with RTP statistics on (cfg.RTPStreams > 0),
@@ -220,7 +229,9 @@ func (a *casm) sipStartLine(accept, nomatch string) {
 //
 // and refuses traffic to or from cfg.Exclude. For a plain frame (no VLAN
 // tag, fragment, extension header or tunnel) it decides as the eBPF
-// filter does, which TestFiltersAgree checks on a table of packets. Unlike
+// filter does but for long method tokens, which TestFiltersAgree checks on
+// a table of packets, with the socket's option memory as small as on
+// 5.10/6.1 (the program must fit in 20 KiB there). Unlike
 // the eBPF filter it cannot remember flows or fragments, nor look inside
 // tunnels: continuation TCP segments on non-SIP ports are not captured in
 // this mode. Offsets, from the Ethernet header:

@@ -58,7 +58,7 @@ t() {
   fi
 }
 # Program load, prog.Run filter tests, records through both buffers.
-t bpf ./bpf.test -test.run '^(TestLoad|TestBuffers|TestPerfDrops|TestFilter.*|TestExclude|TestAttach.*|TestChooseBuffer)\$'
+t bpf ./bpf.test -test.run '^(TestLoad|TestBuffers|TestPerfDrops|TestFilter.*|TestExclude|TestAttach.*|TestChooseBuffer|TestVXLANPortFromRules)\$'
 # RTP statistics (prog.Run against the Go reference, two CPUs on one
 # stream, the live veth path): a binary of its own, so that each stays
 # within its 300 s under emulated CPUs.
@@ -66,7 +66,7 @@ t bpf-rtp ./bpf.test -test.run '^TestRTP.*\$'
 # The Linux 5.4 feature set forced: perf buffer, netlink XDP, clsact.
 XHEP_BPF_LEGACY=1 t bpf-legacy-5.4 ./bpf.test -test.run '^(TestLoad|TestFilterMatch|TestFilterFragments|TestFilterFlow|TestAttach.*|TestRTP.*)\$'
 # Live capture over veth between two namespaces: ringbuf, perf, legacy, afxdp.
-t live ./source.test -test.run '^(TestLiveCapture|TestLiveXDPBusy|TestLiveCollectors|TestLiveFlowsAndFragments|TestLiveFragmentsAnyOrder)\$'
+t live ./source.test -test.run '^(TestLiveCapture|TestLiveXDPBusy|TestLiveCollectors|TestLiveFlowsAndFragments|TestLiveFragmentsAnyOrder|TestFiltersAgree)\$'
 exit \$rc
 GUEST
 chmod 755 "$work/guest.sh"

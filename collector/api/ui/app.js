@@ -680,7 +680,8 @@ function mergeFlows(fs) {
     legs: uniq(fs.map((x) => x.legs), (l) => l.callid),
     first: fs.map((x) => x.first).sort()[0],
     last: fs.map((x) => x.last).sort().pop(),
-    messages: uniq(fs.map((x) => x.messages), (m) => m.table + "/" + m.id).sort((a, b) => byTime(a, b) || a.id - b.id),
+    // Not by id alone: ClickHouse ids exceed 2^53 and lose digits in JSON.
+    messages: uniq(fs.map((x) => x.messages), (m) => [m.table, m.id, m.time_us, m.node, m.callid, m.src_ip, m.src_port, m.dst_ip, m.dst_port, m.raw].join("|")).sort(byTime),
     rtcp_streams: uniq(fs.map((x) => x.rtcp_streams), (st) => JSON.stringify(st)),
     rtcp: uniq(fs.map((x) => x.rtcp), (r) => JSON.stringify(r)).sort(byTime),
     dns: uniq(fs.map((x) => x.dns), (d) => JSON.stringify(d)).sort(byTime),

@@ -113,9 +113,8 @@ func runFaultClickHouse(t *testing.T, tc chFaultCase, addr string) {
 	name, db := chFaultDB(t, addr)
 	f := &faultRun{t: t, collBin: collBin, http: freeAddr(t), listen: freeAddr(t)}
 	f.collArgs = []string{"--listen", "tcp://" + f.listen, "--clickhouse", addr, "--clickhouse-user", "xhep",
-		"--clickhouse-password", "xhep", "--database", name, "--http", f.http, "--drain-timeout", "60s", "--log-level", "info",
-		// The capture is dated 2026-01-01: keep it past the default retention.
-		"--retention", "call=3650d,registration=3650d,default=3650d"}
+		"--clickhouse-password", "xhep", "--database", name, "--http", f.http, "--drain-timeout", "60s", "--log-level", "info"}
+	f.collArgs = append(f.collArgs, keepCapture...)
 	if tc.journal {
 		f.collArgs = append(f.collArgs, "--journal-dir", t.TempDir())
 	}

@@ -68,6 +68,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// keepCapture keeps faultCapture's rows: the generator dates them from
+// 2026-01-01, and the store deletes rows past retention even from p_old.
+var keepCapture = []string{"--retention", "call=3650d,registration=3650d,default=3650d"}
+
 // faultCapture writes a generated capture and returns its path and the
 // number of HEP messages the agent makes of it.
 func faultCapture(t *testing.T, calls int) (string, int) {
@@ -390,6 +394,7 @@ func runFault(t *testing.T, tc faultCase, dsn string, db *sql.DB, ownDB *own) {
 	f := &faultRun{t: t, collBin: collBin, http: freeAddr(t), listen: freeAddr(t), db: ownDB}
 	f.collArgs = []string{"--listen", "tcp://" + f.listen, "--mysql", dsn, "--database", name,
 		"--http", f.http, "--drain-timeout", "60s", "--log-level", "info"}
+	f.collArgs = append(f.collArgs, keepCapture...)
 	switch {
 	case tc.journal:
 		f.collArgs = append(f.collArgs, "--journal-dir", t.TempDir())
@@ -527,6 +532,7 @@ func TestFaultAgentKill(t *testing.T) {
 	name, db := faultDB(t, dsn)
 	f := &faultRun{t: t, collBin: collBin, http: freeAddr(t), listen: freeAddr(t)}
 	f.collArgs = []string{"--listen", "tcp://" + f.listen, "--mysql", dsn, "--database", name, "--http", f.http, "--journal-dir", t.TempDir()}
+	f.collArgs = append(f.collArgs, keepCapture...)
 	spool := t.TempDir()
 	agentHTTP := freeAddr(t)
 	a1 := startProc(t, "xhep-agent", agentBin, "--read", pcap, "--collector", "tcp://"+f.listen, "--spool-dir", spool, "--drain-timeout", "60s", "--metrics", agentHTTP)
@@ -575,8 +581,8 @@ func TestFaultUDP(t *testing.T) {
 	pcap, want := faultCapture(t, 1000)
 	name, db := faultDB(t, dsn)
 	udp, httpAddr := freeAddr(t), freeAddr(t)
-	coll := startProc(t, "xhep-collector", collBin, "--listen", "udp://"+udp, "--mysql", dsn, "--database", name,
-		"--http", httpAddr, "--spill-dir", t.TempDir(), "--udp-rcvbuf", "4M")
+	coll := startProc(t, "xhep-collector", collBin, append([]string{"--listen", "udp://" + udp, "--mysql", dsn, "--database", name,
+		"--http", httpAddr, "--spill-dir", t.TempDir(), "--udp-rcvbuf", "4M"}, keepCapture...)...)
 	waitMetric(t, httpAddr, "xhep_collector_udp_socket_drops_total", 0, 30*time.Second)
 	agentHTTP := freeAddr(t)
 	a := startProc(t, "xhep-agent", agentBin, "--read", pcap, "--collector", "udp://"+udp, "--metrics", agentHTTP)

@@ -58,10 +58,14 @@ type Store struct {
 	upChanged chan struct{} // closed and replaced whenever dbUp turns true
 	upMu      sync.Mutex
 
-	stop    chan struct{} // closed by Close once the queue is drained (or abandoned)
-	abandon chan struct{} // closed by Close at the drain deadline
-	bg      sync.WaitGroup
-	writers sync.WaitGroup
+	stop chan struct{} // closed by Close once the queue is drained (or abandoned)
+	// maintained is closed when the partition manager's first run (at the
+	// database's first up) has finished; tests wait for it before writing
+	// rows that retention would delete.
+	maintained chan struct{}
+	abandon    chan struct{} // closed by Close at the drain deadline
+	bg         sync.WaitGroup
+	writers    sync.WaitGroup
 
 	// schemaMu serialises the backend's schema and partition changes
 	// (Setup, EnsureTable, Maintain): the partition manager, the prober,
@@ -98,13 +102,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		be = mb
 	}
 	s := &Store{
-		cfg:       cfg,
-		be:        be,
-		queue:     make(chan *batch, cfg.QueueRows+1024),
-		inflight:  make(map[uint64]struct{}),
-		upChanged: make(chan struct{}),
-		stop:      make(chan struct{}),
-		abandon:   make(chan struct{}),
+		cfg:        cfg,
+		be:         be,
+		queue:      make(chan *batch, cfg.QueueRows+1024),
+		inflight:   make(map[uint64]struct{}),
+		upChanged:  make(chan struct{}),
+		stop:       make(chan struct{}),
+		maintained: make(chan struct{}),
+		abandon:    make(chan struct{}),
 	}
 	s.fcond = sync.NewCond(&s.fmu)
 	var seed [8]byte
@@ -610,11 +615,15 @@ func (s *Store) partitionLoop() {
 	defer s.bg.Done()
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
-	ran := false
+	ran, ranOnce := false, false
 	for {
 		up := s.waitUp()
 		if s.dbUp.Load() && !ran {
 			s.runMaintain()
+			if !ranOnce {
+				close(s.maintained)
+				ranOnce = true
+			}
 			ran = true
 		}
 		select {

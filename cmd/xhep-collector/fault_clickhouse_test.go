@@ -52,30 +52,12 @@ func chFaultDB(t *testing.T, addr string) (string, *sql.DB) {
 }
 
 // chCountRows returns all rows and distinct rows (by capture time and raw
-// bytes) over every hep_proto data table of database name.
+// bytes) over every hep_proto data table of database name on ClickHouse.
 func chCountRows(t *testing.T, db *sql.DB, name string) (total, distinct int) {
 	t.Helper()
-	rows, err := db.Query("SELECT name FROM system.tables WHERE database = ? AND match(name, '^hep_proto_[0-9]+_(call|registration|default)$')", name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		tables = append(tables, s)
-	}
-	rows.Close()
-	for _, tb := range tables {
-		var n, d uint64
-		q := fmt.Sprintf("SELECT count(), uniqExact(ts, raw) FROM `%s`.`%s`", name, tb)
-		if err := db.QueryRow(q).Scan(&n, &d); err != nil {
-			t.Fatal(err)
-		}
-		total += int(n)
-		distinct += int(d)
-	}
-	return total, distinct
+	return countTables(t, db, name,
+		"SELECT name FROM system.tables WHERE database = ? AND match(name, '^hep_proto_[0-9]+_(call|registration|default)$')",
+		"SELECT count(), uniqExact(ts, raw) FROM `%s`.`%s`")
 }
 
 // chFaultCase is a line of the ClickHouse fault table.

@@ -246,10 +246,20 @@ func faultDB(t *testing.T, dsn string) (string, *sql.DB) {
 }
 
 // countRows returns all rows and distinct rows (by capture time and raw
-// bytes) over every hep_proto table of database name.
+// bytes) over every hep_proto table of database name on MariaDB.
 func countRows(t *testing.T, db *sql.DB, name string) (total, distinct int) {
 	t.Helper()
-	rows, err := db.Query("SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_name LIKE 'hep\\_proto\\_%'", name)
+	return countTables(t, db, name,
+		"SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_name LIKE 'hep\\_proto\\_%'",
+		"SELECT COUNT(*), COUNT(DISTINCT create_date, MD5(raw)) FROM `%s`.`%s`")
+}
+
+// countTables sums count (a query with the database and table for %s,
+// returning all and distinct rows) over the tables list names in database
+// name; both backends' row counters are this with their own SQL.
+func countTables(t *testing.T, db *sql.DB, name, list, count string) (total, distinct int) {
+	t.Helper()
+	rows, err := db.Query(list, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,13 +271,12 @@ func countRows(t *testing.T, db *sql.DB, name string) (total, distinct int) {
 	}
 	rows.Close()
 	for _, tb := range tables {
-		var n, d int
-		q := fmt.Sprintf("SELECT COUNT(*), COUNT(DISTINCT create_date, MD5(raw)) FROM `%s`.`%s`", name, tb)
-		if err := db.QueryRow(q).Scan(&n, &d); err != nil {
+		var n, d uint64
+		if err := db.QueryRow(fmt.Sprintf(count, name, tb)).Scan(&n, &d); err != nil {
 			t.Fatal(err)
 		}
-		total += n
-		distinct += d
+		total += int(n)
+		distinct += int(d)
 	}
 	return total, distinct
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net"
@@ -14,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xhep/xhep/hep"
@@ -117,24 +113,6 @@ func TestISUPEndToEnd(t *testing.T) {
 // cleanup (the collector creates it).
 func mysqlTestDB(t *testing.T, dsn string) string {
 	t.Helper()
-	var r [4]byte
-	rand.Read(r[:])
-	name := "xhep_cmd_t_" + hex.EncodeToString(r[:])
-	dc, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dc.DBName = ""
-	conn, err := mysql.NewConnector(dc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(conn)
-	t.Cleanup(func() {
-		if _, err := db.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-		db.Close()
-	})
+	name, _ := faultDB(t, dsn)
 	return name
 }

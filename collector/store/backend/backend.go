@@ -212,6 +212,35 @@ func NextRow(body []byte, v *RowView) ([]byte, error) {
 	return body, nil
 }
 
+// Rows is what both database/sql and clickhouse-go return for a query.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+// ScanTables reads a one-column list of table names and keeps the valid
+// ones ([ValidTable]); it closes rows. Each backend lists its tables with
+// its own catalogue query and reads the answer with this.
+func ScanTables(rows Rows) ([]string, error) {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("list tables: %w", err)
+		}
+		if ValidTable(n) {
+			out = append(out, n)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	return out, nil
+}
+
 // ValidTable reports whether name matches
 // ^hep_proto_[0-9]{1,3}_(call|registration|default)$: the only table
 // names a backend is ever given (hep/proto builds and parses them).

@@ -148,18 +148,7 @@ func (b *Backend) dbTables(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("list tables: %w", err)
-		}
-		if backend.ValidTable(n) {
-			out = append(out, n)
-		}
-	}
-	return out, rows.Err()
+	return backend.ScanTables(rows)
 }
 
 // retention drops the day partitions whose rows are all older than cutoff

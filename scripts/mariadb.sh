@@ -27,7 +27,12 @@ running() { [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; }
 
 start() {
   if running; then echo "$dsn"; return; fi
-  mkdir -p "$dir"
+  # Its own tmpdir: a starting mariadbd deletes every "#sql*" file in its
+  # tmpdir (mysql_rm_tmp_tables), so with the default /tmp each server the
+  # fault and outage tests start removed the shared server's internal
+  # temporary tables mid-query (CI: "Error on delete of
+  # '/tmp/#sql-temptable-…MAI' (Errcode: 2)").
+  mkdir -p "$dir" "$dir/tmp"
   if [ ! -d "$dir/data/mysql" ]; then
     mariadb-install-db --no-defaults --user=root --datadir="$dir/data" \
       --auth-root-authentication-method=socket --skip-test-db >"$dir/install.log" 2>&1 ||
@@ -36,7 +41,7 @@ start() {
   # Sized for a 2-core test box: enough buffer pool for tens of millions of
   # rows, binlog off, relaxed flushing (this is a throwaway server).
   mariadbd --no-defaults --user=root --datadir="$dir/data" --socket="$sock" \
-    --pid-file="$pidf" --port="$port" --bind-address=127.0.0.1 \
+    --tmpdir="$dir/tmp" --pid-file="$pidf" --port="$port" --bind-address=127.0.0.1 \
     --log-error="$dir/error.log" --innodb-buffer-pool-size="$pool" \
     --innodb-log-file-size=512M --innodb-flush-log-at-trx-commit=2 \
     --skip-log-bin --max-connections=500 --local-infile=1 \

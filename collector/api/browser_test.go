@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -127,4 +128,32 @@ func clearInput(sel string) chromedp.Action[chromedp.Void] {
 func selectValue(sel, value string) chromedp.Action[chromedp.Void] {
 	js := fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event("change", {bubbles: true})); })()`, sel, value)
 	return chromedp.Evaluate[chromedp.Void](js)
+}
+
+// catchDownloads makes the page's download links (an anchor with a
+// download name, clicked by the console) record what they would save in
+// window.__dl instead of saving it; download reads the last one.
+func catchDownloads(t *testing.T, ctx context.Context) {
+	t.Helper()
+	eval[bool](t, ctx, `(() => { const orig = HTMLAnchorElement.prototype.click; HTMLAnchorElement.prototype.click = function () {
+		if (this.download) { window.__dl = { name: this.download, href: this.href }; return; } return orig.call(this); }; return true; })()`)
+}
+
+// download clicks sel, waits for the download it starts and returns its
+// file name and bytes.
+func download(t *testing.T, ctx context.Context, sel string) (string, []byte) {
+	t.Helper()
+	eval[bool](t, ctx, `(window.__dl = null, true)`)
+	do(t, ctx, "click "+sel, click(sel))
+	waitFor(t, ctx, `window.__dl`)
+	b64, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(window.__dl.href).then(r => r.arrayBuffer()).then(b => {
+		let s = ""; for (const c of new Uint8Array(b)) s += String.fromCharCode(c); return btoa(s); })`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("read the download of %s: %v", sel, err)
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eval[string](t, ctx, `window.__dl.name`), b
 }

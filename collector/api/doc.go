@@ -18,6 +18,8 @@
 //	                                RTCP streams, DNS and logs
 //	GET /api/v1/calls/{callid}/pcap the call as a pcap file
 //	GET /api/v1/calls/{callid}/text the call as a plain-text ladder and raw messages
+//	                                (flow, pcap, text and share take merge=<Call-ID>,
+//	                                repeatable: one flow of several calls)
 //	GET /api/v1/stats               message counts by method and response code per bucket
 //	GET /api/v1/registrations       REGISTER traffic per address of record: registered now,
 //	                                contact, registrar, counts of challenges and failures

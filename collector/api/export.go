@@ -51,9 +51,18 @@ func (a *API) pcap(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("write pcap: %w", err)
 	}
 	w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", safeName(f.CallID)+".pcap"))
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", fileName(f)+".pcap"))
 	w.Write(buf.Bytes())
 	return nil
+}
+
+// fileName names a flow's download (without extension): its Call-ID, a
+// merged flow's with "+N" (the calls merged into it).
+func fileName(f *Flow) string {
+	if len(f.Merged) > 0 {
+		return fmt.Sprintf("%s+%d", safeName(f.CallID), len(f.Merged))
+	}
+	return safeName(f.CallID)
 }
 
 // safeName keeps letters, digits, '-', '_', '.' and '@' of a Call-ID for a
@@ -210,16 +219,23 @@ func (a *API) text(w http.ResponseWriter, r *http.Request) error {
 	var b strings.Builder
 	writeText(&b, f)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", fileName(f)+".txt"))
 	w.Write([]byte(b.String()))
 	return nil
 }
 
 // writeText writes the plain-text form of a flow: a header naming the
-// legs, the ladder (one line per message: time, src → dst, first line),
-// then every message's raw text.
+// calls (a merged flow's all of them) and the legs, the ladder (one line
+// per message: time, src → dst, first line), then every message's raw
+// text.
 func writeText(b *strings.Builder, f *Flow) {
 	const layout = "2006-01-02 15:04:05.000000"
-	fmt.Fprintf(b, "Call %s: %d SIP messages, %d legs, %s to %s UTC\n", f.CallID, len(f.Messages), len(f.Legs), f.First.Format(layout), f.Last.Format(layout))
+	if len(f.Merged) == 0 {
+		fmt.Fprintf(b, "Call %s", f.CallID)
+	} else {
+		fmt.Fprintf(b, "Calls %s merged", strings.Join(append([]string{f.CallID}, f.Merged...), ", "))
+	}
+	fmt.Fprintf(b, ": %d SIP messages, %d legs, %s to %s UTC\n", len(f.Messages), len(f.Legs), f.First.Format(layout), f.Last.Format(layout))
 	for _, l := range f.Legs {
 		if l.LinkedBy == "" {
 			fmt.Fprintf(b, "  leg %s (%d messages)\n", l.CallID, l.Messages)

@@ -14,10 +14,15 @@ import (
 	"time"
 )
 
-// Flow is the body of GET /api/v1/calls/{callid}/flow.
+// Flow is the body of GET /api/v1/calls/{callid}/flow. With merge= (a
+// merged flow), the flow of several calls at once: every leg of each,
+// every message once.
 type Flow struct {
-	CallID   string      `json:"callid"`
-	Legs     []Leg       `json:"legs"` // the call itself first, then linked legs by first time
+	CallID string `json:"callid"`
+	// Merged are the calls merged into CallID's flow (merge=), in the
+	// order asked.
+	Merged   []string    `json:"merged,omitempty"`
+	Legs     []Leg       `json:"legs"` // the call itself first, then the merged calls and linked legs by first time
 	First    time.Time   `json:"first"`
 	Last     time.Time   `json:"last"`
 	Messages []Message   `json:"messages"` // every SIP message of every leg, capture order
@@ -38,7 +43,7 @@ type Flow struct {
 // Leg is one Call-ID of a flow and how it was linked.
 type Leg struct {
 	CallID   string    `json:"callid"`
-	LinkedBy string    `json:"linked_by,omitempty"` // "callid_aleg" or "correlation_id"; empty for the call asked for
+	LinkedBy string    `json:"linked_by,omitempty"` // "callid_aleg" or "correlation_id"; empty for the calls asked for (merged too)
 	LinkedTo string    `json:"linked_to,omitempty"` // the leg it was found from
 	First    time.Time `json:"first"`
 	Last     time.Time `json:"last"`
@@ -105,7 +110,7 @@ type LogEntry struct {
 	Message       string    `json:"message"`
 }
 
-var knownFlow = map[string]bool{"from": true, "to": true, "tz": true}
+var knownFlow = map[string]bool{"from": true, "to": true, "tz": true, "merge": true}
 
 // flowRange is where a flow looks for its Call-ID: from/to when given
 // (at most FlowLookback long), else the last FlowLookback.
@@ -124,17 +129,41 @@ func callIDParam(r *http.Request) (string, error) {
 	return id, nil
 }
 
-// requestFlow validates a /calls/{callid}/... request and builds its flow.
+// requestFlow validates a /calls/{callid}/... request and builds its
+// flow: with merge= (repeatable) the merged flow of the call and those.
 func (a *API) requestFlow(r *http.Request) (*Flow, error) {
 	id, err := callIDParam(r)
 	if err != nil {
 		return nil, err
 	}
-	tr, err := a.flowRange(r.URL.Query())
+	q := r.URL.Query()
+	tr, err := a.flowRange(q)
 	if err != nil {
 		return nil, err
 	}
-	return a.buildFlow(r.Context(), id, tr, true)
+	ids, err := a.mergeIDs(id, q["merge"])
+	if err != nil {
+		return nil, err
+	}
+	return a.buildFlow(r.Context(), ids, tr, true)
+}
+
+// mergeIDs returns the calls of a flow: id, then the merged ones once
+// each (empty values and id itself ignored); at most MaxLegs.
+func (a *API) mergeIDs(id string, merge []string) ([]string, error) {
+	ids := []string{id}
+	for _, m := range merge {
+		if len(m) > 255 {
+			return nil, errBad("merge: a Call-ID must be 1 to 255 bytes")
+		}
+		if m != "" && !slices.Contains(ids, m) {
+			ids = append(ids, m)
+		}
+	}
+	if len(ids) > a.cfg.MaxLegs {
+		return nil, errBad("merge: %d calls, at most %d (--api-max-legs) in one flow", len(ids), a.cfg.MaxLegs)
+	}
+	return ids, nil
 }
 
 func (a *API) flow(w http.ResponseWriter, r *http.Request) error {
@@ -177,20 +206,32 @@ func (a *API) writeFlow(w http.ResponseWriter, r *http.Request, f *Flow) error {
 	return nil
 }
 
-// buildFlow assembles the flow of Call-ID id; withRaw fills raw texts.
-func (a *API) buildFlow(ctx context.Context, id string, tr timeRange, withRaw bool) (*Flow, error) {
-	first, last, ok, err := a.q.span(ctx, []string{id}, tr)
+// buildFlow assembles the flow of the Call-IDs ids (one call, or the
+// calls of a merged flow: the first names it); withRaw fills raw texts.
+// The legs linked to any of them are found together, so a leg shared by
+// two merged calls and its messages come once.
+func (a *API) buildFlow(ctx context.Context, ids []string, tr timeRange, withRaw bool) (*Flow, error) {
+	notFound := func(id string) error {
+		return errNotFound(fmt.Sprintf("no SIP message with Call-ID %q between %s and %s", id, tr.From.Format(time.RFC3339), tr.To.Format(time.RFC3339)))
+	}
+	first, last, ok, err := a.q.span(ctx, ids, tr)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, errNotFound(fmt.Sprintf("no SIP message with Call-ID %q between %s and %s", id, tr.From.Format(time.RFC3339), tr.To.Format(time.RFC3339)))
+		return nil, notFound(ids[0])
 	}
 	margin := a.cfg.FlowMargin
-	f := &Flow{CallID: id}
-	legs := map[string]*Leg{id: {CallID: id}}
-	order := []string{id}
-	frontier := []string{id}
+	f := &Flow{CallID: ids[0], Merged: ids[1:]}
+	if len(f.Merged) == 0 {
+		f.Merged = nil
+	}
+	legs := map[string]*Leg{}
+	for _, id := range ids {
+		legs[id] = &Leg{CallID: id}
+	}
+	order := slices.Clone(ids)
+	frontier := slices.Clone(ids)
 	for len(frontier) > 0 {
 		found, err := a.q.links(ctx, frontier, first.Add(-margin), last.Add(margin))
 		if err != nil {
@@ -265,6 +306,13 @@ func (a *API) buildFlow(ctx context.Context, id string, tr timeRange, withRaw bo
 		}
 		l.Last = m.Time
 		l.Messages++
+	}
+	for _, id := range ids {
+		// Each call of a merged flow must be there (span saw only that
+		// one of them is).
+		if legs[id].Messages == 0 {
+			return nil, notFound(id)
+		}
 	}
 	rest := order[1:]
 	slices.SortStableFunc(rest, func(x, y string) int { return legs[x].First.Compare(legs[y].First) })

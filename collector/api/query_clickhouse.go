@@ -121,7 +121,8 @@ func (c *clickhouseQ) query(ctx context.Context, q string, args ...any) (*sql.Ro
 func (c *clickhouseQ) searchMessages(ctx context.Context, s *search, tables []string) ([]Message, int64, error) {
 	var page, count strings.Builder
 	var pargs, cargs []any
-	page.WriteString("SELECT tbl, " + chMsgOut + " FROM (")
+	hc := hdrCols(c.a.hdrs, false)
+	page.WriteString("SELECT tbl, " + chMsgOut + hc + " FROM (")
 	count.WriteString("SELECT toInt64(sum(n)) FROM (")
 	for i, t := range tables {
 		if i > 0 {
@@ -129,7 +130,7 @@ func (c *clickhouseQ) searchMessages(ctx context.Context, s *search, tables []st
 			count.WriteString(" UNION ALL ")
 		}
 		where, args := c.chWhere(s, t)
-		fmt.Fprintf(&page, "SELECT '%s' AS tbl, %s FROM `%s` WHERE %s ORDER BY ts DESC, id DESC LIMIT %d", t, chMsgCols, t, where, s.offset+s.limit)
+		fmt.Fprintf(&page, "SELECT '%s' AS tbl, %s%s FROM `%s` WHERE %s ORDER BY ts DESC, id DESC LIMIT %d", t, chMsgCols, hc, t, where, s.offset+s.limit)
 		fmt.Fprintf(&count, "SELECT count() AS n FROM `%s` WHERE %s", t, where)
 		pargs = append(pargs, args...)
 		cargs = append(cargs, args...)
@@ -150,7 +151,7 @@ func (c *clickhouseQ) searchMessages(ctx context.Context, s *search, tables []st
 			if err != nil {
 				return fmt.Errorf("query messages: %w", err)
 			}
-			msgs, err = readMessages(rows, "message", false, false)
+			msgs, err = readMessages(rows, "message", false, false, c.a.hdrs)
 			return err
 		})
 	return msgs, total, err
@@ -185,9 +186,9 @@ func (c *clickhouseQ) messagesOf(ctx context.Context, tables, ids []string, from
 	var b strings.Builder
 	var args []any
 	in := placeholders(len(ids))
-	extra := ""
+	extra := hdrCols(c.a.hdrs, false)
 	if raw {
-		extra = ", raw"
+		extra += ", raw"
 	}
 	tc, targs := chTime(from, to)
 	b.WriteString("SELECT tbl, ord, " + chMsgOut + extra + " FROM (")
@@ -209,7 +210,7 @@ func (c *clickhouseQ) messagesOf(ctx context.Context, tables, ids []string, from
 	if err != nil {
 		return nil, fmt.Errorf("query call messages: %w", err)
 	}
-	return readFlowMessages(rows, raw, max)
+	return readFlowMessages(rows, raw, max, c.a.hdrs)
 }
 
 func (c *clickhouseQ) span(ctx context.Context, ids []string, tr timeRange) (first, last time.Time, ok bool, err error) {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/xhep/xhep/collector/store/backend"
 )
 
 // mysqlQ is the [querier] of a MySQL/MariaDB store.
@@ -20,8 +22,25 @@ const msgCols = "id, create_date, gid, COALESCE(callid,''), COALESCE(callid_aleg
 	"COALESCE(from_user,''), COALESCE(to_user,''), COALESCE(ruri_user,''), COALESCE(user_agent,''), " +
 	"COALESCE(JSON_EXTRACT(hep_header,'$.protocol'),0), COALESCE(src_ip,''), COALESCE(src_port,0), COALESCE(dst_ip,''), COALESCE(dst_port,0)"
 
-// searchSQL returns the page query and the count query of s over tables.
-func searchSQL(s *search, tables []string) (page string, pageArgs []any, count string, countArgs []any) {
+// hdrCols are the search header columns after msgCols, read by
+// readMessages: on MySQL/MariaDB the indexed generated columns, on
+// ClickHouse the materialized ones (an empty string when a message has
+// no value).
+func hdrCols(hdrs []backend.SearchHeader, mysql bool) string {
+	var b strings.Builder
+	for _, h := range hdrs {
+		if mysql {
+			fmt.Fprintf(&b, ", COALESCE(`%s`,'')", h.Column)
+		} else {
+			fmt.Fprintf(&b, ", %s", h.Column)
+		}
+	}
+	return b.String()
+}
+
+// searchSQL returns the page query and the count query of s over tables;
+// cols are the message columns (msgCols and the search headers').
+func searchSQL(s *search, tables []string, cols string) (page string, pageArgs []any, count string, countArgs []any) {
 	where, args := s.where()
 	var pb, cb strings.Builder
 	cb.WriteString("SELECT ")
@@ -31,7 +50,7 @@ func searchSQL(s *search, tables []string) (page string, pageArgs []any, count s
 			cb.WriteString(" + ")
 		}
 		fmt.Fprintf(&pb, "(SELECT '%s' AS tbl, %s FROM `%s` WHERE %s ORDER BY create_date DESC, id DESC LIMIT %d)",
-			t, msgCols, t, where, s.offset+s.limit)
+			t, cols, t, where, s.offset+s.limit)
 		fmt.Fprintf(&cb, "(SELECT COUNT(*) FROM `%s` WHERE %s)", t, where)
 		pageArgs = append(pageArgs, args...)
 		countArgs = append(countArgs, args...)
@@ -41,7 +60,7 @@ func searchSQL(s *search, tables []string) (page string, pageArgs []any, count s
 }
 
 func (my *mysqlQ) searchMessages(ctx context.Context, s *search, tables []string) ([]Message, int64, error) {
-	page, pargs, count, cargs := searchSQL(s, tables)
+	page, pargs, count, cargs := searchSQL(s, tables, msgCols+hdrCols(my.a.hdrs, true))
 	var res MessagesResult
 	err := parallel(
 		func() error {
@@ -55,7 +74,7 @@ func (my *mysqlQ) searchMessages(ctx context.Context, s *search, tables []string
 			if err != nil {
 				return fmt.Errorf("query messages: %w", err)
 			}
-			res.Messages, err = readMessages(rows, "message", false, false)
+			res.Messages, err = readMessages(rows, "message", false, false, my.a.hdrs)
 			return err
 		})
 	if err != nil {
@@ -72,9 +91,9 @@ func (my *mysqlQ) messagesOf(ctx context.Context, tables, ids []string, from, to
 	var b strings.Builder
 	var args []any
 	in := placeholders(len(ids))
-	extra := ""
+	extra := hdrCols(my.a.hdrs, true)
 	if raw {
-		extra = ", raw"
+		extra += ", raw"
 	}
 	for i, t := range tables {
 		if i > 0 {
@@ -95,7 +114,7 @@ func (my *mysqlQ) messagesOf(ctx context.Context, tables, ids []string, from, to
 	if err != nil {
 		return nil, fmt.Errorf("query call messages: %w", err)
 	}
-	return readFlowMessages(rows, raw, max)
+	return readFlowMessages(rows, raw, max, my.a.hdrs)
 }
 
 // pageCalls returns the Call-IDs of the call table's page of s (latest

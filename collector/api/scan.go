@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/xhep/xhep/collector/store/backend"
 )
 
 // capTime scans a capture time: time.Time (MySQL DATETIME) or an integer
@@ -47,10 +49,12 @@ func readRows(rows *sql.Rows, what string, scan func() error) error {
 }
 
 // readMessages reads SIP messages: the table name, with ord an order
-// column (ignored), the message columns (msgCols / chMsgCols) and with
-// raw the raw text.
-func readMessages(rows *sql.Rows, what string, ord, raw bool) ([]Message, error) {
+// column (ignored), the message columns (msgCols / chMsgCols), a string
+// per search header of hdrs (hdrCols: ” when the message has none) and
+// with raw the raw text.
+func readMessages(rows *sql.Rows, what string, ord, raw bool, hdrs []backend.SearchHeader) ([]Message, error) {
 	var out []Message
+	vals := make([]string, len(hdrs))
 	err := readRows(rows, what, func() error {
 		var m Message
 		var ts capTime
@@ -63,6 +67,9 @@ func readMessages(rows *sql.Rows, what string, ord, raw bool) ([]Message, error)
 		dest = append(dest, &m.ID, &ts, &m.Node, &m.CallID, &m.CallIDALeg, &m.CorrelationID,
 			&m.Method, &m.Status, &m.CSeqMethod, &m.FromUser, &m.ToUser, &m.RURIUser, &m.UserAgent,
 			&proto, &m.SrcIP, &m.SrcPort, &m.DstIP, &m.DstPort)
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
 		if raw {
 			dest = append(dest, &rawB)
 		}
@@ -71,6 +78,14 @@ func readMessages(rows *sql.Rows, what string, ord, raw bool) ([]Message, error)
 		}
 		m.Time, m.TimeUS = ts.t, ts.t.UnixMicro()
 		m.Transport = transportName(int(proto))
+		for i, v := range vals {
+			if v != "" {
+				if m.Headers == nil {
+					m.Headers = make(map[string]string, len(vals))
+				}
+				m.Headers[hdrs[i].Column] = v
+			}
+		}
 		if raw {
 			m.Raw = string(rawB)
 			line, _, _ := strings.Cut(m.Raw, "\n")
@@ -84,8 +99,8 @@ func readMessages(rows *sql.Rows, what string, ord, raw bool) ([]Message, error)
 
 // readFlowMessages is readMessages for messagesOf: more than max (0: no
 // bound) is a 422 error.
-func readFlowMessages(rows *sql.Rows, raw bool, max int) ([]Message, error) {
-	out, err := readMessages(rows, "call message", true, raw)
+func readFlowMessages(rows *sql.Rows, raw bool, max int, hdrs []backend.SearchHeader) ([]Message, error) {
+	out, err := readMessages(rows, "call message", true, raw, hdrs)
 	if err != nil {
 		return nil, err
 	}

@@ -31,8 +31,12 @@ type Message struct {
 	SrcPort       int       `json:"src_port"`
 	DstIP         string    `json:"dst_ip"`
 	DstPort       int       `json:"dst_port"`
-	FirstLine     string    `json:"first_line,omitempty"` // flows only
-	Raw           string    `json:"raw,omitempty"`        // flows only
+	// Headers are the values of the configured search headers
+	// (--search-header) the message has, by search parameter
+	// (hdr_x_account).
+	Headers   map[string]string `json:"headers,omitempty"`
+	FirstLine string            `json:"first_line,omitempty"` // flows only
+	Raw       string            `json:"raw,omitempty"`        // flows only
 }
 
 func transportName(p int) string {
@@ -100,6 +104,9 @@ type Call struct {
 	SrcIP       string    `json:"src_ip"`               // sender of the first message
 	DstIP       string    `json:"dst_ip"`               // receiver of the first message
 	UserAgent   string    `json:"user_agent,omitempty"` // of the first request
+	// Headers are the configured search headers' values, by search
+	// parameter: of each, the first value among the call's messages.
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // CallsResult is the body of GET /api/v1/calls.
@@ -169,6 +176,14 @@ func summarize(id string, msgs []Message) Call {
 	for _, m := range msgs {
 		if c.CallIDALeg == "" {
 			c.CallIDALeg = m.CallIDALeg
+		}
+		for k, v := range m.Headers {
+			if _, ok := c.Headers[k]; !ok {
+				if c.Headers == nil {
+					c.Headers = map[string]string{}
+				}
+				c.Headers[k] = v
+			}
 		}
 		if m.Status == 0 {
 			if c.Method == "" {

@@ -193,3 +193,103 @@ func TestSearchHeaderAdded(t *testing.T) {
 		t.Errorf("from_user=4000: %d messages, want both rows still there", len(res.Messages))
 	}
 }
+
+// headerValues is a stored SIP message's search header values as the API
+// gives them (by parameter, only those it has).
+func headerValues(raw []byte) map[string]string {
+	var out map[string]string
+	for _, h := range []struct{ name, param string }{{"X-Account", "hdr_x_account"}, {"X-CID", "hdr_x_cid"}} {
+		if v := header(raw, h.name); v != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[h.param] = v
+		}
+	}
+	return out
+}
+
+// wantCallHeaders is what the calls grid shows of each call's search
+// headers: per header the first value among the call's messages of the
+// call table, in capture order.
+func wantCallHeaders(sip []gen.SIPMessage) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, m := range sip {
+		if !isCallClass(m.CSeqMethod) {
+			continue
+		}
+		for k, v := range headerValues(m.Raw) {
+			if out[m.CallID] == nil {
+				out[m.CallID] = map[string]string{}
+			}
+			if _, ok := out[m.CallID][k]; !ok {
+				out[m.CallID][k] = v
+			}
+		}
+	}
+	return out
+}
+
+// TestSearchHeaderValues: messages and calls carry the configured search
+// headers' values (as stored, in their case), every message's equal to
+// its raw header, every call's the first among its messages (both
+// backends).
+func TestSearchHeaderValues(t *testing.T) {
+	f := headerFixture(t)
+	srv, _ := server(t, f, nil)
+	from, to := genStart.Add(-time.Minute), genStart.Add(time.Hour)
+	win := "&from=" + url.QueryEscape(from.Format(time.RFC3339)) + "&to=" + url.QueryEscape(to.Format(time.RFC3339))
+	type row struct {
+		CallID, Method string
+		TimeUS         int64
+		Headers        map[string]string
+	}
+	var want []row
+	for _, m := range f.sip {
+		if !m.TS.Before(from) && !m.TS.After(to) {
+			want = append(want, row{m.CallID, cmpMethod(m), m.TS.UnixMicro(), headerValues(m.Raw)})
+		}
+	}
+	order := func(a, b row) int {
+		return strings.Compare(fmt.Sprint(a.TimeUS, a.CallID, a.Method, a.Headers), fmt.Sprint(b.TimeUS, b.CallID, b.Method, b.Headers))
+	}
+	slices.SortFunc(want, order)
+	var res MessagesResult
+	getJSON(t, srv.URL+"/api/v1/messages?limit=1000"+win, &res)
+	if res.Total != int64(len(want)) || res.Total > 1000 {
+		t.Fatalf("%d messages stored in the range, the search finds %d", len(want), res.Total)
+	}
+	var got []row
+	n := 0
+	for _, m := range res.Messages {
+		got = append(got, row{m.CallID, m.Method, m.TimeUS, m.Headers})
+		n += len(m.Headers)
+	}
+	slices.SortFunc(got, order)
+	if n == 0 {
+		t.Fatal("no message has a search header value")
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("messages' search header values (-stored +api):\n%s", diff)
+	}
+	var calls CallsResult
+	getJSON(t, srv.URL+"/api/v1/calls?limit=1000"+win, &calls)
+	wantCalls := wantCallHeaders(f.sip)
+	gotCalls := map[string]map[string]string{}
+	for _, c := range calls.Calls {
+		if c.Headers != nil {
+			gotCalls[c.CallID] = c.Headers
+		}
+	}
+	for id := range wantCalls {
+		if !slices.ContainsFunc(calls.Calls, func(c Call) bool { return c.CallID == id }) {
+			delete(wantCalls, id) // not a call of the range
+		}
+	}
+	if diff := cmp.Diff(wantCalls, gotCalls); diff != "" {
+		t.Errorf("calls' search header values (-stored +api):\n%s", diff)
+	}
+	if gotCalls["hdr-3"]["hdr_x_account"] != "ACCT-9000" {
+		t.Errorf("hdr-3's X-Account %q, want the INVITE's ACCT-9000", gotCalls["hdr-3"]["hdr_x_account"])
+	}
+}

@@ -1,11 +1,12 @@
 package api
 
-// Share links: a signed, expiring, read-only view of one call flow that
-// needs no login.
+// Share links: a signed, expiring, read-only view of one call flow (or
+// one merged flow of several calls) that needs no login.
 //
 // Token (URL-safe base64, no padding, two parts joined by "."):
 //
-//	payload   {"c": Call-ID, "f": from µs, "t": to µs, "e": expiry (Unix s), "u": who made it}
+//	payload   {"c": Call-ID, "m": [merged Call-IDs] (absent for one call), "f": from µs, "t": to µs,
+//	           "e": expiry (Unix s), "u": who made it}
 //	signature HMAC-SHA256(Config.ShareKey, payload bytes)
 
 import (
@@ -24,11 +25,12 @@ import (
 const maxShareTTL = 30 * 24 * time.Hour
 
 type sharePayload struct {
-	CallID string `json:"c"`
-	From   int64  `json:"f"`
-	To     int64  `json:"t"`
-	Exp    int64  `json:"e"`
-	User   string `json:"u,omitempty"`
+	CallID string   `json:"c"`
+	Merge  []string `json:"m,omitempty"`
+	From   int64    `json:"f"`
+	To     int64    `json:"t"`
+	Exp    int64    `json:"e"`
+	User   string   `json:"u,omitempty"`
 }
 
 // shareKey returns the HMAC key: Config.ShareKey, or one made at New
@@ -104,9 +106,9 @@ func (a *API) share(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	exp := a.cfg.Now().Add(ttl).UTC().Truncate(time.Second)
-	p := sharePayload{CallID: id, From: f.First.UnixMicro(), To: f.Last.UnixMicro(), Exp: exp.Unix(), User: who(r).name}
+	p := sharePayload{CallID: id, Merge: f.Merged, From: f.First.UnixMicro(), To: f.Last.UnixMicro(), Exp: exp.Unix(), User: who(r).name}
 	tok := a.signShare(p)
-	if err := a.audit(r, "share_create", fmt.Sprintf("call %q until %s", id, exp.Format(time.RFC3339))); err != nil {
+	if err := a.audit(r, "share_create", fmt.Sprintf("%s until %s", callsOf(p), exp.Format(time.RFC3339))); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, ShareResult{Token: tok, Link: "/#share=" + tok, Expires: exp})
@@ -124,14 +126,29 @@ func (a *API) sharedFlow(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tr := timeRange{From: time.UnixMicro(p.From).UTC(), To: time.UnixMicro(p.To).UTC()}
-	f, err := a.buildFlow(r.Context(), p.CallID, tr, true)
+	f, err := a.buildFlow(r.Context(), append([]string{p.CallID}, p.Merge...), tr, true)
 	if err != nil {
 		return err
 	}
-	if err := a.audit(r, "share_view", fmt.Sprintf("call %q shared by %q", p.CallID, p.User)); err != nil {
+	if err := a.audit(r, "share_view", fmt.Sprintf("%s shared by %q", callsOf(p), p.User)); err != nil {
 		return err
 	}
 	return a.writeFlow(w, r, f)
+}
+
+// callsOf names a link's calls for the audit log: call "A", or calls
+// "A" "B" merged.
+func callsOf(p sharePayload) string {
+	if len(p.Merge) == 0 {
+		return fmt.Sprintf("call %q", p.CallID)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "calls %q", p.CallID)
+	for _, m := range p.Merge {
+		fmt.Fprintf(&b, " %q", m)
+	}
+	b.WriteString(" merged")
+	return b.String()
 }
 
 // guardShared serves a share link's endpoint: no login or token (the

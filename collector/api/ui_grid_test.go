@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xhep/xhep/collector/auth"
@@ -143,15 +143,9 @@ func TestUIGrid(t *testing.T) {
 	}
 
 	// CSV: capture what the button downloads.
-	eval[bool](t, ctx, `(() => { const orig = HTMLAnchorElement.prototype.click; HTMLAnchorElement.prototype.click = function () {
-		if (this.download) { window.__dl = { name: this.download, href: this.href }; return; } return orig.call(this); }; return true; })()`)
-	do(t, ctx, "csv", click("#csv"))
-	waitFor(t, ctx, `window.__dl`)
-	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(window.__dl.href).then(r => r.text())`, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatalf("read the CSV download: %v", err)
-	}
-	recs, err := csv.NewReader(strings.NewReader(text)).ReadAll()
+	catchDownloads(t, ctx)
+	_, text := download(t, ctx, "#csv")
+	recs, err := csv.NewReader(bytes.NewReader(text)).ReadAll()
 	if err != nil {
 		t.Fatalf("CSV: %v\n%s", err, text)
 	}

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -82,4 +84,107 @@ func uiSearchMessages(t *testing.T, ctx context.Context, name, value string, wan
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("messages listed (-want +got):\n%s", diff)
 	}
+}
+
+// TestUISearchHeaderColumns: the configured search headers are columns of
+// both grids, shown by default and listed in the column chooser; every
+// cell holds the stored value (a call: the first among its messages; a
+// message: its own header), the column sorts and its values are in the
+// CSV download.
+func TestUISearchHeaderColumns(t *testing.T) {
+	f := headerFixture(t)
+	srv, _ := server(t, f, nil)
+	ctx := browser(t)
+	from, to := genStart.Add(-time.Minute), genStart.Add(time.Hour)
+	q := url.Values{"from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}, "what": {"calls"}, "limit": {"1000"}}
+	do(t, ctx, "open calls", navigate(srv.URL+"/#search="+url.QueryEscape(q.Encode())))
+	waitFor(t, ctx, `document.querySelector("#calls tbody tr[data-callid]")`)
+	if diff := cmp.Diff([]bool{true, true}, eval[[]bool](t, ctx, `["hdr_x_account", "hdr_x_cid"].map(k => document.querySelector('details.cols input[data-col="' + k + '"]').checked)`)); diff != "" {
+		t.Errorf("chooser: header columns shown (-want +got):\n%s", diff)
+	}
+	// cells maps each row's Call-ID to its X-Account and X-CID cells.
+	cells := func(grid string, key string) []string {
+		return eval[[]string](t, ctx, `(() => { const hs = [...document.querySelectorAll("#`+grid+` thead th")].map(th => th.dataset.col);
+			const a = hs.indexOf("hdr_x_account"), c = hs.indexOf("hdr_x_cid"), m = hs.indexOf("what");
+			return [...document.querySelectorAll("#`+grid+` tbody tr")].map(r => `+key+` + "|" + r.cells[a].textContent + "|" + r.cells[c].textContent); })()`)
+	}
+	calls := wantCallHeaders(f.sip)
+	var want []string
+	for _, id := range eval[[]string](t, ctx, `[...document.querySelectorAll("#calls tbody tr")].map(r => r.dataset.callid)`) {
+		want = append(want, id+"|"+calls[id]["hdr_x_account"]+"|"+calls[id]["hdr_x_cid"])
+	}
+	got := cells("calls", "r.dataset.callid")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("calls grid: search header cells (-stored +screen):\n%s", diff)
+	}
+	nonEmpty := 0
+	for id := range calls {
+		if calls[id]["hdr_x_account"] != "" {
+			nonEmpty++
+		}
+	}
+	if nonEmpty != 3 {
+		t.Fatalf("fixture: %d calls with an X-Account, want 3", nonEmpty)
+	}
+	// Sort by X-Account: ascending (case-insensitive, empty first), again descending.
+	acct := func() []string {
+		return eval[[]string](t, ctx, `(() => { const i = [...document.querySelectorAll("#calls thead th")].findIndex(th => th.dataset.col === "hdr_x_account");
+			return [...document.querySelectorAll("#calls tbody tr")].map(r => r.cells[i].textContent); })()`)
+	}
+	byLower := func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) }
+	for i, dir := range []int{1, -1} {
+		do(t, ctx, "sort by X-Account", click(`#calls th[data-col=hdr_x_account]`))
+		vals := acct()
+		if !slices.IsSortedFunc(vals, func(a, b string) int { return dir * byLower(a, b) }) || len(vals) != len(want) {
+			t.Errorf("click %d on X-Account: not sorted %+d: %q", i+1, dir, vals)
+		}
+	}
+	if v := acct(); v[0] != "ACCT-9000" || v[1] != "acct-4711" || v[2] != "acct-4711" || v[3] != "" {
+		t.Errorf("descending by X-Account starts %q", v[:4])
+	}
+	// The CSV has both columns with the stored values.
+	catchDownloads(t, ctx)
+	_, text := download(t, ctx, "#csv")
+	recs, err := csv.NewReader(bytes.NewReader(text)).ReadAll()
+	if err != nil {
+		t.Fatalf("CSV: %v\n%s", err, text)
+	}
+	ci, ai, xi := slices.Index(recs[0], "Call-ID"), slices.Index(recs[0], "X-Account"), slices.Index(recs[0], "X-CID")
+	if ci < 0 || ai < 0 || xi < 0 {
+		t.Fatalf("CSV header %q lacks Call-ID, X-Account or X-CID", recs[0])
+	}
+	var fromCSV []string
+	for _, r := range recs[1:] {
+		fromCSV = append(fromCSV, r[ci]+"|"+r[ai]+"|"+r[xi])
+	}
+	slices.Sort(fromCSV)
+	slices.Sort(want)
+	if diff := cmp.Diff(want, fromCSV); diff != "" {
+		t.Errorf("CSV search header values (-stored +csv):\n%s", diff)
+	}
+	// Hidden from the chooser, the column goes (and the choice stays).
+	do(t, ctx, "open chooser", click(`details.cols summary`), click(`details.cols input[data-col=hdr_x_cid]`))
+	if eval[bool](t, ctx, `!!document.querySelector("#calls th[data-col=hdr_x_cid]")`) {
+		t.Error("X-CID column still shown after unticking it")
+	}
+	do(t, ctx, "show X-CID again", click(`details.cols input[data-col=hdr_x_cid]`))
+
+	// Messages: each row's cells are its own headers.
+	q.Set("what", "messages")
+	do(t, ctx, "open messages", navigate(srv.URL+"/#search="+url.QueryEscape(q.Encode())))
+	waitFor(t, ctx, `document.querySelector("#messages tbody tr[data-callid]")`)
+	want = want[:0]
+	for _, m := range f.sip {
+		if !m.TS.Before(from) && !m.TS.After(to) {
+			h := headerValues(m.Raw)
+			want = append(want, m.CallID+" "+cmpMethod(m)+"|"+h["hdr_x_account"]+"|"+h["hdr_x_cid"])
+		}
+	}
+	got = cells("messages", `r.dataset.callid + " " + r.cells[m].textContent`)
+	slices.Sort(want)
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("messages grid: search header cells (-stored +screen):\n%s", diff)
+	}
+	screenshot(t, ctx, "search-header-columns.png")
 }

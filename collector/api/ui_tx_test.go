@@ -1,14 +1,20 @@
 package api
 
 import (
+	"bytes"
+	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // wantTx groups a flow's messages into transactions from their raw text
@@ -122,7 +128,7 @@ func TestUIMergeCalls(t *testing.T) {
 	win := url.Values{"from": {genStart.Add(-time.Minute).Format(time.RFC3339)}, "to": {genStart.Add(time.Hour).Format(time.RFC3339)}}
 	getJSON(t, srv.URL+"/api/v1/calls?limit=20&"+win.Encode(), &calls)
 	var ids []string
-	union := map[string]bool{}
+	union := map[string]string{} // table/id → Call-ID
 	var legs []string
 	for _, c := range calls.Calls {
 		var fl Flow
@@ -133,7 +139,7 @@ func TestUIMergeCalls(t *testing.T) {
 		ids = append(ids, c.CallID)
 		legs = append(legs, c.CallID)
 		for _, m := range fl.Messages {
-			union[m.Table+"/"+itoa(int(m.ID))] = true
+			union[m.Table+"/"+strconv.FormatUint(m.ID, 10)] = m.CallID
 		}
 	}
 	if len(ids) != 2 {
@@ -178,4 +184,60 @@ func TestUIMergeCalls(t *testing.T) {
 	screenshot(t, ctx, "merged.png")
 	do(t, ctx, "open the deep link", navigate("about:blank"), navigate(srv.URL+"/"+hash))
 	check("from the deep link")
+
+	// The merged view's downloads and share link are of the merged flow.
+	perCall := map[string]int{}
+	for _, id := range union {
+		perCall[id]++
+	}
+	if !eval[bool](t, ctx, `["pcap", "text", "textdl", "share"].every(id => document.getElementById(id).offsetParent !== null)`) {
+		t.Fatal("merged view lacks the pcap, text or share button")
+	}
+	catchDownloads(t, ctx)
+	name, text := download(t, ctx, "#textdl")
+	if want := fmt.Sprintf("Calls %s, %s merged: %d SIP messages, ", ids[0], ids[1], len(union)); !strings.HasPrefix(string(text), want) || name != safeName(ids[0])+"+1.txt" {
+		t.Errorf("text download %s starts %.80q, want %q", name, text, want)
+	}
+	fromText := map[string]int{}
+	for _, m := range regexp.MustCompile(`(?m)^==== \d+ .* Call-ID (.+)$`).FindAllStringSubmatch(string(text), -1) {
+		fromText[m[1]]++
+	}
+	if diff := cmp.Diff(perCall, fromText); diff != "" {
+		t.Errorf("text download: messages per call (-flows +text):\n%s", diff)
+	}
+	name, pcap := download(t, ctx, "#pcap")
+	pr, err := pcapgo.NewReader(bytes.NewReader(pcap))
+	if err != nil {
+		t.Fatalf("pcap download %s: %v", name, err)
+	}
+	fromPcap := map[string]int{}
+	for {
+		data, _, err := pr.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if udp, ok := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default).Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
+			if id := header(udp.Payload, "Call-ID"); id != "" {
+				fromPcap[id]++
+			}
+		}
+	}
+	if diff := cmp.Diff(perCall, fromPcap); diff != "" {
+		t.Errorf("pcap download %s: SIP frames per call (-flows +pcap):\n%s", name, diff)
+	}
+	do(t, ctx, "share", click("#share"))
+	waitFor(t, ctx, `document.getElementById("sharelink").value !== ""`)
+	link := eval[string](t, ctx, `document.getElementById("sharelink").value`)
+	ctx2 := browser(t)
+	do(t, ctx2, "open the share link", navigate(link))
+	waitFor(t, ctx2, `document.getElementById("calltitle").textContent.startsWith("merged flow") && document.querySelectorAll("#ladder g.msg").length > 0`)
+	if n := eval[int](t, ctx2, `document.querySelectorAll("#ladder g.msg").length`); n != len(union) {
+		t.Errorf("shared merged flow: %d arrows, want %d", n, len(union))
+	}
+	if title, want := eval[string](t, ctx2, `document.getElementById("calltitle").textContent`), "merged flow: "+ids[0]+", "+ids[1]; title != want {
+		t.Errorf("shared view title %q, want %q", title, want)
+	}
+	if !eval[bool](t, ctx2, `["pcap", "text", "textdl", "share"].every(id => document.getElementById(id).offsetParent === null) && document.getElementById("sharednote").textContent.includes("read-only")`) {
+		t.Error("shared merged view shows export/share buttons or no read-only note")
+	}
 }

@@ -311,7 +311,7 @@ async function runSearch(qs, quiet) {
   try {
     const body = await api(`/api/v1/${what}?` + q.toString());
     const rows = what === "calls" ? body.calls : body.messages;
-    res.replaceChildren(toolbar(what, what === "calls" ? callCols : msgCols, rows, what),
+    res.replaceChildren(toolbar(what, what === "calls" ? callColumns() : msgColumns(), rows, what),
       what === "calls" ? callsTable(body, q) : messagesTable(body, q), pager(body, q, what));
     res.dataset.refreshes = String(refresh.count);
     status("");
@@ -374,6 +374,19 @@ const msgCols = [
   { key: "node", title: "node", td: (m) => el("td", {}, m.node), val: (m) => m.node, hidden: true },
   { key: "transport", title: "transport", td: (m) => el("td", {}, m.transport), val: (m) => m.transport, hidden: true },
 ];
+
+// hdrCols are the configured search headers (--search-header, listed by
+// the session) as columns of both grids: a call shows the first value
+// among its messages (the API's headers member). Shown by default: an
+// operator configures a header to see it; the chooser hides it.
+function hdrCols() {
+  return ((me && me.search_headers) || []).map((h) => {
+    const v = (r) => (r.headers && r.headers[h.param]) || "";
+    return { key: h.param, title: h.name, td: (r) => el("td", { class: "hdr" }, v(r)), val: v };
+  });
+}
+function callColumns() { return callCols.concat(hdrCols()); }
+function msgColumns() { return msgCols.concat(hdrCols()); }
 
 // gridState: per grid id, the sort (key, direction) and hidden columns
 // (kept in localStorage).
@@ -515,8 +528,8 @@ function setRefresh(on) {
 function callRow(c) { return { class: "click", "data-callid": c.callid, onclick: () => { location.hash = callLink(c.callid); } }; }
 function msgRow(m) { return { class: "click", "data-callid": m.callid, onclick: () => { location.hash = callLink(m.callid); } }; }
 
-function callsTable(body) { return grid("calls", callCols, body.calls, callRow); }
-function messagesTable(body) { return grid("messages", msgCols, body.messages, msgRow); }
+function callsTable(body) { return grid("calls", callColumns(), body.calls, callRow); }
+function messagesTable(body) { return grid("messages", msgColumns(), body.messages, msgRow); }
 
 // stats draws message counts per bucket as stacked bars: requests, then
 // responses.
@@ -559,18 +572,16 @@ async function showCall(callid, q, share) {
   $("sharednote").hidden = !share;
   $("raw").textContent = "Click a message to see its raw text.";
   status("loading call…");
+  // A merged flow (merge=, repeated) is one flow of the server's, and so
+  // are its pcap, text and share link.
   const fq = new URLSearchParams();
   for (const k of ["from", "to", "tz"]) if (q.get(k)) fq.set(k, q.get(k));
+  for (const id of new Set(q.getAll("merge"))) if (id && id !== callid) fq.append("merge", id);
   const suffix = fq.toString() ? "?" + fq.toString() : "";
   const base = "/api/v1/calls/" + encodeURIComponent(callid);
-  const merged = share ? [] : q.getAll("merge").filter((id) => id && id !== callid);
   let f;
   try {
     f = await api(share ? "/api/v1/shared/" + encodeURIComponent(share) + "/flow" : base + "/flow" + suffix);
-    if (merged.length) {
-      const more = await Promise.all(merged.map((id) => api("/api/v1/calls/" + encodeURIComponent(id) + "/flow" + suffix)));
-      f = mergeFlows([f, ...more]);
-    }
   } catch (e) {
     $("callsummary").textContent = e.message;
     $("ladder").replaceChildren();
@@ -579,12 +590,10 @@ async function showCall(callid, q, share) {
   }
   currentFlow = f;
   status("");
-  if (merged.length) {
-    $("calltitle").textContent = "merged flow: " + [callid, ...merged].join(", ");
-    for (const b of ["pcap", "text", "textdl", "share", "sharettl"]) $(b).hidden = true; // per call, from its own view
-  }
+  const merged = f.merged || [];
+  if (share) $("calltitle").textContent = f.callid;
+  if (merged.length) $("calltitle").textContent = "merged flow: " + [f.callid, ...merged].join(", ");
   if (share) {
-    $("calltitle").textContent = f.callid;
     try {
       const p = JSON.parse(atob(share.split(".")[0].replace(/-/g, "+").replace(/_/g, "/")));
       $("sharednote").textContent = "shared link, read-only, valid until " + fmtTime(p.e * 1e6) + " " + (userTZ() || "UTC");
@@ -600,11 +609,12 @@ async function showCall(callid, q, share) {
   };
   $("callsummary").textContent = (merged.length ? `${merged.length + 1} calls merged: ` : "") + `${f.messages.length} SIP messages in ${f.legs.length} leg(s), ${fmtTime(usOf(f.first))} – ${fmtTime(usOf(f.last), false)} ${userTZ() || "UTC"}` +
     (f.truncated ? " (more legs linked than shown)" : "");
-  $("pcap").onclick = () => download(base + "/pcap" + suffix, callid.replace(/[^A-Za-z0-9@._-]/g, "_") + ".pcap");
+  const file = callid.replace(/[^A-Za-z0-9@._-]/g, "_") + (merged.length ? "+" + merged.length : "");
+  $("pcap").onclick = () => download(base + "/pcap" + suffix, file + ".pcap");
   $("text").onclick = async () => {
     try { $("raw").textContent = await api(base + "/text" + suffix, { text: true }); } catch (e) { status(e.message); }
   };
-  $("textdl").onclick = () => download(base + "/text" + suffix, callid.replace(/[^A-Za-z0-9@._-]/g, "_") + ".txt");
+  $("textdl").onclick = () => download(base + "/text" + suffix, file + ".txt");
   legs(f);
   collapsedTx.clear();
   ladderControls(f);
@@ -637,7 +647,7 @@ const legColors = ["#1f5fbf", "#b7791f", "#6b46c1", "#2c7a7b", "#c05621", "#9726
 function legs(f) {
   table($("legs"), ["", "Call-ID", "linked by", "to", "messages", "first", "last"], f.legs.map((l, i) => el("tr", { class: "click", onclick: () => { location.hash = callLink(l.callid); } },
     el("td", {}, el("span", { style: `display:inline-block;width:10px;height:10px;background:${legColors[i % legColors.length]}` })),
-    el("td", { class: "mono" }, l.callid), el("td", {}, l.linked_by || "(this call)"), el("td", { class: "mono" }, l.linked_to || ""),
+    el("td", { class: "mono" }, l.callid), el("td", {}, l.linked_by || ((f.merged || []).includes(l.callid) ? "(merged)" : "(this call)")), el("td", { class: "mono" }, l.linked_to || ""),
     el("td", {}, l.messages), timeTd(usOf(l.first), false), timeTd(usOf(l.last), false))));
 }
 
@@ -661,37 +671,6 @@ function colKey(f, ip, port) {
 }
 
 function hasSDP(m) { return /\r?\n\r?\nv=0/.test(m.raw || "") || /^content-type:\s*application\/sdp/im.test(m.raw || ""); }
-
-// what a message is for the method/response filter: its method, or its
-// status class (1xx..6xx).
-// mergeFlows makes one flow of several: every message, leg, RTCP, DNS,
-// log and media entry once (a leg linked to two of the calls is in both
-// flows), in capture order.
-function mergeFlows(fs) {
-  const uniq = (lists, key) => {
-    const seen = new Set();
-    const out = [];
-    for (const l of lists) for (const x of l || []) { const k = key(x); if (!seen.has(k)) { seen.add(k); out.push(x); } }
-    return out;
-  };
-  const byTime = (a, b) => (a.time_us || 0) - (b.time_us || 0);
-  const f = {
-    callid: fs[0].callid,
-    legs: uniq(fs.map((x) => x.legs), (l) => l.callid),
-    first: fs.map((x) => x.first).sort()[0],
-    last: fs.map((x) => x.last).sort().pop(),
-    // Not by id alone: ClickHouse ids exceed 2^53 and lose digits in JSON.
-    messages: uniq(fs.map((x) => x.messages), (m) => [m.table, m.id, m.time_us, m.node, m.callid, m.src_ip, m.src_port, m.dst_ip, m.dst_port, m.raw].join("|")).sort(byTime),
-    rtcp_streams: uniq(fs.map((x) => x.rtcp_streams), (st) => JSON.stringify(st)),
-    rtcp: uniq(fs.map((x) => x.rtcp), (r) => JSON.stringify(r)).sort(byTime),
-    dns: uniq(fs.map((x) => x.dns), (d) => JSON.stringify(d)).sort(byTime),
-    logs: uniq(fs.map((x) => x.logs), (l) => JSON.stringify(l)).sort(byTime),
-    media: uniq(fs.map((x) => x.media), (m) => JSON.stringify(m)),
-    aliases: Object.assign({}, ...fs.map((x) => x.aliases || {})),
-    truncated: fs.some((x) => x.truncated),
-  };
-  return f;
-}
 
 // ---- transactions: a request and its responses -----------------------------
 
@@ -766,6 +745,8 @@ function transactions(f) {
   $("txnone").onclick = () => { collapsedTx.clear(); ladder(f); transactions(f); };
 }
 
+// kindOf is what a message is for the method/response filter: its
+// method, or its status class (1xx..6xx).
 function kindOf(m) { return m.status ? Math.floor(m.status / 100) + "xx" : m.method; }
 
 const hiddenKinds = new Set();

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xhep/xhep/bench/gen"
+	"github.com/xhep/xhep/collector/alias"
 )
 
 // like is SQL LIKE for the patterns prefixPatterns makes: "%" only at the
@@ -185,5 +186,54 @@ func TestSearchAlias(t *testing.T) {
 	code, body := get(t, srv.URL+"/api/v1/messages?alias=nosuch"+win)
 	if code != 400 || !strings.Contains(string(body), "sbc-1") {
 		t.Errorf("unknown alias: %d %s, want 400 listing the aliases", code, body)
+	}
+}
+
+// TestSearchResultAliases: messages and calls answers name their
+// addresses that an alias covers (longest prefix: 10.0.0.10 is sbc-1, not
+// lan), and only those (both backends).
+func TestSearchResultAliases(t *testing.T) {
+	f := aliasFixture(t)
+	srv, _ := server(t, f, func(c *Config) { c.Aliases = testAliases })
+	am, err := alias.Parse(testAliases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	win := "&from=" + url.QueryEscape(genStart.Add(-time.Minute).Format(time.RFC3339)) + "&to=" + url.QueryEscape(genStart.Add(time.Hour).Format(time.RFC3339))
+	want := func(ips ...string) map[string]string {
+		out := map[string]string{}
+		for _, ip := range ips {
+			if n, ok := am.Lookup(netip.MustParseAddr(ip)); ok {
+				out[ip] = n
+			}
+		}
+		return out
+	}
+	var msgs MessagesResult
+	getJSON(t, srv.URL+"/api/v1/messages?limit=1000"+win, &msgs)
+	var ips []string
+	for _, m := range msgs.Messages {
+		ips = append(ips, m.SrcIP, m.DstIP)
+	}
+	if diff := cmp.Diff(want(ips...), msgs.Aliases); diff != "" || len(msgs.Aliases) < 5 {
+		t.Errorf("messages' aliases (-want +got):\n%s", diff)
+	}
+	if msgs.Aliases["10.0.0.10"] != "sbc-1" {
+		t.Errorf("10.0.0.10 is %q, want sbc-1 (the longest prefix)", msgs.Aliases["10.0.0.10"])
+	}
+	var calls CallsResult
+	getJSON(t, srv.URL+"/api/v1/calls?limit=1000"+win, &calls)
+	ips = ips[:0]
+	for _, c := range calls.Calls {
+		ips = append(ips, c.SrcIP, c.DstIP)
+	}
+	if diff := cmp.Diff(want(ips...), calls.Aliases); diff != "" {
+		t.Errorf("calls' aliases (-want +got):\n%s", diff)
+	}
+	srv2, _ := server(t, f, nil)
+	var plain MessagesResult
+	getJSON(t, srv2.URL+"/api/v1/messages?limit=10"+win, &plain)
+	if plain.Aliases != nil || len(plain.Messages) == 0 {
+		t.Errorf("without --alias: aliases %v", plain.Aliases)
 	}
 }

@@ -176,19 +176,8 @@ func (a *API) flow(w http.ResponseWriter, r *http.Request) error {
 
 // writeFlow adds the aliases of f's addresses and writes it.
 func (a *API) writeFlow(w http.ResponseWriter, r *http.Request, f *Flow) error {
-	am, err := a.aliasMap(r.Context())
-	if err != nil {
-		return err
-	}
-	if am.Len() > 0 {
-		f.Aliases = map[string]string{}
-		add := func(ip string) {
-			if addr, err := netip.ParseAddr(ip); err == nil {
-				if n, ok := am.Lookup(addr); ok {
-					f.Aliases[ip] = n
-				}
-			}
-		}
+	var err error
+	f.Aliases, err = a.aliasesOf(r.Context(), func(add func(ip string)) {
 		for _, m := range f.Messages {
 			add(m.SrcIP)
 			add(m.DstIP)
@@ -201,9 +190,40 @@ func (a *API) writeFlow(w http.ResponseWriter, r *http.Request, f *Flow) error {
 			add(d.SrcIP)
 			add(d.DstIP)
 		}
+	})
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, f)
 	return nil
+}
+
+// aliasesOf names the addresses that each calls add with that an alias
+// covers (--alias, and with accounts the stored ones): IP → name; nil
+// when there is none.
+func (a *API) aliasesOf(ctx context.Context, each func(add func(ip string))) (map[string]string, error) {
+	am, err := a.aliasMap(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if am.Len() == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	each(func(ip string) {
+		if _, done := out[ip]; done {
+			return
+		}
+		if addr, err := netip.ParseAddr(ip); err == nil {
+			if n, ok := am.Lookup(addr); ok {
+				out[ip] = n
+			}
+		}
+	})
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }
 
 // buildFlow assembles the flow of the Call-IDs ids (one call, or the

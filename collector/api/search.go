@@ -59,6 +59,8 @@ type MessagesResult struct {
 	Limit    int       `json:"limit"`
 	Offset   int       `json:"offset"`
 	Messages []Message `json:"messages"`
+	// Aliases names the messages' addresses an alias covers: IP → name.
+	Aliases map[string]string `json:"aliases,omitempty"`
 }
 
 func (a *API) messages(w http.ResponseWriter, r *http.Request) error {
@@ -83,6 +85,15 @@ func (a *API) searchMessages(ctx context.Context, s *search) (*MessagesResult, e
 	}
 	if res.Messages == nil {
 		res.Messages = []Message{}
+	}
+	res.Aliases, err = a.aliasesOf(ctx, func(add func(string)) {
+		for _, m := range res.Messages {
+			add(m.SrcIP)
+			add(m.DstIP)
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }
@@ -117,6 +128,8 @@ type CallsResult struct {
 	Limit  int       `json:"limit"`
 	Offset int       `json:"offset"`
 	Calls  []Call    `json:"calls"`
+	// Aliases names the calls' addresses an alias covers: IP → name.
+	Aliases map[string]string `json:"aliases,omitempty"`
 }
 
 func (a *API) calls(w http.ResponseWriter, r *http.Request) error {
@@ -157,6 +170,15 @@ func (a *API) searchCalls(ctx context.Context, s *search) (*CallsResult, error) 
 	}
 	for _, id := range ids {
 		res.Calls = append(res.Calls, summarize(id, by[id]))
+	}
+	res.Aliases, err = a.aliasesOf(ctx, func(add func(string)) {
+		for _, c := range res.Calls {
+			add(c.SrcIP)
+			add(c.DstIP)
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/xhep/xhep/collector/alias"
 )
 
 // TestUISearchHeader: the search form has a field per configured
@@ -67,6 +69,29 @@ func TestUISearchAlias(t *testing.T) {
 		t.Errorf("alias choices (-want +got):\n%s", diff)
 	}
 	uiSearchMessages(t, ctx, "alias", "ivr", want)
+	// The route column names aliased addresses, the addresses on hover.
+	am, err := alias.Parse(testAliases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := func(a netip.AddrPort) string {
+		if n, ok := am.Lookup(a.Addr()); ok {
+			return n
+		}
+		return a.String()
+	}
+	var wantRoutes []string
+	for _, m := range f.sip {
+		if ivr[0].Contains(m.Src.Addr()) || ivr[0].Contains(m.Dst.Addr()) {
+			wantRoutes = append(wantRoutes, name(m.Src)+" → "+name(m.Dst)+" | "+m.Src.String()+" → "+m.Dst.String())
+		}
+	}
+	gotRoutes := eval[[]string](t, ctx, `[...document.querySelectorAll("#messages td.route")].map(td => td.textContent + " | " + td.title)`)
+	slices.Sort(wantRoutes)
+	slices.Sort(gotRoutes)
+	if diff := cmp.Diff(wantRoutes, gotRoutes); diff != "" {
+		t.Errorf("route cells (-want +got):\n%s", diff)
+	}
 }
 
 // uiSearchMessages types value into the search field name, searches
@@ -142,6 +167,12 @@ func TestUISearchHeaderColumns(t *testing.T) {
 	if v := acct(); v[0] != "ACCT-9000" || v[1] != "acct-4711" || v[2] != "acct-4711" || v[3] != "" {
 		t.Errorf("descending by X-Account starts %q", v[:4])
 	}
+	// The screenshot: the chooser open, the route column off so that the
+	// header columns fit the window.
+	do(t, ctx, "open chooser", click(`details.cols summary`), click(`details.cols input[data-col=route]`))
+	eval[bool](t, ctx, `(document.getElementById("results").scrollIntoView(), true)`)
+	screenshot(t, ctx, "search-header-columns.png")
+	do(t, ctx, "route again", click(`details.cols input[data-col=route]`), click(`details.cols summary`))
 	// The CSV has both columns with the stored values.
 	catchDownloads(t, ctx)
 	_, text := download(t, ctx, "#csv")
@@ -186,5 +217,51 @@ func TestUISearchHeaderColumns(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("messages grid: search header cells (-stored +screen):\n%s", diff)
 	}
-	screenshot(t, ctx, "search-header-columns.png")
+}
+
+// TestUISearchOperators: what operators type into the search form — the
+// any-party field with a contains wildcard, a prefix wildcard on From, a
+// PAI and a Diversion number without its "+" — lists exactly the stored
+// messages that match, computed from their raw headers.
+func TestUISearchOperators(t *testing.T) {
+	f := searchFixture(t)
+	srv, _ := server(t, f, nil)
+	ctx := browser(t)
+	ruri := func(raw []byte) string {
+		line, _, _ := strings.Cut(string(raw), "\r\n")
+		if fs := strings.Fields(line); len(fs) == 3 && fs[2] == "SIP/2.0" {
+			return uriUser(fs[1])
+		}
+		return ""
+	}
+	num := func(want string) func(string) bool {
+		return func(v string) bool { return strings.TrimPrefix(v, "+") == want }
+	}
+	for _, tc := range []struct {
+		field, value string
+		users        func(raw []byte) []string
+		match        func(string) bool
+	}{
+		{"party", "*4989*", func(raw []byte) []string {
+			return []string{uriUser(header(raw, "From")), uriUser(header(raw, "To")), ruri(raw), uriUser(header(raw, "P-Asserted-Identity"))}
+		}, func(v string) bool { return strings.Contains(v, "4989") }},
+		{"from_user", "4989*", func(raw []byte) []string { return []string{uriUser(header(raw, "From"))} },
+			func(v string) bool { return strings.HasPrefix(v, "4989") }},
+		{"pid_user", "441632960001", func(raw []byte) []string { return []string{uriUser(header(raw, "P-Asserted-Identity"))} }, num("441632960001")},
+		{"diversion_user", "4989555111", func(raw []byte) []string { return []string{uriUser(header(raw, "Diversion"))} }, num("4989555111")},
+	} {
+		var want []string
+		for _, m := range f.sip {
+			if slices.ContainsFunc(tc.users(m.Raw), func(u string) bool { return u != "" && tc.match(u) }) {
+				want = append(want, m.CallID)
+			}
+		}
+		if len(want) == 0 {
+			t.Fatalf("%s=%s: the fixture has no such message", tc.field, tc.value)
+		}
+		q := url.Values{"from": {genStart.Add(-time.Minute).Format(time.RFC3339)}, "to": {genStart.Add(time.Hour).Format(time.RFC3339)}, "what": {"messages"}}
+		do(t, ctx, "open search", navigate("about:blank"), navigate(srv.URL+"/#search="+url.QueryEscape(q.Encode())))
+		waitFor(t, ctx, `document.getElementById("results").dataset.done`)
+		uiSearchMessages(t, ctx, tc.field, tc.value, want)
+	}
 }

@@ -311,6 +311,7 @@ async function runSearch(qs, quiet) {
   try {
     const body = await api(`/api/v1/${what}?` + q.toString());
     const rows = what === "calls" ? body.calls : body.messages;
+    resultAliases = body.aliases || {};
     res.replaceChildren(toolbar(what, what === "calls" ? callColumns() : msgColumns(), rows, what),
       what === "calls" ? callsTable(body, q) : messagesTable(body, q), pager(body, q, what));
     res.dataset.refreshes = String(refresh.count);
@@ -346,6 +347,25 @@ function callLink(callid) {
 
 // ---- results grid: sortable columns, column chooser, CSV -------------------
 
+// resultAliases names the addresses of the results shown (the search
+// answer's aliases: IP → alias name).
+let resultAliases = {};
+
+// addrText is an address in a grid: its alias name, else ip[:port]; with
+// full, the name and the address ("sbc-1 10.0.0.10:5060").
+function addrText(ip, port, full) {
+  const a = port === "" ? ip : hostPort(ip, port);
+  const n = resultAliases[ip];
+  return !n ? a : full ? n + " " + a : n;
+}
+function routeText(sip, sport, dip, dport, full) { return addrText(sip, sport, full) + " → " + addrText(dip, dport, full); }
+// routeTd shows the route by alias names, the addresses on hover.
+function routeTd(sip, sport, dip, dport) {
+  const named = resultAliases[sip] || resultAliases[dip];
+  return el("td", { class: "mono route" + (named ? " named" : ""), title: (sport === "" ? sip : hostPort(sip, sport)) + " → " + (dport === "" ? dip : hostPort(dip, dport)) },
+    routeText(sip, sport, dip, dport));
+}
+
 // A column: key, title, td (the cell), val (sort and CSV value).
 const callCols = [
   { key: "first", title: "first", td: (c) => timeTd(usOf(c.first)), val: (c) => usOf(c.first), csv: (c) => c.first },
@@ -358,14 +378,15 @@ const callCols = [
   { key: "duration", title: "duration", td: (c) => el("td", {}, (c.duration_ms / 1000).toFixed(1) + " s"), val: (c) => c.duration_ms },
   { key: "talk", title: "talk", td: (c) => el("td", {}, c.talk_ms ? (c.talk_ms / 1000).toFixed(1) + " s" : ""), val: (c) => c.talk_ms || 0 },
   { key: "msgs", title: "msgs", td: (c) => el("td", {}, c.messages), val: (c) => c.messages },
-  { key: "route", title: "route", td: (c) => el("td", { class: "mono" }, c.src_ip + " → " + c.dst_ip), val: (c) => c.src_ip + " → " + c.dst_ip },
+  { key: "route", title: "route", td: (c) => routeTd(c.src_ip, "", c.dst_ip, ""), val: (c) => routeText(c.src_ip, "", c.dst_ip, ""), csv: (c) => routeText(c.src_ip, "", c.dst_ip, "", true) },
   { key: "ua", title: "User-Agent", td: (c) => el("td", {}, c.user_agent || ""), val: (c) => c.user_agent || "", hidden: true },
 ];
 
 const msgCols = [
   { key: "time", title: "time", td: (m) => timeTd(m.time_us), val: (m) => m.time_us, csv: (m) => m.time },
   { key: "what", title: "method/status", td: (m) => el("td", { class: statusClass(m.status) === "req" ? "" : "st" + statusClass(m.status).slice(1) }, m.status ? m.status : m.method), val: (m) => (m.status ? String(m.status) : m.method) },
-  { key: "route", title: "src → dst", td: (m) => el("td", { class: "mono" }, hostPort(m.src_ip, m.src_port) + " → " + hostPort(m.dst_ip, m.dst_port)), val: (m) => hostPort(m.src_ip, m.src_port) + " → " + hostPort(m.dst_ip, m.dst_port) },
+  { key: "route", title: "src → dst", td: (m) => routeTd(m.src_ip, m.src_port, m.dst_ip, m.dst_port), val: (m) => routeText(m.src_ip, m.src_port, m.dst_ip, m.dst_port),
+    csv: (m) => routeText(m.src_ip, m.src_port, m.dst_ip, m.dst_port, true) },
   { key: "from", title: "from", td: (m) => el("td", {}, m.from_user), val: (m) => m.from_user },
   { key: "to", title: "to", td: (m) => el("td", {}, m.to_user), val: (m) => m.to_user },
   { key: "ruri", title: "R-URI", td: (m) => el("td", {}, m.ruri_user), val: (m) => m.ruri_user },
@@ -624,7 +645,8 @@ async function showCall(callid, q, share) {
   rtcp(f);
   media(f);
   table($("dns"), ["time", "src → dst", "name", "type", "kind", "rcode"], f.dns.map((d) => el("tr", {},
-    timeTd(d.time_us), el("td", { class: "mono" }, hostPort(d.src_ip, d.src_port) + " → " + hostPort(d.dst_ip, d.dst_port)),
+    timeTd(d.time_us), el("td", { class: "mono", title: hostPort(d.src_ip, d.src_port) + " → " + hostPort(d.dst_ip, d.dst_port) },
+      (aliasOf(f, d.src_ip) || hostPort(d.src_ip, d.src_port)) + " → " + (aliasOf(f, d.dst_ip) || hostPort(d.dst_ip, d.dst_port))),
     el("td", { class: "mono" }, d.qname), el("td", {}, qtype(d.qtype)), el("td", {}, d.qr ? "response" : "query"), el("td", {}, d.rcode))));
   table($("logs"), ["time", "correlation id", "message"], f.logs.map((l) => el("tr", {},
     timeTd(l.time_us), el("td", { class: "mono" }, l.correlation_id), el("td", {}, l.message))));

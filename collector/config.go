@@ -97,12 +97,15 @@ type Config struct {
 	// ClickHouse, instead of MySQL: native-protocol addresses host:port
 	// (repeatable; a cluster's: any of its servers). See
 	// collector/store/clickhouse.
-	ClickHouse         []string
-	ClickHouseCluster  string // cluster of remote_servers: local tables on every shard + Distributed
-	ClickHouseUser     string // default "default"
-	ClickHousePassword string // or $XHEP_CLICKHOUSE_PASSWORD
-	ClickHouseTLS      bool   // TLS to the servers' secure native port
-	ClickHouseCA       string // PEM CA bundle for --clickhouse-tls (default: system roots)
+	ClickHouse        []string
+	ClickHouseCluster string // cluster of remote_servers: local tables on every shard + Distributed
+	// ClickHouseReplicated: ReplicatedMergeTree local tables even before a
+	// shard has a second replica (always when one has).
+	ClickHouseReplicated bool
+	ClickHouseUser       string // default "default"
+	ClickHousePassword   string // or $XHEP_CLICKHOUSE_PASSWORD
+	ClickHouseTLS        bool   // TLS to the servers' secure native port
+	ClickHouseCA         string // PEM CA bundle for --clickhouse-tls (default: system roots)
 	// DrainTimeout bounds how long shutdown waits for the database before
 	// spilling what is left to SpillDir (default 30s).
 	DrainTimeout time.Duration
@@ -193,6 +196,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ClickHouseCluster != "" && len(c.ClickHouse) == 0 {
 		errs = append(errs, badSetting(nil, "{ClickHouseCluster} needs {ClickHouse}"))
+	}
+	if c.ClickHouseReplicated && c.ClickHouseCluster == "" {
+		errs = append(errs, badSetting(nil, "{ClickHouseReplicated} needs {ClickHouseCluster}"))
 	}
 	if (c.ClickHouseTLS || c.ClickHouseCA != "") && len(c.ClickHouse) == 0 {
 		errs = append(errs, badSetting(nil, "{ClickHouseTLS} and {ClickHouseCA} need {ClickHouse}"))

@@ -70,6 +70,8 @@ func clickhouseBackend(cfg Config) (*clickhouse.Backend, error) {
 		Password: cfg.ClickHousePassword,
 		Cluster:  cfg.ClickHouseCluster,
 
+		Replicated: cfg.ClickHouseReplicated,
+
 		SearchHeaders: cfg.SearchHeaders,
 	}
 	if ccfg.Password == "" {

@@ -7,11 +7,20 @@
 #   scripts/clickhouse.sh stop    stop it
 #   scripts/clickhouse.sh addr    print the native address (127.0.0.1:PORT)
 #   scripts/clickhouse.sh wipe    stop it and delete its data
+#   scripts/clickhouse.sh kill    kill -9 it (fault tests); its data stays
 #
 # Environment: XHEP_CLICKHOUSE_PORT (native port, default 25900; HTTP is
 # PORT+1, interserver PORT+2), XHEP_CLICKHOUSE_DIR (default
-# run/clickhouse-PORT), XHEP_CLICKHOUSE_CLUSTER ("name=host:port,host:port":
-# a cluster of one-replica shards in remote_servers, for --clickhouse-cluster).
+# run/clickhouse-PORT), XHEP_CLICKHOUSE_CLUSTER ("name=SHARD,SHARD,..." for
+# --clickhouse-cluster, each SHARD its replicas host:port|host:port|...:
+# "xhep=127.0.0.1:9000,127.0.0.1:9010" is two one-replica shards,
+# "xhep=127.0.0.1:9000|127.0.0.1:9010" one shard of two replicas; shards
+# are written with internal_replication, the replicas replicate themselves),
+# XHEP_CLICKHOUSE_ZOOKEEPER ("host:port,host:port": ZooKeeper for
+# ReplicatedMergeTree, session timeout 6 s; scripts/zookeeper.sh), and the
+# macros {shard} and {replica} the replicated tables' paths use:
+# XHEP_CLICKHOUSE_SHARD (default: the number of the cluster's shard that
+# lists 127.0.0.1:PORT) and XHEP_CLICKHOUSE_REPLICA (default 127.0.0.1-PORT).
 # User xhep, password xhep.
 set -euo pipefail
 
@@ -29,11 +38,47 @@ cluster_xml() {
   [ -n "$spec" ] || return 0
   local name=${spec%%=*} list=${spec#*=}
   echo "  <remote_servers><$name>"
-  local IFS=,
-  for hp in $list; do
-    echo "    <shard><replica><host>${hp%:*}</host><port>${hp##*:}</port><user>xhep</user><password>xhep</password></replica></shard>"
+  local IFS=, sh hp
+  for sh in $list; do
+    printf '    <shard><internal_replication>true</internal_replication>'
+    IFS='|'
+    for hp in $sh; do
+      printf '<replica><host>%s</host><port>%s</port><user>xhep</user><password>xhep</password></replica>' "${hp%:*}" "${hp##*:}"
+    done
+    IFS=,
+    echo '</shard>'
   done
   echo "  </$name></remote_servers>"
+}
+
+# my_shard is the number of the cluster's shard that lists this server.
+my_shard() {
+  local spec=${XHEP_CLICKHOUSE_CLUSTER:-} n=0 sh hp
+  [ -n "$spec" ] || return 0
+  local IFS=,
+  for sh in ${spec#*=}; do
+    n=$((n + 1))
+    IFS='|'
+    for hp in $sh; do
+      if [ "$hp" = "127.0.0.1:$port" ] || [ "$hp" = "localhost:$port" ]; then echo "$n"; return; fi
+    done
+    IFS=,
+  done
+}
+
+zookeeper_xml() {
+  local spec=${XHEP_CLICKHOUSE_ZOOKEEPER:-} hp
+  [ -n "$spec" ] || return 0
+  printf '  <zookeeper>'
+  local IFS=,
+  for hp in $spec; do printf '<node><host>%s</host><port>%s</port></node>' "${hp%:*}" "${hp##*:}"; done
+  echo '<session_timeout_ms>6000</session_timeout_ms><operation_timeout_ms>5000</operation_timeout_ms></zookeeper>'
+}
+
+macros_xml() {
+  local shard=${XHEP_CLICKHOUSE_SHARD:-$(my_shard)}
+  [ -n "$shard" ] || shard=1
+  echo "  <macros><shard>$shard</shard><replica>${XHEP_CLICKHOUSE_REPLICA:-127.0.0.1-$port}</replica></macros>"
 }
 
 start() {
@@ -65,6 +110,8 @@ start() {
   <mlock_executable>false</mlock_executable>
   <compression><case><method>zstd</method></case></compression>
 $(cluster_xml)
+$(zookeeper_xml)
+$(macros_xml)
 </yandex>
 XML
   cat >"$dir/users.xml" <<XML
@@ -97,10 +144,18 @@ stop() {
   fi
 }
 
+kill9() {
+  if running; then
+    kill -9 "$(cat "$pidf")"
+    for _ in $(seq 1 120); do running || break; sleep 0.25; done
+  fi
+}
+
 case "${1:-start}" in
   start) start ;;
   stop) stop ;;
+  kill) kill9 ;;
   addr) echo "127.0.0.1:$port" ;;
   wipe) stop; rm -rf "$dir" ;;
-  *) echo "usage: $0 start|stop|addr|wipe" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|kill|addr|wipe" >&2; exit 2 ;;
 esac

@@ -15,6 +15,7 @@ pkgs=(
   qemu-system-x86 busybox-static cpio   # BPF tests on real older kernels under QEMU (scripts/vm)
   zstd xz-utils kmod                    # unpacking Debian kernel packages (depmod) for the VM tests
   clickhouse-server clickhouse-client   # the scale-out backend's throwaway server (scripts/clickhouse.sh)
+  zookeeper                             # replicated ClickHouse tables' throwaway ZooKeeper (scripts/zookeeper.sh)
   prometheus                            # promtool checks metrics, rules and dashboards' queries
   systemd                               # systemd-analyze verifies the service units (deploy/)
   ca-certificates

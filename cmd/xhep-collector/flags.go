@@ -92,6 +92,7 @@ func defineFlags(fs *cli.FlagSet, v *flagValues) {
 	fs.IntVar(&cfg.MySQLPageCompression, "mysql-page-compression", 0, "MariaDB: create tables with InnoDB page compression at this zlib level, 1-9 (1: 4x smaller SIP rows, more server CPU; 0: off)")
 	fs.List(&cfg.ClickHouse, "clickhouse", "store in ClickHouse instead of MySQL: native address HOST:PORT (repeatable; a cluster's: any server)", false)
 	fs.StringVar(&cfg.ClickHouseCluster, "clickhouse-cluster", "", "ClickHouse cluster (remote_servers): local tables on every shard, Distributed tables over them")
+	fs.BoolVar(&cfg.ClickHouseReplicated, "clickhouse-replicated", false, "ReplicatedMergeTree local tables (ZooKeeper) even before a shard has a second replica; always when one has")
 	fs.StringVar(&cfg.ClickHouseUser, "clickhouse-user", "", "ClickHouse user (default: default)")
 	fs.StringVar(&cfg.ClickHousePassword, "clickhouse-password", "", "ClickHouse password (default: $XHEP_CLICKHOUSE_PASSWORD)")
 	fs.BoolVar(&cfg.ClickHouseTLS, "clickhouse-tls", false, "TLS to ClickHouse (its secure native port)")

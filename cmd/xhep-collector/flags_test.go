@@ -108,6 +108,11 @@ func TestParseFlags(t *testing.T) {
 				Console: collector.ConsoleConfig{ShareKeyFile: "/etc/xhep/share.key"}},
 		},
 		{
+			name: "clickhouse cluster, replicated",
+			args: []string{"--listen", "udp://:9060", "--clickhouse", "ch1:9000", "--clickhouse", "ch2:9000", "--clickhouse-cluster", "xhep", "--clickhouse-replicated"},
+			want: collector.Config{Listen: []string{"udp://:9060"}, ClickHouse: []string{"ch1:9000", "ch2:9000"}, ClickHouseCluster: "xhep", ClickHouseReplicated: true},
+		},
+		{
 			name: "KPI aliases and bounds",
 			args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--alias", "10.1.0.0/24=carrier-a", "--alias", "192.0.2.7=pbx",
 				"--kpi-max-peers", "8", "--kpi-max-nodes", "4", "--kpi-call-timeout", "2h", "--kpi-window", "1m", "--kpi-max", "1000"},
@@ -129,6 +134,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad size", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--max-db-size", "lots"}, wantErr: "size"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "flag provided but not defined"},
 		{name: "accounts without http", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--accounts"}, wantErr: "--accounts needs --http"},
+		{name: "replicated without cluster", args: []string{"--listen", "udp://:9060", "--clickhouse", "127.0.0.1:9000", "--clickhouse-replicated"}, wantErr: "--clickhouse-replicated needs --clickhouse-cluster"},
 		{name: "accounts on clickhouse only", args: []string{"--listen", "udp://:9060", "--clickhouse", "127.0.0.1:9000", "--http", ":9096", "--accounts"}, wantErr: "--accounts needs --mysql"},
 		{name: "ldap without accounts", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--ldap-url", "ldap://h:389"}, wantErr: "need --accounts"},
 		{name: "ldap without roles", args: []string{"--listen", "udp://:9060", "--mysql", dsn, "--http", ":1", "--accounts", "--ldap-url", "ldap://h:389", "--ldap-base-dn", "dc=x"}, wantErr: "no group maps to a role"},

@@ -20,15 +20,39 @@
 // batch key is the one way that works on both old and current servers.
 //
 // Cluster (Config.Cluster): the cluster is read from system.clusters of
-// the first address (remote_servers in the server config; no ZooKeeper:
-// tables are created on every shard by this backend, not ON CLUSTER).
-// Every shard has <table>_local (and <table>_users_local with its view);
-// <table> and <table>_users are Distributed tables over them, which the
-// API reads. Rows are sharded by the A-leg Call-ID (callid_aleg, else
-// callid; correlation_id for RTCP and logs) with FNV-1a, so a call's legs
-// land on one shard, and written to the shards' local tables directly: a
-// shard that is down fails its part of the batch, the store retries (the
-// other shards' parts are found stored) and spills while it stays down.
+// the first address (remote_servers in the server config; tables are
+// created on every server by this backend, not ON CLUSTER). Every shard
+// has <table>_local (and <table>_users_local, with its view unless
+// replicated); <table> and
+// <table>_users are Distributed tables over them, which the API reads.
+// Rows are sharded by the A-leg Call-ID (callid_aleg, else callid;
+// correlation_id for RTCP and logs) with FNV-1a, so a call's legs land on
+// one shard, and written to the shards' local tables directly: a shard
+// that is down fails its part of the batch, the store retries (the other
+// shards' parts are found stored) and spills while it stays down.
+//
+// Replicas (a shard of the cluster with more than one replica, or
+// Config.Replicated): the local tables are ReplicatedMergeTree
+// ('/clickhouse/tables/{shard}/<db>/<table>_local', '{replica}': the
+// servers' macros and a ZooKeeper in their config), created on every
+// replica. A shard's rows go to one replica at a time (replica_num 1
+// first); when it fails with a connection or server error the same
+// WriteBatch call writes them to the next replica as a retry (counted
+// there first), and writes stay there: a replica down spills nothing.
+// Replication is asynchronous: rows acknowledged by a replica that dies
+// before the others fetched them are on its disk and reach the others
+// when it is back. The retry on another replica is exactly once because
+// replicated tables deduplicate an inserted block whose checksum
+// ZooKeeper already holds, and a retried batch is cut into the same
+// blocks (18.16 squashes an INSERT's blocks into one and writes a part
+// per day): a replica that has not fetched the first attempt yet counts
+// fewer rows, inserts them again, and ZooKeeper drops the blocks stored
+// before (within replicated_deduplication_window, 100 blocks a table by
+// default). A partial batch is deleted (a replicated mutation: it reaches
+// the parts not fetched yet too) and written again with
+// insert_deduplicate = 0, since its blocks' checksums are still known.
+// The user index of replicated tables is written by the writer with the
+// batch key, the same way, not by a materialized view (see writeIndex).
 //
 // SQL is kept to what ClickHouse 18.16 (Debian's, run here) and current
 // releases both accept: MergeTree with PARTITION BY/ORDER BY, no
@@ -46,11 +70,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -76,6 +103,11 @@ type Config struct {
 	// Cluster names a cluster of the servers' remote_servers: local
 	// tables on every shard and Distributed tables over them.
 	Cluster string
+	// Replicated makes the local tables ReplicatedMergeTree even when no
+	// shard of the cluster has a second replica yet (replicas can then be
+	// added later: a MergeTree table cannot become replicated in place).
+	// A cluster with replicas is always replicated. Needs Cluster.
+	Replicated bool
 	// Conns is the number of writer connections per shard (default 4).
 	Conns int
 	// SearchHeaders are the --search-header names: each is a String
@@ -85,11 +117,66 @@ type Config struct {
 	SearchHeaders []string
 }
 
-// shard is one server (single node: the only one).
+// shard is one shard of the cluster (single node: the only server).
 type shard struct {
+	num      int
+	addr     string // its replicas' host:port, comma-separated
+	replicas []*replica
+	cur      atomic.Int32 // index of the replica writes and queries go to
+}
+
+// replica is one server of a shard.
+type replica struct {
 	num  int
 	addr string // host:port
 	conn driver.Conn
+}
+
+// rep is the replica the shard's writes and queries go to now.
+func (s *shard) rep() *replica {
+	return s.replicas[int(s.cur.Load())%len(s.replicas)]
+}
+
+// order is the shard's replicas, the current one first.
+func (s *shard) order() []*replica {
+	c := int(s.cur.Load()) % len(s.replicas)
+	return append(append([]*replica(nil), s.replicas[c:]...), s.replicas[:c]...)
+}
+
+// failover moves the shard's writes from replica from to the next one
+// (unless another writer moved them already).
+func (s *shard) failover(from *replica) {
+	for i, r := range s.replicas {
+		if r == from {
+			s.cur.CompareAndSwap(int32(i), int32((i+1)%len(s.replicas)))
+			return
+		}
+	}
+}
+
+// unreachable: err is the server not answering (refused, reset, closed,
+// timed out), not an answer such as an exception.
+func unreachable(err error) bool {
+	var ex *ch.Exception
+	if err == nil || errors.As(err, &ex) {
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, ch.ErrAcquireConnTimeout) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// onShard runs fn on the shard's current replica, then, while they do not
+// answer, on its other replicas.
+func onShard(s *shard, fn func(r *replica) error) error {
+	var err error
+	for _, r := range s.order() {
+		if err = fn(r); !unreachable(err) {
+			return err
+		}
+	}
+	return err
 }
 
 // Backend is the ClickHouse [backend.Backend].
@@ -99,9 +186,10 @@ type Backend struct {
 	hdrs []backend.SearchHeader // Config.SearchHeaders
 	env  backend.Env
 
-	mu     sync.Mutex
-	shards []*shard // set by Setup; single node: one
-	seed   driver.Conn
+	mu         sync.Mutex
+	shards     []*shard    // set by Setup; single node: one
+	replicated atomic.Bool // set with shards: ReplicatedMergeTree local tables
+	seed       driver.Conn
 
 	readOnce sync.Once
 	read     *sql.DB
@@ -116,7 +204,7 @@ var _ backend.Backend = (*Backend)(nil)
 // Distributed table) lacks on shard s. A column no longer configured
 // stays. ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS: system.columns
 // says what is there.
-func (b *Backend) searchCols(ctx context.Context, s *shard, table string) error {
+func (b *Backend) searchCols(ctx context.Context, s *replica, table string) error {
 	if len(b.hdrs) == 0 {
 		return nil
 	}
@@ -170,6 +258,9 @@ func New(cfg Config) (*Backend, error) {
 	}
 	if err := validCluster(cfg.Cluster); err != nil {
 		return nil, err
+	}
+	if cfg.Replicated && cfg.Cluster == "" {
+		return nil, errors.New("clickhouse: replicated tables need a cluster (its shards and replicas come from remote_servers)")
 	}
 	if cfg.Username == "" {
 		cfg.Username = "default"
@@ -234,7 +325,12 @@ func (b *Backend) DB() *sql.DB {
 	return b.read
 }
 
-// Shards returns the shard addresses, in shard order (after Setup).
+// Replicated says whether the local tables are ReplicatedMergeTree
+// (after Setup).
+func (b *Backend) Replicated() bool { return b.replicated.Load() }
+
+// Shards returns the shard addresses, in shard order (after Setup); a
+// shard's replicas are comma-separated.
 func (b *Backend) Shards() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -251,7 +347,8 @@ func (b *Backend) currentShards() []*shard {
 	return b.shards
 }
 
-// connect opens the seed connection and, for a cluster, one per shard.
+// connect opens the seed connection and, for a cluster, one per replica
+// of every shard.
 func (b *Backend) connect(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -269,23 +366,32 @@ func (b *Backend) connect(ctx context.Context) error {
 		return nil
 	}
 	if b.cfg.Cluster == "" {
-		b.shards = []*shard{{num: 1, addr: strings.Join(b.cfg.Addrs, ","), conn: b.seed}}
+		addr := strings.Join(b.cfg.Addrs, ",")
+		b.shards = []*shard{{num: 1, addr: addr, replicas: []*replica{{num: 1, addr: addr, conn: b.seed}}}}
 		return nil
 	}
-	rows, err := b.seed.Query(ctx, "SELECT shard_num, host_address, port FROM system.clusters WHERE cluster = ? AND replica_num = 1 ORDER BY shard_num", b.cfg.Cluster)
+	rows, err := b.seed.Query(ctx, "SELECT shard_num, replica_num, host_address, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num", b.cfg.Cluster)
 	if err != nil {
 		return fmt.Errorf("read cluster %s: %w", b.cfg.Cluster, err)
 	}
 	defer rows.Close()
 	var shards []*shard
+	replicated := b.cfg.Replicated
 	for rows.Next() {
-		var num uint32
+		var num, rnum uint32
 		var host string
 		var port uint16
-		if err := rows.Scan(&num, &host, &port); err != nil {
+		if err := rows.Scan(&num, &rnum, &host, &port); err != nil {
 			return fmt.Errorf("read cluster %s: %w", b.cfg.Cluster, err)
 		}
-		shards = append(shards, &shard{num: int(num), addr: net.JoinHostPort(host, strconv.Itoa(int(port)))})
+		if len(shards) == 0 || shards[len(shards)-1].num != int(num) {
+			shards = append(shards, &shard{num: int(num)})
+		}
+		s := shards[len(shards)-1]
+		s.replicas = append(s.replicas, &replica{num: int(num), addr: net.JoinHostPort(host, strconv.Itoa(int(port)))})
+		if len(s.replicas) > 1 {
+			replicated = true
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read cluster %s: %w", b.cfg.Cluster, err)
@@ -294,13 +400,47 @@ func (b *Backend) connect(ctx context.Context) error {
 		return fmt.Errorf("cluster %q is not in system.clusters of %s (remote_servers)", b.cfg.Cluster, strings.Join(b.cfg.Addrs, ","))
 	}
 	for _, s := range shards {
-		c, err := ch.Open(b.options([]string{s.addr}, "default"))
-		if err != nil {
-			return fmt.Errorf("clickhouse connect shard %d %s: %w", s.num, s.addr, err)
+		var addrs []string
+		for _, r := range s.replicas {
+			c, err := ch.Open(b.options([]string{r.addr}, "default"))
+			if err != nil {
+				return fmt.Errorf("clickhouse connect shard %d %s: %w", s.num, r.addr, err)
+			}
+			r.conn = c
+			addrs = append(addrs, r.addr)
 		}
-		s.conn = c
+		s.addr = strings.Join(addrs, ",")
 	}
 	b.shards = shards
+	b.replicated.Store(replicated)
+	return nil
+}
+
+// eachReplica runs fn on every replica of every shard. A replica that
+// does not answer is skipped while another replica of its shard does
+// (it gets what it missed when it is back: replication, or EnsureTable
+// when a write finds a table missing there); a shard none of whose
+// replicas answers, or any exception, is an error.
+func (b *Backend) eachReplica(ctx context.Context, fn func(s *shard, r *replica) error) error {
+	for _, s := range b.currentShards() {
+		var down []error
+		for _, r := range s.replicas {
+			err := fn(s, r)
+			if unreachable(err) && len(s.replicas) > 1 {
+				down = append(down, err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if len(down) == len(s.replicas) {
+			return errors.Join(down...)
+		}
+		for _, err := range down {
+			b.env.Logger.Warn("replica not answering; skipped (it catches up when back)", "shard", s.num, "err", err)
+		}
+	}
 	return nil
 }
 
@@ -310,10 +450,14 @@ func (b *Backend) Setup(ctx context.Context, tables []string) error {
 	if err := b.connect(ctx); err != nil {
 		return err
 	}
-	for _, s := range b.currentShards() {
-		if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+b.db+"`"); err != nil {
-			return fmt.Errorf("create database %s on shard %d %s: %w", b.db, s.num, s.addr, err)
+	err := b.eachReplica(ctx, func(s *shard, r *replica) error {
+		if err := r.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+b.db+"`"); err != nil {
+			return fmt.Errorf("create database %s on shard %d %s: %w", b.db, s.num, r.addr, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, t := range tables {
 		if err := b.EnsureTable(ctx, t); err != nil {
@@ -324,7 +468,8 @@ func (b *Backend) Setup(ctx context.Context, tables []string) error {
 }
 
 // EnsureTable creates table (its local tables, user index and view on
-// every shard; the Distributed tables in a cluster) if missing.
+// every replica of every shard; the Distributed tables in a cluster) if
+// missing.
 func (b *Backend) EnsureTable(ctx context.Context, table string) error {
 	if !backend.ValidTable(table) {
 		return fmt.Errorf("create table %q: invalid name", table)
@@ -333,46 +478,82 @@ func (b *Backend) EnsureTable(ctx context.Context, table string) error {
 	if backend.IsSIP(table) {
 		stmts = append(stmts, b.usersSQL(table)...)
 	}
-	for _, s := range b.currentShards() {
+	err := b.eachReplica(ctx, func(s *shard, r *replica) error {
 		for _, q := range stmts {
-			if err := s.conn.Exec(ctx, q); err != nil {
-				return fmt.Errorf("create table %s on shard %d %s: %w", table, s.num, s.addr, err)
+			if err := r.conn.Exec(ctx, q); err != nil {
+				return fmt.Errorf("create table %s on shard %d %s: %w", table, s.num, r.addr, err)
 			}
 		}
-		if err := b.addMarkCols(ctx, s, b.dataTable(table)); err != nil {
+		return b.checkEngine(ctx, r, b.dataTable(table))
+	})
+	if err != nil {
+		return err
+	}
+	// Columns added to existing tables: a replicated table's ALTER
+	// reaches its other replicas through ZooKeeper, so it runs on one.
+	alter := func(s *shard, r *replica) error {
+		if err := b.addMarkCols(ctx, r, b.dataTable(table)); err != nil {
 			return err
 		}
 		if backend.IsSIP(table) {
-			if err := b.searchCols(ctx, s, b.dataTable(table)); err != nil {
+			return b.searchCols(ctx, r, b.dataTable(table))
+		}
+		return nil
+	}
+	if b.replicated.Load() {
+		for _, s := range b.currentShards() {
+			if err := onShard(s, func(r *replica) error { return alter(s, r) }); err != nil {
 				return err
 			}
 		}
+	} else if err := b.eachReplica(ctx, alter); err != nil {
+		return err
 	}
 	if b.cfg.Cluster != "" {
 		dist := []string{b.distributedSQL(table+"_local", table)}
 		if backend.IsSIP(table) {
 			dist = append(dist, b.distributedSQL(usersTable(table)+"_local", usersTable(table)))
 		}
-		for _, s := range b.currentShards() {
+		err := b.eachReplica(ctx, func(s *shard, r *replica) error {
 			for _, q := range dist {
-				if err := s.conn.Exec(ctx, q); err != nil {
-					return fmt.Errorf("create distributed table %s on shard %d %s: %w", table, s.num, s.addr, err)
+				if err := r.conn.Exec(ctx, q); err != nil {
+					return fmt.Errorf("create distributed table %s on shard %d %s: %w", table, s.num, r.addr, err)
 				}
 			}
-			if err := b.addMarkCols(ctx, s, table); err != nil {
+			if err := b.addMarkCols(ctx, r, table); err != nil {
 				return err
 			}
 			if backend.IsSIP(table) {
-				if err := b.searchCols(ctx, s, table); err != nil {
-					return err
-				}
+				return b.searchCols(ctx, r, table)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// Ping checks every shard; the error names those that do not answer.
+// checkEngine refuses a plain MergeTree data table where the tables must
+// be replicated (a table made before the cluster had replicas): its
+// replicas would each hold different rows.
+func (b *Backend) checkEngine(ctx context.Context, r *replica, table string) error {
+	if !b.replicated.Load() {
+		return nil
+	}
+	var engine string
+	if err := r.conn.QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = ? AND name = ?", b.db, table).Scan(&engine); err != nil {
+		return fmt.Errorf("engine of %s on %s: %w", table, r.addr, err)
+	}
+	if !strings.HasPrefix(engine, "Replicated") {
+		return fmt.Errorf("table %s.%s on %s is %s but the cluster's tables must be replicated: convert it to ReplicatedMergeTree (README, ClickHouse cluster) or use another database", b.db, table, r.addr, engine)
+	}
+	return nil
+}
+
+// Ping checks every shard (up: one of its replicas answers); the error
+// names those that do not answer.
 func (b *Backend) Ping(ctx context.Context) error {
 	shards := b.currentShards()
 	if shards == nil {
@@ -380,19 +561,32 @@ func (b *Backend) Ping(ctx context.Context) error {
 	}
 	var errs []error
 	for _, s := range shards {
-		if err := s.conn.Ping(ctx); err != nil {
+		if err := pingShard(ctx, s); err != nil {
 			errs = append(errs, fmt.Errorf("shard %d %s: %w", s.num, s.addr, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// DownShards lists the shards that do not answer a ping, as "shard N
-// (host:port)".
+// pingShard: nil when one of the shard's replicas answers.
+func pingShard(ctx context.Context, s *shard) error {
+	var errs []error
+	for _, r := range s.order() {
+		err := r.conn.Ping(ctx)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// DownShards lists the shards none of whose replicas answers a ping, as
+// "shard N (host:port[,host:port...])".
 func (b *Backend) DownShards(ctx context.Context) []string {
 	var out []string
 	for _, s := range b.currentShards() {
-		if err := s.conn.Ping(ctx); err != nil {
+		if err := pingShard(ctx, s); err != nil {
 			out = append(out, fmt.Sprintf("shard %d (%s)", s.num, s.addr))
 		}
 	}
@@ -426,9 +620,11 @@ func (b *Backend) Close() error {
 		defer b.mu.Unlock()
 		var errs []error
 		for _, s := range b.shards {
-			if s.conn != b.seed {
-				if err := s.conn.Close(); err != nil {
-					errs = append(errs, err)
+			for _, r := range s.replicas {
+				if r.conn != b.seed {
+					if err := r.conn.Close(); err != nil {
+						errs = append(errs, err)
+					}
 				}
 			}
 		}

@@ -127,10 +127,10 @@ func TestCluster(t *testing.T) {
 	for i, sh := range b.currentShards() {
 		var local, orphans uint64
 		ctx := context.Background()
-		if err := sh.conn.QueryRow(ctx, "SELECT count() FROM `"+b.db+"`.hep_proto_1_call_local").Scan(&local); err != nil {
+		if err := sh.rep().conn.QueryRow(ctx, "SELECT count() FROM `"+b.db+"`.hep_proto_1_call_local").Scan(&local); err != nil {
 			t.Fatal(err)
 		}
-		if err := sh.conn.QueryRow(ctx, "SELECT count() FROM `"+b.db+"`.hep_proto_1_call_local WHERE callid_aleg != '' AND callid_aleg NOT IN (SELECT callid FROM `"+b.db+"`.hep_proto_1_call_local)").Scan(&orphans); err != nil {
+		if err := sh.rep().conn.QueryRow(ctx, "SELECT count() FROM `"+b.db+"`.hep_proto_1_call_local WHERE callid_aleg != '' AND callid_aleg NOT IN (SELECT callid FROM `"+b.db+"`.hep_proto_1_call_local)").Scan(&orphans); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("shard %d: %d rows", i+1, local)

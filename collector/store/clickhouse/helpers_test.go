@@ -77,8 +77,10 @@ func dropDatabase(tb testing.TB, cfg Config, db string) {
 		return
 	}
 	for _, s := range c.currentShards() {
-		if err := s.conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`"); err != nil {
-			tb.Logf("drop %s on %s: %v", db, s.addr, err)
+		for _, r := range s.replicas {
+			if err := r.conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`"); err != nil {
+				tb.Logf("drop %s on %s: %v", db, r.addr, err)
+			}
 		}
 	}
 }

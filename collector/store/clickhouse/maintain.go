@@ -21,37 +21,46 @@ type part struct {
 	bytes int64
 }
 
-// parts lists the store's partitions on every shard.
+// parts lists the store's partitions on every shard (one replica of
+// each: replicas hold the same parts, and dropping a replicated table's
+// partition on one drops it on all).
 func (b *Backend) parts(ctx context.Context) ([]part, error) {
 	var out []part
 	for _, s := range b.currentShards() {
-		rows, err := s.conn.Query(ctx, "SELECT table, partition_id, toInt64(sum(bytes)) FROM system.parts WHERE database = ? AND active GROUP BY table, partition_id ORDER BY partition_id, table", b.db)
-		if err != nil {
-			return nil, fmt.Errorf("list parts on shard %d %s: %w", s.num, s.addr, err)
-		}
-		for rows.Next() {
-			var p part
-			if err := rows.Scan(&p.table, &p.id, &p.bytes); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("list parts: %w", err)
-			}
-			p.shard = s
-			p.base = strings.TrimSuffix(strings.TrimSuffix(p.table, "_local"), "_users")
-			if !backend.ValidTable(p.base) {
-				continue
-			}
-			d, err := time.Parse("20060102", p.id)
+		var got []part
+		err := onShard(s, func(r *replica) error {
+			got = got[:0]
+			rows, err := r.conn.Query(ctx, "SELECT table, partition_id, toInt64(sum(bytes)) FROM system.parts WHERE database = ? AND active GROUP BY table, partition_id ORDER BY partition_id, table", b.db)
 			if err != nil {
-				continue
+				return fmt.Errorf("list parts on shard %d %s: %w", s.num, r.addr, err)
 			}
-			p.day = d
-			out = append(out, p)
-		}
-		err = rows.Err()
-		rows.Close()
+			defer rows.Close()
+			for rows.Next() {
+				var p part
+				if err := rows.Scan(&p.table, &p.id, &p.bytes); err != nil {
+					return fmt.Errorf("list parts: %w", err)
+				}
+				p.shard = s
+				p.base = strings.TrimSuffix(strings.TrimSuffix(p.table, "_local"), "_users")
+				if !backend.ValidTable(p.base) {
+					continue
+				}
+				d, err := time.Parse("20060102", p.id)
+				if err != nil {
+					continue
+				}
+				p.day = d
+				got = append(got, p)
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("list parts: %w", err)
+			}
+			return nil
+		})
 		if err != nil {
-			return nil, fmt.Errorf("list parts: %w", err)
+			return nil, err
 		}
+		out = append(out, got...)
 	}
 	return out, nil
 }
@@ -75,7 +84,7 @@ func (b *Backend) Size(ctx context.Context) (int64, error) {
 
 func (b *Backend) drop(ctx context.Context, p part, reason string) error {
 	q := fmt.Sprintf("ALTER TABLE %s DROP PARTITION %s", b.q(p.table), p.id)
-	if err := p.shard.conn.Exec(ctx, q); err != nil {
+	if err := onShard(p.shard, func(r *replica) error { return r.conn.Exec(ctx, q) }); err != nil {
 		return fmt.Errorf("drop partition %s of %s on shard %d: %w", p.id, p.table, p.shard.num, err)
 	}
 	b.env.Logger.Info("partition dropped", "table", p.table, "partition", p.id, "shard", p.shard.addr, "reason", reason)

@@ -99,30 +99,43 @@ func (b *Backend) tables(ctx context.Context) ([]string, error) {
 }
 
 // deleteMarked deletes batch id's part-0 rows from table on every shard
+// (one replica of each: a replicated table's mutation reaches the others)
 // and waits until they are gone.
 func (b *Backend) deleteMarked(ctx context.Context, table string, id uint64) error {
 	data := b.dataTable(table)
+	targets := []string{data}
+	if b.replicated.Load() && backend.IsSIP(table) {
+		targets = append(targets, b.dataTable(usersTable(table))) // its index rows carry the batch key
+	}
 	for _, s := range b.currentShards() {
-		q := fmt.Sprintf("ALTER TABLE %s DELETE WHERE batch = %d AND bpart = 0", b.q(data), id)
-		if err := s.conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("delete partial batch from %s on shard %d %s: %w", data, s.num, s.addr, err)
+		for _, t := range targets {
+			q := fmt.Sprintf("ALTER TABLE %s DELETE WHERE batch = %d AND bpart = 0", b.q(t), id)
+			err := onShard(s, func(r *replica) error { return r.conn.Exec(ctx, q) })
+			if err != nil {
+				return fmt.Errorf("delete partial batch from %s on shard %d %s: %w", t, s.num, s.addr, err)
+			}
 		}
 	}
 	for _, s := range b.currentShards() {
-		for {
-			var n uint64
-			q := fmt.Sprintf("SELECT count() FROM %s WHERE batch = ? AND bpart = 0", b.q(data))
-			if err := s.conn.QueryRow(ctx, q, id).Scan(&n); err != nil {
-				return fmt.Errorf("count partial batch in %s on shard %d %s: %w", data, s.num, s.addr, err)
+		err := onShard(s, func(r *replica) error {
+			for {
+				var n uint64
+				q := fmt.Sprintf("SELECT count() FROM %s WHERE batch = ? AND bpart = 0", b.q(data))
+				if err := r.conn.QueryRow(ctx, q, id).Scan(&n); err != nil {
+					return fmt.Errorf("count partial batch in %s on shard %d %s: %w", data, r.num, r.addr, err)
+				}
+				if n == 0 {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("delete partial batch from %s: %w", data, ctx.Err())
+				case <-time.After(100 * time.Millisecond):
+				}
 			}
-			if n == 0 {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("delete partial batch from %s: %w", data, ctx.Err())
-			case <-time.After(100 * time.Millisecond):
-			}
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -130,7 +143,7 @@ func (b *Backend) deleteMarked(ctx context.Context, table string, id uint64) err
 
 // addMarkCols adds the mark columns to a table made before them (18.16
 // has no ADD COLUMN IF NOT EXISTS: system.columns says what is there).
-func (b *Backend) addMarkCols(ctx context.Context, s *shard, table string) error {
+func (b *Backend) addMarkCols(ctx context.Context, s *replica, table string) error {
 	var n uint64
 	if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = 'mark_stream'", b.db, table).Scan(&n); err != nil {
 		return fmt.Errorf("columns of %s on shard %d %s: %w", table, s.num, s.addr, err)

@@ -109,9 +109,22 @@ func usersTable(t string) string { return t + "_users" }
 
 func (b *Backend) q(name string) string { return "`" + b.db + "`.`" + name + "`" }
 
-const engine = "ENGINE = MergeTree() PARTITION BY toYYYYMMDD(create_date) ORDER BY (%s)"
+// engine is the ENGINE clause of data table name (local in a cluster):
+// MergeTree, or with replicas ReplicatedMergeTree in the old-style
+// arguments both 18.16 and current servers take, its ZooKeeper path
+// from the servers' {shard} macro and the database and table names, the
+// replica's name from {replica}.
+func (b *Backend) engine(name, order string) string {
+	e := "MergeTree()"
+	if b.replicated.Load() {
+		e = fmt.Sprintf("ReplicatedMergeTree('/clickhouse/tables/{shard}/%s/%s', '{replica}')", b.db, name)
+	}
+	return "ENGINE = " + e + " PARTITION BY toYYYYMMDD(create_date) ORDER BY (" + order + ")"
+}
 
-// createSQL is the DDL of a data table (local in a cluster).
+// createSQL is the DDL of a data table (local in a cluster). A SIP table
+// has its search header columns from the start (a replica made later must
+// have the columns the others have, in their order).
 func (b *Backend) createSQL(table string) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "CREATE TABLE IF NOT EXISTS %s (", b.q(b.dataTable(table)))
@@ -121,16 +134,27 @@ func (b *Backend) createSQL(table string) string {
 		}
 		sb.WriteString(c.name + " " + c.typ)
 	}
-	fmt.Fprintf(&sb, ") "+engine, orderBy(table))
+	if backend.IsSIP(table) {
+		for _, h := range b.hdrs {
+			sb.WriteString(", " + searchColDef(h.Column))
+		}
+	}
+	sb.WriteString(") " + b.engine(b.dataTable(table), orderBy(table)))
 	return sb.String()
 }
 
-// usersSQL is the user index table and its materialized view.
+// usersSQL is the user index table and its materialized view; with
+// replicas the index rows carry their batch key and the writer inserts
+// them itself, no view (see Writer.writeIndex).
 func (b *Backend) usersSQL(table string) []string {
 	data, users := b.dataTable(table), b.dataTable(usersTable(table))
+	if b.replicated.Load() {
+		return []string{fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (user String, role UInt8, ts Int64, create_date DateTime, callid String, batch UInt64, bpart UInt32) %s",
+			b.q(users), b.engine(users, "user, ts"))}
+	}
 	return []string{
-		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (user String, role UInt8, ts Int64, create_date DateTime, callid String) "+engine,
-			b.q(users), "user, ts"),
+		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (user String, role UInt8, ts Int64, create_date DateTime, callid String) %s",
+			b.q(users), b.engine(users, "user, ts")),
 		fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s TO %s AS SELECT tupleElement(u, 1) AS user, tupleElement(u, 2) AS role, ts, create_date, callid"+
 			" FROM %s ARRAY JOIN [(from_user, toUInt8(1)), (to_user, toUInt8(2)), (ruri_user, toUInt8(3))] AS u WHERE tupleElement(u, 1) != ''",
 			b.q(users+"_mv"), b.q(users), b.q(data)),
@@ -190,5 +214,9 @@ func validCluster(name string) error {
 // not name it and rows stored before it was added read it from their
 // documents.
 func searchColSQL(table, column string) string {
-	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s String MATERIALIZED visitParamExtractString(protocol_header, '%s')", table, column, column)
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s", table, searchColDef(column))
+}
+
+func searchColDef(column string) string {
+	return fmt.Sprintf("%s String MATERIALIZED visitParamExtractString(protocol_header, '%s')", column, column)
 }

@@ -124,6 +124,35 @@ func TestUICallView(t *testing.T) {
 	if diff := cmp.Diff(wantQ, gotQ); diff != "" {
 		t.Errorf("QoS table (-want +got):\n%s", diff)
 	}
+	// The RTCP charts' legends and the DNS table name hosts the same way.
+	var wantL []string
+	for _, s := range fl.Streams {
+		lbl := func(hp string) string {
+			if n, ok := am.Lookup(netip.MustParseAddrPort(hp).Addr()); ok {
+				return n + " (" + hp + ")"
+			}
+			return hp
+		}
+		wantL = append(wantL, fmt.Sprintf("%s → %s (SSRC %x on %x)", lbl(s.Src), lbl(s.Dst), s.ReporterSSRC, s.SourceSSRC))
+	}
+	gotL := eval[[]string](t, ctx, `[...document.querySelectorAll("#rtcp figure")[0].querySelectorAll("div.mono")].map(d => d.textContent)`)
+	if diff := cmp.Diff(wantL, gotL); diff != "" {
+		t.Errorf("RTCP chart legend (-want +got):\n%s", diff)
+	}
+	var wantD []string
+	for _, d := range fl.DNS {
+		host := func(ip string, port int) string {
+			if n, ok := am.Lookup(netip.MustParseAddr(ip)); ok {
+				return n
+			}
+			return hostPort(ip, port)
+		}
+		wantD = append(wantD, host(d.SrcIP, d.SrcPort)+" → "+host(d.DstIP, d.DstPort)+"|"+hostPort(d.SrcIP, d.SrcPort)+" → "+hostPort(d.DstIP, d.DstPort))
+	}
+	gotD := eval[[]string](t, ctx, `[...document.querySelectorAll("#dns tbody tr")].filter(r => r.cells.length > 1).map(r => r.cells[1].textContent + "|" + r.cells[1].title)`)
+	if diff := cmp.Diff(wantD, gotD); diff != "" || len(wantD) == 0 {
+		t.Errorf("DNS table hosts (-want +got):\n%s", diff)
+	}
 	screenshot(t, ctx, "call.png")
 
 	// Filter: hide 1xx responses.
@@ -160,16 +189,11 @@ func TestUICallView(t *testing.T) {
 	}
 
 	// Text download: what the button saves is the /text export.
-	eval[bool](t, ctx, `(() => { HTMLAnchorElement.prototype.click = function () { if (this.download) window.__dl = { name: this.download, href: this.href }; }; return true; })()`)
-	do(t, ctx, "download text", click("#textdl"))
-	waitFor(t, ctx, `window.__dl`)
-	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(window.__dl.href).then(r => r.text())`, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatal(err)
-	}
+	catchDownloads(t, ctx)
+	file, text := download(t, ctx, "#textdl")
 	_, wantText := get(t, srv.URL+"/api/v1/calls/"+url.PathEscape(f.aLeg)+"/text")
-	if text != string(wantText) || !strings.HasSuffix(eval[string](t, ctx, `window.__dl.name`), ".txt") {
-		t.Errorf("downloaded text (%d bytes, %s) differs from /text (%d bytes)", len(text), eval[string](t, ctx, `window.__dl.name`), len(wantText))
+	if string(text) != string(wantText) || !strings.HasSuffix(file, ".txt") {
+		t.Errorf("downloaded text (%d bytes, %s) differs from /text (%d bytes)", len(text), file, len(wantText))
 	}
 }
 

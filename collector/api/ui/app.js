@@ -916,14 +916,17 @@ function showMessage(f, m) {
   }));
 }
 
+// hpName is a "host:port" with its alias: "SBC-1 (10.0.0.10:4000)".
+function hpName(f, hp) {
+  const ip = hp.replace(/^\[/, "").replace(/\]:\d+$/, "").replace(/:\d+$/, "");
+  return aliasOf(f, ip) ? aliasOf(f, ip) + " (" + hp + ")" : hp;
+}
+
 // qos draws the per-stream RTCP table: who reports about whom (hosts and
 // aliases, direction), reports, packets lost, max and mean jitter and
 // loss, mean RTT.
 function qos(f) {
-  const name = (hp) => {
-    const ip = hp.replace(/^\[/, "").replace(/\]:\d+$/, "").replace(/:\d+$/, "");
-    return aliasOf(f, ip) ? aliasOf(f, ip) + " (" + hp + ")" : hp;
-  };
+  const name = (hp) => hpName(f, hp);
   table($("qos"), ["reporter → about (direction of the media reported)", "reports", "packets lost", "max jitter", "mean jitter", "max loss", "mean RTT"],
     f.rtcp_streams.map((st) => {
       const pts = st.points;
@@ -948,7 +951,7 @@ function rtcp(f) {
   for (const [key, unit, title] of [["jitter_ms", "ms", "Jitter"], ["loss_pct", "%", "Loss"], ["rtt_ms", "ms", "Round-trip time"]]) {
     const series = f.rtcp_streams.map((s) => s.points.filter((p) => p[key] != null).map((p) => [p.time_us, p[key]]));
     if (!series.some((p) => p.length)) continue;
-    box.append(lineChart(title, unit, series, f.rtcp_streams.map((s) => `${s.src} → ${s.dst} (SSRC ${s.reporter_ssrc.toString(16)} on ${s.source_ssrc.toString(16)})`), t0, t1));
+    box.append(lineChart(title, unit, series, f.rtcp_streams.map((s) => `${hpName(f, s.src)} → ${hpName(f, s.dst)} (SSRC ${s.reporter_ssrc.toString(16)} on ${s.source_ssrc.toString(16)})`), t0, t1));
   }
 }
 

@@ -552,8 +552,10 @@ func (b *Backend) checkEngine(ctx context.Context, r *replica, table string) err
 	return nil
 }
 
-// Ping checks every shard (up: one of its replicas answers); the error
-// names those that do not answer.
+// Ping checks that every shard can be written (one of its replicas
+// answers and, when replicated, reaches ZooKeeper: without it replicated
+// tables are read-only, so the store spills); the error names the
+// shards that cannot.
 func (b *Backend) Ping(ctx context.Context) error {
 	shards := b.currentShards()
 	if shards == nil {
@@ -561,18 +563,29 @@ func (b *Backend) Ping(ctx context.Context) error {
 	}
 	var errs []error
 	for _, s := range shards {
-		if err := pingShard(ctx, s); err != nil {
+		if err := b.pingShard(ctx, s, b.replicated.Load()); err != nil {
 			errs = append(errs, fmt.Errorf("shard %d %s: %w", s.num, s.addr, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// pingShard: nil when one of the shard's replicas answers.
-func pingShard(ctx context.Context, s *shard) error {
+// pingShard: nil when one of the shard's replicas answers (and with zk
+// reaches ZooKeeper and has no table of the database read-only: a
+// replica takes some seconds to leave read-only mode once ZooKeeper is
+// back).
+func (b *Backend) pingShard(ctx context.Context, s *shard, zk bool) error {
 	var errs []error
 	for _, r := range s.order() {
 		err := r.conn.Ping(ctx)
+		if err == nil && zk {
+			var n uint64
+			if err = r.conn.QueryRow(ctx, "SELECT count() FROM system.zookeeper WHERE path = '/'").Scan(&n); err != nil {
+				err = fmt.Errorf("%s: no ZooKeeper (replicated tables are read-only): %w", r.addr, err)
+			} else if err = r.conn.QueryRow(ctx, "SELECT count() FROM system.replicas WHERE database = ? AND is_readonly", b.db).Scan(&n); err == nil && n > 0 {
+				err = fmt.Errorf("%s: %d replicated tables read-only", r.addr, n)
+			}
+		}
 		if err == nil {
 			return nil
 		}
@@ -586,7 +599,7 @@ func pingShard(ctx context.Context, s *shard) error {
 func (b *Backend) DownShards(ctx context.Context) []string {
 	var out []string
 	for _, s := range b.currentShards() {
-		if err := pingShard(ctx, s); err != nil {
+		if err := b.pingShard(ctx, s, false); err != nil { // reads need no ZooKeeper
 			out = append(out, fmt.Sprintf("shard %d (%s)", s.num, s.addr))
 		}
 	}

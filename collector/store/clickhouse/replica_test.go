@@ -80,7 +80,54 @@ func TestReplicas(t *testing.T) {
 
 	t.Run("retry", func(t *testing.T) { testReplicaRetry(t, addrs) })
 	t.Run("marks", func(t *testing.T) { testReplicaMarks(t, addrs) })
+	t.Run("zookeeper down", func(t *testing.T) { testZooKeeperDown(t, zk, addrs) })
 	t.Run("kill", func(t *testing.T) { testReplicaKill(t, reps) })
+}
+
+// testZooKeeperDown: without ZooKeeper the replicated tables are
+// read-only; the store sees the backend down and spills, and writes all
+// once ZooKeeper is back.
+func testZooKeeperDown(t *testing.T, zk *chtest.ZooKeeper, addrs []string) {
+	b := newTestBackend(t, Config{Addrs: addrs, Cluster: "xhep_repl"})
+	reg := prometheus.NewRegistry()
+	s := openStore(t, b, store.Config{SpillDir: t.TempDir(), Registerer: reg, BatchRows: 400, FlushInterval: 50 * time.Millisecond})
+	const table = "hep_proto_1_call"
+	var g rowGen
+	base := time.Now().UTC().Add(-5 * time.Minute)
+	write := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := s.Write(g.sip(table, i, base.Add(time.Duration(i)*time.Millisecond))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(0, 2000)
+	flush(t, s)
+	zk.Stop(t)
+	write(2000, 4000)
+	flush(t, s) // returns once spilled
+	waitUp(t, reg, 0)
+	if got := metric(t, reg, "xhep_store_spilled_rows_total"); got == 0 {
+		t.Errorf("nothing spilled without ZooKeeper")
+	}
+	if got := b.DownShards(context.Background()); len(got) != 0 {
+		t.Errorf("reads need no ZooKeeper, but down shards: %v", got)
+	}
+	zk.Start(t)
+	waitUp(t, reg, 1)
+	flush(t, s)
+	sh := b.currentShards()[0]
+	for _, r := range sh.replicas {
+		for _, q := range []string{table + "_local", table + "_users_local"} {
+			replicaExec(t, r, "SYSTEM SYNC REPLICA "+b.q(q))
+		}
+	}
+	for _, r := range sh.replicas {
+		if n, d := replicaCount(t, b, r, table, 0); n != 4000 || d != 4000 {
+			t.Errorf("%s: %d rows, %d distinct, want 4000", r.addr, n, d)
+		}
+	}
+	t.Logf("spilled %v rows", metric(t, reg, "xhep_store_spilled_rows_total"))
 }
 
 // replicaCount is the rows of batch id (all when id is 0) and their
@@ -143,7 +190,7 @@ func testReplicaRetry(t *testing.T, addrs []string) {
 		wantErr     error  // of the retry
 	}
 	// The cases without lag first; then replica 2 stops fetching for the
-	// others (once: fetches resumed take ~10 s to retry).
+	// others (once: fetches resumed take ~10 s to be tried again).
 	cases := []retryCase{
 		{name: "first day fetched: partial batch deleted, written again without deduplication", id: 13, firstRows: 100, wantOnRetry: 300},
 		{name: "first attempt stored without its user index, fetched", id: 15, firstRows: 300, dataOnly: true, wantOnRetry: 300, wantErr: backend.ErrStored},
@@ -190,7 +237,7 @@ func testReplicaRetry(t *testing.T, addrs []string) {
 		})
 	}
 	if stopped {
-		replicaExec(t, r2, "SYSTEM START FETCHES "+local)
+		replicaExec(t, r2, "SYSTEM START FETCHES "+local) // its postponed fetches are tried again in ~10 s
 	}
 	users := b.q(table + "_users_local")
 	for _, q := range []string{local, users} {
@@ -374,7 +421,7 @@ func testReplicaKill(t *testing.T, reps []*chtest.Server) {
 	// Rows acknowledged by replica 1 that replica 2 had not fetched when
 	// replica 1 died (asynchronous replication) come back with it.
 	var down, distinct uint64
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		down, distinct = replicaCount(t, b, r2, table, 0)
 		if down == n || time.Now().After(deadline) {
 			break

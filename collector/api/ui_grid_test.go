@@ -92,7 +92,7 @@ func TestUIGrid(t *testing.T) {
 		t.Fatalf("fixture: %d calls", len(calls.Calls))
 	}
 	do(t, ctx, "open", navigate(srv.URL+"/#search="+url.QueryEscape(q.Encode())))
-	waitFor(t, ctx, `document.querySelector("#calls tbody tr[data-callid]")`)
+	waitFor(t, ctx, `document.querySelector("#calls tbody tr[data-callid]") && document.getElementById("results").dataset.done`)
 	screenshot(t, ctx, "search.png")
 
 	col := func(key string) []string {

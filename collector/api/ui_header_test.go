@@ -123,7 +123,7 @@ func TestUISearchHeaderColumns(t *testing.T) {
 	from, to := genStart.Add(-time.Minute), genStart.Add(time.Hour)
 	q := url.Values{"from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}, "what": {"calls"}, "limit": {"1000"}}
 	do(t, ctx, "open calls", navigate(srv.URL+"/#search="+url.QueryEscape(q.Encode())))
-	waitFor(t, ctx, `document.querySelector("#calls tbody tr[data-callid]")`)
+	waitFor(t, ctx, `document.querySelector("#calls tbody tr[data-callid]") && document.getElementById("results").dataset.done`)
 	if diff := cmp.Diff([]bool{true, true}, eval[[]bool](t, ctx, `["hdr_x_account", "hdr_x_cid"].map(k => document.querySelector('details.cols input[data-col="' + k + '"]').checked)`)); diff != "" {
 		t.Errorf("chooser: header columns shown (-want +got):\n%s", diff)
 	}
@@ -203,7 +203,7 @@ func TestUISearchHeaderColumns(t *testing.T) {
 	// Messages: each row's cells are its own headers.
 	q.Set("what", "messages")
 	do(t, ctx, "open messages", navigate(srv.URL+"/#search="+url.QueryEscape(q.Encode())))
-	waitFor(t, ctx, `document.querySelector("#messages tbody tr[data-callid]")`)
+	waitFor(t, ctx, `document.querySelector("#messages tbody tr[data-callid]") && document.getElementById("results").dataset.done === new URLSearchParams(location.hash.slice(1)).get("search")`)
 	want = want[:0]
 	for _, m := range f.sip {
 		if !m.TS.Before(from) && !m.TS.After(to) {

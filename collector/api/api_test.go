@@ -353,39 +353,47 @@ func checkPcap(t *testing.T, f *fixture, base string) {
 				wantRTCP++
 			}
 		}
-		out, err := exec.Command("tshark", "-n", "-r", file, "-o", "rtcp.heuristic_rtcp:TRUE", "-T", "fields",
-			"-e", "frame.number", "-e", "_ws.col.Protocol", "-e", "_ws.expert.severity", "-e", "_ws.malformed").CombinedOutput()
-		if err != nil {
-			t.Fatalf("tshark: %v\n%s", err, out)
-		}
-		protos := map[string]int{}
-		frames := 0
-		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			fs := strings.Split(l, "\t")
-			if len(fs) < 2 {
-				continue
-			}
-			frames++
-			protos[fs[1]]++
-			if strings.Contains(l, "alformed") || (len(fs) > 3 && fs[3] != "") {
-				t.Errorf("malformed frame: %s", l)
-			}
-		}
+		frames, protos := tsharkFrames(t, file)
 		if frames != wantSIP+segments+wantRTCP {
 			t.Errorf("%d frames, want %d SIP (+%d more TCP segments) + %d RTCP", frames, wantSIP, segments, wantRTCP)
 		}
 		if protos["SIP"]+protos["SIP/SDP"] != wantSIP {
 			t.Errorf("protocols %v: want %d SIP or SIP/SDP", protos, wantSIP)
 		}
-		// Errors in tshark's expert info (bad checksums, malformed) fail.
-		exp, err := exec.Command("tshark", "-n", "-r", file, "-q", "-z", "expert,error").CombinedOutput()
-		if err != nil {
-			t.Fatalf("tshark expert: %v\n%s", err, exp)
+	}
+}
+
+// tsharkFrames reads a pcap file with tshark (RTCP heuristics on) and
+// returns its frames and their count per protocol; a malformed frame or
+// an error in tshark's expert info (bad checksums) fails the test.
+func tsharkFrames(t *testing.T, file string) (int, map[string]int) {
+	t.Helper()
+	out, err := exec.Command("tshark", "-n", "-r", file, "-o", "rtcp.heuristic_rtcp:TRUE", "-T", "fields",
+		"-e", "frame.number", "-e", "_ws.col.Protocol", "-e", "_ws.expert.severity", "-e", "_ws.malformed").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark: %v\n%s", err, out)
+	}
+	protos := map[string]int{}
+	frames := 0
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fs := strings.Split(l, "\t")
+		if len(fs) < 2 {
+			continue
 		}
-		if strings.Contains(string(exp), "Error") {
-			t.Errorf("tshark reports errors:\n%s", exp)
+		frames++
+		protos[fs[1]]++
+		if strings.Contains(l, "alformed") || (len(fs) > 3 && fs[3] != "") {
+			t.Errorf("malformed frame: %s", l)
 		}
 	}
+	exp, err := exec.Command("tshark", "-n", "-r", file, "-q", "-z", "expert,error").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark expert: %v\n%s", err, exp)
+	}
+	if strings.Contains(string(exp), "Error") {
+		t.Errorf("tshark reports errors:\n%s", exp)
+	}
+	return frames, protos
 }
 
 // isCallClass reports whether a CSeq method goes to the call table.

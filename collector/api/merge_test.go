@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -165,6 +168,25 @@ func TestMergedFlowExports(t *testing.T) {
 	}
 	if wantRTCP[x] == 0 || wantRTCP[a]+wantRTCP[f.bLeg] == 0 {
 		t.Errorf("fixture: RTCP per call %v, want some of both calls", wantRTCP)
+	}
+	// tshark reads it cleanly: every frame SIP or RTCP, none malformed.
+	if _, err := exec.LookPath("tshark"); err == nil {
+		file := filepath.Join(t.TempDir(), "merged.pcap")
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sum := func(m map[string]int) (n int) {
+			for _, v := range m {
+				n += v
+			}
+			return n
+		}
+		frames, protos := tsharkFrames(t, file)
+		if frames != sum(wantSIP)+sum(wantRTCP) || protos["SIP"]+protos["SIP/SDP"] != sum(wantSIP) || protos["RTCP"] != sum(wantRTCP) {
+			t.Errorf("tshark: %d frames %v, want %d SIP and %d RTCP", frames, protos, sum(wantSIP), sum(wantRTCP))
+		}
+	} else {
+		t.Log("tshark is not installed (Debian package tshark): the merged pcap is read with gopacket only")
 	}
 
 	// The text: both calls named, every message once, by call.

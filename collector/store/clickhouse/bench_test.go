@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +17,14 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkWrite -benchtime 200000x ./collector/store/clickhouse/
 func BenchmarkWrite(b *testing.B) {
-	be := newTestBackend(b, Config{})
+	// XHEP_BENCH_CLUSTER=name@host:port,host:port writes a cluster of
+	// those servers instead (replicated when a shard has replicas).
+	var cfg Config
+	if c := os.Getenv("XHEP_BENCH_CLUSTER"); c != "" {
+		name, addrs, _ := strings.Cut(c, "@")
+		cfg = Config{Cluster: name, Addrs: strings.Split(addrs, ",")}
+	}
+	be := newTestBackend(b, cfg)
 	// XHEP_BENCH_CONNS and XHEP_BENCH_BATCH_ROWS override the writer
 	// count and the batch size (default the collector's 50,000),
 	// XHEP_BENCH_BLOCK_ROWS the rows per native block (blockRows).

@@ -40,19 +40,28 @@ import (
 // registrations, OPTIONS) and dissects it into rows: n distinct messages
 // at most, and their Call-IDs, users and the calls with a linked leg.
 type storageSample struct {
-	rows    []store.Row
-	callIDs []string
-	users   []string // from users
-	legged  []string // B-leg Call-IDs (X-CID names their A-leg)
-	first   time.Time
-	last    time.Time
+	rows     []store.Row
+	callIDs  []string
+	users    []string // from users
+	legged   []string // B-leg Call-IDs (X-CID names their A-leg)
+	accounts []string // X-Account values (storageRowsAt with accounts > 0)
+	first    time.Time
+	last     time.Time
 }
 
-func storageRows(n int) (*storageSample, error) { return storageRowsAt(n, time.Time{}) }
+func storageRows(n int) (*storageSample, error) { return storageRowsAt(n, time.Time{}, 0) }
+
+// accountHeader is the custom search header the scale run's sample
+// carries (with accounts > 0) and its store and API are configured with.
+const accountHeader = "X-Account"
 
 // storageRowsAt is storageRows with the traffic starting at start (zero:
-// the generator's default).
-func storageRowsAt(n int, start time.Time) (*storageSample, error) {
+// the generator's default). With accounts > 0 every INVITE and REGISTER
+// request carries "X-Account: acct-<NNNN>", one of that many accounts
+// chosen by its From user (a caller's account is the same on every call
+// and registration, as a billing or tenant header would be), and the rows
+// are dissected with X-Account as a search header.
+func storageRowsAt(n int, start time.Time, accounts int) (*storageSample, error) {
 	cfg := gen.DefaultConfig()
 	cfg.Start = start
 	cfg.Calls, cfg.Registrations, cfg.Options = n/9, n/40, n/60
@@ -62,16 +71,29 @@ func storageRowsAt(n int, start time.Time) (*storageSample, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := dissect.New(dissect.Config{})
+	dcfg := dissect.Config{}
+	if accounts > 0 {
+		dcfg.SearchHeaders = []string{accountHeader}
+	}
+	d, err := dissect.New(dcfg)
 	if err != nil {
 		return nil, err
 	}
 	out := &storageSample{}
-	seenC, seenU := map[string]bool{}, map[string]bool{}
+	seenC, seenU, seenA := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	var msg sip.Message
 	for _, sm := range truth.SIP {
 		if len(out.rows) == n {
 			break
+		}
+		if accounts > 0 && sm.Status == 0 && (sm.Method == "INVITE" || sm.Method == "REGISTER") {
+			_ = msg.DecodeFromBytes(sm.Raw)
+			acct := accountOf(string(msg.From.URI.User), accounts)
+			sm.Raw = withHeader(sm.Raw, accountHeader, acct)
+			if !seenA[acct] {
+				seenA[acct] = true
+				out.accounts = append(out.accounts, acct)
+			}
 		}
 		r, err := sipRow(d, sm)
 		if err != nil {
@@ -96,6 +118,28 @@ func storageRowsAt(n int, start time.Time) (*storageSample, error) {
 		out.last = sm.TS
 	}
 	return out, nil
+}
+
+// accountOf is user's account, one of n: acct-1000 … acct-<999+n>.
+func accountOf(user string, n int) string {
+	h := uint32(2166136261) // FNV-1a
+	for i := range len(user) {
+		h = (h ^ uint32(user[i])) * 16777619
+	}
+	return fmt.Sprintf("acct-%d", 1000+h%uint32(n))
+}
+
+// withHeader is the SIP message raw with "name: value" added as its last
+// header (the body and Content-Length unchanged).
+func withHeader(raw []byte, name, value string) []byte {
+	end := strings.Index(string(raw), "\r\n\r\n")
+	if end < 0 {
+		return raw
+	}
+	out := make([]byte, 0, len(raw)+len(name)+len(value)+4)
+	out = append(out, raw[:end+2]...)
+	out = append(out, name+": "+value+"\r\n"...)
+	return append(out, raw[end+2:]...)
 }
 
 // storageBackend is one backend of the side-by-side run.
@@ -138,14 +182,14 @@ func (s *suite) storage() {
 	n = len(sample.rows)
 	var backends []*storageBackend
 	for _, level := range []int{0, 1} {
-		if b, err := s.mysqlStorage(level); err != nil {
+		if b, err := s.mysqlStorage(level, ""); err != nil {
 			s.skip(sec, "MySQL/MariaDB backend", err.Error())
 			break
 		} else {
 			backends = append(backends, b)
 		}
 	}
-	if b, err := s.clickhouseStorage(); err != nil {
+	if b, err := s.clickhouseStorage(nil, ""); err != nil {
 		s.skip(sec, "ClickHouse backend", err.Error())
 	} else {
 		backends = append(backends, b)
@@ -311,10 +355,14 @@ func (s *suite) storageRun(b *storageBackend, sample *storageSample) (*storageFi
 // mysqlStorage is the MySQL/MariaDB backend on the suite's server; with
 // level > 0 its tables are page-compressed at that zlib level
 // ("mysql-page<level>", MariaDB only) and sized by allocated file bytes.
-func (s *suite) mysqlStorage(level int) (*storageBackend, error) {
+// A database name in reuse is that existing database instead of a new one.
+func (s *suite) mysqlStorage(level int, reuse string) (*storageBackend, error) {
 	bdb, err := s.openDB("xhep_bench_st_")
 	if err != nil {
 		return nil, err
+	}
+	if reuse != "" {
+		bdb.name = reuse
 	}
 	sipTables := proto.Of(hep.ProtoSIP).Tables()
 	if level > 0 {
@@ -383,8 +431,9 @@ func clickhouseAddr() string {
 }
 
 // clickhouseStorage is the ClickHouse backend, with the collector's
-// batch settings for it (collector/storage.go).
-func (s *suite) clickhouseStorage() (*storageBackend, error) {
+// batch settings for it (collector/storage.go), with search headers hdrs;
+// a database name in reuse is that existing database instead of a new one.
+func (s *suite) clickhouseStorage(hdrs []string, reuse string) (*storageBackend, error) {
 	addr := clickhouseAddr()
 	if addr == "" {
 		return nil, fmt.Errorf("no ClickHouse: set XHEP_BENCH_CLICKHOUSE or XHEP_TEST_CLICKHOUSE (scripts/clickhouse.sh start prints one)")
@@ -392,11 +441,14 @@ func (s *suite) clickhouseStorage() (*storageBackend, error) {
 	var r [4]byte
 	rand.Read(r[:])
 	name := "xhep_bench_st_" + hex.EncodeToString(r[:])
+	if reuse != "" {
+		name = reuse
+	}
 	user, pass := "xhep", "xhep"
 	if u := os.Getenv("XHEP_BENCH_CLICKHOUSE_USER"); u != "" {
 		user, pass = u, os.Getenv("XHEP_CLICKHOUSE_PASSWORD")
 	}
-	be, err := clickhouse.New(clickhouse.Config{Addrs: []string{addr}, Database: name, Username: user, Password: pass})
+	be, err := clickhouse.New(clickhouse.Config{Addrs: []string{addr}, Database: name, Username: user, Password: pass, SearchHeaders: hdrs})
 	if err != nil {
 		return nil, err
 	}

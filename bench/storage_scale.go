@@ -9,9 +9,17 @@ package bench
 // a distinct set of calls with the same shape, users and documents — and
 // the API is queried through its HTTP handlers: Call-ID lookup, call flow
 // with legs and RTCP, user search over one hour, and the issue-17 search
-// kinds (wildcard, contains, party=, pid_user, diversion_user).
+// kinds (wildcard, contains, party=, pid_user, diversion_user) and the
+// custom search header X-Account (exact, prefix, contains) the sample's
+// INVITEs and REGISTERs carry (scaleAccounts accounts).
+//
+// XHEP_BENCH_SCALE_DB=<database> queries a database an earlier run kept
+// (XHEP_BENCH_KEEP) without filling it again: the same N, on the same UTC
+// day (the sample is regenerated identically; its rows are not written).
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,10 +32,19 @@ import (
 
 	"github.com/xhep/xhep/collector/api"
 	"github.com/xhep/xhep/collector/store"
+	"github.com/xhep/xhep/collector/store/backend"
+	"github.com/xhep/xhep/hep"
+	"github.com/xhep/xhep/hep/proto"
 )
 
 // scaleBase is the base sample's size.
 const scaleBase = 20_000
+
+// scaleAccounts is how many X-Account values the sample's callers have.
+const scaleAccounts = 300
+
+// scaleMySQLCopies is how many copies one MySQL INSERT … SELECT writes.
+const scaleMySQLCopies = 10
 
 // scaleQuery is one measured request kind: path builds request i.
 type scaleQuery struct {
@@ -38,20 +55,22 @@ type scaleQuery struct {
 func (s *suite) storageScale(n int, which []string) {
 	const sec = "storage"
 	day := backendDay(time.Now())
-	sample, err := storageRowsAt(min(n, scaleBase), day)
+	sample, err := storageRowsAt(min(n, scaleBase), day, scaleAccounts)
 	if err != nil {
 		s.skip(sec, "query scale", "generate: "+err.Error())
 		return
 	}
 	base := len(sample.rows)
 	copies := max(n/base, 1)
+	reuse := os.Getenv("XHEP_BENCH_SCALE_DB")
+	hdrs := []string{accountHeader}
 	for _, name := range which {
 		var b *storageBackend
 		switch name {
 		case "mysql":
-			b, err = s.mysqlStorage(0)
+			b, err = s.mysqlStorage(0, reuse)
 		case "clickhouse":
-			b, err = s.clickhouseStorage()
+			b, err = s.clickhouseStorage(hdrs, reuse)
 		default:
 			err = fmt.Errorf("unknown backend %q", name)
 		}
@@ -60,9 +79,10 @@ func (s *suite) storageScale(n int, which []string) {
 			continue
 		}
 		b.cfg.Now = func() time.Time { return day.Add(12 * time.Hour) }
+		b.cfg.SearchHeaders = hdrs
 		s.logf("  %s: %d SIP rows (%d base × %d copies)", name, base*copies, base, copies)
-		res, err := s.scaleRun(b, sample, copies)
-		if keep() {
+		res, err := s.scaleRun(b, sample, copies, reuse != "")
+		if keep() || reuse != "" {
 			s.logf("  XHEP_BENCH_KEEP: %s database kept", b.name)
 		} else {
 			b.cleanup()
@@ -72,8 +92,10 @@ func (s *suite) storageScale(n int, which []string) {
 			continue
 		}
 		rows := base * copies
-		s.add(Result{Section: sec, Name: fmt.Sprintf("%s at %s rows: fill", name, FormatValue(float64(rows), "")), Value: res.fill.Seconds(), Unit: "s",
-			Note: fmt.Sprintf("%d rows written through the store, then %d server-side copies (INSERT … SELECT); %.0f B/row on disk", base, copies-1, res.bytesRow)})
+		if reuse == "" {
+			s.add(Result{Section: sec, Name: fmt.Sprintf("%s at %s rows: fill", name, FormatValue(float64(rows), "")), Value: res.fill.Seconds(), Unit: "s",
+				Note: fmt.Sprintf("%d rows written through the store, then %d server-side copies (INSERT … SELECT); %.0f B/row on disk; load average %s", base, copies-1, res.bytesRow, res.load)})
+		}
 		for _, q := range res.order {
 			l := res.lat[q]
 			s.add(Result{Section: sec, Name: fmt.Sprintf("%s at %s rows: %s p50 / p99", name, FormatValue(float64(rows), ""), q), Value: float64(l[0].Microseconds()) / 1000, Unit: "ms",
@@ -91,6 +113,8 @@ func backendDay(t time.Time) time.Time {
 
 type scaleResult struct {
 	fill     time.Duration
+	rows     int64  // SIP rows stored
+	load     string // load average after the fill
 	bytesRow float64
 	reqs     int
 	order    []string
@@ -98,7 +122,7 @@ type scaleResult struct {
 	hits     map[string]string
 }
 
-func (s *suite) scaleRun(b *storageBackend, sample *storageSample, copies int) (*scaleResult, error) {
+func (s *suite) scaleRun(b *storageBackend, sample *storageSample, copies int, reuse bool) (*scaleResult, error) {
 	ctx := s.ctx
 	st, err := store.Open(ctx, b.cfg)
 	if err != nil {
@@ -106,46 +130,35 @@ func (s *suite) scaleRun(b *storageBackend, sample *storageSample, copies int) (
 	}
 	defer st.Close()
 	res := &scaleResult{lat: map[string][2]time.Duration{}, hits: map[string]string{}}
-	begin := time.Now()
-	for i := range sample.rows {
-		if err := st.Write(&sample.rows[i]); err != nil {
-			return nil, fmt.Errorf("write: %w", err)
-		}
-	}
-	if err := st.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("flush: %w", err)
-	}
-	span := sample.last.Sub(sample.first) + time.Second
-	shift := 24 * time.Hour / time.Duration(copies)
-	if shift < span {
-		return nil, fmt.Errorf("%d copies of a %v sample do not fit in a day: fewer rows, or a larger base", copies, span)
-	}
-	shift = shift.Truncate(time.Second)
 	db := st.DB()
-	for k := 1; k < copies; {
-		// ClickHouse copies many at once (ARRAY JOIN), MySQL one by one.
-		qs, n := scaleCopySQL(b.name, st.Database(), sample, k, min(copies-k, 50), shift)
-		for _, q := range qs {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				return nil, fmt.Errorf("copy %d: %w", k, err)
-			}
+	s.logf("    %s: database %s", b.name, st.Database())
+	if !reuse {
+		begin := time.Now()
+		if err := s.scaleFill(b, st, sample, copies, begin); err != nil {
+			return nil, err
 		}
-		k += n
-		if (k-n)*10/copies != k*10/copies || k >= copies { // every tenth
-			s.logf("    %s: %d of %d copies, %v", b.name, k, copies, time.Since(begin).Round(time.Second))
+		res.fill = time.Since(begin)
+		res.load = loadAvg()
+		s.logf("    %s: filled in %v, load average %s", b.name, res.fill.Round(time.Second), res.load)
+		if err := b.compact(ctx); err != nil {
+			return nil, err
 		}
-	}
-	res.fill = time.Since(begin)
-	if err := b.compact(ctx); err != nil {
-		return nil, err
 	}
 	size, err := b.sipSize(ctx)
 	if err != nil {
 		return nil, err
 	}
-	res.bytesRow = float64(size) / float64(len(sample.rows)*copies)
+	if res.rows, err = scaleCount(ctx, db, b.name); err != nil {
+		return nil, err
+	}
+	if want := int64(len(sample.rows) * copies); res.rows != want {
+		return nil, fmt.Errorf("database %s holds %d SIP rows, want %d", st.Database(), res.rows, want)
+	}
+	res.bytesRow = float64(size) / float64(max(res.rows, 1))
+	s.logf("    %s: %d SIP rows, %.0f B/row (data + indexes)", b.name, res.rows, res.bytesRow)
 
-	a, err := api.New(api.Config{DB: db, Backend: st.Backend().Name(), Now: func() time.Time { return sample.first.Add(24 * time.Hour) }})
+	a, err := api.New(api.Config{DB: db, Backend: st.Backend().Name(), SearchHeaders: b.cfg.SearchHeaders,
+		Now: func() time.Time { return sample.first.Add(24 * time.Hour) }})
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +202,21 @@ func (s *suite) scaleRun(b *storageBackend, sample *storageSample, copies int) (
 		{"diversion_user contains 1h", func(i int) string {
 			return "/api/v1/messages?diversion_user=" + url.QueryEscape("*"+user(i)[:1]+"*") + "&" + hour
 		}},
+	}
+	if len(sample.accounts) > 0 {
+		col := "hdr_" + strings.ReplaceAll(strings.ToLower(accountHeader), "-", "_")
+		acct := func(i int) string { return sample.accounts[(i*7919)%len(sample.accounts)] }
+		queries = append(queries,
+			scaleQuery{"search header exact 1h", func(i int) string {
+				return "/api/v1/messages?" + col + "=" + url.QueryEscape(acct(i)) + "&" + hour
+			}},
+			scaleQuery{"search header prefix NNN* 1h", func(i int) string { // acct-104*: 10 accounts
+				return "/api/v1/messages?" + col + "=" + url.QueryEscape(acct(i)[:min(len(acct(i)), 8)]+"*") + "&" + hour
+			}},
+			scaleQuery{"search header contains *NN* 1h", func(i int) string { // *42*: 3 accounts
+				a := acct(i)
+				return "/api/v1/messages?" + col + "=" + url.QueryEscape("*"+a[max(len(a)-2, 0):]+"*") + "&" + hour
+			}})
 	}
 	res.reqs = s.pick(10, 30)
 	for _, q := range queries {
@@ -234,15 +262,105 @@ func (s *suite) scaleRun(b *storageBackend, sample *storageSample, copies int) (
 	return res, nil
 }
 
-// scaleCopySQL is the statement writing copies k..k+n-1 of the sample
-// (ClickHouse: n at once; MySQL: one) and how many it writes.
-func scaleCopySQL(backend, db string, sample *storageSample, k, n int, shift time.Duration) ([]string, int) {
+// scaleFill writes the sample through st and copies it server-side
+// until the SIP tables hold copies × the sample, logging progress.
+func (s *suite) scaleFill(b *storageBackend, st *store.Store, sample *storageSample, copies int, begin time.Time) error {
+	ctx := s.ctx
+	for i := range sample.rows {
+		if err := st.Write(&sample.rows[i]); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	}
+	if err := st.Flush(ctx); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	span := sample.last.Sub(sample.first) + time.Second
+	shift := 24 * time.Hour / time.Duration(copies)
+	if shift < span {
+		return fmt.Errorf("%d copies of a %v sample do not fit in a day: fewer rows, or a larger base", copies, span)
+	}
+	shift = shift.Truncate(time.Second)
+	db := st.DB()
+	per := 50 // ClickHouse: copies a statement (ARRAY JOIN)
+	if b.name != "clickhouse" {
+		// MySQL: the copies read a staging copy of the sample (no
+		// index but its id), joined with MariaDB's sequence engine.
+		per = scaleMySQLCopies
+		for _, q := range scaleStageSQL(sample, false) {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("stage the sample: %w", err)
+			}
+		}
+		defer func() {
+			for _, q := range scaleStageSQL(sample, true) {
+				if _, err := db.ExecContext(context.Background(), q); err != nil {
+					s.logf("    %s: drop the staging tables: %v", b.name, err)
+				}
+			}
+		}()
+	}
+	rowsPer := len(sample.rows)
+	for k := 1; k < copies; {
+		n := min(copies-k, per)
+		for _, q := range scaleCopySQL(b.name, st.Database(), sample, b.cfg.SearchHeaders, k, n, shift) {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("copy %d: %w", k, err)
+			}
+		}
+		k += n
+		if (k-n)*20/copies != k*20/copies || k >= copies { // every twentieth
+			s.logf("    %s: %d of %d copies (%d rows), %v, load average %s", b.name, k, copies, k*rowsPer, time.Since(begin).Round(time.Second), loadAvg())
+		}
+	}
+	return nil
+}
+
+// scaleCount is the number of SIP rows stored.
+func scaleCount(ctx context.Context, db *sql.DB, backend string) (int64, error) {
+	var total int64
+	for _, t := range proto.Of(hep.ProtoSIP).Tables() {
+		var n int64
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM `"+t+"`").Scan(&n); err != nil {
+			return 0, fmt.Errorf("count %s rows: %w", t, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// scaleStage names the MySQL staging table of SIP table t.
+func scaleStage(t string) string { return "xhep_scale_base_" + t }
+
+// scaleStageSQL creates (or with drop, drops) the MySQL staging tables:
+// the base sample's stored columns of each SIP table, keyed by id.
+func scaleStageSQL(sample *storageSample, drop bool) []string {
+	var out []string
+	for _, t := range proto.Of(hep.ProtoSIP).Tables() {
+		if drop {
+			out = append(out, "DROP TABLE IF EXISTS `"+scaleStage(t)+"`")
+			continue
+		}
+		out = append(out, "DROP TABLE IF EXISTS `"+scaleStage(t)+"`",
+			fmt.Sprintf("CREATE TABLE `%s` (PRIMARY KEY (id)) ENGINE=InnoDB AS SELECT id, gid, create_date, hep_header, protocol_header, payload, raw FROM `%s` WHERE create_date BETWEEN '%s' AND '%s'",
+				scaleStage(t), t, sample.first.Format("2006-01-02 15:04:05.000000"), sample.last.Add(time.Second).Format("2006-01-02 15:04:05.000000")))
+	}
+	return out
+}
+
+// scaleCopySQL is the statements writing copies k..k+n-1 of the sample,
+// one a SIP table (hdrs: the search headers, ClickHouse columns).
+func scaleCopySQL(be, db string, sample *storageSample, hdrs []string, k, n int, shift time.Duration) []string {
 	sh := int64(shift / time.Second)
-	if backend == "clickhouse" {
+	if be == "clickhouse" {
 		cols := []string{"ts", "create_date", "id", "batch", "bpart", "mark_stream", "mark_lo", "mark_hi", "mark_rows", "gid", "proto",
 			"src_ip", "dst_ip", "src_port", "dst_port", "correlation_id",
 			"callid", "callid_aleg", "method", "status", "cseq_method", "ruri_user", "ruri_domain", "from_user", "from_domain",
 			"to_user", "to_domain", "user_agent", "hep_header", "protocol_header", "payload", "raw"}
+		if hs, err := backend.SearchHeaders(hdrs); err == nil {
+			for _, h := range hs {
+				cols = append(cols, h.Column)
+			}
+		}
 		sel := make([]string, len(cols))
 		copy(sel, cols)
 		suf := "concat('-c', toString(k))"
@@ -270,26 +388,28 @@ func scaleCopySQL(backend, db string, sample *storageSample, k, n int, shift tim
 		}
 		from := fmt.Sprintf("create_date >= toDateTime(%d) AND create_date <= toDateTime(%d)", sample.first.Unix(), sample.last.Unix()+1)
 		var out []string
-		for _, t := range []string{"hep_proto_1_call", "hep_proto_1_registration", "hep_proto_1_default"} {
+		for _, t := range proto.Of(hep.ProtoSIP).Tables() {
 			// arrayMap over range(n): 18.16's range takes one argument.
 			out = append(out, fmt.Sprintf("INSERT INTO `%s`.`%s` (%s) SELECT %s FROM `%s`.`%s` ARRAY JOIN arrayMap(x -> x + %d, range(%d)) AS k WHERE %s",
 				db, t, strings.Join(cols, ", "), strings.Join(sel, ", "), db, t, k, n, from))
 		}
-		return out, n
+		return out
 	}
-	// MySQL: the generated columns follow the documents.
-	suf := fmt.Sprintf("'-c%d'", k)
+	// MySQL: the generated columns follow the documents; copy k is row
+	// k.seq of MariaDB's sequence table seq_<k>_to_<k+n-1>, the staging
+	// table joined to it (STRAIGHT_JOIN: the sequence outside).
+	suf := "CONCAT('-c', k.seq)"
 	cid := "JSON_VALUE(protocol_header,'$.callid')"
 	aleg := "COALESCE(JSON_VALUE(protocol_header,'$.callid_aleg'),'')"
 	ph := fmt.Sprintf("JSON_REPLACE(protocol_header, '$.callid', CONCAT(%[1]s, %[3]s), '$.callid_aleg', IF(%[2]s = '', %[2]s, CONCAT(%[2]s, %[3]s)))", cid, aleg, suf)
 	raw := fmt.Sprintf("IF(%[2]s = '', REPLACE(raw, %[1]s, CONCAT(%[1]s, %[3]s)), REPLACE(REPLACE(raw, %[1]s, CONCAT(%[1]s, %[3]s)), CONCAT(': ', %[2]s), CONCAT(': ', %[2]s, %[3]s)))", cid, aleg, suf)
 	var out []string
-	for _, t := range []string{"hep_proto_1_call", "hep_proto_1_registration", "hep_proto_1_default"} {
+	for _, t := range proto.Of(hep.ProtoSIP).Tables() {
 		out = append(out, fmt.Sprintf("INSERT INTO `%s` (gid, create_date, hep_header, protocol_header, payload, raw) "+
-			"SELECT gid, create_date + INTERVAL %d SECOND, hep_header, %s, payload, %s FROM `%s` WHERE create_date BETWEEN '%s' AND '%s' ORDER BY id",
-			t, int64(k)*sh, ph, raw, t, sample.first.Format("2006-01-02 15:04:05.000000"), sample.last.Add(time.Second).Format("2006-01-02 15:04:05.000000")))
+			"SELECT b.gid, b.create_date + INTERVAL k.seq * %d SECOND, b.hep_header, %s, b.payload, %s FROM seq_%d_to_%d AS k STRAIGHT_JOIN `%s` AS b",
+			t, sh, ph, raw, k, k+n-1, scaleStage(t)))
 	}
-	return out, 1
+	return out
 }
 
 // splice is the ClickHouse expression replacing the first old in h by

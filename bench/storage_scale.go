@@ -14,8 +14,10 @@ package bench
 // INVITEs and REGISTERs carry (scaleAccounts accounts).
 //
 // XHEP_BENCH_SCALE_DB=<database> queries a database an earlier run kept
-// (XHEP_BENCH_KEEP) without filling it again: the same N, on the same UTC
-// day (the sample is regenerated identically; its rows are not written).
+// (XHEP_BENCH_KEEP) without filling it again, on the same UTC day (the
+// sample is regenerated identically; its rows are not written; N is what
+// the database holds). XHEP_BENCH_SCALE_FILL_MAX=<duration> stops the
+// copies after that long and queries the rows reached.
 
 import (
 	"context"
@@ -32,7 +34,6 @@ import (
 
 	"github.com/xhep/xhep/collector/api"
 	"github.com/xhep/xhep/collector/store"
-	"github.com/xhep/xhep/collector/store/backend"
 	"github.com/xhep/xhep/hep"
 	"github.com/xhep/xhep/hep/proto"
 )
@@ -91,10 +92,10 @@ func (s *suite) storageScale(n int, which []string) {
 			s.skip(sec, name+" at scale", err.Error())
 			continue
 		}
-		rows := base * copies
+		rows := base * res.copies
 		if reuse == "" {
 			s.add(Result{Section: sec, Name: fmt.Sprintf("%s at %s rows: fill", name, FormatValue(float64(rows), "")), Value: res.fill.Seconds(), Unit: "s",
-				Note: fmt.Sprintf("%d rows written through the store, then %d server-side copies (INSERT … SELECT); %.0f B/row on disk; load average %s", base, copies-1, res.bytesRow, res.load)})
+				Note: fmt.Sprintf("%d rows written through the store, then %d server-side copies (INSERT … SELECT); %.0f B/row on disk; load average %s", base, res.copies-1, res.bytesRow, res.load)})
 		}
 		for _, q := range res.order {
 			l := res.lat[q]
@@ -113,6 +114,7 @@ func backendDay(t time.Time) time.Time {
 
 type scaleResult struct {
 	fill     time.Duration
+	copies   int    // copies of the sample stored
 	rows     int64  // SIP rows stored
 	load     string // load average after the fill
 	bytesRow float64
@@ -124,6 +126,7 @@ type scaleResult struct {
 
 func (s *suite) scaleRun(b *storageBackend, sample *storageSample, copies int, reuse bool) (*scaleResult, error) {
 	ctx := s.ctx
+	shift := (24 * time.Hour / time.Duration(copies)).Truncate(time.Second) // as scaleFill
 	st, err := store.Open(ctx, b.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -134,7 +137,8 @@ func (s *suite) scaleRun(b *storageBackend, sample *storageSample, copies int, r
 	s.logf("    %s: database %s", b.name, st.Database())
 	if !reuse {
 		begin := time.Now()
-		if err := s.scaleFill(b, st, sample, copies, begin); err != nil {
+		fillMax, _ := time.ParseDuration(os.Getenv("XHEP_BENCH_SCALE_FILL_MAX"))
+		if copies, err = s.scaleFill(b, st, sample, copies, begin, fillMax); err != nil {
 			return nil, err
 		}
 		res.fill = time.Since(begin)
@@ -151,6 +155,10 @@ func (s *suite) scaleRun(b *storageBackend, sample *storageSample, copies int, r
 	if res.rows, err = scaleCount(ctx, db, b.name); err != nil {
 		return nil, err
 	}
+	if reuse {
+		copies = int(res.rows) / len(sample.rows)
+	}
+	res.copies = copies
 	if want := int64(len(sample.rows) * copies); res.rows != want {
 		return nil, fmt.Errorf("database %s holds %d SIP rows, want %d", st.Database(), res.rows, want)
 	}
@@ -165,7 +173,8 @@ func (s *suite) scaleRun(b *storageBackend, sample *storageSample, copies int, r
 	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()
 	dayQ := "from=" + url.QueryEscape(sample.first.Add(-time.Minute).Format(time.RFC3339)) + "&to=" + url.QueryEscape(sample.first.Add(24*time.Hour).Format(time.RFC3339))
-	mid := sample.first.Add(12 * time.Hour)
+	// The hour in the middle of the copies stored (12:00 when all are).
+	mid := sample.first.Add(time.Duration(copies/2) * shift)
 	hour := "from=" + url.QueryEscape(mid.Add(-30*time.Minute).Format(time.RFC3339)) + "&to=" + url.QueryEscape(mid.Add(30*time.Minute).Format(time.RFC3339))
 	copyOf := func(id string, i int) string { return fmt.Sprintf("%s-c%d", id, (i*7919)%copies) }
 	suffix := func(id string, i int) string {
@@ -263,21 +272,22 @@ func (s *suite) scaleRun(b *storageBackend, sample *storageSample, copies int, r
 }
 
 // scaleFill writes the sample through st and copies it server-side
-// until the SIP tables hold copies × the sample, logging progress.
-func (s *suite) scaleFill(b *storageBackend, st *store.Store, sample *storageSample, copies int, begin time.Time) error {
+// until the SIP tables hold copies × the sample, logging progress; with
+// fillMax > 0 it stops after that long. It returns the copies stored.
+func (s *suite) scaleFill(b *storageBackend, st *store.Store, sample *storageSample, copies int, begin time.Time, fillMax time.Duration) (int, error) {
 	ctx := s.ctx
 	for i := range sample.rows {
 		if err := st.Write(&sample.rows[i]); err != nil {
-			return fmt.Errorf("write: %w", err)
+			return 0, fmt.Errorf("write: %w", err)
 		}
 	}
 	if err := st.Flush(ctx); err != nil {
-		return fmt.Errorf("flush: %w", err)
+		return 0, fmt.Errorf("flush: %w", err)
 	}
 	span := sample.last.Sub(sample.first) + time.Second
 	shift := 24 * time.Hour / time.Duration(copies)
 	if shift < span {
-		return fmt.Errorf("%d copies of a %v sample do not fit in a day: fewer rows, or a larger base", copies, span)
+		return 0, fmt.Errorf("%d copies of a %v sample do not fit in a day: fewer rows, or a larger base", copies, span)
 	}
 	shift = shift.Truncate(time.Second)
 	db := st.DB()
@@ -288,7 +298,7 @@ func (s *suite) scaleFill(b *storageBackend, st *store.Store, sample *storageSam
 		per = scaleMySQLCopies
 		for _, q := range scaleStageSQL(sample, false) {
 			if _, err := db.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("stage the sample: %w", err)
+				return 0, fmt.Errorf("stage the sample: %w", err)
 			}
 		}
 		defer func() {
@@ -300,19 +310,24 @@ func (s *suite) scaleFill(b *storageBackend, st *store.Store, sample *storageSam
 		}()
 	}
 	rowsPer := len(sample.rows)
-	for k := 1; k < copies; {
+	k := 1
+	for k < copies {
 		n := min(copies-k, per)
-		for _, q := range scaleCopySQL(b.name, st.Database(), sample, b.cfg.SearchHeaders, k, n, shift) {
+		for _, q := range scaleCopySQL(b.name, st.Database(), sample, k, n, shift) {
 			if _, err := db.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("copy %d: %w", k, err)
+				return 0, fmt.Errorf("copy %d: %w", k, err)
 			}
 		}
 		k += n
 		if (k-n)*20/copies != k*20/copies || k >= copies { // every twentieth
 			s.logf("    %s: %d of %d copies (%d rows), %v, load average %s", b.name, k, copies, k*rowsPer, time.Since(begin).Round(time.Second), loadAvg())
 		}
+		if fillMax > 0 && time.Since(begin) > fillMax && k < copies {
+			s.logf("    %s: XHEP_BENCH_SCALE_FILL_MAX %v reached at %d of %d copies (%d rows)", b.name, fillMax, k, copies, k*rowsPer)
+			break
+		}
 	}
-	return nil
+	return k, nil
 }
 
 // scaleCount is the number of SIP rows stored.
@@ -348,19 +363,16 @@ func scaleStageSQL(sample *storageSample, drop bool) []string {
 }
 
 // scaleCopySQL is the statements writing copies k..k+n-1 of the sample,
-// one a SIP table (hdrs: the search headers, ClickHouse columns).
-func scaleCopySQL(be, db string, sample *storageSample, hdrs []string, k, n int, shift time.Duration) []string {
+// one a SIP table.
+func scaleCopySQL(be, db string, sample *storageSample, k, n int, shift time.Duration) []string {
 	sh := int64(shift / time.Second)
 	if be == "clickhouse" {
 		cols := []string{"ts", "create_date", "id", "batch", "bpart", "mark_stream", "mark_lo", "mark_hi", "mark_rows", "gid", "proto",
 			"src_ip", "dst_ip", "src_port", "dst_port", "correlation_id",
 			"callid", "callid_aleg", "method", "status", "cseq_method", "ruri_user", "ruri_domain", "from_user", "from_domain",
 			"to_user", "to_domain", "user_agent", "hep_header", "protocol_header", "payload", "raw"}
-		if hs, err := backend.SearchHeaders(hdrs); err == nil {
-			for _, h := range hs {
-				cols = append(cols, h.Column)
-			}
-		}
+		// The search header columns (hdr_*) are MATERIALIZED from
+		// protocol_header: the copies compute them.
 		sel := make([]string, len(cols))
 		copy(sel, cols)
 		suf := "concat('-c', toString(k))"

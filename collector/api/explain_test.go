@@ -100,6 +100,7 @@ func TestExplain(t *testing.T) {
 		// each; exact and prefix use it, contains scans the pruned partitions.
 		{"/api/v1/messages?hdr_x_cid=" + url.QueryEscape(f.aLeg) + "&" + win, true, 2},
 		{"/api/v1/messages?hdr_x_account=acct-4711&" + win, true, 2},
+		{"/api/v1/messages?hdr_x_account=acct-47*&" + win, true, 2},
 		{"/api/v1/calls?hdr_x_account=acct*&" + win, true, 1},
 		{"/api/v1/messages?hdr_x_account=*4711*&" + win, false, 2},
 		// Aliases: exact addresses and whole-octet subnets are ranges on

@@ -241,3 +241,60 @@ func TestUIMergeCalls(t *testing.T) {
 		t.Error("shared merged view shows export/share buttons or no read-only note")
 	}
 }
+
+// TestUIOpenOldCall: calls older than the API's flow lookback (an
+// imported capture, a long retention) open from the console: a click on a
+// call, a message, a leg and a merge of two calls each shows the whole
+// flow (the links carry a range around the call; they used to ask for the
+// last 14 days and got a 404).
+func TestUIOpenOldCall(t *testing.T) {
+	f := newFixture(t)
+	srv, _ := server(t, f, func(c *Config) { c.Now = func() time.Time { return genStart.Add(60 * 24 * time.Hour) } })
+	win := url.Values{"from": {genStart.Add(-time.Minute).Format(time.RFC3339)}, "to": {genStart.Add(time.Hour).Format(time.RFC3339)}}
+	flow := func(id string, merge ...string) Flow {
+		t.Helper()
+		q := url.Values{"from": win["from"], "to": win["to"], "merge": merge}
+		var fl Flow
+		getJSON(t, srv.URL+"/api/v1/calls/"+url.PathEscape(id)+"/flow?"+q.Encode(), &fl)
+		return fl
+	}
+	if code, _ := get(t, srv.URL+"/api/v1/calls/"+url.PathEscape(f.aLeg)+"/flow"); code != 404 {
+		t.Fatalf("flow without a range: %d, want 404 (the call is older than the lookback)", code)
+	}
+	ctx := browser(t)
+	open := func(what string) {
+		t.Helper()
+		q := url.Values{"from": win["from"], "to": win["to"], "what": {what}, "limit": {"1000"}}
+		do(t, ctx, "open "+what, navigate("about:blank"), navigate(srv.URL+"/#search="+url.QueryEscape(q.Encode())))
+		waitFor(t, ctx, `document.querySelector("#`+what+` tbody tr[data-callid]") && document.getElementById("results").dataset.done`)
+	}
+	shows := func(what, title string, want Flow) {
+		t.Helper()
+		waitFor(t, ctx, `document.getElementById("calltitle").textContent === `+strconv.Quote(title)+` && document.querySelectorAll("#ladder g.msg").length > 0`)
+		if n := eval[int](t, ctx, `document.querySelectorAll("#ladder g.msg").length`); n != len(want.Messages) {
+			t.Errorf("%s: %d arrows, want the flow's %d", what, n, len(want.Messages))
+		}
+		if h := eval[string](t, ctx, `location.hash`); !strings.Contains(h, "from=") || !strings.Contains(h, "to=") {
+			t.Errorf("%s: link %s carries no range", what, h)
+		}
+	}
+	fa := flow(f.aLeg)
+	open("calls")
+	do(t, ctx, "click the call", click(`#calls tr[data-callid="`+f.aLeg+`"] td:nth-child(3)`))
+	shows("a call", f.aLeg, fa)
+	do(t, ctx, "click leg c", click(`#legs tr[data-callid="`+f.cLeg+`"] td:nth-child(2)`))
+	shows("a leg", f.cLeg, flow(f.cLeg))
+	open("messages")
+	do(t, ctx, "click a message", click(`#messages tr[data-callid="`+f.dLeg+`"] td:nth-child(2)`))
+	shows("a message", f.dLeg, flow(f.dLeg))
+	open("calls")
+	var other string
+	for _, c := range eval[[]string](t, ctx, `[...document.querySelectorAll("#calls tr[data-callid]")].map(r => r.dataset.callid)`) {
+		if !slices.ContainsFunc(fa.Legs, func(l Leg) bool { return l.CallID == c }) {
+			other = c
+			break
+		}
+	}
+	do(t, ctx, "pick two", click(`#calls input.pick[data-callid="`+f.aLeg+`"]`), click(`#calls input.pick[data-callid="`+other+`"]`), click("#mergebtn"))
+	shows("a merge", "merged flow: "+f.aLeg+", "+other, flow(f.aLeg, other))
+}

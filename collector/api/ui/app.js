@@ -341,10 +341,23 @@ function pager(body, q, what) {
   return p;
 }
 
-function callLink(callid) {
+// callLink links a call's view. With its first and last time (ISO) the
+// link carries a range around them, pad ms (default an hour) each side:
+// the flow is looked for there, not in the API's lookback from now, which
+// misses older and imported calls (and the deep link keeps the range).
+function callLink(callid, first, last, pad = 3600e3) {
   const q = new URLSearchParams();
   q.set("call", callid);
+  spanParams(q, Date.parse(first), Date.parse(last), pad);
   return "#" + q.toString();
+}
+
+// spanParams sets from/to of q to [first − pad, last + pad] (ms) when both
+// are known.
+function spanParams(q, first, last, pad = 3600e3) {
+  if (isNaN(first) || isNaN(last)) return;
+  q.set("from", new Date(first - pad).toISOString());
+  q.set("to", new Date(last + pad).toISOString());
 }
 
 // ---- results grid: sortable columns, column chooser, CSV -------------------
@@ -453,32 +466,37 @@ function grid(id, cols, rows, rowOf) {
       return th;
     }))));
     const tb = el("tbody");
-    for (const r of data) tb.append(el("tr", rowOf(r), ...(pick ? [pickTd(r.callid)] : []), ...vis.map((c) => c.td(r))));
+    for (const r of data) tb.append(el("tr", rowOf(r), ...(pick ? [pickTd(r)] : []), ...vis.map((c) => c.td(r))));
     t.append(tb);
   }
   return t;
 }
 
-// picked are the calls selected in the calls grid for a merged flow.
-const picked = new Set();
-function pickTd(callid) {
+// picked are the calls selected in the calls grid for a merged flow:
+// Call-ID → the call (its first and last time give the link's range).
+const picked = new Map();
+function pickTd(call) {
+  const callid = call.callid;
   const cb = el("input", { type: "checkbox", class: "pick", "data-callid": callid, title: "merge into one flow" });
   cb.checked = picked.has(callid);
   cb.addEventListener("click", (ev) => ev.stopPropagation());
   cb.addEventListener("change", () => {
-    if (cb.checked) picked.add(callid); else picked.delete(callid);
+    if (cb.checked) picked.set(callid, call); else picked.delete(callid);
     const b = $("mergebtn");
     if (b) { b.disabled = picked.size < 2; b.textContent = "Merge " + picked.size + " calls into one flow"; }
   });
   return el("td", { class: "pick", onclick: (ev) => ev.stopPropagation() }, cb);
 }
 
-// mergeLink is the deep link of a merged flow: the first call, the
-// others as merge= (repeated).
-function mergeLink(ids) {
+// mergeLink is the deep link of a merged flow of calls: the first call,
+// the others as merge= (repeated), the range around all of them when it
+// is at most a week (else the API's lookback).
+function mergeLink(calls) {
   const q = new URLSearchParams();
-  q.set("call", ids[0]);
-  for (const id of ids.slice(1)) q.append("merge", id);
+  q.set("call", calls[0].callid);
+  for (const c of calls.slice(1)) q.append("merge", c.callid);
+  const first = Math.min(...calls.map((c) => Date.parse(c.first))), last = Math.max(...calls.map((c) => Date.parse(c.last)));
+  if (last - first <= 7 * 86400e3) spanParams(q, first, last);
   return "#" + q.toString();
 }
 
@@ -515,7 +533,7 @@ function toolbar(id, cols, rows, what) {
   every.addEventListener("change", arm);
   const extra = [];
   if (what === "calls") {
-    const mb = el("button", { type: "button", id: "mergebtn", title: "one ladder of the selected calls", onclick: () => { location.hash = mergeLink([...picked]); } },
+    const mb = el("button", { type: "button", id: "mergebtn", title: "one ladder of the selected calls", onclick: () => { location.hash = mergeLink([...picked.values()]); } },
       "Merge " + picked.size + " calls into one flow");
     mb.disabled = picked.size < 2;
     extra.push(mb);
@@ -548,8 +566,9 @@ function setRefresh(on) {
   }, refresh.secs * 1000);
 }
 
-function callRow(c) { return { class: "click", "data-callid": c.callid, onclick: () => { location.hash = callLink(c.callid); } }; }
-function msgRow(m) { return { class: "click", "data-callid": m.callid, onclick: () => { location.hash = callLink(m.callid); } }; }
+function callRow(c) { return { class: "click", "data-callid": c.callid, onclick: () => { location.hash = callLink(c.callid, c.first, c.last); } }; }
+// A message's call may have begun or end a while from it: a day each side.
+function msgRow(m) { return { class: "click", "data-callid": m.callid, onclick: () => { location.hash = callLink(m.callid, m.time, m.time, 86400e3); } }; }
 
 function callsTable(body) { return grid("calls", callColumns(), body.calls, callRow); }
 function messagesTable(body) { return grid("messages", msgColumns(), body.messages, msgRow); }
@@ -669,7 +688,7 @@ async function download(path, name) {
 const legColors = ["#1f5fbf", "#b7791f", "#6b46c1", "#2c7a7b", "#c05621", "#97266d"];
 
 function legs(f) {
-  table($("legs"), ["", "Call-ID", "linked by", "to", "messages", "first", "last"], f.legs.map((l, i) => el("tr", { class: "click", onclick: () => { location.hash = callLink(l.callid); } },
+  table($("legs"), ["", "Call-ID", "linked by", "to", "messages", "first", "last"], f.legs.map((l, i) => el("tr", { class: "click", "data-callid": l.callid, onclick: () => { location.hash = callLink(l.callid, l.first, l.last); } },
     el("td", {}, el("span", { style: `display:inline-block;width:10px;height:10px;background:${legColors[i % legColors.length]}` })),
     el("td", { class: "mono" }, l.callid), el("td", {}, l.linked_by || ((f.merged || []).includes(l.callid) ? "(merged)" : "(this call)")), el("td", { class: "mono" }, l.linked_to || ""),
     el("td", {}, l.messages), timeTd(usOf(l.first), false), timeTd(usOf(l.last), false))));

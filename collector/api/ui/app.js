@@ -373,7 +373,12 @@ function addrText(ip, port, full) {
   const n = resultAliases[ip];
   return !n ? a : full ? n + " " + a : n;
 }
-function routeText(sip, sport, dip, dport, full) { return addrText(sip, sport, full) + " → " + addrText(dip, dport, full); }
+// routeText is a route by names; both ends under one name (hosts of one
+// subnet alias) keep their addresses too, so the route still says which.
+function routeText(sip, sport, dip, dport, full) {
+  if (resultAliases[sip] && resultAliases[sip] === resultAliases[dip]) full = true;
+  return addrText(sip, sport, full) + " → " + addrText(dip, dport, full);
+}
 // routeTd shows the route by alias names, the addresses on hover.
 function routeTd(sip, sport, dip, dport) {
   const named = resultAliases[sip] || resultAliases[dip];

@@ -471,10 +471,18 @@ function grid(id, cols, rows, rowOf) {
       return th;
     }))));
     const tb = el("tbody");
-    for (const r of data) tb.append(el("tr", rowOf(r), ...(pick ? [pickTd(r)] : []), ...vis.map((c) => c.td(r))));
+    for (const r of data) tb.append(el("tr", rowOf(r), ...(pick ? [pickTd(r)] : []), ...vis.map((c) => clipTd(c.td(r)))));
     t.append(tb);
   }
   return t;
+}
+
+// clipTd gives a grid cell with a long text (a From user of 60
+// characters) its whole text on hover; the style cuts it with an ellipsis,
+// so one value does not push the other columns off the screen.
+function clipTd(td) {
+  if (!td.title && td.textContent.length > 32) td.title = td.textContent;
+  return td;
 }
 
 // picked are the calls selected in the calls grid for a merged flow:

@@ -34,6 +34,16 @@ ask() {
   printf '%s' "$reply"
 }
 
+# serving: the server answers srvr as a standalone server (its answer is
+# read whole: grep -q in a pipe could end ask with SIGPIPE, which
+# pipefail turns into a failure).
+serving() {
+  local out
+  out=$(ask srvr 2>/dev/null) || true
+  case "$out" in *"Mode: standalone"*) return 0 ;; esac
+  return 1
+}
+
 start() {
   if running; then echo "127.0.0.1:$port"; return; fi
   [ -f "$jar" ] && command -v java >/dev/null ||
@@ -61,12 +71,12 @@ CFG
     >"$dir/log/stdout.log" 2>&1 &
   echo $! >"$pidf"
   for _ in $(seq 1 240); do
-    [ "$(ask ruok 2>/dev/null)" = imok ] && ask srvr 2>/dev/null | grep -q '^Mode: standalone' && break
+    serving && break
     running || break
     sleep 0.25
   done
-  ask srvr 2>/dev/null | grep -q '^Mode: standalone' ||
-    { echo "zookeeper.sh: server did not start; see $dir/log" >&2; tail -20 "$dir/log/zookeeper.log" "$dir/log/stdout.log" >&2 || true; exit 1; }
+  serving || { echo "zookeeper.sh: server did not start (process $(running && echo running || echo gone), srvr: $(ask srvr 2>/dev/null | head -1)); see $dir/log" >&2
+    tail -n 20 "$dir/log/zookeeper.log" "$dir/log/stdout.log" >&2 || true; exit 1; }
   echo "127.0.0.1:$port"
 }
 

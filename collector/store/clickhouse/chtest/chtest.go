@@ -69,7 +69,7 @@ func (s *Server) run(tb testing.TB, verb string) {
 	cmd.Env = s.env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		tb.Fatalf("clickhouse.sh %s: %v\n%s", verb, err, out)
+		tb.Fatalf("%s %s: %v\n%s", filepath.Base(s.script), verb, err, out)
 	}
 }
 

@@ -149,6 +149,7 @@ type storageBackend struct {
 	pid     int
 	sipSize func(ctx context.Context) (int64, error) // bytes of the SIP tables
 	compact func(ctx context.Context) error          // merge/optimize, then measure again
+	setup   func(ctx context.Context) error          // before the run (nil: nothing)
 	cleanup func()
 }
 
@@ -180,16 +181,30 @@ func (s *suite) storage() {
 		return
 	}
 	n = len(sample.rows)
+	// XHEP_BENCH_STORAGE_BACKENDS (comma-separated names) runs only those.
+	only := map[string]bool{}
+	for _, nm := range strings.Split(os.Getenv("XHEP_BENCH_STORAGE_BACKENDS"), ",") {
+		if nm = strings.TrimSpace(nm); nm != "" {
+			only[nm] = true
+		}
+	}
+	want := func(name string) bool { return len(only) == 0 || only[name] }
 	var backends []*storageBackend
-	for _, level := range []int{0, 1} {
-		if b, err := s.mysqlStorage(level, ""); err != nil {
-			s.skip(sec, "MySQL/MariaDB backend", err.Error())
-			break
+	for _, v := range mysqlVariants {
+		if !want(v.name) {
+			continue
+		}
+		if b, err := s.mysqlStorage(v, ""); err != nil {
+			s.skip(sec, v.name+" backend", err.Error())
+			if v.level == 0 {
+				break
+			}
 		} else {
 			backends = append(backends, b)
 		}
 	}
-	if b, err := s.clickhouseStorage(nil, ""); err != nil {
+	if !want("clickhouse") {
+	} else if b, err := s.clickhouseStorage(nil, ""); err != nil {
 		s.skip(sec, "ClickHouse backend", err.Error())
 	} else {
 		backends = append(backends, b)
@@ -209,12 +224,12 @@ func (s *suite) storage() {
 		}
 		figs[b.name] = f
 		s.add(Result{Section: sec, Name: b.name + ": SIP rows/s through collector/store", Value: f.rowsPerSec, Unit: "rows/s",
-			Target: map[string]string{"clickhouse": "≥ 200,000 SIP rows/s, collector < 1 core", "mysql": "≥ heplify-server's 29,615 (issue 15)", "mysql-page1": "≥ heplify-server's 29,615 (issue 15)"}[b.name],
+			Target: targetFor(b.name, "≥ 200,000 SIP rows/s, collector < 1 core", "≥ heplify-server's 29,615 (issue 15)"),
 			Note:   fmt.Sprintf("%d distinct generated SIP rows, first Write to Flush; collector %.2f cores, server %s; %s", n, f.selfCores, coresOrUnknown(f.dbCores), f.note)})
 		s.add(Result{Section: sec, Name: b.name + ": bytes per stored SIP row", Value: f.bytesRowCompact, Unit: "B/row",
-			Target: map[string]string{"clickhouse": "≤ 300 B", "mysql": "< heplify-server's ~1,500 B", "mysql-page1": "< heplify-server's ~1,500 B"}[b.name],
+			Target: targetFor(b.name, "≤ 300 B", "< heplify-server's ~1,500 B"),
 			Note: fmt.Sprintf("data + indexes (ClickHouse: + user index), after %s; %.0f B/row right after the writes",
-				map[string]string{"clickhouse": "OPTIMIZE TABLE … FINAL", "mysql": "ANALYZE TABLE", "mysql-page1": "FLUSH TABLES … FOR EXPORT (allocated file bytes)"}[b.name], f.bytesRow)})
+				sizeMethod(b.name), f.bytesRow)})
 		for _, q := range []string{"Call-ID lookup", "call flow with legs", "user search 1h"} {
 			l := f.lat[q]
 			s.add(Result{Section: sec, Name: fmt.Sprintf("%s: %s p50 / p99", b.name, q), Value: float64(l[0].Microseconds()) / 1000, Unit: "ms",
@@ -253,6 +268,43 @@ func (s *suite) storage() {
 	s.addTable(t)
 }
 
+// targetFor is the ClickHouse target for "clickhouse", the MySQL one for
+// every mysql variant.
+func targetFor(name, clickhouse, mysql string) string {
+	if name == "clickhouse" {
+		return clickhouse
+	}
+	return mysql
+}
+
+// sizeMethod is how a backend's bytes per row were measured.
+func sizeMethod(name string) string {
+	switch name {
+	case "clickhouse":
+		return "OPTIMIZE TABLE … FINAL"
+	case "mysql":
+		return "ANALYZE TABLE"
+	}
+	return "FLUSH TABLES … FOR EXPORT (allocated file bytes)"
+}
+
+// mysqlVariant is one MySQL/MariaDB table layout of the side-by-side run:
+// plain, or page-compressed with alg (MariaDB's
+// innodb_compression_algorithm, set on the bench's server before the run)
+// at zlib level.
+type mysqlVariant struct {
+	name  string
+	alg   string
+	level int
+}
+
+var mysqlVariants = []mysqlVariant{
+	{name: "mysql"},
+	{name: "mysql-page1", alg: "zlib", level: 1},
+	{name: "mysql-lz4", alg: "lz4", level: 1},
+	{name: "mysql-snappy", alg: "snappy", level: 1},
+}
+
 func coresOrUnknown(c float64) string {
 	if c < 0 {
 		return "unknown"
@@ -265,6 +317,11 @@ func (s *suite) storageRun(b *storageBackend, sample *storageSample) (*storageFi
 	reg := prometheus.NewRegistry()
 	cfg := b.cfg
 	cfg.Registerer = reg
+	if b.setup != nil {
+		if err := b.setup(s.ctx); err != nil {
+			return nil, fmt.Errorf("setup: %w", err)
+		}
+	}
 	st, err := store.Open(s.ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -353,10 +410,12 @@ func (s *suite) storageRun(b *storageBackend, sample *storageSample) (*storageFi
 }
 
 // mysqlStorage is the MySQL/MariaDB backend on the suite's server; with
-// level > 0 its tables are page-compressed at that zlib level
-// ("mysql-page<level>", MariaDB only) and sized by allocated file bytes.
-// A database name in reuse is that existing database instead of a new one.
-func (s *suite) mysqlStorage(level int, reuse string) (*storageBackend, error) {
+// v.level > 0 its tables are page-compressed with v.alg (MariaDB only;
+// the server's innodb_compression_algorithm is set to it before the run,
+// and a provider plugin's algorithm needs the plugin loaded) and sized by
+// allocated file bytes. A database name in reuse is that existing
+// database instead of a new one.
+func (s *suite) mysqlStorage(v mysqlVariant, reuse string) (*storageBackend, error) {
 	bdb, err := s.openDB("xhep_bench_st_")
 	if err != nil {
 		return nil, err
@@ -365,11 +424,23 @@ func (s *suite) mysqlStorage(level int, reuse string) (*storageBackend, error) {
 		bdb.name = reuse
 	}
 	sipTables := proto.Of(hep.ProtoSIP).Tables()
-	if level > 0 {
+	if v.level > 0 {
+		if v.alg != "zlib" {
+			var status string
+			if err := bdb.db.QueryRowContext(s.ctx, "SELECT PLUGIN_STATUS FROM information_schema.PLUGINS WHERE PLUGIN_NAME = ?", "provider_"+v.alg).Scan(&status); err != nil || status != "ACTIVE" {
+				s.closeDB(bdb)
+				return nil, fmt.Errorf("server has no active provider_%s plugin (mariadb-plugin-provider-%s; scripts/mariadb.sh loads it)", v.alg, v.alg)
+			}
+		}
 		return &storageBackend{
-			name: fmt.Sprintf("mysql-page%d", level),
-			cfg:  store.Config{DSN: bdb.dsn, Database: bdb.name, SpillDir: bdb.spill, MySQLPageCompression: level},
-			pid:  bdb.serverPID(s.ctx),
+			name: v.name,
+			cfg: store.Config{DSN: bdb.dsn, Database: bdb.name, SpillDir: bdb.spill,
+				MySQLPageCompression: v.level, MySQLPageCompressionAlgorithm: v.alg},
+			pid: bdb.serverPID(s.ctx),
+			setup: func(ctx context.Context) error {
+				_, err := bdb.db.ExecContext(ctx, "SET GLOBAL innodb_compression_algorithm = "+v.alg)
+				return err
+			},
 			sipSize: func(ctx context.Context) (int64, error) {
 				// Pages still in the buffer pool are not in the file yet.
 				conn, err := bdb.db.Conn(ctx)

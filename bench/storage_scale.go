@@ -69,7 +69,7 @@ func (s *suite) storageScale(n int, which []string) {
 		var b *storageBackend
 		switch name {
 		case "mysql":
-			b, err = s.mysqlStorage(0, reuse)
+			b, err = s.mysqlStorage(mysqlVariant{name: "mysql"}, reuse)
 		case "clickhouse":
 			b, err = s.clickhouseStorage(hdrs, reuse)
 		default:

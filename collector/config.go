@@ -14,6 +14,7 @@ import (
 	"github.com/xhep/xhep/collector/ingest"
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/collector/store/backend"
+	"github.com/xhep/xhep/collector/store/mysql"
 )
 
 // Config holds every setting of the collector; cmd/xhep-collector fills it
@@ -86,9 +87,12 @@ type Config struct {
 	// Storage.
 	MySQL    string // go-sql-driver DSN
 	Database string // database name (default: from the DSN, else xhep)
-	// MySQLPageCompression: MariaDB InnoDB page compression level (1-9) for
-	// new tables; 0 off (collector/store/mysql.Config.PageCompression).
-	MySQLPageCompression int
+	// MySQLPageCompression: MariaDB InnoDB page compression of new tables,
+	// as mysql.ParsePageCompression reads it: "lz4", "snappy", "zlib",
+	// "zlib:N", "N" (zlib level 1-9), "" or "off"
+	// (collector/store/mysql.Config.PageCompression and
+	// PageCompressionAlgorithm).
+	MySQLPageCompression string
 	PartitionsAhead      int    // daily partitions kept ahead (default 2)
 	Retention            string // "call=14d,registration=3d,default=7d"
 	MaxDBSize            int64  // bytes; 0 = unlimited
@@ -188,11 +192,10 @@ func (c *Config) Validate() error {
 	if c.MySQL != "" && len(c.ClickHouse) > 0 {
 		errs = append(errs, badSetting(nil, "{MySQL} and {ClickHouse} do not go together: one store per collector"))
 	}
-	if c.MySQLPageCompression != 0 && c.MySQL == "" {
+	if _, level, err := mysql.ParsePageCompression(c.MySQLPageCompression); err != nil {
+		errs = append(errs, badSetting(nil, "{MySQLPageCompression}: %v", err))
+	} else if level != 0 && c.MySQL == "" {
 		errs = append(errs, badSetting(nil, "{MySQLPageCompression} needs {MySQL}"))
-	}
-	if c.MySQLPageCompression < 0 || c.MySQLPageCompression > 9 {
-		errs = append(errs, badSetting(nil, "{MySQLPageCompression} %d: want 0 (off) to 9", c.MySQLPageCompression))
 	}
 	if c.ClickHouseCluster != "" && len(c.ClickHouse) == 0 {
 		errs = append(errs, badSetting(nil, "{ClickHouseCluster} needs {ClickHouse}"))

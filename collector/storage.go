@@ -12,26 +12,26 @@ import (
 
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/collector/store/clickhouse"
+	"github.com/xhep/xhep/collector/store/mysql"
 )
 
 // openStore opens the store (MySQL/MariaDB, or ClickHouse) from the
 // storage settings.
 func openStore(cfg Config, reg prometheus.Registerer, markStream uint64, markDurable func(context.Context, uint64) error) (*store.Store, error) {
 	scfg := store.Config{
-		DSN:                  cfg.MySQL,
-		Database:             cfg.Database,
-		SpillDir:             cfg.SpillDir,
-		SpillMax:             cfg.SpillMax,
-		PartitionsAhead:      cfg.PartitionsAhead,
-		MaxDBSize:            cfg.MaxDBSize,
-		MySQLPageCompression: cfg.MySQLPageCompression,
-		SearchHeaders:        cfg.SearchHeaders,
-		MaxFuture:            cfg.maxFuture(),
-		DrainTimeout:         cfg.DrainTimeout,
-		Logger:               cfg.Logger,
-		Registerer:           reg,
-		MarkStream:           markStream,
-		MarkDurable:          markDurable,
+		DSN:             cfg.MySQL,
+		Database:        cfg.Database,
+		SpillDir:        cfg.SpillDir,
+		SpillMax:        cfg.SpillMax,
+		PartitionsAhead: cfg.PartitionsAhead,
+		MaxDBSize:       cfg.MaxDBSize,
+		SearchHeaders:   cfg.SearchHeaders,
+		MaxFuture:       cfg.maxFuture(),
+		DrainTimeout:    cfg.DrainTimeout,
+		Logger:          cfg.Logger,
+		Registerer:      reg,
+		MarkStream:      markStream,
+		MarkDurable:     markDurable,
 	}
 	if cfg.Retention != "" {
 		r, err := store.ParseRetention(cfg.Retention)
@@ -40,6 +40,11 @@ func openStore(cfg Config, reg prometheus.Registerer, markStream uint64, markDur
 		}
 		scfg.Retention = r
 	}
+	alg, level, err := mysql.ParsePageCompression(cfg.MySQLPageCompression)
+	if err != nil {
+		return nil, badSetting(err, "{MySQLPageCompression}")
+	}
+	scfg.MySQLPageCompressionAlgorithm, scfg.MySQLPageCompression = alg, level
 	if len(cfg.ClickHouse) > 0 {
 		be, err := clickhouseBackend(cfg)
 		if err != nil {

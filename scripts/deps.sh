@@ -6,6 +6,7 @@ set -euo pipefail
 pkgs=(
   clang-19 llvm-19 libbpf-dev bpftool   # BPF programs (make generate) and inspection
   mariadb-server mariadb-client         # the throwaway database (scripts/mariadb.sh)
+  mariadb-plugin-provider-lz4           # LZ4 page compression (--mysql-page-compression lz4; its test)
   tshark                                # tests compare our dissection with Wireshark's
   tcpreplay                             # live-capture tests and benchmarks replay pcaps
   iproute2 ethtool curl jq              # network namespaces and veth pairs for tests/demo

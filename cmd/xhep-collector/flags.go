@@ -89,7 +89,7 @@ func defineFlags(fs *cli.FlagSet, v *flagValues) {
 	fs.StringVar(&k.ShareKeyFile, "share-key-file", "", "key that signs console share links, so they survive a restart (made, mode 0600, when the file does not exist; default: a new key each start)")
 	fs.StringVar(&cfg.MySQL, "mysql", "", "MySQL/MariaDB DSN, e.g. user:pass@tcp(127.0.0.1:3306)/")
 	fs.StringVar(&cfg.Database, "database", "", "database name (default: the DSN's, else xhep)")
-	fs.IntVar(&cfg.MySQLPageCompression, "mysql-page-compression", 0, "MariaDB: create tables with InnoDB page compression at this zlib level, 1-9 (1: 4x smaller SIP rows, more server CPU; 0: off)")
+	fs.StringVar(&cfg.MySQLPageCompression, "mysql-page-compression", "", "MariaDB: create tables with InnoDB page compression: zlib[:N] or N (zlib level 1-9; 1: 4x smaller SIP rows), lz4 or snappy (provider plugin; the server's innodb_compression_algorithm must be it), off (default)")
 	fs.List(&cfg.ClickHouse, "clickhouse", "store in ClickHouse instead of MySQL: native address HOST:PORT (repeatable; a cluster's: any server)", false)
 	fs.StringVar(&cfg.ClickHouseCluster, "clickhouse-cluster", "", "ClickHouse cluster (remote_servers): local tables on every shard, Distributed tables over them")
 	fs.BoolVar(&cfg.ClickHouseReplicated, "clickhouse-replicated", false, "ReplicatedMergeTree local tables (ZooKeeper) even before a shard has a second replica; always when one has")

@@ -277,6 +277,9 @@ func TestSecretsFromFilesAndEnv(t *testing.T) {
 		{[]string{"--mysql", dsn, "--metrics-auth", "token"}, "--metrics-auth token needs --api-token"},
 		{[]string{"--mysql", dsn, "--search-header", "X Account"}, "--search-header"},
 		{[]string{"--mysql", dsn, "--metrics-auth", "maybe"}, "want open or token"},
+		{[]string{"--mysql", dsn, "--mysql-page-compression", "zstd"}, "--mysql-page-compression: page compression \"zstd\": want off, lz4"},
+		{[]string{"--mysql", dsn, "--mysql-page-compression", "10"}, "--mysql-page-compression: page compression \"10\""},
+		{[]string{"--forward", "udp://127.0.0.1:9", "--mysql-page-compression", "lz4"}, "--mysql-page-compression needs --mysql"},
 	} {
 		if _, err := parseFlags(append(base, tc.args...)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.args, err, tc.want)
@@ -322,7 +325,7 @@ func TestSettingFlags(t *testing.T) {
 		t.Errorf("Console.LDAPURL -> %q, want --ldap-url", got)
 	}
 
-	err := (&collector.Config{Read: "x.pcap", Listen: []string{"udp://:1"}, MySQLPageCompression: 3}).Validate()
+	err := (&collector.Config{Read: "x.pcap", Listen: []string{"udp://:1"}, MySQLPageCompression: "3"}).Validate()
 	got := flagNamed(err).Error()
 	for _, want := range []string{"--read and --listen do not go together", "--mysql-page-compression needs --mysql"} {
 		if !strings.Contains(got, want) {

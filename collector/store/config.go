@@ -53,6 +53,8 @@ type Config struct {
 	Method Method
 	// MySQLPageCompression is mysql.Config.PageCompression (0: off).
 	MySQLPageCompression int
+	// MySQLPageCompressionAlgorithm is mysql.Config.PageCompressionAlgorithm.
+	MySQLPageCompressionAlgorithm string
 	// SearchHeaders is mysql.Config.SearchHeaders (the --search-header
 	// names; a Backend given in Backend has its own).
 	SearchHeaders []string

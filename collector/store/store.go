@@ -95,7 +95,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	be := cfg.Backend
 	if be == nil {
 		mb, err := mysql.New(mysql.Config{DSN: cfg.DSN, Database: cfg.Database, Conns: cfg.Conns, Method: cfg.Method,
-			PageCompression: cfg.MySQLPageCompression, SearchHeaders: cfg.SearchHeaders})
+			PageCompression: cfg.MySQLPageCompression, PageCompressionAlgorithm: cfg.MySQLPageCompressionAlgorithm, SearchHeaders: cfg.SearchHeaders})
 		if err != nil {
 			return nil, err
 		}

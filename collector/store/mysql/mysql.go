@@ -58,6 +58,15 @@ type Config struct {
 	// counts the files' allocated bytes (InnoDB's DATA_LENGTH does not
 	// see the holes). MariaDB only: MySQL 8 refuses the table option.
 	PageCompression int
+	// PageCompressionAlgorithm is the page compression's algorithm:
+	// "" or "zlib" (at level PageCompression), or one of MariaDB's
+	// provider plugins "lz4", "snappy", "lzo", "lzma", "bzip2" (no level;
+	// PageCompression 0 is taken as on). The algorithm is the server's
+	// global innodb_compression_algorithm, which the backend checks at
+	// Setup and never sets (it is server-wide and needs SUPER): Setup
+	// fails, saying what to do, when the server is not MariaDB, lacks the
+	// provider_<algorithm> plugin or has another algorithm set.
+	PageCompressionAlgorithm string
 	// SearchHeaders are the --search-header names: each is a VIRTUAL
 	// generated, indexed column of the SIP tables (backend.SearchHeaders
 	// names it), added to existing tables at EnsureTable.
@@ -99,6 +108,16 @@ func New(cfg Config) (*Backend, error) {
 	}
 	if cfg.PageCompression < 0 || cfg.PageCompression > 9 {
 		return nil, fmt.Errorf("mysql page compression level %d: want 0 (off) to 9", cfg.PageCompression)
+	}
+	switch cfg.PageCompressionAlgorithm {
+	case "", "zlib":
+		cfg.PageCompressionAlgorithm = "zlib"
+	case "lz4", "snappy", "lzo", "lzma", "bzip2":
+		if cfg.PageCompression == 0 {
+			cfg.PageCompression = 1
+		}
+	default:
+		return nil, fmt.Errorf("mysql page compression algorithm %q: want zlib, lz4, snappy, lzo, lzma or bzip2", cfg.PageCompressionAlgorithm)
 	}
 	dc, err := gomysql.ParseDSN(cfg.DSN)
 	if err != nil {
@@ -203,6 +222,9 @@ func (b *Backend) Setup(ctx context.Context, tables []string) error {
 	if _, err := b.db.ExecContext(ctx, markLogSQL); err != nil {
 		return fmt.Errorf("create mark log: %w", err)
 	}
+	if err := b.checkPageCompression(ctx); err != nil {
+		return err
+	}
 	for _, t := range tables {
 		if err := b.EnsureTable(ctx, t); err != nil {
 			return err
@@ -255,7 +277,7 @@ func (b *Backend) EnsureTable(ctx context.Context, table string) error {
 	}
 	today := backend.UTCDay(b.env.Now())
 	last := today.AddDate(0, 0, b.env.PartitionsAhead)
-	if _, err := b.db.ExecContext(ctx, createTableSQL(table, today, last, b.cfg.PageCompression, b.hdrCols)); err != nil {
+	if _, err := b.db.ExecContext(ctx, createTableSQL(table, today, last, b.pageOption(), b.hdrCols)); err != nil {
 		return fmt.Errorf("create table %s: %w", table, err)
 	}
 	if err := b.addSearchCols(ctx, table); err != nil {

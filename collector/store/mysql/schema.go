@@ -97,7 +97,20 @@ func dayBound(d time.Time) string {
 // createTableSQL is the DDL of table with partitions p_old (everything
 // before first), one per day from first to last, and pmax (everything
 // after).
-func createTableSQL(table string, first, last time.Time, pageCompression int, extra []genCol) string {
+// pageOption is the table option of Config.PageCompression ("": none).
+func (b *Backend) pageOption() string {
+	switch {
+	case b.cfg.PageCompression == 0:
+		return ""
+	case b.cfg.PageCompressionAlgorithm == "zlib":
+		return fmt.Sprintf(" PAGE_COMPRESSED=1 PAGE_COMPRESSION_LEVEL=%d", b.cfg.PageCompression)
+	default:
+		// The algorithm is the server's innodb_compression_algorithm.
+		return " PAGE_COMPRESSED=1"
+	}
+}
+
+func createTableSQL(table string, first, last time.Time, pageOption string, extra []genCol) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS `%s` (\n", table)
 	b.WriteString("  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,\n")
@@ -121,11 +134,9 @@ func createTableSQL(table string, first, last time.Time, pageCompression int, ex
 		}
 	}
 	b.WriteString("\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
-	if pageCompression > 0 {
-		// MariaDB's InnoDB page compression (zlib, holes punched in the
-		// file): see Config.PageCompression.
-		fmt.Fprintf(&b, " PAGE_COMPRESSED=1 PAGE_COMPRESSION_LEVEL=%d", pageCompression)
-	}
+	// MariaDB's InnoDB page compression (holes punched in the file): see
+	// Config.PageCompression.
+	b.WriteString(pageOption)
 	b.WriteString("\n")
 	b.WriteString("PARTITION BY RANGE COLUMNS(create_date) (\n")
 	fmt.Fprintf(&b, "  PARTITION p_old VALUES LESS THAN (%s),\n", first.Format("'2006-01-02 15:04:05'"))

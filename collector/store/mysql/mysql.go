@@ -65,7 +65,10 @@ type Config struct {
 	// global innodb_compression_algorithm, which the backend checks at
 	// Setup and never sets (it is server-wide and needs SUPER): Setup
 	// fails, saying what to do, when the server is not MariaDB, lacks the
-	// provider_<algorithm> plugin or has another algorithm set.
+	// provider_<algorithm> plugin or has another algorithm set. Measured
+	// (README "Storage figures", 200,000 generated SIP rows): lz4 and
+	// snappy store ~1,110 B per row against zlib level 1's 654, for no
+	// measurably less server CPU, so zlib level 1 is the one to use.
 	PageCompressionAlgorithm string
 	// SearchHeaders are the --search-header names: each is a VIRTUAL
 	// generated, indexed column of the SIP tables (backend.SearchHeaders

@@ -230,16 +230,19 @@ func labelSafe(b []byte) bool {
 }
 
 // peerIndex names the peer of a message: the request's destination (the
-// response's source) when the alias map knows it, else the other address,
+// response's source) when the alias map knows it (with its port: a port
+// alias names it before a port-less one), else the other address,
 // else "other". A request and its responses so get the same peer.
 func (t *kpiTable) peerIndex(msg *hep.Message, request bool) uint16 {
 	first, second := msg.DstIP, msg.SrcIP
+	fport, sport := msg.DstPort, msg.SrcPort
 	if !request {
 		first, second = second, first
+		fport, sport = sport, fport
 	}
-	name, ok := t.cfg.Aliases.Lookup(first)
+	name, ok := t.cfg.Aliases.LookupPort(first, fport)
 	if !ok {
-		name, ok = t.cfg.Aliases.Lookup(second)
+		name, ok = t.cfg.Aliases.LookupPort(second, sport)
 	}
 	if !ok {
 		return 0

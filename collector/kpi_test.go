@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -365,5 +366,32 @@ func BenchmarkKPIObserve(b *testing.B) {
 		}
 		key = tab.observe(&items[i].msg, items[i].sip, at, key)
 		i++
+	}
+}
+
+// TestKPIPortPeer: one host with two port aliases labels its calls as two
+// peers; a port without an alias falls back to the host's port-less one.
+func TestKPIPortPeer(t *testing.T) {
+	am, err := alias.Parse([]string{"192.0.2.2:5080=trunk-x", "192.0.2.2:5090=trunk-y", "192.0.2.2=host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newKPIEnv(t, kpiConfig{Aliases: am})
+	t0 := time.Unix(1700000000, 0)
+	send := func(src, dst netip.AddrPort, b []byte) {
+		msg := hep.Message{SrcIP: src.Addr(), DstIP: dst.Addr(), SrcPort: src.Port(), DstPort: dst.Port(), NodeID: 7}
+		e.key = e.tab.observe(&msg, decodeSIP(t, b), t0, e.key)
+	}
+	phone := netip.MustParseAddrPort("10.0.0.1:5060")
+	for i, port := range []uint16{5080, 5090, 5070} {
+		id := fmt.Sprintf("pp%d", i)
+		peer := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.2"), port)
+		send(phone, peer, sipFull("INVITE sip:b@h SIP/2.0", id, "1 INVITE", "", id))
+		send(peer, phone, sipFull("SIP/2.0 200 OK", id, "1 INVITE", "x", id))
+	}
+	for _, peer := range []string{"trunk-x", "trunk-y", "host"} {
+		if got := value(e.m.callsActive.WithLabelValues("7", peer)); got != 1 {
+			t.Errorf("active calls of %s = %v, want 1", peer, got)
+		}
 	}
 }

@@ -252,14 +252,19 @@ func TestAccounts(t *testing.T) {
 	}
 
 	// Aliases: admins keep them in the database beside --alias; a clash
-	// with a configured prefix, or a bad prefix, is a 400.
+	// with a configured prefix, or a bad prefix or port, is a 400; a port
+	// alias of a configured prefix is no clash.
 	if code, _, _ := viewer.do("PUT", "/api/v1/aliases", map[string]any{"aliases": []auth.Alias{{Prefix: "10.9.0.0/16", Name: "x"}}}, CSRFHeader, viewer.csrf); code != 403 {
 		t.Errorf("aliases by a read-only user: %d, want 403", code)
 	}
 	for body, want := range map[string]int{
-		`{"aliases":[{"prefix":"10.1.0.0/24","name":"other"}]}`:                                         400,
-		`{"aliases":[{"prefix":"10.1.0.300","name":"bad"}]}`:                                            400,
-		`{"aliases":[{"prefix":"10.0.0.20","name":"SBC-1"},{"prefix":"10.1.0.0/16","name":"trunk-b"}]}`: 200,
+		`{"aliases":[{"prefix":"10.1.0.0/24","name":"other"}]}`:                                                      400,
+		`{"aliases":[{"prefix":"10.1.0.300","name":"bad"}]}`:                                                         400,
+		`{"aliases":[{"prefix":"10.0.0.20:0","name":"bad-port"}]}`:                                                   400,
+		`{"aliases":[{"prefix":"[2001:db8::1]5060","name":"bad-v6"}]}`:                                               400,
+		`{"aliases":[{"prefix":"10.1.0.0/24:5060","name":"sbc-pool"},{"prefix":"10.1.0.0/24:5060","name":"again"}]}`: 400,
+		`{"aliases":[{"prefix":"10.0.0.20","name":"SBC-1"},{"prefix":"10.1.0.0/16","name":"trunk-b"},` +
+			`{"prefix":"10.1.0.0/24:5060","name":"sbc-pool"},{"prefix":"[2001:db8::1]:5060","name":"v6-sbc"}]}`: 200,
 	} {
 		var v any
 		json.Unmarshal([]byte(body), &v)
@@ -271,7 +276,8 @@ func TestAccounts(t *testing.T) {
 	_, b, _ = viewer.do("GET", "/api/v1/aliases", nil)
 	json.Unmarshal(b, &ar)
 	if diff := cmp.Diff(AliasesResult{Configured: []auth.Alias{{Prefix: "10.1.0.0/24", Name: "carrier-a"}},
-		Stored: []auth.Alias{{Prefix: "10.0.0.20", Name: "SBC-1"}, {Prefix: "10.1.0.0/16", Name: "trunk-b"}}}, ar); diff != "" {
+		Stored: []auth.Alias{{Prefix: "10.0.0.20", Name: "SBC-1"}, {Prefix: "10.1.0.0/16", Name: "trunk-b"},
+			{Prefix: "10.1.0.0/24:5060", Name: "sbc-pool"}, {Prefix: "[2001:db8::1]:5060", Name: "v6-sbc"}}}, ar); diff != "" {
 		t.Errorf("aliases (-want +got):\n%s", diff)
 	}
 
@@ -326,7 +332,7 @@ func TestAccounts(t *testing.T) {
 		want = append(want, ` login_failed user "oper"`)
 	}
 	want = append(want, ` login_blocked user "oper"`, "viewer logout ")
-	want = slices.Insert(want, len(want)-7, "root aliases_update 2 aliases")
+	want = slices.Insert(want, len(want)-7, "root aliases_update 4 aliases")
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("audit log (-want +got):\n%s", diff)
 	}

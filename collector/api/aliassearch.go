@@ -1,7 +1,8 @@
 package api
 
 // Search by alias: an alias name (--alias, or stored by an admin) finds
-// the messages from, to or from-or-to the addresses and subnets it names.
+// the messages from, to or from-or-to the addresses and subnets it names,
+// on its port where the alias entry has one.
 
 import (
 	"context"
@@ -9,7 +10,10 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
+
+	"github.com/xhep/xhep/collector/alias"
 )
 
 // aliasParams are the alias search parameters and the address columns
@@ -30,10 +34,16 @@ const maxAliasPatterns = 2048
 // address as 32 hex digits (IPv6 only; see mysqlCol and chCol).
 const hexSuffix = "_hex"
 
-// aliasFilters adds a filter per alias parameter of q to s.
+// portCol is the port column of each address column.
+var portCol = map[string]string{"src_ip": "src_port", "dst_ip": "dst_port"}
+
+// aliasFilters adds a filter per alias parameter of q to s: the address
+// patterns of the alias's port-less entries on its columns, OR for each
+// entry with a port its address patterns on a column AND that column's
+// port (src_ip with src_port, dst_ip with dst_port).
 func (a *API) aliasFilters(ctx context.Context, q url.Values, s *search) error {
 	var am interface {
-		Prefixes(string) []netip.Prefix
+		Entries(string) []alias.Entry
 		Names() []string
 	}
 	for _, ap := range aliasParams {
@@ -48,37 +58,67 @@ func (a *API) aliasFilters(ctx context.Context, q url.Values, s *search) error {
 			}
 			am = m
 		}
-		pfx := am.Prefixes(name)
-		if len(pfx) == 0 {
+		entries := am.Entries(name)
+		if len(entries) == 0 {
 			names := am.Names()
 			if len(names) > 20 {
 				names = append(names[:20], "…")
 			}
 			return errBad("%s: no alias is named %q (aliases: %s)", ap.param, name, strings.Join(names, ", "))
 		}
-		var text, hx []string
-		for _, p := range pfx {
-			t, h := prefixPatterns(p)
-			text, hx = append(text, t...), append(hx, h...)
+		// Patterns by port (0: port-less), ports in first-seen order.
+		byPort := map[uint16][2][]string{}
+		var ports []uint16
+		n := 0
+		for _, e := range entries {
+			t, h := prefixPatterns(e.Prefix)
+			pp, seen := byPort[e.Port]
+			if !seen {
+				ports = append(ports, e.Port)
+			}
+			byPort[e.Port] = [2][]string{append(pp[0], t...), append(pp[1], h...)}
+			n += len(t) + len(h)
 		}
-		if len(text)+len(hx) > maxAliasPatterns {
-			return errBad("%s: alias %q covers too many address ranges (%d patterns, at most %d): search by a narrower alias or src_ip/dst_ip", ap.param, name, len(text)+len(hx), maxAliasPatterns)
+		if n > maxAliasPatterns {
+			return errBad("%s: alias %q covers too many address ranges (%d patterns, at most %d): search by a narrower alias or src_ip/dst_ip", ap.param, name, n, maxAliasPatterns)
 		}
-		f := filter{op: "LIKE", cols: ap.cols}
-		if len(hx) > 0 {
-			// A text pattern never matches the hex form nor a hex pattern
-			// the text form ('.' or ':' against hex digits), so one list
-			// serves both.
+		var groups [][]filter
+		for _, port := range ports {
+			pp := byPort[port]
+			if port == 0 {
+				groups = append(groups, []filter{addrFilter(ap.cols, pp[0], pp[1])})
+				continue
+			}
 			for _, c := range ap.cols {
-				f.cols = append(f.cols, c+hexSuffix)
+				groups = append(groups, []filter{addrFilter([]string{c}, pp[0], pp[1]), {col: portCol[c], op: "=", args: []any{int(port)}}})
 			}
 		}
-		for _, p := range append(text, hx...) {
-			f.args = append(f.args, p)
+		if len(groups) == 1 && len(groups[0]) == 1 {
+			s.filters = append(s.filters, groups[0][0])
+		} else {
+			s.filters = append(s.filters, filter{anyOf: groups})
 		}
-		s.filters = append(s.filters, f)
 	}
 	return nil
+}
+
+// addrFilter is a LIKE filter of the text and hex address patterns on
+// cols (and their hex pseudo-columns when there are hex patterns).
+func addrFilter(cols []string, text, hx []string) filter {
+	f := filter{op: "LIKE", cols: cols}
+	if len(hx) > 0 {
+		// A text pattern never matches the hex form nor a hex pattern
+		// the text form ('.' or ':' against hex digits), so one list
+		// serves both.
+		f.cols = slices.Clone(cols)
+		for _, c := range cols {
+			f.cols = append(f.cols, c+hexSuffix)
+		}
+	}
+	for _, p := range append(text, hx...) {
+		f.args = append(f.args, p)
+	}
+	return f
 }
 
 // prefixPatterns returns LIKE patterns matching exactly the addresses of

@@ -237,3 +237,120 @@ func TestSearchResultAliases(t *testing.T) {
 		t.Errorf("without --alias: aliases %v", plain.Aliases)
 	}
 }
+
+// portAliases name two ports of one IPv4 host and of one IPv6 host apart,
+// with a port-less alias of their subnet.
+var portAliases = []string{
+	"10.9.0.1:5080=trunk-a", "10.9.0.1:5090=trunk-b", "10.9.0.0/24=net9",
+	"[2001:db8:9::1]:5070=v6-a", "[2001:db8:9::/48]:5071=v6-b",
+}
+
+// portAliasFixture adds to the generated traffic calls from 10.9.0.50 to
+// 10.9.0.1 on ports 5080, 5090 and 5099, and from 2001:db8:9::50 to
+// 2001:db8:9::1 on 5070 and 5071 (an INVITE and its 200 each).
+func portAliasFixture(t *testing.T) *fixture {
+	var extra []gen.SIPMessage
+	for k, pair := range [][2]string{
+		{"10.9.0.50:5060", "10.9.0.1:5080"}, {"10.9.0.50:5060", "10.9.0.1:5090"}, {"10.9.0.50:5060", "10.9.0.1:5099"},
+		{"[2001:db8:9::50]:5060", "[2001:db8:9::1]:5070"}, {"[2001:db8:9::50]:5060", "[2001:db8:9::1]:5071"},
+	} {
+		a, b := netip.MustParseAddrPort(pair[0]), netip.MustParseAddrPort(pair[1])
+		id := fmt.Sprintf("port-call-%d", k)
+		for i, first := range []string{"INVITE sip:7000@p.example.com SIP/2.0", "SIP/2.0 200 OK"} {
+			src, dst := a, b
+			if i == 1 {
+				src, dst = b, a
+			}
+			raw := first + "\r\nVia: SIP/2.0/UDP " + a.String() + ";branch=z9hG4bKp" + fmt.Sprint(k) + "\r\nFrom: <sip:6000@p.example.com>;tag=p\r\nTo: <sip:7000@p.example.com>\r\nCall-ID: " + id + "\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+			m := gen.SIPMessage{Src: src, Dst: dst, Transport: "udp", TS: genStart.Add(time.Duration(10*k+i+1) * time.Second), CallID: id, CSeqMethod: "INVITE", Raw: []byte(raw)}
+			if i == 0 {
+				m.Method = "INVITE"
+			} else {
+				m.Status = 200
+			}
+			extra = append(extra, m)
+		}
+	}
+	return newFixtureWith(t, nil, extra)
+}
+
+// TestSearchPortAlias: an alias entry with a port matches an address only
+// on that port (src_port with src_ip, dst_port with dst_ip): one host's
+// two ports under two names find each its own messages, a port-less
+// subnet alias all of them, IPv6 too; the answers' aliases name
+// "IP:PORT" where a port alias differs from the IP's name.
+func TestSearchPortAlias(t *testing.T) {
+	f := portAliasFixture(t)
+	srv, _ := server(t, f, func(c *Config) { c.Aliases = portAliases })
+	am, err := alias.Parse(portAliases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	win := "&from=" + url.QueryEscape(genStart.Add(-time.Minute).Format(time.RFC3339)) + "&to=" + url.QueryEscape(genStart.Add(time.Hour).Format(time.RFC3339))
+	in := func(name string, ap netip.AddrPort) bool {
+		return slices.ContainsFunc(am.Entries(name), func(e alias.Entry) bool {
+			return e.Prefix.Contains(ap.Addr()) && (e.Port == 0 || e.Port == ap.Port())
+		})
+	}
+	key := func(callID, method string, src, dst netip.AddrPort) string {
+		return fmt.Sprintf("%s %s %s>%s", callID, method, src, dst)
+	}
+	for _, tc := range []struct {
+		query string
+		match func(m gen.SIPMessage) bool
+		n     int
+	}{
+		{"dst_alias=trunk-a", func(m gen.SIPMessage) bool { return in("trunk-a", m.Dst) }, 1},
+		{"src_alias=trunk-b", func(m gen.SIPMessage) bool { return in("trunk-b", m.Src) }, 1},
+		{"alias=trunk-a", func(m gen.SIPMessage) bool { return in("trunk-a", m.Src) || in("trunk-a", m.Dst) }, 2},
+		{"alias=trunk-b&method=INVITE", func(m gen.SIPMessage) bool {
+			return m.Method == "INVITE" && (in("trunk-b", m.Src) || in("trunk-b", m.Dst))
+		}, 1},
+		{"alias=net9", func(m gen.SIPMessage) bool { return in("net9", m.Src) || in("net9", m.Dst) }, 6},
+		{"src_alias=trunk-a&dst_alias=net9", func(m gen.SIPMessage) bool { return in("trunk-a", m.Src) && in("net9", m.Dst) }, 1},
+		{"alias=v6-a", func(m gen.SIPMessage) bool { return in("v6-a", m.Src) || in("v6-a", m.Dst) }, 2},
+		{"dst_alias=v6-b", func(m gen.SIPMessage) bool { return in("v6-b", m.Dst) }, 1},
+	} {
+		var want []string
+		for _, m := range f.sip {
+			if tc.match(m) {
+				want = append(want, key(m.CallID, cmpMethod(m), m.Src, m.Dst))
+			}
+		}
+		if len(want) != tc.n {
+			t.Fatalf("%s: %d stored messages match, want %d", tc.query, len(want), tc.n)
+		}
+		var res MessagesResult
+		getJSON(t, srv.URL+"/api/v1/messages?limit=1000&"+tc.query+win, &res)
+		var got []string
+		for _, m := range res.Messages {
+			src := netip.AddrPortFrom(netip.MustParseAddr(m.SrcIP), uint16(m.SrcPort))
+			dst := netip.AddrPortFrom(netip.MustParseAddr(m.DstIP), uint16(m.DstPort))
+			got = append(got, key(m.CallID, m.Method, src, dst))
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("messages?%s (-want +got):\n%s", tc.query, diff)
+		}
+	}
+	var res MessagesResult
+	getJSON(t, srv.URL+"/api/v1/messages?limit=1000&alias=net9"+win, &res)
+	for k, want := range map[string]string{
+		"10.9.0.1": "net9", "10.9.0.50": "net9", "10.9.0.1:5080": "trunk-a", "10.9.0.1:5090": "trunk-b",
+	} {
+		if got := res.Aliases[k]; got != want {
+			t.Errorf("messages' aliases[%s] = %q, want %q (all: %v)", k, got, want, res.Aliases)
+		}
+	}
+	for _, k := range []string{"10.9.0.1:5099", "10.9.0.50:5060"} {
+		if n, ok := res.Aliases[k]; ok {
+			t.Errorf("aliases[%s] = %q: the IP's name serves, want no entry", k, n)
+		}
+	}
+	var calls CallsResult
+	getJSON(t, srv.URL+"/api/v1/calls?limit=1000&alias=v6-a"+win, &calls)
+	if len(calls.Calls) != 1 || calls.Aliases["[2001:db8:9::1]:5070"] != "v6-a" || calls.Calls[0].DstPort != 5070 {
+		t.Errorf("calls?alias=v6-a: %+v, aliases %v", calls.Calls, calls.Aliases)
+	}
+}

@@ -177,18 +177,18 @@ func (a *API) flow(w http.ResponseWriter, r *http.Request) error {
 // writeFlow adds the aliases of f's addresses and writes it.
 func (a *API) writeFlow(w http.ResponseWriter, r *http.Request, f *Flow) error {
 	var err error
-	f.Aliases, err = a.aliasesOf(r.Context(), func(add func(ip string)) {
+	f.Aliases, err = a.aliasesOf(r.Context(), func(add func(ip string, port int)) {
 		for _, m := range f.Messages {
-			add(m.SrcIP)
-			add(m.DstIP)
+			add(m.SrcIP, m.SrcPort)
+			add(m.DstIP, m.DstPort)
 		}
 		for _, e := range f.RTCP {
-			add(e.SrcIP)
-			add(e.DstIP)
+			add(e.SrcIP, e.SrcPort)
+			add(e.DstIP, e.DstPort)
 		}
 		for _, d := range f.DNS {
-			add(d.SrcIP)
-			add(d.DstIP)
+			add(d.SrcIP, d.SrcPort)
+			add(d.DstIP, d.DstPort)
 		}
 	})
 	if err != nil {
@@ -199,9 +199,12 @@ func (a *API) writeFlow(w http.ResponseWriter, r *http.Request, f *Flow) error {
 }
 
 // aliasesOf names the addresses that each calls add with that an alias
-// covers (--alias, and with accounts the stored ones): IP → name; nil
-// when there is none.
-func (a *API) aliasesOf(ctx context.Context, each func(add func(ip string))) (map[string]string, error) {
+// covers (--alias, and with accounts the stored ones): IP → name of the
+// port-less aliases, and "IP:PORT" ("[IPv6]:PORT") → name where a port
+// alias names that address and port otherwise (a client looks up
+// "IP:PORT" first, then "IP"; old clients reading only IPs keep working);
+// nil when there is none. Port 0 adds only the IP.
+func (a *API) aliasesOf(ctx context.Context, each func(add func(ip string, port int))) (map[string]string, error) {
 	am, err := a.aliasMap(ctx)
 	if err != nil {
 		return nil, err
@@ -210,13 +213,31 @@ func (a *API) aliasesOf(ctx context.Context, each func(add func(ip string))) (ma
 		return nil, nil
 	}
 	out := map[string]string{}
-	each(func(ip string) {
-		if _, done := out[ip]; done {
+	seen := map[string]bool{}
+	ports := am.HasPorts()
+	each(func(ip string, port int) {
+		if !ports || port <= 0 || port > 65535 {
+			port = 0
+		}
+		hp := ip
+		if port != 0 {
+			hp = hostPort(ip, port)
+		}
+		if seen[hp] {
 			return
 		}
-		if addr, err := netip.ParseAddr(ip); err == nil {
-			if n, ok := am.Lookup(addr); ok {
-				out[ip] = n
+		seen[hp] = true
+		addr, err := netip.ParseAddr(ip)
+		if err != nil {
+			return
+		}
+		n, ok := am.Lookup(addr)
+		if ok {
+			out[ip] = n
+		}
+		if port != 0 {
+			if pn, pok := am.LookupPort(addr, uint16(port)); pok && pn != n {
+				out[hp] = pn
 			}
 		}
 	})

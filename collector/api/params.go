@@ -122,6 +122,9 @@ type filter struct {
 	op     string   // "=" or "LIKE"
 	args   []any    // any of these values (a number with and without "+")
 	sipCol bool     // only SIP tables have the column
+	// anyOf, when set, makes the filter the OR of its groups, each the
+	// AND of its filters (col, cols, op and args are unused then).
+	anyOf [][]filter
 }
 
 // columns returns the columns f tests.
@@ -132,11 +135,29 @@ func (f filter) columns() []string {
 	return f.cols
 }
 
-// render writes f as "(c1 op ? OR c1 op ? OR c2 op ? ...)" with the
-// column expressions of colExpr and returns its arguments.
+// render writes f as "(c1 op ? OR c1 op ? OR c2 op ? ...)" (with anyOf
+// "((f1 AND f2) OR (f3) ...)") with the column expressions of colExpr and
+// returns its arguments.
 func (f filter) render(b *strings.Builder, colExpr func(string) string) []any {
 	var args []any
 	b.WriteByte('(')
+	if len(f.anyOf) > 0 {
+		for i, g := range f.anyOf {
+			if i > 0 {
+				b.WriteString(" OR ")
+			}
+			b.WriteByte('(')
+			for j, sub := range g {
+				if j > 0 {
+					b.WriteString(" AND ")
+				}
+				args = append(args, sub.render(b, colExpr)...)
+			}
+			b.WriteByte(')')
+		}
+		b.WriteByte(')')
+		return args
+	}
 	n := 0
 	for _, c := range f.columns() {
 		for _, a := range f.args {

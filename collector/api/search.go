@@ -59,7 +59,8 @@ type MessagesResult struct {
 	Limit    int       `json:"limit"`
 	Offset   int       `json:"offset"`
 	Messages []Message `json:"messages"`
-	// Aliases names the messages' addresses an alias covers: IP → name.
+	// Aliases names the messages' addresses an alias covers: IP → name,
+	// and "IP:PORT" → name where a port alias names it (see aliasesOf).
 	Aliases map[string]string `json:"aliases,omitempty"`
 }
 
@@ -86,10 +87,10 @@ func (a *API) searchMessages(ctx context.Context, s *search) (*MessagesResult, e
 	if res.Messages == nil {
 		res.Messages = []Message{}
 	}
-	res.Aliases, err = a.aliasesOf(ctx, func(add func(string)) {
+	res.Aliases, err = a.aliasesOf(ctx, func(add func(string, int)) {
 		for _, m := range res.Messages {
-			add(m.SrcIP)
-			add(m.DstIP)
+			add(m.SrcIP, m.SrcPort)
+			add(m.DstIP, m.DstPort)
 		}
 	})
 	if err != nil {
@@ -113,7 +114,9 @@ type Call struct {
 	ToUser      string    `json:"to_user"`
 	RURIUser    string    `json:"ruri_user"`
 	SrcIP       string    `json:"src_ip"`               // sender of the first message
+	SrcPort     int       `json:"src_port,omitempty"`   // its port
 	DstIP       string    `json:"dst_ip"`               // receiver of the first message
+	DstPort     int       `json:"dst_port,omitempty"`   // its port
 	UserAgent   string    `json:"user_agent,omitempty"` // of the first request
 	// Headers are the configured search headers' values, by search
 	// parameter: of each, the first value among the call's messages.
@@ -128,7 +131,8 @@ type CallsResult struct {
 	Limit  int       `json:"limit"`
 	Offset int       `json:"offset"`
 	Calls  []Call    `json:"calls"`
-	// Aliases names the calls' addresses an alias covers: IP → name.
+	// Aliases names the calls' addresses an alias covers: IP → name,
+	// and "IP:PORT" → name where a port alias names it (see aliasesOf).
 	Aliases map[string]string `json:"aliases,omitempty"`
 }
 
@@ -171,10 +175,10 @@ func (a *API) searchCalls(ctx context.Context, s *search) (*CallsResult, error) 
 	for _, id := range ids {
 		res.Calls = append(res.Calls, summarize(id, by[id]))
 	}
-	res.Aliases, err = a.aliasesOf(ctx, func(add func(string)) {
+	res.Aliases, err = a.aliasesOf(ctx, func(add func(string, int)) {
 		for _, c := range res.Calls {
-			add(c.SrcIP)
-			add(c.DstIP)
+			add(c.SrcIP, c.SrcPort)
+			add(c.DstIP, c.DstPort)
 		}
 	})
 	if err != nil {
@@ -193,6 +197,7 @@ func summarize(id string, msgs []Message) Call {
 	c.First, c.Last = f.Time, msgs[len(msgs)-1].Time
 	c.DurationMS = c.Last.Sub(c.First).Milliseconds()
 	c.FromUser, c.ToUser, c.RURIUser, c.SrcIP, c.DstIP = f.FromUser, f.ToUser, f.RURIUser, f.SrcIP, f.DstIP
+	c.SrcPort, c.DstPort = f.SrcPort, f.DstPort
 	var answered, bye time.Time
 	lastResp, inviteFinal := 0, 0
 	for _, m := range msgs {

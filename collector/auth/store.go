@@ -718,8 +718,9 @@ func (s *Store) AuditLog(ctx context.Context, user string, before int64, limit i
 	return out, rows.Err()
 }
 
-// Alias names an address or prefix in the console ("10.1.0.0/24" →
-// "carrier-a"); see package collector/alias for the forms accepted.
+// Alias names an address or prefix, optionally with a port, in the
+// console ("10.1.0.0/24" → "carrier-a", "10.0.0.1:5080" → "trunk-a");
+// see package collector/alias for the forms accepted.
 type Alias struct {
 	Prefix string `json:"prefix"`
 	Name   string `json:"name"`

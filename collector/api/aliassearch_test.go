@@ -247,7 +247,8 @@ var portAliases = []string{
 
 // portAliasFixture adds to the generated traffic calls from 10.9.0.50 to
 // 10.9.0.1 on ports 5080, 5090 and 5099, and from 2001:db8:9::50 to
-// 2001:db8:9::1 on 5070 and 5071 (an INVITE and its 200 each).
+// 2001:db8:9::1 on 5070 and 5071 (an INVITE and its 200 each), and one
+// call through 10.9.0.1's two ports (port-call-5).
 func portAliasFixture(t *testing.T) *fixture {
 	var extra []gen.SIPMessage
 	for k, pair := range [][2]string{
@@ -270,6 +271,24 @@ func portAliasFixture(t *testing.T) *fixture {
 			}
 			extra = append(extra, m)
 		}
+	}
+	// port-call-5 passes 10.9.0.1: in on 5080 from 10.9.0.50, out from
+	// 5090 to 10.9.0.60 (a B2BUA keeping the Call-ID).
+	hops := [][2]string{{"10.9.0.50:5060", "10.9.0.1:5080"}, {"10.9.0.1:5090", "10.9.0.60:5060"}, {"10.9.0.60:5060", "10.9.0.1:5090"}, {"10.9.0.1:5080", "10.9.0.50:5060"}}
+	for i, h := range hops {
+		src, dst := netip.MustParseAddrPort(h[0]), netip.MustParseAddrPort(h[1])
+		first := "INVITE sip:7000@p.example.com SIP/2.0"
+		if i >= 2 {
+			first = "SIP/2.0 200 OK"
+		}
+		raw := first + "\r\nVia: SIP/2.0/UDP " + hops[i%2][0] + ";branch=z9hG4bKb" + fmt.Sprint(i%2) + "\r\nFrom: <sip:6000@p.example.com>;tag=p\r\nTo: <sip:7000@p.example.com>\r\nCall-ID: port-call-5\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+		m := gen.SIPMessage{Src: src, Dst: dst, Transport: "udp", TS: genStart.Add(60*time.Second + time.Duration(i)*100*time.Millisecond), CallID: "port-call-5", CSeqMethod: "INVITE", Raw: []byte(raw)}
+		if i < 2 {
+			m.Method = "INVITE"
+		} else {
+			m.Status = 200
+		}
+		extra = append(extra, m)
 	}
 	return newFixtureWith(t, nil, extra)
 }
@@ -300,14 +319,14 @@ func TestSearchPortAlias(t *testing.T) {
 		match func(m gen.SIPMessage) bool
 		n     int
 	}{
-		{"dst_alias=trunk-a", func(m gen.SIPMessage) bool { return in("trunk-a", m.Dst) }, 1},
-		{"src_alias=trunk-b", func(m gen.SIPMessage) bool { return in("trunk-b", m.Src) }, 1},
-		{"alias=trunk-a", func(m gen.SIPMessage) bool { return in("trunk-a", m.Src) || in("trunk-a", m.Dst) }, 2},
+		{"dst_alias=trunk-a", func(m gen.SIPMessage) bool { return in("trunk-a", m.Dst) }, 2},
+		{"src_alias=trunk-b", func(m gen.SIPMessage) bool { return in("trunk-b", m.Src) }, 2},
+		{"alias=trunk-a", func(m gen.SIPMessage) bool { return in("trunk-a", m.Src) || in("trunk-a", m.Dst) }, 4},
 		{"alias=trunk-b&method=INVITE", func(m gen.SIPMessage) bool {
 			return m.Method == "INVITE" && (in("trunk-b", m.Src) || in("trunk-b", m.Dst))
-		}, 1},
-		{"alias=net9", func(m gen.SIPMessage) bool { return in("net9", m.Src) || in("net9", m.Dst) }, 6},
-		{"src_alias=trunk-a&dst_alias=net9", func(m gen.SIPMessage) bool { return in("trunk-a", m.Src) && in("net9", m.Dst) }, 1},
+		}, 2},
+		{"alias=net9", func(m gen.SIPMessage) bool { return in("net9", m.Src) || in("net9", m.Dst) }, 10},
+		{"src_alias=trunk-a&dst_alias=net9", func(m gen.SIPMessage) bool { return in("trunk-a", m.Src) && in("net9", m.Dst) }, 2},
 		{"alias=v6-a", func(m gen.SIPMessage) bool { return in("v6-a", m.Src) || in("v6-a", m.Dst) }, 2},
 		{"dst_alias=v6-b", func(m gen.SIPMessage) bool { return in("v6-b", m.Dst) }, 1},
 	} {

@@ -36,7 +36,9 @@ type Flow struct {
 	// Truncated is set when the leg closure stopped at Config.MaxLegs.
 	Truncated bool `json:"truncated,omitempty"`
 	// Aliases names the flow's addresses that an alias prefix covers
-	// (--alias, and with accounts the stored ones): IP → name.
+	// (--alias, and with accounts the stored ones): IP → name, and
+	// "IP:PORT" ("[IPv6]:PORT") → name where a port alias names that
+	// address and port otherwise; look up "IP:PORT" first, then "IP".
 	Aliases map[string]string `json:"aliases,omitempty"`
 }
 
@@ -189,6 +191,10 @@ func (a *API) writeFlow(w http.ResponseWriter, r *http.Request, f *Flow) error {
 		for _, d := range f.DNS {
 			add(d.SrcIP, d.SrcPort)
 			add(d.DstIP, d.DstPort)
+		}
+		for _, e := range f.Media {
+			add(e.SrcIP, e.SrcPort)
+			add(e.DstIP, e.DstPort)
 		}
 	})
 	if err != nil {

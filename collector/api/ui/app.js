@@ -363,25 +363,33 @@ function spanParams(q, first, last, pad = 3600e3) {
 // ---- results grid: sortable columns, column chooser, CSV -------------------
 
 // resultAliases names the addresses of the results shown (the search
-// answer's aliases: IP → alias name).
+// answer's aliases: IP → alias name, "IP:PORT" → name of a port alias).
 let resultAliases = {};
+
+// nameIn is the alias name of ip (and port) in an answer's aliases: the
+// port alias ("IP:PORT") first, then the IP's; "" for none.
+function nameIn(aliases, ip, port) {
+  if (!aliases) return "";
+  return (port !== undefined && port !== "" && port !== 0 && aliases[hostPort(ip, port)]) || aliases[ip] || "";
+}
 
 // addrText is an address in a grid: its alias name, else ip[:port]; with
 // full, the name and the address ("sbc-1 10.0.0.10:5060").
 function addrText(ip, port, full) {
   const a = port === "" ? ip : hostPort(ip, port);
-  const n = resultAliases[ip];
+  const n = nameIn(resultAliases, ip, port);
   return !n ? a : full ? n + " " + a : n;
 }
 // routeText is a route by names; both ends under one name (hosts of one
 // subnet alias) keep their addresses too, so the route still says which.
 function routeText(sip, sport, dip, dport, full) {
-  if (resultAliases[sip] && resultAliases[sip] === resultAliases[dip]) full = true;
+  const sn = nameIn(resultAliases, sip, sport);
+  if (sn && sn === nameIn(resultAliases, dip, dport)) full = true;
   return addrText(sip, sport, full) + " → " + addrText(dip, dport, full);
 }
 // routeTd shows the route by alias names, the addresses on hover.
 function routeTd(sip, sport, dip, dport) {
-  const named = resultAliases[sip] || resultAliases[dip];
+  const named = nameIn(resultAliases, sip, sport) || nameIn(resultAliases, dip, dport);
   return el("td", { class: "mono route" + (named ? " named" : ""), title: (sport === "" ? sip : hostPort(sip, sport)) + " → " + (dport === "" ? dip : hostPort(dip, dport)) },
     routeText(sip, sport, dip, dport));
 }
@@ -680,7 +688,7 @@ async function showCall(callid, q, share) {
   media(f);
   table($("dns"), ["time", "src → dst", "name", "type", "kind", "rcode"], f.dns.map((d) => el("tr", {},
     timeTd(d.time_us), el("td", { class: "mono", title: hostPort(d.src_ip, d.src_port) + " → " + hostPort(d.dst_ip, d.dst_port) },
-      (aliasOf(f, d.src_ip) || hostPort(d.src_ip, d.src_port)) + " → " + (aliasOf(f, d.dst_ip) || hostPort(d.dst_ip, d.dst_port))),
+      (aliasOf(f, d.src_ip, d.src_port) || hostPort(d.src_ip, d.src_port)) + " → " + (aliasOf(f, d.dst_ip, d.dst_port) || hostPort(d.dst_ip, d.dst_port))),
     el("td", { class: "mono" }, d.qname), el("td", {}, qtype(d.qtype)), el("td", {}, d.qr ? "response" : "query"), el("td", {}, d.rcode))));
   table($("logs"), ["time", "correlation id", "message"], f.logs.map((l) => el("tr", {},
     timeTd(l.time_us), el("td", { class: "mono" }, l.correlation_id), el("td", {}, l.message))));
@@ -715,13 +723,15 @@ function legs(f) {
 // localStorage.
 function combine() { return localStorage.getItem("xhep.combine") || "port"; }
 
-function aliasOf(f, ip) { return (f.aliases && f.aliases[ip]) || ""; }
+// aliasOf is the alias name of ip (with port: a port alias first) in the
+// flow; "" for none.
+function aliasOf(f, ip, port) { return nameIn(f.aliases, ip, port); }
 
 // colKey is the ladder column of an address under the combine mode.
 function colKey(f, ip, port) {
   switch (combine()) {
     case "ip": return ip;
-    case "alias": return aliasOf(f, ip) || ip;
+    case "alias": return aliasOf(f, ip, port) || ip;
   }
   return hostPort(ip, port);
 }
@@ -872,10 +882,11 @@ function ladder(f) {
   const cols = [];
   const colOf = {};
   const members = {};
+  const addrOf = {};
   for (const m of msgs) {
     for (const [ip, port] of [[m.src_ip, m.src_port], [m.dst_ip, m.dst_port]]) {
       const k = colKey(f, ip, port);
-      if (!(k in colOf)) { colOf[k] = cols.length; cols.push(k); members[k] = new Set(); }
+      if (!(k in colOf)) { colOf[k] = cols.length; cols.push(k); members[k] = new Set(); addrOf[k] = [ip, port]; }
       members[k].add(hostPort(ip, port));
     }
   }
@@ -889,8 +900,9 @@ function ladder(f) {
   s.setAttribute("viewBox", `0 0 ${W} ${H}`);
   const x = (i) => X0 + i * DX;
   cols.forEach((k, i) => {
-    const ip = k.replace(/^\[/, "").replace(/\]:\d+$/, "").replace(/:\d+$/, "");
-    const name = combine() === "alias" ? k : aliasOf(f, ip) ? aliasOf(f, ip) + " " + k : k;
+    const [ip, port] = addrOf[k];
+    const n = aliasOf(f, ip, combine() === "port" ? port : undefined);
+    const name = combine() === "alias" ? k : n ? n + " " + k : k;
     const t = svg("text", { class: "host", x: x(i), y: 20, "text-anchor": "middle", "data-col": k }, name);
     t.append(svg("title", {}, [...members[k]].join(", ")));
     s.append(t);
@@ -941,8 +953,8 @@ function fmtMS(ms) { return ms >= 1000 ? (ms / 1000).toFixed(3) + " s" : ms.toFi
 // showMessage shows a message's raw text and its parsed header table.
 function showMessage(f, m) {
   const from = hostPort(m.src_ip, m.src_port), to = hostPort(m.dst_ip, m.dst_port);
-  const an = (ip) => aliasOf(f, ip) ? " (" + aliasOf(f, ip) + ")" : "";
-  $("raw").textContent = `${fmtTime(m.time_us)}  ${m.transport.toUpperCase()} ${from}${an(m.src_ip)} → ${to}${an(m.dst_ip)}  Call-ID ${m.callid}  node ${m.node}\n\n` + m.raw;
+  const an = (ip, port) => aliasOf(f, ip, port) ? " (" + aliasOf(f, ip, port) + ")" : "";
+  $("raw").textContent = `${fmtTime(m.time_us)}  ${m.transport.toUpperCase()} ${from}${an(m.src_ip, m.src_port)} → ${to}${an(m.dst_ip, m.dst_port)}  Call-ID ${m.callid}  node ${m.node}\n\n` + m.raw;
   const head = (m.raw || "").split(/\r?\n\r?\n/)[0].split(/\r?\n/).slice(1);
   table($("headers"), ["header", "value"], head.filter((l) => l.includes(":")).map((l) => {
     const i = l.indexOf(":");
@@ -953,7 +965,9 @@ function showMessage(f, m) {
 // hpName is a "host:port" with its alias: "SBC-1 (10.0.0.10:4000)".
 function hpName(f, hp) {
   const ip = hp.replace(/^\[/, "").replace(/\]:\d+$/, "").replace(/:\d+$/, "");
-  return aliasOf(f, ip) ? aliasOf(f, ip) + " (" + hp + ")" : hp;
+  const port = (hp.match(/:(\d+)$/) || [])[1];
+  const n = aliasOf(f, ip, port);
+  return n ? n + " (" + hp + ")" : hp;
 }
 
 // qos draws the per-stream RTCP table: who reports about whom (hosts and
@@ -1026,7 +1040,7 @@ function rtcpFor(f, st, used) {
 function media(f) {
   const box = $("mediacharts");
   box.replaceChildren();
-  const name = (ip, hp) => aliasOf(f, ip) ? aliasOf(f, ip) + " (" + hp + ")" : hp;
+  const name = (ip, hp) => hpName(f, hp);
   const legIdx = Object.fromEntries(f.legs.map((l, i) => [l.callid, i]));
   const streams = mediaStreams(f), used = new Set(), rows = [];
   const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;

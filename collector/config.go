@@ -155,7 +155,7 @@ type Config struct {
 	// KPICallTimeout bounds how long an answered call without BYE counts as
 	// active (default 4h).
 	KPICallTimeout time.Duration
-	// Aliases name peers and trunks by address: PREFIX=NAME entries (see
+	// Aliases name peers and trunks by address: PREFIX[:PORT]=NAME entries (see
 	// package collector/alias); the SIP KPIs are labelled with them.
 	Aliases []string
 	// KPIMaxPeers and KPIMaxNodes bound the peer and node label values of

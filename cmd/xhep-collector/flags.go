@@ -107,7 +107,7 @@ func defineFlags(fs *cli.FlagSet, v *flagValues) {
 	fs.StringVar(&cfg.Read, "read", "", "decode the HEP carried in this pcap/pcapng file (with --print or --mysql) and exit")
 	fs.BoolVar(&cfg.Print, "print", false, "with --read: print one JSON row per message to stdout instead of storing")
 	fs.DurationVar(&cfg.KPIWindow, "kpi-window", 2*time.Minute, "how long an INVITE waits for responses in the SIP timing metrics")
-	fs.List(&cfg.Aliases, "alias", "name a peer or trunk for the SIP KPIs: PREFIX=NAME, e.g. 10.1.0.0/24=carrier-a (repeatable)", false)
+	fs.List(&cfg.Aliases, "alias", "name a peer or trunk for the SIP KPIs and the console: PREFIX[:PORT]=NAME, e.g. 10.1.0.0/24=carrier-a, 10.0.0.1:5080=trunk-a, [2001:db8::1]:5060=sbc (repeatable)", false)
 	fs.IntVar(&cfg.KPIMaxPeers, "kpi-max-peers", 64, "peer label values of the SIP KPIs; further aliases count as \"other\"")
 	fs.IntVar(&cfg.KPIMaxNodes, "kpi-max-nodes", 64, "capture node label values of the KPIs; further nodes count as \"other\"")
 	fs.IntVar(&cfg.KPIMax, "kpi-max", 200_000, "entries per SIP KPI table (open INVITEs, answered calls, retransmission keys); beyond it new ones are refused and counted")

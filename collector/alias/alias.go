@@ -70,7 +70,7 @@ func Parse(entries []string) (*Map, error) {
 		}
 		pfx, name, ok := strings.Cut(e, "=")
 		if !ok {
-			return nil, fmt.Errorf("alias %q: want PREFIX=NAME", e)
+			return nil, fmt.Errorf("alias %q: want PREFIX[:PORT]=NAME", e)
 		}
 		pfx, name = strings.TrimSpace(pfx), strings.TrimSpace(name)
 		if err := checkName(name); err != nil {

@@ -79,7 +79,7 @@ type Config struct {
 	// what each may do, and logins, searches, exports and admin changes
 	// go to the audit log. Nil: the Token / loopback modes above.
 	Accounts *auth.Store
-	// Aliases are the --alias entries (PREFIX=NAME, package
+	// Aliases are the --alias entries (PREFIX[:PORT]=NAME, package
 	// collector/alias): host names in the console, beside those an admin
 	// keeps in the database (with Accounts).
 	Aliases []string

@@ -397,6 +397,22 @@ func BenchmarkQueries(b *testing.B) {
 				"&to=" + url.QueryEscape(t.Add(30*time.Minute).Format(time.RFC3339))
 		}, func([]byte) error { return nil })
 	})
+	// Every message of one hour, latest first (the default order) and
+	// sorted on the server by a column (sort=from_user: a filesort of the
+	// hour's rows on MySQL/MariaDB, no index starts with the column).
+	hour := func(k int) string {
+		t := tp.at(k, replicas)
+		return "from=" + url.QueryEscape(t.Add(-30*time.Minute).Format(time.RFC3339)) +
+			"&to=" + url.QueryEscape(t.Add(30*time.Minute).Format(time.RFC3339))
+	}
+	b.Run("all-1h-latest", func(b *testing.B) {
+		run(b, func() string { return "/api/v1/messages?" + hour(rng.IntN(replicas)) }, func([]byte) error { return nil })
+	})
+	b.Run("all-1h-sorted-from-user", func(b *testing.B) {
+		run(b, func() string {
+			return "/api/v1/messages?sort=from_user&order=asc&" + hour(rng.IntN(replicas))
+		}, func([]byte) error { return nil })
+	})
 }
 
 func newBenchServer(b *testing.B, a *API) string {

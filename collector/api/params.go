@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -246,13 +247,28 @@ type search struct {
 	node    int64 // -1: any
 	limit   int
 	offset  int
+	// sort is the column the message search orders by (sortKeys' value,
+	// "" for the default: latest first); desc its direction.
+	sort string
+	desc bool
+}
+
+// sortKeys are the columns the message search sorts by on the server
+// (sort=KEY, order=asc|desc): API key → column, the same name on both
+// backends (MySQL's generated columns, ClickHouse's typed ones); "time"
+// is create_date or ts, chosen by each querier. Search headers sort by
+// their hdr_ column too. Ties are broken by time (latest first), then id.
+var sortKeys = map[string]string{
+	"time": "time", "method": "method", "status": "status", "callid": "callid",
+	"from_user": "from_user", "to_user": "to_user", "ruri_user": "ruri_user", "user_agent": "user_agent",
+	"src_ip": "src_ip", "dst_ip": "dst_ip", "src_port": "src_port", "dst_port": "dst_port", "node": "gid",
 }
 
 // knownSearch are the parameters the search endpoints accept.
 var knownSearch = map[string]bool{
 	"from": true, "to": true, "limit": true, "offset": true, "prefix": true, "party": true, "tz": true,
 	"status": true, "src_ip": true, "dst_ip": true, "src_port": true, "dst_port": true, "node": true,
-	"src_alias": true, "dst_alias": true, "alias": true,
+	"src_alias": true, "dst_alias": true, "alias": true, "sort": true, "order": true,
 }
 
 func init() {
@@ -415,7 +431,42 @@ func (a *API) parseSearch(ctx context.Context, q url.Values) (*search, error) {
 		}
 		s.offset = n
 	}
+	if err := a.parseSort(q, s); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// parseSort reads sort= (a key of sortKeys or a configured search
+// header's hdr_ column) and order= (asc or desc; asc by default, desc
+// for time).
+func (a *API) parseSort(q url.Values, s *search) error {
+	k, o := q.Get("sort"), q.Get("order")
+	if k == "" {
+		if o != "" {
+			return errBad("order= needs sort=")
+		}
+		return nil
+	}
+	col, ok := sortKeys[k]
+	if !ok && isHeaderCol(k) && slices.ContainsFunc(a.hdrs, func(h backend.SearchHeader) bool { return h.Column == k }) {
+		col, ok = k, true
+	}
+	if !ok {
+		keys := slices.Sorted(maps.Keys(sortKeys))
+		return errBad("sort: %q is not a sortable column (%s, or a --search-header's hdr_ column)", k, strings.Join(keys, ", "))
+	}
+	s.sort, s.desc = col, col == "time"
+	switch o {
+	case "":
+	case "asc":
+		s.desc = false
+	case "desc":
+		s.desc = true
+	default:
+		return errBad("order: %q is not asc or desc", o)
+	}
+	return nil
 }
 
 // likePrefix escapes s for LIKE and appends the wildcard.

@@ -122,7 +122,12 @@ func (c *clickhouseQ) searchMessages(ctx context.Context, s *search, tables []st
 	var page, count strings.Builder
 	var pargs, cargs []any
 	hc := hdrCols(c.a.hdrs, false)
-	page.WriteString("SELECT tbl, " + chMsgOut + hc + " FROM (")
+	order, sk, skOut := "ts DESC, id DESC", "", ""
+	if s.sort != "" {
+		sk, skOut = chSortExpr(s.sort)+" AS sk, ", "sk, "
+		order = "sk " + direction(s.desc) + ", " + order
+	}
+	page.WriteString("SELECT tbl, " + skOut + chMsgOut + hc + " FROM (")
 	count.WriteString("SELECT toInt64(sum(n)) FROM (")
 	for i, t := range tables {
 		if i > 0 {
@@ -130,12 +135,12 @@ func (c *clickhouseQ) searchMessages(ctx context.Context, s *search, tables []st
 			count.WriteString(" UNION ALL ")
 		}
 		where, args := c.chWhere(s, t)
-		fmt.Fprintf(&page, "SELECT '%s' AS tbl, %s%s FROM `%s` WHERE %s ORDER BY ts DESC, id DESC LIMIT %d", t, chMsgCols, hc, t, where, s.offset+s.limit)
+		fmt.Fprintf(&page, "SELECT '%s' AS tbl, %s%s%s FROM `%s` WHERE %s ORDER BY %s LIMIT %d", t, sk, chMsgCols, hc, t, where, order, s.offset+s.limit)
 		fmt.Fprintf(&count, "SELECT count() AS n FROM `%s` WHERE %s", t, where)
 		pargs = append(pargs, args...)
 		cargs = append(cargs, args...)
 	}
-	fmt.Fprintf(&page, ") ORDER BY ts DESC, id DESC LIMIT %d, %d", s.offset, s.limit)
+	fmt.Fprintf(&page, ") ORDER BY %s LIMIT %d, %d", order, s.offset, s.limit)
 	count.WriteString(")")
 	var msgs []Message
 	var total int64
@@ -151,10 +156,22 @@ func (c *clickhouseQ) searchMessages(ctx context.Context, s *search, tables []st
 			if err != nil {
 				return fmt.Errorf("query messages: %w", err)
 			}
-			msgs, err = readMessages(rows, "message", false, false, c.a.hdrs)
+			msgs, err = readMessages(rows, "message", s.sort != "", false, c.a.hdrs)
 			return err
 		})
 	return msgs, total, err
+}
+
+// chSortExpr is a sort column's value on ClickHouse (integers as Int64,
+// as chMsgCols reads them).
+func chSortExpr(col string) string {
+	switch col {
+	case "time":
+		return "ts"
+	case "status", "src_port", "dst_port", "gid":
+		return "toInt64(" + col + ")"
+	}
+	return col
 }
 
 func (c *clickhouseQ) pageCalls(ctx context.Context, s *search) ([]string, int64, error) {

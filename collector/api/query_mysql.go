@@ -39,9 +39,16 @@ func hdrCols(hdrs []backend.SearchHeader, mysql bool) string {
 }
 
 // searchSQL returns the page query and the count query of s over tables;
-// cols are the message columns (msgCols and the search headers').
+// cols are the message columns (msgCols and the search headers'). With a
+// sort column the column's value comes first, as sk, so the UNION can be
+// ordered by it (readMessages' ord column).
 func searchSQL(s *search, tables []string, cols string) (page string, pageArgs []any, count string, countArgs []any) {
 	where, args := s.where()
+	order := "create_date DESC, id DESC"
+	if s.sort != "" {
+		cols = mysqlSortExpr(s.sort) + " AS sk, " + cols
+		order = "sk " + direction(s.desc) + ", " + order
+	}
 	var pb, cb strings.Builder
 	cb.WriteString("SELECT ")
 	for i, t := range tables {
@@ -49,14 +56,34 @@ func searchSQL(s *search, tables []string, cols string) (page string, pageArgs [
 			pb.WriteString(" UNION ALL ")
 			cb.WriteString(" + ")
 		}
-		fmt.Fprintf(&pb, "(SELECT '%s' AS tbl, %s FROM `%s` WHERE %s ORDER BY create_date DESC, id DESC LIMIT %d)",
-			t, cols, t, where, s.offset+s.limit)
+		fmt.Fprintf(&pb, "(SELECT '%s' AS tbl, %s FROM `%s` WHERE %s ORDER BY %s LIMIT %d)",
+			t, cols, t, where, order, s.offset+s.limit)
 		fmt.Fprintf(&cb, "(SELECT COUNT(*) FROM `%s` WHERE %s)", t, where)
 		pageArgs = append(pageArgs, args...)
 		countArgs = append(countArgs, args...)
 	}
-	fmt.Fprintf(&pb, " ORDER BY create_date DESC, id DESC LIMIT %d OFFSET %d", s.limit, s.offset)
+	fmt.Fprintf(&pb, " ORDER BY %s LIMIT %d OFFSET %d", order, s.limit, s.offset)
 	return pb.String(), pageArgs, cb.String(), countArgs
+}
+
+// mysqlSortExpr is a sort column's value on MySQL/MariaDB (NULL as the
+// empty string or 0, as msgCols reads it).
+func mysqlSortExpr(col string) string {
+	switch col {
+	case "time":
+		return "create_date"
+	case "status", "src_port", "dst_port", "gid":
+		return "COALESCE(" + col + ",0)"
+	}
+	return "COALESCE(`" + col + "`,'')"
+}
+
+// direction is ORDER BY's word for desc.
+func direction(desc bool) string {
+	if desc {
+		return "DESC"
+	}
+	return "ASC"
 }
 
 func (my *mysqlQ) searchMessages(ctx context.Context, s *search, tables []string) ([]Message, int64, error) {
@@ -74,7 +101,7 @@ func (my *mysqlQ) searchMessages(ctx context.Context, s *search, tables []string
 			if err != nil {
 				return fmt.Errorf("query messages: %w", err)
 			}
-			res.Messages, err = readMessages(rows, "message", false, false, my.a.hdrs)
+			res.Messages, err = readMessages(rows, "message", s.sort != "", false, my.a.hdrs)
 			return err
 		})
 	if err != nil {

@@ -54,6 +54,9 @@ func (a *API) registrations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if s.sort != "" {
+		return errBad("sort= orders the message search (/api/v1/messages), not registrations")
+	}
 	rows, err := a.q.registerRows(r.Context(), s, maxRegisterRows)
 	if err != nil {
 		return err

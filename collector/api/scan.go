@@ -58,7 +58,8 @@ func readMessages(rows *sql.Rows, what string, ord, raw bool, hdrs []backend.Sea
 	err := readRows(rows, what, func() error {
 		var m Message
 		var ts capTime
-		var o, proto int64
+		var proto int64
+		var o any // the ord column: messagesOf's table order, a search's sort key
 		var rawB []byte
 		dest := []any{&m.Table}
 		if ord {

@@ -141,6 +141,9 @@ func (a *API) calls(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if s.sort != "" {
+		return errBad("sort= orders the message search (/api/v1/messages); calls come latest first")
+	}
 	res, err := a.searchCalls(r.Context(), s)
 	if err != nil {
 		return err

@@ -411,16 +411,16 @@ const callCols = [
 ];
 
 const msgCols = [
-  { key: "time", title: "time", td: (m) => timeTd(m.time_us), val: (m) => m.time_us, csv: (m) => m.time },
-  { key: "what", title: "method/status", td: (m) => el("td", { class: statusClass(m.status) === "req" ? "" : "st" + statusClass(m.status).slice(1) }, m.status ? m.status : m.method), val: (m) => (m.status ? String(m.status) : m.method) },
-  { key: "route", title: "src → dst", td: (m) => routeTd(m.src_ip, m.src_port, m.dst_ip, m.dst_port), val: (m) => routeText(m.src_ip, m.src_port, m.dst_ip, m.dst_port),
+  { key: "time", api: "time", title: "time", td: (m) => timeTd(m.time_us), val: (m) => m.time_us, csv: (m) => m.time },
+  { key: "what", api: "status", title: "method/status", td: (m) => el("td", { class: statusClass(m.status) === "req" ? "" : "st" + statusClass(m.status).slice(1) }, m.status ? m.status : m.method), val: (m) => (m.status ? String(m.status) : m.method) },
+  { key: "route", api: "src_ip", title: "src → dst", td: (m) => routeTd(m.src_ip, m.src_port, m.dst_ip, m.dst_port), val: (m) => routeText(m.src_ip, m.src_port, m.dst_ip, m.dst_port),
     csv: (m) => routeText(m.src_ip, m.src_port, m.dst_ip, m.dst_port, true) },
-  { key: "from", title: "from", td: (m) => el("td", {}, m.from_user), val: (m) => m.from_user },
-  { key: "to", title: "to", td: (m) => el("td", {}, m.to_user), val: (m) => m.to_user },
-  { key: "ruri", title: "R-URI", td: (m) => el("td", {}, m.ruri_user), val: (m) => m.ruri_user },
-  { key: "callid", title: "Call-ID", td: (m) => el("td", { class: "mono" }, m.callid), val: (m) => m.callid },
-  { key: "ua", title: "User-Agent", td: (m) => el("td", {}, m.user_agent || ""), val: (m) => m.user_agent || "" },
-  { key: "node", title: "node", td: (m) => el("td", {}, m.node), val: (m) => m.node, hidden: true },
+  { key: "from", api: "from_user", title: "from", td: (m) => el("td", {}, m.from_user), val: (m) => m.from_user },
+  { key: "to", api: "to_user", title: "to", td: (m) => el("td", {}, m.to_user), val: (m) => m.to_user },
+  { key: "ruri", api: "ruri_user", title: "R-URI", td: (m) => el("td", {}, m.ruri_user), val: (m) => m.ruri_user },
+  { key: "callid", api: "callid", title: "Call-ID", td: (m) => el("td", { class: "mono" }, m.callid), val: (m) => m.callid },
+  { key: "ua", api: "user_agent", title: "User-Agent", td: (m) => el("td", {}, m.user_agent || ""), val: (m) => m.user_agent || "" },
+  { key: "node", api: "node", title: "node", td: (m) => el("td", {}, m.node), val: (m) => m.node, hidden: true },
   { key: "transport", title: "transport", td: (m) => el("td", {}, m.transport), val: (m) => m.transport, hidden: true },
 ];
 
@@ -431,10 +431,13 @@ const msgCols = [
 function hdrCols() {
   return ((me && me.search_headers) || []).map((h) => {
     const v = (r) => (r.headers && r.headers[h.param]) || "";
-    return { key: h.param, title: h.name, td: (r) => el("td", { class: "hdr" }, v(r)), val: v };
+    return { key: h.param, api: h.param, title: h.name, td: (r) => el("td", { class: "hdr" }, v(r)), val: v };
   });
 }
 function callColumns() { return callCols.concat(hdrCols()); }
+// The messages grid sorts on the server (sort=, order=: the whole result,
+// not the page) by every column with an api key; calls and the rest sort
+// the page shown.
 function msgColumns() { return msgCols.concat(hdrCols()); }
 
 // gridState: per grid id, the sort (key, direction) and hidden columns
@@ -455,12 +458,28 @@ function cmpVal(a, b) {
 }
 
 // grid draws rows (objects) as a table with the visible columns, sorted
-// when a header was clicked; rowOf gives each row's tr attributes.
-function grid(id, cols, rows, rowOf) {
+// when a header was clicked; rowOf gives each row's tr attributes. With q
+// (the search the rows answer) a column with an api key sorts on the
+// server: the click asks the search again with sort= and order=, and the
+// rows come sorted (st.server).
+const gridQ = {}; // per grid id, the search its rows answer (redraws keep it)
+function grid(id, cols, rows, rowOf, q) {
   const st = gridOf(id, cols);
+  if (q) gridQ[id] = q; else q = gridQ[id];
+  if (q) {
+    const sk = q.get("sort"), c = sk && cols.find((x) => x.api === sk);
+    if (c) {
+      st.sort = c.key;
+      st.dir = (q.get("order") || (sk === "time" ? "desc" : "asc")) === "desc" ? -1 : 1;
+      st.server = true;
+    } else if (st.server) {
+      st.sort = null;
+      st.server = false;
+    }
+  }
   const vis = cols.filter((c) => !st.hidden.has(c.key));
   let data = rows.slice();
-  if (st.sort) {
+  if (st.sort && !st.server) {
     const c = cols.find((x) => x.key === st.sort);
     if (c) data.sort((a, b) => st.dir * cmpVal(c.val(a), c.val(b)));
   }
@@ -474,7 +493,18 @@ function grid(id, cols, rows, rowOf) {
       th.addEventListener("click", () => {
         st.dir = st.sort === c.key ? -st.dir : 1;
         st.sort = c.key;
-        t.replaceWith(grid(id, cols, rows, rowOf));
+        if (q && c.api) {
+          const q2 = new URLSearchParams(q);
+          q2.set("sort", c.api);
+          q2.set("order", st.dir > 0 ? "asc" : "desc");
+          q2.delete("offset");
+          q2.set("what", id);
+          location.hash = "search=" + encodeURIComponent(q2.toString());
+          return;
+        }
+        st.server = false;
+        if (q) { q = new URLSearchParams(q); q.delete("sort"); q.delete("order"); gridQ[id] = q; }
+        t.replaceWith(grid(id, cols, rows, rowOf, q));
       });
       return th;
     }))));
@@ -538,7 +568,7 @@ function toolbar(id, cols, rows, what) {
   const csvBtn = el("button", { type: "button", id: "csv", onclick: () => {
     const vis = cols.filter((c) => !st.hidden.has(c.key));
     const data = rows.slice();
-    if (st.sort) { const c = cols.find((x) => x.key === st.sort); data.sort((a, b) => st.dir * cmpVal(c.val(a), c.val(b))); }
+    if (st.sort && !st.server) { const c = cols.find((x) => x.key === st.sort); data.sort((a, b) => st.dir * cmpVal(c.val(a), c.val(b))); }
     const lines = [vis.map((c) => csvField(c.title))].concat(data.map((r) => vis.map((c) => csvField((c.csv || c.val)(r)))));
     const blob = new Blob([lines.map((l) => l.join(",")).join("\r\n") + "\r\n"], { type: "text/csv" });
     const a = el("a", { href: URL.createObjectURL(blob), download: "xhep-" + what + ".csv" });
@@ -581,6 +611,7 @@ function setRefresh(on) {
     const r = $("range").value;
     const q = searchQuery();
     q.set("what", what);
+    for (const k of ["sort", "order"]) if (cur.get(k)) q.set(k, cur.get(k)); // a server sort stays
     refresh.count++;
     $("range").value = r;
     runSearch(q.toString(), true);
@@ -592,7 +623,7 @@ function callRow(c) { return { class: "click", "data-callid": c.callid, onclick:
 function msgRow(m) { return { class: "click", "data-callid": m.callid, onclick: () => { location.hash = callLink(m.callid, m.time, m.time, 86400e3); } }; }
 
 function callsTable(body) { return grid("calls", callColumns(), body.calls, callRow); }
-function messagesTable(body) { return grid("messages", msgColumns(), body.messages, msgRow); }
+function messagesTable(body, q) { return grid("messages", msgColumns(), body.messages, msgRow, q); }
 
 // stats draws message counts per bucket as stacked bars: requests, then
 // responses.

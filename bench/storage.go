@@ -31,6 +31,7 @@ import (
 	"github.com/xhep/xhep/collector/dissect"
 	"github.com/xhep/xhep/collector/store"
 	"github.com/xhep/xhep/collector/store/clickhouse"
+	"github.com/xhep/xhep/collector/store/mysql"
 	"github.com/xhep/xhep/hep"
 	"github.com/xhep/xhep/hep/proto"
 	"github.com/xhep/xhep/hep/sip"
@@ -203,11 +204,12 @@ func (s *suite) storage() {
 			backends = append(backends, b)
 		}
 	}
-	if !want("clickhouse") {
-	} else if b, err := s.clickhouseStorage(nil, ""); err != nil {
-		s.skip(sec, "ClickHouse backend", err.Error())
-	} else {
-		backends = append(backends, b)
+	if want("clickhouse") {
+		if b, err := s.clickhouseStorage(nil, ""); err != nil {
+			s.skip(sec, "ClickHouse backend", err.Error())
+		} else {
+			backends = append(backends, b)
+		}
 	}
 	figs := map[string]*storageFigures{}
 	for _, b := range backends {
@@ -426,8 +428,7 @@ func (s *suite) mysqlStorage(v mysqlVariant, reuse string) (*storageBackend, err
 	sipTables := proto.Of(hep.ProtoSIP).Tables()
 	if v.level > 0 {
 		if v.alg != "zlib" {
-			var status string
-			if err := bdb.db.QueryRowContext(s.ctx, "SELECT PLUGIN_STATUS FROM information_schema.PLUGINS WHERE PLUGIN_NAME = ?", "provider_"+v.alg).Scan(&status); err != nil || status != "ACTIVE" {
+			if !mysql.ProviderActive(s.ctx, bdb.db, v.alg) {
 				s.closeDB(bdb)
 				return nil, fmt.Errorf("server has no active provider_%s plugin (mariadb-plugin-provider-%s; scripts/mariadb.sh loads it)", v.alg, v.alg)
 			}

@@ -2,8 +2,9 @@
 // prefixes, optionally with a port, to names ("10.1.0.0/24=trunk-a",
 // "192.0.2.7=pbx-1", "10.0.0.1:5080=trunk-b", "[2001:db8::1]:5060=sbc"),
 // looked up by (address, port): an entry whose port matches wins over one
-// without a port, and among those the longest matching prefix wins. The collector labels its SIP KPIs per peer/trunk with it, and the
-// console shows the same names for hosts; both read the same --alias list.
+// without a port, and among those the longest matching prefix wins. The
+// collector labels its SIP KPIs per peer/trunk with it, and the console
+// shows the same names for hosts; both read the same --alias list.
 //
 // A [Map] is immutable after [Parse] and safe for concurrent use; [Map.Lookup]
 // does not allocate.

@@ -280,6 +280,17 @@ func init() {
 // isHeaderCol reports a search header's column (hdr_...).
 func isHeaderCol(c string) bool { return strings.HasPrefix(c, "hdr_") }
 
+// isSearchHeader reports a configured search header's column (hdr_...).
+func (a *API) isSearchHeader(c string) bool {
+	return slices.ContainsFunc(a.hdrs, func(h backend.SearchHeader) bool { return h.Column == c })
+}
+
+// numericSort reports the sort columns that are numbers (the rest are
+// strings, "time" each backend's time column).
+func numericSort(col string) bool {
+	return col == "status" || col == "src_port" || col == "dst_port" || col == "gid"
+}
+
 // checkSearchParams refuses parameters that are neither search
 // parameters nor a configured search header's (hdr_...).
 func (a *API) checkSearchParams(q url.Values) error {
@@ -287,7 +298,7 @@ func (a *API) checkSearchParams(q url.Values) error {
 		if knownSearch[k] {
 			continue
 		}
-		if !slices.ContainsFunc(a.hdrs, func(h backend.SearchHeader) bool { return h.Column == k }) {
+		if !a.isSearchHeader(k) {
 			if isHeaderCol(k) {
 				return errBad("unknown parameter %q: not a configured --search-header", k)
 			}
@@ -449,7 +460,7 @@ func (a *API) parseSort(q url.Values, s *search) error {
 		return nil
 	}
 	col, ok := sortKeys[k]
-	if !ok && isHeaderCol(k) && slices.ContainsFunc(a.hdrs, func(h backend.SearchHeader) bool { return h.Column == k }) {
+	if !ok && a.isSearchHeader(k) {
 		col, ok = k, true
 	}
 	if !ok {

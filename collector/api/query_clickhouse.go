@@ -165,10 +165,10 @@ func (c *clickhouseQ) searchMessages(ctx context.Context, s *search, tables []st
 // chSortExpr is a sort column's value on ClickHouse (integers as Int64,
 // as chMsgCols reads them).
 func chSortExpr(col string) string {
-	switch col {
-	case "time":
+	switch {
+	case col == "time":
 		return "ts"
-	case "status", "src_port", "dst_port", "gid":
+	case numericSort(col):
 		return "toInt64(" + col + ")"
 	}
 	return col

@@ -69,10 +69,10 @@ func searchSQL(s *search, tables []string, cols string) (page string, pageArgs [
 // mysqlSortExpr is a sort column's value on MySQL/MariaDB (NULL as the
 // empty string or 0, as msgCols reads it).
 func mysqlSortExpr(col string) string {
-	switch col {
-	case "time":
+	switch {
+	case col == "time":
 		return "create_date"
-	case "status", "src_port", "dst_port", "gid":
+	case numericSort(col):
 		return "COALESCE(" + col + ",0)"
 	}
 	return "COALESCE(`" + col + "`,'')"

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,15 +114,15 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.PageCompression < 0 || cfg.PageCompression > 9 {
 		return nil, fmt.Errorf("mysql page compression level %d: want 0 (off) to 9", cfg.PageCompression)
 	}
-	switch cfg.PageCompressionAlgorithm {
-	case "", "zlib":
+	switch {
+	case cfg.PageCompressionAlgorithm == "" || cfg.PageCompressionAlgorithm == "zlib":
 		cfg.PageCompressionAlgorithm = "zlib"
-	case "lz4", "snappy", "lzo", "lzma", "bzip2":
+	case slices.Contains(providerAlgorithms, cfg.PageCompressionAlgorithm):
 		if cfg.PageCompression == 0 {
 			cfg.PageCompression = 1
 		}
 	default:
-		return nil, fmt.Errorf("mysql page compression algorithm %q: want zlib, lz4, snappy, lzo, lzma or bzip2", cfg.PageCompressionAlgorithm)
+		return nil, fmt.Errorf("mysql page compression algorithm %q: want zlib, %s", cfg.PageCompressionAlgorithm, strings.Join(providerAlgorithms, ", "))
 	}
 	dc, err := gomysql.ParseDSN(cfg.DSN)
 	if err != nil {

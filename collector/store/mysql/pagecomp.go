@@ -2,10 +2,24 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
+
+// providerAlgorithms are the page compression algorithms of MariaDB's
+// provider plugins (provider_<name>, Debian mariadb-plugin-provider-<name>).
+var providerAlgorithms = []string{"lz4", "snappy", "lzo", "lzma", "bzip2"}
+
+// ProviderActive reports whether the server of db has the provider plugin
+// of algorithm alg active.
+func ProviderActive(ctx context.Context, db *sql.DB, alg string) bool {
+	var status string
+	err := db.QueryRowContext(ctx, "SELECT PLUGIN_STATUS FROM information_schema.PLUGINS WHERE PLUGIN_NAME = ?", "provider_"+alg).Scan(&status)
+	return err == nil && status == "ACTIVE"
+}
 
 // ParsePageCompression parses the --mysql-page-compression value: "off"
 // or "0" (off), "zlib" (level 1), "zlib:N" or the old form "N" (zlib at
@@ -19,7 +33,8 @@ func ParsePageCompression(s string) (alg string, level int, err error) {
 		return "", 0, nil
 	case "zlib":
 		return "zlib", 1, nil
-	case "lz4", "snappy", "lzo", "lzma", "bzip2":
+	}
+	if slices.Contains(providerAlgorithms, s) {
 		return s, 1, nil
 	}
 	num := s
@@ -28,7 +43,7 @@ func ParsePageCompression(s string) (alg string, level int, err error) {
 	}
 	n, err := strconv.Atoi(num)
 	if err != nil || n < 1 || n > 9 {
-		return "", 0, fmt.Errorf("page compression %q: want off, lz4, snappy, lzo, lzma, bzip2, zlib, zlib:N or N (zlib level 1-9)", s)
+		return "", 0, fmt.Errorf("page compression %q: want off, %s, zlib, zlib:N or N (zlib level 1-9)", s, strings.Join(providerAlgorithms, ", "))
 	}
 	return "zlib", n, nil
 }
@@ -48,12 +63,8 @@ func (b *Backend) checkPageCompression(ctx context.Context) error {
 	if !strings.Contains(strings.ToLower(version), "mariadb") {
 		return fmt.Errorf("page compression %s: server %s is not MariaDB (MySQL has no PAGE_COMPRESSED tables); drop --mysql-page-compression", alg, version)
 	}
-	if alg != "zlib" {
-		var status string
-		err := b.db.QueryRowContext(ctx, "SELECT PLUGIN_STATUS FROM information_schema.PLUGINS WHERE PLUGIN_NAME = ?", "provider_"+alg).Scan(&status)
-		if err != nil || status != "ACTIVE" {
-			return fmt.Errorf("page compression %s: the server has no active provider_%s plugin: install mariadb-plugin-provider-%s and load it (plugin_load_add=provider_%s, or INSTALL SONAME 'provider_%s')", alg, alg, alg, alg, alg)
-		}
+	if alg != "zlib" && !ProviderActive(ctx, b.db, alg) {
+		return fmt.Errorf("page compression %s: the server has no active provider_%s plugin: install mariadb-plugin-provider-%s and load it (plugin_load_add=provider_%s, or INSTALL SONAME 'provider_%s')", alg, alg, alg, alg, alg)
 	}
 	var cur string
 	if err := b.db.QueryRowContext(ctx, "SELECT @@GLOBAL.innodb_compression_algorithm").Scan(&cur); err != nil {

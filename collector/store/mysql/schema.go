@@ -94,9 +94,6 @@ func dayBound(d time.Time) string {
 	return d.AddDate(0, 0, 1).Format("'2006-01-02 15:04:05'")
 }
 
-// createTableSQL is the DDL of table with partitions p_old (everything
-// before first), one per day from first to last, and pmax (everything
-// after).
 // pageOption is the table option of Config.PageCompression ("": none).
 func (b *Backend) pageOption() string {
 	switch {
@@ -110,6 +107,9 @@ func (b *Backend) pageOption() string {
 	}
 }
 
+// createTableSQL is the DDL of table with partitions p_old (everything
+// before first), one per day from first to last, and pmax (everything
+// after); pageOption is pageOption's table option.
 func createTableSQL(table string, first, last time.Time, pageOption string, extra []genCol) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS `%s` (\n", table)
